@@ -1,0 +1,1 @@
+//! Tenant sandbox: placeholder until the sandbox issue lands.
