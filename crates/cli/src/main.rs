@@ -1,0 +1,75 @@
+//! `tsched`: the Teams Scheduler command line. Each subcommand lives in `commands/<name>.rs` and is
+//! a few lines over `tsched-core`. Failures print one line on stderr and exit non-zero; the exit
+//! status tells the kind of failure (see `exit_code`).
+
+mod commands;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Teams Scheduler: connect a Microsoft 365 tenant to your programs and hold meetings as Teams calls.
+#[derive(Debug, Parser)]
+#[command(name = "tsched", version, about, propagate_version = true)]
+struct Cli {
+    /// Data directory shared with the desktop app (default: $TSCHED_DATA_DIR, else the
+    /// platform's app-data directory, e.g. ~/.local/share/teams-scheduler).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Programs (tracks) and their meeting modes.
+    #[command(subcommand)]
+    Programs(commands::programs::Programs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = commands::Context {
+        data_dir: cli.data_dir,
+    };
+    let result = match cli.command {
+        Command::Programs(cmd) => commands::programs::run(cmd, &ctx),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the chain of causes joined, never a backtrace.
+            eprintln!("tsched: error: {}", one_line(&e));
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+fn one_line(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ").replace('\n', " ")
+}
+
+/// Exit statuses: 1 generic, 2 usage (clap), 3 invalid input, 4 not found, 5 conflict,
+/// 6 denied, 7 store locked, 8 store unusable or unavailable.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    use tsched_core::ErrorCode as C;
+    match e.downcast_ref::<tsched_core::Error>().map(|e| e.code()) {
+        Some(C::InvalidInput) => 3,
+        Some(C::NotFound) => 4,
+        Some(C::Conflict) => 5,
+        Some(C::Denied) => 6,
+        Some(C::StoreLocked) => 7,
+        Some(C::StoreUnusable) | Some(C::StoreUnavailable) => 8,
+        _ => 1,
+    }
+}

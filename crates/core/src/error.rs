@@ -1,0 +1,95 @@
+//! The core's error type and the stable codes front ends show and scripts match on.
+
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+/// A stable, machine-readable error code. The Tauri layer sends it as `{ code, message }` and the
+/// CLI maps it to an exit status; renaming one is a breaking change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The input was refused; the message says which field and why.
+    InvalidInput,
+    /// The named thing does not exist.
+    NotFound,
+    /// It would clash with something that exists (a duplicate code or name).
+    Conflict,
+    /// The acting operator may not do this.
+    Denied,
+    /// The store is busy with another process.
+    StoreLocked,
+    /// The store file is corrupt, foreign or from a newer version.
+    StoreUnusable,
+    /// The store or its directory cannot be written.
+    StoreUnavailable,
+    /// Anything else that went wrong inside.
+    Internal,
+}
+
+/// Errors of the core's use cases.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Input refused by validation; `field` names what to fix.
+    #[error("{field}: {reason}")]
+    Invalid {
+        /// The field or argument at fault.
+        field: &'static str,
+        /// Why it was refused, in words a person can act on.
+        reason: String,
+    },
+    /// Something looked up by a key does not exist.
+    #[error("{what} '{key}' does not exist")]
+    NotFound {
+        /// The kind of thing ("program").
+        what: &'static str,
+        /// The key that was looked up.
+        key: String,
+    },
+    /// A uniqueness rule would be broken.
+    #[error("{0}")]
+    Conflict(String),
+    /// The acting operator is not allowed to do this.
+    #[error("not allowed: {0}")]
+    Denied(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Error {
+    /// The stable code for this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Invalid { .. } => ErrorCode::InvalidInput,
+            Error::NotFound { .. } => ErrorCode::NotFound,
+            Error::Conflict(_) => ErrorCode::Conflict,
+            Error::Denied(_) => ErrorCode::Denied,
+            Error::Store(s) => match s {
+                StoreError::Locked { .. } => ErrorCode::StoreLocked,
+                StoreError::NotADatabase { .. }
+                | StoreError::ForeignDatabase { .. }
+                | StoreError::NewerVersion { .. } => ErrorCode::StoreUnusable,
+                StoreError::ReadOnly { .. } | StoreError::Open { .. } => {
+                    ErrorCode::StoreUnavailable
+                }
+                _ => ErrorCode::Internal,
+            },
+        }
+    }
+
+    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Error::Invalid {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Store(crate::store::classify(std::path::Path::new("the store"), e))
+    }
+}

@@ -1,0 +1,1 @@
+//! Microsoft Graph client. Filled in by the integration and meetings issues.

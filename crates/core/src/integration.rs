@@ -1,0 +1,1 @@
+//! The tenant integration use cases: connect, status, remove. Filled in by the integration issue.

@@ -1,0 +1,25 @@
+//! Teams Scheduler core: the product's domain, its SQLite store, and (in later modules) the
+//! Microsoft Graph client and sign-in. Both front ends — the Tauri desktop app and the `tsched`
+//! CLI — are thin layers over this crate.
+//!
+//! This crate must not depend on Tauri or clap, must not print, and must never let a token reach
+//! SQLite, logs, audit rows, exports or error messages.
+
+pub mod access;
+pub mod actor;
+pub mod audit;
+pub mod auth;
+pub mod error;
+pub mod graph;
+pub mod integration;
+pub mod operators;
+pub mod participants;
+pub mod paths;
+pub mod programs;
+pub mod secret;
+pub mod store;
+pub mod time;
+
+pub use actor::Actor;
+pub use error::{Error, ErrorCode};
+pub use store::Store;

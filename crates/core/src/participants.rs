@@ -1,0 +1,1 @@
+//! Participants of a program. Filled in by the programs-and-access issue.

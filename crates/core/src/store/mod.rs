@@ -1,0 +1,227 @@
+//! The local SQLite store: one file in the data directory, shared by the desktop app and the CLI
+//! (WAL, `busy_timeout`, so both may run at once).
+//!
+//! This module owns opening, the connection pragmas and versioned migrations; one submodule per
+//! table holds that table's row type and queries. It refuses a file written by a newer version, a
+//! corrupt file and a foreign SQLite file with an error naming the file, and never rewrites such a
+//! file. Tokens never go in here: the integration row holds only metadata.
+
+pub mod audit_log;
+pub mod integration;
+pub mod migrations;
+pub mod operators;
+pub mod participants;
+pub mod programs;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+/// `PRAGMA application_id` of our files ("TSCH"), so a foreign SQLite file is recognised.
+pub const APPLICATION_ID: i32 = 0x5453_4348;
+
+/// How long a writer waits for another process's transaction before reporting "locked".
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Errors from opening or using the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The data directory could not be created or the file could not be opened.
+    #[error("cannot open the store at {path}: {source}")]
+    Open {
+        /// The file (or directory) that could not be opened.
+        path: PathBuf,
+        /// What the OS or SQLite said.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The file exists but is not a SQLite database (corrupt or something else).
+    #[error("{path} is not a readable Teams Scheduler database (corrupt or not SQLite); it was left untouched")]
+    NotADatabase {
+        /// The offending file.
+        path: PathBuf,
+    },
+    /// A SQLite database that belongs to another application.
+    #[error("{path} is a SQLite database of another application (application_id {application_id:#x}); it was left untouched")]
+    ForeignDatabase {
+        /// The offending file.
+        path: PathBuf,
+        /// Its `PRAGMA application_id`.
+        application_id: i32,
+    },
+    /// Written by a newer version of Teams Scheduler.
+    #[error("{path} was written by a newer Teams Scheduler (schema version {found}; this version knows up to {supported}); upgrade the app — the file was left untouched")]
+    NewerVersion {
+        /// The file.
+        path: PathBuf,
+        /// Its schema version.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
+    /// Another process holds the database longer than the busy timeout.
+    #[error("the store at {path} is locked by another process; try again in a moment")]
+    Locked {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file or its directory is read-only.
+    #[error("the store at {path} is read-only; check the data directory's permissions")]
+    ReadOnly {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Any other SQLite failure.
+    #[error("store error in {path}: {source}")]
+    Sqlite {
+        /// The file.
+        path: PathBuf,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+/// An open store. Not `Sync`: front ends hold it behind a mutex.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `data_dir`, migrating it to the current schema.
+    pub fn open_in(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Open {
+            path: data_dir.to_path_buf(),
+            source: Box::new(e),
+        })?;
+        Self::open(&crate::paths::db_path(data_dir))
+    }
+
+    /// Opens (creating if needed) the store file at `path` and migrates it.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, e))?;
+        Self::init(conn, path.to_path_buf())
+    }
+
+    /// A private in-memory store, for tests and previews.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let path = PathBuf::from(":memory:");
+        let conn = Connection::open_in_memory().map_err(|e| classify(&path, e))?;
+        Self::init(conn, path)
+    }
+
+    fn init(conn: Connection, path: PathBuf) -> Result<Self, StoreError> {
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| classify(&path, e))?;
+        // Reading the header first turns a corrupt or foreign file into a clear error before any write.
+        let app_id: i32 = conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(|e| classify(&path, e))?;
+        if app_id != 0 && app_id != APPLICATION_ID {
+            return Err(StoreError::ForeignDatabase {
+                path,
+                application_id: app_id,
+            });
+        }
+        if path.as_os_str() != ":memory:" {
+            // WAL lets the app and the CLI read while the other writes.
+            let _mode: String = conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+                .map_err(|e| classify(&path, e))?;
+        }
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+            .map_err(|e| classify(&path, e))?;
+        let mut store = Self { conn, path };
+        migrations::migrate(&mut store)?;
+        Ok(store)
+    }
+
+    /// The file this store lives in (`:memory:` for an in-memory store).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The raw connection, for the table modules.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Runs `f` in one `IMMEDIATE` transaction: everything or nothing is written.
+    pub fn write<T, E>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| E::from(classify(&path, e)))?;
+        let out = f(&tx)?;
+        tx.commit().map_err(|e| E::from(classify(&path, e)))?;
+        Ok(out)
+    }
+
+    /// Maps a SQLite error of this store to a [`StoreError`] naming its file.
+    pub fn err(&self, e: rusqlite::Error) -> StoreError {
+        classify(&self.path, e)
+    }
+}
+
+/// Turns a SQLite error into the specific [`StoreError`] a person can act on.
+pub fn classify(path: &Path, e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode as C;
+    let path = path.to_path_buf();
+    match e.sqlite_error_code() {
+        Some(C::NotADatabase) | Some(C::DatabaseCorrupt) => StoreError::NotADatabase { path },
+        Some(C::DatabaseBusy) | Some(C::DatabaseLocked) => StoreError::Locked { path },
+        Some(C::ReadOnly) => StoreError::ReadOnly { path },
+        Some(C::CannotOpen) | Some(C::PermissionDenied) => StoreError::Open {
+            path,
+            source: Box::new(e),
+        },
+        _ => StoreError::Sqlite { path, source: e },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_memory_store_reaches_the_current_schema() {
+        let store = Store::open_in_memory().expect("open in memory");
+        let v: i64 = store
+            .conn()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("pragma");
+        assert_eq!(
+            v,
+            migrations::CURRENT_VERSION,
+            "a fresh store must be migrated to the newest schema"
+        );
+        let fk: i64 = store
+            .conn()
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .expect("pragma");
+        assert_eq!(fk, 1, "foreign keys must be enforced");
+    }
+}

@@ -1,0 +1,1 @@
+//! Tables `operators` and `operator_roles`. Filled in by the programs-and-access issue.

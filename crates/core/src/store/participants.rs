@@ -1,0 +1,1 @@
+//! Table `participants`. Filled in by the programs-and-access issue.

@@ -1,0 +1,146 @@
+//! Tables `programs` and `program_meeting_modes`: row types and queries. Validation lives in
+//! `crate::programs`; this module only reads and writes.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::Serialize;
+
+/// A program (track) with the meeting modes it allows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgramRow {
+    /// Row id.
+    pub id: i64,
+    /// Unique short code (lower case).
+    pub code: String,
+    /// Display name (unique, case-insensitively).
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Archived programs are read-only.
+    pub archived: bool,
+    /// Meeting modes currently enabled, sorted.
+    pub enabled_modes: Vec<String>,
+    /// Created (UTC).
+    pub created_at: String,
+    /// Last changed (UTC).
+    pub updated_at: String,
+}
+
+/// Paging and search for [`list`].
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// Case-insensitive substring of name or code.
+    pub search: Option<String>,
+    /// Include archived programs.
+    pub include_archived: bool,
+    /// Page size; 0 means 100.
+    pub limit: u32,
+    /// Rows to skip.
+    pub offset: u32,
+}
+
+const SELECT: &str =
+    "SELECT p.id, p.code, p.name, p.description, p.archived, p.created_at, p.updated_at,
+        (SELECT group_concat(mode, ',') FROM (SELECT mode FROM program_meeting_modes m
+            WHERE m.program_id = p.id AND m.enabled = 1 ORDER BY mode))
+     FROM programs p";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<ProgramRow> {
+    let modes: Option<String> = r.get(7)?;
+    Ok(ProgramRow {
+        id: r.get(0)?,
+        code: r.get(1)?,
+        name: r.get(2)?,
+        description: r.get(3)?,
+        archived: r.get(4)?,
+        created_at: r.get(5)?,
+        updated_at: r.get(6)?,
+        enabled_modes: modes
+            .map(|m| m.split(',').map(str::to_string).collect())
+            .unwrap_or_default(),
+    })
+}
+
+/// Inserts a program and its initial meeting modes; returns its id.
+pub fn insert(
+    conn: &Connection,
+    code: &str,
+    name: &str,
+    description: &str,
+    modes: &[(&str, bool)],
+) -> rusqlite::Result<i64> {
+    let now = crate::time::now_db();
+    conn.execute(
+        "INSERT INTO programs (code, name, description, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+        params![code, name, description, now],
+    )?;
+    let id = conn.last_insert_rowid();
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO program_meeting_modes (program_id, mode, enabled, updated_at) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (mode, enabled) in modes {
+        stmt.execute(params![id, mode, enabled, now])?;
+    }
+    Ok(id)
+}
+
+/// Finds a program by code (case-insensitive).
+pub fn by_code(conn: &Connection, code: &str) -> rusqlite::Result<Option<ProgramRow>> {
+    conn.prepare_cached(&format!("{SELECT} WHERE p.code = ?1"))?
+        .query_row([code], from_row)
+        .optional()
+}
+
+/// Finds a program by name (case-insensitive).
+pub fn by_name(conn: &Connection, name: &str) -> rusqlite::Result<Option<ProgramRow>> {
+    conn.prepare_cached(&format!("{SELECT} WHERE p.name = ?1"))?
+        .query_row([name], from_row)
+        .optional()
+}
+
+/// Lists programs by name, with optional search and paging.
+pub fn list(conn: &Connection, q: &ListQuery) -> rusqlite::Result<Vec<ProgramRow>> {
+    let limit = if q.limit == 0 { 100 } else { q.limit };
+    let pattern = q.search.as_ref().map(|s| format!("%{}%", escape_like(s)));
+    let mut stmt = conn.prepare_cached(&format!(
+        "{SELECT} WHERE (?1 OR p.archived = 0)
+           AND (?2 IS NULL OR p.name LIKE ?2 ESCAPE '\\' OR p.code LIKE ?2 ESCAPE '\\')
+         ORDER BY p.archived, p.name LIMIT ?3 OFFSET ?4"
+    ))?;
+    let rows = stmt.query_map(
+        params![q.include_archived, pattern, limit, q.offset],
+        from_row,
+    )?;
+    rows.collect()
+}
+
+/// Escapes `%`, `_` and `\` so a search term matches literally inside LIKE.
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn search_treats_like_wildcards_literally() {
+        let store = Store::open_in_memory().expect("store");
+        insert(store.conn(), "a", "Alpha 100%", "", &[]).expect("insert");
+        insert(store.conn(), "b", "Beta 1000", "", &[]).expect("insert");
+        let q = ListQuery {
+            search: Some("100%".into()),
+            ..Default::default()
+        };
+        let rows = list(store.conn(), &q).expect("list");
+        assert_eq!(rows.len(), 1, "'%' in a search must not act as a wildcard");
+        assert_eq!(rows[0].code, "a");
+    }
+}
