@@ -26,6 +26,26 @@ pub enum ErrorCode {
     StoreUnavailable,
     /// Anything else that went wrong inside.
     Internal,
+    /// The tenant integration is not connected (or was removed).
+    NotConnected,
+    /// The host account must sign in again (refresh token expired, revoked or missing).
+    ReconnectRequired,
+    /// A global admin must grant organization-wide approval.
+    ConsentRequired,
+    /// The person cancelled the sign-in.
+    SignInCancelled,
+    /// Multi-factor authentication must be completed.
+    MfaRequired,
+    /// Sign-in failed for another reason; the message carries the AADSTS code.
+    SignInFailed,
+    /// Nobody answered in the browser in time.
+    Timeout,
+    /// The OS keyring is locked or unavailable.
+    KeyringUnavailable,
+    /// A network failure reaching Microsoft (or the sandbox).
+    Network,
+    /// Microsoft Graph refused or failed a request.
+    Graph,
 }
 
 /// Errors of the core's use cases.
@@ -57,6 +77,15 @@ pub enum Error {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Sign-in, token refresh or the keyring failed; the message says what to do.
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
+    /// A Microsoft Graph call failed.
+    #[error(transparent)]
+    Graph(#[from] crate::graph::GraphError),
+    /// The tenant integration is not connected.
+    #[error("the Microsoft 365 tenant is not connected; connect it first (integration connect)")]
+    NotConnected,
 }
 
 impl Error {
@@ -67,6 +96,9 @@ impl Error {
             Error::NotFound { .. } => ErrorCode::NotFound,
             Error::Conflict(_) => ErrorCode::Conflict,
             Error::Denied(_) => ErrorCode::Denied,
+            Error::Auth(a) => a.code(),
+            Error::Graph(g) => g.code(),
+            Error::NotConnected => ErrorCode::NotConnected,
             Error::Store(s) => match s {
                 StoreError::Locked { .. } => ErrorCode::StoreLocked,
                 StoreError::NotADatabase { .. }

@@ -1,1 +1,860 @@
-//! The tenant integration use cases: connect, status, remove. Filled in by the integration issue.
+//! The tenant integration use cases: connect (host sign-in, or organization-wide approval then
+//! host sign-in), status, check (refresh + `/me`), consent URL, and remove.
+//!
+//! Each use case is split so a front end never holds the store across a network wait:
+//! `prepare` (reads settings, validates) → `sign_in` (async, browser + network, no store) →
+//! `save` (keyring then one SQLite transaction with its audit row). [`connect`] chains the three
+//! for the CLI. Ordering rule: the refresh token is written to the keyring before the row; if the
+//! row cannot be written the keyring entry is deleted again, so nothing is ever half-saved.
+//! Audit rows name tenant, host and scopes, never a secret.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::actor::Actor;
+use crate::auth::consent::{self, TenantUse};
+use crate::auth::flow::{self, ConnectProgress, FlowConfig};
+use crate::auth::keyring::{self as kr, TokenStore};
+use crate::auth::tokens::{http_client, token_url, RefreshConfig, TokenManager, TokenResponse};
+use crate::auth::{AuthError, BrowserOpener, CancelToken, Cloud, RedirectSpec};
+use crate::error::{Error, ErrorCode};
+use crate::graph::users::{self, Me};
+use crate::graph::{GraphClient, StaticToken};
+use crate::secret::Sensitive;
+use crate::store::audit_log::{self, AuditEntry};
+use crate::store::integration::{self as table, IntegrationRow};
+use crate::store::Store;
+
+/// Refresh tokens expire after 90 days without use
+/// (https://learn.microsoft.com/en-us/entra/identity-platform/refresh-tokens#token-lifetime).
+pub const INACTIVITY_LIMIT_DAYS: i64 = 90;
+/// Warn this many days before the inactivity limit.
+pub const INACTIVITY_WARNING_DAYS: i64 = 14;
+
+/// Where to revoke what the connection granted, shown after removal.
+pub const REVOKE_INSTRUCTIONS: [&str; 3] = [
+    "Organization-wide approval: Microsoft Entra admin center (https://entra.microsoft.com) → Identity → Applications → Enterprise applications → Teams Scheduler → Permissions (review or revoke), or Properties → Delete to remove the app from the tenant.",
+    "Host account sessions: Entra admin center → Identity → Users → the host account (Teams Scheduler) → Revoke sessions.",
+    "The app registration itself (if no longer needed): Entra admin center → Identity → Applications → App registrations → Teams Scheduler → Delete.",
+];
+
+/// The two ways to connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Approach {
+    /// The host account signs in and consents for itself (or approval already exists).
+    HostSignIn,
+    /// A global admin grants organization-wide approval first, then the host signs in.
+    AdminConsent,
+}
+
+/// Input of [`prepare`]. `client_id` / `redirect_uri` override the settings.
+#[derive(Debug, Clone)]
+pub struct ConnectRequest {
+    /// Which approach.
+    pub approach: Approach,
+    /// Tenant id (GUID) or verified domain.
+    pub tenant: String,
+    /// Cloud.
+    pub cloud: Cloud,
+    /// Application (client) id; else the `integration.client_id` setting.
+    pub client_id: Option<String>,
+    /// Redirect URI; else the `integration.redirect_uri` setting, else `http://localhost`.
+    pub redirect_uri: Option<String>,
+    /// Browser wait ([`flow::DEFAULT_TIMEOUT`] by default).
+    pub timeout: Duration,
+    /// Pre-fills the host account in the account picker.
+    pub login_hint: Option<String>,
+}
+
+impl ConnectRequest {
+    /// A host sign-in request with defaults.
+    pub fn new(tenant: impl Into<String>, cloud: Cloud) -> Self {
+        Self {
+            approach: Approach::HostSignIn,
+            tenant: tenant.into(),
+            cloud,
+            client_id: None,
+            redirect_uri: None,
+            timeout: flow::DEFAULT_TIMEOUT,
+            login_hint: None,
+        }
+    }
+}
+
+/// A validated connect request, ready for [`sign_in`].
+#[derive(Debug, Clone)]
+pub struct PreparedConnect {
+    /// Which approach.
+    pub approach: Approach,
+    /// Cloud.
+    pub cloud: Cloud,
+    /// What the browser legs need.
+    pub flow: FlowConfig,
+}
+
+/// The outcome of the browser legs, not yet saved. Holds secrets: never serialized.
+#[derive(Debug)]
+pub struct SignedIn {
+    approach: Approach,
+    cloud: Cloud,
+    flow: FlowConfig,
+    tenant_id: String,
+    me: Me,
+    tokens: TokenResponse,
+    refresh_token: Sensitive<String>,
+}
+
+/// Connection state as front ends show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionState {
+    /// Working.
+    Connected,
+    /// Connected but something needs doing; `reasons` says what.
+    NeedsAttention,
+    /// Never connected, or removed.
+    NotConnected,
+}
+
+/// The status of the integration (serializable for the Tauri layer and `--json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IntegrationStatus {
+    /// Overall state.
+    pub state: ConnectionState,
+    /// What needs attention, in words a person can act on.
+    pub reasons: Vec<String>,
+    /// Cloud name.
+    pub cloud: Option<String>,
+    /// Tenant id.
+    pub tenant_id: Option<String>,
+    /// Application (client) id.
+    pub client_id: Option<String>,
+    /// Host account object id.
+    pub host_object_id: Option<String>,
+    /// Host account UPN.
+    pub host_upn: Option<String>,
+    /// Host account display name.
+    pub host_display_name: Option<String>,
+    /// Granted Graph permissions.
+    pub granted_scopes: Vec<String>,
+    /// Required Graph permissions not granted.
+    pub missing_scopes: Vec<String>,
+    /// When connected.
+    pub connected_at: Option<String>,
+    /// Who connected.
+    pub connected_by: Option<String>,
+    /// Last successful refresh.
+    pub last_refresh_at: Option<String>,
+    /// When the sign-in expires unless used (90 days of inactivity).
+    pub inactivity_expires_at: Option<String>,
+    /// When removed.
+    pub removed_at: Option<String>,
+    /// Whether Teams meetings can be created.
+    pub meetings_available: bool,
+    /// Why not, when they cannot.
+    pub meetings_unavailable_reason: Option<String>,
+}
+
+/// Result of [`remove`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Removed {
+    /// Where to revoke consent and sessions in Entra.
+    pub revoke_instructions: Vec<String>,
+}
+
+/// Validates a request and fills client id and redirect from the settings.
+pub fn prepare(store: &Store, req: &ConnectRequest) -> Result<PreparedConnect, Error> {
+    let usage = match req.approach {
+        Approach::HostSignIn => TenantUse::SignIn,
+        Approach::AdminConsent => TenantUse::AdminConsent,
+    };
+    let tenant =
+        consent::validate_tenant(&req.tenant, usage).map_err(|r| Error::invalid("tenant", r))?;
+    let client_id = client_id(store, req.client_id.as_deref())?;
+    let redirect = redirect(store, req.redirect_uri.as_deref())?;
+    Ok(PreparedConnect {
+        approach: req.approach,
+        cloud: req.cloud.clone(),
+        flow: FlowConfig {
+            endpoints: req.cloud.endpoints(),
+            tenant,
+            client_id,
+            redirect,
+            timeout: req.timeout,
+            login_hint: req.login_hint.clone(),
+        },
+    })
+}
+
+fn client_id(store: &Store, flag: Option<&str>) -> Result<String, Error> {
+    let raw = match flag.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(f) => f.to_string(),
+        None => table::setting(store.conn(), table::SETTING_CLIENT_ID)
+            .map_err(|e| Error::Store(store.err(e)))?
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| Error::invalid("client_id", "no application (client) id: pass --client-id or set it in the settings (docs/ADMIN-GUIDE.md explains how to register the app)"))?,
+    };
+    let id = raw.trim().to_ascii_lowercase();
+    if consent::is_guid(&id) {
+        Ok(id)
+    } else {
+        Err(Error::invalid("client_id", format!("'{raw}' is not an application (client) id; copy the GUID from the app registration's Overview page")))
+    }
+}
+
+fn redirect(store: &Store, flag: Option<&str>) -> Result<RedirectSpec, Error> {
+    let raw = match flag {
+        Some(f) => Some(f.to_string()),
+        None => table::setting(store.conn(), table::SETTING_REDIRECT_URI)
+            .map_err(|e| Error::Store(store.err(e)))?,
+    };
+    match raw.filter(|s| !s.trim().is_empty()) {
+        Some(r) => RedirectSpec::parse(&r).map_err(|e| Error::invalid("redirect_uri", e)),
+        None => Ok(RedirectSpec::default()),
+    }
+}
+
+fn admin_consent_link(flow: &FlowConfig) -> String {
+    let path = if flow.redirect.path == "/" {
+        ""
+    } else {
+        flow.redirect.path.as_str()
+    };
+    let port = flow
+        .redirect
+        .port
+        .map(|p| format!(":{p}"))
+        .unwrap_or_default();
+    consent::admin_consent_url(
+        &flow.endpoints.authority_base,
+        &flow.tenant,
+        &flow.client_id,
+        &format!("http://{}{port}{path}", flow.redirect.host),
+        crate::auth::pkce::new_state().expose(),
+    )
+}
+
+fn with_consent_url(e: AuthError, flow: &FlowConfig) -> Error {
+    match e {
+        AuthError::Identity(mut ie) if ie.action() == crate::auth::IdentityAction::AdminConsent => {
+            ie.admin_consent_url = Some(admin_consent_link(flow));
+            Error::Auth(AuthError::Identity(ie))
+        }
+        other => Error::Auth(other),
+    }
+}
+
+/// The `tid` claim of the ID token. The token came straight from the token endpoint over TLS,
+/// so its claims may be read without checking the signature (OpenID Connect Core §3.1.3.7 6.).
+fn tid_from_id_token(id_token: Option<&Sensitive<String>>) -> Option<String> {
+    let payload = id_token?.expose().split('.').nth(1)?.to_string();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    v.get("tid")?.as_str().map(str::to_string)
+}
+
+/// The browser legs and the profile read. Nothing is stored.
+pub async fn sign_in(
+    prepared: &PreparedConnect,
+    opener: &dyn BrowserOpener,
+    cancel: CancelToken,
+    progress: &(dyn Fn(ConnectProgress) + Send + Sync),
+) -> Result<SignedIn, Error> {
+    let http = http_client();
+    let f = &prepared.flow;
+    if prepared.approach == Approach::AdminConsent {
+        flow::admin_consent(f, opener, cancel.clone(), progress)
+            .await
+            .map_err(|e| with_consent_url(e, f))?;
+        progress(ConnectProgress::AdminConsentGranted);
+    }
+    let tokens = flow::sign_in(&http, f, opener, cancel, progress)
+        .await
+        .map_err(|e| with_consent_url(e, f))?;
+    progress(ConnectProgress::ReadingProfile);
+    let graph = GraphClient::with_http(
+        http,
+        &f.endpoints.graph_base,
+        Arc::new(StaticToken(tokens.access_token.clone())),
+    );
+    let me = users::me(&graph).await?.value;
+    if me.is_guest() {
+        return Err(Error::invalid(
+            "host",
+            format!("{} is a guest account (#EXT#) in this tenant; the host must be a member account of the tenant, such as a dedicated 'Teams Scheduler' user — sign in with that account", me.user_principal_name),
+        ));
+    }
+    let refresh_token = tokens
+        .refresh_token
+        .clone()
+        .ok_or(AuthError::NoRefreshToken)?;
+    let tenant_id = tid_from_id_token(tokens.id_token.as_ref()).unwrap_or_else(|| f.tenant.clone());
+    Ok(SignedIn {
+        approach: prepared.approach,
+        cloud: prepared.cloud.clone(),
+        flow: f.clone(),
+        tenant_id,
+        me,
+        tokens,
+        refresh_token,
+    })
+}
+
+/// Saves a sign-in: refresh token to the keyring, then the row and its audit entry in one
+/// transaction. On a store failure the keyring entry is removed again.
+pub fn save(
+    store: &mut Store,
+    tokens: &dyn TokenStore,
+    actor: &Actor,
+    signed: SignedIn,
+) -> Result<IntegrationStatus, Error> {
+    let account = kr::account(signed.cloud.name(), &signed.tenant_id, &signed.me.id);
+    let previous = table::get(store.conn()).map_err(|e| Error::Store(store.err(e)))?;
+    tokens.set(&account, &signed.refresh_token)?;
+    let missing = consent::missing_scopes(&signed.tokens.scope);
+    let now = crate::time::now_db();
+    let row = IntegrationRow {
+        cloud: signed.cloud.name().to_string(),
+        authority_base: signed.flow.endpoints.authority_base.clone(),
+        graph_base: signed.flow.endpoints.graph_base.clone(),
+        tenant_id: signed.tenant_id.clone(),
+        client_id: signed.flow.client_id.clone(),
+        host_object_id: signed.me.id.clone(),
+        host_upn: signed.me.user_principal_name.clone(),
+        host_display_name: signed.me.display_name.clone().unwrap_or_default(),
+        granted_scopes: consent::scope_list(&signed.tokens.scope).join(" "),
+        state: if missing.is_empty() {
+            "connected"
+        } else {
+            "needs_attention"
+        }
+        .to_string(),
+        attention_reason: (!missing.is_empty()).then(|| missing_reason(&missing)),
+        connected_at: now.clone(),
+        connected_by: Some(actor.label.clone()),
+        last_refresh_at: Some(now),
+        removed_at: None,
+    };
+    let written = store.write(|tx| -> Result<(), Error> {
+        table::put(tx, &row)?;
+        audit_log::append(
+            tx,
+            &AuditEntry {
+                operator: &actor.label,
+                action: "integration.connect",
+                target: &format!("integration:{}", row.tenant_id),
+                after: Some(json!({
+                    "approach": signed.approach,
+                    "cloud": row.cloud,
+                    "tenant_id": row.tenant_id,
+                    "client_id": row.client_id,
+                    "host_upn": row.host_upn,
+                    "host_object_id": row.host_object_id,
+                    "granted_scopes": row.granted_scopes,
+                    "missing_scopes": missing,
+                })),
+                before: previous.as_ref().map(summary),
+                ..Default::default()
+            },
+        )?;
+        Ok(())
+    });
+    if let Err(e) = written {
+        // Nothing half-saved: take the new token back out.
+        let _ = tokens.delete(&account);
+        return Err(e);
+    }
+    if let Some(prev) = previous.filter(|p| p.state != "removed") {
+        let old = kr::account(&prev.cloud, &prev.tenant_id, &prev.host_object_id);
+        if old != account {
+            // Best effort: the old host's token is no longer referenced by any row.
+            let _ = tokens.delete(&old);
+        }
+    }
+    let row = table::get(store.conn())
+        .map_err(|e| Error::Store(store.err(e)))?
+        .ok_or(Error::NotConnected)?;
+    Ok(assess(Some(&row), KeyringCheck::Present, Utc::now()))
+}
+
+fn missing_reason(missing: &[String]) -> String {
+    format!(
+        "permissions missing: {} — add them to the app registration's API permissions and grant organization-wide approval, then reconnect",
+        missing.join(", ")
+    )
+}
+
+fn summary(r: &IntegrationRow) -> serde_json::Value {
+    json!({
+        "cloud": r.cloud, "tenant_id": r.tenant_id, "client_id": r.client_id,
+        "host_upn": r.host_upn, "host_object_id": r.host_object_id,
+        "granted_scopes": r.granted_scopes, "state": r.state,
+    })
+}
+
+/// The whole connect for front ends that own the store (the CLI): prepare, sign in, save.
+#[allow(clippy::too_many_arguments)]
+pub async fn connect(
+    store: &mut Store,
+    tokens: &dyn TokenStore,
+    actor: &Actor,
+    req: &ConnectRequest,
+    opener: &dyn BrowserOpener,
+    cancel: CancelToken,
+    progress: &(dyn Fn(ConnectProgress) + Send + Sync),
+) -> Result<IntegrationStatus, Error> {
+    let prepared = prepare(store, req)?;
+    let signed = sign_in(&prepared, opener, cancel, progress).await?;
+    let status = save(store, tokens, actor, signed)?;
+    progress(ConnectProgress::Saved);
+    Ok(status)
+}
+
+/// The organization-wide approval URL to show or copy (for opening on another machine). The
+/// redirect is the registered `http://localhost` form; the grant happens before the redirect,
+/// and the host sign-in verifies it afterwards.
+pub fn consent_url(
+    store: &Store,
+    tenant: &str,
+    cloud: &Cloud,
+    client_id: Option<&str>,
+) -> Result<String, Error> {
+    let tenant = consent::validate_tenant(tenant, TenantUse::AdminConsent)
+        .map_err(|r| Error::invalid("tenant", r))?;
+    let client_id = self::client_id(store, client_id)?;
+    let redirect = redirect(store, None)?;
+    Ok(admin_consent_link(&FlowConfig {
+        endpoints: cloud.endpoints(),
+        tenant,
+        client_id,
+        redirect,
+        timeout: flow::DEFAULT_TIMEOUT,
+        login_hint: None,
+    }))
+}
+
+/// What the keyring said about the stored refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyringCheck {
+    /// The entry exists.
+    Present,
+    /// No entry.
+    Missing,
+    /// The keyring could not be asked.
+    Unavailable(String),
+    /// Not asked (nothing connected).
+    NotChecked,
+}
+
+/// Pure: the status of a row at `now`.
+pub fn assess(
+    row: Option<&IntegrationRow>,
+    keyring: KeyringCheck,
+    now: DateTime<Utc>,
+) -> IntegrationStatus {
+    let mut s = IntegrationStatus {
+        state: ConnectionState::NotConnected,
+        reasons: Vec::new(),
+        cloud: None,
+        tenant_id: None,
+        client_id: None,
+        host_object_id: None,
+        host_upn: None,
+        host_display_name: None,
+        granted_scopes: Vec::new(),
+        missing_scopes: Vec::new(),
+        connected_at: None,
+        connected_by: None,
+        last_refresh_at: None,
+        inactivity_expires_at: None,
+        removed_at: None,
+        meetings_available: false,
+        meetings_unavailable_reason: Some("the Microsoft 365 tenant is not connected".into()),
+    };
+    let Some(r) = row else { return s };
+    s.cloud = Some(r.cloud.clone());
+    s.tenant_id = Some(r.tenant_id.clone());
+    s.client_id = Some(r.client_id.clone());
+    s.host_object_id = Some(r.host_object_id.clone());
+    s.host_upn = Some(r.host_upn.clone());
+    s.host_display_name = Some(r.host_display_name.clone());
+    s.granted_scopes = r
+        .granted_scopes
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    s.missing_scopes = consent::missing_scopes(&r.granted_scopes);
+    s.connected_at = Some(r.connected_at.clone());
+    s.connected_by = r.connected_by.clone();
+    s.last_refresh_at = r.last_refresh_at.clone();
+    s.removed_at = r.removed_at.clone();
+    if r.state == "removed" {
+        s.meetings_unavailable_reason = Some(
+            "the Microsoft 365 integration was removed; connect it again to create Teams meetings"
+                .into(),
+        );
+        return s;
+    }
+    s.state = ConnectionState::Connected;
+    if let Some(reason) = &r.attention_reason {
+        s.reasons.push(reason.clone());
+    }
+    if !s.missing_scopes.is_empty() && r.attention_reason.is_none() {
+        s.reasons.push(missing_reason(&s.missing_scopes));
+    }
+    match keyring {
+        KeyringCheck::Missing => s.reasons.push(AuthError::NoStoredToken.to_string()),
+        KeyringCheck::Unavailable(reason) => s.reasons.push(reason),
+        KeyringCheck::Present | KeyringCheck::NotChecked => {}
+    }
+    let last_use = r.last_refresh_at.as_deref().unwrap_or(&r.connected_at);
+    if let Ok(t) = DateTime::parse_from_rfc3339(last_use) {
+        let expires = t.with_timezone(&Utc) + chrono::Duration::days(INACTIVITY_LIMIT_DAYS);
+        s.inactivity_expires_at = Some(crate::time::to_db(expires));
+        let left = (expires - now).num_days();
+        if expires <= now {
+            s.reasons.push(format!("the host account's sign-in was unused for more than {INACTIVITY_LIMIT_DAYS} days and has expired; reconnect the host account"));
+        } else if left < INACTIVITY_WARNING_DAYS {
+            s.reasons.push(format!("the host account's sign-in expires in {left} days unless used (90-day inactivity limit); run a check or reconnect"));
+        }
+    }
+    if !s.reasons.is_empty() || r.state == "needs_attention" {
+        s.state = ConnectionState::NeedsAttention;
+    }
+    let cloud = Cloud::from_stored(&r.cloud, &r.authority_base).ok();
+    match cloud.as_ref().and_then(Cloud::meetings_unavailable_reason) {
+        Some(why) => s.meetings_unavailable_reason = Some(why.to_string()),
+        None if s
+            .missing_scopes
+            .iter()
+            .any(|m| m == "OnlineMeetings.ReadWrite") =>
+        {
+            s.meetings_unavailable_reason =
+                Some("the OnlineMeetings.ReadWrite permission is not granted".into());
+        }
+        None => {
+            s.meetings_available = true;
+            s.meetings_unavailable_reason = None;
+        }
+    }
+    s
+}
+
+/// The status, asking the keyring whether the refresh token is there.
+pub fn status(store: &Store, tokens: &dyn TokenStore) -> Result<IntegrationStatus, Error> {
+    let row = table::get(store.conn()).map_err(|e| Error::Store(store.err(e)))?;
+    let check = match row.as_ref().filter(|r| r.state != "removed") {
+        None => KeyringCheck::NotChecked,
+        Some(r) => match tokens.get(&kr::account(&r.cloud, &r.tenant_id, &r.host_object_id)) {
+            Ok(Some(_)) => KeyringCheck::Present,
+            Ok(None) => KeyringCheck::Missing,
+            Err(e) => KeyringCheck::Unavailable(e.to_string()),
+        },
+    };
+    Ok(assess(row.as_ref(), check, Utc::now()))
+}
+
+/// A live session of the host account: token manager and Graph client. Later features (users,
+/// meetings) call Graph through [`HostSession::graph`].
+#[derive(Debug, Clone)]
+pub struct HostSession {
+    tokens: Arc<TokenManager>,
+    graph: GraphClient,
+    cloud: Cloud,
+}
+
+impl HostSession {
+    /// The Graph client acting as the host.
+    pub fn graph(&self) -> &GraphClient {
+        &self.graph
+    }
+
+    /// The token manager.
+    pub fn tokens(&self) -> &Arc<TokenManager> {
+        &self.tokens
+    }
+
+    /// The cloud.
+    pub fn cloud(&self) -> &Cloud {
+        &self.cloud
+    }
+
+    /// Refreshes (when needed) and reads `/me`: proves the connection works.
+    pub async fn verify(&self) -> Verified {
+        match users::me(&self.graph).await {
+            Ok(me) if me.value.is_guest() => Verified::Failed {
+                code: ErrorCode::InvalidInput,
+                reason: format!(
+                    "{} is a guest account; reconnect with a member host account",
+                    me.value.user_principal_name
+                ),
+            },
+            Ok(_) => Verified::Ok {
+                refresh: self.tokens.record(),
+            },
+            Err(e) => {
+                let e = Error::from(e);
+                Verified::Failed {
+                    code: e.code(),
+                    reason: e.to_string(),
+                }
+            }
+        }
+    }
+}
+
+/// Outcome of [`HostSession::verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verified {
+    /// It works.
+    Ok {
+        /// What the refresh (if any) learned.
+        refresh: crate::auth::tokens::RefreshRecord,
+    },
+    /// It does not; `reason` says what to do.
+    Failed {
+        /// Stable code.
+        code: ErrorCode,
+        /// Message.
+        reason: String,
+    },
+}
+
+/// Builds the host session from the stored row (sync; no network).
+pub fn session(store: &Store, tokens: Arc<dyn TokenStore>) -> Result<HostSession, Error> {
+    let row = table::get(store.conn())
+        .map_err(|e| Error::Store(store.err(e)))?
+        .filter(|r| r.state != "removed")
+        .ok_or(Error::NotConnected)?;
+    let cloud = Cloud::from_stored(&row.cloud, &row.authority_base)
+        .map_err(|e| Error::invalid("cloud", e))?;
+    let http = http_client();
+    let manager = Arc::new(TokenManager::new(
+        http.clone(),
+        RefreshConfig {
+            token_url: token_url(&row.authority_base, &row.tenant_id),
+            client_id: row.client_id.clone(),
+            scope: consent::SIGN_IN_SCOPE.to_string(),
+            account: kr::account(&row.cloud, &row.tenant_id, &row.host_object_id),
+        },
+        tokens,
+    ));
+    let graph = GraphClient::with_http(http, &row.graph_base, manager.clone());
+    Ok(HostSession {
+        tokens: manager,
+        graph,
+        cloud,
+    })
+}
+
+/// Records a verification in the store (sync).
+pub fn record(store: &mut Store, outcome: &Verified) -> Result<(), Error> {
+    store.write(|tx| -> Result<(), Error> {
+        match outcome {
+            Verified::Ok { refresh } => {
+                if let (Some(at), Some(scope)) = (&refresh.last_refresh_at, &refresh.granted_scope)
+                {
+                    let missing = consent::missing_scopes(scope);
+                    let (state, reason) = if missing.is_empty() {
+                        ("connected", None)
+                    } else {
+                        ("needs_attention", Some(missing_reason(&missing)))
+                    };
+                    table::record_refresh(
+                        tx,
+                        &crate::time::to_db(*at),
+                        &consent::scope_list(scope).join(" "),
+                        state,
+                        reason.as_deref(),
+                    )?;
+                }
+            }
+            Verified::Failed { reason, .. } => {
+                table::set_attention(tx, reason)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Check for front ends that own the store: session, verify, record, status.
+pub async fn check(
+    store: &mut Store,
+    tokens: Arc<dyn TokenStore>,
+) -> Result<IntegrationStatus, Error> {
+    let session = session(store, tokens.clone())?;
+    let outcome = session.verify().await;
+    record(store, &outcome)?;
+    status(store, tokens.as_ref())
+}
+
+/// Removes the integration: deletes the keyring entry, then marks the row removed with an audit
+/// entry. Programs keep their settings; Teams meetings become unavailable until reconnected.
+pub fn remove(store: &mut Store, tokens: &dyn TokenStore, actor: &Actor) -> Result<Removed, Error> {
+    let row = table::get(store.conn())
+        .map_err(|e| Error::Store(store.err(e)))?
+        .filter(|r| r.state != "removed")
+        .ok_or(Error::NotConnected)?;
+    tokens.delete(&kr::account(
+        &row.cloud,
+        &row.tenant_id,
+        &row.host_object_id,
+    ))?;
+    let now = crate::time::now_db();
+    store.write(|tx| -> Result<(), Error> {
+        table::mark_removed(tx, &now)?;
+        audit_log::append(
+            tx,
+            &AuditEntry {
+                operator: &actor.label,
+                action: "integration.remove",
+                target: &format!("integration:{}", row.tenant_id),
+                before: Some(summary(&row)),
+                after: Some(json!({"state": "removed"})),
+                ..Default::default()
+            },
+        )?;
+        Ok(())
+    })?;
+    Ok(Removed {
+        revoke_instructions: REVOKE_INSTRUCTIONS.iter().map(|s| s.to_string()).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn row(last_refresh: &str) -> IntegrationRow {
+        IntegrationRow {
+            cloud: "global".into(),
+            authority_base: "https://login.microsoftonline.com".into(),
+            graph_base: "https://graph.microsoft.com/v1.0".into(),
+            tenant_id: "t".into(),
+            client_id: "c".into(),
+            host_object_id: "o".into(),
+            host_upn: "h@x.com".into(),
+            host_display_name: "Teams Scheduler".into(),
+            granted_scopes: "OnlineMeetings.ReadWrite User.ReadBasic.All".into(),
+            state: "connected".into(),
+            attention_reason: None,
+            connected_at: "2027-01-01T00:00:00Z".into(),
+            connected_by: None,
+            last_refresh_at: Some(last_refresh.into()),
+            removed_at: None,
+        }
+    }
+
+    fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, 0, 0, 0)
+            .single()
+            .expect("valid date")
+    }
+
+    #[test]
+    fn status_warns_before_the_90_day_inactivity_limit() {
+        let r = row("2027-01-01T00:00:00Z");
+        let fresh = assess(Some(&r), KeyringCheck::Present, at(2027, 1, 10));
+        assert_eq!(
+            fresh.state,
+            ConnectionState::Connected,
+            "recently used: connected"
+        );
+        assert!(
+            fresh.meetings_available,
+            "meetings available when connected in global"
+        );
+        let late = assess(Some(&r), KeyringCheck::Present, at(2027, 3, 25));
+        assert_eq!(
+            late.state,
+            ConnectionState::NeedsAttention,
+            "within 14 days of the limit: needs attention"
+        );
+        assert!(
+            late.reasons.iter().any(|m| m.contains("90-day")),
+            "{:?}",
+            late.reasons
+        );
+        let gone = assess(Some(&r), KeyringCheck::Present, at(2027, 5, 1));
+        assert!(
+            gone.reasons.iter().any(|m| m.contains("reconnect")),
+            "past the limit: reconnect: {:?}",
+            gone.reasons
+        );
+    }
+
+    #[test]
+    fn status_flags_missing_scopes_keyring_and_china() {
+        let mut r = row("2027-01-01T00:00:00Z");
+        r.granted_scopes = "User.ReadBasic.All".into();
+        let s = assess(Some(&r), KeyringCheck::Missing, at(2027, 1, 2));
+        assert_eq!(
+            s.state,
+            ConnectionState::NeedsAttention,
+            "missing scope and token need attention"
+        );
+        assert_eq!(
+            s.missing_scopes,
+            vec!["OnlineMeetings.ReadWrite".to_string()],
+            "the missing permission is named"
+        );
+        assert!(
+            !s.meetings_available,
+            "no meetings without OnlineMeetings.ReadWrite"
+        );
+        assert!(
+            s.reasons.iter().any(|m| m.contains("keyring")),
+            "missing keyring entry reported: {:?}",
+            s.reasons
+        );
+        let mut c = row("2027-01-01T00:00:00Z");
+        c.cloud = "china".into();
+        let s = assess(Some(&c), KeyringCheck::Present, at(2027, 1, 2));
+        assert_eq!(
+            s.state,
+            ConnectionState::Connected,
+            "connecting in China works"
+        );
+        assert!(
+            s.meetings_unavailable_reason
+                .as_deref()
+                .is_some_and(|m| m.contains("China")),
+            "meetings say why not"
+        );
+        let none = assess(None, KeyringCheck::NotChecked, at(2027, 1, 2));
+        assert_eq!(
+            none.state,
+            ConnectionState::NotConnected,
+            "no row: not connected"
+        );
+    }
+
+    #[test]
+    fn tid_is_read_from_the_id_token_payload() {
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let tok = format!(
+            "{}.{}.sig",
+            b64.encode("{}"),
+            b64.encode(r#"{"tid":"abc"}"#)
+        );
+        assert_eq!(
+            tid_from_id_token(Some(&Sensitive::new(tok))),
+            Some("abc".into()),
+            "tid claim read"
+        );
+        assert_eq!(
+            tid_from_id_token(Some(&Sensitive::new("garbage".into()))),
+            None,
+            "garbage tolerated"
+        );
+    }
+}

@@ -1,1 +1,199 @@
-//! Microsoft Graph client. Filled in by the integration and meetings issues.
+//! Microsoft Graph client foundation: [`GraphClient`] (base URL + token source + reqwest),
+//! [`GraphError`], the pure retry policy, and one module per resource (`users`; meetings and
+//! `$batch` come later). It sends `client-request-id` on every call
+//! (https://learn.microsoft.com/en-us/graph/best-practices-concept#reliability-and-support),
+//! retries transient failures per `retry::retry_decision`, and on a 401 asks the token source for
+//! a fresh token once. It never puts a token in a message and never follows redirects.
+
+pub mod error;
+pub mod retry;
+pub mod users;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+pub use error::GraphError;
+pub use retry::{retry_decision, RetryDecision};
+
+use crate::auth::tokens::{describe_reqwest, http_client, truncate};
+use crate::auth::{AuthError, TokenManager};
+use crate::secret::Sensitive;
+
+/// A boxed future, so token sources can be trait objects.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Gives Graph calls their bearer token.
+pub trait TokenSource: Send + Sync + fmt::Debug {
+    /// A valid access token.
+    fn token(&self) -> BoxFuture<'_, Result<Sensitive<String>, AuthError>>;
+    /// Graph answered 401 to `token`: drop it so the next `token()` refreshes.
+    fn reject<'a>(&'a self, token: &'a Sensitive<String>) -> BoxFuture<'a, ()>;
+}
+
+impl TokenSource for TokenManager {
+    fn token(&self) -> BoxFuture<'_, Result<Sensitive<String>, AuthError>> {
+        Box::pin(self.access_token())
+    }
+
+    fn reject<'a>(&'a self, token: &'a Sensitive<String>) -> BoxFuture<'a, ()> {
+        Box::pin(TokenManager::reject(self, token))
+    }
+}
+
+/// A fixed token (just after sign-in, before anything is stored). Cannot refresh.
+#[derive(Debug, Clone)]
+pub struct StaticToken(pub Sensitive<String>);
+
+impl TokenSource for StaticToken {
+    fn token(&self) -> BoxFuture<'_, Result<Sensitive<String>, AuthError>> {
+        let t = self.0.clone();
+        Box::pin(async move { Ok(t) })
+    }
+
+    fn reject<'a>(&'a self, _token: &'a Sensitive<String>) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+}
+
+/// A decoded answer and its `request-id`.
+#[derive(Debug, Clone)]
+pub struct GraphResponse<T> {
+    /// The body.
+    pub value: T,
+    /// Graph's `request-id` header.
+    pub request_id: Option<String>,
+}
+
+/// The Graph client. Cheap to clone.
+#[derive(Clone)]
+pub struct GraphClient {
+    http: reqwest::Client,
+    base: String,
+    tokens: Arc<dyn TokenSource>,
+}
+
+impl fmt::Debug for GraphClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GraphClient")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GraphClient {
+    /// A client for `graph_base` (e.g. `https://graph.microsoft.com/v1.0`).
+    pub fn new(graph_base: &str, tokens: Arc<dyn TokenSource>) -> Self {
+        Self::with_http(http_client(), graph_base, tokens)
+    }
+
+    /// The same, sharing an HTTP client.
+    pub fn with_http(
+        http: reqwest::Client,
+        graph_base: &str,
+        tokens: Arc<dyn TokenSource>,
+    ) -> Self {
+        Self {
+            http,
+            base: graph_base.trim_end_matches('/').to_string(),
+            tokens,
+        }
+    }
+
+    /// The base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Pure: the absolute URL for a path such as `/me?$select=id`.
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("{}/{}", self.base, path_and_query.trim_start_matches('/'))
+    }
+
+    /// GET and decode JSON, with retries and one refresh on 401.
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        path_and_query: &str,
+    ) -> Result<GraphResponse<T>, GraphError> {
+        let url = self.url(path_and_query);
+        let host = url::Url::parse(&url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+        let mut attempt = 0u32;
+        let mut refreshed = false;
+        loop {
+            attempt += 1;
+            let token = self.tokens.token().await?;
+            let resp = self
+                .http
+                .get(&url)
+                .bearer_auth(token.expose())
+                .header("Accept", "application/json")
+                .header("client-request-id", uuid::Uuid::new_v4().to_string())
+                .send()
+                .await
+                .map_err(|e| GraphError::Network {
+                    host: host.clone(),
+                    reason: describe_reqwest(&e),
+                })?;
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let header_rid = headers
+                .get("request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let body = resp.bytes().await.map_err(|e| GraphError::Network {
+                host: host.clone(),
+                reason: describe_reqwest(&e),
+            })?;
+            if (200..300).contains(&status) {
+                let de = &mut serde_json::Deserializer::from_slice(&body);
+                return match serde_path_to_error::deserialize::<_, T>(de) {
+                    Ok(value) => Ok(GraphResponse {
+                        value,
+                        request_id: header_rid,
+                    }),
+                    Err(e) => Err(GraphError::Decode {
+                        path: e.path().to_string(),
+                        reason: e.inner().to_string(),
+                        body: truncate(&String::from_utf8_lossy(&body), 300),
+                        request_id: header_rid,
+                    }),
+                };
+            }
+            let (code, message, body_rid) = error::parse_error_body(&body);
+            let request_id = header_rid.or(body_rid);
+            if status == 401 {
+                if refreshed {
+                    return Err(GraphError::Unauthorized { request_id });
+                }
+                refreshed = true;
+                self.tokens.reject(&token).await;
+                continue;
+            }
+            match retry_decision(status, &headers, attempt) {
+                RetryDecision::RetryAfter(wait) => {
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                RetryDecision::GiveUp => {}
+            }
+            if status == 429 || status == 503 {
+                return Err(GraphError::Throttled {
+                    retry_after: retry::retry_after(&headers),
+                    request_id,
+                });
+            }
+            return Err(GraphError::Status {
+                status,
+                code,
+                message,
+                request_id,
+            });
+        }
+    }
+}
