@@ -1,1 +1,8 @@
-fn main() {}
+//! Teams Scheduler desktop app entry point.
+
+// Without this a release build on Windows opens a console window next to the app.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+fn main() {
+    teams_scheduler::run();
+}

@@ -1,0 +1,53 @@
+//! The Teams Scheduler desktop app: a thin Tauri layer over `tsched-core`. Commands take the
+//! managed [`state::AppState`], call the core and map its errors to `{ code, message }`. No domain
+//! logic lives here.
+
+pub mod commands;
+pub mod state;
+
+use std::path::PathBuf;
+
+/// Builds and runs the app. The data directory comes from `--data-dir DIR`, then
+/// `TSCHED_DATA_DIR`, then the platform default — the same rule as the CLI.
+pub fn run() {
+    let data_dir = data_dir_from_args(std::env::args().skip(1));
+    let state = state::AppState::new(tsched_core::paths::resolve_data_dir(data_dir.as_deref()));
+    tauri::Builder::default()
+        .plugin(tauri_plugin_opener::init())
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![
+            commands::app::app_info,
+            commands::programs::programs_list,
+            commands::programs::programs_add,
+            commands::programs::programs_show,
+        ])
+        .run(tauri::generate_context!())
+        .expect("invariant: the Tauri runtime starts");
+}
+
+/// Reads `--data-dir DIR` or `--data-dir=DIR` from the command line.
+fn data_dir_from_args(args: impl Iterator<Item = String>) -> Option<PathBuf> {
+    let mut args = args;
+    while let Some(a) = args.next() {
+        if a == "--data-dir" {
+            return args.next().map(PathBuf::from);
+        }
+        if let Some(v) = a.strip_prefix("--data-dir=") {
+            return Some(PathBuf::from(v));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_dir_flag_is_read_in_both_forms() {
+        let a = |v: &[&str]| data_dir_from_args(v.iter().map(|s| s.to_string()));
+        assert_eq!(a(&["--data-dir", "/d"]), Some(PathBuf::from("/d")), "space-separated form");
+        assert_eq!(a(&["--data-dir=/e"]), Some(PathBuf::from("/e")), "equals form");
+        assert_eq!(a(&["--other"]), None, "no flag means the default applies");
+    }
+}
