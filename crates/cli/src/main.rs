@@ -19,6 +19,16 @@ struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
 
+    /// Act as this operator (their UPN). A stand-in for a signed-in session until `tsched login`
+    /// lands; without it the local user acts, which works only in setup mode (no operators yet).
+    #[arg(
+        long = "as",
+        global = true,
+        env = "TSCHED_OPERATOR",
+        value_name = "UPN"
+    )]
+    as_upn: Option<String>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -28,15 +38,23 @@ enum Command {
     /// Programs (tracks) and their meeting modes.
     #[command(subcommand)]
     Programs(commands::programs::Programs),
+    /// Operators (the people who use the app) and their roles.
+    #[command(subcommand)]
+    Operators(commands::operators::Operators),
+    /// Read or export the audit trail.
+    Audit(commands::audit::Audit),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let ctx = commands::Context {
         data_dir: cli.data_dir,
+        as_upn: cli.as_upn,
     };
     let result = match cli.command {
         Command::Programs(cmd) => commands::programs::run(cmd, &ctx),
+        Command::Operators(cmd) => commands::operators::run(cmd, &ctx),
+        Command::Audit(cmd) => commands::audit::run(cmd, &ctx),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
