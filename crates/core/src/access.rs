@@ -544,4 +544,217 @@ mod tests {
             "the error lists the valid roles: {e}"
         );
     }
+
+    /// The same matrix through the use cases on a real store: every action that has a use case
+    /// runs it; the others (owned by later issues) go through `require` on the same store.
+    mod through_use_cases {
+        use super::*;
+        use crate::error::ErrorCode;
+        use crate::operators::{self, NewOperator};
+        use crate::programs::{self, MeetingMode, NewProgram, ProgramChanges};
+        use crate::store::Store;
+        use crate::{audit, participants};
+
+        const ROOT: &str = "root@x.com";
+
+        fn setup() -> Store {
+            let mut store = Store::open_in_memory().expect("store");
+            let local = Actor::local();
+            for (name, code) in [("Engineering", OWN), ("Operations", OTHER)] {
+                programs::add(
+                    &mut store,
+                    &local,
+                    NewProgram {
+                        name: name.into(),
+                        code: Some(code.into()),
+                        description: None,
+                    },
+                )
+                .expect("program");
+            }
+            let new = |upn: &str| NewOperator {
+                upn: upn.into(),
+                display_name: String::new(),
+            };
+            operators::add(&mut store, &local, new(ROOT)).expect("root is the first global admin");
+            let root = Actor::operator(ROOT);
+            for role in Role::ALL {
+                let upn = format!("{}@x.com", role.as_str());
+                operators::add(&mut store, &root, new(&upn)).expect("add");
+                let program = role.is_per_program().then_some(OWN);
+                operators::grant(&mut store, &root, &upn, role, program).expect("grant");
+            }
+            store
+        }
+
+        /// Runs the use case for `action` on `program`; `None` when the action has no use case
+        /// for that scope.
+        fn run(
+            store: &mut Store,
+            actor: &Actor,
+            action: Action,
+            program: Option<&str>,
+            n: usize,
+        ) -> Option<Result<(), Error>> {
+            let root = Actor::operator(ROOT);
+            let r = match (action, program) {
+                (Action::ProgramCreate, None) => programs::add(
+                    store,
+                    actor,
+                    NewProgram {
+                        name: format!("New {n}"),
+                        code: Some(format!("new{n}")),
+                        description: None,
+                    },
+                )
+                .map(drop),
+                (Action::ProgramEdit, Some(p)) => programs::edit(
+                    store,
+                    actor,
+                    p,
+                    ProgramChanges {
+                        name: None,
+                        description: Some(format!("text {n}")),
+                    },
+                )
+                .map(drop),
+                (Action::ProgramArchive, Some(p)) => {
+                    let r = programs::set_archived(store, actor, p, true).map(drop);
+                    programs::set_archived(store, &root, p, false).expect("root unarchives");
+                    r
+                }
+                (Action::ModeToggle, Some(p)) => {
+                    programs::set_mode(store, actor, p, MeetingMode::Phone, n.is_multiple_of(2))
+                        .map(drop)
+                }
+                (Action::ParticipantsEdit, Some(p)) => {
+                    participants::add(store, actor, p, &format!("p{n}@x.com"), "").map(drop)
+                }
+                (Action::ViewProgram, Some(p)) => programs::show(store, actor, p)
+                    .and_then(|_| participants::list(store, actor, p))
+                    .map(drop),
+                (Action::AuditView, p) => audit::list(
+                    store,
+                    actor,
+                    &audit::AuditFilter {
+                        program_code: p.map(Into::into),
+                        ..Default::default()
+                    },
+                )
+                .map(drop),
+                (Action::OperatorsManage, None) => operators::add(
+                    store,
+                    actor,
+                    NewOperator {
+                        upn: format!("new{n}@x.com"),
+                        display_name: String::new(),
+                    },
+                )
+                .map(drop),
+                (Action::OperatorsView, None) => operators::roster(store, actor).map(drop),
+                (
+                    Action::IntegrationManage
+                    | Action::MembershipCheck
+                    | Action::MeetingsManage
+                    | Action::BatchesManage,
+                    p,
+                ) => require(store.conn(), actor, action, p).map(drop),
+                _ => return None,
+            };
+            Some(r)
+        }
+
+        #[test]
+        fn use_cases_on_a_real_store_enforce_the_same_matrix() {
+            let mut store = setup();
+            let mut n = 0;
+            let mut ran = 0;
+            for role in Role::ALL {
+                let upn = format!("{}@x.com", role.as_str());
+                let actor = Actor::operator(&upn);
+                let who = holder(role);
+                for action in Action::ALL {
+                    for program in [Some(OWN), Some(OTHER), None] {
+                        n += 1;
+                        let Some(got) = run(&mut store, &actor, action, program, n) else {
+                            continue;
+                        };
+                        ran += 1;
+                        let want = decide(&who, action, program);
+                        match (&want, got) {
+                            (Decision::Allowed, Ok(())) => {}
+                            (Decision::Denied { .. }, Err(e)) => {
+                                assert_eq!(
+                                    e.code(),
+                                    ErrorCode::Denied,
+                                    "{role} {action:?} {program:?}: refused as denied: {e}"
+                                );
+                                let msg = e.to_string();
+                                assert!(
+                                    msg.contains(&upn) && msg.contains(role.label()),
+                                    "the denial names the operator and the role: {msg}"
+                                );
+                                if let Some(p) = program {
+                                    assert!(
+                                        msg.contains(&format!("'{p}'")),
+                                        "the denial names the program: {msg}"
+                                    );
+                                }
+                            }
+                            (want, got) => panic!(
+                                "{role} {action:?} {program:?}: core rule says {want:?}, use case gave {got:?}"
+                            ),
+                        }
+                    }
+                }
+            }
+            assert!(
+                ran >= 4 * 13 * 2,
+                "own and other program ran for every role and action: {ran}"
+            );
+        }
+
+        #[test]
+        fn program_list_shows_only_what_the_operator_may_view() {
+            let store = setup();
+            let codes = |upn: &str| -> Vec<String> {
+                programs::list(&store, &Actor::operator(upn), &Default::default())
+                    .expect("list")
+                    .into_iter()
+                    .map(|p| p.program.code)
+                    .collect()
+            };
+            assert_eq!(
+                codes("support@x.com"),
+                vec!["eng", "ops"],
+                "support sees everything"
+            );
+            assert_eq!(
+                codes("track_admin@x.com"),
+                vec!["eng"],
+                "a track admin sees their own programs"
+            );
+            assert_eq!(
+                codes("coordinator@x.com"),
+                vec!["eng"],
+                "a coordinator sees their own programs"
+            );
+        }
+
+        #[test]
+        fn removed_or_deactivated_operators_lose_access_at_once() {
+            let mut store = setup();
+            let root = Actor::operator(ROOT);
+            let ta = Actor::operator("track_admin@x.com");
+            operators::set_active(&mut store, &root, "track_admin@x.com", false)
+                .expect("deactivate");
+            let e = programs::show(&store, &ta, OWN).expect_err("deactivated");
+            assert!(e.to_string().contains("deactivated"), "says why: {e}");
+            operators::remove(&mut store, &root, "track_admin@x.com").expect("remove");
+            let e = programs::show(&store, &ta, OWN).expect_err("removed");
+            assert!(e.to_string().contains("not an operator"), "says why: {e}");
+            let e = programs::show(&store, &Actor::local(), OWN).expect_err("local after setup");
+            assert!(e.to_string().contains("sign in first"), "says why: {e}");
+        }
+    }
 }

@@ -718,4 +718,167 @@ mod tests {
         assert_eq!(e.code(), ErrorCode::NotFound);
         assert_eq!(e.to_string(), "program 'nope' does not exist");
     }
+
+    fn set_integration(store: &Store, state: &str, cloud: &str) {
+        store
+            .conn()
+            .execute(
+                "INSERT INTO integration (id, cloud, authority_base, graph_base, tenant_id, client_id,
+                 host_object_id, host_upn, granted_scopes, state, connected_at)
+                 VALUES (1, ?2, 'a', 'g', 't', 'c', 'oid', 'host@x.com', 's', ?1, 'now')
+                 ON CONFLICT (id) DO UPDATE SET state = excluded.state, cloud = excluded.cloud",
+                [state, cloud],
+            )
+            .expect("integration row");
+    }
+
+    fn teams(view: &ProgramView) -> &ModeState {
+        view.modes
+            .iter()
+            .find(|m| m.mode == MeetingMode::TeamsVideo)
+            .expect("teams_video is always listed")
+    }
+
+    #[test]
+    fn teams_availability_follows_the_integration_row() {
+        let store = Store::open_in_memory().expect("store");
+        let a = teams_availability(store.conn()).expect("read");
+        assert_eq!(
+            a.reason.as_deref(),
+            Some(REASON_NOT_CONNECTED),
+            "no row means not connected"
+        );
+        set_integration(&store, "connected", "global");
+        assert!(
+            teams_availability(store.conn()).expect("read").available,
+            "connected in the global cloud offers Teams"
+        );
+        set_integration(&store, "removed", "global");
+        assert_eq!(
+            teams_availability(store.conn())
+                .expect("read")
+                .reason
+                .as_deref(),
+            Some(REASON_REMOVED)
+        );
+        set_integration(&store, "connected", "china");
+        assert_eq!(
+            teams_availability(store.conn())
+                .expect("read")
+                .reason
+                .as_deref(),
+            Some(REASON_CLOUD),
+            "the China cloud offers no online meetings"
+        );
+        set_integration(&store, "needs_attention", "global");
+        let a = teams_availability(store.conn()).expect("read");
+        assert!(
+            !a.available
+                && a.reason
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("needs attention"),
+            "an integration needing attention cannot create meetings: {a:?}"
+        );
+    }
+
+    #[test]
+    fn removing_the_integration_keeps_the_teams_choice_and_reconnecting_restores_it() {
+        let mut store = Store::open_in_memory().expect("store");
+        add_named(&mut store, "Eng", Some("eng")).expect("add");
+        let me = Actor::local();
+        let e = set_mode(&mut store, &me, "eng", MeetingMode::TeamsVideo, true)
+            .expect_err("not connected");
+        assert!(
+            e.to_string().contains(REASON_NOT_CONNECTED),
+            "refused with the reason: {e}"
+        );
+        set_integration(&store, "connected", "global");
+        let v = set_mode(&mut store, &me, "eng", MeetingMode::TeamsVideo, true).expect("enable");
+        assert_eq!(teams(&v).status, ModeStatus::Enabled);
+        set_integration(&store, "removed", "global");
+        let v = show(&store, &me, "eng").expect("show");
+        assert_eq!(
+            (
+                teams(&v).chosen,
+                teams(&v).status,
+                teams(&v).reason.as_deref()
+            ),
+            (true, ModeStatus::Unavailable, Some(REASON_REMOVED)),
+            "after removal the choice is kept and shown unavailable"
+        );
+        let e =
+            set_mode(&mut store, &me, "eng", MeetingMode::TeamsVideo, true).expect_err("removed");
+        assert!(e.to_string().contains(REASON_REMOVED), "{e}");
+        set_mode(&mut store, &me, "eng", MeetingMode::Phone, false)
+            .expect("other modes still change while Teams is unavailable");
+        set_integration(&store, "connected", "global");
+        let v = show(&store, &me, "eng").expect("show");
+        assert_eq!(
+            teams(&v).status,
+            ModeStatus::Enabled,
+            "reconnecting restores the program's Teams choice"
+        );
+        let v = set_mode(&mut store, &me, "eng", MeetingMode::TeamsVideo, false).expect("off");
+        assert_eq!(teams(&v).status, ModeStatus::Disabled);
+    }
+
+    #[test]
+    fn rename_archive_and_paging() {
+        let mut store = Store::open_in_memory().expect("store");
+        let me = Actor::local();
+        for (n, c) in [("Alpha", "a"), ("Beta", "b"), ("Gamma", "g")] {
+            add_named(&mut store, n, Some(c)).expect("add");
+        }
+        let e = edit(
+            &mut store,
+            &me,
+            "a",
+            ProgramChanges {
+                name: Some("beta".into()),
+                description: None,
+            },
+        )
+        .expect_err("name taken");
+        assert_eq!(e.code(), ErrorCode::Conflict, "{e}");
+        let v = edit(
+            &mut store,
+            &me,
+            "a",
+            ProgramChanges {
+                name: Some("Alef".into()),
+                description: Some("d".into()),
+            },
+        )
+        .expect("rename");
+        assert_eq!((v.name.as_str(), v.description.as_str()), ("Alef", "d"));
+        set_archived(&mut store, &me, "b", true).expect("archive");
+        let e = set_mode(&mut store, &me, "b", MeetingMode::Phone, false).expect_err("archived");
+        assert_eq!(
+            e.code(),
+            ErrorCode::Conflict,
+            "archived programs refuse mode changes: {e}"
+        );
+        let active = list(&store, &me, &Default::default()).expect("list");
+        assert_eq!(active.len(), 2, "archived programs are hidden by default");
+        let page = list(
+            &store,
+            &me,
+            &ListQuery {
+                include_archived: true,
+                limit: 2,
+                offset: 2,
+                ..Default::default()
+            },
+        )
+        .expect("page 2");
+        assert_eq!(
+            page.len(),
+            1,
+            "the second page of two holds the third program"
+        );
+        assert_eq!(page[0].code, "b", "archived programs sort last");
+        let e = edit(&mut store, &me, "zz", ProgramChanges::default()).expect_err("unknown");
+        assert_eq!(e.code(), ErrorCode::NotFound);
+    }
 }
