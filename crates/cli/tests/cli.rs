@@ -389,3 +389,69 @@ fn role_action_program_denials_match_the_core_through_the_cli() {
         "every role × CLI action × own/other program ran"
     );
 }
+
+#[test]
+fn acting_operator_comes_from_as_flag_or_tsched_operator_env() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    ok(d, &["operators", "add", "ann@x.com", "--name", "Ann"]);
+    let o = Command::new(env!("CARGO_BIN_EXE_tsched"))
+        .arg("--data-dir")
+        .arg(d)
+        .args(["operators", "list", "--json"])
+        .env("TSCHED_OPERATOR", "ann@x.com")
+        .output()
+        .expect("run");
+    assert!(
+        o.status.success(),
+        "TSCHED_OPERATOR names the acting operator: {}",
+        stderr(&o)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(
+        v["setup_mode"], false,
+        "an operator exists, so setup mode is over"
+    );
+    let line = fails(d, &["--as", "nobody@x.com", "programs", "list"], 6);
+    assert!(
+        line.contains("'nobody@x.com' is not an operator"),
+        "an unknown --as is refused, not silently replaced: {line}"
+    );
+}
+
+#[test]
+fn audit_filters_and_exports_csv_and_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    ok(d, &["programs", "add", "Eng", "--code", "eng"]);
+    ok(d, &["programs", "add", "Ops", "--code", "ops"]);
+    ok(d, &["programs", "rename", "eng", "Engineering"]);
+    let out = ok(d, &["audit", "--program", "eng", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("audit --json is JSON");
+    let actions: Vec<&str> = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|r| r["action"].as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        vec!["program.edit", "program.create"],
+        "newest first, only program eng"
+    );
+    let csv = ok(d, &["audit", "--action", "program.create", "--csv"]);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("id,at,operator,action,target,program,before,after,graph_request_id"),
+        "the CSV starts with its header row"
+    );
+    assert_eq!(lines.count(), 2, "two program.create rows: {csv}");
+    let out = ok(d, &["audit", "--since", "2999-01-01"]);
+    assert!(
+        out.contains("No audit rows match"),
+        "a future --since matches nothing: {out}"
+    );
+    let line = fails(d, &["audit", "--until", "tomorrow"], 3);
+    assert!(line.contains("until:"), "a bad date names the flag: {line}");
+}

@@ -427,7 +427,7 @@ mod tests {
     }
 
     #[test]
-    fn csv_with_bom_and_crlf_parses_with_line_numbers() {
+    fn crlf_and_blank_lines_do_not_shift_reported_line_numbers() {
         let rows = parse_csv(
             b"\xEF\xBB\xBFemail,display_name\r\na@x.com,Ann\r\n\r\n\"b@x.com\",\"Bo, Jr\"\r\n",
         )
