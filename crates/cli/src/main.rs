@@ -19,6 +19,16 @@ struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
 
+    /// Act as this operator (their UPN). A stand-in for a signed-in session until `tsched login`
+    /// lands; without it the local user acts, which works only in setup mode (no operators yet).
+    #[arg(
+        long = "as",
+        global = true,
+        env = "TSCHED_OPERATOR",
+        value_name = "UPN"
+    )]
+    as_upn: Option<String>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -28,15 +38,27 @@ enum Command {
     /// Programs (tracks) and their meeting modes.
     #[command(subcommand)]
     Programs(commands::programs::Programs),
+    /// Operators (the people who use the app) and their roles.
+    #[command(subcommand)]
+    Operators(commands::operators::Operators),
+    /// Read or export the audit trail.
+    Audit(commands::audit::Audit),
+    /// The Microsoft 365 tenant integration: connect, status, check, consent-url, remove.
+    #[command(subcommand)]
+    Integration(commands::integration::IntegrationCmd),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let ctx = commands::Context {
         data_dir: cli.data_dir,
+        as_upn: cli.as_upn,
     };
     let result = match cli.command {
         Command::Programs(cmd) => commands::programs::run(cmd, &ctx),
+        Command::Operators(cmd) => commands::operators::run(cmd, &ctx),
+        Command::Audit(cmd) => commands::audit::run(cmd, &ctx),
+        Command::Integration(cmd) => commands::integration::run(cmd, &ctx),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -60,7 +82,8 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 /// Exit statuses: 1 generic, 2 usage (clap), 3 invalid input, 4 not found, 5 conflict,
-/// 6 denied, 7 store locked, 8 store unusable or unavailable.
+/// 6 denied, 7 store locked, 8 store unusable or unavailable, 9 integration sign-in needs action,
+/// 10 OS keyring unavailable, 11 network or Graph failure.
 fn exit_code(e: &anyhow::Error) -> u8 {
     use tsched_core::ErrorCode as C;
     match e.downcast_ref::<tsched_core::Error>().map(|e| e.code()) {
@@ -70,6 +93,10 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         Some(C::Denied) => 6,
         Some(C::StoreLocked) => 7,
         Some(C::StoreUnusable) | Some(C::StoreUnavailable) => 8,
+        Some(C::NotConnected | C::ReconnectRequired | C::ConsentRequired | C::MfaRequired)
+        | Some(C::SignInFailed | C::SignInCancelled | C::Timeout) => 9,
+        Some(C::KeyringUnavailable) => 10,
+        Some(C::Network | C::Graph) => 11,
         _ => 1,
     }
 }

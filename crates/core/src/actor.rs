@@ -1,5 +1,7 @@
 //! Who is acting. Every use case takes an [`Actor`] so that access checks and the audit trail
-//! know whom to name. Until operators exist (setup mode) the local OS user acts.
+//! know whom to name. An actor is only a claim: `access::require` resolves it against the
+//! operator roster inside each use case's transaction, so a removed or demoted operator loses
+//! their rights at once. Until operators exist (setup mode) the local OS user acts.
 
 use serde::Serialize;
 
@@ -8,6 +10,9 @@ use serde::Serialize;
 pub struct Actor {
     /// How the audit trail names them: an operator's UPN, or `local:<os user>` in setup mode.
     pub label: String,
+    /// The operator's UPN when a signed-in operator acts; `None` for the local user, who may act
+    /// only while the store has no operators.
+    pub operator_upn: Option<String>,
 }
 
 impl Actor {
@@ -18,11 +23,16 @@ impl Actor {
             .unwrap_or_else(|_| "unknown".to_string());
         Self {
             label: format!("local:{user}"),
+            operator_upn: None,
         }
     }
 
     /// An operator identified by their sign-in name.
     pub fn operator(upn: impl Into<String>) -> Self {
-        Self { label: upn.into() }
+        let upn = upn.into();
+        Self {
+            label: upn.clone(),
+            operator_upn: Some(upn),
+        }
     }
 }

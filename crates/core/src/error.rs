@@ -74,6 +74,15 @@ pub enum Error {
     /// The acting operator is not allowed to do this.
     #[error("not allowed: {0}")]
     Denied(String),
+    /// A file (e.g. a participants CSV) was refused as a whole; every problem is listed with its
+    /// line, and nothing was written.
+    #[error("{file}: nothing was imported; {}", LineProblem::join(problems))]
+    BadFile {
+        /// The file's name as given.
+        file: String,
+        /// Every problem found, in line order.
+        problems: Vec<LineProblem>,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -88,11 +97,36 @@ pub enum Error {
     NotConnected,
 }
 
+/// One problem in a file, with the 1-based line it is on (0 for the file as a whole).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineProblem {
+    /// 1-based line number; 0 when the problem is the whole file.
+    pub line: u64,
+    /// What is wrong, in words a person can act on.
+    pub message: String,
+}
+
+impl LineProblem {
+    fn join(problems: &[LineProblem]) -> String {
+        problems
+            .iter()
+            .map(|p| {
+                if p.line == 0 {
+                    p.message.clone()
+                } else {
+                    format!("line {}: {}", p.line, p.message)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
 impl Error {
     /// The stable code for this error.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Error::Invalid { .. } => ErrorCode::InvalidInput,
+            Error::Invalid { .. } | Error::BadFile { .. } => ErrorCode::InvalidInput,
             Error::NotFound { .. } => ErrorCode::NotFound,
             Error::Conflict(_) => ErrorCode::Conflict,
             Error::Denied(_) => ErrorCode::Denied,

@@ -1,9 +1,19 @@
-//! Programs (tracks): validation and the use cases over `store::programs`. Every change is one
-//! transaction that also appends its audit row.
+//! Programs (tracks) and their meeting modes: validation and the use cases over
+//! `store::programs`. Every change checks access (`access::require`), refuses archived programs,
+//! and is one transaction that also appends exactly one audit row.
+//!
+//! A program stores its *choice* per meeting mode; what the UI shows is the *effective* state,
+//! which for Teams video also depends on the tenant integration (see [`teams_availability`]):
+//! removing the integration keeps every program's choice, and reconnecting restores it.
 
+use std::fmt;
+use std::str::FromStr;
+
+use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::access::{self, Action};
 use crate::actor::Actor;
 use crate::error::Error;
 use crate::store::audit_log::{self, AuditEntry};
@@ -48,11 +58,168 @@ impl MeetingMode {
         }
     }
 
+    /// Words for messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            MeetingMode::InPerson => "in person",
+            MeetingMode::Phone => "phone",
+            MeetingMode::TeamsVideo => "Teams video call",
+        }
+    }
+
     /// Whether a new program starts with this mode enabled. Teams starts off: it needs the
     /// integration, and a track admin turns it on deliberately.
     fn default_enabled(self) -> bool {
         !matches!(self, MeetingMode::TeamsVideo)
     }
+}
+
+impl FromStr for MeetingMode {
+    type Err = Error;
+
+    /// Accepts `in_person`/`in-person`, `phone`, `teams_video`/`teams-video`/`teams`.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let norm = s.trim().to_ascii_lowercase().replace('-', "_");
+        if norm == "teams" {
+            return Ok(MeetingMode::TeamsVideo);
+        }
+        MeetingMode::ALL
+            .into_iter()
+            .find(|m| m.as_str() == norm)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "mode",
+                    format!(
+                        "unknown meeting mode '{}'; use in-person, phone or teams-video",
+                        s.trim()
+                    ),
+                )
+            })
+    }
+}
+
+impl fmt::Display for MeetingMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether Teams video calls can be used right now, and why not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TeamsAvailability {
+    /// True while the integration is connected in a cloud that offers online meetings.
+    pub available: bool,
+    /// Why not, when not.
+    pub reason: Option<String>,
+}
+
+/// Reason shown when no tenant is connected.
+pub const REASON_NOT_CONNECTED: &str = "not connected: a global admin must connect the tenant";
+/// Reason shown after the integration was removed (programs keep their choice).
+pub const REASON_REMOVED: &str = "unavailable: integration removed";
+/// Reason shown in a cloud without Graph online meetings.
+pub const REASON_CLOUD: &str = "Teams online meetings are not offered in this cloud";
+
+/// Reads the `integration` row (owned by the integration module; only `state` and `cloud` are
+/// read here) and says whether Teams video calls are available.
+pub fn teams_availability(conn: &Connection) -> Result<TeamsAvailability, Error> {
+    let row: Option<(String, String, Option<String>)> = conn
+        .query_row(
+            "SELECT state, cloud, attention_reason FROM integration WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let reason = match row {
+        None => Some(REASON_NOT_CONNECTED.to_string()),
+        Some((state, _, _)) if state == "removed" => Some(REASON_REMOVED.to_string()),
+        Some((_, cloud, _)) if cloud.eq_ignore_ascii_case("china") => {
+            Some(REASON_CLOUD.to_string())
+        }
+        Some((state, _, why)) if state == "needs_attention" => Some(format!(
+            "unavailable: the integration needs attention ({}); a global admin must repair it",
+            why.as_deref().unwrap_or("see tsched integration status")
+        )),
+        Some(_) => None,
+    };
+    Ok(TeamsAvailability {
+        available: reason.is_none(),
+        reason,
+    })
+}
+
+/// The effective state of a meeting mode, for rendering a toggle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModeStatus {
+    /// Chosen and usable.
+    Enabled,
+    /// Not chosen.
+    Disabled,
+    /// Cannot be used now whatever the choice (see `reason`); the choice is kept.
+    Unavailable,
+}
+
+/// One meeting mode of a program: the stored choice and the effective state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModeState {
+    /// The mode.
+    pub mode: MeetingMode,
+    /// What the program chose (kept while the mode is unavailable).
+    pub chosen: bool,
+    /// What it is now.
+    pub status: ModeStatus,
+    /// Why it is unavailable.
+    pub reason: Option<String>,
+}
+
+/// A program as front ends show it: the row plus each mode's effective state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgramView {
+    /// The stored program; `enabled_modes` is the program's choice.
+    #[serde(flatten)]
+    pub program: Program,
+    /// Every known mode, in display order, with its effective state.
+    pub modes: Vec<ModeState>,
+}
+
+impl std::ops::Deref for ProgramView {
+    type Target = Program;
+
+    fn deref(&self) -> &Program {
+        &self.program
+    }
+}
+
+/// Pure: the effective mode states of a program given Teams availability.
+pub fn mode_states(program: &Program, teams: &TeamsAvailability) -> Vec<ModeState> {
+    MeetingMode::ALL
+        .into_iter()
+        .map(|mode| {
+            let chosen = program.enabled_modes.iter().any(|m| m == mode.as_str());
+            let unavailable = (mode == MeetingMode::TeamsVideo && !teams.available)
+                .then(|| teams.reason.clone().unwrap_or_default());
+            let status = match (&unavailable, chosen) {
+                (Some(_), _) => ModeStatus::Unavailable,
+                (None, true) => ModeStatus::Enabled,
+                (None, false) => ModeStatus::Disabled,
+            };
+            ModeState {
+                mode,
+                chosen,
+                status,
+                reason: unavailable,
+            }
+        })
+        .collect()
+}
+
+fn view(conn: &Connection, program: Program) -> Result<ProgramView, Error> {
+    let teams = teams_availability(conn)?;
+    Ok(ProgramView {
+        modes: mode_states(&program, &teams),
+        program,
+    })
 }
 
 /// Input for [`add`].
@@ -63,6 +230,15 @@ pub struct NewProgram {
     /// Short code; derived from the name when absent.
     pub code: Option<String>,
     /// Free text.
+    pub description: Option<String>,
+}
+
+/// Input for [`edit`]: fields left `None` stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct ProgramChanges {
+    /// New display name.
+    pub name: Option<String>,
+    /// New description (empty clears it).
     pub description: Option<String>,
 }
 
@@ -143,7 +319,9 @@ pub fn code_from_name(name: &str) -> Option<String> {
     (!code.is_empty()).then_some(code)
 }
 
-fn validate_description(raw: Option<&str>) -> Result<String, Error> {
+/// Checks a description: trimmed, at most [`MAX_DESCRIPTION_CHARS`], no control characters
+/// except newline and tab.
+pub fn validate_description(raw: Option<&str>) -> Result<String, Error> {
     let d = raw.unwrap_or("").trim();
     let n = d.chars().count();
     if n > MAX_DESCRIPTION_CHARS {
@@ -158,8 +336,36 @@ fn validate_description(raw: Option<&str>) -> Result<String, Error> {
     Ok(d.to_string())
 }
 
+/// Loads a program by code inside a use case, or `NotFound`.
+pub(crate) fn load(conn: &Connection, code: &str) -> Result<Program, Error> {
+    let code = code.trim().to_ascii_lowercase();
+    table::by_code(conn, &code)?.ok_or(Error::NotFound {
+        what: "program",
+        key: code,
+    })
+}
+
+/// Refuses changes to an archived program.
+pub(crate) fn ensure_active(p: &Program) -> Result<(), Error> {
+    if p.archived {
+        return Err(Error::Conflict(format!(
+            "program '{}' is archived; unarchive it first (tsched programs unarchive {})",
+            p.code, p.code
+        )));
+    }
+    Ok(())
+}
+
+fn snapshot(p: &Program) -> serde_json::Value {
+    json!({
+        "code": p.code, "name": p.name, "description": p.description,
+        "archived": p.archived, "enabled_modes": p.enabled_modes,
+    })
+}
+
 /// Creates a program with the default meeting modes, audited, in one transaction.
-pub fn add(store: &mut Store, actor: &Actor, input: NewProgram) -> Result<Program, Error> {
+/// Needs [`Action::ProgramCreate`].
+pub fn add(store: &mut Store, actor: &Actor, input: NewProgram) -> Result<ProgramView, Error> {
     let name = validate_name(&input.name)?;
     let code = match input.code.as_deref() {
         Some(c) => validate_code(c)?,
@@ -176,6 +382,7 @@ pub fn add(store: &mut Store, actor: &Actor, input: NewProgram) -> Result<Progra
         .map(|m| (m.as_str(), m.default_enabled()))
         .collect();
     store.write(|tx| {
+        let who = access::require(tx, actor, Action::ProgramCreate, None)?;
         if let Some(p) = table::by_code(tx, &code)? {
             return Err(Error::Conflict(format!(
                 "a program with code '{}' already exists ({})",
@@ -189,42 +396,196 @@ pub fn add(store: &mut Store, actor: &Actor, input: NewProgram) -> Result<Progra
             )));
         }
         table::insert(tx, &code, &name, &description, &modes)?;
-        let program = table::by_code(tx, &code)?.ok_or_else(|| Error::NotFound {
-            what: "program",
-            key: code.clone(),
-        })?;
+        let program = load(tx, &code)?;
         audit_log::append(
             tx,
             &AuditEntry {
-                operator: &actor.label,
+                operator: &who.label,
                 action: "program.create",
                 target: &format!("program:{code}"),
                 program_code: Some(&code),
-                after: Some(json!({
-                    "code": program.code, "name": program.name,
-                    "description": program.description, "enabled_modes": program.enabled_modes,
-                })),
+                after: Some(snapshot(&program)),
                 ..Default::default()
             },
         )?;
-        Ok(program)
+        view(tx, program)
     })
 }
 
-/// Lists programs.
-pub fn list(store: &Store, query: &ListQuery) -> Result<Vec<Program>, Error> {
-    table::list(store.conn(), query).map_err(|e| store.err(e).into())
+/// Renames a program and/or changes its description. Needs [`Action::ProgramEdit`] on it;
+/// refused on an archived program. A change to nothing writes nothing.
+pub fn edit(
+    store: &mut Store,
+    actor: &Actor,
+    code: &str,
+    changes: ProgramChanges,
+) -> Result<ProgramView, Error> {
+    let name = changes.name.as_deref().map(validate_name).transpose()?;
+    let description = changes
+        .description
+        .as_deref()
+        .map(|d| validate_description(Some(d)))
+        .transpose()?;
+    store.write(|tx| {
+        let before = load(tx, code)?;
+        let who = access::require(tx, actor, Action::ProgramEdit, Some(&before.code))?;
+        ensure_active(&before)?;
+        let name = name.unwrap_or_else(|| before.name.clone());
+        let description = description.unwrap_or_else(|| before.description.clone());
+        if name == before.name && description == before.description {
+            return view(tx, before);
+        }
+        if let Some(other) = table::by_name(tx, &name)?.filter(|o| o.id != before.id) {
+            return Err(Error::Conflict(format!(
+                "a program named '{}' already exists (code '{}')",
+                other.name, other.code
+            )));
+        }
+        table::update_details(tx, before.id, &name, &description)?;
+        let after = load(tx, &before.code)?;
+        audit_log::append(
+            tx,
+            &AuditEntry {
+                operator: &who.label,
+                action: "program.edit",
+                target: &format!("program:{}", before.code),
+                program_code: Some(&before.code),
+                before: Some(json!({"name": before.name, "description": before.description})),
+                after: Some(json!({"name": after.name, "description": after.description})),
+                ..Default::default()
+            },
+        )?;
+        view(tx, after)
+    })
 }
 
-/// Shows one program by code.
-pub fn show(store: &Store, code: &str) -> Result<Program, Error> {
-    let code = code.trim().to_ascii_lowercase();
-    table::by_code(store.conn(), &code)
-        .map_err(|e| Error::from(store.err(e)))?
-        .ok_or(Error::NotFound {
-            what: "program",
-            key: code,
+/// Archives (`true`) or unarchives (`false`) a program. Needs [`Action::ProgramArchive`].
+/// Archived programs keep everything but refuse changes. Already in that state: no change.
+pub fn set_archived(
+    store: &mut Store,
+    actor: &Actor,
+    code: &str,
+    archived: bool,
+) -> Result<ProgramView, Error> {
+    store.write(|tx| {
+        let before = load(tx, code)?;
+        let who = access::require(tx, actor, Action::ProgramArchive, Some(&before.code))?;
+        if before.archived == archived {
+            return view(tx, before);
+        }
+        table::set_archived(tx, before.id, archived)?;
+        let after = load(tx, &before.code)?;
+        audit_log::append(
+            tx,
+            &AuditEntry {
+                operator: &who.label,
+                action: if archived {
+                    "program.archive"
+                } else {
+                    "program.unarchive"
+                },
+                target: &format!("program:{}", before.code),
+                program_code: Some(&before.code),
+                before: Some(json!({"archived": before.archived})),
+                after: Some(json!({"archived": after.archived})),
+                ..Default::default()
+            },
+        )?;
+        view(tx, after)
+    })
+}
+
+/// Enables or disables a meeting mode of a program. Needs [`Action::ModeToggle`]; refused on an
+/// archived program. Enabling Teams video is refused, with the reason, unless
+/// [`teams_availability`] says it is available; disabling is always allowed. Already in that
+/// state: no change.
+pub fn set_mode(
+    store: &mut Store,
+    actor: &Actor,
+    code: &str,
+    mode: MeetingMode,
+    enabled: bool,
+) -> Result<ProgramView, Error> {
+    store.write(|tx| {
+        let before = load(tx, code)?;
+        let who = access::require(tx, actor, Action::ModeToggle, Some(&before.code))?;
+        ensure_active(&before)?;
+        let was = before.enabled_modes.iter().any(|m| m == mode.as_str());
+        if enabled && mode == MeetingMode::TeamsVideo {
+            let teams = teams_availability(tx)?;
+            if !teams.available {
+                return Err(Error::Conflict(format!(
+                    "cannot enable Teams video calls for program '{}': {}",
+                    before.code,
+                    teams.reason.unwrap_or_default()
+                )));
+            }
+        }
+        if was == enabled {
+            return view(tx, before);
+        }
+        table::set_mode(tx, before.id, mode.as_str(), enabled)?;
+        let after = load(tx, &before.code)?;
+        audit_log::append(
+            tx,
+            &AuditEntry {
+                operator: &who.label,
+                action: if enabled {
+                    "program.mode_enable"
+                } else {
+                    "program.mode_disable"
+                },
+                target: &format!("program:{}/mode:{}", before.code, mode.as_str()),
+                program_code: Some(&before.code),
+                before: Some(json!({"mode": mode.as_str(), "enabled": was})),
+                after: Some(json!({"mode": mode.as_str(), "enabled": enabled})),
+                ..Default::default()
+            },
+        )?;
+        view(tx, after)
+    })
+}
+
+/// Lists the programs the actor may view (every program for a global admin or support, their
+/// own for a track admin or coordinator), with search and paging.
+pub fn list(store: &Store, actor: &Actor, query: &ListQuery) -> Result<Vec<ProgramView>, Error> {
+    let conn = store.conn();
+    let who = access::resolve(conn, actor)?;
+    let mut q = query.clone();
+    if !access::decide(&who.subject, Action::ViewProgram, None).is_allowed() {
+        let own: Vec<String> = match &who.subject {
+            access::Subject::Operator { grants } => grants
+                .iter()
+                .filter_map(|g| g.program.clone())
+                .filter(|p| access::decide(&who.subject, Action::ViewProgram, Some(p)).is_allowed())
+                .collect(),
+            access::Subject::Setup => Vec::new(),
+        };
+        q.only_codes = Some(match q.only_codes.take() {
+            Some(asked) => asked
+                .into_iter()
+                .filter(|c| own.iter().any(|o| o.eq_ignore_ascii_case(c)))
+                .collect(),
+            None => own,
+        });
+    }
+    let rows = table::list(conn, &q).map_err(|e| Error::from(store.err(e)))?;
+    let teams = teams_availability(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|program| ProgramView {
+            modes: mode_states(&program, &teams),
+            program,
         })
+        .collect())
+}
+
+/// Shows one program by code. Needs [`Action::ViewProgram`] on it.
+pub fn show(store: &Store, actor: &Actor, code: &str) -> Result<ProgramView, Error> {
+    let conn = store.conn();
+    let program = load(conn, code)?;
+    access::require(conn, actor, Action::ViewProgram, Some(&program.code))?;
+    view(conn, program)
 }
 
 #[cfg(test)]
@@ -232,7 +593,7 @@ mod tests {
     use super::*;
     use crate::error::ErrorCode;
 
-    fn add_named(store: &mut Store, name: &str, code: Option<&str>) -> Result<Program, Error> {
+    fn add_named(store: &mut Store, name: &str, code: Option<&str>) -> Result<ProgramView, Error> {
         add(
             store,
             &Actor::operator("t@x"),
@@ -340,7 +701,9 @@ mod tests {
             "names are unique case-insensitively: {e}"
         );
         assert_eq!(
-            list(&store, &Default::default()).expect("list").len(),
+            list(&store, &Actor::local(), &Default::default())
+                .expect("list")
+                .len(),
             1,
             "refused adds leave nothing behind"
         );
@@ -351,8 +714,171 @@ mod tests {
     #[test]
     fn show_unknown_code_is_not_found() {
         let store = Store::open_in_memory().expect("store");
-        let e = show(&store, "nope").expect_err("missing");
+        let e = show(&store, &Actor::local(), "nope").expect_err("missing");
         assert_eq!(e.code(), ErrorCode::NotFound);
         assert_eq!(e.to_string(), "program 'nope' does not exist");
+    }
+
+    fn set_integration(store: &Store, state: &str, cloud: &str) {
+        store
+            .conn()
+            .execute(
+                "INSERT INTO integration (id, cloud, authority_base, graph_base, tenant_id, client_id,
+                 host_object_id, host_upn, granted_scopes, state, connected_at)
+                 VALUES (1, ?2, 'a', 'g', 't', 'c', 'oid', 'host@x.com', 's', ?1, 'now')
+                 ON CONFLICT (id) DO UPDATE SET state = excluded.state, cloud = excluded.cloud",
+                [state, cloud],
+            )
+            .expect("integration row");
+    }
+
+    fn teams(view: &ProgramView) -> &ModeState {
+        view.modes
+            .iter()
+            .find(|m| m.mode == MeetingMode::TeamsVideo)
+            .expect("teams_video is always listed")
+    }
+
+    #[test]
+    fn teams_availability_follows_the_integration_row() {
+        let store = Store::open_in_memory().expect("store");
+        let a = teams_availability(store.conn()).expect("read");
+        assert_eq!(
+            a.reason.as_deref(),
+            Some(REASON_NOT_CONNECTED),
+            "no row means not connected"
+        );
+        set_integration(&store, "connected", "global");
+        assert!(
+            teams_availability(store.conn()).expect("read").available,
+            "connected in the global cloud offers Teams"
+        );
+        set_integration(&store, "removed", "global");
+        assert_eq!(
+            teams_availability(store.conn())
+                .expect("read")
+                .reason
+                .as_deref(),
+            Some(REASON_REMOVED)
+        );
+        set_integration(&store, "connected", "china");
+        assert_eq!(
+            teams_availability(store.conn())
+                .expect("read")
+                .reason
+                .as_deref(),
+            Some(REASON_CLOUD),
+            "the China cloud offers no online meetings"
+        );
+        set_integration(&store, "needs_attention", "global");
+        let a = teams_availability(store.conn()).expect("read");
+        assert!(
+            !a.available
+                && a.reason
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("needs attention"),
+            "an integration needing attention cannot create meetings: {a:?}"
+        );
+    }
+
+    #[test]
+    fn removing_the_integration_keeps_the_teams_choice_and_reconnecting_restores_it() {
+        let mut store = Store::open_in_memory().expect("store");
+        add_named(&mut store, "Eng", Some("eng")).expect("add");
+        let me = Actor::local();
+        let e = set_mode(&mut store, &me, "eng", MeetingMode::TeamsVideo, true)
+            .expect_err("not connected");
+        assert!(
+            e.to_string().contains(REASON_NOT_CONNECTED),
+            "refused with the reason: {e}"
+        );
+        set_integration(&store, "connected", "global");
+        let v = set_mode(&mut store, &me, "eng", MeetingMode::TeamsVideo, true).expect("enable");
+        assert_eq!(teams(&v).status, ModeStatus::Enabled);
+        set_integration(&store, "removed", "global");
+        let v = show(&store, &me, "eng").expect("show");
+        assert_eq!(
+            (
+                teams(&v).chosen,
+                teams(&v).status,
+                teams(&v).reason.as_deref()
+            ),
+            (true, ModeStatus::Unavailable, Some(REASON_REMOVED)),
+            "after removal the choice is kept and shown unavailable"
+        );
+        let e =
+            set_mode(&mut store, &me, "eng", MeetingMode::TeamsVideo, true).expect_err("removed");
+        assert!(e.to_string().contains(REASON_REMOVED), "{e}");
+        set_mode(&mut store, &me, "eng", MeetingMode::Phone, false)
+            .expect("other modes still change while Teams is unavailable");
+        set_integration(&store, "connected", "global");
+        let v = show(&store, &me, "eng").expect("show");
+        assert_eq!(
+            teams(&v).status,
+            ModeStatus::Enabled,
+            "reconnecting restores the program's Teams choice"
+        );
+        let v = set_mode(&mut store, &me, "eng", MeetingMode::TeamsVideo, false).expect("off");
+        assert_eq!(teams(&v).status, ModeStatus::Disabled);
+    }
+
+    #[test]
+    fn rename_archive_and_paging() {
+        let mut store = Store::open_in_memory().expect("store");
+        let me = Actor::local();
+        for (n, c) in [("Alpha", "a"), ("Beta", "b"), ("Gamma", "g")] {
+            add_named(&mut store, n, Some(c)).expect("add");
+        }
+        let e = edit(
+            &mut store,
+            &me,
+            "a",
+            ProgramChanges {
+                name: Some("beta".into()),
+                description: None,
+            },
+        )
+        .expect_err("name taken");
+        assert_eq!(e.code(), ErrorCode::Conflict, "{e}");
+        let v = edit(
+            &mut store,
+            &me,
+            "a",
+            ProgramChanges {
+                name: Some("Alef".into()),
+                description: Some("d".into()),
+            },
+        )
+        .expect("rename");
+        assert_eq!((v.name.as_str(), v.description.as_str()), ("Alef", "d"));
+        set_archived(&mut store, &me, "b", true).expect("archive");
+        let e = set_mode(&mut store, &me, "b", MeetingMode::Phone, false).expect_err("archived");
+        assert_eq!(
+            e.code(),
+            ErrorCode::Conflict,
+            "archived programs refuse mode changes: {e}"
+        );
+        let active = list(&store, &me, &Default::default()).expect("list");
+        assert_eq!(active.len(), 2, "archived programs are hidden by default");
+        let page = list(
+            &store,
+            &me,
+            &ListQuery {
+                include_archived: true,
+                limit: 2,
+                offset: 2,
+                ..Default::default()
+            },
+        )
+        .expect("page 2");
+        assert_eq!(
+            page.len(),
+            1,
+            "the second page of two holds the third program"
+        );
+        assert_eq!(page[0].code, "b", "archived programs sort last");
+        let e = edit(&mut store, &me, "zz", ProgramChanges::default()).expect_err("unknown");
+        assert_eq!(e.code(), ErrorCode::NotFound);
     }
 }

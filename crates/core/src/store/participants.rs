@@ -1,1 +1,79 @@
-//! Table `participants`. Filled in by the programs-and-access issue.
+//! Table `participants`: row type and queries. Validation and CSV import live in
+//! `crate::participants`; this module only reads and writes.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::Serialize;
+
+/// A participant of a program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParticipantRow {
+    /// Row id.
+    pub id: i64,
+    /// Email address (unique per program, case-insensitively).
+    pub email: String,
+    /// Display name (may be empty).
+    pub display_name: String,
+    /// Added (UTC).
+    pub added_at: String,
+}
+
+const SELECT: &str = "SELECT id, email, display_name, added_at FROM participants";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<ParticipantRow> {
+    Ok(ParticipantRow {
+        id: r.get(0)?,
+        email: r.get(1)?,
+        display_name: r.get(2)?,
+        added_at: r.get(3)?,
+    })
+}
+
+/// Inserts a participant; returns its id.
+pub fn insert(
+    conn: &Connection,
+    program_id: i64,
+    email: &str,
+    display_name: &str,
+) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO participants (program_id, email, display_name, added_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![program_id, email, display_name, crate::time::now_db()])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Finds a participant of a program by email (case-insensitive).
+pub fn by_email(
+    conn: &Connection,
+    program_id: i64,
+    email: &str,
+) -> rusqlite::Result<Option<ParticipantRow>> {
+    conn.prepare_cached(&format!("{SELECT} WHERE program_id = ?1 AND email = ?2"))?
+        .query_row(params![program_id, email], from_row)
+        .optional()
+}
+
+/// Deletes a participant; returns how many rows went.
+pub fn delete(conn: &Connection, program_id: i64, email: &str) -> rusqlite::Result<usize> {
+    conn.execute(
+        "DELETE FROM participants WHERE program_id = ?1 AND email = ?2",
+        params![program_id, email],
+    )
+}
+
+/// Every participant of a program, by email.
+pub fn list(conn: &Connection, program_id: i64) -> rusqlite::Result<Vec<ParticipantRow>> {
+    let mut stmt =
+        conn.prepare_cached(&format!("{SELECT} WHERE program_id = ?1 ORDER BY email"))?;
+    let rows = stmt.query_map([program_id], from_row)?;
+    rows.collect()
+}
+
+/// How many participants a program has.
+pub fn count(conn: &Connection, program_id: i64) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT count(*) FROM participants WHERE program_id = ?1",
+        [program_id],
+        |r| r.get(0),
+    )
+}

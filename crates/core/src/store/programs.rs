@@ -36,6 +36,8 @@ pub struct ListQuery {
     pub limit: u32,
     /// Rows to skip.
     pub offset: u32,
+    /// When set, only programs with these codes (an operator who may view only some programs).
+    pub only_codes: Option<Vec<String>>,
 }
 
 const SELECT: &str =
@@ -101,16 +103,59 @@ pub fn by_name(conn: &Connection, name: &str) -> rusqlite::Result<Option<Program
 pub fn list(conn: &Connection, q: &ListQuery) -> rusqlite::Result<Vec<ProgramRow>> {
     let limit = if q.limit == 0 { 100 } else { q.limit };
     let pattern = q.search.as_ref().map(|s| format!("%{}%", escape_like(s)));
+    // The allow-list travels as one JSON array so the statement stays cacheable.
+    let only = q
+        .only_codes
+        .as_ref()
+        .map(|codes| serde_json::Value::from(codes.clone()).to_string());
     let mut stmt = conn.prepare_cached(&format!(
         "{SELECT} WHERE (?1 OR p.archived = 0)
            AND (?2 IS NULL OR p.name LIKE ?2 ESCAPE '\\' OR p.code LIKE ?2 ESCAPE '\\')
+           AND (?5 IS NULL OR p.code IN (SELECT value FROM json_each(?5)))
          ORDER BY p.archived, p.name LIMIT ?3 OFFSET ?4"
     ))?;
     let rows = stmt.query_map(
-        params![q.include_archived, pattern, limit, q.offset],
+        params![q.include_archived, pattern, limit, q.offset, only],
         from_row,
     )?;
     rows.collect()
+}
+
+/// Changes name and description.
+pub fn update_details(
+    conn: &Connection,
+    id: i64,
+    name: &str,
+    description: &str,
+) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE programs SET name = ?2, description = ?3, updated_at = ?4 WHERE id = ?1",
+        params![id, name, description, crate::time::now_db()],
+    )
+}
+
+/// Archives or unarchives.
+pub fn set_archived(conn: &Connection, id: i64, archived: bool) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE programs SET archived = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id, archived, crate::time::now_db()],
+    )
+}
+
+/// Stores a meeting mode's choice (inserting the row for a mode the program has not seen yet,
+/// so new modes need no migration).
+pub fn set_mode(conn: &Connection, id: i64, mode: &str, enabled: bool) -> rusqlite::Result<()> {
+    let now = crate::time::now_db();
+    conn.execute(
+        "INSERT INTO program_meeting_modes (program_id, mode, enabled, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (program_id, mode) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at",
+        params![id, mode, enabled, now],
+    )?;
+    conn.execute(
+        "UPDATE programs SET updated_at = ?2 WHERE id = ?1",
+        params![id, now],
+    )?;
+    Ok(())
 }
 
 /// Escapes `%`, `_` and `\` so a search term matches literally inside LIKE.

@@ -1,0 +1,272 @@
+//! `tsched integration …`: connect the Microsoft 365 tenant (host sign-in or organization-wide
+//! approval), show its status, verify it, print the approval URL, remove it. Each arm is a few
+//! lines over `tsched_core::integration`; progress goes to stderr, results to stdout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Subcommand, ValueEnum};
+use tsched_core::auth::{
+    cancel_pair, AuthError, Cloud, ConnectProgress, FnOpener, KeyringTokenStore, SystemBrowser,
+    TokenStore,
+};
+use tsched_core::integration::{self, Approach, ConnectRequest, ConnectionState};
+use tsched_core::Actor;
+
+use super::Context;
+use crate::output;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ApproachArg {
+    /// The host account signs in (approval must exist or the host may consent).
+    Host,
+    /// A global admin grants organization-wide approval first, then the host signs in.
+    AdminConsent,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IntegrationCmd {
+    /// Connect the tenant through the system browser.
+    Connect {
+        /// Which approach.
+        #[arg(long, value_enum, default_value = "host")]
+        approach: ApproachArg,
+        /// Tenant id (GUID) or verified domain, e.g. contoso.onmicrosoft.com.
+        #[arg(long)]
+        tenant: String,
+        /// Cloud: global, usgov, dod, china.
+        #[arg(long, default_value = "global")]
+        cloud: String,
+        /// Application (client) id of your app registration (else the settings).
+        #[arg(long)]
+        client_id: Option<String>,
+        /// Base URL of a running tsched-sandbox instead of a Microsoft cloud.
+        #[arg(long, value_name = "URL")]
+        sandbox: Option<String>,
+        /// Print the address instead of opening a browser.
+        #[arg(long)]
+        no_browser: bool,
+        /// Loopback redirect URI (default http://localhost with a free port).
+        #[arg(long)]
+        redirect_uri: Option<String>,
+        /// Seconds to wait for the browser.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+        /// Pre-fill this account in the account picker (the host account's UPN).
+        #[arg(long)]
+        login_hint: Option<String>,
+    },
+    /// Show the connection status.
+    Status {
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Refresh the host's sign-in and read its profile: proves the connection works.
+    Check {
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the organization-wide approval address for a global admin to open.
+    ConsentUrl {
+        /// Tenant id (GUID) or verified domain.
+        #[arg(long)]
+        tenant: String,
+        /// Cloud: global, usgov, dod, china.
+        #[arg(long, default_value = "global")]
+        cloud: String,
+        /// Application (client) id (else the settings).
+        #[arg(long)]
+        client_id: Option<String>,
+        /// Base URL of a running tsched-sandbox.
+        #[arg(long, value_name = "URL")]
+        sandbox: Option<String>,
+    },
+    /// Remove the integration: forget the host's sign-in; programs keep their settings.
+    Remove,
+}
+
+fn cloud(name: &str, sandbox: Option<&str>) -> anyhow::Result<Cloud> {
+    let c = match sandbox {
+        Some(url) => Cloud::sandbox(url),
+        None => name.parse(),
+    };
+    c.map_err(|reason| {
+        tsched_core::Error::Invalid {
+            field: "cloud",
+            reason,
+        }
+        .into()
+    })
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn show_progress(p: ConnectProgress) {
+    match p {
+        ConnectProgress::OpeningBrowser { step, url } => {
+            let what = if step == "admin_consent" {
+                "A global admin grants organization-wide approval"
+            } else {
+                "Sign in with the host account (Teams Scheduler)"
+            };
+            eprintln!("{what} in the browser. If it does not open, visit:\n  {url}");
+        }
+        ConnectProgress::OpenBrowserFailed { reason, .. } => {
+            eprintln!("Could not open a browser ({reason}); open the address above yourself.")
+        }
+        ConnectProgress::WaitingForBrowser { timeout_secs, .. } => {
+            eprintln!("Waiting up to {timeout_secs} s for the browser… (Ctrl-C cancels)")
+        }
+        ConnectProgress::AdminConsentGranted => {
+            eprintln!("Organization-wide approval granted. Now the host account signs in.")
+        }
+        ConnectProgress::ExchangingCode => eprintln!("Finishing sign-in…"),
+        ConnectProgress::ReadingProfile => eprintln!("Reading the host account…"),
+        ConnectProgress::Saved => {}
+    }
+}
+
+fn print_status(s: &integration::IntegrationStatus) {
+    match s.state {
+        ConnectionState::NotConnected => {
+            println!("Not connected.");
+            if let Some(at) = &s.removed_at {
+                println!("  removed: {at}");
+            }
+            println!("Connect with: tsched integration connect --tenant <tenant id or domain>");
+            return;
+        }
+        ConnectionState::Connected => println!("Connected."),
+        ConnectionState::NeedsAttention => println!("Connected, needs attention:"),
+    }
+    for r in &s.reasons {
+        println!("  ! {r}");
+    }
+    let v = |o: &Option<String>| o.clone().unwrap_or_default();
+    println!("  tenant:        {} ({})", v(&s.tenant_id), v(&s.cloud));
+    println!(
+        "  host account:  {} ({})",
+        v(&s.host_upn),
+        v(&s.host_display_name)
+    );
+    println!("  permissions:   {}", s.granted_scopes.join(", "));
+    if !s.missing_scopes.is_empty() {
+        println!("  missing:       {}", s.missing_scopes.join(", "));
+    }
+    println!(
+        "  connected:     {} by {}",
+        v(&s.connected_at),
+        v(&s.connected_by)
+    );
+    if let Some(at) = &s.last_refresh_at {
+        println!("  last refresh:  {at}");
+    }
+    if let Some(why) = &s.meetings_unavailable_reason {
+        println!("  Teams meetings unavailable: {why}");
+    }
+}
+
+pub fn run(cmd: IntegrationCmd, ctx: &Context) -> anyhow::Result<()> {
+    let keyring = KeyringTokenStore::default();
+    // Until operator sign-in lands the local user acts (setup mode).
+    let actor = Actor::local();
+    match cmd {
+        IntegrationCmd::Connect {
+            approach,
+            tenant,
+            cloud: cloud_name,
+            client_id,
+            sandbox,
+            no_browser,
+            redirect_uri,
+            timeout,
+            login_hint,
+        } => {
+            let mut store = ctx.store()?;
+            let req = ConnectRequest {
+                approach: match approach {
+                    ApproachArg::Host => Approach::HostSignIn,
+                    ApproachArg::AdminConsent => Approach::AdminConsent,
+                },
+                client_id,
+                redirect_uri,
+                timeout: Duration::from_secs(timeout.max(1)),
+                login_hint,
+                ..ConnectRequest::new(tenant, cloud(&cloud_name, sandbox.as_deref())?)
+            };
+            let rt = runtime()?;
+            let status = rt.block_on(async {
+                let (handle, token) = cancel_pair();
+                tokio::spawn(async move {
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        handle.cancel();
+                    }
+                });
+                let printer = FnOpener(|_url: &str| -> Result<(), AuthError> { Ok(()) });
+                let system = SystemBrowser;
+                let opener: &dyn tsched_core::auth::BrowserOpener =
+                    if no_browser { &printer } else { &system };
+                integration::connect(
+                    &mut store,
+                    &keyring,
+                    &actor,
+                    &req,
+                    opener,
+                    token,
+                    &show_progress,
+                )
+                .await
+            })?;
+            print_status(&status);
+        }
+        IntegrationCmd::Status { json } => {
+            let store = ctx.store()?;
+            let s = integration::status(&store, &keyring)?;
+            if json {
+                output::json(&s)?;
+            } else {
+                print_status(&s);
+            }
+        }
+        IntegrationCmd::Check { json } => {
+            let mut store = ctx.store()?;
+            let tokens: Arc<dyn TokenStore> = Arc::new(keyring);
+            let s = runtime()?.block_on(integration::check(&mut store, tokens))?;
+            if json {
+                output::json(&s)?;
+            } else {
+                print_status(&s);
+            }
+        }
+        IntegrationCmd::ConsentUrl {
+            tenant,
+            cloud: cloud_name,
+            client_id,
+            sandbox,
+        } => {
+            let store = ctx.store()?;
+            let c = cloud(&cloud_name, sandbox.as_deref())?;
+            let url = integration::consent_url(&store, &tenant, &c, client_id.as_deref())?;
+            println!("{url}");
+            eprintln!("A global admin of the tenant opens this address and accepts. Then connect with the host account: tsched integration connect --tenant {tenant}");
+        }
+        IntegrationCmd::Remove => {
+            let mut store = ctx.store()?;
+            let removed = integration::remove(&mut store, &keyring, &actor)?;
+            println!("Integration removed: the host's sign-in was deleted from the OS keyring. Programs keep their settings; Teams meetings are unavailable until you connect again.");
+            println!("To also revoke access in Microsoft Entra:");
+            for line in removed.revoke_instructions {
+                println!("  - {line}");
+            }
+        }
+    }
+    Ok(())
+}

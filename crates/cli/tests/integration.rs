@@ -1,0 +1,163 @@
+//! `tsched integration …` end to end: the real binary, a sandbox on 127.0.0.1:0, and `$BROWSER`
+//! set to a tiny python3 script that follows the authorize URL to the loopback (auto-consent).
+//! With `TSCHED_TEST_SECRET_SERVICE=1` (inside an unlocked Secret Service session) the connect
+//! succeeds and is removed again; otherwise the keyring is made unreachable and the test pins
+//! that the whole browser flow runs and then fails cleanly, saving nothing.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use tsched_sandbox::{Sandbox, SandboxConfig};
+
+fn tsched(dir: &Path, browser: &str, real_keyring: bool, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsched"));
+    cmd.arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env("BROWSER", browser);
+    if !real_keyring {
+        // Never touch a developer's real keyring: point D-Bus nowhere.
+        cmd.env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            "unix:path=/nonexistent/tsched-test-bus",
+        );
+    }
+    cmd.output().expect("run tsched")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_through_browser_variable_then_status_and_remove() {
+    let sandbox = Sandbox::spawn(SandboxConfig {
+        auto_consent: true,
+        ..Default::default()
+    })
+    .await
+    .expect("sandbox");
+    let h = sandbox.handle();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("follow.py");
+    std::fs::write(
+        &script,
+        "import sys, urllib.request\nurllib.request.urlopen(sys.argv[1], timeout=20).read()\n",
+    )
+    .expect("script");
+    let browser = format!("python3 {}", script.display());
+    let real = std::env::var("TSCHED_TEST_SECRET_SERVICE").as_deref() == Ok("1");
+    let data = dir.path().join("data");
+    let (tenant, client, base) = (h.tenant_id(), h.client_id(), sandbox.base_url().to_string());
+    let (d, b) = (data.clone(), browser.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        tsched(
+            &d,
+            &b,
+            real,
+            &[
+                "integration",
+                "connect",
+                "--tenant",
+                &tenant,
+                "--client-id",
+                &client,
+                "--sandbox",
+                &base,
+                "--timeout",
+                "30",
+            ],
+        )
+    })
+    .await
+    .expect("join");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let log = h.request_log().to_string();
+    assert!(
+        log.contains("/oauth2/v2.0/token"),
+        "the browser reached the loopback and the code was redeemed: {stderr}"
+    );
+    if real {
+        assert!(
+            out.status.success(),
+            "connect succeeds with the Secret Service: {stderr}"
+        );
+        let (d, b) = (data.clone(), browser.clone());
+        let status = tokio::task::spawn_blocking(move || {
+            tsched(&d, &b, true, &["integration", "status", "--json"])
+        })
+        .await
+        .expect("join");
+        let json: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status JSON");
+        assert_eq!(json["state"], "connected", "status after connect: {json}");
+        let (d, b) = (data.clone(), browser.clone());
+        let rm =
+            tokio::task::spawn_blocking(move || tsched(&d, &b, true, &["integration", "remove"]))
+                .await
+                .expect("join");
+        assert!(
+            rm.status.success(),
+            "remove succeeds: {}",
+            String::from_utf8_lossy(&rm.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&rm.stdout).contains("Enterprise applications"),
+            "remove says where to revoke"
+        );
+    } else {
+        assert_eq!(
+            out.status.code(),
+            Some(10),
+            "keyring unavailable exits 10: {stderr}"
+        );
+        assert!(
+            stderr.contains("tsched: error: the OS keyring is unavailable"),
+            "one clear line: {stderr}"
+        );
+        let (d, b) = (data.clone(), browser.clone());
+        let status = tokio::task::spawn_blocking(move || {
+            tsched(&d, &b, false, &["integration", "status", "--json"])
+        })
+        .await
+        .expect("join");
+        let json: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status JSON");
+        assert_eq!(
+            json["state"], "not_connected",
+            "nothing half-saved without the keyring: {json}"
+        );
+    }
+}
+
+#[test]
+fn consent_url_refuses_common_and_prints_the_documented_address() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = tsched(
+        dir.path(),
+        "true",
+        false,
+        &[
+            "integration",
+            "consent-url",
+            "--tenant",
+            "common",
+            "--client-id",
+            "7d3c9a2e-1b4f-4e6a-9c8d-2f5e7a1b3c4d",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(3), "common is invalid input");
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("'common' is not allowed"),
+        "explains why"
+    );
+    let ok = tsched(
+        dir.path(),
+        "true",
+        false,
+        &[
+            "integration",
+            "consent-url",
+            "--tenant",
+            "contoso.onmicrosoft.com",
+            "--client-id",
+            "7d3c9a2e-1b4f-4e6a-9c8d-2f5e7a1b3c4d",
+        ],
+    );
+    let url = String::from_utf8_lossy(&ok.stdout).to_string();
+    assert!(url.starts_with("https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/adminconsent?client_id="), "{url}");
+}
