@@ -10,13 +10,22 @@ use tsched_core::{Error, Store};
 #[derive(Debug)]
 pub struct AppState {
     data_dir: Option<PathBuf>,
+    operator: Option<String>,
     store: Mutex<Option<Store>>,
 }
 
 impl AppState {
     /// State for the given data directory (`None`: the platform has none and none was given).
     pub fn new(data_dir: Option<PathBuf>) -> Self {
-        Self { data_dir, store: Mutex::new(None) }
+        // Stand-in for operator sign-in, the same as the CLI's: TSCHED_OPERATOR names the acting
+        // operator; without it the local user acts (allowed only in setup mode).
+        let operator = std::env::var("TSCHED_OPERATOR").ok().filter(|s| !s.trim().is_empty());
+        Self { data_dir, operator, store: Mutex::new(None) }
+    }
+
+    /// The operator acting in this window, if one is named.
+    pub fn operator(&self) -> Option<&str> {
+        self.operator.as_deref()
     }
 
     /// The data directory, for display.

@@ -1,1 +1,212 @@
-//! E2E harness.
+//! End-to-end harness: starts the real desktop app through `tauri-driver` + `WebKitWebDriver`
+//! and drives it over WebDriver (fantoccini), and runs the real `tsched` binary.
+//!
+//! It must run under a display (`make test` wraps the suite in `xvfb-run -a dbus-run-session`).
+//! Every process it starts is put in its own process group and killed on drop, also when a test
+//! fails or panics; every window test leaves a screenshot of its final state under
+//! `target/e2e-screenshots/`.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+/// Error type of the harness and the tests.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("invariant: tests/ sits in the workspace").to_path_buf()
+}
+
+/// Cargo's target directory (honours `CARGO_TARGET_DIR`).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// A binary built by `cargo build` in the debug profile; panics with a fix if it is missing.
+pub fn binary(name: &str) -> PathBuf {
+    let p = target_dir().join("debug").join(name);
+    assert!(p.exists(), "{} is missing: build it first with `cargo build --workspace --bins` (make test does)", p.display());
+    p
+}
+
+/// Runs `tsched` with `--data-dir dir` and the given arguments.
+pub fn tsched(dir: &Path, args: &[&str]) -> Output {
+    Command::new(binary("tsched"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("tsched runs")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
+}
+
+/// A child process in its own process group, killed with its whole group on drop.
+#[derive(Debug)]
+pub struct GroupChild {
+    child: Child,
+}
+
+impl GroupChild {
+    /// Spawns `cmd` as the leader of a new process group.
+    pub fn spawn(cmd: &mut Command) -> std::io::Result<Self> {
+        use std::os::unix::process::CommandExt;
+        let child = cmd.process_group(0).spawn()?;
+        Ok(Self { child })
+    }
+
+    /// The leader's pid (= the group id).
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for GroupChild {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).stderr(Stdio::null()).status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Whatever is left of the group (the app, WebKit helpers) goes now.
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Only one window at a time: WebKit under Xvfb on 2 cores is slow enough already.
+static WINDOW_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The running app, driven over WebDriver.
+#[derive(Debug)]
+pub struct App {
+    /// The WebDriver session.
+    pub client: Client,
+    _driver: GroupChild,
+    _guard: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl App {
+    /// Starts the app on `data_dir` (through `tauri-driver`) and waits for the shell to render.
+    pub async fn launch(data_dir: &Path) -> Result<Self, BoxError> {
+        assert!(
+            std::env::var_os("DISPLAY").is_some(),
+            "window tests need a display: run them through `make test` (xvfb-run -a dbus-run-session)"
+        );
+        let guard = WINDOW_LOCK.lock().await;
+        let port = free_port();
+        let native_port = free_port();
+        let log = std::fs::File::create(target_dir().join(format!("tauri-driver-{port}.log")))?;
+        let driver = GroupChild::spawn(
+            Command::new(tauri_driver())
+                .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+                .env("TSCHED_DATA_DIR", data_dir)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone()?)
+                .stderr(log),
+        )?;
+        let url = format!("http://127.0.0.1:{port}");
+        wait_for_port(port, Duration::from_secs(20))?;
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), "wry".into());
+        caps.insert(
+            "tauri:options".into(),
+            serde_json::json!({ "application": binary("teams-scheduler").display().to_string() }),
+        );
+        let client = ClientBuilder::rustls()?.capabilities(caps).connect(&url).await?;
+        let app = Self { client, _driver: driver, _guard: guard };
+        app.wait_for("main h1").await?;
+        Ok(app)
+    }
+
+    /// Waits (up to 15 s) for an element matching `css`.
+    pub async fn wait_for(&self, css: &str) -> Result<fantoccini::elements::Element, BoxError> {
+        Ok(self.client.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css(css)).await?)
+    }
+
+
+    /// Saves a PNG of the window under `target/e2e-screenshots/{name}.png`.
+    pub async fn screenshot(&self, name: &str) -> Result<PathBuf, BoxError> {
+        let dir = target_dir().join("e2e-screenshots");
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, self.client.screenshot().await?)?;
+        Ok(path)
+    }
+
+    /// Runs a test body, then always saves the final screenshot and closes the session, and only
+    /// then reports the body's outcome (a panic inside the body is reported as a failure too).
+    pub async fn run<F, Fut>(self, name: &str, body: F) -> Result<(), BoxError>
+    where
+        F: FnOnce(Client) -> Fut,
+        Fut: std::future::Future<Output = Result<(), BoxError>> + Send + 'static,
+    {
+        let outcome = tokio::spawn(body(self.client.clone())).await;
+        let shot = self.screenshot(name).await;
+        let _ = self.client.clone().close().await;
+        drop(self);
+        shot?;
+        match outcome {
+            Ok(r) => r,
+            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+            Err(join) => Err(join.into()),
+        }
+    }
+}
+
+fn tauri_driver() -> PathBuf {
+    if let Some(p) = std::env::var_os("TAURI_DRIVER") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    match home.map(|h| h.join("bin/tauri-driver")) {
+        Some(p) if p.exists() => p,
+        _ => PathBuf::from("tauri-driver"),
+    }
+}
+
+fn wait_for_port(port: u16, within: Duration) -> Result<(), BoxError> {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!("tauri-driver did not listen on port {port} within {within:?}").into())
+}
+
+/// Finds an element or fails with the selector in the message.
+pub async fn find(client: &Client, css: &str) -> Result<fantoccini::elements::Element, BoxError> {
+    client.find(Locator::Css(css)).await.map_err(|e| format!("{css}: {e}").into())
+}
+
+/// Waits (up to 15 s) until the element's text contains `needle`; returns the text.
+pub async fn wait_for_text(client: &Client, css: &str, needle: &str) -> Result<String, BoxError> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let text = match client.find(Locator::Css(css)).await {
+            Ok(el) => el.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if text.contains(needle) {
+            return Ok(text);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{css} never contained {needle:?}; last text: {text:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
