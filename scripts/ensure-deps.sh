@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what `make run` or `make test` needs on Debian/Ubuntu, and nothing that is already there.
+# Usage: scripts/ensure-deps.sh run|test
+set -euo pipefail
+
+want=${1:?usage: ensure-deps.sh run|test}
+
+# Tauri v2 build dependencies (+ libdbus for the keyring's Secret Service backend).
+run_pkgs=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libayatana-appindicator3-dev
+  librsvg2-dev libxdo-dev libdbus-1-dev)
+# Real-window tests: a virtual display, WebKit's WebDriver, a session bus and a Secret Service.
+test_pkgs=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring python3)
+
+pkgs=("${run_pkgs[@]}")
+[ "$want" = test ] && pkgs+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing system packages: ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "error: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "error: cargo not found. Install Rust (https://rustup.rs) and re-run." >&2
+  exit 1
+fi
+
+if [ "$want" = test ]; then
+  cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+  if ! command -v tauri-driver >/dev/null && [ ! -x "$cargo_bin/tauri-driver" ]; then
+    echo "Installing tauri-driver (WebDriver bridge for the real-window tests)"
+    cargo install tauri-driver --locked --quiet
+  fi
+fi

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs the whole test suite inside the virtual display and session bus that `make test` sets up
+# (xvfb-run -a dbus-run-session), with an unlocked gnome-keyring as the real Secret Service.
+set -euo pipefail
+
+# A throwaway keyring home, so the suite never touches a developer's real keyrings.
+keyring_home=$(mktemp -d)
+trap 'rm -rf "$keyring_home"' EXIT
+export XDG_DATA_HOME="$keyring_home"
+eval "$(printf %s tsched-test | gnome-keyring-daemon --unlock --components=secrets)"
+export GNOME_KEYRING_CONTROL
+export TSCHED_TEST_SECRET_SERVICE=1
+
+cargo test --workspace --no-fail-fast "$@"
