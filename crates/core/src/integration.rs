@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::access::{self, Action};
 use crate::actor::Actor;
 use crate::auth::consent::{self, TenantUse};
 use crate::auth::flow::{self, ConnectProgress, FlowConfig};
@@ -308,14 +309,24 @@ pub async fn sign_in(
     })
 }
 
+/// Refuses unless `actor` may manage the integration (global admins, or anyone in setup mode).
+/// Front ends call it before opening the browser; [`save`] and [`remove`] check again.
+pub fn authorize(store: &Store, actor: &Actor) -> Result<(), Error> {
+    access::require(store.conn(), actor, Action::IntegrationManage, None).map(|_| ())
+}
+
 /// Saves a sign-in: refresh token to the keyring, then the row and its audit entry in one
-/// transaction. On a store failure the keyring entry is removed again.
+/// transaction. On a store failure the keyring entry is removed again. In setup mode (no
+/// operators yet) the host account that connected becomes the first global admin, which ends
+/// setup mode (audited as `operator.bootstrap`).
 pub fn save(
     store: &mut Store,
     tokens: &dyn TokenStore,
     actor: &Actor,
     signed: SignedIn,
 ) -> Result<IntegrationStatus, Error> {
+    authorize(store, actor)?;
+    let setup_mode = crate::operators::is_setup_mode(store)?;
     let account = kr::account(signed.cloud.name(), &signed.tenant_id, &signed.me.id);
     let previous = table::get(store.conn()).map_err(|e| Error::Store(store.err(e)))?;
     tokens.set(&account, &signed.refresh_token)?;
@@ -344,6 +355,8 @@ pub fn save(
         removed_at: None,
     };
     let written = store.write(|tx| -> Result<(), Error> {
+        // Checked again inside the write lock: the roster may have changed during sign-in.
+        access::require(tx, actor, Action::IntegrationManage, None)?;
         table::put(tx, &row)?;
         audit_log::append(
             tx,
@@ -379,6 +392,15 @@ pub fn save(
             let _ = tokens.delete(&old);
         }
     }
+    if setup_mode {
+        let name = signed.me.display_name.clone().unwrap_or_default();
+        crate::operators::bootstrap_or_match(
+            store,
+            &signed.me.id,
+            &signed.me.user_principal_name,
+            &name,
+        )?;
+    }
     let row = table::get(store.conn())
         .map_err(|e| Error::Store(store.err(e)))?
         .ok_or(Error::NotConnected)?;
@@ -411,6 +433,7 @@ pub async fn connect(
     cancel: CancelToken,
     progress: &(dyn Fn(ConnectProgress) + Send + Sync),
 ) -> Result<IntegrationStatus, Error> {
+    authorize(store, actor)?;
     let prepared = prepare(store, req)?;
     let signed = sign_in(&prepared, opener, cancel, progress).await?;
     let status = save(store, tokens, actor, signed)?;
@@ -699,6 +722,7 @@ pub async fn check(
 /// Removes the integration: deletes the keyring entry, then marks the row removed with an audit
 /// entry. Programs keep their settings; Teams meetings become unavailable until reconnected.
 pub fn remove(store: &mut Store, tokens: &dyn TokenStore, actor: &Actor) -> Result<Removed, Error> {
+    authorize(store, actor)?;
     let row = table::get(store.conn())
         .map_err(|e| Error::Store(store.err(e)))?
         .filter(|r| r.state != "removed")
@@ -710,6 +734,7 @@ pub fn remove(store: &mut Store, tokens: &dyn TokenStore, actor: &Actor) -> Resu
     ))?;
     let now = crate::time::now_db();
     store.write(|tx| -> Result<(), Error> {
+        access::require(tx, actor, Action::IntegrationManage, None)?;
         table::mark_removed(tx, &now)?;
         audit_log::append(
             tx,

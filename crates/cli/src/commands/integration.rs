@@ -12,7 +12,6 @@ use tsched_core::auth::{
     TokenStore,
 };
 use tsched_core::integration::{self, Approach, ConnectRequest, ConnectionState};
-use tsched_core::Actor;
 
 use super::Context;
 use crate::output;
@@ -176,8 +175,6 @@ fn print_status(s: &integration::IntegrationStatus) {
 
 pub fn run(cmd: IntegrationCmd, ctx: &Context) -> anyhow::Result<()> {
     let keyring = KeyringTokenStore::default();
-    // Until operator sign-in lands the local user acts (setup mode).
-    let actor = Actor::local();
     match cmd {
         IntegrationCmd::Connect {
             approach,
@@ -191,6 +188,7 @@ pub fn run(cmd: IntegrationCmd, ctx: &Context) -> anyhow::Result<()> {
             login_hint,
         } => {
             let mut store = ctx.store()?;
+            let actor = ctx.actor(&store)?;
             let req = ConnectRequest {
                 approach: match approach {
                     ApproachArg::Host => Approach::HostSignIn,
@@ -260,6 +258,7 @@ pub fn run(cmd: IntegrationCmd, ctx: &Context) -> anyhow::Result<()> {
         }
         IntegrationCmd::Remove => {
             let mut store = ctx.store()?;
+            let actor = ctx.actor(&store)?;
             let removed = integration::remove(&mut store, &keyring, &actor)?;
             println!("Integration removed: the host's sign-in was deleted from the OS keyring. Programs keep their settings; Teams meetings are unavailable until you connect again.");
             println!("To also revoke access in Microsoft Entra:");

@@ -509,7 +509,7 @@ async fn remove_deletes_the_keyring_entry_and_keeps_an_audited_record() {
     let removed = integration::remove(
         &mut env.store,
         env.tokens.as_ref(),
-        &tsched_core::Actor::operator("admin@contoso.example"),
+        &tsched_core::Actor::operator(HOST),
     )
     .expect("remove");
     assert!(
@@ -540,7 +540,7 @@ async fn remove_deletes_the_keyring_entry_and_keeps_an_audited_record() {
     let again = integration::remove(
         &mut env.store,
         env.tokens.as_ref(),
-        &tsched_core::Actor::local(),
+        &tsched_core::Actor::operator(HOST),
     );
     assert!(
         matches!(again, Err(tsched_core::Error::NotConnected)),
@@ -577,7 +577,7 @@ async fn no_token_code_or_secret_reaches_the_database_or_the_audit_export() {
     integration::remove(
         &mut env.store,
         env.tokens.as_ref(),
-        &tsched_core::Actor::local(),
+        &tsched_core::Actor::operator(HOST),
     )
     .expect("remove");
     let export = serde_json::to_string(
@@ -656,5 +656,88 @@ fn redirect_setting_forms() {
     assert!(
         RedirectSpec::parse("http://localhost:0").is_ok(),
         "explicit port 0 is ephemeral"
+    );
+}
+
+#[tokio::test]
+async fn connecting_in_setup_mode_makes_the_host_the_first_global_admin() {
+    let mut env = Env::new(true).await;
+    assert!(
+        tsched_core::operators::is_setup_mode(&env.store).expect("roster"),
+        "a fresh store starts in setup mode"
+    );
+    env.connect(&Browser::default()).await.expect("connect");
+    assert!(
+        !tsched_core::operators::is_setup_mode(&env.store).expect("roster"),
+        "the host's sign-in ends setup mode"
+    );
+    let who = tsched_core::operators::whoami(&env.store, &tsched_core::Actor::operator(HOST))
+        .expect("host is an operator");
+    let shown = serde_json::to_string(&who).expect("json");
+    assert!(
+        shown.contains("global_admin"),
+        "the host became global admin: {shown}"
+    );
+    let boot = audit_log::list(
+        env.store.conn(),
+        &AuditFilter {
+            action: Some("operator.bootstrap".into()),
+            ..Default::default()
+        },
+    )
+    .expect("audit");
+    assert_eq!(boot.len(), 1, "ending setup mode is audited once");
+    // Setup mode is over: the local user may no longer remove the integration.
+    let denied = integration::remove(
+        &mut env.store,
+        env.tokens.as_ref(),
+        &tsched_core::Actor::local(),
+    );
+    assert!(
+        matches!(&denied, Err(e) if e.code() == ErrorCode::Denied),
+        "after setup mode, only a global admin may remove the integration: {denied:?}"
+    );
+    assert!(
+        !env.tokens.is_empty(),
+        "a refused removal leaves the keyring entry in place"
+    );
+}
+
+#[tokio::test]
+async fn a_track_admin_cannot_connect_the_integration() {
+    let mut env = Env::new(true).await;
+    let admin = tsched_core::Actor::local();
+    let op = |upn: &str| tsched_core::operators::NewOperator {
+        upn: upn.into(),
+        display_name: String::new(),
+    };
+    tsched_core::operators::add(&mut env.store, &admin, op("boss@contoso.example"))
+        .expect("first operator");
+    let boss = tsched_core::Actor::operator("boss@contoso.example");
+    tsched_core::programs::add(
+        &mut env.store,
+        &boss,
+        tsched_core::programs::NewProgram {
+            name: "Engineering".into(),
+            code: Some("eng".into()),
+            description: None,
+        },
+    )
+    .expect("program");
+    tsched_core::operators::add(&mut env.store, &boss, op("track@contoso.example"))
+        .expect("operator");
+    tsched_core::operators::grant(
+        &mut env.store,
+        &boss,
+        "track@contoso.example",
+        tsched_core::access::Role::TrackAdmin,
+        Some("eng"),
+    )
+    .expect("grant");
+    let track = tsched_core::Actor::operator("track@contoso.example");
+    let denied = integration::authorize(&env.store, &track);
+    assert!(
+        matches!(&denied, Err(e) if e.code() == ErrorCode::Denied),
+        "a track admin may not manage the integration: {denied:?}"
     );
 }
