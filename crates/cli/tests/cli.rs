@@ -455,3 +455,47 @@ fn audit_filters_and_exports_csv_and_json() {
     let line = fails(d, &["audit", "--until", "tomorrow"], 3);
     assert!(line.contains("until:"), "a bad date names the flag: {line}");
 }
+
+#[test]
+fn a_store_locked_by_another_process_is_reported_and_nothing_is_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    ok(
+        dir.path(),
+        &["programs", "add", "Engineering", "--code", "eng"],
+    );
+    // Another process holds the write lock for longer than the busy timeout.
+    let holder = tsched_core::Store::open_in(dir.path()).expect("open");
+    holder
+        .conn()
+        .execute_batch("BEGIN EXCLUSIVE")
+        .expect("take the write lock");
+    let line = fails(
+        dir.path(),
+        &["programs", "add", "Other", "--code", "other"],
+        7,
+    );
+    assert!(
+        line.contains("locked") && line.contains(&db_file(dir.path()).display().to_string()),
+        "the error says the store is locked and names it: {line}"
+    );
+    holder.conn().execute_batch("ROLLBACK").expect("release");
+    let list = ok(dir.path(), &["programs", "list", "--json"]);
+    assert!(
+        !list.contains("other"),
+        "the refused add left nothing behind: {list}"
+    );
+}
+
+#[test]
+fn a_data_dir_that_cannot_be_created_names_the_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, b"not a directory").expect("write");
+    // A data directory below a regular file can never be created, even as root.
+    let bad = file.join("data");
+    let line = fails(&bad, &["programs", "list"], 8);
+    assert!(
+        line.contains(&bad.display().to_string()),
+        "the error names the data directory: {line}"
+    );
+}
