@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test deps-run deps-test build check package clean-e2e
+.PHONY: run test deps-run deps-test check screenshots
 
 run: deps-run
 	$(CARGO) build --release -p teams-scheduler -p tsched -p tsched-sandbox
@@ -23,3 +23,8 @@ deps-test:
 check:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Regenerates the README screenshots from the real window.
+screenshots: deps-test
+	$(CARGO) build --workspace --bins
+	xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- $(CARGO) test -p tsched-e2e --test screenshots -- --ignored
