@@ -11,7 +11,10 @@ pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod graph;
+pub mod ics;
 pub mod integration;
+pub mod meetings;
+pub mod membership;
 pub mod operators;
 pub mod participants;
 pub mod paths;
@@ -19,6 +22,7 @@ pub mod programs;
 pub mod secret;
 pub mod store;
 pub mod time;
+pub mod tz;
 
 pub use actor::Actor;
 pub use error::{Error, ErrorCode};
