@@ -43,6 +43,9 @@ enum Command {
     Operators(commands::operators::Operators),
     /// Read or export the audit trail.
     Audit(commands::audit::Audit),
+    /// Create Teams meetings in bulk from a CSV file: validate, run, list, show, resume, cancel, export.
+    #[command(subcommand)]
+    Batch(commands::batch::BatchCmd),
     /// The Microsoft 365 tenant integration: connect, status, check, consent-url, remove.
     #[command(subcommand)]
     Integration(commands::integration::IntegrationCmd),
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Command::Programs(cmd) => commands::programs::run(cmd, &ctx),
         Command::Operators(cmd) => commands::operators::run(cmd, &ctx),
         Command::Audit(cmd) => commands::audit::run(cmd, &ctx),
+        Command::Batch(cmd) => commands::batch::run(cmd, &ctx),
         Command::Integration(cmd) => commands::integration::run(cmd, &ctx),
     };
     match result {

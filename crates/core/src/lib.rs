@@ -9,6 +9,7 @@ pub mod access;
 pub mod actor;
 pub mod audit;
 pub mod auth;
+pub mod batch;
 pub mod error;
 pub mod graph;
 pub mod ics;

@@ -1,6 +1,7 @@
 //! One module per subcommand; each is a short `run()` over the core.
 
 pub mod audit;
+pub mod batch;
 pub mod integration;
 pub mod operators;
 pub mod programs;

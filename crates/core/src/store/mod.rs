@@ -7,6 +7,7 @@
 //! file. Tokens never go in here: the integration row holds only metadata.
 
 pub mod audit_log;
+pub mod batches;
 pub mod directory_cache;
 pub mod integration;
 pub mod meetings;
