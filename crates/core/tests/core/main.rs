@@ -5,4 +5,6 @@ mod batch;
 mod integration_flow;
 mod meetings;
 mod membership;
+mod meetings;
+mod membership;
 mod support;
