@@ -49,6 +49,12 @@ enum Command {
     /// The Microsoft 365 tenant integration: connect, status, check, consent-url, remove.
     #[command(subcommand)]
     Integration(commands::integration::IntegrationCmd),
+    /// Directory membership: is an address a member of the tenant; can a person get a Teams meeting.
+    #[command(subcommand)]
+    Members(commands::members::Members),
+    /// Teams meetings: create, reschedule, cancel, list, show, ics.
+    #[command(subcommand)]
+    Meetings(commands::meetings::MeetingsCmd),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +69,8 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => commands::audit::run(cmd, &ctx),
         Command::Batch(cmd) => commands::batch::run(cmd, &ctx),
         Command::Integration(cmd) => commands::integration::run(cmd, &ctx),
+        Command::Members(cmd) => commands::members::run(cmd, &ctx),
+        Command::Meetings(cmd) => commands::meetings::run(cmd, &ctx),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

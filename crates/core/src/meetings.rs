@@ -112,6 +112,58 @@ pub fn resolve_times(
     Ok(MeetingTimes { start: s, end: e })
 }
 
+/// A local (zone-less) date and time as typed.
+pub type NaiveLocal = NaiveDateTime;
+
+/// Parses a duration as people type it: `45m`, `1h`, `1h30m`, or plain minutes (`90`).
+pub fn parse_duration(raw: &str) -> Result<Duration, Error> {
+    let s = raw.trim().to_ascii_lowercase();
+    let bad = || {
+        Error::invalid(
+            "duration",
+            format!("'{}' is not a duration; write 45m, 1h or 1h30m", raw.trim()),
+        )
+    };
+    if let Ok(m) = s.parse::<i64>() {
+        return Ok(Duration::minutes(m));
+    }
+    let (h, rest) = match s.split_once('h') {
+        Some((h, rest)) => (h.trim().parse::<i64>().map_err(|_| bad())?, rest),
+        None => (0, s.as_str()),
+    };
+    let m = match rest.strip_suffix('m') {
+        Some(m) => m.trim().parse::<i64>().map_err(|_| bad())?,
+        None if rest.is_empty() => 0,
+        None => return Err(bad()),
+    };
+    Ok(Duration::minutes(h * 60 + m))
+}
+
+/// Parses typed start, end-or-duration and DST choice (front ends' text fields).
+pub fn parse_when(
+    start: &str,
+    end: Option<&str>,
+    duration: Option<&str>,
+    dst: Option<&str>,
+) -> Result<(NaiveDateTime, EndSpec, DstChoice), Error> {
+    let start = tz::parse_local(start).map_err(|e| Error::invalid("start", e))?;
+    let end = match (end, duration) {
+        (Some(e), None) => EndSpec::At(tz::parse_local(e).map_err(|e| Error::invalid("end", e))?),
+        (None, Some(d)) => EndSpec::Duration(parse_duration(d)?),
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid("end", "give an end or a duration, not both"))
+        }
+        (None, None) => return Err(Error::invalid("end", "give an end or a duration")),
+    };
+    let dst = match dst {
+        Some(d) => d
+            .parse::<DstChoice>()
+            .map_err(|e| Error::invalid("dst", e))?,
+        None => DstChoice::Refuse,
+    };
+    Ok((start, end, dst))
+}
+
 /// Input of [`create`].
 #[derive(Debug, Clone)]
 pub struct NewMeeting {
@@ -305,15 +357,9 @@ fn definitive(e: &GraphError) -> bool {
     matches!(e, GraphError::Status { status, .. } if (400..500).contains(status) && *status != 408 && *status != 429)
 }
 
-/// Creates a Teams meeting in a program: checks access and every precondition, writes the
-/// pending row, calls `createOrGet` as the host, then records what Graph confirmed (audited).
-/// With a caller-supplied externalId that already has a row, it resumes that row instead.
-pub async fn create(
-    store: &mut Store,
-    graph: &GraphClient,
-    actor: &Actor,
-    input: NewMeeting,
-) -> Result<Created, Error> {
+/// The synchronous checks of [`create`] (no Graph): subject, participants, program, access,
+/// zone and times. Front ends may call it first to refuse bad input before any network use.
+pub fn validate(store: &Store, actor: &Actor, input: &NewMeeting) -> Result<Validated, Error> {
     let subject = validate_subject(&input.subject)?;
     let participants = validate_participants(&input.participants)?;
     let program = crate::programs::load(store.conn(), &input.program)?;
@@ -331,33 +377,78 @@ pub async fn create(
         if ext.trim().is_empty() || ext.len() > 200 {
             return Err(Error::invalid("external_id", "must be 1 to 200 characters"));
         }
-        if let Some(existing) = table::by_external_id(store.conn(), ext)? {
-            match existing.state.as_str() {
-                "created" | "cancelling" => {
-                    return Ok(Created {
-                        meeting: existing,
-                        outcome: CreateOrGetOutcome::Existing,
-                    })
-                }
-                "pending" => return confirm(store, graph, &who.label, existing).await,
-                other => {
-                    return Err(Error::Conflict(format!(
-                        "meeting with externalId '{ext}' is {other}; use a new externalId"
-                    )))
-                }
-            }
-        }
     }
     let times = resolve_times(input.start, input.end, &zone, input.dst, Utc::now())?;
-    let members = preconditions(store, graph, actor, &program.code, &participants).await?;
+    Ok(Validated {
+        subject,
+        participants,
+        program_id: program.id,
+        program_code: program.code,
+        operator: who.label,
+        zone,
+        times,
+    })
+}
+
+/// What [`validate`] accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Validated {
+    /// Trimmed subject.
+    pub subject: String,
+    /// Normalised, de-duplicated participants.
+    pub participants: Vec<String>,
+    /// Program row id.
+    pub program_id: i64,
+    /// Program code.
+    pub program_code: String,
+    /// The acting operator's label.
+    pub operator: String,
+    /// The IANA zone.
+    pub zone: String,
+    /// Resolved UTC times.
+    pub times: MeetingTimes,
+}
+
+/// Creates a Teams meeting in a program: checks access and every precondition, writes the
+/// pending row, calls `createOrGet` as the host, then records what Graph confirmed (audited).
+/// With a caller-supplied externalId that already has a row, it resumes that row instead (a
+/// created one is returned as is; a pending one is confirmed with `createOrGet`).
+pub async fn create(
+    store: &mut Store,
+    graph: &GraphClient,
+    actor: &Actor,
+    input: NewMeeting,
+) -> Result<Created, Error> {
+    if let Some(ext) = &input.external_id {
+        if let Some(existing) = table::by_external_id(store.conn(), ext)? {
+            let who = access::require(
+                store.conn(),
+                actor,
+                Action::MeetingsManage,
+                Some(&existing.program_code),
+            )?;
+            return match existing.state.as_str() {
+                "created" | "cancelling" => Ok(Created {
+                    meeting: existing,
+                    outcome: CreateOrGetOutcome::Existing,
+                }),
+                "pending" => confirm(store, graph, &who.label, existing).await,
+                other => Err(Error::Conflict(format!(
+                    "meeting with externalId '{ext}' is {other}; use a new externalId"
+                ))),
+            };
+        }
+    }
+    let v = validate(store, actor, &input)?;
+    let members = preconditions(store, graph, actor, &v.program_code, &v.participants).await?;
     let external_id = input
         .external_id
         .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let now = crate::time::now_db();
     let (start_utc, end_utc) = (
-        crate::time::to_db(times.start),
-        crate::time::to_db(times.end),
+        crate::time::to_db(v.times.start),
+        crate::time::to_db(v.times.end),
     );
     let attendees = attendee_rows(&members);
     let id = store.write(|tx| -> Result<i64, Error> {
@@ -365,20 +456,20 @@ pub async fn create(
             tx,
             &table::NewRow {
                 external_id: &external_id,
-                program_id: program.id,
+                program_id: v.program_id,
                 batch_id: input.batch_id,
-                subject: &subject,
+                subject: &v.subject,
                 start_utc: &start_utc,
                 end_utc: &end_utc,
-                time_zone: &zone,
-                created_by: &who.label,
+                time_zone: &v.zone,
+                created_by: &v.operator,
                 now: &now,
             },
             &attendees,
         )?)
     })?;
     let row = table::by_id(store.conn(), id)?.expect("invariant: row just inserted");
-    confirm(store, graph, &who.label, row).await
+    confirm(store, graph, &v.operator, row).await
 }
 
 /// Calls `createOrGet` for a pending row and records the outcome.
@@ -732,6 +823,28 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         parse_utc("2027-01-01T00:00:00Z").expect("time")
+    }
+
+    #[test]
+    fn durations_parse_in_minutes_hours_or_both() {
+        for (s, m) in [("45m", 45), ("1h", 60), ("1h30m", 90), ("90", 90)] {
+            assert_eq!(
+                parse_duration(s).expect("duration").num_minutes(),
+                m,
+                "{s} minutes"
+            );
+        }
+        assert!(parse_duration("soon").is_err(), "nonsense refused");
+        assert!(
+            parse_when(
+                "2027-03-15 09:00",
+                Some("2027-03-15 10:00"),
+                Some("1h"),
+                None
+            )
+            .is_err(),
+            "end and duration together refused"
+        );
     }
 
     #[test]

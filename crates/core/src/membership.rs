@@ -158,6 +158,51 @@ pub fn normalize_address(raw: &str) -> Result<String, String> {
     crate::participants::validate_email(raw).map(|a| a.to_lowercase())
 }
 
+/// Pure: the addresses in a CSV file: the column headed `email`, `address`, `upn` or `mail`
+/// (case-insensitive), else the first column of a file without such a header. Blank cells are
+/// skipped; every other cell is returned as written (checked later, so a malformed one is
+/// reported with the others).
+pub fn addresses_from_csv(bytes: &[u8]) -> Result<Vec<String>, Error> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let mut rows = Vec::new();
+    for (i, rec) in reader.records().enumerate() {
+        let rec = rec.map_err(|e| Error::BadFile {
+            file: "CSV".into(),
+            problems: vec![crate::error::LineProblem {
+                line: i as u64 + 1,
+                message: e.to_string(),
+            }],
+        })?;
+        rows.push(
+            rec.iter()
+                .map(|c| c.trim_start_matches('\u{feff}').to_string())
+                .collect::<Vec<_>>(),
+        );
+    }
+    let header_col = rows.first().and_then(|h| {
+        h.iter().position(|c| {
+            matches!(
+                c.to_ascii_lowercase().as_str(),
+                "email" | "address" | "upn" | "mail" | "e-mail"
+            )
+        })
+    });
+    let (col, skip) = match header_col {
+        Some(c) => (c, 1),
+        None => (0, 0),
+    };
+    Ok(rows
+        .into_iter()
+        .skip(skip)
+        .filter_map(|r| r.get(col).cloned())
+        .filter(|c| !c.is_empty())
+        .collect())
+}
+
 /// Pure: the class of the users one rule found.
 pub fn classify(found: &[DirectoryUser]) -> Option<(MemberClass, Option<&DirectoryUser>)> {
     match found {
@@ -642,7 +687,7 @@ pub(crate) fn context(store: &Store, actor: &Actor, program: &str) -> Result<Con
             CheckName::TeamsModeEnabled,
             format!("program '{}' does not allow Teams video calls", p.code),
             format!(
-                "a track admin enables it (tsched programs modes {} --enable teams-video)",
+                "a track admin enables it (tsched programs modes enable {} teams-video)",
                 p.code
             ),
         ),
@@ -662,7 +707,7 @@ pub(crate) fn context(store: &Store, actor: &Actor, program: &str) -> Result<Con
             access::Decision::Denied { reason } => fail(
                 CheckName::OperatorMayAct,
                 format!("{} as {reason}", who.label),
-                format!("a global admin grants the coordinator role in '{code}'"),
+                format!("a global admin grants it (tsched operators grant UPN coordinator --program {code})"),
             ),
         },
     });
@@ -876,6 +921,22 @@ mod tests {
         assert!(
             normalize_address("ann_fabrikam.com#EXT#@contoso.com").is_ok(),
             "a guest UPN with # is a valid address"
+        );
+    }
+
+    #[test]
+    fn csv_addresses_come_from_the_email_column_or_the_first_one() {
+        let with_header =
+            "\u{feff}name,Email\nAnn,ann@contoso.com\nBob, bob@contoso.com \nNo mail,\n";
+        assert_eq!(
+            addresses_from_csv(with_header.as_bytes()).expect("csv"),
+            vec!["ann@contoso.com", "bob@contoso.com"],
+            "the email column, trimmed, blanks skipped"
+        );
+        assert_eq!(
+            addresses_from_csv(b"ann@contoso.com\r\nbob@contoso.com\r\n").expect("csv"),
+            vec!["ann@contoso.com", "bob@contoso.com"],
+            "headerless single column with CRLF"
         );
     }
 

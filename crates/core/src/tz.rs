@@ -125,6 +125,15 @@ pub fn parse_local(raw: &str) -> Result<NaiveDateTime, String> {
     ))
 }
 
+/// Formats a UTC instant (the store's text form) as wall-clock time in `zone`, e.g.
+/// `2027-03-15 09:00 EDT`; falls back to the UTC text when either is unreadable.
+pub fn format_local(utc: &str, zone: &str) -> String {
+    match (DateTime::parse_from_rfc3339(utc), parse_zone(zone)) {
+        (Ok(t), Ok(tz)) => t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string(),
+        _ => utc.to_string(),
+    }
+}
+
 impl fmt::Display for DstChoice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -214,6 +223,11 @@ mod tests {
         assert!(
             parse_local("14/03/2027 9am").is_err(),
             "unparseable times are refused"
+        );
+        assert_eq!(
+            format_local("2027-03-15T13:00:00Z", "America/New_York"),
+            "2027-03-15 09:00 EDT",
+            "display in the meeting's zone"
         );
         assert_eq!(
             "Later".parse::<DstChoice>(),

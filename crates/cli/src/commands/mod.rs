@@ -3,6 +3,8 @@
 pub mod audit;
 pub mod batch;
 pub mod integration;
+pub mod meetings;
+pub mod members;
 pub mod operators;
 pub mod programs;
 
