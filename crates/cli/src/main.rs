@@ -43,9 +43,18 @@ enum Command {
     Operators(commands::operators::Operators),
     /// Read or export the audit trail.
     Audit(commands::audit::Audit),
+    /// Create Teams meetings in bulk from a CSV file: validate, run, list, show, resume, cancel, export.
+    #[command(subcommand)]
+    Batch(commands::batch::BatchCmd),
     /// The Microsoft 365 tenant integration: connect, status, check, consent-url, remove.
     #[command(subcommand)]
     Integration(commands::integration::IntegrationCmd),
+    /// Directory membership: is an address a member of the tenant; can a person get a Teams meeting.
+    #[command(subcommand)]
+    Members(commands::members::Members),
+    /// Teams meetings: create, reschedule, cancel, list, show, ics.
+    #[command(subcommand)]
+    Meetings(commands::meetings::MeetingsCmd),
 }
 
 fn main() -> ExitCode {
@@ -58,7 +67,10 @@ fn main() -> ExitCode {
         Command::Programs(cmd) => commands::programs::run(cmd, &ctx),
         Command::Operators(cmd) => commands::operators::run(cmd, &ctx),
         Command::Audit(cmd) => commands::audit::run(cmd, &ctx),
+        Command::Batch(cmd) => commands::batch::run(cmd, &ctx),
         Command::Integration(cmd) => commands::integration::run(cmd, &ctx),
+        Command::Members(cmd) => commands::members::run(cmd, &ctx),
+        Command::Meetings(cmd) => commands::meetings::run(cmd, &ctx),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

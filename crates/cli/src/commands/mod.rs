@@ -1,7 +1,10 @@
 //! One module per subcommand; each is a short `run()` over the core.
 
 pub mod audit;
+pub mod batch;
 pub mod integration;
+pub mod meetings;
+pub mod members;
 pub mod operators;
 pub mod programs;
 

@@ -5,7 +5,9 @@
 //! retries transient failures per `retry::retry_decision`, and on a 401 asks the token source for
 //! a fresh token once. It never puts a token in a message and never follows redirects.
 
+pub mod batch;
 pub mod error;
+pub mod meetings;
 pub mod retry;
 pub mod users;
 
@@ -118,7 +120,16 @@ impl GraphClient {
         &self,
         path_and_query: &str,
     ) -> Result<GraphResponse<T>, GraphError> {
-        let url = self.url(path_and_query);
+        let raw = self.send(&GraphRequest::get(path_and_query)).await?;
+        raw.decode()
+    }
+
+    /// Sends any request with the same policy as [`GraphClient::get_json`]: retries per
+    /// [`retry_decision`], one token refresh on 401, and a [`GraphError`] for any non-2xx answer.
+    /// Only send requests that are safe to repeat (GET, PATCH, DELETE, `createOrGet`, `$batch` of
+    /// such requests): a retry after a 5xx may repeat an applied request.
+    pub async fn send(&self, req: &GraphRequest) -> Result<RawResponse, GraphError> {
+        let url = self.url(&req.path_and_query);
         let host = url::Url::parse(&url)
             .ok()
             .and_then(|u| u.host_str().map(str::to_string))
@@ -128,18 +139,24 @@ impl GraphClient {
         loop {
             attempt += 1;
             let token = self.tokens.token().await?;
-            let resp = self
+            let mut builder = self
                 .http
-                .get(&url)
+                .request(req.method.clone(), &url)
                 .bearer_auth(token.expose())
                 .header("Accept", "application/json")
-                .header("client-request-id", uuid::Uuid::new_v4().to_string())
-                .send()
-                .await
-                .map_err(|e| GraphError::Network {
-                    host: host.clone(),
-                    reason: describe_reqwest(&e),
-                })?;
+                .header("client-request-id", uuid::Uuid::new_v4().to_string());
+            for (k, v) in &req.headers {
+                builder = builder.header(*k, v.as_str());
+            }
+            if let Some(body) = &req.body {
+                builder = builder
+                    .header("Content-Type", "application/json")
+                    .body(body.to_string());
+            }
+            let resp = builder.send().await.map_err(|e| GraphError::Network {
+                host: host.clone(),
+                reason: describe_reqwest(&e),
+            })?;
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
             let header_rid = headers
@@ -151,19 +168,11 @@ impl GraphClient {
                 reason: describe_reqwest(&e),
             })?;
             if (200..300).contains(&status) {
-                let de = &mut serde_json::Deserializer::from_slice(&body);
-                return match serde_path_to_error::deserialize::<_, T>(de) {
-                    Ok(value) => Ok(GraphResponse {
-                        value,
-                        request_id: header_rid,
-                    }),
-                    Err(e) => Err(GraphError::Decode {
-                        path: e.path().to_string(),
-                        reason: e.inner().to_string(),
-                        body: truncate(&String::from_utf8_lossy(&body), 300),
-                        request_id: header_rid,
-                    }),
-                };
+                return Ok(RawResponse {
+                    status,
+                    body: body.to_vec(),
+                    request_id: header_rid,
+                });
             }
             let (code, message, body_rid) = error::parse_error_body(&body);
             let request_id = header_rid.or(body_rid);
@@ -196,4 +205,84 @@ impl GraphClient {
             });
         }
     }
+}
+
+/// One request for [`GraphClient::send`] (pure data, so request building is unit-testable).
+#[derive(Debug, Clone)]
+pub struct GraphRequest {
+    /// HTTP method.
+    pub method: reqwest::Method,
+    /// Path and query below the Graph base, e.g. `/users?$filter=…`.
+    pub path_and_query: String,
+    /// Extra headers (e.g. `ConsistencyLevel: eventual`).
+    pub headers: Vec<(&'static str, String)>,
+    /// JSON body; sent with `Content-Type: application/json`.
+    pub body: Option<serde_json::Value>,
+}
+
+impl GraphRequest {
+    /// A GET.
+    pub fn get(path_and_query: impl Into<String>) -> Self {
+        Self {
+            method: reqwest::Method::GET,
+            path_and_query: path_and_query.into(),
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    /// A request with a JSON body.
+    pub fn with_body(
+        method: reqwest::Method,
+        path_and_query: impl Into<String>,
+        body: serde_json::Value,
+    ) -> Self {
+        Self {
+            method,
+            path_and_query: path_and_query.into(),
+            headers: Vec::new(),
+            body: Some(body),
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+/// A successful (2xx) answer before decoding.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    /// HTTP status (200, 201, 204 …).
+    pub status: u16,
+    /// The body bytes (empty for 204).
+    pub body: Vec<u8>,
+    /// Graph's `request-id` header.
+    pub request_id: Option<String>,
+}
+
+impl RawResponse {
+    /// Decodes the body, naming the JSON path of a mismatch.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<GraphResponse<T>, GraphError> {
+        decode_body(&self.body, self.request_id.clone()).map(|value| GraphResponse {
+            value,
+            request_id: self.request_id.clone(),
+        })
+    }
+}
+
+/// Pure: decodes a JSON body into `T`, naming the JSON path of a mismatch.
+pub fn decode_body<T: DeserializeOwned>(
+    body: &[u8],
+    request_id: Option<String>,
+) -> Result<T, GraphError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize::<_, T>(de).map_err(|e| GraphError::Decode {
+        path: e.path().to_string(),
+        reason: e.inner().to_string(),
+        body: truncate(&String::from_utf8_lossy(body), 300),
+        request_id,
+    })
 }

@@ -7,7 +7,10 @@
 //! file. Tokens never go in here: the integration row holds only metadata.
 
 pub mod audit_log;
+pub mod batches;
+pub mod directory_cache;
 pub mod integration;
+pub mod meetings;
 pub mod migrations;
 pub mod operators;
 pub mod participants;

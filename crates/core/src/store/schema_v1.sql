@@ -91,6 +91,7 @@ CREATE TABLE batches (
     source_sha256 TEXT NOT NULL,
     state         TEXT NOT NULL CHECK (state IN ('planned', 'running', 'paused', 'cancelled', 'completed')),
     pause_reason  TEXT,
+    concurrency   INTEGER NOT NULL DEFAULT 8,
     created_by    TEXT NOT NULL,
     created_at    TEXT NOT NULL,
     updated_at    TEXT NOT NULL,
@@ -134,13 +135,20 @@ CREATE TABLE meeting_attendees (
 ) WITHOUT ROWID;
 CREATE INDEX meeting_attendees_address ON meeting_attendees (address, meeting_id);
 
+-- One row per ready CSV row, written with its batch before any meeting is created.
+-- external_id is deterministic per meeting (not UNIQUE: a failed or undone item may be retried
+-- by a later batch; the batch module refuses a second live item with the same id).
+-- 'undone' = created, then deleted by `batch cancel --undo`.
 CREATE TABLE batch_items (
     batch_id      INTEGER NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
     line          INTEGER NOT NULL,
-    external_id   TEXT NOT NULL UNIQUE,
+    external_id   TEXT NOT NULL,
     row_json      TEXT NOT NULL,
-    state         TEXT NOT NULL CHECK (state IN ('queued', 'in_flight', 'done', 'failed', 'cancelled')),
+    state         TEXT NOT NULL CHECK (state IN ('queued', 'in_flight', 'done', 'failed', 'cancelled', 'undone')),
     meeting_id    INTEGER REFERENCES meetings (id),
+    graph_id      TEXT,
+    join_web_url  TEXT,
+    created_now   INTEGER,
     error_code    TEXT,
     error_message TEXT,
     attempts      INTEGER NOT NULL DEFAULT 0,
@@ -148,6 +156,7 @@ CREATE TABLE batch_items (
     PRIMARY KEY (batch_id, line)
 );
 CREATE INDEX batch_items_state ON batch_items (batch_id, state);
+CREATE INDEX batch_items_external_id ON batch_items (external_id, state);
 
 -- Append-only: the triggers below refuse UPDATE and DELETE. No foreign keys, so the
 -- trail outlives what it describes. Never a secret in it.

@@ -1,5 +1,10 @@
 //! The core's integration test binary: flows against a `tsched-sandbox` spawned on
 //! 127.0.0.1:0 over real HTTP. One module per area; shared helpers in `support`.
 
+mod batch;
 mod integration_flow;
+mod meetings;
+mod membership;
+mod meetings;
+mod membership;
 mod support;

@@ -1,0 +1,522 @@
+//! `tsched batch …`: create Teams meetings in bulk from a CSV file (docs/BATCH-CSV.md).
+//! `validate` is the dry run; `run` stores the batch and creates the meetings with a progress bar
+//! (or one JSON event per line with `--json`); `list`, `show`, `resume`, `cancel [--undo]` and
+//! `export` work on stored batches. Each arm is a few lines over `tsched_core::batch`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use clap::{Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use tsched_core::auth::{KeyringTokenStore, TokenStore};
+use tsched_core::batch::run::{self as batch_run, GraphTransport, Transport};
+use tsched_core::batch::{self, BatchEvent, Plan, PlanOptions, RowStatus, RunOptions};
+use tsched_core::integration;
+use tsched_core::store::batches::BatchRow;
+use tsched_core::tz::DstChoice;
+
+use super::Context;
+use crate::output;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DstArg {
+    /// The first occurrence of an ambiguous local time.
+    Earlier,
+    /// The second occurrence.
+    Later,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    /// One row per item, the input line first.
+    Csv,
+    /// iCalendar of the created meetings.
+    Ics,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BatchCmd {
+    /// Dry run: check every row and say what is wrong, with line and column. Creates nothing.
+    Validate {
+        /// The CSV file.
+        file: PathBuf,
+        /// Zone for rows without time_zone (else the settings' default).
+        #[arg(long)]
+        time_zone: Option<String>,
+        /// Which occurrence of a local time that happens twice (DST fold).
+        #[arg(long, value_enum)]
+        dst: Option<DstArg>,
+        /// Print the plan as JSON.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Print the rows as CSV.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Store the batch and create its meetings.
+    Run {
+        /// The CSV file.
+        file: PathBuf,
+        /// Requests in flight at most.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Zone for rows without time_zone.
+        #[arg(long)]
+        time_zone: Option<String>,
+        /// Which occurrence of a local time that happens twice (DST fold).
+        #[arg(long, value_enum)]
+        dst: Option<DstArg>,
+        /// Create the ready rows even when others are rejected.
+        #[arg(long)]
+        skip_rejected: bool,
+        /// One JSON event per line on stdout instead of a progress bar.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List batches (interrupted and paused ones are resumable).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a batch and its items.
+    Show {
+        /// Batch id.
+        id: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Finish an interrupted or paused batch.
+    Resume {
+        /// Batch id.
+        id: i64,
+        /// Requests in flight at most.
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// One JSON event per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop scheduling new items; `--undo` also cancels the meetings the batch created.
+    Cancel {
+        /// Batch id.
+        id: i64,
+        /// Delete the meetings already created.
+        #[arg(long)]
+        undo: bool,
+    },
+    /// Export the results.
+    Export {
+        /// Batch id.
+        id: i64,
+        /// csv or ics.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ExportFormat,
+        /// Write to this file instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+fn dst(d: Option<DstArg>) -> DstChoice {
+    match d {
+        None => DstChoice::Refuse,
+        Some(DstArg::Earlier) => DstChoice::Earlier,
+        Some(DstArg::Later) => DstChoice::Later,
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn read(file: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))
+}
+
+fn source_name(file: &Path) -> String {
+    file.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| file.display().to_string())
+}
+
+fn print_plan(plan: &Plan) {
+    let s = &plan.summary;
+    println!(
+        "{} rows: {} ready, {} rejected",
+        s.rows, s.ready, s.rejected
+    );
+    for p in &plan.file_problems {
+        println!("  {p}");
+    }
+    let rows: Vec<Vec<String>> = plan
+        .rows
+        .iter()
+        .map(|r| {
+            let (start, problems) = match (&r.meeting, r.status == RowStatus::Ready) {
+                (Some(m), _) => (tsched_core::time::to_db(m.start_utc), String::new()),
+                _ => (
+                    String::new(),
+                    r.problems
+                        .iter()
+                        .map(|p| format!("col {} {}: {}", p.column, p.field, p.message))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
+            };
+            vec![
+                r.line.to_string(),
+                if r.status == RowStatus::Ready {
+                    "ready"
+                } else {
+                    "rejected"
+                }
+                .into(),
+                r.program.clone(),
+                r.subject.replace('\n', " "),
+                start,
+                problems,
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        print!(
+            "{}",
+            output::table(
+                &[
+                    "LINE",
+                    "STATUS",
+                    "PROGRAM",
+                    "SUBJECT",
+                    "START (UTC)",
+                    "PROBLEMS"
+                ],
+                &rows
+            )
+        );
+    }
+}
+
+fn print_batch(b: &BatchRow) {
+    let c = &b.counts;
+    println!(
+        "batch {} [{}]{} {}: {} done, {} failed, {} queued, {} cancelled, {} undone of {}",
+        b.id,
+        b.state,
+        b.pause_reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default(),
+        b.source_name,
+        c.done,
+        c.failed,
+        c.queued + c.in_flight,
+        c.cancelled,
+        c.undone,
+        c.total
+    );
+}
+
+fn transport(
+    store: &tsched_core::Store,
+) -> anyhow::Result<(integration::HostSession, Arc<dyn Transport>)> {
+    let tokens: Arc<dyn TokenStore> = Arc::new(KeyringTokenStore::default());
+    let session = integration::session(store, tokens)?;
+    let t: Arc<dyn Transport> = Arc::new(GraphTransport::new(&session));
+    Ok((session, t))
+}
+
+/// The progress sink: a bar on stderr, or JSON lines on stdout.
+fn reporter(json: bool) -> (Arc<dyn Fn(BatchEvent) + Send + Sync>, Option<ProgressBar>) {
+    if json {
+        let out = Mutex::new(std::io::stdout());
+        let f = move |e: BatchEvent| {
+            if let Ok(line) = serde_json::to_string(&e) {
+                let mut o = out.lock().unwrap_or_else(|p| p.into_inner());
+                let _ = writeln!(o, "{line}");
+                let _ = o.flush();
+            }
+        };
+        return (Arc::new(f), None);
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let b = bar.clone();
+    let f = move |e: BatchEvent| match e {
+        BatchEvent::Started {
+            total,
+            already_done,
+            ..
+        } => {
+            b.set_length(total);
+            b.set_position(already_done);
+        }
+        BatchEvent::Done { .. } | BatchEvent::Failed { .. } => b.inc(1),
+        BatchEvent::Progress {
+            rate,
+            achieved,
+            eta_secs,
+            failed,
+            ..
+        } => b.set_message(format!(
+            "{achieved:.1}/s (rate {rate:.1}/s){}{}",
+            if failed > 0 {
+                format!(", {failed} failed")
+            } else {
+                String::new()
+            },
+            eta_secs
+                .map(|s| format!(", ETA {s:.0}s"))
+                .unwrap_or_default()
+        )),
+        BatchEvent::Throttled { retry_after_ms, .. } => {
+            b.set_message(format!("throttled: waiting {} ms", retry_after_ms))
+        }
+        BatchEvent::Paused { reason } => b.println(format!("paused: {reason}")),
+        _ => {}
+    };
+    (Arc::new(f), Some(bar))
+}
+
+fn finish(outcome: &batch_run::RunOutcome, json: bool) {
+    if !json {
+        print_batch(&outcome.batch);
+        if outcome.batch.state == "paused" {
+            println!(
+                "Reconnect the host (tsched integration connect …), then: tsched batch resume {}",
+                outcome.batch.id
+            );
+        }
+    }
+}
+
+pub fn run(cmd: BatchCmd, ctx: &Context) -> anyhow::Result<()> {
+    match cmd {
+        BatchCmd::Validate {
+            file,
+            time_zone,
+            dst: d,
+            json,
+            csv,
+        } => {
+            let bytes = read(&file)?;
+            let mut store = ctx.store()?;
+            let actor = ctx.actor(&store)?;
+            let opts = PlanOptions {
+                default_zone: time_zone,
+                dst: dst(d),
+            };
+            let session = transport(&store).ok().map(|(s, _)| s);
+            let (_, plan) = runtime()?.block_on(batch::plan::validate(
+                &mut store,
+                session.as_ref().map(|s| s.graph()),
+                &actor,
+                &bytes,
+                &opts,
+            ))?;
+            if json {
+                output::json(&plan)?;
+            } else if csv {
+                print!("{}", batch::export::plan_csv(&plan)?);
+            } else {
+                print_plan(&plan);
+            }
+            let bad = plan.summary.rejected + plan.file_problems.len() as u64;
+            if bad > 0 {
+                return Err(tsched_core::Error::Invalid {
+                    field: "file",
+                    reason: format!("{bad} of {} rows are not ready", plan.summary.rows.max(bad)),
+                }
+                .into());
+            }
+        }
+        BatchCmd::Run {
+            file,
+            concurrency,
+            time_zone,
+            dst: d,
+            skip_rejected,
+            json,
+        } => {
+            let bytes = read(&file)?;
+            let mut store = ctx.store()?;
+            let actor = ctx.actor(&store)?;
+            let (session, t) = transport(&store)?;
+            let opts = RunOptions {
+                concurrency,
+                skip_rejected,
+                ..Default::default()
+            };
+            let plan_opts = PlanOptions {
+                default_zone: time_zone,
+                dst: dst(d),
+            };
+            let rt = runtime()?;
+            let (_, plan) = rt.block_on(batch::plan::validate(
+                &mut store,
+                Some(session.graph()),
+                &actor,
+                &bytes,
+                &plan_opts,
+            ))?;
+            if plan.summary.rejected > 0 && !skip_rejected && !json {
+                print_plan(&plan);
+            }
+            let id = batch_run::create(
+                &mut store,
+                &actor,
+                &source_name(&file),
+                &bytes,
+                &plan,
+                &opts,
+            )?;
+            if !json {
+                eprintln!(
+                    "batch {id} stored with {} items; creating meetings…",
+                    plan.summary.ready
+                );
+            }
+            let (sink, bar) = reporter(json);
+            let outcome =
+                rt.block_on(batch_run::execute(&mut store, t, &actor, id, &opts, &*sink))?;
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            finish(&outcome, json);
+        }
+        BatchCmd::List { json } => {
+            let store = ctx.store()?;
+            let actor = ctx.actor(&store)?;
+            let list = batch_run::list(&store, &actor)?;
+            if json {
+                output::json(&list)?;
+            } else if list.is_empty() {
+                println!("no batches");
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|b| {
+                        vec![
+                            b.id.to_string(),
+                            b.state.clone(),
+                            if b.resumable() { "yes" } else { "" }.into(),
+                            format!("{}/{}", b.counts.done, b.counts.total),
+                            b.counts.failed.to_string(),
+                            b.source_name.clone(),
+                            b.created_at.clone(),
+                        ]
+                    })
+                    .collect();
+                print!(
+                    "{}",
+                    output::table(
+                        &[
+                            "ID",
+                            "STATE",
+                            "RESUMABLE",
+                            "DONE",
+                            "FAILED",
+                            "FILE",
+                            "CREATED"
+                        ],
+                        &rows
+                    )
+                );
+            }
+        }
+        BatchCmd::Show { id, json } => {
+            let store = ctx.store()?;
+            let actor = ctx.actor(&store)?;
+            let view = batch_run::show(&store, &actor, id)?;
+            if json {
+                output::json(&view)?;
+            } else {
+                print_batch(&view.batch);
+                let rows: Vec<Vec<String>> = view
+                    .items
+                    .iter()
+                    .map(|i| {
+                        vec![
+                            i.line.to_string(),
+                            i.state.clone(),
+                            i.join_web_url.clone().unwrap_or_default(),
+                            i.error_message.clone().unwrap_or_default(),
+                        ]
+                    })
+                    .collect();
+                print!(
+                    "{}",
+                    output::table(&["LINE", "STATE", "JOIN URL", "ERROR"], &rows)
+                );
+            }
+        }
+        BatchCmd::Resume {
+            id,
+            concurrency,
+            json,
+        } => {
+            let mut store = ctx.store()?;
+            let actor = ctx.actor(&store)?;
+            let (_, t) = transport(&store)?;
+            let stored = batch_run::show(&store, &actor, id)?.batch.concurrency as usize;
+            let opts = RunOptions {
+                concurrency: concurrency.unwrap_or(stored),
+                ..Default::default()
+            };
+            let (sink, bar) = reporter(json);
+            let outcome =
+                runtime()?.block_on(batch_run::resume(&mut store, t, &actor, id, &opts, &*sink))?;
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            finish(&outcome, json);
+        }
+        BatchCmd::Cancel { id, undo } => {
+            let mut store = ctx.store()?;
+            let actor = ctx.actor(&store)?;
+            let t = if undo {
+                Some(transport(&store)?.1)
+            } else {
+                None
+            };
+            let c = runtime()?.block_on(batch_run::cancel(&mut store, t, &actor, id, undo))?;
+            print_batch(&c.batch);
+            if undo {
+                println!("{} meetings cancelled", c.undone);
+            }
+            for (line, why) in &c.undo_failed {
+                println!("  line {line}: could not cancel: {why}");
+            }
+        }
+        BatchCmd::Export {
+            id,
+            format,
+            output: out,
+        } => {
+            let store = ctx.store()?;
+            let actor = ctx.actor(&store)?;
+            let text = match format {
+                ExportFormat::Csv => {
+                    batch::export::items_csv(&batch_run::show(&store, &actor, id)?.items)?
+                }
+                ExportFormat::Ics => batch::export::batch_ics(&store, &actor, id)?,
+            };
+            match out {
+                Some(path) => std::fs::write(&path, text)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                None => print!("{text}"),
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,407 @@
+//! `tsched batch …` end to end with the real binary against a sandbox spawned in-process.
+//!
+//! The crash test runs `tsched batch run` on 200 rows, `kill -9`s it at seeded random moments,
+//! resumes (`tsched batch resume ID`), repeats ten times, then lets it finish: the sandbox must
+//! hold exactly one meeting per row and the local store must agree. The host's refresh token
+//! lives in a private Secret Service (a throwaway `dbus-daemon` + `gnome-keyring-daemon` with a
+//! temporary home), so a developer's real keyring is never touched; without those programs the
+//! keyring tests say so and return.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{Duration as ChronoDuration, Utc};
+use rand::{Rng, SeedableRng};
+use tsched_core::programs::{self, MeetingMode, NewProgram};
+use tsched_core::{participants, Actor, Store};
+use tsched_sandbox::{RunningSandbox, Sandbox, SandboxConfig};
+
+/// A private session bus with an unlocked Secret Service; both die with this value.
+struct PrivateKeyring {
+    address: String,
+    daemons: Vec<Child>,
+    _home: tempfile::TempDir,
+}
+
+impl PrivateKeyring {
+    fn start() -> Option<PrivateKeyring> {
+        let home = tempfile::tempdir().expect("tempdir");
+        let bus = home.path().join("bus");
+        let mut dbus = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .arg(format!("--address=unix:path={}", bus.display()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let mut line = String::new();
+        {
+            use std::io::BufRead as _;
+            let out = dbus.stdout.take().expect("piped stdout");
+            std::io::BufReader::new(out).read_line(&mut line).ok()?;
+        }
+        let address = line.trim().to_string();
+        let run = home.path().join("run");
+        std::fs::create_dir_all(&run).expect("runtime dir");
+        let mut gk = match Command::new("gnome-keyring-daemon")
+            .args(["--unlock", "--components=secrets", "--foreground"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &address)
+            .env("HOME", home.path())
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("XDG_RUNTIME_DIR", &run)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(_) => {
+                let _ = dbus.kill();
+                let _ = dbus.wait();
+                return None;
+            }
+        };
+        if let Some(mut stdin) = gk.stdin.take() {
+            let _ = stdin.write_all(b"test-password");
+        }
+        std::thread::sleep(Duration::from_millis(700));
+        Some(PrivateKeyring {
+            address,
+            daemons: vec![gk, dbus],
+            _home: home,
+        })
+    }
+}
+
+impl Drop for PrivateKeyring {
+    fn drop(&mut self) {
+        for d in &mut self.daemons {
+            let _ = d.kill();
+            let _ = d.wait();
+        }
+    }
+}
+
+fn command(data: &Path, bus: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsched"));
+    cmd.arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env("DBUS_SESSION_BUS_ADDRESS", bus)
+        .env_remove("TSCHED_OPERATOR");
+    cmd
+}
+
+fn tsched(data: &Path, bus: &str, args: &[&str]) -> Output {
+    command(data, bus, args).output().expect("run tsched")
+}
+
+/// Sandbox + private keyring + connected integration + program `eng` with Teams on.
+struct World {
+    sandbox: RunningSandbox,
+    keyring: PrivateKeyring,
+    data: PathBuf,
+    people: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+async fn world(throttle: Option<f64>) -> Option<World> {
+    let Some(keyring) = PrivateKeyring::start() else {
+        eprintln!("skipped: dbus-daemon and gnome-keyring-daemon are needed for a private keyring");
+        return None;
+    };
+    let sandbox = Sandbox::spawn(SandboxConfig {
+        auto_consent: true,
+        throttle_rps: throttle,
+        ..Default::default()
+    })
+    .await
+    .expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let script = dir.path().join("follow.py");
+    std::fs::write(
+        &script,
+        "import sys, urllib.request\nurllib.request.urlopen(sys.argv[1], timeout=20).read()\n",
+    )
+    .expect("script");
+    let h = sandbox.handle().clone();
+    let (d, bus, base) = (
+        data.clone(),
+        keyring.address.clone(),
+        sandbox.base_url().to_string(),
+    );
+    let browser = format!("python3 {}", script.display());
+    let out = tokio::task::spawn_blocking(move || {
+        command(
+            &d,
+            &bus,
+            &[
+                "integration",
+                "connect",
+                "--tenant",
+                &h.tenant_id(),
+                "--client-id",
+                &h.client_id(),
+                "--sandbox",
+                &base,
+                "--timeout",
+                "30",
+            ],
+        )
+        .env("BROWSER", browser)
+        .output()
+        .expect("connect")
+    })
+    .await
+    .expect("join");
+    assert!(
+        out.status.success(),
+        "connect through the private keyring: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut store = Store::open_in(&data).expect("store");
+    let actor = Actor::local();
+    programs::add(
+        &mut store,
+        &actor,
+        NewProgram {
+            name: "Engineering".into(),
+            code: Some("eng".into()),
+            description: None,
+        },
+    )
+    .expect("program");
+    programs::set_mode(&mut store, &actor, "eng", MeetingMode::TeamsVideo, true).expect("teams on");
+    let snap = sandbox.handle().snapshot();
+    let people: Vec<String> = snap["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .filter(|u| u["userType"] == "Member" && u["isAdmin"] == false)
+        .map(|u| u["userPrincipalName"].as_str().expect("upn").to_string())
+        .filter(|u| !u.starts_with("teams.scheduler"))
+        .take(5)
+        .collect();
+    for p in &people {
+        participants::add(&mut store, &actor, "eng", p, "").expect("participant");
+    }
+    Some(World {
+        sandbox,
+        keyring,
+        data,
+        people,
+        _dir: dir,
+    })
+}
+
+fn csv_rows(n: usize, people: &[String]) -> String {
+    let day = (Utc::now() + ChronoDuration::days(3))
+        .format("%Y-%m-%d")
+        .to_string();
+    let mut s = String::from(
+        "program,subject,start,duration_minutes,time_zone,participants,external_ref\r\n",
+    );
+    for i in 0..n {
+        s.push_str(&format!(
+            "eng,\"Mentoring, session {i}\",{day} {:02}:{:02},25,Europe/Paris,{};{},row-{i}\r\n",
+            (i / 12) % 24,
+            (i % 12) * 5,
+            people[i % people.len()],
+            people[(i + 2) % people.len()],
+        ));
+    }
+    s
+}
+
+fn batch_ids(data: &Path, bus: &str) -> Vec<i64> {
+    let out = tsched(data, bus, &["batch", "list", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("list JSON");
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|b| b["id"].as_i64().expect("id"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_dash_nine_at_random_moments_then_resume_makes_exactly_one_meeting_per_row() {
+    let started = Instant::now();
+    let Some(w) = world(Some(10.0)).await else {
+        return;
+    };
+    let file = w.data.parent().expect("dir").join("rows.csv");
+    std::fs::write(&file, csv_rows(200, &w.people)).expect("csv");
+    let seed: u64 = std::env::var("TSCHED_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20_271_127);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let bus = w.keyring.address.clone();
+    let mut kills = 0;
+    while kills < 10 {
+        let ids = batch_ids(&w.data, &bus);
+        let mut cmd = match ids.first() {
+            None => command(
+                &w.data,
+                &bus,
+                &["batch", "run", file.to_str().expect("utf-8 path"), "--json"],
+            ),
+            Some(id) => command(
+                &w.data,
+                &bus,
+                &["batch", "resume", &id.to_string(), "--json"],
+            ),
+        };
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let wait = Duration::from_millis(rng.random_range(150..900));
+        tokio::time::sleep(wait).await;
+        if child.try_wait().expect("try_wait").is_some() {
+            break; // it finished before the kill: nothing left to interrupt
+        }
+        child.kill().expect("kill -9"); // SIGKILL on Unix
+        let _ = child.wait();
+        kills += 1;
+    }
+    eprintln!("crash test: {kills} kills (seed {seed})");
+    let ids = batch_ids(&w.data, &bus);
+    assert_eq!(
+        ids.len(),
+        1,
+        "every resume continued the same batch, never a new one"
+    );
+    let id = ids[0].to_string();
+    let listed = tsched(&w.data, &bus, &["batch", "list", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("json");
+    if kills > 0 && v[0]["state"] != "completed" {
+        assert!(
+            ["running", "planned", "paused"].contains(&v[0]["state"].as_str().unwrap_or("")),
+            "a killed batch is listed as resumable: {v}"
+        );
+    }
+    let fin = tsched(&w.data, &bus, &["batch", "resume", &id, "--json"]);
+    let stdout = String::from_utf8_lossy(&fin.stdout).to_string();
+    let finished =
+        stdout.contains("\"event\":\"finished\"") && stdout.contains("\"state\":\"completed\"");
+    let already = String::from_utf8_lossy(&fin.stderr).contains("nothing to resume");
+    assert!(
+        finished || already,
+        "the last resume completes the batch: {stdout} {}",
+        String::from_utf8_lossy(&fin.stderr)
+    );
+
+    let snap = w.sandbox.handle().snapshot();
+    let meetings = snap["meetings"].as_array().expect("meetings");
+    let ext: HashSet<&str> = meetings
+        .iter()
+        .filter_map(|m| m["external_id"].as_str())
+        .collect();
+    assert_eq!(
+        meetings.len(),
+        200,
+        "exactly one meeting per row after {kills} kills (seed {seed})"
+    );
+    assert_eq!(ext.len(), 200, "no externalId twice");
+    let show = tsched(&w.data, &bus, &["batch", "show", &id, "--json"]);
+    let view: serde_json::Value = serde_json::from_slice(&show.stdout).expect("show JSON");
+    let items = view["items"].as_array().expect("items");
+    let local: HashMap<&str, &str> = items
+        .iter()
+        .map(|i| {
+            (
+                i["external_id"].as_str().unwrap_or(""),
+                i["graph_id"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(
+        items.iter().all(|i| i["state"] == "done"),
+        "every item is done in the store"
+    );
+    for m in meetings {
+        assert_eq!(
+            local.get(m["external_id"].as_str().unwrap_or("")).copied(),
+            m["id"].as_str(),
+            "the store agrees with the sandbox on every meeting"
+        );
+    }
+    let export = tsched(&w.data, &bus, &["batch", "export", &id, "--format", "csv"]);
+    let text = String::from_utf8_lossy(&export.stdout);
+    assert!(
+        text.starts_with("line,status,"),
+        "CSV export, input line first: {text:.80}"
+    );
+    assert_eq!(text.lines().count(), 201, "a header and one line per row");
+    assert!(
+        started.elapsed() < Duration::from_secs(120),
+        "the crash test stays under 2 minutes"
+    );
+}
+
+#[test]
+fn validate_locates_every_problem_and_exits_3_without_a_tenant() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("bad.csv");
+    std::fs::write(
+        &file,
+        "\u{feff}program,subject,start,end,participants\r\nnope,,2020-01-01 09:00,2020-01-01 08:00,not-an-address\r\n",
+    )
+    .expect("write");
+    let data = dir.path().join("data");
+    let out = command(
+        &data,
+        "unix:path=/nonexistent/tsched-test-bus",
+        &[
+            "batch",
+            "validate",
+            file.to_str().expect("path"),
+            "--time-zone",
+            "UTC",
+            "--json",
+        ],
+    )
+    .output()
+    .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "rejected rows exit 3: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("plan JSON");
+    let problems = plan["rows"][0]["problems"].as_array().expect("problems");
+    let codes: Vec<&str> = problems.iter().filter_map(|p| p["code"].as_str()).collect();
+    for want in [
+        "unknown_program",
+        "missing_value",
+        "in_past",
+        "end_not_after_start",
+        "bad_address",
+    ] {
+        assert!(codes.contains(&want), "{want} reported: {codes:?}");
+    }
+    assert!(
+        problems
+            .iter()
+            .all(|p| p["line"] == 2 && p["column"].as_u64().is_some_and(|c| c >= 1)),
+        "every problem has line 2 and a column: {problems:?}"
+    );
+    let csv = command(
+        &data,
+        "unix:path=/nonexistent/tsched-test-bus",
+        &["batch", "validate", file.to_str().expect("path"), "--csv"],
+    )
+    .output()
+    .expect("run");
+    assert!(
+        String::from_utf8_lossy(&csv.stdout).starts_with("line,status,"),
+        "CSV output"
+    );
+}

@@ -1,0 +1,199 @@
+//! Results of a batch as files: CSV (the input line first, then status, meeting id, join link,
+//! error) and, for the created meetings, iCalendar through `crate::ics`. Also the dry run's
+//! rows as CSV. Pure: rows in, text out. Never a token or passcode.
+
+use super::plan::{Plan, RowStatus};
+use super::MeetingRow;
+use crate::error::Error;
+use crate::store::batches::ItemRow;
+
+fn writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new())
+}
+
+fn finish(w: csv::Writer<Vec<u8>>) -> Result<String, Error> {
+    let bytes = w
+        .into_inner()
+        .map_err(|e| Error::invalid("export", e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| Error::invalid("export", e.to_string()))
+}
+
+fn csv_err(e: csv::Error) -> Error {
+    Error::invalid("export", e.to_string())
+}
+
+/// Items as CSV: `line,status,program,subject,start_utc,end_utc,meeting_id,join_web_url,error_code,error_message,attempts`.
+pub fn items_csv(items: &[ItemRow]) -> Result<String, Error> {
+    let mut w = writer();
+    w.write_record([
+        "line",
+        "status",
+        "program",
+        "subject",
+        "start_utc",
+        "end_utc",
+        "meeting_id",
+        "join_web_url",
+        "error_code",
+        "error_message",
+        "attempts",
+    ])
+    .map_err(csv_err)?;
+    for i in items {
+        let row: Option<MeetingRow> = serde_json::from_str(&i.row_json).ok();
+        let line = i.line.to_string();
+        let attempts = i.attempts.to_string();
+        let (program, subject, start, end) = match &row {
+            Some(r) => (
+                r.program.clone(),
+                r.subject.clone(),
+                crate::time::to_db(r.start_utc),
+                crate::time::to_db(r.end_utc),
+            ),
+            None => Default::default(),
+        };
+        w.write_record([
+            line.as_str(),
+            i.state.as_str(),
+            &program,
+            &subject,
+            &start,
+            &end,
+            i.graph_id.as_deref().unwrap_or(""),
+            i.join_web_url.as_deref().unwrap_or(""),
+            i.error_code.as_deref().unwrap_or(""),
+            i.error_message.as_deref().unwrap_or(""),
+            &attempts,
+        ])
+        .map_err(csv_err)?;
+    }
+    finish(w)
+}
+
+/// The dry run as CSV: `line,status,program,subject,start_utc,end_utc,external_id,problems`
+/// (problems as `column N (name): code: message`, joined by ` | `).
+pub fn plan_csv(plan: &Plan) -> Result<String, Error> {
+    let mut w = writer();
+    w.write_record([
+        "line",
+        "status",
+        "program",
+        "subject",
+        "start_utc",
+        "end_utc",
+        "external_id",
+        "problems",
+    ])
+    .map_err(csv_err)?;
+    for p in &plan.file_problems {
+        w.write_record([
+            p.line.to_string().as_str(),
+            "rejected",
+            "",
+            "",
+            "",
+            "",
+            "",
+            &p.to_string(),
+        ])
+        .map_err(csv_err)?;
+    }
+    for r in &plan.rows {
+        let problems = r
+            .problems
+            .iter()
+            .map(|p| {
+                format!(
+                    "column {} ({}): {}: {}",
+                    p.column,
+                    p.field,
+                    serde_json::to_value(p.code)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                    p.message
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" | ");
+        let (start, end, ext) = match &r.meeting {
+            Some(m) => (
+                crate::time::to_db(m.start_utc),
+                crate::time::to_db(m.end_utc),
+                m.external_id.clone(),
+            ),
+            None => Default::default(),
+        };
+        w.write_record([
+            r.line.to_string().as_str(),
+            if r.status == RowStatus::Ready {
+                "ready"
+            } else {
+                "rejected"
+            },
+            &r.program,
+            &r.subject,
+            &start,
+            &end,
+            &ext,
+            &problems,
+        ])
+        .map_err(csv_err)?;
+    }
+    finish(w)
+}
+
+/// The created meetings of a batch as one iCalendar object (`METHOD:REQUEST`), through
+/// `crate::ics`; meetings undone by a cancel are left out.
+pub fn batch_ics(
+    store: &crate::store::Store,
+    actor: &crate::actor::Actor,
+    id: i64,
+) -> Result<String, Error> {
+    let view = super::run::show(store, actor, id)?;
+    let mut rows = Vec::new();
+    for item in view.items.iter().filter(|i| i.state == "done") {
+        if let Some(m) = crate::store::meetings::by_external_id(store.conn(), &item.external_id)? {
+            rows.push(m);
+        }
+    }
+    let export = crate::ics::render_many(&rows, chrono::Utc::now());
+    export.request.ok_or_else(|| {
+        Error::invalid(
+            "batch",
+            format!("batch {id} has no created meeting to export"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_csv_puts_the_input_line_first_and_quotes_commas() {
+        let item = ItemRow {
+            batch_id: 1,
+            line: 7,
+            external_id: "e".into(),
+            row_json: "{}".into(),
+            state: "failed".into(),
+            graph_id: None,
+            join_web_url: None,
+            created_now: None,
+            error_code: Some("BadRequest".into()),
+            error_message: Some("a, b".into()),
+            attempts: 1,
+            updated_at: "t".into(),
+        };
+        let out = items_csv(&[item]).expect("csv");
+        let second = out.lines().nth(1).expect("a data line");
+        assert!(
+            second.starts_with("7,failed,"),
+            "line number first: {second}"
+        );
+        assert!(second.contains("\"a, b\""), "commas quoted: {second}");
+    }
+}

@@ -1,0 +1,509 @@
+//! Planning: a read file plus the facts becomes a [`Plan`] — every row "ready" or refused with
+//! every reason — and each ready row gets its deterministic `externalId`. The pure part
+//! ([`plan_file`], [`external_id`]) is separate from gathering the facts ([`gather`]: store
+//! reads and the bulk membership check).
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::csv::{self, Column, CsvFile};
+use super::validate::{self, AddressClass, Facts, ProgramFacts};
+use super::{MeetingRow, Problem, ProblemCode};
+use crate::access::{self, Action};
+use crate::actor::Actor;
+use crate::error::Error;
+use crate::store::Store;
+use crate::tz::DstChoice;
+
+/// Namespace of every batch `externalId` (UUID v5, RFC 9562 §5.5). Never change it: it is what
+/// makes a re-run find the meetings of an earlier run.
+pub const EXTERNAL_ID_NAMESPACE: Uuid = Uuid::from_u128(0x3f1e_8a52_6c1d_4b7e_9a40_5d2c_7e61_b0a9);
+
+/// The `externalId` of a row, deterministic: from `external_ref` when the coordinator gave one
+/// (their key, stable across edits of the row), else from the row's meeting identity (program,
+/// start, end, subject, participants) — the same meeting in any batch, any re-run or resume maps
+/// to the same id, so `createOrGet` returns the existing meeting instead of making a second.
+pub fn external_id(
+    program: &str,
+    external_ref: Option<&str>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    subject: &str,
+    participants: &[String],
+) -> String {
+    let name = match external_ref {
+        Some(r) => format!("ref\u{1f}{}\u{1f}{}", program.to_lowercase(), r.trim()),
+        None => format!(
+            "row\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+            program.to_lowercase(),
+            crate::time::to_db(start),
+            crate::time::to_db(end),
+            subject.trim(),
+            participants.join(";")
+        ),
+    };
+    Uuid::new_v5(&EXTERNAL_ID_NAMESPACE, name.as_bytes()).to_string()
+}
+
+/// A row's verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowStatus {
+    /// It can be created.
+    Ready,
+    /// It cannot; see the problems.
+    Rejected,
+}
+
+/// One row of the plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedRow {
+    /// 1-based line.
+    pub line: u64,
+    /// Verdict.
+    pub status: RowStatus,
+    /// The resolved meeting, when ready.
+    pub meeting: Option<MeetingRow>,
+    /// Every reason, when rejected.
+    pub problems: Vec<Problem>,
+    /// Program as written (for tables of rejected rows).
+    pub program: String,
+    /// Subject as written.
+    pub subject: String,
+}
+
+/// Counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Data rows.
+    pub rows: u64,
+    /// Ready rows.
+    pub ready: u64,
+    /// Rejected rows.
+    pub rejected: u64,
+    /// Problems, by code.
+    pub by_code: std::collections::BTreeMap<String, u64>,
+}
+
+/// The verdict on a whole file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// Counts.
+    pub summary: Summary,
+    /// Every row, in file order.
+    pub rows: Vec<PlannedRow>,
+    /// File-level problems (then `rows` is empty).
+    pub file_problems: Vec<Problem>,
+}
+
+impl Plan {
+    /// The ready meetings.
+    pub fn ready(&self) -> impl Iterator<Item = &MeetingRow> {
+        self.rows.iter().filter_map(|r| r.meeting.as_ref())
+    }
+}
+
+/// Options of planning.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Zone for rows without `time_zone` (else the `batch.default_time_zone` setting).
+    pub default_zone: Option<String>,
+    /// What to do with ambiguous local times.
+    pub dst: DstChoice,
+}
+
+/// Pure: checks every row, then marks duplicates (same program, start, participants, subject;
+/// or the same `external_ref`) — the later row points at the earlier line.
+pub fn plan_file(file: &CsvFile, facts: &Facts) -> Plan {
+    let mut rows: Vec<PlannedRow> = file
+        .rows
+        .iter()
+        .map(|row| {
+            let program = file.get(row, Column::Program).unwrap_or("").to_string();
+            let subject = file.get(row, Column::Subject).unwrap_or("").to_string();
+            match validate::check_row(file, row, facts) {
+                Ok(m) => PlannedRow {
+                    line: row.line,
+                    status: RowStatus::Ready,
+                    meeting: Some(m),
+                    problems: Vec::new(),
+                    program,
+                    subject,
+                },
+                Err(problems) => PlannedRow {
+                    line: row.line,
+                    status: RowStatus::Rejected,
+                    meeting: None,
+                    problems,
+                    program,
+                    subject,
+                },
+            }
+        })
+        .collect();
+    let mut seen_key: HashMap<validate::DuplicateKey, u64> = HashMap::new();
+    let mut seen_ref: HashMap<(String, String), u64> = HashMap::new();
+    let mut seen_id: HashMap<String, u64> = HashMap::new();
+    for (i, row) in file.rows.iter().enumerate() {
+        let Some(m) = rows[i].meeting.clone() else {
+            continue;
+        };
+        let mut problems = Vec::new();
+        if let Some(first) = seen_key.get(&validate::duplicate_key(&m)) {
+            problems.push(file.problem(
+                row,
+                Column::Start,
+                ProblemCode::DuplicateRow,
+                format!("the same meeting (program, start, participants, subject) as line {first}"),
+            ));
+        }
+        if let Some(r) = &m.external_ref {
+            if let Some(first) = seen_ref.get(&(m.program.to_lowercase(), r.clone())) {
+                problems.push(file.problem(
+                    row,
+                    Column::ExternalRef,
+                    ProblemCode::DuplicateRef,
+                    format!("external_ref '{r}' is also on line {first}"),
+                ));
+            }
+        }
+        if problems.is_empty() {
+            if let Some(first) = seen_id.get(&m.external_id) {
+                problems.push(file.problem(
+                    row,
+                    Column::Start,
+                    ProblemCode::DuplicateRow,
+                    format!("the same meeting as line {first}"),
+                ));
+            }
+        }
+        seen_key
+            .entry(validate::duplicate_key(&m))
+            .or_insert(m.line);
+        if let Some(r) = &m.external_ref {
+            seen_ref
+                .entry((m.program.to_lowercase(), r.clone()))
+                .or_insert(m.line);
+        }
+        seen_id.entry(m.external_id.clone()).or_insert(m.line);
+        if !problems.is_empty() {
+            rows[i].status = RowStatus::Rejected;
+            rows[i].meeting = None;
+            rows[i].problems = problems;
+        }
+    }
+    let mut summary = Summary {
+        rows: rows.len() as u64,
+        ..Default::default()
+    };
+    for r in &rows {
+        match r.status {
+            RowStatus::Ready => summary.ready += 1,
+            RowStatus::Rejected => summary.rejected += 1,
+        }
+        for p in &r.problems {
+            *summary
+                .by_code
+                .entry(
+                    serde_json::to_value(p.code)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                )
+                .or_default() += 1;
+        }
+    }
+    Plan {
+        summary,
+        rows,
+        file_problems: Vec::new(),
+    }
+}
+
+/// A plan for an unreadable file: only file-level problems.
+pub fn file_rejected(problems: Vec<Problem>) -> Plan {
+    let mut summary = Summary::default();
+    for p in &problems {
+        *summary
+            .by_code
+            .entry(
+                serde_json::to_value(p.code)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+            )
+            .or_default() += 1;
+    }
+    Plan {
+        summary,
+        rows: Vec::new(),
+        file_problems: problems,
+    }
+}
+
+/// Settings key of the default time zone for rows without `time_zone`.
+pub const SETTING_DEFAULT_ZONE: &str = "batch.default_time_zone";
+
+/// Reads the store's side of the facts: programs named in the file (with the acting operator's
+/// right to manage batches in each), their participants and Teams availability, the default zone.
+pub fn program_facts(
+    store: &Store,
+    actor: &Actor,
+    file: &CsvFile,
+) -> Result<HashMap<String, ProgramFacts>, Error> {
+    let conn = store.conn();
+    let codes: BTreeSet<String> = file
+        .rows
+        .iter()
+        .filter_map(|r| file.get(r, Column::Program))
+        .map(str::to_lowercase)
+        .collect();
+    let teams = crate::programs::teams_availability(conn)?;
+    let mut out = HashMap::new();
+    for code in codes {
+        let Some(p) = crate::store::programs::by_code(conn, &code)? else {
+            continue;
+        };
+        let mode_on = p.enabled_modes.iter().any(|m| m == "teams_video");
+        let denied = match access::require(conn, actor, Action::BatchesManage, Some(&p.code)) {
+            Ok(_) => None,
+            Err(Error::Denied(m)) => Some(m),
+            Err(e) => return Err(e),
+        };
+        let participants = crate::store::participants::list(conn, p.id)?
+            .into_iter()
+            .map(|x| x.email.to_lowercase())
+            .collect();
+        out.insert(
+            code,
+            ProgramFacts {
+                code: p.code.clone(),
+                archived: p.archived,
+                teams_enabled: mode_on && teams.available,
+                teams_reason: if !mode_on {
+                    Some("turn the Teams video call mode on".into())
+                } else {
+                    teams.reason.clone()
+                },
+                denied,
+                participants,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// The default zone: the option, else the `batch.default_time_zone` setting.
+pub fn default_zone(store: &Store, opt: Option<&str>) -> Result<Option<String>, Error> {
+    if let Some(z) = opt {
+        return Ok(Some(z.to_string()));
+    }
+    use rusqlite::OptionalExtension;
+    Ok(store
+        .conn()
+        .query_row(
+            "SELECT value FROM settings WHERE key = ?1",
+            [SETTING_DEFAULT_ZONE],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()?)
+}
+
+/// Every distinct, well-formed address in the file (lower-cased): what the membership check asks.
+pub fn addresses(file: &CsvFile) -> Vec<String> {
+    let mut set = BTreeSet::new();
+    for r in &file.rows {
+        if let Some(list) = file.get(r, Column::Participants) {
+            for a in list.split(';') {
+                if let Ok(a) = crate::participants::validate_email(a) {
+                    set.insert(a.to_lowercase());
+                }
+            }
+        }
+    }
+    set.into_iter().collect()
+}
+
+/// Reads the file and plans it against `facts` (pure once the facts are in).
+pub fn plan_bytes(bytes: &[u8], facts: &Facts) -> (Option<CsvFile>, Plan) {
+    match csv::read(bytes) {
+        Ok(f) => {
+            let plan = plan_file(&f, facts);
+            (Some(f), plan)
+        }
+        Err(problems) => (None, file_rejected(problems)),
+    }
+}
+
+/// Marks every directory address as unknown with `why` (membership could not be checked).
+pub fn unknown_directory(addresses: &[String], why: &str) -> HashMap<String, AddressClass> {
+    addresses
+        .iter()
+        .map(|a| (a.clone(), AddressClass::Unknown(why.to_string())))
+        .collect()
+}
+
+/// The dry run (`tsched batch validate`): reads the file, gathers the facts — programs from the
+/// store, every distinct address through the membership check (cache first, then Graph
+/// `$batch`) — and plans. Sends nothing that creates a meeting. Without a session (not
+/// connected) every address is "could not be checked".
+pub async fn validate(
+    store: &mut Store,
+    graph: Option<&crate::graph::GraphClient>,
+    actor: &Actor,
+    bytes: &[u8],
+    opts: &PlanOptions,
+) -> Result<(Option<CsvFile>, Plan), Error> {
+    // Who acts must be known before anything is read for them.
+    access::resolve(store.conn(), actor)?;
+    let file = match csv::read(bytes) {
+        Ok(f) => f,
+        Err(problems) => return Ok((None, file_rejected(problems))),
+    };
+    let programs = program_facts(store, actor, &file)?;
+    let addrs = addresses(&file);
+    let directory = match graph {
+        None => unknown_directory(&addrs, "the tenant is not connected"),
+        Some(g) if !addrs.is_empty() => {
+            match crate::membership::check_unchecked(store, g, &addrs, Default::default(), &|_| {})
+                .await
+            {
+                Ok(checks) => directory_from(checks),
+                Err(e) => unknown_directory(&addrs, &e.to_string()),
+            }
+        }
+        Some(_) => HashMap::new(),
+    };
+    let facts = Facts {
+        programs,
+        directory,
+        now: Utc::now(),
+        default_zone: default_zone(store, opts.default_zone.as_deref())?,
+        dst: opts.dst,
+    };
+    let mut plan = plan_file(&file, &facts);
+    already_scheduled(store, &file, &mut plan)?;
+    Ok((Some(file), plan))
+}
+
+/// Adapts the membership module's answers to validation's classes.
+pub fn directory_from(
+    checks: Vec<crate::membership::AddressCheck>,
+) -> HashMap<String, AddressClass> {
+    use crate::membership::MemberClass;
+    let mut out = HashMap::new();
+    for c in checks {
+        let key = c.input.trim().to_lowercase();
+        let class = match (c.result, c.error) {
+            (Some(m), _) => match m.class {
+                MemberClass::Member => match (m.upn, m.object_id) {
+                    (Some(upn), Some(object_id)) => AddressClass::Member { upn, object_id },
+                    _ => AddressClass::Unknown("the directory gave no object id".into()),
+                },
+                MemberClass::Guest => AddressClass::Guest,
+                MemberClass::NotFound => AddressClass::NotFound,
+                _ => AddressClass::Ambiguous,
+            },
+            (None, Some(why)) => AddressClass::Unknown(why),
+            (None, None) => AddressClass::Unknown("not checked".into()),
+        };
+        out.insert(key, class);
+    }
+    out
+}
+
+/// Refuses ready rows whose meeting is already live in another batch (same `externalId`).
+pub fn already_scheduled(store: &Store, file: &CsvFile, plan: &mut Plan) -> Result<(), Error> {
+    for (i, row) in plan.rows.iter_mut().enumerate() {
+        let Some(m) = &row.meeting else { continue };
+        if let Some((batch, line)) = crate::store::batches::live_item(store.conn(), &m.external_id)?
+        {
+            let col = if m.external_ref.is_some() {
+                Column::ExternalRef
+            } else {
+                Column::Start
+            };
+            row.problems.push(file.problem(
+                &file.rows[i],
+                col,
+                ProblemCode::AlreadyScheduled,
+                format!("this meeting is already scheduled by batch {batch} (line {line}); see tsched batch show {batch}"),
+            ));
+            row.status = RowStatus::Rejected;
+            row.meeting = None;
+            plan.summary.ready -= 1;
+            plan.summary.rejected += 1;
+            *plan
+                .summary
+                .by_code
+                .entry("already_scheduled".into())
+                .or_default() += 1;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn external_ids_are_stable_and_distinct() {
+        let t = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .expect("t")
+                .with_timezone(&Utc)
+        };
+        let p = vec!["a@x.example".to_string()];
+        let a = external_id(
+            "eng",
+            None,
+            t("2027-03-14T08:30:00Z"),
+            t("2027-03-14T09:00:00Z"),
+            "S",
+            &p,
+        );
+        let b = external_id(
+            "ENG",
+            None,
+            t("2027-03-14T08:30:00Z"),
+            t("2027-03-14T09:00:00Z"),
+            "S",
+            &p,
+        );
+        assert_eq!(a, b, "the same row gives the same externalId in any run");
+        let c = external_id(
+            "eng",
+            None,
+            t("2027-03-14T08:30:00Z"),
+            t("2027-03-14T09:00:00Z"),
+            "T",
+            &p,
+        );
+        assert_ne!(a, c, "another subject is another meeting");
+        let r1 = external_id(
+            "eng",
+            Some("k1"),
+            t("2027-03-14T08:30:00Z"),
+            t("2027-03-14T09:00:00Z"),
+            "S",
+            &p,
+        );
+        let r2 = external_id(
+            "eng",
+            Some("k1"),
+            t("2027-04-14T08:30:00Z"),
+            t("2027-04-14T09:00:00Z"),
+            "S2",
+            &p,
+        );
+        assert_eq!(
+            r1, r2,
+            "with external_ref the key is the coordinator's, not the row's content"
+        );
+        assert!(Uuid::parse_str(&a).is_ok(), "externalId is a UUID");
+    }
+}

@@ -1,0 +1,295 @@
+//! The rate controller: finds and holds the tenant's Graph ceiling for one batch. Pure: the
+//! caller passes the clock (`Instant`) in, so every rule is unit-tested without sleeping.
+//!
+//! Rules (https://learn.microsoft.com/en-us/graph/throttling): a 429 is answered by waiting
+//! exactly `Retry-After` before *any* further request (a global hold, not per request), and the
+//! sending rate is cut multiplicatively; while no 429 comes, the rate probes upward additively
+//! (AIMD). The first phase sends unpaced (bounded by the concurrency) until the first 429: the
+//! successes over the time from the start to the end of that first hold are the first estimate
+//! of the ceiling. One 429 burst counts as one congestion signal: answers to requests sent before
+//! the last cut do not cut again.
+//!
+//! Transient failures (5xx, timeouts, dropped connections) are not congestion: [`backoff`] gives
+//! the per-item jittered exponential wait for them.
+
+use std::time::{Duration, Instant};
+
+/// Tunables of [`RateController`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateConfig {
+    /// Multiplicative decrease factor on a 429 (0 < beta < 1).
+    pub beta: f64,
+    /// Additive increase, as a share of the rate at the last cut, per second without a 429.
+    pub probe_share_per_sec: f64,
+    /// Lowest rate ever used (requests/s).
+    pub min_rps: f64,
+    /// Highest rate ever used (requests/s).
+    pub max_rps: f64,
+    /// Longest burst the pacing bucket may accumulate, in seconds of the current rate.
+    pub burst_secs: f64,
+}
+
+impl Default for RateConfig {
+    fn default() -> Self {
+        Self {
+            beta: 0.85,
+            probe_share_per_sec: 0.02,
+            min_rps: 0.5,
+            max_rps: 2_000.0,
+            burst_secs: 0.1,
+        }
+    }
+}
+
+/// Where the controller is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// No 429 yet: send as fast as the concurrency allows.
+    Discover,
+    /// The ceiling is estimated: pace at `rate`, AIMD around it.
+    Steady,
+}
+
+/// AIMD pacing with a global `Retry-After` hold.
+#[derive(Debug, Clone)]
+pub struct RateController {
+    cfg: RateConfig,
+    phase: Phase,
+    rate: f64,
+    tokens: f64,
+    last_refill: Instant,
+    started: Instant,
+    hold_until: Option<Instant>,
+    last_cut: Option<Instant>,
+    rate_at_cut: f64,
+    successes: u64,
+    throttles: u64,
+}
+
+impl RateController {
+    /// A controller starting now in the discover phase.
+    pub fn new(cfg: RateConfig, now: Instant) -> Self {
+        Self {
+            cfg,
+            phase: Phase::Discover,
+            rate: cfg.max_rps,
+            tokens: 1.0,
+            last_refill: now,
+            started: now,
+            hold_until: None,
+            last_cut: None,
+            rate_at_cut: cfg.max_rps,
+            successes: 0,
+            throttles: 0,
+        }
+    }
+
+    /// The current pacing rate (requests/s); `max_rps` while discovering.
+    pub fn rate(&self) -> f64 {
+        self.rate
+    }
+
+    /// The phase.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// 429s seen.
+    pub fn throttles(&self) -> u64 {
+        self.throttles
+    }
+
+    /// Until when every request must wait (`Retry-After`), if a hold is on.
+    pub fn hold_until(&self, now: Instant) -> Option<Instant> {
+        self.hold_until.filter(|h| *h > now)
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let dt = now
+            .saturating_duration_since(self.last_refill)
+            .as_secs_f64();
+        self.last_refill = now;
+        let cap = (self.rate * self.cfg.burst_secs).max(1.0);
+        self.tokens = (self.tokens + dt * self.rate).min(cap);
+    }
+
+    /// Asks to send one request now: `Ok` (a token is taken) or how long to wait first.
+    pub fn acquire(&mut self, now: Instant) -> Result<(), Duration> {
+        if let Some(h) = self.hold_until(now) {
+            return Err(h - now);
+        }
+        if self.phase == Phase::Discover {
+            return Ok(());
+        }
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
+        }
+    }
+
+    /// A request succeeded: probe upward additively.
+    pub fn on_success(&mut self, _now: Instant) {
+        self.successes += 1;
+        if self.phase == Phase::Steady {
+            // +share×rate_at_cut per second: each of the `rate` successes a second adds 1/rate of it.
+            let step = self.cfg.probe_share_per_sec * self.rate_at_cut / self.rate.max(1.0);
+            self.rate = (self.rate + step).min(self.cfg.max_rps);
+        }
+    }
+
+    /// A 429 for a request sent at `sent_at`: hold everything for `retry_after` (exactly; a
+    /// missing header counts as 1 s) and, once per congestion episode, cut the rate.
+    pub fn on_throttled(&mut self, now: Instant, sent_at: Instant, retry_after: Option<Duration>) {
+        self.throttles += 1;
+        let wait = retry_after.unwrap_or(Duration::from_secs(1));
+        let until = now + wait;
+        self.hold_until = Some(self.hold_until.map_or(until, |h| h.max(until)));
+        let same_episode = self.last_cut.is_some_and(|c| sent_at <= c);
+        if same_episode {
+            return;
+        }
+        self.last_cut = Some(now);
+        match self.phase {
+            Phase::Discover => {
+                // Everything that succeeded from the start to the end of this hold is what the
+                // tenant allowed over that time.
+                let span = until.saturating_duration_since(self.started).as_secs_f64();
+                let estimate = self.successes as f64 / span.max(0.001);
+                self.rate = estimate.clamp(self.cfg.min_rps, self.cfg.max_rps);
+                self.phase = Phase::Steady;
+            }
+            Phase::Steady => {
+                self.rate = (self.rate * self.cfg.beta).max(self.cfg.min_rps);
+            }
+        }
+        self.rate_at_cut = self.rate;
+        self.tokens = 0.0;
+        self.last_refill = until;
+    }
+}
+
+/// Tunables of the per-item retry of transient failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackoffConfig {
+    /// First wait.
+    pub base: Duration,
+    /// Longest wait.
+    pub cap: Duration,
+}
+
+impl Default for BackoffConfig {
+    fn default() -> Self {
+        Self {
+            base: Duration::from_millis(200),
+            cap: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Jittered exponential backoff for the `attempt`-th retry (1-based): `min(cap, base·2^(n-1))`
+/// scaled by `jitter` in [0, 1) into [½, 1) of it ("equal jitter"), so retries of many items
+/// spread out instead of arriving together.
+pub fn backoff(cfg: BackoffConfig, attempt: u32, jitter: f64) -> Duration {
+    let exp = cfg
+        .base
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+        .min(cfg.cap);
+    exp.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn discover_then_estimate_from_successes_over_start_to_hold_end() {
+        let t0 = Instant::now();
+        let mut rc = RateController::new(RateConfig::default(), t0);
+        for _ in 0..100 {
+            assert!(rc.acquire(t0).is_ok(), "discover phase is unpaced");
+            rc.on_success(t0);
+        }
+        rc.on_throttled(t0 + ms(10), t0 + ms(5), Some(Duration::from_secs(1)));
+        assert_eq!(rc.phase(), Phase::Steady, "the first 429 ends discovery");
+        let r = rc.rate();
+        assert!(
+            (95.0..=105.0).contains(&r),
+            "100 successes over ~1.01 s ≈ 99/s, got {r}"
+        );
+        assert_eq!(
+            rc.acquire(t0 + ms(500)),
+            Err(ms(510)),
+            "Retry-After is honoured exactly for every request"
+        );
+    }
+
+    #[test]
+    fn one_burst_of_429s_cuts_once_and_successes_probe_upward() {
+        let t0 = Instant::now();
+        let mut rc = RateController::new(RateConfig::default(), t0);
+        for _ in 0..100 {
+            rc.on_success(t0);
+        }
+        rc.on_throttled(t0, t0, Some(Duration::from_secs(1)));
+        let after_first = rc.rate();
+        rc.on_throttled(t0 + ms(1), t0, Some(Duration::from_secs(1)));
+        assert_eq!(
+            rc.rate(),
+            after_first,
+            "429s of requests sent before the cut do not cut again"
+        );
+        let t1 = t0 + Duration::from_secs(2);
+        rc.on_throttled(t1, t1, Some(Duration::from_secs(1)));
+        let cut = rc.rate();
+        assert!(
+            (cut - after_first * 0.85).abs() < 1e-9,
+            "a new episode cuts by beta"
+        );
+        for _ in 0..(cut as usize) {
+            rc.on_success(t1);
+        }
+        assert!(rc.rate() > cut, "a second of successes probes upward");
+        assert!(rc.rate() < cut * 1.05, "additively, not multiplicatively");
+    }
+
+    #[test]
+    fn steady_phase_paces_at_the_rate() {
+        let t0 = Instant::now();
+        let mut rc = RateController::new(RateConfig::default(), t0);
+        for _ in 0..10 {
+            rc.on_success(t0);
+        }
+        rc.on_throttled(t0, t0, Some(Duration::from_secs(1)));
+        let start = t0 + Duration::from_secs(1);
+        let mut sent = 0;
+        let mut now = start;
+        while now < start + Duration::from_secs(10) {
+            match rc.acquire(now) {
+                Ok(()) => sent += 1,
+                Err(w) => now += w.max(ms(1)),
+            }
+        }
+        let expected = rc.rate() * 10.0;
+        assert!(
+            (sent as f64 - expected).abs() <= expected * 0.1 + 2.0,
+            "10 s at {} rps sends about {expected}, sent {sent}",
+            rc.rate()
+        );
+    }
+
+    #[test]
+    fn backoff_grows_to_the_cap_with_jitter() {
+        let cfg = BackoffConfig::default();
+        assert_eq!(backoff(cfg, 1, 1.0), ms(200), "first retry at most base");
+        assert_eq!(backoff(cfg, 1, 0.0), ms(100), "jitter keeps at least half");
+        assert_eq!(backoff(cfg, 3, 1.0), ms(800), "doubles per attempt");
+        assert_eq!(backoff(cfg, 30, 1.0), cfg.cap, "never beyond the cap");
+    }
+}

@@ -1,0 +1,903 @@
+//! Teams meetings of a program: create, reschedule, cancel, list, show, and the iCalendar export.
+//!
+//! Rules this module keeps:
+//! - **Preconditions** are the membership diagnosis (`crate::membership`) for every participant;
+//!   a refusal names each failing participant and check.
+//! - **Idempotent creation**: the local row (with its externalId) is written *before* the Graph
+//!   call, which is `createOrGet` keyed by that externalId. A retry, a crash or a batch resume
+//!   reuses the row and gets the same meeting back (200) instead of a second one.
+//! - **Nothing is recorded as created unless Graph confirmed it**; a definitive refusal marks the
+//!   row `failed`, an uncertain failure (network, 5xx, throttling) leaves it `pending` so the next
+//!   attempt resumes it.
+//! - **Cancel** locks the lobby to the organizer first (a deleted meeting's join link can still
+//!   revive it), then deletes, then confirms with a GET that answers 404.
+//! - Every change is audited with Graph's request-id; the passcode never goes in an audit row.
+//!
+//! Time validation is pure ([`resolve_times`]); I/O is Graph through [`GraphClient`] and the store.
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::access::{self, Action};
+use crate::actor::Actor;
+use crate::error::Error;
+use crate::graph::meetings::{
+    self as gm, Attendee, CreateOrGet, CreateOrGetOutcome, OnlineMeeting,
+};
+use crate::graph::{GraphClient, GraphError};
+use crate::membership::{self, AddressCheck, CheckOptions, Membership};
+use crate::store::audit_log::{self, AuditEntry};
+use crate::store::meetings::{self as table, AttendeeRow, Confirmed, MeetingFilter, MeetingRow};
+use crate::store::Store;
+use crate::tz::{self, DstChoice};
+
+pub use crate::store::meetings::{MeetingFilter as ListFilter, MeetingRow as Meeting};
+
+/// Longest meeting accepted.
+pub const MAX_DURATION: Duration = Duration::hours(24);
+/// Longest subject (Graph has no documented limit; Outlook truncates near 255).
+pub const MAX_SUBJECT_CHARS: usize = 255;
+/// Settings key of the default IANA time zone.
+pub const SETTING_DEFAULT_TZ: &str = "meetings.default_time_zone";
+/// Default zone when the setting is absent.
+pub const DEFAULT_TZ: &str = "UTC";
+
+/// How the end is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndSpec {
+    /// A local end time in the same zone.
+    At(NaiveDateTime),
+    /// A duration from the start.
+    Duration(Duration),
+}
+
+/// Resolved meeting times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MeetingTimes {
+    /// Start (UTC).
+    pub start: DateTime<Utc>,
+    /// End (UTC).
+    pub end: DateTime<Utc>,
+}
+
+/// Pure: local start/end in `zone` → UTC instants, refusing DST gaps, unresolved folds, end
+/// not after start, more than 24 h, and a start in the past (relative to `now`).
+pub fn resolve_times(
+    start: NaiveDateTime,
+    end: EndSpec,
+    zone: &str,
+    dst: DstChoice,
+    now: DateTime<Utc>,
+) -> Result<MeetingTimes, Error> {
+    let tz = tz::parse_zone(zone).map_err(|p| Error::invalid("time_zone", p.to_string()))?;
+    let s =
+        tz::resolve_local(start, tz, dst).map_err(|p| Error::invalid("start", p.to_string()))?;
+    let e = match end {
+        EndSpec::At(local) => {
+            tz::resolve_local(local, tz, dst).map_err(|p| Error::invalid("end", p.to_string()))?
+        }
+        EndSpec::Duration(d) => {
+            if d <= Duration::zero() {
+                return Err(Error::invalid("duration", "the duration must be positive"));
+            }
+            s + d
+        }
+    };
+    if e <= s {
+        return Err(Error::invalid(
+            "end",
+            format!(
+                "the end ({}) is not after the start ({})",
+                crate::time::to_db(e),
+                crate::time::to_db(s)
+            ),
+        ));
+    }
+    if e - s > MAX_DURATION {
+        return Err(Error::invalid(
+            "end",
+            format!(
+                "the meeting lasts {} minutes; at most 24 hours are allowed",
+                (e - s).num_minutes()
+            ),
+        ));
+    }
+    if s < now {
+        return Err(Error::invalid(
+            "start",
+            format!("the start ({}) is in the past", crate::time::to_db(s)),
+        ));
+    }
+    Ok(MeetingTimes { start: s, end: e })
+}
+
+/// A local (zone-less) date and time as typed.
+pub type NaiveLocal = NaiveDateTime;
+
+/// Parses a duration as people type it: `45m`, `1h`, `1h30m`, or plain minutes (`90`).
+pub fn parse_duration(raw: &str) -> Result<Duration, Error> {
+    let s = raw.trim().to_ascii_lowercase();
+    let bad = || {
+        Error::invalid(
+            "duration",
+            format!("'{}' is not a duration; write 45m, 1h or 1h30m", raw.trim()),
+        )
+    };
+    if let Ok(m) = s.parse::<i64>() {
+        return Ok(Duration::minutes(m));
+    }
+    let (h, rest) = match s.split_once('h') {
+        Some((h, rest)) => (h.trim().parse::<i64>().map_err(|_| bad())?, rest),
+        None => (0, s.as_str()),
+    };
+    let m = match rest.strip_suffix('m') {
+        Some(m) => m.trim().parse::<i64>().map_err(|_| bad())?,
+        None if rest.is_empty() => 0,
+        None => return Err(bad()),
+    };
+    Ok(Duration::minutes(h * 60 + m))
+}
+
+/// Parses typed start, end-or-duration and DST choice (front ends' text fields).
+pub fn parse_when(
+    start: &str,
+    end: Option<&str>,
+    duration: Option<&str>,
+    dst: Option<&str>,
+) -> Result<(NaiveDateTime, EndSpec, DstChoice), Error> {
+    let start = tz::parse_local(start).map_err(|e| Error::invalid("start", e))?;
+    let end = match (end, duration) {
+        (Some(e), None) => EndSpec::At(tz::parse_local(e).map_err(|e| Error::invalid("end", e))?),
+        (None, Some(d)) => EndSpec::Duration(parse_duration(d)?),
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid("end", "give an end or a duration, not both"))
+        }
+        (None, None) => return Err(Error::invalid("end", "give an end or a duration")),
+    };
+    let dst = match dst {
+        Some(d) => d
+            .parse::<DstChoice>()
+            .map_err(|e| Error::invalid("dst", e))?,
+        None => DstChoice::Refuse,
+    };
+    Ok((start, end, dst))
+}
+
+/// Input of [`create`].
+#[derive(Debug, Clone)]
+pub struct NewMeeting {
+    /// Program code.
+    pub program: String,
+    /// Subject, as given (trimmed).
+    pub subject: String,
+    /// Local start in `time_zone`.
+    pub start: NaiveDateTime,
+    /// End or duration.
+    pub end: EndSpec,
+    /// IANA zone; default from settings.
+    pub time_zone: Option<String>,
+    /// What to do with an ambiguous local time.
+    pub dst: DstChoice,
+    /// Participants' addresses.
+    pub participants: Vec<String>,
+    /// Caller-supplied externalId (batch derives one deterministically); default a new UUID.
+    pub external_id: Option<String>,
+    /// The batch creating it, if any.
+    pub batch_id: Option<i64>,
+}
+
+/// What [`create`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Created {
+    /// The stored meeting.
+    pub meeting: MeetingRow,
+    /// `created` (201), or `existing` (200: this externalId was already created upstream).
+    pub outcome: CreateOrGetOutcome,
+}
+
+/// The default zone (settings, else UTC).
+pub fn default_time_zone(store: &Store) -> Result<String, Error> {
+    Ok(
+        crate::store::integration::setting(store.conn(), SETTING_DEFAULT_TZ)?
+            .filter(|z| !z.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_TZ.to_string()),
+    )
+}
+
+fn validate_subject(raw: &str) -> Result<String, Error> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err(Error::invalid("subject", "the subject is empty"));
+    }
+    if s.chars().count() > MAX_SUBJECT_CHARS {
+        return Err(Error::invalid(
+            "subject",
+            format!("the subject is longer than {MAX_SUBJECT_CHARS} characters"),
+        ));
+    }
+    if s.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(Error::invalid(
+            "subject",
+            "the subject contains a control character",
+        ));
+    }
+    Ok(s.to_string())
+}
+
+fn validate_participants(raw: &[String]) -> Result<Vec<String>, Error> {
+    if raw.is_empty() {
+        return Err(Error::invalid(
+            "participants",
+            "name at least one participant",
+        ));
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut bad = Vec::new();
+    for r in raw {
+        match membership::normalize_address(r) {
+            Ok(a) if !out.contains(&a) => out.push(a),
+            Ok(_) => {}
+            Err(why) => bad.push(why),
+        }
+    }
+    if !bad.is_empty() {
+        return Err(Error::invalid("participants", bad.join("; ")));
+    }
+    Ok(out)
+}
+
+/// Runs the diagnosis for every participant; returns their directory results, or a refusal that
+/// names each failing participant and check.
+async fn preconditions(
+    store: &mut Store,
+    graph: &GraphClient,
+    actor: &Actor,
+    program: &str,
+    participants: &[String],
+) -> Result<Vec<Membership>, Error> {
+    let ctx = membership::context(store, actor, program)?;
+    let checks: Vec<AddressCheck> =
+        membership::check_unchecked(store, graph, participants, CheckOptions::default(), &|_| {})
+            .await?;
+    let mut problems: Vec<String> = ctx
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| {
+            format!(
+                "{}: {} (fix: {})",
+                c.check.label(),
+                c.detail,
+                c.fix.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    let mut found = Vec::new();
+    for c in &checks {
+        let addr = membership::normalize_address(&c.input).unwrap_or_else(|_| c.input.clone());
+        let m = match (&c.result, &c.error) {
+            (Some(m), _) => Ok(m),
+            (None, e) => Err(e.as_deref().unwrap_or("not checked")),
+        };
+        for f in membership::person_checks(store, &ctx, &addr, m)?
+            .into_iter()
+            .filter(|f| !f.passed)
+        {
+            problems.push(format!(
+                "{addr}: {} — {} (fix: {})",
+                f.check.label(),
+                f.detail,
+                f.fix.as_deref().unwrap_or("")
+            ));
+        }
+        if let Some(m) = &c.result {
+            found.push(m.clone());
+        }
+    }
+    if problems.is_empty() {
+        Ok(found)
+    } else {
+        Err(Error::invalid(
+            "participants",
+            format!(
+                "cannot offer a Teams meeting in '{}': {}",
+                ctx.program_code,
+                problems.join("; ")
+            ),
+        ))
+    }
+}
+
+fn attendee_rows(members: &[Membership]) -> Vec<AttendeeRow> {
+    members
+        .iter()
+        .map(|m| AttendeeRow {
+            address: m.address.clone(),
+            upn: m.upn.clone(),
+            object_id: m.object_id.clone(),
+            display_name: m.display_name.clone(),
+        })
+        .collect()
+}
+
+fn graph_attendees(rows: &[AttendeeRow]) -> Vec<Attendee> {
+    rows.iter()
+        .map(|a| Attendee {
+            upn: a.upn.clone().unwrap_or_else(|| a.address.clone()),
+            user_id: a.object_id.clone().unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// A summary for audit rows: never the passcode.
+fn audit_view(m: &MeetingRow) -> serde_json::Value {
+    json!({
+        "external_id": m.external_id,
+        "subject": m.subject,
+        "start_utc": m.start_utc,
+        "end_utc": m.end_utc,
+        "time_zone": m.time_zone,
+        "state": m.state,
+        "graph_id": m.graph_id,
+        "join_web_url": m.join_web_url,
+        "organizer_upn": m.organizer_upn,
+        "attendees": m.attendees.iter().map(|a| a.address.clone()).collect::<Vec<_>>(),
+    })
+}
+
+fn parse_utc(s: &str) -> Result<DateTime<Utc>, Error> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| Error::invalid("time", format!("stored time '{s}' is unreadable: {e}")))
+}
+
+/// Whether a Graph failure means the request surely did not apply (a 4xx other than 408/429).
+fn definitive(e: &GraphError) -> bool {
+    matches!(e, GraphError::Status { status, .. } if (400..500).contains(status) && *status != 408 && *status != 429)
+}
+
+/// The synchronous checks of [`create`] (no Graph): subject, participants, program, access,
+/// zone and times. Front ends may call it first to refuse bad input before any network use.
+pub fn validate(store: &Store, actor: &Actor, input: &NewMeeting) -> Result<Validated, Error> {
+    let subject = validate_subject(&input.subject)?;
+    let participants = validate_participants(&input.participants)?;
+    let program = crate::programs::load(store.conn(), &input.program)?;
+    let who = access::require(
+        store.conn(),
+        actor,
+        Action::MeetingsManage,
+        Some(&program.code),
+    )?;
+    let zone = match &input.time_zone {
+        Some(z) => z.trim().to_string(),
+        None => default_time_zone(store)?,
+    };
+    if let Some(ext) = &input.external_id {
+        if ext.trim().is_empty() || ext.len() > 200 {
+            return Err(Error::invalid("external_id", "must be 1 to 200 characters"));
+        }
+    }
+    let times = resolve_times(input.start, input.end, &zone, input.dst, Utc::now())?;
+    Ok(Validated {
+        subject,
+        participants,
+        program_id: program.id,
+        program_code: program.code,
+        operator: who.label,
+        zone,
+        times,
+    })
+}
+
+/// What [`validate`] accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Validated {
+    /// Trimmed subject.
+    pub subject: String,
+    /// Normalised, de-duplicated participants.
+    pub participants: Vec<String>,
+    /// Program row id.
+    pub program_id: i64,
+    /// Program code.
+    pub program_code: String,
+    /// The acting operator's label.
+    pub operator: String,
+    /// The IANA zone.
+    pub zone: String,
+    /// Resolved UTC times.
+    pub times: MeetingTimes,
+}
+
+/// Creates a Teams meeting in a program: checks access and every precondition, writes the
+/// pending row, calls `createOrGet` as the host, then records what Graph confirmed (audited).
+/// With a caller-supplied externalId that already has a row, it resumes that row instead (a
+/// created one is returned as is; a pending one is confirmed with `createOrGet`).
+pub async fn create(
+    store: &mut Store,
+    graph: &GraphClient,
+    actor: &Actor,
+    input: NewMeeting,
+) -> Result<Created, Error> {
+    if let Some(ext) = &input.external_id {
+        if let Some(existing) = table::by_external_id(store.conn(), ext)? {
+            let who = access::require(
+                store.conn(),
+                actor,
+                Action::MeetingsManage,
+                Some(&existing.program_code),
+            )?;
+            return match existing.state.as_str() {
+                "created" | "cancelling" => Ok(Created {
+                    meeting: existing,
+                    outcome: CreateOrGetOutcome::Existing,
+                }),
+                "pending" => confirm(store, graph, &who.label, existing).await,
+                other => Err(Error::Conflict(format!(
+                    "meeting with externalId '{ext}' is {other}; use a new externalId"
+                ))),
+            };
+        }
+    }
+    let v = validate(store, actor, &input)?;
+    let members = preconditions(store, graph, actor, &v.program_code, &v.participants).await?;
+    let external_id = input
+        .external_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let now = crate::time::now_db();
+    let (start_utc, end_utc) = (
+        crate::time::to_db(v.times.start),
+        crate::time::to_db(v.times.end),
+    );
+    let attendees = attendee_rows(&members);
+    let id = store.write(|tx| -> Result<i64, Error> {
+        Ok(table::insert_pending(
+            tx,
+            &table::NewRow {
+                external_id: &external_id,
+                program_id: v.program_id,
+                batch_id: input.batch_id,
+                subject: &v.subject,
+                start_utc: &start_utc,
+                end_utc: &end_utc,
+                time_zone: &v.zone,
+                created_by: &v.operator,
+                now: &now,
+            },
+            &attendees,
+        )?)
+    })?;
+    let row = table::by_id(store.conn(), id)?.expect("invariant: row just inserted");
+    confirm(store, graph, &v.operator, row).await
+}
+
+/// Calls `createOrGet` for a pending row and records the outcome.
+async fn confirm(
+    store: &mut Store,
+    graph: &GraphClient,
+    operator: &str,
+    row: MeetingRow,
+) -> Result<Created, Error> {
+    let req = CreateOrGet {
+        external_id: row.external_id.clone(),
+        subject: row.subject.clone(),
+        start: parse_utc(&row.start_utc)?,
+        end: parse_utc(&row.end_utc)?,
+        attendees: graph_attendees(&row.attendees),
+    };
+    match gm::create_or_get(graph, &req).await {
+        Ok((outcome, resp)) => {
+            let m: OnlineMeeting = resp.value;
+            let now = crate::time::now_db();
+            let start = m
+                .start_date_time
+                .map(crate::time::to_db)
+                .unwrap_or_else(|| row.start_utc.clone());
+            let end = m
+                .end_date_time
+                .map(crate::time::to_db)
+                .unwrap_or_else(|| row.end_utc.clone());
+            let organizer = m
+                .participants
+                .as_ref()
+                .and_then(|p| p.organizer.as_ref())
+                .and_then(|o| o.upn.clone());
+            let jid = m.join_meeting_id_settings.as_ref();
+            store.write(|tx| -> Result<(), Error> {
+                table::mark_created(
+                    tx,
+                    row.id,
+                    &Confirmed {
+                        graph_id: &m.id,
+                        join_web_url: m.join_web_url.as_deref(),
+                        join_meeting_id: jid.and_then(|j| j.join_meeting_id.as_deref()),
+                        passcode: jid.and_then(|j| j.passcode.as_deref()),
+                        organizer_upn: organizer.as_deref(),
+                        start_utc: &start,
+                        end_utc: &end,
+                    },
+                    &now,
+                )?;
+                let after = table::by_id(tx, row.id)?.expect("invariant: row exists");
+                audit_log::append(
+                    tx,
+                    &AuditEntry {
+                        operator,
+                        action: "meeting.create",
+                        target: &format!("meeting:{}", row.external_id),
+                        program_code: Some(&row.program_code),
+                        before: None,
+                        after: Some(audit_view(&after)),
+                        graph_request_id: resp.request_id.as_deref(),
+                    },
+                )?;
+                Ok(())
+            })?;
+            let meeting = table::by_id(store.conn(), row.id)?.expect("invariant: row exists");
+            Ok(Created { meeting, outcome })
+        }
+        Err(e) => {
+            let state = if definitive(&e) { "failed" } else { "pending" };
+            let msg = e.to_string();
+            let now = crate::time::now_db();
+            store.write(|tx| -> Result<(), Error> {
+                table::set_state(tx, row.id, state, Some(&msg), &now)?;
+                Ok(())
+            })?;
+            Err(e.into())
+        }
+    }
+}
+
+/// Finds a meeting by row id or externalId.
+pub fn find(store: &Store, key: &str) -> Result<MeetingRow, Error> {
+    let key = key.trim();
+    let row = match key.parse::<i64>() {
+        Ok(id) => table::by_id(store.conn(), id)?,
+        Err(_) => None,
+    };
+    let row = match row {
+        Some(r) => Some(r),
+        None => table::by_external_id(store.conn(), key)?,
+    };
+    row.ok_or(Error::NotFound {
+        what: "meeting",
+        key: key.to_string(),
+    })
+}
+
+/// Shows one meeting (needs [`Action::ViewProgram`] on its program).
+pub fn show(store: &Store, actor: &Actor, key: &str) -> Result<MeetingRow, Error> {
+    let m = find(store, key)?;
+    access::require(
+        store.conn(),
+        actor,
+        Action::ViewProgram,
+        Some(&m.program_code),
+    )?;
+    Ok(m)
+}
+
+/// Lists meetings. With a program: [`Action::ViewProgram`] on it; without: on all programs.
+pub fn list(
+    store: &Store,
+    actor: &Actor,
+    filter: &MeetingFilter,
+) -> Result<Vec<MeetingRow>, Error> {
+    let mut f = filter.clone();
+    if let Some(p) = &f.program_code {
+        let p = p.trim().to_ascii_lowercase();
+        access::require(store.conn(), actor, Action::ViewProgram, Some(&p))?;
+        f.program_code = Some(p);
+    } else {
+        access::require(store.conn(), actor, Action::ViewProgram, None).map_err(|e| match e {
+            Error::Denied(m) => Error::Denied(format!("{m}; name a program (--program)")),
+            other => other,
+        })?;
+    }
+    if let Some(p) = &f.participant {
+        f.participant = Some(p.trim().to_lowercase());
+    }
+    Ok(table::list(store.conn(), &f)?)
+}
+
+/// Input of [`reschedule`].
+#[derive(Debug, Clone)]
+pub struct RescheduleInput {
+    /// Row id or externalId.
+    pub meeting: String,
+    /// New local start.
+    pub start: NaiveDateTime,
+    /// New end or duration.
+    pub end: EndSpec,
+    /// Zone; default the meeting's.
+    pub time_zone: Option<String>,
+    /// Ambiguous-time choice.
+    pub dst: DstChoice,
+    /// New subject.
+    pub subject: Option<String>,
+    /// New participant list (whole).
+    pub participants: Option<Vec<String>>,
+}
+
+/// Reschedules a created meeting: one `PATCH` with start and end together (plus subject and the
+/// whole attendee list when changed). The join link stays the same. Audited; SEQUENCE + 1.
+pub async fn reschedule(
+    store: &mut Store,
+    graph: &GraphClient,
+    actor: &Actor,
+    input: RescheduleInput,
+) -> Result<MeetingRow, Error> {
+    let before = find(store, &input.meeting)?;
+    let who = access::require(
+        store.conn(),
+        actor,
+        Action::MeetingsManage,
+        Some(&before.program_code),
+    )?;
+    if before.state != "created" {
+        return Err(Error::Conflict(format!(
+            "meeting '{}' is {}; only a created meeting can be rescheduled",
+            before.external_id, before.state
+        )));
+    }
+    let graph_id = before
+        .graph_id
+        .clone()
+        .expect("invariant: a created meeting has a Graph id");
+    let zone = input
+        .time_zone
+        .clone()
+        .unwrap_or_else(|| before.time_zone.clone());
+    let times = resolve_times(input.start, input.end, &zone, input.dst, Utc::now())?;
+    let subject = input.subject.as_deref().map(validate_subject).transpose()?;
+    let new_attendees = match &input.participants {
+        None => None,
+        Some(list) => {
+            let list = validate_participants(list)?;
+            let members = preconditions(store, graph, actor, &before.program_code, &list).await?;
+            Some(attendee_rows(&members))
+        }
+    };
+    let resp = gm::reschedule(
+        graph,
+        &graph_id,
+        &gm::Reschedule {
+            start: times.start,
+            end: times.end,
+            subject: subject.clone(),
+            attendees: new_attendees.as_deref().map(graph_attendees),
+        },
+    )
+    .await?;
+    let now = crate::time::now_db();
+    let start = resp
+        .value
+        .start_date_time
+        .map(crate::time::to_db)
+        .unwrap_or_else(|| crate::time::to_db(times.start));
+    let end = resp
+        .value
+        .end_date_time
+        .map(crate::time::to_db)
+        .unwrap_or_else(|| crate::time::to_db(times.end));
+    let subject = subject.unwrap_or_else(|| before.subject.clone());
+    store.write(|tx| -> Result<(), Error> {
+        table::reschedule(tx, before.id, &start, &end, &zone, &subject, &now)?;
+        if let Some(a) = &new_attendees {
+            table::replace_attendees(tx, before.id, a)?;
+        }
+        let after = table::by_id(tx, before.id)?.expect("invariant: row exists");
+        audit_log::append(
+            tx,
+            &AuditEntry {
+                operator: &who.label,
+                action: "meeting.reschedule",
+                target: &format!("meeting:{}", before.external_id),
+                program_code: Some(&before.program_code),
+                before: Some(audit_view(&before)),
+                after: Some(audit_view(&after)),
+                graph_request_id: resp.request_id.as_deref(),
+            },
+        )?;
+        Ok(())
+    })?;
+    Ok(table::by_id(store.conn(), before.id)?.expect("invariant: row exists"))
+}
+
+/// What [`cancel`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cancelled {
+    /// The meeting after cancelling.
+    pub meeting: MeetingRow,
+    /// Notes (already cancelled, already gone upstream, …).
+    pub notes: Vec<String>,
+}
+
+/// Cancels a meeting: lobby locked to the organizer (`PATCH lobbyBypassSettings`), `DELETE`, then
+/// a `GET` that must answer 404. Cancelling twice, or a meeting already gone upstream, succeeds
+/// with a note. A pending meeting is first resolved with `createOrGet` so nothing is left
+/// upstream. Audited; SEQUENCE + 1.
+pub async fn cancel(
+    store: &mut Store,
+    graph: &GraphClient,
+    actor: &Actor,
+    key: &str,
+) -> Result<Cancelled, Error> {
+    let mut row = find(store, key)?;
+    let who = access::require(
+        store.conn(),
+        actor,
+        Action::MeetingsManage,
+        Some(&row.program_code),
+    )?;
+    let mut notes = Vec::new();
+    match row.state.as_str() {
+        "cancelled" => {
+            notes.push("the meeting was already cancelled; nothing to do".to_string());
+            return Ok(Cancelled {
+                meeting: row,
+                notes,
+            });
+        }
+        "pending" => {
+            row = confirm(store, graph, &who.label, row).await?.meeting;
+        }
+        _ => {}
+    }
+    let before = row.clone();
+    let mut request_id: Option<String> = None;
+    if let Some(gid) = row.graph_id.clone() {
+        let now = crate::time::now_db();
+        store.write(|tx| -> Result<(), Error> {
+            table::set_state(tx, row.id, "cancelling", None, &now)?;
+            Ok(())
+        })?;
+        match gm::lock_lobby(graph, &gid).await? {
+            None => notes.push("the meeting was already gone in Microsoft Teams".into()),
+            Some(rid) => {
+                request_id = rid;
+                let (existed, rid) = gm::delete(graph, &gid).await?;
+                if !existed {
+                    notes.push("the meeting was already deleted in Microsoft Teams".into());
+                }
+                request_id = rid.or(request_id);
+            }
+        }
+        if gm::get(graph, &gid).await?.is_some() {
+            return Err(Error::Conflict(format!(
+                "Microsoft Teams still has meeting '{}' after the delete; try cancelling again",
+                row.external_id
+            )));
+        }
+    } else {
+        notes.push("the meeting was never created in Microsoft Teams".into());
+    }
+    let now = crate::time::now_db();
+    store.write(|tx| -> Result<(), Error> {
+        table::mark_cancelled(tx, row.id, &now)?;
+        let after = table::by_id(tx, row.id)?.expect("invariant: row exists");
+        audit_log::append(
+            tx,
+            &AuditEntry {
+                operator: &who.label,
+                action: "meeting.cancel",
+                target: &format!("meeting:{}", row.external_id),
+                program_code: Some(&row.program_code),
+                before: Some(audit_view(&before)),
+                after: Some(audit_view(&after)),
+                graph_request_id: request_id.as_deref(),
+            },
+        )?;
+        Ok(())
+    })?;
+    let meeting = table::by_id(store.conn(), row.id)?.expect("invariant: row exists");
+    Ok(Cancelled { meeting, notes })
+}
+
+/// The `.ics` of one meeting: `METHOD:REQUEST`, or `METHOD:CANCEL` once cancelled.
+pub fn ics_for(store: &Store, actor: &Actor, key: &str) -> Result<String, Error> {
+    let m = show(store, actor, key)?;
+    Ok(crate::ics::render_one(&m, Utc::now()))
+}
+
+/// The `.ics` files of meetings matching `filter`: live meetings in one `METHOD:REQUEST`
+/// calendar, cancelled ones in one `METHOD:CANCEL` calendar (iTIP allows one method per object).
+pub fn ics_for_range(
+    store: &Store,
+    actor: &Actor,
+    filter: &MeetingFilter,
+) -> Result<crate::ics::Export, Error> {
+    let rows = list(store, actor, filter)?;
+    Ok(crate::ics::render_many(&rows, Utc::now()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local(s: &str) -> NaiveDateTime {
+        tz::parse_local(s).expect("local time")
+    }
+
+    fn now() -> DateTime<Utc> {
+        parse_utc("2027-01-01T00:00:00Z").expect("time")
+    }
+
+    #[test]
+    fn durations_parse_in_minutes_hours_or_both() {
+        for (s, m) in [("45m", 45), ("1h", 60), ("1h30m", 90), ("90", 90)] {
+            assert_eq!(
+                parse_duration(s).expect("duration").num_minutes(),
+                m,
+                "{s} minutes"
+            );
+        }
+        assert!(parse_duration("soon").is_err(), "nonsense refused");
+        assert!(
+            parse_when(
+                "2027-03-15 09:00",
+                Some("2027-03-15 10:00"),
+                Some("1h"),
+                None
+            )
+            .is_err(),
+            "end and duration together refused"
+        );
+    }
+
+    #[test]
+    fn times_resolve_and_every_bad_window_is_refused_with_its_reason() {
+        let t = resolve_times(
+            local("2027-03-15 09:00"),
+            EndSpec::Duration(Duration::minutes(45)),
+            "America/New_York",
+            DstChoice::Refuse,
+            now(),
+        )
+        .expect("ordinary window");
+        assert_eq!(
+            crate::time::to_db(t.start),
+            "2027-03-15T13:00:00Z",
+            "EDT is UTC-4"
+        );
+        assert_eq!(
+            crate::time::to_db(t.end),
+            "2027-03-15T13:45:00Z",
+            "duration added"
+        );
+        let cases = [
+            (
+                local("2027-03-15 09:00"),
+                EndSpec::At(local("2027-03-15 08:00")),
+                "not after the start",
+            ),
+            (
+                local("2027-03-15 09:00"),
+                EndSpec::Duration(Duration::hours(25)),
+                "at most 24 hours",
+            ),
+            (
+                local("2026-03-15 09:00"),
+                EndSpec::Duration(Duration::hours(1)),
+                "in the past",
+            ),
+            (
+                local("2027-03-14 02:30"),
+                EndSpec::Duration(Duration::hours(1)),
+                "does not exist",
+            ),
+            (
+                local("2027-11-07 01:30"),
+                EndSpec::Duration(Duration::hours(1)),
+                "happens twice",
+            ),
+        ];
+        for (start, end, why) in cases {
+            let e = resolve_times(start, end, "America/New_York", DstChoice::Refuse, now())
+                .expect_err(why);
+            assert!(e.to_string().contains(why), "expected '{why}' in: {e}");
+        }
+    }
+}

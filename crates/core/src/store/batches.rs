@@ -1,0 +1,447 @@
+//! Tables `batches` and `batch_items`: row types and queries, and the resume bookkeeping (which
+//! items are queued, in flight, done). Validation and the run live in `crate::batch`; this module
+//! only reads and writes. No token, passcode or Graph error body beyond Graph's code and message.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::Serialize;
+
+/// A batch with its item counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BatchRow {
+    /// Row id (what `tsched batch show ID` takes).
+    pub id: i64,
+    /// Stable unique id (UUID).
+    pub uid: String,
+    /// The CSV file's name as given.
+    pub source_name: String,
+    /// SHA-256 of the file's bytes.
+    pub source_sha256: String,
+    /// `planned`, `running`, `paused`, `cancelled`, `completed`.
+    pub state: String,
+    /// Why it is paused.
+    pub pause_reason: Option<String>,
+    /// Concurrency to use.
+    pub concurrency: i64,
+    /// Who created it.
+    pub created_by: String,
+    /// Created (UTC).
+    pub created_at: String,
+    /// Last change (UTC).
+    pub updated_at: String,
+    /// Finished (UTC).
+    pub finished_at: Option<String>,
+    /// Item counts.
+    pub counts: Counts,
+}
+
+impl BatchRow {
+    /// Whether `batch resume` has work to do: not finished and not cancelled.
+    pub fn resumable(&self) -> bool {
+        matches!(self.state.as_str(), "planned" | "running" | "paused")
+    }
+}
+
+/// Item counts by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// All items.
+    pub total: u64,
+    /// Waiting.
+    pub queued: u64,
+    /// Sent, answer not recorded.
+    pub in_flight: u64,
+    /// Meeting exists.
+    pub done: u64,
+    /// Given up.
+    pub failed: u64,
+    /// Never sent (cancelled).
+    pub cancelled: u64,
+    /// Created then deleted by `cancel --undo`.
+    pub undone: u64,
+}
+
+/// One item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemRow {
+    /// Batch id.
+    pub batch_id: i64,
+    /// 1-based CSV line.
+    pub line: u64,
+    /// The `externalId` sent to `createOrGet`.
+    pub external_id: String,
+    /// The resolved row (`batch::MeetingRow` as JSON).
+    pub row_json: String,
+    /// `queued`, `in_flight`, `done`, `failed`, `cancelled`, `undone`.
+    pub state: String,
+    /// Graph meeting id.
+    pub graph_id: Option<String>,
+    /// Join link.
+    pub join_web_url: Option<String>,
+    /// True when this batch created it (201), false when it already existed (200).
+    pub created_now: Option<bool>,
+    /// Graph's error code (or ours).
+    pub error_code: Option<String>,
+    /// Graph's error message.
+    pub error_message: Option<String>,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Last change (UTC).
+    pub updated_at: String,
+}
+
+/// Inserts a batch in state `planned`; returns its id.
+pub fn insert(
+    conn: &Connection,
+    uid: &str,
+    source_name: &str,
+    sha256: &str,
+    concurrency: i64,
+    created_by: &str,
+    now: &str,
+) -> rusqlite::Result<i64> {
+    conn.execute(
+        "INSERT INTO batches (uid, source_name, source_sha256, state, concurrency, created_by, created_at, updated_at)
+         VALUES (?1, ?2, ?3, 'planned', ?4, ?5, ?6, ?6)",
+        params![uid, source_name, sha256, concurrency, created_by, now],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Inserts a queued item.
+pub fn insert_item(
+    conn: &Connection,
+    batch_id: i64,
+    line: u64,
+    external_id: &str,
+    row_json: &str,
+    now: &str,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO batch_items (batch_id, line, external_id, row_json, state, updated_at)
+         VALUES (?1, ?2, ?3, ?4, 'queued', ?5)",
+        params![batch_id, line as i64, external_id, row_json, now],
+    )?;
+    Ok(())
+}
+
+/// A live (queued, in flight or done) item with this `externalId` in another batch.
+pub fn live_item(conn: &Connection, external_id: &str) -> rusqlite::Result<Option<(i64, u64)>> {
+    conn.query_row(
+        "SELECT batch_id, line FROM batch_items
+         WHERE external_id = ?1 AND state IN ('queued', 'in_flight', 'done') LIMIT 1",
+        [external_id],
+        |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)),
+    )
+    .optional()
+}
+
+/// Sets the state (and pause reason) of a batch; `finished` stamps `finished_at`.
+pub fn set_state(
+    conn: &Connection,
+    id: i64,
+    state: &str,
+    reason: Option<&str>,
+    finished: bool,
+    now: &str,
+) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE batches SET state = ?2, pause_reason = ?3, updated_at = ?4,
+           finished_at = CASE WHEN ?5 THEN ?4 ELSE finished_at END
+         WHERE id = ?1",
+        params![id, state, reason, now, finished],
+    )
+}
+
+/// The state of a batch (cheap: polled while running to notice a cancel).
+pub fn state(conn: &Connection, id: i64) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT state FROM batches WHERE id = ?1", [id], |r| {
+        r.get(0)
+    })
+    .optional()
+}
+
+fn batch_from(r: &Row<'_>) -> rusqlite::Result<BatchRow> {
+    Ok(BatchRow {
+        id: r.get(0)?,
+        uid: r.get(1)?,
+        source_name: r.get(2)?,
+        source_sha256: r.get(3)?,
+        state: r.get(4)?,
+        pause_reason: r.get(5)?,
+        concurrency: r.get(6)?,
+        created_by: r.get(7)?,
+        created_at: r.get(8)?,
+        updated_at: r.get(9)?,
+        finished_at: r.get(10)?,
+        counts: Counts::default(),
+    })
+}
+
+const BATCH_COLS: &str = "id, uid, source_name, source_sha256, state, pause_reason, concurrency, created_by, created_at, updated_at, finished_at";
+
+/// One batch with counts.
+pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<BatchRow>> {
+    let row = conn
+        .query_row(
+            &format!("SELECT {BATCH_COLS} FROM batches WHERE id = ?1"),
+            [id],
+            batch_from,
+        )
+        .optional()?;
+    match row {
+        Some(mut b) => {
+            b.counts = counts(conn, id)?;
+            Ok(Some(b))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Every batch, newest first, with counts.
+pub fn list(conn: &Connection) -> rusqlite::Result<Vec<BatchRow>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {BATCH_COLS} FROM batches ORDER BY id DESC"
+    ))?;
+    let mut rows = stmt
+        .query_map([], batch_from)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for b in &mut rows {
+        b.counts = counts(conn, b.id)?;
+    }
+    Ok(rows)
+}
+
+/// Item counts of a batch.
+pub fn counts(conn: &Connection, batch_id: i64) -> rusqlite::Result<Counts> {
+    let mut c = Counts::default();
+    let mut stmt = conn.prepare_cached(
+        "SELECT state, COUNT(*) FROM batch_items WHERE batch_id = ?1 GROUP BY state",
+    )?;
+    let rows = stmt.query_map([batch_id], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+    })?;
+    for row in rows {
+        let (state, n) = row?;
+        c.total += n;
+        match state.as_str() {
+            "queued" => c.queued = n,
+            "in_flight" => c.in_flight = n,
+            "done" => c.done = n,
+            "failed" => c.failed = n,
+            "cancelled" => c.cancelled = n,
+            "undone" => c.undone = n,
+            _ => {}
+        }
+    }
+    Ok(c)
+}
+
+fn item_from(r: &Row<'_>) -> rusqlite::Result<ItemRow> {
+    Ok(ItemRow {
+        batch_id: r.get(0)?,
+        line: r.get::<_, i64>(1)? as u64,
+        external_id: r.get(2)?,
+        row_json: r.get(3)?,
+        state: r.get(4)?,
+        graph_id: r.get(5)?,
+        join_web_url: r.get(6)?,
+        created_now: r.get(7)?,
+        error_code: r.get(8)?,
+        error_message: r.get(9)?,
+        attempts: r.get(10)?,
+        updated_at: r.get(11)?,
+    })
+}
+
+/// Items of a batch in line order; `state` filters.
+pub fn items(
+    conn: &Connection,
+    batch_id: i64,
+    state: Option<&str>,
+) -> rusqlite::Result<Vec<ItemRow>> {
+    let mut stmt = conn.prepare(
+        "SELECT batch_id, line, external_id, row_json, state, graph_id, join_web_url, created_now,
+                error_code, error_message, attempts, updated_at
+         FROM batch_items WHERE batch_id = ?1 AND (?2 IS NULL OR state = ?2) ORDER BY line",
+    )?;
+    let rows = stmt.query_map(params![batch_id, state], item_from)?;
+    rows.collect()
+}
+
+/// Resume bookkeeping: items left `in_flight` by an interrupted run go back to the queue (their
+/// request may or may not have reached Graph; `createOrGet` makes resending safe).
+pub fn requeue_in_flight(conn: &Connection, batch_id: i64, now: &str) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE batch_items SET state = 'queued', updated_at = ?2 WHERE batch_id = ?1 AND state = 'in_flight'",
+        params![batch_id, now],
+    )
+}
+
+/// An attempt starts: `in_flight`, attempts + 1.
+pub fn mark_in_flight(
+    conn: &Connection,
+    batch_id: i64,
+    line: u64,
+    now: &str,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "UPDATE batch_items SET state = 'in_flight', attempts = attempts + 1, updated_at = ?3
+         WHERE batch_id = ?1 AND line = ?2 AND state IN ('queued', 'in_flight')",
+    )?
+    .execute(params![batch_id, line as i64, now])
+}
+
+/// Back to the queue after a transient failure (the wait is kept in memory only).
+pub fn mark_queued(
+    conn: &Connection,
+    batch_id: i64,
+    line: u64,
+    now: &str,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "UPDATE batch_items SET state = 'queued', updated_at = ?3 WHERE batch_id = ?1 AND line = ?2 AND state = 'in_flight'",
+    )?
+    .execute(params![batch_id, line as i64, now])
+}
+
+/// The meeting exists.
+pub fn mark_done(
+    conn: &Connection,
+    batch_id: i64,
+    line: u64,
+    graph_id: &str,
+    join_web_url: &str,
+    created_now: bool,
+    now: &str,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "UPDATE batch_items SET state = 'done', graph_id = ?3, join_web_url = ?4, created_now = ?5,
+           error_code = NULL, error_message = NULL, updated_at = ?6
+         WHERE batch_id = ?1 AND line = ?2",
+    )?
+    .execute(params![
+        batch_id,
+        line as i64,
+        graph_id,
+        join_web_url,
+        created_now,
+        now
+    ])
+}
+
+/// Links an item to its row in `meetings`.
+pub fn set_meeting(
+    conn: &Connection,
+    batch_id: i64,
+    line: u64,
+    meeting_id: i64,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached("UPDATE batch_items SET meeting_id = ?3 WHERE batch_id = ?1 AND line = ?2")?
+        .execute(params![batch_id, line as i64, meeting_id])
+}
+
+/// Given up on (non-retryable answer).
+pub fn mark_failed(
+    conn: &Connection,
+    batch_id: i64,
+    line: u64,
+    code: &str,
+    message: &str,
+    now: &str,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "UPDATE batch_items SET state = 'failed', error_code = ?3, error_message = ?4, updated_at = ?5
+         WHERE batch_id = ?1 AND line = ?2",
+    )?
+    .execute(params![batch_id, line as i64, code, message, now])
+}
+
+/// Cancel: every queued item becomes `cancelled`.
+pub fn cancel_queued(conn: &Connection, batch_id: i64, now: &str) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE batch_items SET state = 'cancelled', updated_at = ?2 WHERE batch_id = ?1 AND state IN ('queued', 'in_flight')",
+        params![batch_id, now],
+    )
+}
+
+/// Undo: a done item whose meeting was deleted.
+pub fn mark_undone(
+    conn: &Connection,
+    batch_id: i64,
+    line: u64,
+    now: &str,
+) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE batch_items SET state = 'undone', updated_at = ?3 WHERE batch_id = ?1 AND line = ?2 AND state = 'done'",
+        params![batch_id, line as i64, now],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn resume_bookkeeping_requeues_in_flight_and_counts_by_state() {
+        let mut store = Store::open_in_memory().expect("store");
+        let id = store
+            .write(|tx| -> Result<i64, crate::Error> {
+                let id = insert(
+                    tx,
+                    "u1",
+                    "f.csv",
+                    "sha",
+                    4,
+                    "local:me",
+                    "2027-01-01T00:00:00Z",
+                )?;
+                for line in 2..6u64 {
+                    insert_item(
+                        tx,
+                        id,
+                        line,
+                        &format!("ext-{line}"),
+                        "{}",
+                        "2027-01-01T00:00:00Z",
+                    )?;
+                }
+                Ok(id)
+            })
+            .expect("insert");
+        let c = store.conn();
+        mark_in_flight(c, id, 2, "t").expect("in flight");
+        mark_in_flight(c, id, 3, "t").expect("in flight");
+        mark_done(c, id, 3, "g3", "https://join/3", true, "t").expect("done");
+        mark_in_flight(c, id, 4, "t").expect("in flight");
+        mark_failed(c, id, 4, "BadRequest", "nope", "t").expect("failed");
+        let before = counts(c, id).expect("counts");
+        assert_eq!(
+            (before.in_flight, before.done, before.failed, before.queued),
+            (1, 1, 1, 1),
+            "{before:?}"
+        );
+        assert_eq!(
+            requeue_in_flight(c, id, "t").expect("requeue"),
+            1,
+            "the interrupted item is requeued"
+        );
+        assert_eq!(
+            counts(c, id).expect("counts").queued,
+            2,
+            "two items left to send"
+        );
+        assert_eq!(
+            live_item(c, "ext-3").expect("q"),
+            Some((id, 3)),
+            "a done item is live"
+        );
+        assert_eq!(
+            live_item(c, "ext-4").expect("q"),
+            None,
+            "a failed item is not live"
+        );
+        let b = get(c, id).expect("get").expect("exists");
+        assert!(b.resumable(), "a planned batch is resumable");
+    }
+}

@@ -1,0 +1,357 @@
+//! Tables `meetings` and `meeting_attendees`: row types and queries. The lifecycle rules
+//! (pending → created → cancelling → cancelled; failed) live in `crate::meetings`; this module
+//! only reads and writes. Times are UTC RFC 3339 text.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::Serialize;
+
+/// A stored meeting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MeetingRow {
+    /// Row id.
+    pub id: i64,
+    /// Our idempotency key sent as Graph's externalId.
+    pub external_id: String,
+    /// Program id.
+    pub program_id: i64,
+    /// Program code.
+    pub program_code: String,
+    /// The batch that made it, if any.
+    pub batch_id: Option<i64>,
+    /// Subject.
+    pub subject: String,
+    /// Start (UTC).
+    pub start_utc: String,
+    /// End (UTC).
+    pub end_utc: String,
+    /// IANA zone the times were entered in.
+    pub time_zone: String,
+    /// `pending`, `created`, `cancelling`, `cancelled`, `failed`.
+    pub state: String,
+    /// Graph id.
+    pub graph_id: Option<String>,
+    /// Join link.
+    pub join_web_url: Option<String>,
+    /// Numeric join id.
+    pub join_meeting_id: Option<String>,
+    /// Passcode (shown to the coordinator and in the invitation; never in audit rows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passcode: Option<String>,
+    /// Organizer (the host).
+    pub organizer_upn: Option<String>,
+    /// iCalendar SEQUENCE: bumped by every reschedule and the cancellation.
+    pub sequence: i64,
+    /// Last failure.
+    pub last_error: Option<String>,
+    /// Who created it.
+    pub created_by: String,
+    /// Created (UTC).
+    pub created_at: String,
+    /// Last changed (UTC).
+    pub updated_at: String,
+    /// Attendees.
+    pub attendees: Vec<AttendeeRow>,
+}
+
+/// An attendee row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttendeeRow {
+    /// The address as given (normalised).
+    pub address: String,
+    /// UPN from the directory.
+    pub upn: Option<String>,
+    /// Object id.
+    pub object_id: Option<String>,
+    /// Display name.
+    pub display_name: Option<String>,
+}
+
+/// A new pending row.
+#[derive(Debug, Clone)]
+pub struct NewRow<'a> {
+    /// externalId.
+    pub external_id: &'a str,
+    /// Program id.
+    pub program_id: i64,
+    /// Batch.
+    pub batch_id: Option<i64>,
+    /// Subject.
+    pub subject: &'a str,
+    /// Start (UTC text).
+    pub start_utc: &'a str,
+    /// End (UTC text).
+    pub end_utc: &'a str,
+    /// Zone.
+    pub time_zone: &'a str,
+    /// Creator.
+    pub created_by: &'a str,
+    /// Now.
+    pub now: &'a str,
+}
+
+/// Filters for [`list`].
+#[derive(Debug, Clone, Default)]
+pub struct MeetingFilter {
+    /// Only this program code.
+    pub program_code: Option<String>,
+    /// Only this state.
+    pub state: Option<String>,
+    /// Start at or after (UTC text).
+    pub from: Option<String>,
+    /// Start before (UTC text).
+    pub to: Option<String>,
+    /// Only meetings with this attendee address.
+    pub participant: Option<String>,
+    /// Page size; 0 means 100.
+    pub limit: u32,
+    /// Rows to skip.
+    pub offset: u32,
+}
+
+const SELECT: &str = "SELECT m.id, m.external_id, m.program_id, p.code, m.batch_id, m.subject,
+    m.start_utc, m.end_utc, m.time_zone, m.state, m.graph_id, m.join_web_url, m.join_meeting_id,
+    m.passcode, m.organizer_upn, m.sequence, m.last_error, m.created_by, m.created_at, m.updated_at
+    FROM meetings m JOIN programs p ON p.id = m.program_id";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<MeetingRow> {
+    Ok(MeetingRow {
+        id: r.get(0)?,
+        external_id: r.get(1)?,
+        program_id: r.get(2)?,
+        program_code: r.get(3)?,
+        batch_id: r.get(4)?,
+        subject: r.get(5)?,
+        start_utc: r.get(6)?,
+        end_utc: r.get(7)?,
+        time_zone: r.get(8)?,
+        state: r.get(9)?,
+        graph_id: r.get(10)?,
+        join_web_url: r.get(11)?,
+        join_meeting_id: r.get(12)?,
+        passcode: r.get(13)?,
+        organizer_upn: r.get(14)?,
+        sequence: r.get(15)?,
+        last_error: r.get(16)?,
+        created_by: r.get(17)?,
+        created_at: r.get(18)?,
+        updated_at: r.get(19)?,
+        attendees: Vec::new(),
+    })
+}
+
+fn with_attendees(conn: &Connection, mut m: MeetingRow) -> rusqlite::Result<MeetingRow> {
+    m.attendees = attendees(conn, m.id)?;
+    Ok(m)
+}
+
+/// Inserts a pending row with its attendees; returns its id.
+pub fn insert_pending(
+    conn: &Connection,
+    row: &NewRow<'_>,
+    attendees: &[AttendeeRow],
+) -> rusqlite::Result<i64> {
+    conn.execute(
+        "INSERT INTO meetings (external_id, program_id, batch_id, subject, start_utc, end_utc,
+            time_zone, state, created_by, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?9)",
+        params![
+            row.external_id,
+            row.program_id,
+            row.batch_id,
+            row.subject,
+            row.start_utc,
+            row.end_utc,
+            row.time_zone,
+            row.created_by,
+            row.now
+        ],
+    )?;
+    let id = conn.last_insert_rowid();
+    replace_attendees(conn, id, attendees)?;
+    Ok(id)
+}
+
+/// Replaces the attendee list.
+pub fn replace_attendees(
+    conn: &Connection,
+    meeting_id: i64,
+    attendees: &[AttendeeRow],
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "DELETE FROM meeting_attendees WHERE meeting_id = ?1",
+        [meeting_id],
+    )?;
+    for a in attendees {
+        conn.execute(
+            "INSERT INTO meeting_attendees (meeting_id, address, upn, object_id, display_name)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![meeting_id, a.address, a.upn, a.object_id, a.display_name],
+        )?;
+    }
+    Ok(())
+}
+
+/// The attendees of a meeting, by address.
+pub fn attendees(conn: &Connection, meeting_id: i64) -> rusqlite::Result<Vec<AttendeeRow>> {
+    let mut st = conn.prepare(
+        "SELECT address, upn, object_id, display_name FROM meeting_attendees
+         WHERE meeting_id = ?1 ORDER BY address",
+    )?;
+    let rows = st.query_map([meeting_id], |r| {
+        Ok(AttendeeRow {
+            address: r.get(0)?,
+            upn: r.get(1)?,
+            object_id: r.get(2)?,
+            display_name: r.get(3)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// By row id.
+pub fn by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<MeetingRow>> {
+    let m = conn
+        .query_row(&format!("{SELECT} WHERE m.id = ?1"), [id], from_row)
+        .optional()?;
+    m.map(|m| with_attendees(conn, m)).transpose()
+}
+
+/// By externalId.
+pub fn by_external_id(
+    conn: &Connection,
+    external_id: &str,
+) -> rusqlite::Result<Option<MeetingRow>> {
+    let m = conn
+        .query_row(
+            &format!("{SELECT} WHERE m.external_id = ?1"),
+            [external_id],
+            from_row,
+        )
+        .optional()?;
+    m.map(|m| with_attendees(conn, m)).transpose()
+}
+
+/// What Graph confirmed at creation.
+#[derive(Debug, Clone)]
+pub struct Confirmed<'a> {
+    /// Graph id.
+    pub graph_id: &'a str,
+    /// Join link.
+    pub join_web_url: Option<&'a str>,
+    /// Join id.
+    pub join_meeting_id: Option<&'a str>,
+    /// Passcode.
+    pub passcode: Option<&'a str>,
+    /// Organizer.
+    pub organizer_upn: Option<&'a str>,
+    /// Start as Graph stored it.
+    pub start_utc: &'a str,
+    /// End as Graph stored it.
+    pub end_utc: &'a str,
+}
+
+/// Marks a row created with what Graph confirmed.
+pub fn mark_created(
+    conn: &Connection,
+    id: i64,
+    c: &Confirmed<'_>,
+    now: &str,
+) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE meetings SET state = 'created', graph_id = ?2, join_web_url = ?3, join_meeting_id = ?4,
+            passcode = ?5, organizer_upn = ?6, start_utc = ?7, end_utc = ?8, last_error = NULL, updated_at = ?9
+         WHERE id = ?1",
+        params![
+            id,
+            c.graph_id,
+            c.join_web_url,
+            c.join_meeting_id,
+            c.passcode,
+            c.organizer_upn,
+            c.start_utc,
+            c.end_utc,
+            now
+        ],
+    )
+}
+
+/// Sets the state and last error.
+pub fn set_state(
+    conn: &Connection,
+    id: i64,
+    state: &str,
+    last_error: Option<&str>,
+    now: &str,
+) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE meetings SET state = ?2, last_error = ?3, updated_at = ?4 WHERE id = ?1",
+        params![id, state, last_error, now],
+    )
+}
+
+/// New times (and subject), bumping the SEQUENCE.
+pub fn reschedule(
+    conn: &Connection,
+    id: i64,
+    start_utc: &str,
+    end_utc: &str,
+    time_zone: &str,
+    subject: &str,
+    now: &str,
+) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE meetings SET start_utc = ?2, end_utc = ?3, time_zone = ?4, subject = ?5,
+            sequence = sequence + 1, last_error = NULL, updated_at = ?6 WHERE id = ?1",
+        params![id, start_utc, end_utc, time_zone, subject, now],
+    )
+}
+
+/// Marks cancelled, bumping the SEQUENCE.
+pub fn mark_cancelled(conn: &Connection, id: i64, now: &str) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE meetings SET state = 'cancelled', sequence = sequence + 1, last_error = NULL,
+            updated_at = ?2 WHERE id = ?1",
+        params![id, now],
+    )
+}
+
+/// Lists meetings by start time, with filters and paging.
+pub fn list(conn: &Connection, f: &MeetingFilter) -> rusqlite::Result<Vec<MeetingRow>> {
+    let mut sql = format!("{SELECT} WHERE 1 = 1");
+    let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    if let Some(p) = &f.program_code {
+        args.push(Box::new(p.clone()));
+        sql.push_str(&format!(" AND p.code = ?{} COLLATE NOCASE", args.len()));
+    }
+    if let Some(s) = &f.state {
+        args.push(Box::new(s.clone()));
+        sql.push_str(&format!(" AND m.state = ?{}", args.len()));
+    }
+    if let Some(t) = &f.from {
+        args.push(Box::new(t.clone()));
+        sql.push_str(&format!(" AND m.start_utc >= ?{}", args.len()));
+    }
+    if let Some(t) = &f.to {
+        args.push(Box::new(t.clone()));
+        sql.push_str(&format!(" AND m.start_utc < ?{}", args.len()));
+    }
+    if let Some(a) = &f.participant {
+        args.push(Box::new(a.clone()));
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM meeting_attendees a WHERE a.meeting_id = m.id AND (a.address = ?{n} OR a.upn = ?{n} COLLATE NOCASE))",
+            n = args.len()
+        ));
+    }
+    let limit = if f.limit == 0 { 100 } else { f.limit };
+    sql.push_str(&format!(
+        " ORDER BY m.start_utc, m.id LIMIT {limit} OFFSET {}",
+        f.offset
+    ));
+    let mut st = conn.prepare(&sql)?;
+    let rows = st.query_map(
+        rusqlite::params_from_iter(args.iter().map(|b| b.as_ref())),
+        from_row,
+    )?;
+    let rows: Vec<MeetingRow> = rows.collect::<rusqlite::Result<_>>()?;
+    rows.into_iter().map(|m| with_attendees(conn, m)).collect()
+}

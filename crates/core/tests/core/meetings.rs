@@ -1,0 +1,629 @@
+//! Meetings against the sandbox over real HTTP: create (201) with the local row and audit, the
+//! same externalId again (200, no second meeting in the sandbox snapshot), reschedule keeping the
+//! join link, cancel as lock → delete → 404 (request-log order), cancelling twice or a meeting
+//! already gone, refusals (guest, DST gap/fold, bad windows), token expiry and revocation, and the
+//! ICS export read back with an independent parser (the `ical` crate).
+
+use chrono::Duration;
+use tsched_core::graph::GraphClient;
+use tsched_core::meetings::{self, EndSpec, NewMeeting, RescheduleInput};
+use tsched_core::store::audit_log::{self, AuditFilter};
+use tsched_core::tz::{parse_local, DstChoice};
+use tsched_core::{Actor, ErrorCode};
+use tsched_sandbox::RunningSandbox;
+
+use crate::membership::{connected, program_with};
+use crate::support::Env;
+
+const MEMBER: &str = "zoe.odegard1@contoso.example";
+const MEMBER2: &str = "lukasz.garcia4@contoso.example";
+const GUEST: &str = "zoe0@fabrikam.com";
+const HOST: &str = "teams.scheduler@contoso.example";
+
+fn new_meeting(start: &str, people: &[&str]) -> NewMeeting {
+    NewMeeting {
+        program: "eng".into(),
+        subject: "Mentoring; week 1, intro \\ kickoff".into(),
+        start: parse_local(start).expect("local time"),
+        end: EndSpec::Duration(Duration::minutes(45)),
+        time_zone: Some("America/New_York".into()),
+        dst: DstChoice::Refuse,
+        participants: people.iter().map(|p| p.to_string()).collect(),
+        external_id: None,
+        batch_id: None,
+    }
+}
+
+async fn setup() -> (Env, GraphClient) {
+    let (mut env, graph) = connected().await;
+    program_with(&mut env, "eng", &[MEMBER, MEMBER2, GUEST]);
+    (env, graph)
+}
+
+fn sandbox_meetings(sb: &RunningSandbox) -> Vec<serde_json::Value> {
+    sb.handle().snapshot()["meetings"]
+        .as_array()
+        .expect("meetings")
+        .clone()
+}
+
+#[tokio::test]
+async fn create_then_same_external_id_returns_the_same_meeting_not_a_second_one() {
+    let (mut env, graph) = setup().await;
+    let actor = Actor::local();
+    let created = meetings::create(
+        &mut env.store,
+        &graph,
+        &actor,
+        new_meeting("2027-03-15 09:00", &[MEMBER]),
+    )
+    .await
+    .expect("create");
+    assert_eq!(
+        created.outcome,
+        tsched_core::graph::meetings::CreateOrGetOutcome::Created,
+        "201 first"
+    );
+    let m = &created.meeting;
+    assert_eq!(m.state, "created", "Graph confirmed");
+    assert_eq!(m.start_utc, "2027-03-15T13:00:00Z", "stored in UTC");
+    assert_eq!(m.end_utc, "2027-03-15T13:45:00Z", "duration applied");
+    assert_eq!(m.organizer_upn.as_deref(), Some(HOST), "host organizes");
+    assert!(
+        m.join_web_url.is_some() && m.join_meeting_id.is_some(),
+        "join info stored: {m:?}"
+    );
+    assert_eq!(m.attendees.len(), 1, "one attendee");
+    assert!(
+        m.attendees[0].object_id.is_some() && m.attendees[0].upn.is_some(),
+        "attendee upn + id"
+    );
+    assert_eq!(
+        env.sandbox
+            .handle()
+            .request_count("POST /me/onlineMeetings/createOrGet", 201),
+        1,
+        "one createOrGet created it"
+    );
+    let snap = sandbox_meetings(&env.sandbox);
+    assert_eq!(snap.len(), 1, "one meeting upstream");
+    assert_eq!(
+        snap[0]["external_id"],
+        m.external_id.as_str(),
+        "upstream carries our externalId"
+    );
+    assert_eq!(
+        snap[0]["resource"]["lobbyBypassSettings"]["scope"], "organization",
+        "org bypasses lobby"
+    );
+    assert_eq!(
+        snap[0]["resource"]["subject"], "Mentoring; week 1, intro \\ kickoff",
+        "subject as given"
+    );
+
+    let audit = audit_log::list(
+        env.store.conn(),
+        &AuditFilter {
+            action: Some("meeting.create".into()),
+            ..Default::default()
+        },
+    )
+    .expect("audit");
+    assert_eq!(audit.len(), 1, "creation audited once");
+    assert!(
+        audit[0].graph_request_id.is_some(),
+        "audit keeps Graph's request-id"
+    );
+    if let Some(p) = &m.passcode {
+        assert!(
+            !audit[0]
+                .after
+                .as_ref()
+                .expect("after")
+                .to_string()
+                .contains(p.as_str()),
+            "no passcode in audit"
+        );
+    }
+
+    // A crash after Graph created it but before the row was marked: the row is still pending.
+    env.store
+        .conn()
+        .execute(
+            "UPDATE meetings SET state = 'pending', graph_id = NULL WHERE id = ?1",
+            [m.id],
+        )
+        .expect("simulate crash");
+    let again = meetings::create(
+        &mut env.store,
+        &graph,
+        &actor,
+        NewMeeting {
+            external_id: Some(m.external_id.clone()),
+            ..new_meeting("2027-03-15 09:00", &[MEMBER])
+        },
+    )
+    .await
+    .expect("resume");
+    assert_eq!(
+        again.outcome,
+        tsched_core::graph::meetings::CreateOrGetOutcome::Existing,
+        "200 the second time"
+    );
+    assert_eq!(
+        again.meeting.join_web_url, m.join_web_url,
+        "the same meeting"
+    );
+    assert_eq!(
+        env.sandbox
+            .handle()
+            .request_count("POST /me/onlineMeetings/createOrGet", 200),
+        1,
+        "the retry got 200 from createOrGet"
+    );
+    assert_eq!(
+        sandbox_meetings(&env.sandbox).len(),
+        1,
+        "no second meeting upstream"
+    );
+    let rows: i64 = env
+        .store
+        .conn()
+        .query_row("SELECT COUNT(*) FROM meetings", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(rows, 1, "no second local row");
+
+    // A caller-supplied externalId (batch) is used as given.
+    let ext = "batch-7-line-3";
+    let b = meetings::create(
+        &mut env.store,
+        &graph,
+        &actor,
+        NewMeeting {
+            external_id: Some(ext.into()),
+            ..new_meeting("2027-03-16 09:00", &[MEMBER2])
+        },
+    )
+    .await
+    .expect("create with externalId");
+    assert_eq!(b.meeting.external_id, ext, "caller's externalId kept");
+    assert!(
+        sandbox_meetings(&env.sandbox)
+            .iter()
+            .any(|x| x["external_id"] == ext),
+        "sent upstream"
+    );
+}
+
+#[tokio::test]
+async fn reschedule_keeps_the_join_link_and_cancel_locks_deletes_and_confirms() {
+    let (mut env, graph) = setup().await;
+    let actor = Actor::local();
+    let m = meetings::create(
+        &mut env.store,
+        &graph,
+        &actor,
+        new_meeting("2027-03-15 09:00", &[MEMBER]),
+    )
+    .await
+    .expect("create")
+    .meeting;
+    let r = meetings::reschedule(
+        &mut env.store,
+        &graph,
+        &actor,
+        RescheduleInput {
+            meeting: m.external_id.clone(),
+            start: parse_local("2027-03-17 10:00").expect("time"),
+            end: EndSpec::At(parse_local("2027-03-17 11:00").expect("time")),
+            time_zone: None,
+            dst: DstChoice::Refuse,
+            subject: Some("Moved".into()),
+            participants: Some(vec![MEMBER.into(), MEMBER2.into()]),
+        },
+    )
+    .await
+    .expect("reschedule");
+    assert_eq!(
+        r.join_web_url, m.join_web_url,
+        "the join link stays the same"
+    );
+    assert_eq!(r.start_utc, "2027-03-17T14:00:00Z", "new start in UTC");
+    assert_eq!(r.sequence, m.sequence + 1, "SEQUENCE bumped");
+    assert_eq!(r.attendees.len(), 2, "attendees replaced");
+    let up = &sandbox_meetings(&env.sandbox)[0]["resource"];
+    assert_eq!(up["subject"], "Moved", "subject changed upstream");
+    assert!(
+        up["startDateTime"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("2027-03-17T14:00:00")),
+        "start moved upstream: {up}"
+    );
+
+    env.sandbox.handle().reset_request_log();
+    let c = meetings::cancel(&mut env.store, &graph, &actor, &m.external_id)
+        .await
+        .expect("cancel");
+    assert_eq!(c.meeting.state, "cancelled", "cancelled locally");
+    assert!(sandbox_meetings(&env.sandbox).is_empty(), "gone upstream");
+    let recent = env.sandbox.handle().request_log()["recent"]
+        .as_array()
+        .expect("recent")
+        .clone();
+    let seq: Vec<(String, u64)> = recent
+        .iter()
+        .filter(|e| {
+            e["path"]
+                .as_str()
+                .is_some_and(|p| p.contains("/onlineMeetings/"))
+        })
+        .map(|e| {
+            (
+                e["method"].as_str().unwrap_or("").to_string(),
+                e["status"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seq,
+        vec![
+            ("PATCH".into(), 200),
+            ("DELETE".into(), 204),
+            ("GET".into(), 404)
+        ],
+        "lock the lobby, delete, then confirm 404 — in that order"
+    );
+    let patch_body_ok = recent.iter().any(|e| e["method"] == "PATCH");
+    assert!(patch_body_ok, "lobby lock sent");
+    let twice = meetings::cancel(&mut env.store, &graph, &actor, &m.external_id)
+        .await
+        .expect("cancel twice");
+    assert!(
+        twice.notes.iter().any(|n| n.contains("already cancelled")),
+        "second cancel notes it: {:?}",
+        twice.notes
+    );
+    let audit = audit_log::list(env.store.conn(), &AuditFilter::default()).expect("audit");
+    for action in ["meeting.create", "meeting.reschedule", "meeting.cancel"] {
+        assert!(
+            audit
+                .iter()
+                .any(|a| a.action == action && a.graph_request_id.is_some()),
+            "{action} audited with request-id"
+        );
+    }
+
+    // Gone upstream already: still succeeds, with a note.
+    let other = meetings::create(
+        &mut env.store,
+        &graph,
+        &actor,
+        new_meeting("2027-03-18 09:00", &[MEMBER]),
+    )
+    .await
+    .expect("create")
+    .meeting;
+    tsched_core::graph::meetings::delete(&graph, other.graph_id.as_deref().expect("id"))
+        .await
+        .expect("delete upstream");
+    let c = meetings::cancel(&mut env.store, &graph, &actor, &other.id.to_string())
+        .await
+        .expect("cancel gone");
+    assert_eq!(c.meeting.state, "cancelled", "cancelled locally");
+    assert!(
+        c.notes.iter().any(|n| n.contains("already gone")),
+        "note about upstream: {:?}",
+        c.notes
+    );
+}
+
+#[tokio::test]
+async fn refusals_name_the_participant_and_check_and_leave_nothing_behind() {
+    let (mut env, graph) = setup().await;
+    let actor = Actor::local();
+    let e = meetings::create(
+        &mut env.store,
+        &graph,
+        &actor,
+        new_meeting(
+            "2027-03-15 09:00",
+            &[MEMBER, GUEST, "nobody.x@contoso.example"],
+        ),
+    )
+    .await
+    .expect_err("guest refused");
+    let msg = e.to_string();
+    assert_eq!(e.code(), ErrorCode::InvalidInput, "{msg}");
+    assert!(
+        msg.contains(GUEST) && msg.contains("guest"),
+        "names the guest: {msg}"
+    );
+    assert!(
+        msg.contains("nobody.x@contoso.example") && msg.contains("participant of the program"),
+        "names the non-participant: {msg}"
+    );
+    assert!(
+        !msg.contains(&format!("{MEMBER}:")),
+        "the member passes: {msg}"
+    );
+    for (start, end, why) in [
+        (
+            "2027-03-14 02:30",
+            EndSpec::Duration(Duration::hours(1)),
+            "does not exist",
+        ),
+        (
+            "2027-11-07 01:30",
+            EndSpec::Duration(Duration::hours(1)),
+            "happens twice",
+        ),
+        (
+            "2027-03-15 09:00",
+            EndSpec::At(parse_local("2027-03-15 08:00").expect("t")),
+            "not after the start",
+        ),
+        (
+            "2027-03-15 09:00",
+            EndSpec::Duration(Duration::hours(30)),
+            "at most 24 hours",
+        ),
+        (
+            "2020-03-15 09:00",
+            EndSpec::Duration(Duration::hours(1)),
+            "in the past",
+        ),
+    ] {
+        let e = meetings::create(
+            &mut env.store,
+            &graph,
+            &actor,
+            NewMeeting {
+                end,
+                ..new_meeting(start, &[MEMBER])
+            },
+        )
+        .await
+        .expect_err(why);
+        assert!(e.to_string().contains(why), "expected '{why}': {e}");
+    }
+    let later = meetings::create(
+        &mut env.store,
+        &graph,
+        &actor,
+        NewMeeting {
+            dst: DstChoice::Later,
+            ..new_meeting("2027-11-07 01:30", &[MEMBER])
+        },
+    )
+    .await
+    .expect("fold resolved by choosing later");
+    assert_eq!(
+        later.meeting.start_utc, "2027-11-07T06:30:00Z",
+        "later = EST"
+    );
+    let e = meetings::create(
+        &mut env.store,
+        &graph,
+        &actor,
+        NewMeeting {
+            program: "nope".into(),
+            ..new_meeting("2027-03-15 09:00", &[MEMBER])
+        },
+    )
+    .await
+    .expect_err("unknown program");
+    assert_eq!(e.code(), ErrorCode::NotFound, "{e}");
+    assert_eq!(
+        sandbox_meetings(&env.sandbox).len(),
+        1,
+        "only the valid meeting exists upstream"
+    );
+}
+
+#[tokio::test]
+async fn expired_token_is_refreshed_once_and_revoked_host_must_reconnect() {
+    let (mut env, graph) = setup().await;
+    let actor = Actor::local();
+    env.sandbox.handle().expire_access_tokens();
+    meetings::create(
+        &mut env.store,
+        &graph,
+        &actor,
+        new_meeting("2027-03-15 09:00", &[MEMBER]),
+    )
+    .await
+    .expect("an expired access token is refreshed transparently");
+    env.sandbox.handle().revoke_refresh_tokens(HOST);
+    env.sandbox.handle().expire_access_tokens();
+    let e = meetings::create(
+        &mut env.store,
+        &graph,
+        &actor,
+        NewMeeting {
+            end: EndSpec::Duration(Duration::minutes(30)),
+            ..new_meeting("2027-03-16 09:00", &[MEMBER])
+        },
+    )
+    .await
+    .expect_err("revoked host");
+    assert_eq!(
+        e.code(),
+        ErrorCode::ReconnectRequired,
+        "revocation asks to reconnect: {e}"
+    );
+    assert!(
+        e.to_string().to_lowercase().contains("sign in again")
+            || e.to_string().to_lowercase().contains("reconnect"),
+        "{e}"
+    );
+    let created: i64 = env
+        .store
+        .conn()
+        .query_row(
+            "SELECT COUNT(*) FROM meetings WHERE state = 'created'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(
+        created, 1,
+        "nothing recorded as created without Graph's confirmation"
+    );
+    assert_eq!(
+        sandbox_meetings(&env.sandbox).len(),
+        1,
+        "and nothing extra upstream"
+    );
+}
+
+#[tokio::test]
+async fn ics_export_parses_with_an_independent_parser() {
+    let (mut env, graph) = setup().await;
+    let actor = Actor::local();
+    let mut input = new_meeting("2027-03-15 09:00", &[MEMBER, MEMBER2]);
+    input.subject = format!(
+        "Ünïcödé mentoring, part 1; notes: a\\b {}",
+        "long ".repeat(20).trim_end()
+    );
+    let m = meetings::create(&mut env.store, &graph, &actor, input.clone())
+        .await
+        .expect("create")
+        .meeting;
+    let text = meetings::ics_for(&env.store, &actor, &m.external_id).expect("ics");
+    assert!(
+        text.ends_with("\r\n") && !text.replace("\r\n", "").contains('\n'),
+        "CRLF line endings only"
+    );
+    for line in text.split("\r\n") {
+        assert!(line.len() <= 75, "line folded at 75 octets: {line:?}");
+    }
+    let cal = parse(&text);
+    assert_eq!(
+        prop(&cal.properties, "METHOD"),
+        "REQUEST",
+        "a live meeting is a REQUEST"
+    );
+    let ev = &cal.events[0];
+    assert_eq!(
+        prop(&ev.properties, "UID"),
+        format!("{}@teams-scheduler", m.external_id),
+        "stable UID"
+    );
+    assert_eq!(
+        prop(&ev.properties, "DTSTART"),
+        "20270315T130000Z",
+        "UTC start"
+    );
+    assert_eq!(
+        prop(&ev.properties, "URL"),
+        m.join_web_url.clone().expect("url"),
+        "join URL"
+    );
+    assert_eq!(
+        prop(&ev.properties, "ORGANIZER"),
+        format!("mailto:{HOST}"),
+        "host organizes"
+    );
+    assert_eq!(
+        ev.properties
+            .iter()
+            .filter(|p| p.name == "ATTENDEE")
+            .count(),
+        2,
+        "two attendees"
+    );
+    assert_eq!(
+        unescape(&prop(&ev.properties, "SUMMARY")),
+        input.subject,
+        "summary round-trips through escaping and folding"
+    );
+    assert_eq!(prop(&ev.properties, "SEQUENCE"), "0", "first version");
+
+    meetings::cancel(&mut env.store, &graph, &actor, &m.external_id)
+        .await
+        .expect("cancel");
+    let cal = parse(&meetings::ics_for(&env.store, &actor, &m.external_id).expect("ics"));
+    assert_eq!(
+        prop(&cal.properties, "METHOD"),
+        "CANCEL",
+        "a cancelled meeting is a CANCEL"
+    );
+    assert_eq!(
+        prop(&cal.events[0].properties, "SEQUENCE"),
+        "1",
+        "higher SEQUENCE"
+    );
+    assert_eq!(
+        prop(&cal.events[0].properties, "UID"),
+        format!("{}@teams-scheduler", m.external_id),
+        "same UID"
+    );
+
+    meetings::create(
+        &mut env.store,
+        &graph,
+        &actor,
+        new_meeting("2027-03-20 09:00", &[MEMBER]),
+    )
+    .await
+    .expect("create");
+    let export = meetings::ics_for_range(
+        &env.store,
+        &actor,
+        &meetings::ListFilter {
+            program_code: Some("eng".into()),
+            from: Some("2027-03-01T00:00:00Z".into()),
+            to: Some("2027-04-01T00:00:00Z".into()),
+            ..Default::default()
+        },
+    )
+    .expect("range export");
+    assert_eq!(
+        parse(export.request.as_deref().expect("live")).events.len(),
+        1,
+        "one live meeting"
+    );
+    assert_eq!(
+        parse(export.cancel.as_deref().expect("cancelled"))
+            .events
+            .len(),
+        1,
+        "one cancelled meeting"
+    );
+}
+
+fn parse(text: &str) -> ical::parser::ical::component::IcalCalendar {
+    let mut reader = ical::IcalParser::new(std::io::BufReader::new(text.as_bytes()));
+    let cal = reader
+        .next()
+        .expect("one calendar")
+        .expect("the ical crate parses it");
+    assert!(reader.next().is_none(), "exactly one calendar object");
+    cal
+}
+
+fn prop(props: &[ical::property::Property], name: &str) -> String {
+    props
+        .iter()
+        .find(|p| p.name == name)
+        .and_then(|p| p.value.clone())
+        .unwrap_or_else(|| panic!("property {name} present"))
+}
+
+/// TEXT unescaping per RFC 5545 §3.3.11 (the parser returns raw values).
+fn unescape(s: &str) -> String {
+    let mut out = String::new();
+    let mut it = s.chars();
+    while let Some(c) = it.next() {
+        if c == '\\' {
+            match it.next() {
+                Some('n') | Some('N') => out.push('\n'),
+                Some(o) => out.push(o),
+                None => {}
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
