@@ -627,3 +627,107 @@ fn unescape(s: &str) -> String {
     }
     out
 }
+
+/// Regression for "a dropped answer to createOrGet leaves a meeting upstream with no local
+/// row": under injected faults (503/504/500, dropped connections, slow answers) every attempt
+/// either confirms or leaves the row pending, and retrying with the same externalId converges
+/// on exactly one meeting per row.
+#[tokio::test]
+async fn faults_never_leave_an_upstream_meeting_without_a_local_row() {
+    let (mut env, graph) = setup().await;
+    let actor = Actor::local();
+    env.sandbox.handle().update_knobs(|k| {
+        k.fault_rate = 0.35;
+        k.slow_ms = 20;
+    });
+    let mut failures = 0;
+    for i in 0..6 {
+        let ext = format!("fault-{i}");
+        let mut done = false;
+        for _ in 0..8 {
+            let input = NewMeeting {
+                external_id: Some(ext.clone()),
+                ..new_meeting(&format!("2027-04-{:02} 09:00", i + 1), &[MEMBER])
+            };
+            match meetings::create(&mut env.store, &graph, &actor, input).await {
+                Ok(c) => {
+                    assert_eq!(c.meeting.state, "created", "confirmed means created");
+                    done = true;
+                    break;
+                }
+                Err(e) => {
+                    failures += 1;
+                    let state: Option<String> = env
+                        .store
+                        .conn()
+                        .query_row(
+                            "SELECT state FROM meetings WHERE external_id = ?1",
+                            [&ext],
+                            |r| r.get(0),
+                        )
+                        .ok();
+                    assert_ne!(
+                        state.as_deref(),
+                        Some("created"),
+                        "never recorded as created after an error: {e}"
+                    );
+                }
+            }
+        }
+        assert!(done, "{ext} converges within 8 attempts");
+    }
+    env.sandbox.handle().update_knobs(|k| k.fault_rate = 0.0);
+    let upstream = sandbox_meetings(&env.sandbox);
+    assert_eq!(upstream.len(), 6, "exactly one meeting per row upstream");
+    for m in &upstream {
+        let ext = m["external_id"].as_str().expect("externalId");
+        let state: String = env
+            .store
+            .conn()
+            .query_row(
+                "SELECT state FROM meetings WHERE external_id = ?1",
+                [ext],
+                |r| r.get(0),
+            )
+            .expect("every upstream meeting has a local row");
+        assert_eq!(state, "created", "{ext} is recorded as created");
+    }
+    eprintln!("{failures} failed attempts were retried");
+}
+
+#[tokio::test]
+async fn throttled_calls_wait_for_retry_after_and_succeed() {
+    let (mut env, graph) = setup().await;
+    let actor = Actor::local();
+    env.sandbox.handle().reset_request_log();
+    env.sandbox
+        .handle()
+        .update_knobs(|k| k.throttle_rps = Some(2.0));
+    for i in 0..3 {
+        meetings::create(
+            &mut env.store,
+            &graph,
+            &actor,
+            NewMeeting {
+                participants: vec![MEMBER.into(), MEMBER2.into()],
+                ..new_meeting(&format!("2027-05-{:02} 09:00", i + 1), &[])
+            },
+        )
+        .await
+        .expect("throttling is waited out");
+    }
+    let log = env.sandbox.handle().request_log();
+    let throttled: u64 = log["counts"]
+        .as_array()
+        .expect("counts")
+        .iter()
+        .filter(|c| c["status"] == 429)
+        .map(|c| c["count"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(throttled > 0, "the sandbox throttled some calls: {log}");
+    assert_eq!(
+        sandbox_meetings(&env.sandbox).len(),
+        3,
+        "three meetings, no duplicates"
+    );
+}

@@ -531,3 +531,57 @@ async fn diagnosis_without_a_connection_fails_the_integration_check() {
         "not connected: integration, cloud and membership fail: {d:#?}"
     );
 }
+
+#[tokio::test]
+async fn diagnosis_in_a_cloud_without_meetings_fails_the_cloud_check() {
+    let mut env = Env::new(true).await;
+    tsched_core::store::integration::put(
+        env.store.conn(),
+        &tsched_core::store::integration::IntegrationRow {
+            cloud: "china".into(),
+            authority_base: "https://login.chinacloudapi.cn".into(),
+            graph_base: "https://microsoftgraph.chinacloudapi.cn/v1.0".into(),
+            tenant_id: "t".into(),
+            client_id: "c".into(),
+            host_object_id: "o".into(),
+            host_upn: "host@contoso.cn".into(),
+            host_display_name: "Teams Scheduler".into(),
+            granted_scopes: "OnlineMeetings.ReadWrite User.ReadBasic.All".into(),
+            state: "connected".into(),
+            attention_reason: None,
+            connected_at: "2027-01-01T00:00:00Z".into(),
+            connected_by: None,
+            last_refresh_at: None,
+            removed_at: None,
+        },
+    )
+    .expect("integration row");
+    let d = membership::diagnose(
+        &mut env.store,
+        None,
+        &Actor::local(),
+        "eng",
+        "zoe.odegard1@contoso.example",
+        CheckOptions::default(),
+    )
+    .await
+    .expect("diagnose");
+    let cloud = d
+        .checks
+        .iter()
+        .find(|c| c.check == CheckName::CloudOffersMeetings)
+        .expect("cloud check present");
+    assert!(
+        !cloud.passed,
+        "China has no Graph online meetings: {cloud:?}"
+    );
+    assert!(
+        cloud.detail.contains("China"),
+        "the reason names the cloud: {cloud:?}"
+    );
+    assert!(
+        d.checks[0].passed,
+        "the integration itself is connected: {:?}",
+        d.checks[0]
+    );
+}
