@@ -472,6 +472,35 @@ pub async fn create(
     confirm(store, graph, &v.operator, row).await
 }
 
+/// Retries a `pending` meeting (its Graph call failed uncertainly or the app stopped mid-way):
+/// `createOrGet` with its externalId returns the meeting if it was made, or makes it now. A
+/// created meeting is returned as is.
+pub async fn resume(
+    store: &mut Store,
+    graph: &GraphClient,
+    actor: &Actor,
+    key: &str,
+) -> Result<Created, Error> {
+    let row = find(store, key)?;
+    let who = access::require(
+        store.conn(),
+        actor,
+        Action::MeetingsManage,
+        Some(&row.program_code),
+    )?;
+    match row.state.as_str() {
+        "pending" => confirm(store, graph, &who.label, row).await,
+        "created" => Ok(Created {
+            meeting: row,
+            outcome: CreateOrGetOutcome::Existing,
+        }),
+        other => Err(Error::Conflict(format!(
+            "meeting '{}' is {other}; only a pending meeting can be resumed",
+            row.external_id
+        ))),
+    }
+}
+
 /// Calls `createOrGet` for a pending row and records the outcome.
 async fn confirm(
     store: &mut Store,

@@ -387,7 +387,19 @@ pub async fn check_many(
     opts: CheckOptions,
     progress: &(dyn Fn(MembershipProgress) + Send + Sync),
 ) -> Result<Vec<AddressCheck>, Error> {
-    access::require(store.conn(), actor, Action::MembershipCheck, program)?;
+    let program = program.map(|p| p.trim().to_ascii_lowercase());
+    access::require(
+        store.conn(),
+        actor,
+        Action::MembershipCheck,
+        program.as_deref(),
+    )
+    .map_err(|e| match e {
+        Error::Denied(m) if program.is_none() => {
+            Error::Denied(format!("{m}; name one of your programs"))
+        }
+        other => other,
+    })?;
     check_unchecked(store, graph, addresses, opts, progress).await
 }
 
