@@ -205,6 +205,38 @@ pub fn default_time_zone(store: &Store) -> Result<String, Error> {
     )
 }
 
+/// Sets the default IANA zone for new meetings (a global admin's setting; audited).
+pub fn set_default_time_zone(
+    store: &mut Store,
+    actor: &Actor,
+    zone: &str,
+) -> Result<String, Error> {
+    let tz = tz::parse_zone(zone).map_err(|p| Error::invalid("time_zone", p.to_string()))?;
+    let name = tz.name().to_string();
+    store.write(|tx| -> Result<(), Error> {
+        let who = access::require(tx, actor, Action::IntegrationManage, None)?;
+        let before = crate::store::integration::setting(tx, SETTING_DEFAULT_TZ)?;
+        tx.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [SETTING_DEFAULT_TZ, name.as_str()],
+        )?;
+        audit_log::append(
+            tx,
+            &AuditEntry {
+                operator: &who.label,
+                action: "settings.default_time_zone",
+                target: &format!("setting:{SETTING_DEFAULT_TZ}"),
+                before: before.map(|b| json!(b)),
+                after: Some(json!(name)),
+                ..Default::default()
+            },
+        )?;
+        Ok(())
+    })?;
+    Ok(name)
+}
+
 fn validate_subject(raw: &str) -> Result<String, Error> {
     let s = raw.trim();
     if s.is_empty() {

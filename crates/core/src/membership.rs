@@ -485,6 +485,39 @@ pub(crate) async fn check_unchecked(
         .collect())
 }
 
+/// Sets how long membership results are cached, in hours (0 = always ask; at most 30 days). A
+/// global admin's setting; audited.
+pub fn set_cache_ttl_hours(store: &mut Store, actor: &Actor, hours: i64) -> Result<(), Error> {
+    if !(0..=720).contains(&hours) {
+        return Err(Error::invalid(
+            "hours",
+            format!("{hours} is not between 0 and 720 hours"),
+        ));
+    }
+    store.write(|tx| -> Result<(), Error> {
+        let who = access::require(tx, actor, Action::IntegrationManage, None)?;
+        let before = cache::ttl_hours(tx)?;
+        cache::set_ttl_hours(tx, hours)?;
+        crate::store::audit_log::append(
+            tx,
+            &crate::store::audit_log::AuditEntry {
+                operator: &who.label,
+                action: "settings.membership_cache_ttl",
+                target: &format!("setting:{}", cache::SETTING_TTL_HOURS),
+                before: Some(serde_json::json!(before)),
+                after: Some(serde_json::json!(hours)),
+                ..Default::default()
+            },
+        )?;
+        Ok(())
+    })
+}
+
+/// The cache lifetime in hours.
+pub fn cache_ttl_hours(store: &Store) -> Result<i64, Error> {
+    Ok(cache::ttl_hours(store.conn())?)
+}
+
 /// Checks one address; a malformed address or a Graph failure is an error.
 pub async fn check(
     store: &mut Store,
