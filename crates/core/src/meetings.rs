@@ -887,6 +887,28 @@ mod tests {
     }
 
     #[test]
+    fn only_client_errors_mark_a_meeting_failed_others_leave_it_pending() {
+        let status = |status| GraphError::Status {
+            status,
+            code: String::new(),
+            message: String::new(),
+            request_id: None,
+        };
+        assert!(definitive(&status(400)), "400: the request was refused");
+        assert!(definitive(&status(403)), "403: refused");
+        assert!(!definitive(&status(429)), "429 may succeed later");
+        assert!(!definitive(&status(408)), "a timeout may have applied");
+        assert!(!definitive(&status(500)), "a 500 may have applied");
+        assert!(
+            !definitive(&GraphError::Network {
+                host: "h".into(),
+                reason: "dropped".into()
+            }),
+            "a dropped answer may hide a created meeting"
+        );
+    }
+
+    #[test]
     fn durations_parse_in_minutes_hours_or_both() {
         for (s, m) in [("45m", 45), ("1h", 60), ("1h30m", 90), ("90", 90)] {
             assert_eq!(
