@@ -729,6 +729,53 @@ async fn throttled_calls_wait_for_retry_after_and_succeed() {
         3,
         "three meetings, no duplicates"
     );
+    let page = |offset, limit| {
+        meetings::list(
+            &env.store,
+            &actor,
+            &meetings::ListFilter {
+                program_code: Some("ENG".into()),
+                limit,
+                offset,
+                ..Default::default()
+            },
+        )
+        .expect("list")
+    };
+    let first = page(0, 2);
+    let rest = page(2, 2);
+    assert_eq!(
+        (first.len(), rest.len()),
+        (2, 1),
+        "paging splits 3 rows as 2 + 1"
+    );
+    assert!(
+        first[1].start_utc < rest[0].start_utc,
+        "pages follow start order"
+    );
+    let ranged = meetings::list(
+        &env.store,
+        &actor,
+        &meetings::ListFilter {
+            program_code: Some("eng".into()),
+            state: Some("created".into()),
+            from: Some("2027-05-02T00:00:00Z".into()),
+            to: Some("2027-05-03T00:00:00Z".into()),
+            participant: Some(MEMBER2.to_uppercase()),
+            ..Default::default()
+        },
+    )
+    .expect("list");
+    assert_eq!(
+        ranged.len(),
+        1,
+        "date range, state and participant filter together"
+    );
+    assert!(
+        ranged[0].start_utc.starts_with("2027-05-02"),
+        "the meeting in range: {:?}",
+        ranged[0].start_utc
+    );
 }
 
 /// The desktop runs these use cases on Tauri's async runtime, which needs `Send` futures.
