@@ -276,6 +276,30 @@ fn bad_times_and_unknown_programs_are_refused_with_the_exact_reason() {
         "a resolved fold passes validation and then needs the tenant: {}",
         text(&out.stderr)
     );
+    let out = tsched(&data, NO_BUS, &["meetings", "default-tz", "Mars/Base"]);
+    assert_eq!(out.status.code(), Some(3), "unknown default zone refused");
+    let out = tsched(
+        &data,
+        NO_BUS,
+        &["meetings", "default-tz", "America/New_York"],
+    );
+    assert!(
+        text(&out.stdout).contains("America/New_York"),
+        "default zone set: {}",
+        text(&out.stderr)
+    );
+    let out = create(&["--start", "2027-03-14 02:30", "--duration", "1h"]);
+    assert!(
+        text(&out.stderr).contains("does not exist in America/New_York"),
+        "the default zone applies without --tz: {}",
+        text(&out.stderr)
+    );
+    let out = tsched(&data, NO_BUS, &["members", "cache-ttl", "2"]);
+    assert!(
+        text(&out.stdout).contains("cached for 2 hours"),
+        "TTL set: {}",
+        text(&out.stderr)
+    );
     let out = tsched(
         &data,
         NO_BUS,

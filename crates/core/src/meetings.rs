@@ -205,6 +205,38 @@ pub fn default_time_zone(store: &Store) -> Result<String, Error> {
     )
 }
 
+/// Sets the default IANA zone for new meetings (a global admin's setting; audited).
+pub fn set_default_time_zone(
+    store: &mut Store,
+    actor: &Actor,
+    zone: &str,
+) -> Result<String, Error> {
+    let tz = tz::parse_zone(zone).map_err(|p| Error::invalid("time_zone", p.to_string()))?;
+    let name = tz.name().to_string();
+    store.write(|tx| -> Result<(), Error> {
+        let who = access::require(tx, actor, Action::IntegrationManage, None)?;
+        let before = crate::store::integration::setting(tx, SETTING_DEFAULT_TZ)?;
+        tx.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [SETTING_DEFAULT_TZ, name.as_str()],
+        )?;
+        audit_log::append(
+            tx,
+            &AuditEntry {
+                operator: &who.label,
+                action: "settings.default_time_zone",
+                target: &format!("setting:{SETTING_DEFAULT_TZ}"),
+                before: before.map(|b| json!(b)),
+                after: Some(json!(name)),
+                ..Default::default()
+            },
+        )?;
+        Ok(())
+    })?;
+    Ok(name)
+}
+
 fn validate_subject(raw: &str) -> Result<String, Error> {
     let s = raw.trim();
     if s.is_empty() {
@@ -470,6 +502,35 @@ pub async fn create(
     })?;
     let row = table::by_id(store.conn(), id)?.expect("invariant: row just inserted");
     confirm(store, graph, &v.operator, row).await
+}
+
+/// Retries a `pending` meeting (its Graph call failed uncertainly or the app stopped mid-way):
+/// `createOrGet` with its externalId returns the meeting if it was made, or makes it now. A
+/// created meeting is returned as is.
+pub async fn resume(
+    store: &mut Store,
+    graph: &GraphClient,
+    actor: &Actor,
+    key: &str,
+) -> Result<Created, Error> {
+    let row = find(store, key)?;
+    let who = access::require(
+        store.conn(),
+        actor,
+        Action::MeetingsManage,
+        Some(&row.program_code),
+    )?;
+    match row.state.as_str() {
+        "pending" => confirm(store, graph, &who.label, row).await,
+        "created" => Ok(Created {
+            meeting: row,
+            outcome: CreateOrGetOutcome::Existing,
+        }),
+        other => Err(Error::Conflict(format!(
+            "meeting '{}' is {other}; only a pending meeting can be resumed",
+            row.external_id
+        ))),
+    }
 }
 
 /// Calls `createOrGet` for a pending row and records the outcome.
@@ -823,6 +884,28 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         parse_utc("2027-01-01T00:00:00Z").expect("time")
+    }
+
+    #[test]
+    fn only_client_errors_mark_a_meeting_failed_others_leave_it_pending() {
+        let status = |status| GraphError::Status {
+            status,
+            code: String::new(),
+            message: String::new(),
+            request_id: None,
+        };
+        assert!(definitive(&status(400)), "400: the request was refused");
+        assert!(definitive(&status(403)), "403: refused");
+        assert!(!definitive(&status(429)), "429 may succeed later");
+        assert!(!definitive(&status(408)), "a timeout may have applied");
+        assert!(!definitive(&status(500)), "a 500 may have applied");
+        assert!(
+            !definitive(&GraphError::Network {
+                host: "h".into(),
+                reason: "dropped".into()
+            }),
+            "a dropped answer may hide a created meeting"
+        );
     }
 
     #[test]

@@ -268,28 +268,37 @@ fn to_cache(m: &Membership) -> CacheRow {
 enum Step {
     Hit(MemberClass, Option<DirectoryUser>),
     Miss,
-    Failed(String),
+    Failed(GraphError),
+}
+
+fn shape_error(e: serde_json::Error) -> GraphError {
+    GraphError::Decode {
+        path: String::new(),
+        reason: e.to_string(),
+        body: String::new(),
+        request_id: None,
+    }
 }
 
 fn step_of(rule: MatchRule, r: Result<ItemResponse, GraphError>) -> Step {
     let resp = match r {
         Ok(resp) => resp,
-        Err(e) => return Step::Failed(e.to_string()),
+        Err(e) => return Step::Failed(e),
     };
     if resp.status == 404 && rule == MatchRule::Upn {
         return Step::Miss;
     }
     if !(200..300).contains(&resp.status) {
-        return Step::Failed(resp.error().to_string());
+        return Step::Failed(resp.error());
     }
     let found: Vec<DirectoryUser> = match rule {
         MatchRule::Upn => match serde_json::from_value::<DirectoryUser>(resp.body) {
             Ok(u) => vec![u],
-            Err(e) => return Step::Failed(format!("unexpected user shape from Graph: {e}")),
+            Err(e) => return Step::Failed(shape_error(e)),
         },
         _ => match serde_json::from_value::<UserList>(resp.body) {
             Ok(l) => l.value,
-            Err(e) => return Step::Failed(format!("unexpected list shape from Graph: {e}")),
+            Err(e) => return Step::Failed(shape_error(e)),
         },
     };
     match classify(&found) {
@@ -331,9 +340,9 @@ pub async fn lookup(
     graph: &GraphClient,
     addresses: &[String],
     progress: &(dyn Fn(MembershipProgress) + Send + Sync),
-) -> Result<HashMap<String, Result<Membership, String>>, Error> {
+) -> Result<HashMap<String, Result<Membership, GraphError>>, Error> {
     let total = addresses.len();
-    let mut out: HashMap<String, Result<Membership, String>> = HashMap::new();
+    let mut out: HashMap<String, Result<Membership, GraphError>> = HashMap::new();
     let mut pending: Vec<String> = addresses.to_vec();
     for rule in MatchRule::ORDER {
         if pending.is_empty() {
@@ -387,7 +396,19 @@ pub async fn check_many(
     opts: CheckOptions,
     progress: &(dyn Fn(MembershipProgress) + Send + Sync),
 ) -> Result<Vec<AddressCheck>, Error> {
-    access::require(store.conn(), actor, Action::MembershipCheck, program)?;
+    let program = program.map(|p| p.trim().to_ascii_lowercase());
+    access::require(
+        store.conn(),
+        actor,
+        Action::MembershipCheck,
+        program.as_deref(),
+    )
+    .map_err(|e| match e {
+        Error::Denied(m) if program.is_none() => {
+            Error::Denied(format!("{m}; name one of your programs"))
+        }
+        other => other,
+    })?;
     check_unchecked(store, graph, addresses, opts, progress).await
 }
 
@@ -399,6 +420,19 @@ pub(crate) async fn check_unchecked(
     opts: CheckOptions,
     progress: &(dyn Fn(MembershipProgress) + Send + Sync),
 ) -> Result<Vec<AddressCheck>, Error> {
+    Ok(check_inner(store, graph, addresses, opts, progress)
+        .await?
+        .0)
+}
+
+/// The checks, plus the Graph error of each address Graph would not answer.
+async fn check_inner(
+    store: &mut Store,
+    graph: &GraphClient,
+    addresses: &[String],
+    opts: CheckOptions,
+    progress: &(dyn Fn(MembershipProgress) + Send + Sync),
+) -> Result<(Vec<AddressCheck>, HashMap<String, GraphError>), Error> {
     let now = Utc::now();
     let ttl = cache::ttl_hours(store.conn())?;
     let mut known: HashMap<String, Result<Membership, String>> = HashMap::new();
@@ -443,8 +477,19 @@ pub(crate) async fn check_unchecked(
         }
         Ok(())
     })?;
-    known.extend(asked);
-    Ok(addresses
+    let mut failures = HashMap::new();
+    for (addr, r) in asked {
+        match r {
+            Ok(m) => {
+                known.insert(addr, Ok(m));
+            }
+            Err(e) => {
+                known.insert(addr.clone(), Err(e.to_string()));
+                failures.insert(addr, e);
+            }
+        }
+    }
+    let checks = addresses
         .iter()
         .map(|raw| match normalize_address(raw) {
             Err(why) => AddressCheck {
@@ -470,7 +515,41 @@ pub(crate) async fn check_unchecked(
                 },
             },
         })
-        .collect())
+        .collect();
+    Ok((checks, failures))
+}
+
+/// Sets how long membership results are cached, in hours (0 = always ask; at most 30 days). A
+/// global admin's setting; audited.
+pub fn set_cache_ttl_hours(store: &mut Store, actor: &Actor, hours: i64) -> Result<(), Error> {
+    if !(0..=720).contains(&hours) {
+        return Err(Error::invalid(
+            "hours",
+            format!("{hours} is not between 0 and 720 hours"),
+        ));
+    }
+    store.write(|tx| -> Result<(), Error> {
+        let who = access::require(tx, actor, Action::IntegrationManage, None)?;
+        let before = cache::ttl_hours(tx)?;
+        cache::set_ttl_hours(tx, hours)?;
+        crate::store::audit_log::append(
+            tx,
+            &crate::store::audit_log::AuditEntry {
+                operator: &who.label,
+                action: "settings.membership_cache_ttl",
+                target: &format!("setting:{}", cache::SETTING_TTL_HOURS),
+                before: Some(serde_json::json!(before)),
+                after: Some(serde_json::json!(hours)),
+                ..Default::default()
+            },
+        )?;
+        Ok(())
+    })
+}
+
+/// The cache lifetime in hours.
+pub fn cache_ttl_hours(store: &Store) -> Result<i64, Error> {
+    Ok(cache::ttl_hours(store.conn())?)
 }
 
 /// Checks one address; a malformed address or a Graph failure is an error.
@@ -481,25 +560,16 @@ pub async fn check(
     address: &str,
     opts: CheckOptions,
 ) -> Result<Membership, Error> {
-    normalize_address(address).map_err(|why| Error::invalid("address", why))?;
-    let mut out = check_many(
-        store,
-        graph,
-        actor,
-        None,
-        &[address.to_string()],
-        opts,
-        &|_| {},
-    )
-    .await?;
-    let one = out.pop().expect("invariant: one input gives one result");
-    match (one.result, one.error) {
-        (Some(m), _) => Ok(m),
-        (None, why) => Err(Error::Conflict(format!(
-            "could not check {address}: {}",
-            why.unwrap_or_default()
-        ))),
+    let addr = normalize_address(address).map_err(|why| Error::invalid("address", why))?;
+    access::require(store.conn(), actor, Action::MembershipCheck, None)?;
+    let (mut out, mut failures) =
+        check_inner(store, graph, &[address.to_string()], opts, &|_| {}).await?;
+    if let Some(e) = failures.remove(&addr) {
+        return Err(e.into());
     }
+    let one = out.pop().expect("invariant: one input gives one result");
+    one.result
+        .ok_or_else(|| Error::invalid("address", one.error.unwrap_or_else(|| "not checked".into())))
 }
 
 /// Each check of a diagnosis, in the order they are shown.

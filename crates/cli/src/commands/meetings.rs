@@ -101,6 +101,11 @@ pub enum MeetingsCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Show or set the default time zone of new meetings (IANA name). Setting needs a global admin.
+    DefaultTz {
+        /// New default zone, e.g. Europe/Berlin.
+        zone: Option<String>,
+    },
     /// Export iCalendar (.ics): one meeting, or a program's meetings in a date range.
     Ics {
         /// Meeting id or externalId (else use the filters).
@@ -347,6 +352,17 @@ pub fn run(cmd: MeetingsCmd, ctx: &Context) -> anyhow::Result<()> {
             } else {
                 print!("{}", describe(&m));
             }
+        }
+        MeetingsCmd::DefaultTz { zone } => {
+            let mut store = ctx.store()?;
+            if let Some(z) = zone {
+                let actor = ctx.actor(&store)?;
+                meetings::set_default_time_zone(&mut store, &actor, &z)?;
+            }
+            println!(
+                "New meetings default to the time zone {}.",
+                meetings::default_time_zone(&store)?
+            );
         }
         MeetingsCmd::Ics {
             meeting,

@@ -48,6 +48,11 @@ pub enum Members {
         #[arg(long)]
         json: bool,
     },
+    /// Show or set how long answers are cached (hours; default 24). Setting needs a global admin.
+    CacheTtl {
+        /// New lifetime in hours (0 = always ask the directory).
+        hours: Option<i64>,
+    },
 }
 
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -144,6 +149,17 @@ pub fn run(cmd: Members, ctx: &Context) -> anyhow::Result<()> {
                     d.failures().count()
                 );
             }
+        }
+        Members::CacheTtl { hours } => {
+            let mut store = ctx.store()?;
+            if let Some(h) = hours {
+                let actor = ctx.actor(&store)?;
+                membership::set_cache_ttl_hours(&mut store, &actor, h)?;
+            }
+            println!(
+                "Membership answers are cached for {} hours.",
+                membership::cache_ttl_hours(&store)?
+            );
         }
     }
     Ok(())

@@ -5,6 +5,4 @@ mod batch;
 mod integration_flow;
 mod meetings;
 mod membership;
-mod meetings;
-mod membership;
 mod support;

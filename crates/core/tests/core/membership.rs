@@ -531,3 +531,154 @@ async fn diagnosis_without_a_connection_fails_the_integration_check() {
         "not connected: integration, cloud and membership fail: {d:#?}"
     );
 }
+
+#[tokio::test]
+async fn diagnosis_in_a_cloud_without_meetings_fails_the_cloud_check() {
+    let mut env = Env::new(true).await;
+    tsched_core::store::integration::put(
+        env.store.conn(),
+        &tsched_core::store::integration::IntegrationRow {
+            cloud: "china".into(),
+            authority_base: "https://login.chinacloudapi.cn".into(),
+            graph_base: "https://microsoftgraph.chinacloudapi.cn/v1.0".into(),
+            tenant_id: "t".into(),
+            client_id: "c".into(),
+            host_object_id: "o".into(),
+            host_upn: "host@contoso.cn".into(),
+            host_display_name: "Teams Scheduler".into(),
+            granted_scopes: "OnlineMeetings.ReadWrite User.ReadBasic.All".into(),
+            state: "connected".into(),
+            attention_reason: None,
+            connected_at: "2027-01-01T00:00:00Z".into(),
+            connected_by: None,
+            last_refresh_at: None,
+            removed_at: None,
+        },
+    )
+    .expect("integration row");
+    let d = membership::diagnose(
+        &mut env.store,
+        None,
+        &Actor::local(),
+        "eng",
+        "zoe.odegard1@contoso.example",
+        CheckOptions::default(),
+    )
+    .await
+    .expect("diagnose");
+    let cloud = d
+        .checks
+        .iter()
+        .find(|c| c.check == CheckName::CloudOffersMeetings)
+        .expect("cloud check present");
+    assert!(
+        !cloud.passed,
+        "China has no Graph online meetings: {cloud:?}"
+    );
+    assert!(
+        cloud.detail.contains("China"),
+        "the reason names the cloud: {cloud:?}"
+    );
+    assert!(
+        d.checks[0].passed,
+        "the integration itself is connected: {:?}",
+        d.checks[0]
+    );
+}
+
+/// The same addresses through `$batch` (items with `ConsistencyLevel` headers and OData
+/// literals) give the same answers as one by one, and duplicates and bad rows are listed too.
+#[tokio::test]
+async fn batch_rounds_give_the_same_answers_as_single_checks() {
+    let (mut env, graph) = connected().await;
+    let cases = [
+        (
+            "  Zoe.Odegard1@Contoso.Example ",
+            MemberClass::Member,
+            Some(MatchRule::Upn),
+        ),
+        (
+            "adelev0@contoso.example",
+            MemberClass::Member,
+            Some(MatchRule::Mail),
+        ),
+        (
+            "adele0@alias.contoso.example",
+            MemberClass::Member,
+            Some(MatchRule::ProxyAddress),
+        ),
+        (
+            "zoe0_fabrikam.com#EXT#@contoso.example",
+            MemberClass::Guest,
+            Some(MatchRule::Upn),
+        ),
+        (
+            "zoe0@fabrikam.com",
+            MemberClass::Guest,
+            Some(MatchRule::Mail),
+        ),
+        ("nobody.here@contoso.example", MemberClass::NotFound, None),
+        (
+            "twins@contoso.example",
+            MemberClass::Ambiguous,
+            Some(MatchRule::ProxyAddress),
+        ),
+        (
+            "o'brien@contoso.example",
+            MemberClass::Member,
+            Some(MatchRule::Mail),
+        ),
+        ("a#b@contoso.example", MemberClass::NotFound, None),
+    ];
+    let mut inputs: Vec<String> = cases.iter().map(|c| c.0.to_string()).collect();
+    inputs.push("ZOE.ODEGARD1@contoso.example".into());
+    inputs.push("no-at-sign".into());
+    env.sandbox.handle().reset_request_log();
+    let out = membership::check_many(
+        &mut env.store,
+        &graph,
+        &Actor::local(),
+        None,
+        &inputs,
+        CheckOptions::default(),
+        &|_| {},
+    )
+    .await
+    .expect("bulk check");
+    assert_eq!(
+        out.len(),
+        inputs.len(),
+        "every input listed, duplicates included"
+    );
+    for ((addr, class, rule), got) in cases.iter().zip(&out) {
+        let m = got
+            .result
+            .as_ref()
+            .unwrap_or_else(|| panic!("{addr} checked: {got:?}"));
+        assert_eq!(
+            (m.class, m.matched_by),
+            (*class, *rule),
+            "{addr} through $batch"
+        );
+    }
+    assert_eq!(
+        out[cases.len()].result.as_ref().map(|m| m.class),
+        Some(MemberClass::Member),
+        "a duplicate in other case gets the same answer"
+    );
+    assert!(
+        out[cases.len() + 1].error.is_some(),
+        "a bad row is reported, not fatal"
+    );
+    assert_eq!(
+        count(&env.sandbox, |r| r.contains("/users"), Some(400)),
+        0,
+        "no batch item was malformed: {}",
+        env.sandbox.handle().request_log()
+    );
+    assert_eq!(
+        count(&env.sandbox, |r| r == "POST /$batch", None),
+        3,
+        "one $batch call per rule round (UPN, mail, proxyAddresses)"
+    );
+}
