@@ -123,7 +123,9 @@ impl App {
             "tauri:options".into(),
             serde_json::json!({ "application": binary("teams-scheduler").display().to_string() }),
         );
-        let client = ClientBuilder::rustls()?.capabilities(caps).connect(&url).await?;
+        // WebDriver is plain HTTP on loopback: no TLS stack, so no crypto-provider ambiguity.
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector).capabilities(caps).connect(&url).await?;
         let app = Self { client, _driver: driver, _guard: guard };
         app.wait_for("main h1").await?;
         Ok(app)
