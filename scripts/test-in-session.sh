@@ -7,7 +7,7 @@ set -euo pipefail
 keyring_home=$(mktemp -d)
 trap 'rm -rf "$keyring_home"' EXIT
 export XDG_DATA_HOME="$keyring_home"
-eval "$(printf %s tsched-test | gnome-keyring-daemon --unlock --components=secrets)"
+eval "$(printf %s pass | gnome-keyring-daemon --unlock --components=secrets)"
 export GNOME_KEYRING_CONTROL
 export TSCHED_TEST_SECRET_SERVICE=1
 
