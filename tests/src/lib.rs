@@ -208,12 +208,29 @@ impl App {
 /// Makes sure an unlocked Secret Service answers in this D-Bus session, so the app and `tsched`
 /// can keep the host's refresh token: starts (or unlocks) gnome-keyring's secrets component with
 /// the password `pass`, exactly as `make test` does (the login keyring in `$HOME` keeps the
-/// password it was first created with, so both must agree), then stores and clears a probe item. The
-/// unlock comes first because a probe in a fresh session would D-Bus-activate a *locked* keyring.
-/// The suite is meant to run inside its own `dbus-run-session`.
+/// password it was first created with, so both must agree), then stores and clears a probe item.
+/// If something in the session (WebKit, an earlier probe) already D-Bus-activated a *locked*
+/// daemon, that daemon is replaced by an unlocked one. The suite is meant to run inside its own
+/// `dbus-run-session`; an unlocked desktop keyring is used as it is.
 pub fn ensure_secret_service() -> Result<(), BoxError> {
+    if unlock_keyring(false).is_ok() && probe_keyring()? {
+        return Ok(());
+    }
+    unlock_keyring(true)?;
+    if probe_keyring()? {
+        Ok(())
+    } else {
+        Err("no usable Secret Service: run the window tests inside `dbus-run-session` with gnome-keyring installed".into())
+    }
+}
+
+fn unlock_keyring(replace: bool) -> Result<(), BoxError> {
     use std::io::Write as _;
-    let mut daemon = Command::new("gnome-keyring-daemon")
+    let mut cmd = Command::new("gnome-keyring-daemon");
+    if replace {
+        cmd.arg("--replace");
+    }
+    let mut daemon = cmd
         .args(["--unlock", "--components=secrets"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -222,6 +239,12 @@ pub fn ensure_secret_service() -> Result<(), BoxError> {
     daemon.stdin.take().ok_or("stdin")?.write_all(b"pass")?;
     // The launcher forks the daemon and exits; the daemon lives as long as the D-Bus session.
     daemon.wait()?;
+    Ok(())
+}
+
+/// Stores and clears a probe item; false when the keyring refuses or does not answer in time.
+fn probe_keyring() -> Result<bool, BoxError> {
+    use std::io::Write as _;
     let mut probe = Command::new("secret-tool")
         .args([
             "store",
@@ -237,7 +260,7 @@ pub fn ensure_secret_service() -> Result<(), BoxError> {
         .stderr(Stdio::null())
         .spawn()?;
     probe.stdin.take().ok_or("stdin")?.write_all(b"x")?;
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(5);
     let stored = loop {
         if let Some(status) = probe.try_wait()? {
             break status.success();
@@ -259,11 +282,7 @@ pub fn ensure_secret_service() -> Result<(), BoxError> {
         ])
         .stderr(Stdio::null())
         .status();
-    if stored {
-        Ok(())
-    } else {
-        Err("no usable Secret Service: run the window tests inside `dbus-run-session` with gnome-keyring installed".into())
-    }
+    Ok(stored)
 }
 
 /// Writes an executable `$BROWSER` script into `dir` that appends every URL it is given to

@@ -53,6 +53,7 @@ export async function render(root) {
   const cancel = h("button", { id: "connect-cancel", type: "button", class: "secondary" }, "Cancel");
   const explore = h("button", { id: "sandbox-explore", type: "button", class: "secondary" }, "Explore with the sandbox tenant");
   const connectButtons = [connectHost, connectAdmin, explore];
+  const connectTitle = h("h2", { id: "connect-title" }, "Connect a tenant");
 
   const input = (approach) => ({
     approach, cloud: cloud.value, sandbox_url: sandboxUrl.value || null,
@@ -74,6 +75,7 @@ export async function render(root) {
       on ? h("span", { class: "spinner", "aria-hidden": "true" }) : null,
       h("span", { id: "connect-progress-text" }, text || ""),
       on ? cancel : null);
+    if (!progress.hidden) progress.scrollIntoView({ block: "nearest" });
   }
 
   async function connect(approach) {
@@ -169,6 +171,7 @@ export async function render(root) {
     else children.push(h("p", { class: "empty" }, "No tenant is connected. Choose one of the two ways below."));
     if (s.state !== "not_connected" && page.can_manage) children.push(removeControls());
     if (page.sandbox && !tenant.value) fillSandbox(page.sandbox);
+    connectTitle.textContent = s.state === "not_connected" ? "Connect a tenant" : "Reconnect, or connect another tenant";
     statusCard.replaceChildren(...children);
   }
 
@@ -209,7 +212,7 @@ export async function render(root) {
     h("p", { class: "lead" }, "Connect your organization's Microsoft 365 tenant so programs can hold meetings as Teams video calls, hosted by a dedicated account."),
     statusCard,
     h("section", { class: "card", "aria-labelledby": "connect-title" },
-      h("h2", { id: "connect-title" }, "Connect a tenant"),
+      connectTitle,
       h("div", { class: "form-row" },
         field("cloud", "Cloud", cloud),
         sandboxField,

@@ -6,7 +6,7 @@ import { refreshSession } from "../session.js";
 export async function render(root) {
   const banner = h("div", { id: "setup-banner", class: "banner", role: "status", hidden: true },
     h("strong", {}, "Setup mode. "),
-    "There are no operators yet, so anyone using this computer may do everything. Add the first operator: they become global admin and setup mode ends.");
+    "There are no operators yet, so anyone using this computer may do everything. Add the first operator: they become global admin and setup mode ends, so add yourself first (the address this app acts as, TSCHED_OPERATOR).");
   const list = h("div", { id: "operators-list" });
   const error = h("div", { id: "operators-error", class: "alert error", role: "alert" });
   const status = h("div", { id: "operators-status", class: "alert ok", role: "status" });
@@ -57,6 +57,8 @@ export async function render(root) {
     try { roster = await invoke("operators_list"); }
     catch (e) { list.replaceChildren(h("div", { class: "alert error", role: "alert" }, errorText(e))); return; }
     banner.hidden = !roster.setup_mode;
+    const s = await refreshSession();
+    if (roster.setup_mode && s && s.operator && !upn.value) upn.value = s.operator;
     grantUpn.replaceChildren(...roster.operators.map((o) => h("option", { value: o.upn }, o.upn)));
     try {
       const programs = await invoke("programs_list", { includeArchived: false });

@@ -2,6 +2,7 @@
 // (meeting modes, name and description, archive, participants). Controls the acting operator may
 // not use are disabled with the reason next to them; the core refuses them anyway.
 import { invoke, h, errorText } from "../ipc.js";
+import { refreshSession } from "../session.js";
 
 const MODE_LABELS = { in_person: "In person", phone: "Phone", teams_video: "Teams video call" };
 
@@ -202,10 +203,11 @@ export async function render(root) {
   search.addEventListener("input", refresh);
   archivedToggle.addEventListener("change", refresh);
 
+  const addCard = h("section", { class: "card", "aria-labelledby": "add-title" }, h("h2", { id: "add-title" }, "Add a program"), form);
   root.append(
     h("h1", {}, "Programs"),
     h("p", { class: "lead" }, "Each program (track) decides which meeting modes its participants may choose."),
-    h("section", { class: "card", "aria-labelledby": "add-title" }, h("h2", { id: "add-title" }, "Add a program"), form),
+    addCard,
     h("section", { class: "card" },
       h("div", { class: "toolbar" }, h("h2", {}, "All programs"),
         h("div", { class: "toolbar-controls" },
@@ -214,5 +216,8 @@ export async function render(root) {
       list),
     panel,
   );
+  // Creating programs is a global admin's decision: others do not see the form.
+  const session = await refreshSession();
+  addCard.hidden = Boolean(session && !session.global_admin);
   await refresh();
 }
