@@ -17,8 +17,11 @@ async fn setup_mode_ends_when_the_first_operator_is_added_then_roles_show_in_the
         "seed a program: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let csv = dir.path().join("eng participants.csv");
+    std::fs::write(&csv, "email,display_name\r\nzoe.odegard1@contoso.example,Zoë Ødegård\r\nngozi.nunez5@contoso.example,Ngozi Núñez\r\n")?;
+    let csv_path = csv.display().to_string();
     let app = App::launch_with(dir.path(), &[("TSCHED_OPERATOR", "admin@contoso.example")]).await?;
-    app.run("operators_and_audit", |c| async move {
+    app.run("operators_and_audit", move |c| async move {
         wait_for_text(&c, "#session", "Setup mode").await?;
         find(&c, ".sidebar a[data-page=operators]")
             .await?
@@ -79,6 +82,28 @@ async fn setup_mode_ends_when_the_first_operator_is_added_then_roles_show_in_the
         .await?;
         assert!(row.contains("Active"), "the new operator is active: {row}");
 
+        // Participants from a CSV file picked in the window (bytes read in JS, sent to a command).
+        find(&c, ".sidebar a[data-page=programs]")
+            .await?
+            .click()
+            .await?;
+        find(&c, "button.program-open[data-code=eng]")
+            .await?
+            .click()
+            .await?;
+        wait_for_text(&c, "#panel-title", "Engineering").await?;
+        find(&c, "#participants-file")
+            .await?
+            .send_keys(&csv_path)
+            .await?;
+        find(&c, "#participants-import").await?.click().await?;
+        let table =
+            wait_for_text(&c, "#participants-table", "zoe.odegard1@contoso.example").await?;
+        assert!(
+            table.contains("Zoë Ødegård") && table.contains("ngozi.nunez5@contoso.example"),
+            "both rows, UTF-8 intact: {table}"
+        );
+
         find(&c, ".sidebar a[data-page=audit]")
             .await?
             .click()
@@ -87,6 +112,10 @@ async fn setup_mode_ends_when_the_first_operator_is_added_then_roles_show_in_the
         assert!(
             all.contains("operator.add") && all.contains("program.create"),
             "every change is listed: {all}"
+        );
+        assert!(
+            all.contains("participants.import"),
+            "the import is audited: {all}"
         );
         find(&c, "#audit-action")
             .await?

@@ -70,11 +70,25 @@ export async function render(root) {
   await refresh();
 }
 
+const show = (v) => (v === null || v === undefined ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v));
+
+/** What changed, key by key: "name: Old → New"; a creation or removal lists its values. */
 function change(r) {
-  const parts = [];
-  if (r.before) parts.push(h("div", {}, h("span", { class: "hint" }, "before "), h("code", {}, JSON.stringify(r.before))));
-  if (r.after) parts.push(h("div", {}, h("span", { class: "hint" }, "after "), h("code", {}, JSON.stringify(r.after))));
-  return parts;
+  const before = r.before && typeof r.before === "object" ? r.before : null;
+  const after = r.after && typeof r.after === "object" ? r.after : null;
+  const keys = [...new Set([...Object.keys(before || {}), ...Object.keys(after || {})])];
+  const lines = [];
+  for (const k of keys) {
+    const b = before ? before[k] : undefined;
+    const a = after ? after[k] : undefined;
+    if (before && after) {
+      if (JSON.stringify(a) !== JSON.stringify(b)) lines.push(h("li", {}, h("span", { class: "key" }, k), " ", show(b), " → ", show(a)));
+    } else {
+      lines.push(h("li", {}, h("span", { class: "key" }, k), " ", show(before ? b : a)));
+    }
+  }
+  if (!lines.length) return h("span", { class: "hint" }, before || after ? "no visible change" : "");
+  return h("ul", { class: "diff" }, before && !after ? h("li", { class: "hint" }, "removed:") : null, lines);
 }
 
 function table(rows) {

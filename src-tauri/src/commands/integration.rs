@@ -243,3 +243,93 @@ pub async fn integration_sandbox_start(state: State<'_, AppState>) -> CmdResult<
     let info = sandbox_info(slot.get_or_insert(sb));
     Ok(info)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use tsched_core::auth::MemoryTokenStore;
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cancel_ends_a_waiting_sign_in_and_the_store_stays_usable_during_the_wait() {
+        let sb = Sandbox::spawn(SandboxConfig {
+            auto_consent: true,
+            ..Default::default()
+        })
+        .await
+        .expect("sandbox starts");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tokens = Arc::new(MemoryTokenStore::default());
+        let state = Arc::new(AppState::with(Some(dir.path().to_path_buf()), None, tokens));
+        let h = sb.handle();
+        let input = ConnectInput {
+            approach: "host_sign_in".into(),
+            cloud: "sandbox".into(),
+            sandbox_url: Some(sb.base_url().to_string()),
+            tenant: h.tenant_id(),
+            client_id: Some(h.client_id()),
+            login_hint: None,
+        };
+        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+        let (st, log) = (state.clone(), seen.clone());
+        let task = tokio::spawn(async move {
+            // A browser nobody uses: the wait only ends by cancel.
+            let idle = FnOpener(|_: &str| -> Result<(), AuthError> { Ok(()) });
+            let progress = move |p: ConnectProgress| {
+                let kind = serde_json::to_value(&p)
+                    .ok()
+                    .and_then(|v| v["kind"].as_str().map(str::to_string));
+                log.lock().expect("lock").push(kind.unwrap_or_default());
+            };
+            connect_inner(&st, input, &idle, &progress).await
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !state.signing_in() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the sign-in starts waiting for the browser"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let st = state.clone();
+        let page = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::task::spawn_blocking(move || status_inner(&st)),
+        )
+        .await
+        .expect("the store lock is not held across the browser wait")
+        .expect("join")
+        .expect("status while signing in");
+        assert!(
+            page.signing_in,
+            "the page can show the sign-in in progress after a reload"
+        );
+        assert!(state.cancel_sign_in(), "a running sign-in is cancelled");
+        let err = task
+            .await
+            .expect("join")
+            .expect_err("a cancelled sign-in connects nothing");
+        assert_eq!(
+            err.code, "sign_in_cancelled",
+            "the window learns it was cancelled: {err:?}"
+        );
+        assert!(
+            !state.signing_in(),
+            "the cancel handle is dropped when the flow ends"
+        );
+        let kinds = seen.lock().expect("lock").clone();
+        assert!(
+            kinds.iter().any(|k| k == "waiting_for_browser"),
+            "progress reached the channel side: {kinds:?}"
+        );
+        let after = status_inner(&state).expect("status");
+        assert_eq!(
+            after.status.state,
+            integration::ConnectionState::NotConnected,
+            "nothing was saved"
+        );
+    }
+}
