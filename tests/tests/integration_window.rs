@@ -302,12 +302,7 @@ async fn track_admin_toggles_teams_only_in_own_program_and_removal_makes_teams_u
             !other.is_enabled().await?,
             "the toggle of a program they only coordinate is disabled"
         );
-        let why = wait_for_text(
-            &c,
-            "#mode-teams_video-denied",
-            "may not change meeting modes",
-        )
-        .await?;
+        let why = wait_for_text(&c, "#modes-denied", "may not change meeting modes").await?;
         assert!(
             why.contains("coordinator of 'ops'"),
             "the reason names the role they hold there: {why}"

@@ -89,21 +89,20 @@ export async function render(root) {
       const unusable = m.status === "unavailable" && !m.chosen;
       const box = h("input", {
         id, type: "checkbox", role: "switch", class: "switch", checked: m.chosen,
-        disabled: !perm.allowed || p.archived || unusable, "aria-describedby": `${id}-state`,
+        disabled: !perm.allowed || p.archived || unusable, "aria-describedby": perm.allowed ? `${id}-state` : `${id}-state modes-denied`,
       });
       box.addEventListener("change", () => act(() => invoke("programs_set_mode", { code: p.code, mode: m.mode, enabled: box.checked })));
       let state;
       if (m.status === "unavailable") state = m.reason || "unavailable";
       else state = m.chosen ? "On" : "Off";
-      const notes = [];
-      if (!perm.allowed) notes.push(h("span", { class: "reason", id: `${id}-denied` }, `You cannot change this: ${perm.reason}`));
       return h("li", { class: `mode ${m.status}` },
         box, h("label", { for: id }, MODE_LABELS[m.mode] || m.mode),
-        h("span", { class: `mode-state ${m.status}`, id: `${id}-state` }, state), notes);
+        h("span", { class: `mode-state ${m.status}`, id: `${id}-state` }, state));
     });
     return h("section", { class: "panel-part", "aria-labelledby": "modes-title" },
       h("h3", { id: "modes-title" }, "Meeting modes"),
       h("p", { class: "hint" }, "Which ways of meeting participants of this program may choose."),
+      perm.allowed ? null : h("p", { class: "locked", id: "modes-denied" }, `You cannot change these: ${perm.reason}.`),
       h("ul", { class: "modes", id: "program-modes" }, items));
   }
 
