@@ -364,3 +364,44 @@ async fn track_admin_toggles_teams_only_in_own_program_and_removal_makes_teams_u
     drop(sandbox);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explore_with_the_sandbox_tenant_connects_to_the_embedded_emulator() -> Result<(), BoxError>
+{
+    let _serial = SERIAL.lock().await;
+    ensure_secret_service()?;
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    // The person's browser: follows the authorize URL (the embedded sandbox approves at once)
+    // to the app's loopback listener.
+    let follow = dir.path().join("follow.py");
+    std::fs::write(
+        &follow,
+        "import sys, urllib.request\nurllib.request.urlopen(sys.argv[1], timeout=20).read()\n",
+    )?;
+    let browser = format!("python3 {}", follow.display());
+    let app = App::launch_with(&data, &[("BROWSER", browser.as_str())]).await?;
+    app.run("integration_sandbox_explore", |c| async move {
+        open_page(&c, "integration", "Integration").await?;
+        let note = find(&c, "#sandbox-title").await?.text().await?;
+        assert!(!note.is_empty(), "the sandbox card is shown");
+        find(&c, "#sandbox-explore").await?.click().await?;
+        let status =
+            wait_for_text(&c, "#integration-status", "teams.scheduler@contoso.example").await?;
+        assert!(
+            status.contains("(sandbox)"),
+            "the status says it is the sandbox cloud: {status}"
+        );
+        wait_for_text(&c, "#status-state", "Connected").await?;
+        let cloud = find(&c, "#cloud")
+            .await?
+            .prop("value")
+            .await?
+            .unwrap_or_default();
+        assert_eq!(cloud, "sandbox", "the form shows what it connected to");
+        Ok(())
+    })
+    .await?;
+    let removed = tsched(&data, &[], &["integration", "remove"]);
+    ok(removed, "clean up the keyring entry")
+}

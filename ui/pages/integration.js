@@ -89,11 +89,13 @@ export async function render(root) {
     try {
       await invoke("integration_connect", { input: input(approach), onProgress: ch });
       busy(false, "Connected.");
+      await refresh();
+      statusCard.scrollIntoView({ block: "start" });
     } catch (e) {
       busy(false, "");
       error.textContent = errorText(e);
+      await refresh();
     }
-    await refresh();
     refreshSession();
   }
 
