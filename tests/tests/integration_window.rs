@@ -405,3 +405,119 @@ async fn explore_with_the_sandbox_tenant_connects_to_the_embedded_emulator() -> 
     let removed = tsched(&data, &[], &["integration", "remove"]);
     ok(removed, "clean up the keyring entry")
 }
+
+/// Waits until `file` has at least `n` non-empty lines and returns the `n`th.
+async fn nth_line(file: &Path, n: usize) -> Result<String, BoxError> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        if let Some(line) = text.lines().filter(|l| !l.trim().is_empty()).nth(n - 1) {
+            return Ok(line.trim().to_string());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{} never got line {n}: {text:?}", file.display()).into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Plays the person in the webview: opens `url` (a sandbox page), picks `account`, accepts,
+/// and waits until the browser reached the app's loopback listener.
+async fn accept_in_webview(
+    c: &Client,
+    base: &str,
+    url: &str,
+    account: &str,
+) -> Result<(), BoxError> {
+    c.goto(url).await?;
+    find(c, "#account").await?.select_by_value(account).await?;
+    find(c, "#accept").await?.click().await?;
+    wait_for_url(c, "the app's loopback listener", |u| {
+        u.starts_with("http://localhost")
+            || (u.starts_with("http://127.0.0.1:") && !u.starts_with(base))
+    })
+    .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organization_wide_approval_then_host_sign_in_connects_in_window() -> Result<(), BoxError> {
+    let _serial = SERIAL.lock().await;
+    ensure_secret_service()?;
+    // No approval yet: the global admin grants it on the admin-consent page first.
+    let sandbox = Sandbox::spawn(SandboxConfig {
+        auto_consent: false,
+        ..Default::default()
+    })
+    .await?;
+    let h = sandbox.handle().clone();
+    let host = h.host_upn().ok_or("the seed has a host account")?;
+    let admin = h.admin_upn().ok_or("the seed has a global admin")?;
+    let (base, tenant, client_id) = (sandbox.base_url().to_string(), h.tenant_id(), h.client_id());
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let (script, urls) = recording_browser(dir.path())?;
+    let script = script.display().to_string();
+    let app = App::launch_with(&data, &[("BROWSER", script.as_str())]).await?;
+    let expected_host = host.clone();
+    app.run("integration_admin_consent", move |c| async move {
+        open_page(&c, "integration", "Integration").await?;
+        let app_url = c.current_url().await?.to_string();
+        find(&c, "#cloud").await?.select_by_value("sandbox").await?;
+        find(&c, "#sandbox-url").await?.send_keys(&base).await?;
+        find(&c, "#tenant").await?.send_keys(&tenant).await?;
+        find(&c, "#client-id").await?.send_keys(&client_id).await?;
+        // The address to hand to an admin elsewhere is the same admin-consent endpoint.
+        find(&c, "#copy-consent-url").await?.click().await?;
+        let copy = find(&c, "#consent-url")
+            .await?
+            .prop("value")
+            .await?
+            .unwrap_or_default();
+        assert!(
+            copy.starts_with(&format!("{base}/{tenant}/v2.0/adminconsent?"))
+                && copy.contains(&client_id),
+            "the approval address names the tenant and the app: {copy}"
+        );
+        find(&c, "#connect-admin").await?.click().await?;
+        wait_for_text(&c, "#connect-progress", "global admin to approve").await?;
+
+        let consent = nth_line(&urls, 1).await?;
+        assert!(
+            consent.contains("/v2.0/adminconsent?"),
+            "step 1 is the admin-consent page: {consent}"
+        );
+        accept_in_webview(&c, &base, &consent, &admin).await?;
+        let authorize = nth_line(&urls, 2).await?;
+        assert!(
+            authorize.contains("/oauth2/v2.0/authorize?"),
+            "step 2 is the host's sign-in: {authorize}"
+        );
+        accept_in_webview(&c, &base, &authorize, &host).await?;
+
+        c.goto(&format!(
+            "{}#/integration",
+            app_url.split('#').next().unwrap_or(&app_url)
+        ))
+        .await?;
+        wait_for_text(&c, "#integration-status", &host).await?;
+        wait_for_text(&c, "#status-state", "Connected").await?;
+        Ok(())
+    })
+    .await?;
+    assert!(
+        h.request_log().to_string().contains("adminconsent"),
+        "the admin-consent endpoint was used"
+    );
+    let state = tsched(&data, &[], &["integration", "status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&state.stdout)?;
+    assert_eq!(
+        v["host_upn"],
+        expected_host.as_str(),
+        "connected as the host after the approval: {v}"
+    );
+    ok(
+        tsched(&data, &[], &["integration", "remove"]),
+        "clean up the keyring entry",
+    )
+}
