@@ -3,6 +3,7 @@
 //! logic lives here.
 
 pub mod commands;
+pub mod downloads;
 pub mod state;
 
 use std::path::PathBuf;
@@ -15,6 +16,22 @@ pub fn run() {
     tauri::Builder::default()
         .plugin(tauri_plugin_opener::init())
         .manage(state)
+        .setup(|app| {
+            // The main window is built here (not from the config alone) to attach the download
+            // handler; tauri.conf.json marks it `create: false`.
+            let config = app
+                .config()
+                .app
+                .windows
+                .iter()
+                .find(|w| w.label == "main")
+                .cloned()
+                .ok_or("invariant: tauri.conf.json defines the main window")?;
+            tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?
+                .on_download(downloads::handle)
+                .build()?;
+            Ok(())
+        })
         .invoke_handler(tauri::generate_handler![
             commands::app::app_info,
             commands::app::session_info,

@@ -20,7 +20,20 @@ async fn setup_mode_ends_when_the_first_operator_is_added_then_roles_show_in_the
     let csv = dir.path().join("eng participants.csv");
     std::fs::write(&csv, "email,display_name\r\nzoe.odegard1@contoso.example,Zoë Ødegård\r\nngozi.nunez5@contoso.example,Ngozi Núñez\r\n")?;
     let csv_path = csv.display().to_string();
-    let app = App::launch_with(dir.path(), &[("TSCHED_OPERATOR", "admin@contoso.example")]).await?;
+    // Downloads go to the XDG Downloads folder: point it into the test's directory.
+    let (config, downloads) = (dir.path().join("config"), dir.path().join("downloads"));
+    std::fs::create_dir_all(&config)?;
+    std::fs::create_dir_all(&downloads)?;
+    std::fs::write(
+        config.join("user-dirs.dirs"),
+        format!("XDG_DOWNLOAD_DIR=\"{}\"\n", downloads.display()),
+    )?;
+    let config = config.display().to_string();
+    let env = [
+        ("TSCHED_OPERATOR", "admin@contoso.example"),
+        ("XDG_CONFIG_HOME", config.as_str()),
+    ];
+    let app = App::launch_with(dir.path(), &env).await?;
     app.run("operators_and_audit", move |c| async move {
         wait_for_text(&c, "#session", "Setup mode").await?;
         find(&c, ".sidebar a[data-page=operators]")
@@ -140,6 +153,35 @@ async fn setup_mode_ends_when_the_first_operator_is_added_then_roles_show_in_the
         find(&c, "#audit-export-csv").await?.click().await?;
         let err = find(&c, "#audit-error").await?.text().await?;
         assert!(err.is_empty(), "the export runs without an error: {err}");
+        // The Blob download lands in the Downloads folder with the filtered rows.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let text = loop {
+            let file = std::fs::read_dir(&downloads)?
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| p.extension().is_some_and(|x| x == "csv"));
+            if let Some(text) = file
+                .and_then(|f| std::fs::read_to_string(f).ok())
+                .filter(|t| t.lines().count() >= 2)
+            {
+                break text;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the CSV export was saved in the Downloads folder"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        assert!(
+            text.starts_with("id,at,operator,action,target"),
+            "the export has the CSV header: {text}"
+        );
+        assert_eq!(
+            text.lines().count(),
+            2,
+            "header and the one filtered row: {text}"
+        );
+        assert!(text.contains("operator.grant"), "the filtered row: {text}");
         Ok(())
     })
     .await
