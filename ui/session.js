@@ -16,8 +16,9 @@ export async function refreshSession() {
     current = s;
     const parts = [];
     if (s.integration) {
-      const [kind, text] = INTEGRATION[s.integration] || ["muted", s.integration];
-      parts.push(h("a", { id: "integration-badge", class: `badge ${kind}`, href: "#/integration" }, text));
+      let [kind, text] = INTEGRATION[s.integration] || ["muted", s.integration];
+      if (s.integration_cloud === "sandbox") text = text.replace("Microsoft 365", "Sandbox tenant");
+      parts.push(h("a", { id: "integration-badge", class: `badge ${kind}`, href: "#/integration", title: "Integration status" }, text));
     }
     if (s.problem) {
       parts.push(h("span", { id: "acting", class: "badge danger", title: s.problem }, s.operator ? `${s.operator}: cannot act` : "Not signed in"));

@@ -120,7 +120,7 @@ async fn connect_in_window_through_the_sandbox_consent_page_shows_the_host() -> 
             !status.contains("Permissions missing"),
             "nothing is missing: {status}"
         );
-        wait_for_text(&c, "#session", "Microsoft 365 connected").await?;
+        wait_for_text(&c, "#session", "Sandbox tenant connected").await?;
         Ok(())
     })
     .await?;

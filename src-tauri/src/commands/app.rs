@@ -40,6 +40,8 @@ pub struct Session {
     pub global_admin: bool,
     /// The integration's state.
     pub integration: Option<ConnectionState>,
+    /// The connected cloud (`sandbox` for the local emulator), if any.
+    pub integration_cloud: Option<String>,
     /// Why nobody may act (not an operator, deactivated, setup mode over), when so.
     pub problem: Option<String>,
 }
@@ -52,12 +54,16 @@ pub fn session_inner(state: &AppState) -> Session {
         roles: Vec::new(),
         global_admin: false,
         integration: None,
+        integration_cloud: None,
         problem: None,
     };
     let r = state.with_store(|s| {
-        out.integration = integration::status(s, state.tokens().as_ref())
-            .ok()
-            .map(|st| st.state);
+        if let Ok(st) = integration::status(s, state.tokens().as_ref()) {
+            out.integration = Some(st.state);
+            out.integration_cloud = st
+                .cloud
+                .filter(|_| st.state != ConnectionState::NotConnected);
+        }
         out.setup_mode = operators::is_setup_mode(s)?;
         let actor = operators::actor_for(s, state.operator())?;
         operators::whoami(s, &actor)
