@@ -7,6 +7,7 @@ use tsched_core::access::{RoleGrant, Subject};
 use tsched_core::integration::{self, ConnectionState};
 use tsched_core::operators;
 
+use super::CmdResult;
 use crate::state::AppState;
 
 /// What the header and the About text show.
@@ -20,11 +21,11 @@ pub struct AppInfo {
 
 /// Version and data directory.
 #[tauri::command]
-pub fn app_info(state: State<'_, AppState>) -> AppInfo {
-    AppInfo {
+pub fn app_info(state: State<'_, AppState>) -> CmdResult<AppInfo> {
+    Ok(AppInfo {
         version: env!("CARGO_PKG_VERSION"),
         data_dir: state.data_dir().map(|p| p.display().to_string()),
-    }
+    })
 }
 
 /// Who is acting in this window, for the header. Never fails: a problem is shown as `problem`.
@@ -85,6 +86,6 @@ pub fn session_inner(state: &AppState) -> Session {
 
 /// See [`session_inner`].
 #[tauri::command]
-pub fn session_info(state: State<'_, AppState>) -> Session {
-    session_inner(&state)
+pub fn session_info(state: State<'_, AppState>) -> CmdResult<Session> {
+    Ok(session_inner(&state))
 }

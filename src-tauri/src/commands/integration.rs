@@ -196,8 +196,8 @@ pub async fn integration_connect(
 
 /// Cancels a sign-in waiting for the browser; false when none was running.
 #[tauri::command]
-pub fn integration_cancel(state: State<'_, AppState>) -> bool {
-    state.cancel_sign_in()
+pub fn integration_cancel(state: State<'_, AppState>) -> CmdResult<bool> {
+    Ok(state.cancel_sign_in())
 }
 
 /// Removes the integration (global admins): forgets the host's sign-in; returns where to revoke
