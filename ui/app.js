@@ -1,16 +1,21 @@
 // Shell: hash router over one ES module per page. Pages export `render(root)`.
 import { invoke } from "./ipc.js";
+import { refreshSession } from "./session.js";
 
 const pages = {
   integration: () => import("./pages/integration.js"),
   programs: () => import("./pages/programs.js"),
+  operators: () => import("./pages/operators.js"),
   members: () => import("./pages/members.js"),
   meetings: () => import("./pages/meetings.js"),
   batches: () => import("./pages/batches.js"),
   audit: () => import("./pages/audit.js"),
 };
 
+let generation = 0;
+
 async function route() {
+  const mine = ++generation;
   const name = (location.hash.replace(/^#\//, "") || "programs").split("?")[0];
   const load = pages[name] || pages.programs;
   for (const a of document.querySelectorAll(".sidebar a")) {
@@ -19,20 +24,22 @@ async function route() {
   }
   const main = document.getElementById("main");
   const mod = await load();
+  if (mine !== generation) return;
   main.replaceChildren();
   await mod.render(main);
 }
 
-async function header() {
+async function info() {
   try {
-    const info = await invoke("app_info");
-    document.getElementById("data-dir").textContent = info.data_dir ? `Data: ${info.data_dir}` : "";
-    document.getElementById("session").innerHTML = `<span class="badge">Setup mode</span> v${info.version}`;
+    const i = await invoke("app_info");
+    document.getElementById("data-dir").textContent = i.data_dir ? `Data: ${i.data_dir}` : "";
+    document.getElementById("version").textContent = `v${i.version}`;
   } catch (e) {
-    document.getElementById("session").textContent = e.message || String(e);
+    document.getElementById("data-dir").textContent = e.message || String(e);
   }
 }
 
 window.addEventListener("hashchange", route);
 route();
-header();
+info();
+refreshSession();

@@ -3,6 +3,7 @@
 //! logic lives here.
 
 pub mod commands;
+pub mod downloads;
 pub mod state;
 
 use std::path::PathBuf;
@@ -15,11 +16,49 @@ pub fn run() {
     tauri::Builder::default()
         .plugin(tauri_plugin_opener::init())
         .manage(state)
+        .setup(|app| {
+            // The main window is built here (not from the config alone) to attach the download
+            // handler; tauri.conf.json marks it `create: false`.
+            let config = app
+                .config()
+                .app
+                .windows
+                .iter()
+                .find(|w| w.label == "main")
+                .cloned()
+                .ok_or("invariant: tauri.conf.json defines the main window")?;
+            tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?
+                .on_download(downloads::handle)
+                .build()?;
+            Ok(())
+        })
         .invoke_handler(tauri::generate_handler![
             commands::app::app_info,
+            commands::app::session_info,
             commands::programs::programs_list,
             commands::programs::programs_add,
             commands::programs::programs_show,
+            commands::programs::programs_edit,
+            commands::programs::programs_archive,
+            commands::programs::programs_set_mode,
+            commands::programs::participants_list,
+            commands::programs::participants_add,
+            commands::programs::participants_remove,
+            commands::programs::participants_import,
+            commands::operators::operators_list,
+            commands::operators::operators_add,
+            commands::operators::operators_grant,
+            commands::operators::operators_revoke,
+            commands::operators::operators_set_active,
+            commands::operators::operators_remove,
+            commands::audit::audit_list,
+            commands::audit::audit_export,
+            commands::integration::integration_status,
+            commands::integration::integration_consent_url,
+            commands::integration::integration_connect,
+            commands::integration::integration_cancel,
+            commands::integration::integration_remove,
+            commands::integration::integration_sandbox_start,
         ])
         .run(tauri::generate_context!())
         .expect("invariant: the Tauri runtime starts");
@@ -46,8 +85,16 @@ mod tests {
     #[test]
     fn data_dir_flag_is_read_in_both_forms() {
         let a = |v: &[&str]| data_dir_from_args(v.iter().map(|s| s.to_string()));
-        assert_eq!(a(&["--data-dir", "/d"]), Some(PathBuf::from("/d")), "space-separated form");
-        assert_eq!(a(&["--data-dir=/e"]), Some(PathBuf::from("/e")), "equals form");
+        assert_eq!(
+            a(&["--data-dir", "/d"]),
+            Some(PathBuf::from("/d")),
+            "space-separated form"
+        );
+        assert_eq!(
+            a(&["--data-dir=/e"]),
+            Some(PathBuf::from("/e")),
+            "equals form"
+        );
         assert_eq!(a(&["--other"]), None, "no flag means the default applies");
     }
 }

@@ -1,10 +1,16 @@
-//! App state: the shared store, opened lazily on first use so start-up does no disk I/O and a
-//! broken store shows as an error in the window instead of a crash.
+//! App state: the shared store (opened lazily on first use so start-up does no disk I/O and a
+//! broken store shows as an error in the window instead of a crash), the token store, the cancel
+//! handle of a sign-in in progress, and the embedded sandbox when someone explores with it.
+//!
+//! The store lock is held only for short store steps, never across a browser wait or a network
+//! call: the integration commands take it for `prepare` and `save` and drop it in between.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use tsched_core::{Error, Store};
+use tsched_core::auth::{CancelHandle, KeyringTokenStore, TokenStore};
+use tsched_core::{Actor, Error, Store};
+use tsched_sandbox::RunningSandbox;
 
 /// State managed by Tauri.
 #[derive(Debug)]
@@ -12,15 +18,42 @@ pub struct AppState {
     data_dir: Option<PathBuf>,
     operator: Option<String>,
     store: Mutex<Option<Store>>,
+    tokens: Arc<dyn TokenStore>,
+    sign_in: Mutex<Option<CancelHandle>>,
+    sandbox: Mutex<Option<RunningSandbox>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a lock leaves plain data behind; carry on with it.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl AppState {
-    /// State for the given data directory (`None`: the platform has none and none was given).
+    /// State for the given data directory (`None`: the platform has none and none was given),
+    /// acting as `TSCHED_OPERATOR`, with the OS keyring.
     pub fn new(data_dir: Option<PathBuf>) -> Self {
         // Stand-in for operator sign-in, the same as the CLI's: TSCHED_OPERATOR names the acting
         // operator; without it the local user acts (allowed only in setup mode).
-        let operator = std::env::var("TSCHED_OPERATOR").ok().filter(|s| !s.trim().is_empty());
-        Self { data_dir, operator, store: Mutex::new(None) }
+        let operator = std::env::var("TSCHED_OPERATOR")
+            .ok()
+            .filter(|s| !s.trim().is_empty());
+        Self::with(data_dir, operator, Arc::new(KeyringTokenStore::default()))
+    }
+
+    /// State with an explicit operator and token store (tests use an in-memory one).
+    pub fn with(
+        data_dir: Option<PathBuf>,
+        operator: Option<String>,
+        tokens: Arc<dyn TokenStore>,
+    ) -> Self {
+        Self {
+            data_dir,
+            operator,
+            store: Mutex::new(None),
+            tokens,
+            sign_in: Mutex::new(None),
+            sandbox: Mutex::new(None),
+        }
     }
 
     /// The operator acting in this window, if one is named.
@@ -33,17 +66,76 @@ impl AppState {
         self.data_dir.as_ref()
     }
 
+    /// Where the host's refresh token lives.
+    pub fn tokens(&self) -> &Arc<dyn TokenStore> {
+        &self.tokens
+    }
+
     /// Runs `f` with the store, opening it first if needed. A failed open is retried next call.
-    pub fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> Result<T, Error>) -> Result<T, Error> {
-        let mut guard = self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    pub fn with_store<T>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut guard = lock(&self.store);
         if guard.is_none() {
             let dir = self.data_dir.as_ref().ok_or_else(|| Error::Invalid {
                 field: "data_dir",
-                reason: "no data directory: start the app with --data-dir or set TSCHED_DATA_DIR".into(),
+                reason: "no data directory: start the app with --data-dir or set TSCHED_DATA_DIR"
+                    .into(),
             })?;
             *guard = Some(Store::open_in(dir)?);
         }
         let store = guard.as_mut().expect("invariant: opened just above");
         f(store)
+    }
+
+    /// Runs `f` with the store and the acting operator (or the local user in setup mode).
+    pub fn with_actor<T>(
+        &self,
+        f: impl FnOnce(&mut Store, &Actor) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        self.with_store(|s| {
+            let actor = tsched_core::operators::actor_for(s, self.operator())?;
+            f(s, &actor)
+        })
+    }
+
+    /// Registers the cancel handle of a sign-in that starts now; `Conflict` if one is running.
+    pub fn begin_sign_in(&self, handle: CancelHandle) -> Result<(), Error> {
+        let mut slot = lock(&self.sign_in);
+        if slot.is_some() {
+            return Err(Error::Conflict(
+                "a sign-in is already in progress; finish it in the browser or cancel it first"
+                    .into(),
+            ));
+        }
+        *slot = Some(handle);
+        Ok(())
+    }
+
+    /// Forgets the running sign-in (it ended).
+    pub fn end_sign_in(&self) {
+        lock(&self.sign_in).take();
+    }
+
+    /// Whether a sign-in is waiting for the browser.
+    pub fn signing_in(&self) -> bool {
+        lock(&self.sign_in).is_some()
+    }
+
+    /// Cancels the running sign-in; false when none was running.
+    pub fn cancel_sign_in(&self) -> bool {
+        match lock(&self.sign_in).as_ref() {
+            Some(h) => {
+                h.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The embedded sandbox slot (started by "Explore with the sandbox tenant").
+    pub fn sandbox(&self) -> MutexGuard<'_, Option<RunningSandbox>> {
+        lock(&self.sandbox)
     }
 }

@@ -18,18 +18,27 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("invariant: tests/ sits in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("invariant: tests/ sits in the workspace")
+        .to_path_buf()
 }
 
 /// Cargo's target directory (honours `CARGO_TARGET_DIR`).
 pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
 }
 
 /// A binary built by `cargo build` in the debug profile; panics with a fix if it is missing.
 pub fn binary(name: &str) -> PathBuf {
     let p = target_dir().join("debug").join(name);
-    assert!(p.exists(), "{} is missing: build it first with `cargo build --workspace --bins` (make test does)", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: build it first with `cargo build --workspace --bins` (make test does)",
+        p.display()
+    );
     p
 }
 
@@ -44,7 +53,10 @@ pub fn tsched(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
 }
 
 /// A child process in its own process group, killed with its whole group on drop.
@@ -70,7 +82,10 @@ impl GroupChild {
 impl Drop for GroupChild {
     fn drop(&mut self) {
         let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).stderr(Stdio::null()).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(3);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -79,7 +94,10 @@ impl Drop for GroupChild {
             std::thread::sleep(Duration::from_millis(50));
         }
         // Whatever is left of the group (the app, WebKit helpers) goes now.
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.wait();
     }
 }
@@ -99,6 +117,12 @@ pub struct App {
 impl App {
     /// Starts the app on `data_dir` (through `tauri-driver`) and waits for the shell to render.
     pub async fn launch(data_dir: &Path) -> Result<Self, BoxError> {
+        Self::launch_with(data_dir, &[]).await
+    }
+
+    /// Like [`App::launch`], with extra environment for the app (it inherits tauri-driver's),
+    /// e.g. `TSCHED_OPERATOR` or `BROWSER`.
+    pub async fn launch_with(data_dir: &Path, env: &[(&str, &str)]) -> Result<Self, BoxError> {
         assert!(
             std::env::var_os("DISPLAY").is_some(),
             "window tests need a display: run them through `make test` (xvfb-run -a dbus-run-session)"
@@ -109,8 +133,14 @@ impl App {
         let log = std::fs::File::create(target_dir().join(format!("tauri-driver-{port}.log")))?;
         let driver = GroupChild::spawn(
             Command::new(tauri_driver())
-                .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--native-port",
+                    &native_port.to_string(),
+                ])
                 .env("TSCHED_DATA_DIR", data_dir)
+                .envs(env.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(log.try_clone()?)
                 .stderr(log),
@@ -125,17 +155,28 @@ impl App {
         );
         // WebDriver is plain HTTP on loopback: no TLS stack, so no crypto-provider ambiguity.
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let client = ClientBuilder::new(connector).capabilities(caps).connect(&url).await?;
-        let app = Self { client, _driver: driver, _guard: guard };
+        let client = ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&url)
+            .await?;
+        let app = Self {
+            client,
+            _driver: driver,
+            _guard: guard,
+        };
         app.wait_for("main h1").await?;
         Ok(app)
     }
 
     /// Waits (up to 15 s) for an element matching `css`.
     pub async fn wait_for(&self, css: &str) -> Result<fantoccini::elements::Element, BoxError> {
-        Ok(self.client.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css(css)).await?)
+        Ok(self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::Css(css))
+            .await?)
     }
-
 
     /// Saves a PNG of the window under `target/e2e-screenshots/{name}.png`.
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf, BoxError> {
@@ -166,6 +207,116 @@ impl App {
     }
 }
 
+/// Makes sure an unlocked Secret Service answers in this D-Bus session, so the app and `tsched`
+/// can keep the host's refresh token: starts (or unlocks) gnome-keyring's secrets component with
+/// the password `pass`, exactly as `make test` does (the login keyring in `$HOME` keeps the
+/// password it was first created with, so both must agree), then stores and clears a probe item.
+/// If something in the session (WebKit, an earlier probe) already D-Bus-activated a *locked*
+/// daemon, that daemon is replaced by an unlocked one. The suite is meant to run inside its own
+/// `dbus-run-session`; an unlocked desktop keyring is used as it is.
+pub fn ensure_secret_service() -> Result<(), BoxError> {
+    if unlock_keyring(false).is_ok() && probe_keyring()? {
+        return Ok(());
+    }
+    unlock_keyring(true)?;
+    if probe_keyring()? {
+        Ok(())
+    } else {
+        Err("no usable Secret Service: run the window tests inside `dbus-run-session` with gnome-keyring installed".into())
+    }
+}
+
+fn unlock_keyring(replace: bool) -> Result<(), BoxError> {
+    use std::io::Write as _;
+    let mut cmd = Command::new("gnome-keyring-daemon");
+    if replace {
+        cmd.arg("--replace");
+    }
+    let mut daemon = cmd
+        .args(["--unlock", "--components=secrets"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    daemon.stdin.take().ok_or("stdin")?.write_all(b"pass")?;
+    // The launcher forks the daemon and exits; the daemon lives as long as the D-Bus session.
+    daemon.wait()?;
+    Ok(())
+}
+
+/// Stores and clears a probe item; false when the keyring refuses or does not answer in time.
+fn probe_keyring() -> Result<bool, BoxError> {
+    use std::io::Write as _;
+    let mut probe = Command::new("secret-tool")
+        .args([
+            "store",
+            "--label",
+            "tsched e2e probe",
+            "service",
+            "teams-scheduler-e2e-probe",
+            "account",
+            "probe",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    probe.stdin.take().ok_or("stdin")?.write_all(b"x")?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let stored = loop {
+        if let Some(status) = probe.try_wait()? {
+            break status.success();
+        }
+        if Instant::now() > deadline {
+            let _ = probe.kill();
+            let _ = probe.wait();
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = Command::new("secret-tool")
+        .args([
+            "clear",
+            "service",
+            "teams-scheduler-e2e-probe",
+            "account",
+            "probe",
+        ])
+        .stderr(Stdio::null())
+        .status();
+    Ok(stored)
+}
+
+/// Writes an executable `$BROWSER` script into `dir` that appends every URL it is given to
+/// `urls.txt` next to it (and opens nothing); returns (script, log file).
+pub fn recording_browser(dir: &Path) -> Result<(PathBuf, PathBuf), BoxError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let log = dir.join("urls.txt");
+    let script = dir.join("record-browser.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n", log.display()),
+    )?;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
+    Ok((script, log))
+}
+
+/// Waits (up to `within`) until `file` has a line, and returns the last one.
+pub async fn wait_for_line(file: &Path, within: Duration) -> Result<String, BoxError> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(file) {
+            if let Some(line) = text.lines().rfind(|l| !l.trim().is_empty()) {
+                return Ok(line.trim().to_string());
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{} got no line within {within:?}", file.display()).into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn tauri_driver() -> PathBuf {
     if let Some(p) = std::env::var_os("TAURI_DRIVER") {
         return PathBuf::from(p);
@@ -190,9 +341,21 @@ fn wait_for_port(port: u16, within: Duration) -> Result<(), BoxError> {
     Err(format!("tauri-driver did not listen on port {port} within {within:?}").into())
 }
 
+/// Saves a PNG of the window under `target/e2e-screenshots/{name}.png` from inside a test body.
+pub async fn save_screenshot(client: &Client, name: &str) -> Result<PathBuf, BoxError> {
+    let dir = target_dir().join("e2e-screenshots");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("{name}.png"));
+    std::fs::write(&path, client.screenshot().await?)?;
+    Ok(path)
+}
+
 /// Finds an element or fails with the selector in the message.
 pub async fn find(client: &Client, css: &str) -> Result<fantoccini::elements::Element, BoxError> {
-    client.find(Locator::Css(css)).await.map_err(|e| format!("{css}: {e}").into())
+    client
+        .find(Locator::Css(css))
+        .await
+        .map_err(|e| format!("{css}: {e}").into())
 }
 
 /// Waits (up to 15 s) until the element's text contains `needle`; returns the text.

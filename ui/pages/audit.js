@@ -1,8 +1,103 @@
-import { placeholder } from "./placeholder.js";
+// Audit page: every change anyone made, filtered by operator, program, action and dates, and
+// exported as CSV or JSON (a Blob download).
+import { invoke, h, errorText, download } from "../ipc.js";
 
-export function render(root) {
-  placeholder(root, "Audit", "Every change anyone makes is recorded here.", [
-    "Filter by operator, program, action and date",
-    "Export as CSV or JSON",
-  ]);
+const ACTIONS = [
+  "program.create", "program.edit", "program.archive", "program.unarchive", "program.mode_enable", "program.mode_disable",
+  "participant.add", "participant.remove", "participants.import",
+  "operator.add", "operator.remove", "operator.grant", "operator.revoke", "operator.activate", "operator.deactivate", "operator.bootstrap", "operator.link",
+  "integration.connect", "integration.remove", "meeting.create", "meeting.reschedule", "meeting.cancel",
+];
+
+function nextDay(d) {
+  const t = new Date(`${d}T00:00:00Z`);
+  t.setUTCDate(t.getUTCDate() + 1);
+  return t.toISOString().slice(0, 10);
+}
+
+export async function render(root) {
+  const operator = h("input", { id: "audit-operator", autocomplete: "off", placeholder: "any" });
+  const program = h("input", { id: "audit-program", autocomplete: "off", placeholder: "any" });
+  const action = h("select", { id: "audit-action" }, h("option", { value: "" }, "Any action"), ACTIONS.map((a) => h("option", { value: a }, a)));
+  const since = h("input", { id: "audit-since", type: "date" });
+  const until = h("input", { id: "audit-until", type: "date" });
+  const apply = h("button", { id: "audit-apply", type: "submit" }, "Apply");
+  const csv = h("button", { id: "audit-export-csv", type: "button", class: "secondary" }, "Export CSV");
+  const json = h("button", { id: "audit-export-json", type: "button", class: "secondary" }, "Export JSON");
+  const list = h("div", { id: "audit-list" });
+  const error = h("div", { id: "audit-error", class: "alert error", role: "alert" });
+  const f = (id, label, el) => h("div", { class: "field" }, h("label", { for: id }, label), el);
+  const form = h("form", { id: "audit-filters", novalidate: true },
+    h("div", { class: "form-row" },
+      f("audit-operator", "Operator", operator), f("audit-program", "Program code", program), f("audit-action", "Action", action),
+      f("audit-since", "From", since), f("audit-until", "To (inclusive)", until), apply));
+
+  const filter = () => ({
+    operator: operator.value || null, program: program.value || null, action: action.value || null,
+    since: since.value || null, until: until.value ? nextDay(until.value) : null,
+  });
+
+  async function refresh() {
+    error.textContent = "";
+    try {
+      const rows = await invoke("audit_list", { filter: filter() });
+      list.replaceChildren(rows.length ? table(rows) : h("p", { class: "empty" }, "No audit entries match."));
+    } catch (e) {
+      list.replaceChildren();
+      error.textContent = errorText(e);
+    }
+  }
+
+  async function exportAs(format) {
+    error.textContent = "";
+    try {
+      const text = await invoke("audit_export", { filter: filter(), format });
+      const stamp = new Date().toISOString().slice(0, 10);
+      download(`teams-scheduler-audit-${stamp}.${format}`, format === "csv" ? "text/csv" : "application/json", text);
+    } catch (e) { error.textContent = errorText(e); }
+  }
+
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); refresh(); });
+  csv.addEventListener("click", () => exportAs("csv"));
+  json.addEventListener("click", () => exportAs("json"));
+
+  root.append(
+    h("h1", {}, "Audit"),
+    h("p", { class: "lead" }, "Every change anyone makes is recorded here, with who, when and what changed. Entries cannot be edited or deleted, and never contain a password or token."),
+    h("section", { class: "card", "aria-labelledby": "filters-title" }, h("h2", { id: "filters-title" }, "Filters"), form),
+    h("section", { class: "card" }, h("div", { class: "toolbar" }, h("h2", {}, "Entries"), h("div", { class: "toolbar-controls" }, csv, json)), error, list),
+  );
+  await refresh();
+}
+
+const show = (v) => (v === null || v === undefined ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v));
+
+/** What changed, key by key: "name: Old → New"; a creation or removal lists its values. */
+function change(r) {
+  const before = r.before && typeof r.before === "object" ? r.before : null;
+  const after = r.after && typeof r.after === "object" ? r.after : null;
+  const keys = [...new Set([...Object.keys(before || {}), ...Object.keys(after || {})])];
+  const lines = [];
+  for (const k of keys) {
+    const b = before ? before[k] : undefined;
+    const a = after ? after[k] : undefined;
+    if (before && after) {
+      if (JSON.stringify(a) !== JSON.stringify(b)) lines.push(h("li", {}, h("span", { class: "key" }, k), " ", show(b), " → ", show(a)));
+    } else {
+      lines.push(h("li", {}, h("span", { class: "key" }, k), " ", show(before ? b : a)));
+    }
+  }
+  if (!lines.length) return h("span", { class: "hint" }, before || after ? "no visible change" : "");
+  return h("ul", { class: "diff" }, before && !after ? h("li", { class: "hint" }, "removed:") : null, lines);
+}
+
+function table(rows) {
+  return h("table", { id: "audit-table", class: "dense" },
+    h("thead", {}, h("tr", {}, h("th", {}, "When (UTC)"), h("th", {}, "Operator"), h("th", {}, "Action"), h("th", {}, "Target"), h("th", {}, "Change"))),
+    h("tbody", {}, rows.map((r) => h("tr", {},
+      h("td", { class: "nowrap" }, r.at.replace("T", " ").replace("Z", "")),
+      h("td", {}, r.operator),
+      h("td", {}, h("code", {}, r.action)),
+      h("td", {}, r.target),
+      h("td", { class: "change" }, change(r))))));
 }

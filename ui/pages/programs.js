@@ -1,11 +1,16 @@
-// Programs page: list with search, and a form to add a program.
+// Programs page: list with search, a form to add a program, and a settings panel per program
+// (meeting modes, name and description, archive, participants). Controls the acting operator may
+// not use are disabled with the reason next to them; the core refuses them anyway.
 import { invoke, h, errorText } from "../ipc.js";
+import { refreshSession } from "../session.js";
 
 const MODE_LABELS = { in_person: "In person", phone: "Phone", teams_video: "Teams video call" };
 
 export async function render(root) {
   const list = h("div", { id: "programs-list" });
+  const panel = h("section", { id: "program-panel", class: "card", hidden: true, "aria-labelledby": "panel-title", tabindex: "-1" });
   const search = h("input", { id: "program-search", type: "search", placeholder: "Search name or code", "aria-label": "Search programs" });
+  const archivedToggle = h("input", { id: "show-archived", type: "checkbox" });
   const status = h("div", { id: "program-status", class: "alert", role: "status" });
   const error = h("div", { id: "program-error", class: "alert error", role: "alert" });
 
@@ -21,14 +26,158 @@ export async function render(root) {
       h("button", { id: "program-add", type: "submit" }, "Add program")),
     error, status);
 
+  let openCode = null;
+
   async function refresh() {
     try {
-      const rows = await invoke("programs_list", { search: search.value || null });
+      const rows = await invoke("programs_list", { search: search.value || null, includeArchived: archivedToggle.checked });
       list.replaceChildren(rows.length ? table(rows) : h("p", { class: "empty" },
         search.value ? "No program matches this search." : "No programs yet. Add your first program above: give it a name, and a short code if you like."));
+      if (openCode) {
+        const p = rows.find((r) => r.code === openCode);
+        if (p) await showPanel(p); else { panel.hidden = true; openCode = null; }
+      }
     } catch (e) {
       list.replaceChildren(h("div", { class: "alert error", role: "alert" }, errorText(e)));
     }
+  }
+
+  function table(rows) {
+    return h("table", { id: "programs-table" },
+      h("thead", {}, h("tr", {}, h("th", {}, "Code"), h("th", {}, "Name"), h("th", {}, "Meeting modes"), h("th", {}, "Status"), h("th", {}, h("span", { class: "visually-hidden" }, "Actions")))),
+      h("tbody", {}, rows.map((p) => h("tr", { "data-code": p.code, class: p.code === openCode ? "selected" : null },
+        h("td", {}, h("code", {}, p.code)),
+        h("td", {}, p.name),
+        h("td", {}, modeChips(p)),
+        h("td", {}, p.archived ? "Archived" : "Active"),
+        h("td", { class: "row-actions" }, h("button", {
+          type: "button", class: "secondary small program-open", "data-code": p.code, "aria-label": `Settings of ${p.name}`,
+          onclick: async () => { openCode = p.code; await refresh(); panel.focus(); },
+        }, "Settings"))))));
+  }
+
+  function modeChips(p) {
+    const on = p.modes.filter((m) => m.chosen);
+    if (!on.length) return "none";
+    return on.map((m) => h("span", { class: `chip ${m.status === "unavailable" ? "unavailable" : ""}`, title: m.reason || "" },
+      MODE_LABELS[m.mode] || m.mode, m.status === "unavailable" ? " (unavailable)" : ""));
+  }
+
+  async function showPanel(p) {
+    panel.hidden = false;
+    const panelError = h("div", { id: "panel-error", class: "alert error", role: "alert" });
+    const panelStatus = h("div", { id: "panel-status", class: "alert ok", role: "status" });
+    const act = async (fn, done) => {
+      panelError.textContent = "";
+      try { await fn(); if (done) panelStatus.textContent = done; await refresh(); }
+      catch (e) { panelError.textContent = errorText(e); }
+    };
+    panel.replaceChildren(
+      h("div", { class: "toolbar" },
+        h("h2", { id: "panel-title" }, `${p.name} `, h("code", {}, p.code), p.archived ? h("span", { class: "badge muted" }, "Archived") : null),
+        h("button", { type: "button", class: "secondary small", id: "panel-close", onclick: () => { openCode = null; panel.hidden = true; refresh(); } }, "Close")),
+      modesSection(p, act),
+      detailsSection(p, act),
+      await participantsSection(p, act),
+      panelError, panelStatus);
+  }
+
+  function modesSection(p, act) {
+    const perm = p.allowed.modes;
+    const items = p.modes.map((m) => {
+      const id = `mode-${m.mode}`;
+      const unusable = m.status === "unavailable" && !m.chosen;
+      const box = h("input", {
+        id, type: "checkbox", role: "switch", class: "switch", checked: m.chosen,
+        disabled: !perm.allowed || p.archived || unusable, "aria-describedby": perm.allowed ? `${id}-state` : `${id}-state modes-denied`,
+      });
+      box.addEventListener("change", () => act(() => invoke("programs_set_mode", { code: p.code, mode: m.mode, enabled: box.checked })));
+      let state;
+      if (m.status === "unavailable") state = m.reason || "unavailable";
+      else state = m.chosen ? "On" : "Off";
+      return h("li", { class: `mode ${m.status}` },
+        box, h("label", { for: id }, MODE_LABELS[m.mode] || m.mode),
+        h("span", { class: `mode-state ${m.status}`, id: `${id}-state` }, state));
+    });
+    return h("section", { class: "panel-part", "aria-labelledby": "modes-title" },
+      h("h3", { id: "modes-title" }, "Meeting modes"),
+      h("p", { class: "hint" }, "Which ways of meeting participants of this program may choose."),
+      perm.allowed ? null : h("p", { class: "locked", id: "modes-denied" }, `You cannot change these: ${perm.reason}.`),
+      h("ul", { class: "modes", id: "program-modes" }, items));
+  }
+
+  function detailsSection(p, act) {
+    const editName = h("input", { id: "edit-name", value: p.name, maxlength: "120", disabled: !p.allowed.edit.allowed || p.archived });
+    const editDesc = h("input", { id: "edit-description", value: p.description || "", disabled: !p.allowed.edit.allowed || p.archived });
+    const save = h("button", { id: "program-save", type: "submit", disabled: !p.allowed.edit.allowed || p.archived }, "Save");
+    const f = h("form", { id: "program-edit", novalidate: true },
+      h("div", { class: "form-row" },
+        h("div", { class: "field" }, h("label", { for: "edit-name" }, "Name"), editName),
+        h("div", { class: "field" }, h("label", { for: "edit-description" }, "Description"), editDesc),
+        save));
+    f.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      act(() => invoke("programs_edit", { code: p.code, name: editName.value, description: editDesc.value }), "Saved.");
+    });
+    const archive = h("button", { id: "program-archive", type: "button", class: "secondary", disabled: !p.allowed.archive.allowed },
+      p.archived ? "Unarchive program" : "Archive program");
+    archive.addEventListener("click", () => act(() => invoke("programs_archive", { code: p.code, archived: !p.archived }),
+      p.archived ? "Unarchived." : "Archived: the program keeps everything but refuses changes."));
+    return h("section", { class: "panel-part", "aria-labelledby": "details-title" },
+      h("h3", { id: "details-title" }, "Name and description"),
+      f,
+      p.allowed.edit.allowed ? null : h("p", { class: "reason" }, `You cannot edit this program: ${p.allowed.edit.reason}`),
+      h("div", { class: "actions" }, archive,
+        p.allowed.archive.allowed ? null : h("span", { class: "reason" }, p.allowed.archive.reason)));
+  }
+
+  async function participantsSection(p, act) {
+    const can = p.allowed.participants.allowed && !p.archived;
+    let rows = [];
+    let loadError = null;
+    try { rows = await invoke("participants_list", { code: p.code }); } catch (e) { loadError = errorText(e); }
+    const email = h("input", { id: "participant-email", type: "email", autocomplete: "off", disabled: !can });
+    const pname = h("input", { id: "participant-name", autocomplete: "off", disabled: !can });
+    const add = h("button", { id: "participant-add", type: "submit", disabled: !can }, "Add");
+    const addForm = h("form", { id: "participant-form", novalidate: true },
+      h("div", { class: "form-row" },
+        h("div", { class: "field" }, h("label", { for: "participant-email" }, "Email"), email),
+        h("div", { class: "field" }, h("label", { for: "participant-name" }, "Display name"), pname),
+        add));
+    addForm.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      act(() => invoke("participants_add", { code: p.code, email: email.value, displayName: pname.value || null }), `Added ${email.value}.`);
+    });
+    const file = h("input", { id: "participants-file", type: "file", accept: ".csv,text/csv", disabled: !can });
+    const importBtn = h("button", { id: "participants-import", type: "button", class: "secondary", disabled: !can }, "Import CSV");
+    importBtn.addEventListener("click", () => {
+      const f = file.files && file.files[0];
+      if (!f) { file.focus(); return; }
+      act(async () => {
+        const bytes = Array.from(new Uint8Array(await f.arrayBuffer()));
+        const r = await invoke("participants_import", { code: p.code, fileName: f.name, bytes });
+        setTimeout(() => { const s = document.getElementById("panel-status"); if (s) s.textContent = `Imported ${r.file}: ${r.rows} rows, ${r.added} added, ${r.already_present} already present.`; }, 0);
+      });
+    });
+    const table = rows.length
+      ? h("table", { id: "participants-table" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Email"), h("th", {}, "Name"), h("th", {}, "Added"), h("th", {}, h("span", { class: "visually-hidden" }, "Actions")))),
+        h("tbody", {}, rows.map((r) => h("tr", {},
+          h("td", {}, r.email), h("td", {}, r.display_name), h("td", {}, r.added_at.slice(0, 10)),
+          h("td", { class: "row-actions" }, h("button", {
+            type: "button", class: "secondary small", disabled: !can, "aria-label": `Remove ${r.email}`,
+            onclick: () => act(() => invoke("participants_remove", { code: p.code, email: r.email }), `Removed ${r.email}.`),
+          }, "Remove"))))))
+      : h("p", { class: "empty" }, loadError || "No participants yet.");
+    return h("section", { class: "panel-part", "aria-labelledby": "participants-title" },
+      h("h3", { id: "participants-title" }, `Participants (${rows.length})`),
+      table,
+      addForm,
+      h("div", { class: "form-row import-row" },
+        h("div", { class: "field" }, h("label", { for: "participants-file" }, "CSV file"), file,
+          h("span", { class: "hint" }, "Columns: email,display_name. All rows or none are added.")),
+        importBtn),
+      can ? null : h("p", { class: "reason" }, p.archived ? "The program is archived." : `You cannot change participants: ${p.allowed.participants.reason}`));
   }
 
   form.addEventListener("submit", async (ev) => {
@@ -51,22 +200,23 @@ export async function render(root) {
     }
   });
   search.addEventListener("input", refresh);
+  archivedToggle.addEventListener("change", refresh);
 
+  const addCard = h("section", { class: "card", "aria-labelledby": "add-title" }, h("h2", { id: "add-title" }, "Add a program"), form);
   root.append(
     h("h1", {}, "Programs"),
     h("p", { class: "lead" }, "Each program (track) decides which meeting modes its participants may choose."),
-    h("section", { class: "card", "aria-labelledby": "add-title" }, h("h2", { id: "add-title" }, "Add a program"), form),
-    h("section", { class: "card" }, h("div", { class: "toolbar" }, h("h2", {}, "All programs"), search), list),
+    addCard,
+    h("section", { class: "card" },
+      h("div", { class: "toolbar" }, h("h2", {}, "All programs"),
+        h("div", { class: "toolbar-controls" },
+          h("label", { class: "inline" }, archivedToggle, " Show archived"),
+          search)),
+      list),
+    panel,
   );
+  // Creating programs is a global admin's decision: others do not see the form.
+  const session = await refreshSession();
+  addCard.hidden = Boolean(session && !session.global_admin);
   await refresh();
-}
-
-function table(rows) {
-  return h("table", { id: "programs-table" },
-    h("thead", {}, h("tr", {}, h("th", {}, "Code"), h("th", {}, "Name"), h("th", {}, "Meeting modes"), h("th", {}, "Status"))),
-    h("tbody", {}, rows.map((p) => h("tr", { "data-code": p.code },
-      h("td", {}, h("code", {}, p.code)),
-      h("td", {}, p.name),
-      h("td", {}, p.enabled_modes.length ? p.enabled_modes.map((m) => h("span", { class: "chip" }, MODE_LABELS[m] || m)) : "none"),
-      h("td", {}, p.archived ? "Archived" : "Active")))));
 }

@@ -93,7 +93,8 @@ fn event(m: &MeetingRow, now: DateTime<Utc>, out: &mut String) {
             .filter(|n| !n.is_empty())
             .map(|n| format!(";CN={}", param_value(n)))
             .unwrap_or_default();
-        let addr = a.upn.as_deref().unwrap_or(&a.address);
+        // The address the coordinator typed is where the person reads mail (a UPN may not be).
+        let addr = &a.address;
         lines.push(format!(
             "ATTENDEE{cn};ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{addr}"
         ));

@@ -484,7 +484,7 @@ pub async fn create(
     );
     let attendees = attendee_rows(&members);
     let id = store.write(|tx| -> Result<i64, Error> {
-        Ok(table::insert_pending(
+        table::insert_pending(
             tx,
             &table::NewRow {
                 external_id: &external_id,
@@ -498,7 +498,14 @@ pub async fn create(
                 now: &now,
             },
             &attendees,
-        )?)
+        )
+        .map_err(|e| match e.sqlite_error_code() {
+            // Another process wrote the same externalId between our look-up and this insert.
+            Some(rusqlite::ErrorCode::ConstraintViolation) => Error::Conflict(format!(
+                "a meeting with externalId '{external_id}' is already being created; try again to resume it"
+            )),
+            _ => Error::from(e),
+        })
     })?;
     let row = table::by_id(store.conn(), id)?.expect("invariant: row just inserted");
     confirm(store, graph, &v.operator, row).await

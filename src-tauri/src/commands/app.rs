@@ -1,8 +1,13 @@
-//! App-level facts the shell shows (version, data directory).
+//! App-level facts the shell shows: version, data directory, who is acting (operator and roles,
+//! or setup mode) and the integration's state for the header.
 
 use serde::Serialize;
 use tauri::State;
+use tsched_core::access::{RoleGrant, Subject};
+use tsched_core::integration::{self, ConnectionState};
+use tsched_core::operators;
 
+use super::CmdResult;
 use crate::state::AppState;
 
 /// What the header and the About text show.
@@ -16,6 +21,71 @@ pub struct AppInfo {
 
 /// Version and data directory.
 #[tauri::command]
-pub fn app_info(state: State<'_, AppState>) -> AppInfo {
-    AppInfo { version: env!("CARGO_PKG_VERSION"), data_dir: state.data_dir().map(|p| p.display().to_string()) }
+pub fn app_info(state: State<'_, AppState>) -> CmdResult<AppInfo> {
+    Ok(AppInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        data_dir: state.data_dir().map(|p| p.display().to_string()),
+    })
+}
+
+/// Who is acting in this window, for the header. Never fails: a problem is shown as `problem`.
+#[derive(Debug, Serialize)]
+pub struct Session {
+    /// The operator named by `TSCHED_OPERATOR`, if any.
+    pub operator: Option<String>,
+    /// True while the store has no operators: the local user may do everything.
+    pub setup_mode: bool,
+    /// The acting operator's roles.
+    pub roles: Vec<RoleGrant>,
+    /// Whether they hold the global admin role (or setup mode).
+    pub global_admin: bool,
+    /// The integration's state.
+    pub integration: Option<ConnectionState>,
+    /// The connected cloud (`sandbox` for the local emulator), if any.
+    pub integration_cloud: Option<String>,
+    /// Why nobody may act (not an operator, deactivated, setup mode over), when so.
+    pub problem: Option<String>,
+}
+
+/// Builds the [`Session`].
+pub fn session_inner(state: &AppState) -> Session {
+    let mut out = Session {
+        operator: state.operator().map(str::to_string),
+        setup_mode: false,
+        roles: Vec::new(),
+        global_admin: false,
+        integration: None,
+        integration_cloud: None,
+        problem: None,
+    };
+    let r = state.with_store(|s| {
+        if let Ok(st) = integration::status(s, state.tokens().as_ref()) {
+            out.integration = Some(st.state);
+            out.integration_cloud = st
+                .cloud
+                .filter(|_| st.state != ConnectionState::NotConnected);
+        }
+        out.setup_mode = operators::is_setup_mode(s)?;
+        let actor = operators::actor_for(s, state.operator())?;
+        operators::whoami(s, &actor)
+    });
+    match r {
+        Ok(who) => match who.subject {
+            Subject::Setup => out.global_admin = true,
+            Subject::Operator { grants } => {
+                out.global_admin = grants
+                    .iter()
+                    .any(|g| g.role == tsched_core::access::Role::GlobalAdmin);
+                out.roles = grants;
+            }
+        },
+        Err(e) => out.problem = Some(e.to_string()),
+    }
+    out
+}
+
+/// See [`session_inner`].
+#[tauri::command]
+pub fn session_info(state: State<'_, AppState>) -> CmdResult<Session> {
+    Ok(session_inner(&state))
 }

@@ -1,7 +1,12 @@
-//! Tauri commands, one module per area, each a thin call into the core.
+//! Tauri commands, one module per area, each a thin call into the core. Commands that decide
+//! something are split into an `*_inner(&AppState, …)` function and a thin `#[tauri::command]`
+//! wrapper, so they can be tested without a webview.
 
 pub mod app;
+pub mod audit;
+pub mod integration;
 pub mod names;
+pub mod operators;
 pub mod programs;
 
 use serde::Serialize;
@@ -21,12 +26,23 @@ impl From<tsched_core::Error> for CommandError {
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_else(|| "internal".into());
-        Self { code, message: e.to_string() }
+        Self {
+            code,
+            message: e.to_string(),
+        }
     }
 }
 
 /// Result type of every command.
 pub type CmdResult<T> = Result<T, CommandError>;
+
+/// A bad input field, as the core reports it.
+pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> tsched_core::Error {
+    tsched_core::Error::Invalid {
+        field,
+        reason: reason.into(),
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -34,7 +50,10 @@ mod tests {
 
     #[test]
     fn command_error_serializes_as_code_and_message() {
-        let e = CommandError::from(tsched_core::Error::NotFound { what: "program", key: "eng".into() });
+        let e = CommandError::from(tsched_core::Error::NotFound {
+            what: "program",
+            key: "eng".into(),
+        });
         let v = serde_json::to_value(&e).expect("serializes");
         assert_eq!(
             v,
@@ -44,15 +63,186 @@ mod tests {
     }
 
     #[test]
+    fn every_named_command_is_registered_in_the_handler_and_nothing_else() {
+        let src = include_str!("../lib.rs");
+        let start = src
+            .find("generate_handler![")
+            .expect("lib.rs registers a handler");
+        let block = &src[start..start + src[start..].find(']').expect("handler list closes")];
+        let registered: Vec<&str> = block
+            .split(',')
+            .filter_map(|item| item.trim().rsplit("::").next())
+            .filter(|n| !n.is_empty() && !n.contains('['))
+            .collect();
+        for name in names::ALL {
+            assert!(
+                registered.contains(name),
+                "command {name} is named in names.rs but not registered in generate_handler!"
+            );
+        }
+        for name in &registered {
+            assert!(names::ALL.contains(name), "command {name} is registered but missing from names.rs, so the window may not call it");
+        }
+    }
+
+    #[test]
     fn every_registered_command_is_granted_in_the_capability() {
         let cap: serde_json::Value =
-            serde_json::from_str(include_str!("../../capabilities/default.json")).expect("capability is JSON");
-        let perms: Vec<&str> = cap["permissions"].as_array().expect("permissions list").iter().filter_map(|p| p.as_str()).collect();
+            serde_json::from_str(include_str!("../../capabilities/default.json"))
+                .expect("capability is JSON");
+        let perms: Vec<&str> = cap["permissions"]
+            .as_array()
+            .expect("permissions list")
+            .iter()
+            .filter_map(|p| p.as_str())
+            .collect();
         for name in names::ALL {
             let want = format!("allow-{}", name.replace('_', "-"));
-            assert!(perms.contains(&want.as_str()), "command {name} must be granted as {want}");
+            assert!(
+                perms.contains(&want.as_str()),
+                "command {name} must be granted as {want}"
+            );
         }
-        let foreign: Vec<&&str> = perms.iter().filter(|p| p.contains(':') && !p.starts_with("opener:")).collect();
-        assert!(foreign.is_empty(), "only our commands and opener may be granted, found {foreign:?}");
+        let foreign: Vec<&&str> = perms
+            .iter()
+            .filter(|p| p.contains(':') && !p.starts_with("opener:"))
+            .collect();
+        assert!(
+            foreign.is_empty(),
+            "only our commands and opener may be granted, found {foreign:?}"
+        );
+    }
+
+    /// A store with programs eng and ops, a global admin and a track admin of eng who
+    /// coordinates ops; the window acts as `acting`.
+    fn seeded(acting: &str) -> (tempfile::TempDir, crate::state::AppState) {
+        use tsched_core::access::Role;
+        use tsched_core::{operators, programs, Actor, Store};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = Store::open_in(dir.path()).expect("store");
+        let local = Actor::local();
+        for (name, code) in [("Engineering", "eng"), ("Operations", "ops")] {
+            let p = programs::NewProgram {
+                name: name.into(),
+                code: Some(code.into()),
+                description: None,
+            };
+            programs::add(&mut s, &local, p).expect("program added in setup mode");
+        }
+        let new = |upn: &str| operators::NewOperator {
+            upn: upn.into(),
+            display_name: String::new(),
+        };
+        operators::add(&mut s, &local, new("admin@contoso.example")).expect("first operator");
+        let admin = Actor::operator("admin@contoso.example");
+        operators::add(&mut s, &admin, new("ta@contoso.example")).expect("track admin added");
+        operators::grant(
+            &mut s,
+            &admin,
+            "ta@contoso.example",
+            Role::TrackAdmin,
+            Some("eng"),
+        )
+        .expect("grant");
+        operators::grant(
+            &mut s,
+            &admin,
+            "ta@contoso.example",
+            Role::Coordinator,
+            Some("ops"),
+        )
+        .expect("grant");
+        drop(s);
+        let tokens = std::sync::Arc::new(tsched_core::auth::MemoryTokenStore::default());
+        let state = crate::state::AppState::with(
+            Some(dir.path().to_path_buf()),
+            Some(acting.into()),
+            tokens,
+        );
+        (dir, state)
+    }
+
+    #[test]
+    fn a_denial_from_the_core_reaches_the_window_as_code_denied() {
+        let (_dir, state) = seeded("ta@contoso.example");
+        let err = programs::set_mode_inner(&state, "ops", "phone", false)
+            .expect_err("a track admin of eng may not toggle ops");
+        assert_eq!(
+            err.code, "denied",
+            "the core's refusal keeps its stable code through the command: {err:?}"
+        );
+        assert!(
+            err.message
+                .contains("may not change meeting modes in program 'ops'"),
+            "the message names what was refused: {}",
+            err.message
+        );
+        let v = serde_json::to_value(&err).expect("serializes");
+        assert_eq!(
+            v.as_object().map(|o| o.len()),
+            Some(2),
+            "only code and message reach the window: {v}"
+        );
+        let ok = programs::set_mode_inner(&state, "eng", "phone", false)
+            .expect("their own program is allowed");
+        assert!(
+            !ok.enabled_modes.iter().any(|m| m == "phone"),
+            "the toggle took effect"
+        );
+        let removed = integration::remove_inner(&state)
+            .expect_err("only a global admin may remove the integration");
+        assert_eq!(
+            removed.code, "denied",
+            "integration management is checked in the command too: {removed:?}"
+        );
+    }
+
+    #[test]
+    fn the_program_list_says_which_toggles_the_actor_may_change_and_why_not() {
+        let (_dir, state) = seeded("ta@contoso.example");
+        let items = programs::list_inner(&state, None, false).expect("list");
+        let get = |code: &str| {
+            items
+                .iter()
+                .find(|i| i.view.code == code)
+                .expect("listed")
+                .allowed
+                .clone()
+        };
+        assert!(
+            get("eng").modes.allowed,
+            "a track admin toggles modes of their program"
+        );
+        let ops = get("ops").modes;
+        assert!(!ops.allowed, "a coordinator may not toggle modes");
+        assert!(
+            ops.reason
+                .as_deref()
+                .is_some_and(|r| r.contains("coordinator of 'ops'")),
+            "the reason names the roles: {ops:?}"
+        );
+        assert!(
+            !get("eng").archive.allowed,
+            "archiving is a global admin's decision"
+        );
+    }
+
+    #[test]
+    fn the_session_names_the_operator_and_roles_or_setup_mode() {
+        let (_dir, state) = seeded("ta@contoso.example");
+        let s = app::session_inner(&state);
+        assert!(
+            !s.setup_mode && !s.global_admin,
+            "a track admin is not a global admin: {s:?}"
+        );
+        assert_eq!(s.roles.len(), 2, "both roles are listed: {s:?}");
+        let empty = tempfile::tempdir().expect("tempdir");
+        let tokens = std::sync::Arc::new(tsched_core::auth::MemoryTokenStore::default());
+        let fresh = crate::state::AppState::with(Some(empty.path().to_path_buf()), None, tokens);
+        let s = app::session_inner(&fresh);
+        assert!(
+            s.setup_mode && s.global_admin && s.problem.is_none(),
+            "an empty store is in setup mode: {s:?}"
+        );
     }
 }

@@ -1,18 +1,113 @@
-//! Programs page commands.
+//! Programs page commands: list/search, add, show, rename, archive, meeting-mode toggles, and
+//! the participants of a program (list, add, remove, CSV import).
+//!
+//! Each command is a thin `#[tauri::command]` over an `*_inner(&AppState, …)` function so the
+//! mapping from core to `{ code, message }` is testable without a webview. Listing also says what
+//! the acting operator may change ([`Allowed`], from `access::decide`) so the window can disable
+//! what the core would refuse anyway.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tauri::State;
-use tsched_core::operators;
-use tsched_core::programs::{self, ListQuery, NewProgram, ProgramView};
+use tsched_core::access::{self, Action, Decision, Subject};
+use tsched_core::participants::{self, ImportReport};
+use tsched_core::programs::{
+    self, ListQuery, MeetingMode, NewProgram, ProgramChanges, ProgramView,
+};
+use tsched_core::store::participants::ParticipantRow;
 
 use super::CmdResult;
 use crate::state::AppState;
 
+/// One yes/no with the reason when no.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Permission {
+    /// Whether the actor may.
+    pub allowed: bool,
+    /// Why not (names the roles held), when not.
+    pub reason: Option<String>,
+}
+
+impl From<Decision> for Permission {
+    fn from(d: Decision) -> Self {
+        match d {
+            Decision::Allowed => Self {
+                allowed: true,
+                reason: None,
+            },
+            Decision::Denied { reason } => Self {
+                allowed: false,
+                reason: Some(reason),
+            },
+        }
+    }
+}
+
+/// What the acting operator may change in one program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Allowed {
+    /// Rename and describe.
+    pub edit: Permission,
+    /// Archive or unarchive.
+    pub archive: Permission,
+    /// Meeting-mode toggles.
+    pub modes: Permission,
+    /// Add, remove, import participants.
+    pub participants: Permission,
+}
+
+/// Pure: what `subject` may change in `program`.
+pub fn allowed(subject: &Subject, program: &str) -> Allowed {
+    let d = |a: Action| Permission::from(access::decide(subject, a, Some(program)));
+    Allowed {
+        edit: d(Action::ProgramEdit),
+        archive: d(Action::ProgramArchive),
+        modes: d(Action::ModeToggle),
+        participants: d(Action::ParticipantsEdit),
+    }
+}
+
+/// A program with what the actor may change in it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProgramItem {
+    /// The program and its mode states.
+    #[serde(flatten)]
+    pub view: ProgramView,
+    /// What the actor may change.
+    pub allowed: Allowed,
+}
+
+/// The programs the actor may view, with search.
+pub fn list_inner(
+    state: &AppState,
+    search: Option<String>,
+    include_archived: bool,
+) -> CmdResult<Vec<ProgramItem>> {
+    let q = ListQuery {
+        search: search.filter(|s| !s.trim().is_empty()),
+        include_archived,
+        ..Default::default()
+    };
+    Ok(state.with_actor(|s, actor| {
+        let who = access::resolve(s.conn(), actor)?;
+        let rows = programs::list(s, actor, &q)?;
+        Ok(rows
+            .into_iter()
+            .map(|view| ProgramItem {
+                allowed: allowed(&who.subject, &view.code),
+                view,
+            })
+            .collect())
+    })?)
+}
+
 /// Lists programs, optionally filtered by a search text.
 #[tauri::command]
-pub fn programs_list(state: State<'_, AppState>, search: Option<String>, include_archived: Option<bool>) -> CmdResult<Vec<ProgramView>> {
-    let q = ListQuery { search: search.filter(|s| !s.trim().is_empty()), include_archived: include_archived.unwrap_or(false), ..Default::default() };
-    Ok(state.with_store(|s| programs::list(s, &operators::actor_for(s, state.operator())?, &q))?)
+pub fn programs_list(
+    state: State<'_, AppState>,
+    search: Option<String>,
+    include_archived: Option<bool>,
+) -> CmdResult<Vec<ProgramItem>> {
+    list_inner(&state, search, include_archived.unwrap_or(false))
 }
 
 /// The add-program form.
@@ -31,11 +126,108 @@ pub fn programs_add(state: State<'_, AppState>, input: AddProgram) -> CmdResult<
         code: input.code.filter(|c| !c.trim().is_empty()),
         description: input.description,
     };
-    Ok(state.with_store(|s| programs::add(s, &operators::actor_for(s, state.operator())?, new))?)
+    Ok(state.with_actor(|s, actor| programs::add(s, actor, new))?)
 }
 
 /// Shows one program.
 #[tauri::command]
 pub fn programs_show(state: State<'_, AppState>, code: String) -> CmdResult<ProgramView> {
-    Ok(state.with_store(|s| programs::show(s, &operators::actor_for(s, state.operator())?, &code))?)
+    Ok(state.with_actor(|s, actor| programs::show(s, actor, &code))?)
+}
+
+/// Renames a program and/or changes its description.
+#[tauri::command]
+pub fn programs_edit(
+    state: State<'_, AppState>,
+    code: String,
+    name: Option<String>,
+    description: Option<String>,
+) -> CmdResult<ProgramView> {
+    let changes = ProgramChanges {
+        name: name.filter(|n| !n.trim().is_empty()),
+        description,
+    };
+    Ok(state.with_actor(|s, actor| programs::edit(s, actor, &code, changes))?)
+}
+
+/// Archives or unarchives a program.
+#[tauri::command]
+pub fn programs_archive(
+    state: State<'_, AppState>,
+    code: String,
+    archived: bool,
+) -> CmdResult<ProgramView> {
+    Ok(state.with_actor(|s, actor| programs::set_archived(s, actor, &code, archived))?)
+}
+
+/// Turns a meeting mode on or off.
+pub fn set_mode_inner(
+    state: &AppState,
+    code: &str,
+    mode: &str,
+    enabled: bool,
+) -> CmdResult<ProgramView> {
+    let mode: MeetingMode = mode.parse()?;
+    Ok(state.with_actor(|s, actor| programs::set_mode(s, actor, code, mode, enabled))?)
+}
+
+/// See [`set_mode_inner`].
+#[tauri::command]
+pub fn programs_set_mode(
+    state: State<'_, AppState>,
+    code: String,
+    mode: String,
+    enabled: bool,
+) -> CmdResult<ProgramView> {
+    set_mode_inner(&state, &code, &mode, enabled)
+}
+
+/// The participants of a program.
+#[tauri::command]
+pub fn participants_list(
+    state: State<'_, AppState>,
+    code: String,
+) -> CmdResult<Vec<ParticipantRow>> {
+    Ok(state.with_actor(|s, actor| participants::list(s, actor, &code))?)
+}
+
+/// Adds one participant.
+#[tauri::command]
+pub fn participants_add(
+    state: State<'_, AppState>,
+    code: String,
+    email: String,
+    display_name: Option<String>,
+) -> CmdResult<ParticipantRow> {
+    Ok(state.with_actor(|s, actor| {
+        participants::add(
+            s,
+            actor,
+            &code,
+            &email,
+            display_name.as_deref().unwrap_or(""),
+        )
+    })?)
+}
+
+/// Removes one participant.
+#[tauri::command]
+pub fn participants_remove(
+    state: State<'_, AppState>,
+    code: String,
+    email: String,
+) -> CmdResult<()> {
+    Ok(state.with_actor(|s, actor| participants::remove(s, actor, &code, &email))?)
+}
+
+/// Imports participants from a CSV file's bytes (read in the window), all or nothing.
+#[tauri::command]
+pub fn participants_import(
+    state: State<'_, AppState>,
+    code: String,
+    file_name: String,
+    bytes: Vec<u8>,
+) -> CmdResult<ImportReport> {
+    Ok(state
+        .with_actor(|s, actor| participants::import_csv(s, actor, &code, &file_name, &bytes))?)
 }

@@ -3,8 +3,10 @@
 //!
 //! Rules (https://learn.microsoft.com/en-us/graph/throttling): a 429 is answered by waiting
 //! exactly `Retry-After` before *any* further request (a global hold, not per request), and the
-//! sending rate is cut multiplicatively; while no 429 comes, the rate probes upward additively
-//! (AIMD). The first phase sends unpaced (bounded by the concurrency) until the first 429: the
+//! sending rate is cut multiplicatively (floored by the goodput the tenant served over the last
+//! two seconds, so probing just past the ceiling does not throw away 15 %); while no 429 comes,
+//! the rate probes upward additively (AIMD). After a hold the pacing bucket starts full, as the
+//! tenant's has refilled meanwhile. The first phase sends unpaced (bounded by the concurrency) until the first 429: the
 //! successes over the time from the start to the end of that first hold are the first estimate
 //! of the ceiling. One 429 burst counts as one congestion signal: answers to requests sent before
 //! the last cut do not cut again.
@@ -12,7 +14,11 @@
 //! Transient failures (5xx, timeouts, dropped connections) are not congestion: [`backoff`] gives
 //! the per-item jittered exponential wait for them.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
+
+/// How far back the goodput floor of a cut looks.
+const GOODPUT_WINDOW: Duration = Duration::from_secs(2);
 
 /// Tunables of [`RateController`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -25,7 +31,8 @@ pub struct RateConfig {
     pub min_rps: f64,
     /// Highest rate ever used (requests/s).
     pub max_rps: f64,
-    /// Longest burst the pacing bucket may accumulate, in seconds of the current rate.
+    /// Longest burst the pacing bucket may accumulate (and holds after a `Retry-After` wait),
+    /// in seconds of the current rate.
     pub burst_secs: f64,
 }
 
@@ -33,10 +40,10 @@ impl Default for RateConfig {
     fn default() -> Self {
         Self {
             beta: 0.85,
-            probe_share_per_sec: 0.02,
+            probe_share_per_sec: 0.01,
             min_rps: 0.5,
             max_rps: 2_000.0,
-            burst_secs: 0.1,
+            burst_secs: 1.0,
         }
     }
 }
@@ -64,6 +71,8 @@ pub struct RateController {
     rate_at_cut: f64,
     successes: u64,
     throttles: u64,
+    recent: VecDeque<Instant>,
+    resumed_at: Instant,
 }
 
 impl RateController {
@@ -81,6 +90,8 @@ impl RateController {
             rate_at_cut: cfg.max_rps,
             successes: 0,
             throttles: 0,
+            recent: VecDeque::new(),
+            resumed_at: now,
         }
     }
 
@@ -131,8 +142,16 @@ impl RateController {
     }
 
     /// A request succeeded: probe upward additively.
-    pub fn on_success(&mut self, _now: Instant) {
+    pub fn on_success(&mut self, now: Instant) {
         self.successes += 1;
+        self.recent.push_back(now);
+        while self
+            .recent
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) > GOODPUT_WINDOW)
+        {
+            self.recent.pop_front();
+        }
         if self.phase == Phase::Steady {
             // +share×rate_at_cut per second: each of the `rate` successes a second adds 1/rate of it.
             let step = self.cfg.probe_share_per_sec * self.rate_at_cut / self.rate.max(1.0);
@@ -162,12 +181,29 @@ impl RateController {
                 self.phase = Phase::Steady;
             }
             Phase::Steady => {
-                self.rate = (self.rate * self.cfg.beta).max(self.cfg.min_rps);
+                // Multiplicative decrease, floored by what the tenant actually served over the
+                // last seconds of sending: probing just past the ceiling cuts back to about the
+                // ceiling, while a ceiling that fell far below is met by the full cut.
+                let since = self
+                    .resumed_at
+                    .max(now.checked_sub(GOODPUT_WINDOW).unwrap_or(now));
+                let span = now.saturating_duration_since(since).as_secs_f64();
+                let served = self.recent.iter().filter(|t| **t >= since).count() as f64;
+                let floor = if span >= 0.5 {
+                    0.97 * served / span
+                } else {
+                    0.0
+                };
+                let cut = (self.rate * self.cfg.beta).max(floor).min(self.rate);
+                self.rate = cut.max(self.cfg.min_rps);
             }
         }
         self.rate_at_cut = self.rate;
-        self.tokens = 0.0;
+        // Nothing is sent during the hold, so the tenant's bucket refills meanwhile: ours starts
+        // the next period full (one burst of `burst_secs` at the new rate), like theirs.
+        self.tokens = (self.rate * self.cfg.burst_secs).max(1.0);
         self.last_refill = until;
+        self.resumed_at = until;
     }
 }
 
@@ -256,7 +292,42 @@ mod tests {
             rc.on_success(t1);
         }
         assert!(rc.rate() > cut, "a second of successes probes upward");
-        assert!(rc.rate() < cut * 1.05, "additively, not multiplicatively");
+        assert!(rc.rate() < cut * 1.02, "additively, not multiplicatively");
+    }
+
+    #[test]
+    fn probing_just_past_the_ceiling_cuts_back_to_the_goodput_not_further() {
+        let t0 = Instant::now();
+        let mut rc = RateController::new(RateConfig::default(), t0);
+        for _ in 0..100 {
+            rc.on_success(t0);
+        }
+        rc.on_throttled(t0, t0, Some(Duration::from_secs(1)));
+        let resumed = t0 + Duration::from_secs(1);
+        // Two seconds served at 100/s, then a 429.
+        for i in 0..200u64 {
+            rc.on_success(resumed + ms(i * 10));
+        }
+        let before = rc.rate();
+        let now = resumed + Duration::from_secs(2);
+        rc.on_throttled(now, now, Some(Duration::from_secs(1)));
+        assert!(
+            rc.rate() >= 0.95 * 100.0 * 0.97 && rc.rate() <= before,
+            "cut to ≈ goodput (97/s), got {}",
+            rc.rate()
+        );
+        // A ceiling that collapsed: little served, full multiplicative cut.
+        let later = now + Duration::from_secs(1);
+        for i in 0..20u64 {
+            rc.on_success(later + ms(i * 100));
+        }
+        let r = rc.rate();
+        let t = later + Duration::from_secs(2);
+        rc.on_throttled(t, t, Some(Duration::from_secs(1)));
+        assert!(
+            (rc.rate() - r * 0.85).abs() < 1e-6,
+            "a collapsed ceiling gets the full beta cut"
+        );
     }
 
     #[test]
@@ -276,10 +347,11 @@ mod tests {
                 Err(w) => now += w.max(ms(1)),
             }
         }
-        let expected = rc.rate() * 10.0;
+        // One second's burst after the hold, then the rate (probing upward by 1 %/s).
+        let expected = rc.rate() * 11.0;
         assert!(
             (sent as f64 - expected).abs() <= expected * 0.1 + 2.0,
-            "10 s at {} rps sends about {expected}, sent {sent}",
+            "10 s at {} rps after a full bucket sends about {expected}, sent {sent}",
             rc.rate()
         );
     }

@@ -1,0 +1,335 @@
+//! Integration page commands: status, the organization-wide approval URL, connect (with live
+//! progress over an `ipc::Channel`), cancel, remove, and the embedded sandbox tenant.
+//!
+//! Connect keeps the store lock only for `prepare` and `save`; the browser wait runs without it,
+//! and its cancel handle lives in [`AppState`] so the window can cancel. The browser is the
+//! system browser (RFC 8252 §8.12: never an embedded web view): `$BROWSER` through the core's
+//! `SystemBrowser` when set, else tauri-plugin-opener.
+
+use serde::{Deserialize, Serialize};
+use tauri::ipc::Channel;
+use tauri::{AppHandle, State};
+use tsched_core::access::{self, Action};
+use tsched_core::auth::{
+    cancel_pair, AuthError, BrowserOpener, Cloud, ConnectProgress, FnOpener, SystemBrowser,
+};
+use tsched_core::integration::{self, Approach, ConnectRequest, IntegrationStatus, Removed};
+use tsched_core::Error;
+use tsched_sandbox::{Sandbox, SandboxConfig};
+
+use super::CmdResult;
+use crate::state::AppState;
+
+/// What the Integration page shows.
+#[derive(Debug, Serialize)]
+pub struct IntegrationPage {
+    /// The connection's status.
+    pub status: IntegrationStatus,
+    /// Whether a sign-in is waiting for the browser right now.
+    pub signing_in: bool,
+    /// Whether the acting operator may connect or remove (global admins; everyone in setup mode).
+    pub can_manage: bool,
+    /// Why not, when not.
+    pub denied_reason: Option<String>,
+    /// The embedded sandbox, when one runs.
+    pub sandbox: Option<SandboxInfo>,
+}
+
+/// The embedded sandbox's facts, to fill the form.
+#[derive(Debug, Clone, Serialize)]
+pub struct SandboxInfo {
+    /// Base URL (authority base).
+    pub base_url: String,
+    /// Its tenant id.
+    pub tenant_id: String,
+    /// Its public client's id.
+    pub client_id: String,
+    /// Its host account.
+    pub host_upn: Option<String>,
+}
+
+/// The connect form.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConnectInput {
+    /// `host_sign_in` or `admin_consent`.
+    pub approach: String,
+    /// `global`, `usgov`, `dod`, `china` or `sandbox`.
+    pub cloud: String,
+    /// Base URL of the sandbox, for the `sandbox` cloud.
+    pub sandbox_url: Option<String>,
+    /// Tenant id or verified domain.
+    pub tenant: String,
+    /// Application (client) id.
+    pub client_id: Option<String>,
+    /// Pre-fills the host account.
+    pub login_hint: Option<String>,
+}
+
+fn cloud(name: &str, sandbox_url: Option<&str>) -> Result<Cloud, Error> {
+    let c = match name.trim() {
+        "sandbox" => Cloud::sandbox(sandbox_url.unwrap_or_default()),
+        other => other.parse(),
+    };
+    c.map_err(|reason| super::invalid("cloud", reason))
+}
+
+fn blank_none(s: Option<String>) -> Option<String> {
+    s.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+/// Status, whether a sign-in runs, and whether the actor may manage the integration.
+pub fn status_inner(state: &AppState) -> CmdResult<IntegrationPage> {
+    let (status, decision) = state.with_actor(|s, actor| {
+        let status = integration::status(s, state.tokens().as_ref())?;
+        let who = access::resolve(s.conn(), actor)?;
+        Ok((
+            status,
+            access::decide(&who.subject, Action::IntegrationManage, None),
+        ))
+    })?;
+    let sandbox = state.sandbox().as_ref().map(sandbox_info);
+    Ok(IntegrationPage {
+        status,
+        signing_in: state.signing_in(),
+        can_manage: decision.is_allowed(),
+        denied_reason: match decision {
+            access::Decision::Denied { reason } => Some(reason),
+            access::Decision::Allowed => None,
+        },
+        sandbox,
+    })
+}
+
+/// The Integration page's state.
+#[tauri::command]
+pub fn integration_status(state: State<'_, AppState>) -> CmdResult<IntegrationPage> {
+    status_inner(&state)
+}
+
+/// The organization-wide approval URL for a global admin to open (here or on another machine).
+pub fn consent_url_inner(state: &AppState, input: ConnectInput) -> CmdResult<String> {
+    let c = cloud(&input.cloud, input.sandbox_url.as_deref())?;
+    let client_id = blank_none(input.client_id);
+    Ok(state
+        .with_store(|s| integration::consent_url(s, &input.tenant, &c, client_id.as_deref()))?)
+}
+
+/// See [`consent_url_inner`].
+#[tauri::command]
+pub fn integration_consent_url(
+    state: State<'_, AppState>,
+    input: ConnectInput,
+) -> CmdResult<String> {
+    consent_url_inner(&state, input)
+}
+
+/// Connect: prepare (store), sign in (browser, no store), save (store). `progress` gets every
+/// step; `opener` opens the browser.
+pub async fn connect_inner(
+    state: &AppState,
+    input: ConnectInput,
+    opener: &dyn BrowserOpener,
+    progress: &(dyn Fn(ConnectProgress) + Send + Sync),
+) -> CmdResult<IntegrationStatus> {
+    let approach = match input.approach.as_str() {
+        "admin_consent" => Approach::AdminConsent,
+        "host_sign_in" | "" => Approach::HostSignIn,
+        other => {
+            return Err(super::invalid(
+                "approach",
+                format!("unknown approach '{other}'; use host_sign_in or admin_consent"),
+            )
+            .into())
+        }
+    };
+    let req = ConnectRequest {
+        approach,
+        client_id: blank_none(input.client_id),
+        login_hint: blank_none(input.login_hint),
+        ..ConnectRequest::new(
+            input.tenant.trim(),
+            cloud(&input.cloud, input.sandbox_url.as_deref())?,
+        )
+    };
+    let (actor, prepared) = state.with_actor(|s, actor| {
+        access::require(s.conn(), actor, Action::IntegrationManage, None)?;
+        Ok((actor.clone(), integration::prepare(s, &req)?))
+    })?;
+    let (handle, token) = cancel_pair();
+    state.begin_sign_in(handle)?;
+    let signed = integration::sign_in(&prepared, opener, token, progress).await;
+    state.end_sign_in();
+    let signed = signed?;
+    let status =
+        state.with_store(|s| integration::save(s, state.tokens().as_ref(), &actor, signed))?;
+    progress(ConnectProgress::Saved);
+    Ok(status)
+}
+
+/// Connects the tenant; progress arrives on `on_progress`.
+#[tauri::command]
+pub async fn integration_connect(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    input: ConnectInput,
+    on_progress: Channel<ConnectProgress>,
+) -> CmdResult<IntegrationStatus> {
+    let progress = move |p: ConnectProgress| {
+        // A closed window just stops listening; the flow carries on.
+        let _ = on_progress.send(p);
+    };
+    if std::env::var_os("BROWSER").is_some_and(|v| !v.is_empty()) {
+        connect_inner(&state, input, &SystemBrowser, &progress).await
+    } else {
+        let plugin = FnOpener(move |url: &str| -> Result<(), AuthError> {
+            use tauri_plugin_opener::OpenerExt;
+            app.opener()
+                .open_url(url, None::<&str>)
+                .map_err(|e| AuthError::Browser {
+                    reason: e.to_string(),
+                    url: url.to_string(),
+                })
+        });
+        connect_inner(&state, input, &plugin, &progress).await
+    }
+}
+
+/// Cancels a sign-in waiting for the browser; false when none was running.
+#[tauri::command]
+pub fn integration_cancel(state: State<'_, AppState>) -> CmdResult<bool> {
+    Ok(state.cancel_sign_in())
+}
+
+/// Removes the integration (global admins): forgets the host's sign-in; returns where to revoke
+/// consent in Entra.
+pub fn remove_inner(state: &AppState) -> CmdResult<Removed> {
+    Ok(state.with_actor(|s, actor| {
+        access::require(s.conn(), actor, Action::IntegrationManage, None)?;
+        integration::remove(s, state.tokens().as_ref(), actor)
+    })?)
+}
+
+/// See [`remove_inner`].
+#[tauri::command]
+pub fn integration_remove(state: State<'_, AppState>) -> CmdResult<Removed> {
+    remove_inner(&state)
+}
+
+fn sandbox_info(sb: &tsched_sandbox::RunningSandbox) -> SandboxInfo {
+    let h = sb.handle();
+    SandboxInfo {
+        base_url: sb.base_url().to_string(),
+        tenant_id: h.tenant_id(),
+        client_id: h.client_id(),
+        host_upn: h.host_upn(),
+    }
+}
+
+/// Starts the embedded sandbox tenant (a local emulator of Microsoft's sign-in and Graph, with
+/// every consent approved automatically) in the app's runtime, once; returns its facts so the
+/// window can connect to it.
+#[tauri::command]
+pub async fn integration_sandbox_start(state: State<'_, AppState>) -> CmdResult<SandboxInfo> {
+    if let Some(sb) = state.sandbox().as_ref() {
+        return Ok(sandbox_info(sb));
+    }
+    let sb = Sandbox::spawn(SandboxConfig {
+        auto_consent: true,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| Error::Conflict(format!("the sandbox tenant could not start: {e}")))?;
+    let mut slot = state.sandbox();
+    let info = sandbox_info(slot.get_or_insert(sb));
+    Ok(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use tsched_core::auth::MemoryTokenStore;
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cancel_ends_a_waiting_sign_in_and_the_store_stays_usable_during_the_wait() {
+        let sb = Sandbox::spawn(SandboxConfig {
+            auto_consent: true,
+            ..Default::default()
+        })
+        .await
+        .expect("sandbox starts");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tokens = Arc::new(MemoryTokenStore::default());
+        let state = Arc::new(AppState::with(Some(dir.path().to_path_buf()), None, tokens));
+        let h = sb.handle();
+        let input = ConnectInput {
+            approach: "host_sign_in".into(),
+            cloud: "sandbox".into(),
+            sandbox_url: Some(sb.base_url().to_string()),
+            tenant: h.tenant_id(),
+            client_id: Some(h.client_id()),
+            login_hint: None,
+        };
+        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+        let (st, log) = (state.clone(), seen.clone());
+        let task = tokio::spawn(async move {
+            // A browser nobody uses: the wait only ends by cancel.
+            let idle = FnOpener(|_: &str| -> Result<(), AuthError> { Ok(()) });
+            let progress = move |p: ConnectProgress| {
+                let kind = serde_json::to_value(&p)
+                    .ok()
+                    .and_then(|v| v["kind"].as_str().map(str::to_string));
+                log.lock().expect("lock").push(kind.unwrap_or_default());
+            };
+            connect_inner(&st, input, &idle, &progress).await
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !state.signing_in() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the sign-in starts waiting for the browser"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let st = state.clone();
+        let page = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::task::spawn_blocking(move || status_inner(&st)),
+        )
+        .await
+        .expect("the store lock is not held across the browser wait")
+        .expect("join")
+        .expect("status while signing in");
+        assert!(
+            page.signing_in,
+            "the page can show the sign-in in progress after a reload"
+        );
+        assert!(state.cancel_sign_in(), "a running sign-in is cancelled");
+        let err = task
+            .await
+            .expect("join")
+            .expect_err("a cancelled sign-in connects nothing");
+        assert_eq!(
+            err.code, "sign_in_cancelled",
+            "the window learns it was cancelled: {err:?}"
+        );
+        assert!(
+            !state.signing_in(),
+            "the cancel handle is dropped when the flow ends"
+        );
+        let kinds = seen.lock().expect("lock").clone();
+        assert!(
+            kinds.iter().any(|k| k == "waiting_for_browser"),
+            "progress reached the channel side: {kinds:?}"
+        );
+        let after = status_inner(&state).expect("status");
+        assert_eq!(
+            after.status.state,
+            integration::ConnectionState::NotConnected,
+            "nothing was saved"
+        );
+    }
+}

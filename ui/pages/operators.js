@@ -1,0 +1,114 @@
+// Operators page (global admins manage, support reads): the roster, add, grant and revoke roles,
+// deactivate or reactivate, remove. A banner explains setup mode while there are no operators.
+import { invoke, h, errorText, roleText, ROLE_LABELS } from "../ipc.js";
+import { refreshSession } from "../session.js";
+
+export async function render(root) {
+  const banner = h("div", { id: "setup-banner", class: "banner", role: "status", hidden: true },
+    h("strong", {}, "Setup mode. "),
+    "There are no operators yet, so anyone using this computer may do everything. Add the first operator: they become global admin and setup mode ends, so add yourself first (the address this app acts as, TSCHED_OPERATOR).");
+  const list = h("div", { id: "operators-list" });
+  const error = h("div", { id: "operators-error", class: "alert error", role: "alert" });
+  const status = h("div", { id: "operators-status", class: "alert ok", role: "status" });
+
+  const upn = h("input", { id: "operator-upn", type: "email", autocomplete: "off", placeholder: "ann@contoso.com" });
+  const dname = h("input", { id: "operator-name", autocomplete: "off" });
+  const addForm = h("form", { id: "operator-form", novalidate: true },
+    h("div", { class: "form-row" },
+      h("div", { class: "field" }, h("label", { for: "operator-upn" }, "Sign-in name (UPN)"), upn),
+      h("div", { class: "field" }, h("label", { for: "operator-name" }, "Display name"), dname),
+      h("button", { id: "operator-add", type: "submit" }, "Add operator")));
+
+  const grantUpn = h("select", { id: "grant-upn" });
+  const grantRole = h("select", { id: "grant-role" }, Object.entries(ROLE_LABELS).map(([v, t]) => h("option", { value: v }, t)));
+  const grantProgram = h("select", { id: "grant-program" });
+  const programField = h("div", { class: "field" }, h("label", { for: "grant-program" }, "Program"), grantProgram);
+  const grantForm = h("form", { id: "grant-form", novalidate: true },
+    h("div", { class: "form-row" },
+      h("div", { class: "field" }, h("label", { for: "grant-upn" }, "Operator"), grantUpn),
+      h("div", { class: "field" }, h("label", { for: "grant-role" }, "Role"), grantRole),
+      programField,
+      h("button", { id: "grant-submit", type: "submit" }, "Grant role")));
+  const perProgram = () => grantRole.value === "track_admin" || grantRole.value === "coordinator";
+  const syncProgram = () => { programField.hidden = !perProgram(); };
+  grantRole.addEventListener("change", syncProgram);
+
+  async function act(fn, done) {
+    error.textContent = "";
+    status.textContent = "";
+    try { await fn(); status.textContent = done; await refresh(); refreshSession(); }
+    catch (e) { error.textContent = errorText(e); }
+  }
+
+  addForm.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const u = upn.value;
+    act(async () => { await invoke("operators_add", { upn: u, displayName: dname.value || null }); addForm.reset(); }, `Added ${u}.`);
+  });
+  grantForm.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const program = perProgram() ? grantProgram.value : null;
+    act(() => invoke("operators_grant", { upn: grantUpn.value, role: grantRole.value, program }),
+      `Granted ${roleText({ role: grantRole.value, program })} to ${grantUpn.value}.`);
+  });
+
+  async function refresh() {
+    let roster;
+    try { roster = await invoke("operators_list"); }
+    catch (e) { list.replaceChildren(h("div", { class: "alert error", role: "alert" }, errorText(e))); return; }
+    banner.hidden = !roster.setup_mode;
+    const s = await refreshSession();
+    if (roster.setup_mode && s && s.operator && !upn.value) upn.value = s.operator;
+    grantUpn.replaceChildren(...roster.operators.map((o) => h("option", { value: o.upn }, o.upn)));
+    try {
+      const programs = await invoke("programs_list", { includeArchived: false });
+      grantProgram.replaceChildren(...programs.map((p) => h("option", { value: p.code }, `${p.name} (${p.code})`)));
+    } catch { grantProgram.replaceChildren(); }
+    list.replaceChildren(roster.operators.length ? table(roster.operators) : h("p", { class: "empty" }, "No operators yet."));
+  }
+
+  function table(ops) {
+    return h("table", { id: "operators-table" },
+      h("thead", {}, h("tr", {}, h("th", {}, "Operator"), h("th", {}, "Roles"), h("th", {}, "Status"), h("th", {}, h("span", { class: "visually-hidden" }, "Actions")))),
+      h("tbody", {}, ops.map((o) => h("tr", { "data-upn": o.upn, class: o.active ? null : "inactive" },
+        h("td", {}, h("div", {}, o.upn), o.display_name ? h("div", { class: "hint" }, o.display_name) : null),
+        h("td", {}, o.roles.length ? o.roles.map((g) => h("span", { class: "chip role" }, roleText(g),
+          h("button", {
+            type: "button", class: "chip-x", "aria-label": `Revoke ${roleText(g)} from ${o.upn}`, title: "Revoke",
+            onclick: () => act(() => invoke("operators_revoke", { upn: o.upn, role: g.role, program: g.program }), `Revoked ${roleText(g)} from ${o.upn}.`),
+          }, "×"))) : h("span", { class: "hint" }, "no roles")),
+        h("td", {}, o.active ? "Active" : "Deactivated"),
+        h("td", { class: "row-actions" },
+          h("button", {
+            type: "button", class: "secondary small", "aria-label": `${o.active ? "Deactivate" : "Reactivate"} ${o.upn}`,
+            onclick: () => act(() => invoke("operators_set_active", { upn: o.upn, active: !o.active }), `${o.active ? "Deactivated" : "Reactivated"} ${o.upn}.`),
+          }, o.active ? "Deactivate" : "Reactivate"),
+          removeButton(o))))));
+  }
+
+  function removeButton(o) {
+    const cell = h("span", {});
+    const btn = h("button", { type: "button", class: "secondary small", "aria-label": `Remove ${o.upn}` }, "Remove");
+    btn.addEventListener("click", () => {
+      const yes = h("button", { type: "button", class: "danger small", "aria-label": `Confirm removing ${o.upn}` }, "Remove");
+      const no = h("button", { type: "button", class: "secondary small" }, "Keep");
+      yes.addEventListener("click", () => act(() => invoke("operators_remove", { upn: o.upn }), `Removed ${o.upn}.`));
+      no.addEventListener("click", () => { cell.replaceChildren(btn); btn.focus(); });
+      cell.replaceChildren(h("span", { class: "hint" }, "Remove? "), yes, no);
+      no.focus();
+    });
+    cell.append(btn);
+    return cell;
+  }
+
+  root.append(
+    h("h1", {}, "Operators"),
+    h("p", { class: "lead" }, "The people who use Teams Scheduler and what each may do: global admins manage everything, track admins their programs' settings, coordinators their programs' meetings, support reads everything."),
+    banner,
+    h("section", { class: "card", "aria-labelledby": "roster-title" }, h("h2", { id: "roster-title" }, "Operators"), list, error, status),
+    h("section", { class: "card", "aria-labelledby": "op-add-title" }, h("h2", { id: "op-add-title" }, "Add an operator"), addForm),
+    h("section", { class: "card", "aria-labelledby": "grant-title" }, h("h2", { id: "grant-title" }, "Grant a role"), grantForm),
+  );
+  syncProgram();
+  await refresh();
+}
