@@ -316,9 +316,7 @@ pub fn authorize(store: &Store, actor: &Actor) -> Result<(), Error> {
 }
 
 /// Saves a sign-in: refresh token to the keyring, then the row and its audit entry in one
-/// transaction. On a store failure the keyring entry is removed again. In setup mode (no
-/// operators yet) the host account that connected becomes the first global admin, which ends
-/// setup mode (audited as `operator.bootstrap`).
+/// transaction. On a store failure the keyring entry is removed again.
 pub fn save(
     store: &mut Store,
     tokens: &dyn TokenStore,
@@ -326,7 +324,6 @@ pub fn save(
     signed: SignedIn,
 ) -> Result<IntegrationStatus, Error> {
     authorize(store, actor)?;
-    let setup_mode = crate::operators::is_setup_mode(store)?;
     let account = kr::account(signed.cloud.name(), &signed.tenant_id, &signed.me.id);
     let previous = table::get(store.conn()).map_err(|e| Error::Store(store.err(e)))?;
     tokens.set(&account, &signed.refresh_token)?;
@@ -391,15 +388,6 @@ pub fn save(
             // Best effort: the old host's token is no longer referenced by any row.
             let _ = tokens.delete(&old);
         }
-    }
-    if setup_mode {
-        let name = signed.me.display_name.clone().unwrap_or_default();
-        crate::operators::bootstrap_or_match(
-            store,
-            &signed.me.id,
-            &signed.me.user_principal_name,
-            &name,
-        )?;
     }
     let row = table::get(store.conn())
         .map_err(|e| Error::Store(store.err(e)))?

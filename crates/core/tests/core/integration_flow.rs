@@ -660,50 +660,6 @@ fn redirect_setting_forms() {
 }
 
 #[tokio::test]
-async fn connecting_in_setup_mode_makes_the_host_the_first_global_admin() {
-    let mut env = Env::new(true).await;
-    assert!(
-        tsched_core::operators::is_setup_mode(&env.store).expect("roster"),
-        "a fresh store starts in setup mode"
-    );
-    env.connect(&Browser::default()).await.expect("connect");
-    assert!(
-        !tsched_core::operators::is_setup_mode(&env.store).expect("roster"),
-        "the host's sign-in ends setup mode"
-    );
-    let who = tsched_core::operators::whoami(&env.store, &tsched_core::Actor::operator(HOST))
-        .expect("host is an operator");
-    let shown = serde_json::to_string(&who).expect("json");
-    assert!(
-        shown.contains("global_admin"),
-        "the host became global admin: {shown}"
-    );
-    let boot = audit_log::list(
-        env.store.conn(),
-        &AuditFilter {
-            action: Some("operator.bootstrap".into()),
-            ..Default::default()
-        },
-    )
-    .expect("audit");
-    assert_eq!(boot.len(), 1, "ending setup mode is audited once");
-    // Setup mode is over: the local user may no longer remove the integration.
-    let denied = integration::remove(
-        &mut env.store,
-        env.tokens.as_ref(),
-        &tsched_core::Actor::local(),
-    );
-    assert!(
-        matches!(&denied, Err(e) if e.code() == ErrorCode::Denied),
-        "after setup mode, only a global admin may remove the integration: {denied:?}"
-    );
-    assert!(
-        !env.tokens.is_empty(),
-        "a refused removal leaves the keyring entry in place"
-    );
-}
-
-#[tokio::test]
 async fn a_track_admin_cannot_connect_the_integration() {
     let mut env = Env::new(true).await;
     let admin = tsched_core::Actor::local();
