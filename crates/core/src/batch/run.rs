@@ -1014,7 +1014,7 @@ pub async fn cancel(
     })
 }
 
-/// Plans without a Graph session (e.g. to show a stored plan) — re-exported for front ends.
+/// The rejected rows of a plan, for front ends that list only what needs fixing.
 pub fn rejected_rows(plan: &Plan) -> impl Iterator<Item = &plan::PlannedRow> {
     plan.rows.iter().filter(|r| r.status == RowStatus::Rejected)
 }
