@@ -288,6 +288,14 @@ async fn kill_dash_nine_at_random_moments_then_resume_makes_exactly_one_meeting_
     }
     let fin = tsched(&w.data, &bus, &["batch", "resume", &id, "--json"]);
     let stdout = String::from_utf8_lossy(&fin.stdout).to_string();
+    for line in stdout.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).expect("--json prints one JSON object per line");
+        assert!(
+            v["event"].is_string(),
+            "every line is a tagged event: {line}"
+        );
+    }
     let finished =
         stdout.contains("\"event\":\"finished\"") && stdout.contains("\"state\":\"completed\"");
     let already = String::from_utf8_lossy(&fin.stderr).contains("nothing to resume");

@@ -363,12 +363,16 @@ pub fn create(
     store.write(|tx| -> Result<i64, Error> {
         let who = access::resolve(tx, actor)?;
         let now = now_db();
+        let codes: std::collections::BTreeSet<String> =
+            plan.ready().map(|m| m.program.clone()).collect();
+        let codes: Vec<String> = codes.into_iter().collect();
         let id = table::insert(
             tx,
             &uid,
             source_name,
             &sha,
             opts.concurrency as i64,
+            &codes,
             &who.label,
             &now,
         )?;
@@ -880,10 +884,18 @@ pub async fn execute(
     })
 }
 
-/// Every batch, newest first, with counts (`tsched batch list`; resumable ones say so).
+/// The batches the acting operator may manage (every program of the batch), newest first, with
+/// counts (`tsched batch list`; resumable ones say so).
 pub fn list(store: &Store, actor: &Actor) -> Result<Vec<BatchRow>, Error> {
-    access::resolve(store.conn(), actor)?;
-    Ok(table::list(store.conn())?)
+    let who = access::resolve(store.conn(), actor)?;
+    Ok(table::list(store.conn())?
+        .into_iter()
+        .filter(|b| {
+            b.programs
+                .iter()
+                .all(|p| access::decide(&who.subject, Action::BatchesManage, Some(p)).is_allowed())
+        })
+        .collect())
 }
 
 /// One batch with its items (`tsched batch show ID`).
@@ -1002,7 +1014,7 @@ pub async fn cancel(
     })
 }
 
-/// Plans without a Graph session (e.g. to show a stored plan) — re-exported for front ends.
+/// The rejected rows of a plan, for front ends that list only what needs fixing.
 pub fn rejected_rows(plan: &Plan) -> impl Iterator<Item = &plan::PlannedRow> {
     plan.rows.iter().filter(|r| r.status == RowStatus::Rejected)
 }

@@ -22,6 +22,8 @@ pub struct BatchRow {
     pub pause_reason: Option<String>,
     /// Concurrency to use.
     pub concurrency: i64,
+    /// Codes of the programs its items belong to (for access checks).
+    pub programs: Vec<String>,
     /// Who created it.
     pub created_by: String,
     /// Created (UTC).
@@ -90,19 +92,21 @@ pub struct ItemRow {
 }
 
 /// Inserts a batch in state `planned`; returns its id.
+#[allow(clippy::too_many_arguments)]
 pub fn insert(
     conn: &Connection,
     uid: &str,
     source_name: &str,
     sha256: &str,
     concurrency: i64,
+    programs: &[String],
     created_by: &str,
     now: &str,
 ) -> rusqlite::Result<i64> {
     conn.execute(
-        "INSERT INTO batches (uid, source_name, source_sha256, state, concurrency, created_by, created_at, updated_at)
-         VALUES (?1, ?2, ?3, 'planned', ?4, ?5, ?6, ?6)",
-        params![uid, source_name, sha256, concurrency, created_by, now],
+        "INSERT INTO batches (uid, source_name, source_sha256, state, concurrency, programs, created_by, created_at, updated_at)
+         VALUES (?1, ?2, ?3, 'planned', ?4, ?5, ?6, ?7, ?7)",
+        params![uid, source_name, sha256, concurrency, programs.join(" "), created_by, now],
     )?;
     Ok(conn.last_insert_rowid())
 }
@@ -173,11 +177,16 @@ fn batch_from(r: &Row<'_>) -> rusqlite::Result<BatchRow> {
         created_at: r.get(8)?,
         updated_at: r.get(9)?,
         finished_at: r.get(10)?,
+        programs: r
+            .get::<_, String>(11)?
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
         counts: Counts::default(),
     })
 }
 
-const BATCH_COLS: &str = "id, uid, source_name, source_sha256, state, pause_reason, concurrency, created_by, created_at, updated_at, finished_at";
+const BATCH_COLS: &str = "id, uid, source_name, source_sha256, state, pause_reason, concurrency, created_by, created_at, updated_at, finished_at, programs";
 
 /// One batch with counts.
 pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<BatchRow>> {
@@ -393,6 +402,7 @@ mod tests {
                     "f.csv",
                     "sha",
                     4,
+                    &["eng".to_string()],
                     "local:me",
                     "2027-01-01T00:00:00Z",
                 )?;

@@ -92,6 +92,7 @@ CREATE TABLE batches (
     state         TEXT NOT NULL CHECK (state IN ('planned', 'running', 'paused', 'cancelled', 'completed')),
     pause_reason  TEXT,
     concurrency   INTEGER NOT NULL DEFAULT 8,
+    programs      TEXT NOT NULL DEFAULT '',
     created_by    TEXT NOT NULL,
     created_at    TEXT NOT NULL,
     updated_at    TEXT NOT NULL,

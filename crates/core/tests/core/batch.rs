@@ -540,6 +540,65 @@ async fn cancel_with_undo_deletes_the_created_meetings() {
     assert_eq!(c.undone, 10, "every created meeting is deleted");
     assert_eq!(sandbox_meetings(&env).0, 0, "the sandbox holds none");
     assert_eq!(c.batch.counts.undone, 10, "items say undone");
+
+    // A coordinator of another program neither lists nor shows this batch.
+    use tsched_core::access::Role;
+    use tsched_core::operators::{self, NewOperator};
+    let local = Actor::local();
+    programs::add(
+        &mut env.store,
+        &local,
+        NewProgram {
+            name: "Operations".into(),
+            code: Some("ops".into()),
+            description: None,
+        },
+    )
+    .expect("second program");
+    for upn in ["admin@contoso.example", "coord@contoso.example"] {
+        let actor = if upn.starts_with("admin") {
+            local.clone()
+        } else {
+            Actor::operator("admin@contoso.example")
+        };
+        operators::add(
+            &mut env.store,
+            &actor,
+            NewOperator {
+                upn: upn.into(),
+                display_name: String::new(),
+            },
+        )
+        .expect("operator");
+    }
+    let admin = Actor::operator("admin@contoso.example");
+    operators::grant(
+        &mut env.store,
+        &admin,
+        "coord@contoso.example",
+        Role::Coordinator,
+        Some("ops"),
+    )
+    .expect("grant");
+    let coord = Actor::operator("coord@contoso.example");
+    assert!(
+        batch_run::list(&env.store, &coord)
+            .expect("list")
+            .is_empty(),
+        "a coordinator of ops does not see eng's batches"
+    );
+    assert_eq!(
+        batch_run::show(&env.store, &coord, out.batch.id)
+            .expect_err("denied")
+            .code(),
+        tsched_core::ErrorCode::Denied,
+        "nor may open one"
+    );
+    assert_eq!(
+        batch_run::list(&env.store, &admin).expect("list").len(),
+        1,
+        "a global admin sees it"
+    );
 }
 
 fn fixed_facts() -> batch::validate::Facts {
@@ -623,4 +682,59 @@ proptest! {
             prop_assert!(p.line >= 1 && p.column >= 1, "file problem located: {:?}", p);
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_from_another_connection_stops_scheduling_new_items() {
+    let (mut env, people) = setup(
+        SandboxConfig {
+            throttle_rps: Some(20.0),
+            ..Default::default()
+        },
+        3,
+    )
+    .await;
+    let (session, t) = transport(&env);
+    let text = csv_rows(80, &people);
+    let opts = fast();
+    let id = plan_and_create(&mut env, &session, &text, &opts).await;
+    let path = env.store.path().to_path_buf();
+    let done = Arc::new(AtomicU64::new(0));
+    let d = done.clone();
+    let out = batch_run::execute(&mut env.store, t, &Actor::local(), id, &opts, &move |e| {
+        if let BatchEvent::Done { .. } = e {
+            if d.fetch_add(1, Ordering::SeqCst) + 1 == 10 {
+                // Another process (or the desktop window) cancels through its own connection.
+                let mut other = tsched_core::Store::open(&path).expect("second connection");
+                tokio::task::block_in_place(|| {
+                    tokio::runtime::Handle::current().block_on(batch_run::cancel(
+                        &mut other,
+                        None,
+                        &Actor::local(),
+                        id,
+                        false,
+                    ))
+                })
+                .expect("cancel");
+            }
+        }
+    })
+    .await
+    .expect("execute");
+    assert_eq!(out.batch.state, "cancelled", "the run noticed the cancel");
+    let c = out.batch.counts;
+    assert!(
+        c.cancelled > 0 && c.done < 80,
+        "queued items were not scheduled: {c:?}"
+    );
+    assert_eq!(
+        c.done + c.cancelled + c.failed,
+        80,
+        "every item has an end state: {c:?}"
+    );
+    assert_eq!(
+        sandbox_meetings(&env).0 as u64,
+        c.done,
+        "the sandbox holds exactly the done items"
+    );
 }
