@@ -8,27 +8,50 @@ async fn add_program_in_window_then_read_it_back_with_the_cli() -> Result<(), Bo
     let app = App::launch(dir.path()).await?;
     app.run("add_program", |c| async move {
         tsched_e2e::wait_for_text(&c, "main", "No programs yet").await?;
-        find(&c, "#program-name").await?.send_keys("Engineering Mentoring").await?;
+        find(&c, "#program-name")
+            .await?
+            .send_keys("Engineering Mentoring")
+            .await?;
         find(&c, "#program-code").await?.send_keys("eng").await?;
         find(&c, "#program-add").await?.click().await?;
         let row = tsched_e2e::wait_for_text(&c, "#programs-table", "Engineering Mentoring").await?;
-        assert!(row.contains("eng"), "the new program's code must be listed: {row}");
+        assert!(
+            row.contains("eng"),
+            "the new program's code must be listed: {row}"
+        );
         // The same code again must show the conflict in the window, not add a second row.
-        find(&c, "#program-name").await?.send_keys("Another").await?;
+        find(&c, "#program-name")
+            .await?
+            .send_keys("Another")
+            .await?;
         find(&c, "#program-code").await?.send_keys("ENG").await?;
         find(&c, "#program-add").await?.click().await?;
         let err = tsched_e2e::wait_for_text(&c, "#program-error", "already exists").await?;
-        assert!(err.contains("'eng'"), "the error must name the clashing code: {err}");
+        assert!(
+            err.contains("'eng'"),
+            "the error must name the clashing code: {err}"
+        );
         Ok(())
     })
     .await?;
 
     let out = tsched(dir.path(), &["programs", "list", "--json"]);
-    assert!(out.status.success(), "tsched list must succeed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "tsched list must succeed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let list: serde_json::Value = serde_json::from_slice(&out.stdout)?;
     let programs = list.as_array().ok_or("list --json is an array")?;
-    assert_eq!(programs.len(), 1, "the window added exactly one program: {list}");
-    assert_eq!(programs[0]["code"], "eng", "the CLI reads what the window wrote");
+    assert_eq!(
+        programs.len(),
+        1,
+        "the window added exactly one program: {list}"
+    );
+    assert_eq!(
+        programs[0]["code"], "eng",
+        "the CLI reads what the window wrote"
+    );
     assert_eq!(programs[0]["name"], "Engineering Mentoring");
     Ok(())
 }
