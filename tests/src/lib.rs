@@ -155,10 +155,23 @@ impl App {
         );
         // WebDriver is plain HTTP on loopback: no TLS stack, so no crypto-provider ambiguity.
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let client = ClientBuilder::new(connector)
-            .capabilities(caps)
-            .connect(&url)
-            .await?;
+        // tauri-driver listens before its WebKitWebDriver is ready and then drops the first
+        // request (`IncompleteMessage`); retry the new-session request for a while.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            match ClientBuilder::new(connector.clone())
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => break client,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("webdriver session not ready yet ({e}); retrying");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         let app = Self {
             client,
             _driver: driver,
