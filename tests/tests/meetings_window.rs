@@ -179,6 +179,10 @@ async fn support_sees_a_member_and_a_guest_classified_on_the_result_card() -> Re
             look_up(&c, GUEST).await?;
             let class = wait_for_text(&c, "#member-class", "Guest").await?;
             assert_eq!(class, "Guest", "an #EXT# account is a B2B guest");
+            assert!(
+                !find(&c, "#member-diagnosis").await?.is_displayed().await?,
+                "adele's diagnosis is not left next to the guest's card"
+            );
             save_screenshot(&c, "members_guest").await?;
             Ok(())
         })

@@ -38,6 +38,8 @@ export async function render(root) {
 
   async function lookup(refresh) {
     error.textContent = "";
+    // A diagnosis of another address would be misleading next to this card.
+    if (diag.dataset.address !== address.value.trim().toLowerCase()) diag.hidden = true;
     check.disabled = true;
     result.hidden = false;
     result.replaceChildren(h("div", { class: "progress" }, h("span", { class: "spinner", "aria-hidden": "true" }), "Checking the directory…"));
@@ -80,6 +82,7 @@ export async function render(root) {
     diag.replaceChildren(h("div", { class: "progress" }, h("span", { class: "spinner", "aria-hidden": "true" }), "Diagnosing…"));
     try {
       const d = await invoke("members_diagnose", { input: { address: address.value, program: program.value, refresh: false } });
+      diag.dataset.address = d.address;
       diag.replaceChildren(
         h("h2", { id: "diagnosis-title" }, `Can ${d.address} be offered a Teams meeting in ${d.program}?`),
         h("p", { id: "diagnosis-verdict", class: `alert ${d.ok ? "ok" : "error"}` },
@@ -90,7 +93,7 @@ export async function render(root) {
             h("td", {}, c.label),
             h("td", {}, h("span", { class: `badge ${c.passed ? "ok" : "danger"}` }, c.passed ? "Pass" : "Fail")),
             h("td", {}, c.detail),
-            h("td", {}, c.fix || "")))))); 
+            h("td", {}, c.fix || ""))))));
     } catch (e) {
       diag.hidden = true;
       error.textContent = errorText(e);
