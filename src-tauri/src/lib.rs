@@ -59,6 +59,20 @@ pub fn run() {
             commands::integration::integration_cancel,
             commands::integration::integration_remove,
             commands::integration::integration_sandbox_start,
+            commands::members::members_check,
+            commands::members::members_diagnose,
+            commands::meetings::meetings_default_tz,
+            commands::meetings::meetings_list,
+            commands::meetings::meetings_show,
+            commands::meetings::meetings_create,
+            commands::meetings::meetings_cancel,
+            commands::meetings::meetings_ics,
+            commands::batches::batches_validate,
+            commands::batches::batches_run,
+            commands::batches::batches_resume,
+            commands::batches::batches_cancel,
+            commands::batches::batches_list,
+            commands::batches::batches_export,
         ])
         .run(tauri::generate_context!())
         .expect("invariant: the Tauri runtime starts");

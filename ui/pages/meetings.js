@@ -1,8 +1,215 @@
-import { placeholder } from "./placeholder.js";
+// Meetings page (coordinators): create a Teams meeting in a program (the mode selector offers
+// Teams only when the program allows it and it is available, and otherwise says why), list
+// meetings with a program filter, and a detail panel with the join link (copy), the .ics export
+// and cancellation after a confirmation.
+import { invoke, h, errorText, download } from "../ipc.js";
 
-export function render(root) {
-  placeholder(root, "Meetings", "Create, reschedule and cancel Teams meetings hosted by the Teams Scheduler account.", [
-    "Create a meeting in a program",
-    "Reschedule or cancel it; copy the join link; export an invitation (.ics)",
-  ]);
+const STATE_BADGE = { created: "ok", pending: "warn", cancelling: "warn", cancelled: "muted", failed: "danger" };
+
+/** Pure: can this program get a Teams meeting, and if not, why not. */
+export function teamsChoice(p) {
+  if (!p) return { allowed: false, reason: "Choose a program first." };
+  if (p.archived) return { allowed: false, reason: "The program is archived." };
+  const m = (p.modes || []).find((x) => x.mode === "teams_video");
+  if (!m || !m.chosen) return { allowed: false, reason: "This program does not offer Teams video calls; a track admin can turn them on under Programs → Settings → Meeting modes." };
+  if (m.status !== "enabled") return { allowed: false, reason: `Teams video calls are unavailable: ${m.reason || "the integration is not connected"}.` };
+  return { allowed: true, reason: null };
+}
+
+export async function render(root) {
+  let programs = [];
+  let openId = null;
+
+  const program = h("select", { id: "meeting-program", required: true });
+  const mode = h("select", { id: "meeting-mode", "aria-describedby": "meeting-mode-reason" });
+  const modeReason = h("p", { id: "meeting-mode-reason", class: "reason" });
+  const subject = h("input", { id: "meeting-subject", required: true, maxlength: "255", autocomplete: "off" });
+  const start = h("input", { id: "meeting-start", required: true, autocomplete: "off", placeholder: "YYYY-MM-DD HH:MM" });
+  const duration = h("input", { id: "meeting-duration", value: "1h", autocomplete: "off", placeholder: "45m, 1h, 1h30m" });
+  const end = h("input", { id: "meeting-end", autocomplete: "off", placeholder: "YYYY-MM-DD HH:MM" });
+  const tz = h("input", { id: "meeting-tz", autocomplete: "off", placeholder: "Europe/Berlin" });
+  const participants = h("textarea", { id: "meeting-participants", rows: "4", placeholder: "one address per line" });
+  const create = h("button", { id: "meeting-create", type: "submit" }, "Create Teams meeting");
+  const error = h("div", { id: "meeting-error", class: "alert error", role: "alert" });
+  const status = h("div", { id: "meeting-status", class: "alert ok", role: "status" });
+
+  const form = h("form", { id: "meeting-form", novalidate: true },
+    h("div", { class: "form-row" },
+      h("div", { class: "field" }, h("label", { for: "meeting-program" }, "Program"), program),
+      h("div", { class: "field" }, h("label", { for: "meeting-mode" }, "Meeting mode"), mode),
+      h("div", { class: "field" }, h("label", { for: "meeting-subject" }, "Subject"), subject)),
+    modeReason,
+    h("div", { class: "form-row" },
+      h("div", { class: "field" }, h("label", { for: "meeting-start" }, "Start (local)"), start),
+      h("div", { class: "field" }, h("label", { for: "meeting-duration" }, "Duration"), duration,
+        h("span", { class: "hint" }, "or give an end")),
+      h("div", { class: "field" }, h("label", { for: "meeting-end" }, "End (local, optional)"), end),
+      h("div", { class: "field" }, h("label", { for: "meeting-tz" }, "Time zone"), tz,
+        h("span", { class: "hint" }, "IANA name"))),
+    h("div", { class: "form-row" },
+      h("div", { class: "field" }, h("label", { for: "meeting-participants" }, "Participants"), participants,
+        h("span", { class: "hint" }, "One address per line; each must be a participant of the program")),
+      create),
+    error, status);
+
+  const filter = h("select", { id: "meetings-filter", "aria-label": "Filter by program" }, h("option", { value: "" }, "All programs"));
+  const list = h("div", { id: "meetings-list" });
+  const detail = h("section", { id: "meeting-detail", class: "card", hidden: true, tabindex: "-1", "aria-labelledby": "meeting-detail-title" });
+
+  function updateMode() {
+    const p = programs.find((x) => x.code === program.value);
+    const c = teamsChoice(p);
+    mode.replaceChildren(h("option", { value: "teams_video", disabled: !c.allowed }, c.allowed ? "Teams video call" : "Teams video call (not available)"));
+    mode.disabled = !c.allowed;
+    modeReason.textContent = c.reason || "";
+    create.disabled = !c.allowed;
+  }
+
+  async function loadPrograms() {
+    try {
+      programs = await invoke("programs_list", {});
+    } catch (e) {
+      error.textContent = errorText(e);
+      programs = [];
+    }
+    const active = programs.filter((p) => !p.archived);
+    program.replaceChildren(...(active.length ? active.map((p) => h("option", { value: p.code }, `${p.name} (${p.code})`))
+      : [h("option", { value: "" }, "No programs yet")]));
+    filter.append(...programs.map((p) => h("option", { value: p.code }, `${p.name} (${p.code})`)));
+    updateMode();
+  }
+
+  async function refresh() {
+    try {
+      const rows = await invoke("meetings_list", { program: filter.value || null, stateFilter: null });
+      list.replaceChildren(rows.length ? table(rows) : h("p", { class: "empty" }, "No meetings yet. Create one above."));
+      if (openId !== null) {
+        const m = rows.find((r) => r.id === openId);
+        if (m) showDetail(m); else { detail.hidden = true; openId = null; }
+      }
+    } catch (e) {
+      list.replaceChildren(h("div", { class: "alert error", role: "alert" }, errorText(e)));
+    }
+  }
+
+  function table(rows) {
+    return h("table", { id: "meetings-table" },
+      h("thead", {}, h("tr", {}, h("th", {}, "Start"), h("th", {}, "Subject"), h("th", {}, "Program"), h("th", {}, "State"), h("th", {}, "People"), h("th", {}, h("span", { class: "visually-hidden" }, "Actions")))),
+      h("tbody", {}, rows.map((m) => h("tr", { "data-id": String(m.id), "data-state": m.state, class: m.id === openId ? "selected" : null },
+        h("td", { class: "nowrap" }, m.start_local),
+        h("td", {}, m.subject),
+        h("td", {}, h("code", {}, m.program_code)),
+        h("td", {}, h("span", { class: `badge ${STATE_BADGE[m.state] || "muted"} meeting-state` }, m.state)),
+        h("td", {}, String(m.attendees.length)),
+        h("td", { class: "row-actions" }, h("button", {
+          type: "button", class: "secondary small meeting-open", "data-id": String(m.id), "aria-label": `Details of ${m.subject}`,
+          onclick: () => { openId = m.id; showDetail(m); refresh(); detail.focus(); },
+        }, "Details"))))));
+  }
+
+  function showDetail(m) {
+    const detailError = h("div", { id: "meeting-detail-error", class: "alert error", role: "alert" });
+    const detailStatus = h("div", { id: "meeting-detail-status", class: "alert ok", role: "status" });
+    const join = h("input", { id: "meeting-join-url", readonly: true, value: m.join_web_url || "", "aria-label": "Join link" });
+    const copy = h("button", { id: "meeting-copy-join", type: "button", class: "secondary", disabled: !m.join_web_url }, "Copy join link");
+    copy.addEventListener("click", async () => {
+      join.select();
+      try { await navigator.clipboard.writeText(join.value); } catch { document.execCommand("copy"); }
+      copy.textContent = "Copied";
+      setTimeout(() => { copy.textContent = "Copy join link"; }, 1500);
+    });
+    const ics = h("button", { id: "meeting-ics", type: "button", class: "secondary" }, "Export .ics");
+    ics.addEventListener("click", async () => {
+      detailError.textContent = "";
+      try {
+        const text = await invoke("meetings_ics", { key: String(m.id) });
+        download(`meeting-${m.external_id}.ics`, "text/calendar", text);
+        detailStatus.textContent = "Saved the .ics file to Downloads.";
+      } catch (e) { detailError.textContent = errorText(e); }
+    });
+    const cancelBox = h("div", { class: "danger-zone" });
+    const cancel = h("button", { id: "meeting-cancel", type: "button", class: "danger", disabled: m.state === "cancelled" || m.state === "failed" }, "Cancel meeting");
+    cancel.addEventListener("click", () => {
+      const yes = h("button", { id: "meeting-cancel-yes", type: "button", class: "danger" }, "Cancel the meeting");
+      const no = h("button", { id: "meeting-cancel-no", type: "button", class: "secondary" }, "Keep it");
+      no.addEventListener("click", () => { cancelBox.replaceChildren(cancel); cancel.focus(); });
+      yes.addEventListener("click", async () => {
+        yes.disabled = true; no.disabled = true;
+        cancelBox.append(h("div", { class: "progress" }, h("span", { class: "spinner", "aria-hidden": "true" }), "Locking the lobby and deleting the meeting in Teams…"));
+        try {
+          const r = await invoke("meetings_cancel", { key: String(m.id) });
+          await refresh();
+          showDetail(r.meeting);
+          const s = document.getElementById("meeting-detail-status");
+          if (s) s.textContent = ["Cancelled: the meeting is deleted in Teams and its link no longer works.", ...r.notes].join(" ");
+        } catch (e) {
+          cancelBox.replaceChildren(cancel, h("div", { class: "alert error", role: "alert" }, errorText(e)));
+        }
+      });
+      cancelBox.replaceChildren(h("div", { id: "meeting-cancel-confirm", class: "confirm", role: "alertdialog", "aria-labelledby": "meeting-cancel-q" },
+        h("p", { id: "meeting-cancel-q" }, `Cancel "${m.subject}"? The lobby is locked and the meeting is deleted in Teams; its join link stops working. This cannot be undone.`),
+        h("div", { class: "actions" }, yes, no)));
+      yes.focus();
+    });
+    cancelBox.append(cancel);
+    const fact = (id, label, value) => [h("dt", {}, label), h("dd", { id }, value ?? "—")];
+    detail.replaceChildren(
+      h("div", { class: "toolbar" },
+        h("h2", { id: "meeting-detail-title" }, m.subject, " ", h("span", { id: "meeting-detail-state", class: `badge ${STATE_BADGE[m.state] || "muted"}` }, m.state)),
+        h("button", { id: "meeting-detail-close", type: "button", class: "secondary small", onclick: () => { openId = null; detail.hidden = true; refresh(); } }, "Close")),
+      h("dl", { class: "facts" },
+        fact("meeting-detail-program", "Program", m.program_code),
+        fact("meeting-detail-start", "Start", `${m.start_local} (${m.start_utc} UTC)`),
+        fact("meeting-detail-end", "End", m.end_local),
+        fact("meeting-detail-organizer", "Organizer", m.organizer_upn),
+        fact("meeting-detail-join-id", "Meeting ID", m.join_meeting_id ? `${m.join_meeting_id}${m.passcode ? `  Passcode: ${m.passcode}` : ""}` : null),
+        fact("meeting-detail-attendees", "Participants", m.attendees.map((a) => a.display_name ? `${a.upn || a.address} (${a.display_name})` : a.upn || a.address).join(", ")),
+        fact("meeting-detail-external-id", "External id", m.external_id),
+        m.last_error ? fact("meeting-detail-last-error", "Last error", m.last_error) : null),
+      h("div", { class: "field" }, h("label", { for: "meeting-join-url" }, "Join link"),
+        h("div", { class: "copy-row" }, join, copy)),
+      h("div", { class: "actions" }, ics),
+      cancelBox, detailError, detailStatus);
+    detail.hidden = false;
+  }
+
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    error.textContent = "";
+    status.textContent = "";
+    create.disabled = true;
+    try {
+      const r = await invoke("meetings_create", { input: {
+        program: program.value, subject: subject.value, start: start.value,
+        end: end.value || null, duration: end.value ? null : duration.value || null,
+        time_zone: tz.value || null,
+        participants: participants.value.split(/\r?\n/).map((s) => s.trim()).filter(Boolean),
+      } });
+      status.textContent = r.existing ? "Already created earlier; nothing new was made." : `Created "${r.meeting.subject}" with a Teams join link.`;
+      filter.value = "";
+      openId = r.meeting.id;
+      await refresh();
+      showDetail(r.meeting);
+    } catch (e) {
+      error.textContent = errorText(e);
+    } finally {
+      updateMode();
+    }
+  });
+  program.addEventListener("change", updateMode);
+  filter.addEventListener("change", refresh);
+
+  root.append(
+    h("h1", {}, "Meetings"),
+    h("p", { class: "lead" }, "Create Teams video calls for a program's participants, copy join links, export calendar files and cancel."),
+    h("section", { class: "card", "aria-labelledby": "meeting-create-title" }, h("h2", { id: "meeting-create-title" }, "New meeting"), form),
+    h("section", { class: "card" },
+      h("div", { class: "toolbar" }, h("h2", {}, "Meetings"),
+        h("div", { class: "toolbar-controls" }, h("label", { class: "inline", for: "meetings-filter" }, "Program "), filter)),
+      list),
+    detail,
+  );
+  try { tz.value = await invoke("meetings_default_tz"); } catch { tz.value = "UTC"; }
+  await loadPrograms();
+  await refresh();
 }

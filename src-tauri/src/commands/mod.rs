@@ -4,10 +4,14 @@
 
 pub mod app;
 pub mod audit;
+pub mod batches;
 pub mod integration;
+pub mod meetings;
+pub mod members;
 pub mod names;
 pub mod operators;
 pub mod programs;
+pub mod work;
 
 use serde::Serialize;
 
