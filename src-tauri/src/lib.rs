@@ -66,6 +66,7 @@ pub fn run() {
             commands::meetings::meetings_show,
             commands::meetings::meetings_create,
             commands::meetings::meetings_cancel,
+            commands::meetings::meetings_reschedule,
             commands::meetings::meetings_ics,
             commands::batches::batches_validate,
             commands::batches::batches_run,

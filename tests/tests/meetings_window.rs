@@ -247,6 +247,30 @@ async fn coordinator_creates_lists_and_cancels_a_teams_meeting() -> Result<(), B
             );
             save_screenshot(&c, "meetings_created").await?;
 
+            // Reschedule an hour later: Graph PATCHes start and end, the join link stays.
+            let start = find(&c, "#meeting-rs-start").await?;
+            start.clear().await?;
+            start.send_keys("2027-06-15 11:00").await?;
+            find(&c, "#meeting-rs-duration")
+                .await?
+                .send_keys("30m")
+                .await?;
+            find(&c, "#meeting-reschedule").await?.click().await?;
+            let moved = wait_for_text(&c, "#meeting-detail-status", "Rescheduled").await?;
+            assert!(
+                moved.contains("2027-06-15 11:00"),
+                "the detail confirms the new local start: {moved}"
+            );
+            let join_after = find(&c, "#meeting-join-url")
+                .await?
+                .prop("value")
+                .await?
+                .unwrap_or_default();
+            assert_eq!(
+                join_after, join,
+                "rescheduling keeps the join link participants already have"
+            );
+
             find(&c, "#meeting-cancel").await?.click().await?;
             wait_for_text(&c, "#meeting-cancel-q", "cannot be undone").await?;
             save_screenshot(&c, "meetings_cancel_confirm").await?;

@@ -1,7 +1,7 @@
 // Meetings page (coordinators): create a Teams meeting in a program (the mode selector offers
 // Teams only when the program allows it and it is available, and otherwise says why), list
-// meetings with a program filter, and a detail panel with the join link (copy), the .ics export
-// and cancellation after a confirmation.
+// meetings with a program filter, and a detail panel with the join link (copy), the .ics export,
+// rescheduling and cancellation after a confirmation.
 import { invoke, h, errorText, download } from "../ipc.js";
 
 const STATE_BADGE = { created: "ok", pending: "warn", cancelling: "warn", cancelled: "muted", failed: "danger" };
@@ -152,6 +152,37 @@ export async function render(root) {
       yes.focus();
     });
     cancelBox.append(cancel);
+
+    // Reschedule: a new local start with a duration or end; the join link stays the same.
+    const live = m.state === "created";
+    const rsStart = h("input", { id: "meeting-rs-start", type: "text", placeholder: "YYYY-MM-DD HH:MM", value: m.start_local.slice(0, 16), autocomplete: "off" });
+    const rsDuration = h("input", { id: "meeting-rs-duration", type: "text", placeholder: "45m, 1h, 1h30m", autocomplete: "off" });
+    const rsEnd = h("input", { id: "meeting-rs-end", type: "text", placeholder: "or an end: YYYY-MM-DD HH:MM", autocomplete: "off" });
+    const rsButton = h("button", { id: "meeting-reschedule", type: "submit", disabled: !live }, "Reschedule");
+    const rsForm = h("form", { id: "meeting-reschedule-form", novalidate: true },
+      h("h3", {}, "Reschedule"),
+      h("div", { class: "form-row" },
+        h("div", { class: "field" }, h("label", { for: "meeting-rs-start" }, `New start (${m.time_zone})`), rsStart),
+        h("div", { class: "field" }, h("label", { for: "meeting-rs-duration" }, "Duration"), rsDuration),
+        h("div", { class: "field" }, h("label", { for: "meeting-rs-end" }, "End"), rsEnd),
+        rsButton));
+    rsForm.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      detailError.textContent = "";
+      rsButton.disabled = true;
+      try {
+        const r = await invoke("meetings_reschedule", { input: {
+          key: String(m.id), start: rsStart.value, end: rsEnd.value || null,
+          duration: rsDuration.value || null, time_zone: null, subject: null } });
+        await refresh();
+        showDetail(r);
+        const st = document.getElementById("meeting-detail-status");
+        if (st) st.textContent = `Rescheduled to ${r.start_local}; the join link is unchanged.`;
+      } catch (e) {
+        detailError.textContent = errorText(e);
+        rsButton.disabled = false;
+      }
+    });
     const fact = (id, label, value) => [h("dt", {}, label), h("dd", { id }, value ?? "—")];
     detail.replaceChildren(
       h("div", { class: "toolbar" },
@@ -169,6 +200,7 @@ export async function render(root) {
       h("div", { class: "field" }, h("label", { for: "meeting-join-url" }, "Join link"),
         h("div", { class: "copy-row" }, join, copy)),
       h("div", { class: "actions" }, ics),
+      ...(live ? [rsForm] : []),
       cancelBox, detailError, detailStatus);
     detail.hidden = false;
   }

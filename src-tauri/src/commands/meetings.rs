@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use tauri::State;
 use tsched_core::graph::meetings::CreateOrGetOutcome;
-use tsched_core::meetings::{self, ListFilter, Meeting, NewMeeting};
+use tsched_core::meetings::{self, ListFilter, Meeting, NewMeeting, RescheduleInput};
 use tsched_core::tz;
 
 use super::work::{self, Work};
@@ -175,6 +175,61 @@ pub fn cancel_inner(work: &Work, key: &str) -> CmdResult<CancelledView> {
 pub async fn meetings_cancel(state: State<'_, AppState>, key: String) -> CmdResult<CancelledView> {
     let w = Work::from_state(&state)?;
     work::off_thread(move || cancel_inner(&w, &key)).await
+}
+
+/// The reschedule form: a new local start with an end or a duration; zone and subject optional.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RescheduleForm {
+    /// Row id or externalId of the meeting.
+    pub key: String,
+    /// New local start, `YYYY-MM-DD HH:MM`.
+    pub start: String,
+    /// New local end (or give a duration).
+    pub end: Option<String>,
+    /// Duration such as `45m` or `1h30m`.
+    pub duration: Option<String>,
+    /// IANA zone; default the meeting's own.
+    pub time_zone: Option<String>,
+    /// New subject, if changed.
+    pub subject: Option<String>,
+}
+
+/// Moves a meeting (Graph PATCH with start and end together); the join link stays the same.
+pub fn reschedule_inner(work: &Work, form: RescheduleForm) -> CmdResult<MeetingItem> {
+    let (start, end, dst) = meetings::parse_when(
+        &form.start,
+        blank_none(form.end).as_deref(),
+        blank_none(form.duration).as_deref(),
+        None,
+    )?;
+    let input = RescheduleInput {
+        meeting: form.key,
+        start,
+        end,
+        time_zone: blank_none(form.time_zone),
+        dst,
+        subject: blank_none(form.subject),
+        participants: None,
+    };
+    let (mut store, actor) = work.open()?;
+    let session = work.session(&store)?;
+    let row = work::block_on(meetings::reschedule(
+        &mut store,
+        session.graph(),
+        &actor,
+        input,
+    ))?;
+    Ok(row.into())
+}
+
+/// Reschedules a meeting.
+#[tauri::command]
+pub async fn meetings_reschedule(
+    state: State<'_, AppState>,
+    input: RescheduleForm,
+) -> CmdResult<MeetingItem> {
+    let w = Work::from_state(&state)?;
+    work::off_thread(move || reschedule_inner(&w, input)).await
 }
 
 /// The `.ics` of one meeting (REQUEST, or CANCEL once cancelled).

@@ -36,6 +36,7 @@ pub const ALL: &[&str] = &[
     "meetings_show",
     "meetings_create",
     "meetings_cancel",
+    "meetings_reschedule",
     "meetings_ics",
     "batches_validate",
     "batches_run",
