@@ -1,0 +1,90 @@
+//! Shared by the CLI test binaries: a private Secret Service (a throwaway `dbus-daemon` +
+//! `gnome-keyring-daemon` with a temporary home, so a developer's real keyring is never touched)
+//! and running the real `tsched` binary against it.
+
+#![allow(dead_code)]
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+/// A private session bus with an unlocked Secret Service; both die with this value.
+pub struct PrivateKeyring {
+    pub address: String,
+    daemons: Vec<Child>,
+    _home: tempfile::TempDir,
+}
+
+impl PrivateKeyring {
+    pub fn start() -> Option<PrivateKeyring> {
+        let home = tempfile::tempdir().expect("tempdir");
+        let bus = home.path().join("bus");
+        let mut dbus = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .arg(format!("--address=unix:path={}", bus.display()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let mut line = String::new();
+        {
+            use std::io::BufRead as _;
+            let out = dbus.stdout.take().expect("piped stdout");
+            std::io::BufReader::new(out).read_line(&mut line).ok()?;
+        }
+        let address = line.trim().to_string();
+        let run = home.path().join("run");
+        std::fs::create_dir_all(&run).expect("runtime dir");
+        let mut gk = match Command::new("gnome-keyring-daemon")
+            .args(["--unlock", "--components=secrets", "--foreground"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &address)
+            .env("HOME", home.path())
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("XDG_RUNTIME_DIR", &run)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(_) => {
+                let _ = dbus.kill();
+                let _ = dbus.wait();
+                return None;
+            }
+        };
+        if let Some(mut stdin) = gk.stdin.take() {
+            let _ = stdin.write_all(b"test-password");
+        }
+        std::thread::sleep(Duration::from_millis(700));
+        Some(PrivateKeyring {
+            address,
+            daemons: vec![gk, dbus],
+            _home: home,
+        })
+    }
+}
+
+impl Drop for PrivateKeyring {
+    fn drop(&mut self) {
+        for d in &mut self.daemons {
+            let _ = d.kill();
+            let _ = d.wait();
+        }
+    }
+}
+
+pub fn command(data: &Path, bus: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsched"));
+    cmd.arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env("DBUS_SESSION_BUS_ADDRESS", bus)
+        .env_remove("TSCHED_OPERATOR");
+    cmd
+}
+
+pub fn tsched(data: &Path, bus: &str, args: &[&str]) -> Output {
+    command(data, bus, args).output().expect("run tsched")
+}
