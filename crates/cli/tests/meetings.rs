@@ -15,7 +15,7 @@ const MEMBER: &str = "zoe.odegard1@contoso.example";
 const GUEST: &str = "zoe0@fabrikam.com";
 #[path = "support/keyring.rs"]
 mod keyring;
-use keyring::{command, tsched, PrivateKeyring};
+use keyring::{connect_through_cli, private_keyring_or_skip, tsched, PrivateKeyring};
 
 const NO_BUS: &str = "unix:path=/nonexistent/tsched-test-bus";
 fn text(b: &[u8]) -> String {
@@ -250,15 +250,7 @@ struct World {
 }
 
 async fn world() -> Option<World> {
-    let Some(keyring) = PrivateKeyring::start() else {
-        // `make test` (and CI) installs both: there a skip would hide a missing test.
-        assert!(
-            std::env::var_os("TSCHED_TEST_SECRET_SERVICE").is_none(),
-            "dbus-daemon and gnome-keyring-daemon must be installed when TSCHED_TEST_SECRET_SERVICE is set"
-        );
-        eprintln!("skipped: dbus-daemon and gnome-keyring-daemon are needed for a private keyring");
-        return None;
-    };
+    let keyring = private_keyring_or_skip()?;
     let sandbox = Sandbox::spawn(SandboxConfig {
         auto_consent: true,
         ..Default::default()
@@ -267,47 +259,7 @@ async fn world() -> Option<World> {
     .expect("sandbox");
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let script = dir.path().join("follow.py");
-    std::fs::write(
-        &script,
-        "import sys, urllib.request\nurllib.request.urlopen(sys.argv[1], timeout=20).read()\n",
-    )
-    .expect("script");
-    let h = sandbox.handle().clone();
-    let (d, bus, base) = (
-        data.clone(),
-        keyring.address.clone(),
-        sandbox.base_url().to_string(),
-    );
-    let browser = format!("python3 {}", script.display());
-    let out = tokio::task::spawn_blocking(move || {
-        command(
-            &d,
-            &bus,
-            &[
-                "integration",
-                "connect",
-                "--tenant",
-                &h.tenant_id(),
-                "--client-id",
-                &h.client_id(),
-                "--sandbox",
-                &base,
-                "--timeout",
-                "30",
-            ],
-        )
-        .env("BROWSER", browser)
-        .output()
-        .expect("connect")
-    })
-    .await
-    .expect("join");
-    assert!(
-        out.status.success(),
-        "connect through the private keyring: {}",
-        text(&out.stderr)
-    );
+    connect_through_cli(dir.path(), &data, &keyring, &sandbox).await;
     program(
         &data,
         true,

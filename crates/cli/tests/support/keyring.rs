@@ -88,3 +88,68 @@ pub fn command(data: &Path, bus: &str, args: &[&str]) -> Command {
 pub fn tsched(data: &Path, bus: &str, args: &[&str]) -> Output {
     command(data, bus, args).output().expect("run tsched")
 }
+
+/// A private keyring, or `None` (the caller skips) where the daemons are missing. Under `make
+/// test` (TSCHED_TEST_SECRET_SERVICE set) a missing daemon fails: a skip would hide a test.
+pub fn private_keyring_or_skip() -> Option<PrivateKeyring> {
+    let keyring = PrivateKeyring::start();
+    if keyring.is_none() {
+        assert!(
+            std::env::var_os("TSCHED_TEST_SECRET_SERVICE").is_none(),
+            "dbus-daemon and gnome-keyring-daemon must be installed when TSCHED_TEST_SECRET_SERVICE is set"
+        );
+        eprintln!("skipped: dbus-daemon and gnome-keyring-daemon are needed for a private keyring");
+    }
+    keyring
+}
+
+/// Connects the integration with `tsched integration connect` against `sandbox` (auto-consent),
+/// a python `$BROWSER` written into `scratch` following the sign-in to the loopback.
+pub async fn connect_through_cli(
+    scratch: &Path,
+    data: &Path,
+    keyring: &PrivateKeyring,
+    sandbox: &tsched_sandbox::RunningSandbox,
+) {
+    let script = scratch.join("follow.py");
+    std::fs::write(
+        &script,
+        "import sys, urllib.request\nurllib.request.urlopen(sys.argv[1], timeout=20).read()\n",
+    )
+    .expect("script");
+    let h = sandbox.handle().clone();
+    let (d, bus, base) = (
+        data.to_path_buf(),
+        keyring.address.clone(),
+        sandbox.base_url().to_string(),
+    );
+    let browser = format!("python3 {}", script.display());
+    let out = tokio::task::spawn_blocking(move || {
+        command(
+            &d,
+            &bus,
+            &[
+                "integration",
+                "connect",
+                "--tenant",
+                &h.tenant_id(),
+                "--client-id",
+                &h.client_id(),
+                "--sandbox",
+                &base,
+                "--timeout",
+                "30",
+            ],
+        )
+        .env("BROWSER", browser)
+        .output()
+        .expect("connect")
+    })
+    .await
+    .expect("join");
+    assert!(
+        out.status.success(),
+        "connect through the private keyring: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
