@@ -2,8 +2,10 @@
 //! DELETE, so even a hand-written SQL statement cannot rewrite history. Callers must never put a
 //! secret in `before`/`after`.
 
-use rusqlite::{params, Connection, Row};
+use rusqlite::{params, params_from_iter, Connection, Row, ToSql};
 use serde::Serialize;
+
+use super::page::{self, Page, PageError};
 
 /// One change to record.
 #[derive(Debug, Clone, Default)]
@@ -62,6 +64,8 @@ pub struct AuditFilter {
     pub until: Option<String>,
     /// At most this many rows (newest first); 0 means 100.
     pub limit: u32,
+    /// Start after this cursor (the `next_cursor` of the previous page).
+    pub after: Option<String>,
 }
 
 /// Appends one row. Call inside the transaction of the change it records.
@@ -83,28 +87,59 @@ pub fn append(conn: &Connection, e: &AuditEntry<'_>) -> rusqlite::Result<i64> {
     Ok(conn.last_insert_rowid())
 }
 
-/// Lists rows matching `f`, newest first.
+/// The first page of rows matching `f` (see [`list_page`]); a bad `f.after` cursor is an
+/// `InvalidParameterName` error here (use [`list_page`] for the precise error).
 pub fn list(conn: &Connection, f: &AuditFilter) -> rusqlite::Result<Vec<AuditRow>> {
-    let limit = if f.limit == 0 { 100 } else { f.limit };
-    let mut stmt = conn.prepare_cached(
+    list_page(conn, f)
+        .map(|p| p.items)
+        .map_err(page::into_sqlite)
+}
+
+/// One page of the rows matching `f`, newest first: by `at`, then `id` among rows of the same
+/// second. Each filter present becomes a plain constraint, so SQLite can pick the index that
+/// starts with it (`operator`, `program_code` or `action`, then `at`, then the rowid), which
+/// already yields rows in list order: no sort, and a deep page is one seek.
+pub fn list_page(conn: &Connection, f: &AuditFilter) -> Result<Page<AuditRow>, PageError> {
+    const KIND: &str = "audit";
+    let limit = page::limit(f.limit);
+    let after: Option<(String, i64)> = f
+        .after
+        .as_deref()
+        .map(|c| page::decode(KIND, c))
+        .transpose()?;
+    let mut sql = String::from(
         "SELECT id, at, operator, action, target, program_code, before_json, after_json, graph_request_id
-         FROM audit_log
-         WHERE (?1 IS NULL OR operator = ?1) AND (?2 IS NULL OR program_code = ?2)
-           AND (?3 IS NULL OR action = ?3) AND (?4 IS NULL OR at >= ?4) AND (?5 IS NULL OR at < ?5)
-         ORDER BY id DESC LIMIT ?6",
-    )?;
-    let rows = stmt.query_map(
-        params![
-            f.operator,
-            f.program_code,
-            f.action,
-            f.since,
-            f.until,
-            limit
-        ],
-        from_row,
-    )?;
-    rows.collect()
+         FROM audit_log WHERE 1 = 1",
+    );
+    let mut args: Vec<Box<dyn ToSql>> = Vec::new();
+    let mut arg = |v: Box<dyn ToSql>| {
+        args.push(v);
+        args.len()
+    };
+    for (column, op, value) in [
+        ("operator", "=", &f.operator),
+        ("program_code", "=", &f.program_code),
+        ("action", "=", &f.action),
+        ("at", ">=", &f.since),
+        ("at", "<", &f.until),
+    ] {
+        if let Some(v) = value {
+            let n = arg(Box::new(v.clone()));
+            sql.push_str(&format!(" AND {column} {op} ?{n}"));
+        }
+    }
+    if let Some((at, id)) = after {
+        let a = arg(Box::new(at));
+        let b = arg(Box::new(id));
+        sql.push_str(&format!(" AND (at, id) < (?{a}, ?{b})"));
+    }
+    let n = arg(Box::new(i64::from(limit) + 1));
+    sql.push_str(&format!(" ORDER BY at DESC, id DESC LIMIT ?{n}"));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt
+        .query_map(params_from_iter(args.iter().map(|a| a.as_ref())), from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(page::finish(KIND, rows, limit, |r| (r.at.clone(), r.id)))
 }
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<AuditRow> {

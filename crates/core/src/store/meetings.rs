@@ -5,6 +5,8 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
+use super::page::{self, Page, PageError};
+
 /// A stored meeting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MeetingRow {
@@ -104,8 +106,8 @@ pub struct MeetingFilter {
     pub participant: Option<String>,
     /// Page size; 0 means 100.
     pub limit: u32,
-    /// Rows to skip.
-    pub offset: u32,
+    /// Start after this cursor (the `next_cursor` of the previous page).
+    pub after: Option<String>,
 }
 
 const SELECT: &str = "SELECT m.id, m.external_id, m.program_id, p.code, m.batch_id, m.subject,
@@ -193,7 +195,7 @@ pub fn replace_attendees(
 
 /// The attendees of a meeting, by address.
 pub fn attendees(conn: &Connection, meeting_id: i64) -> rusqlite::Result<Vec<AttendeeRow>> {
-    let mut st = conn.prepare(
+    let mut st = conn.prepare_cached(
         "SELECT address, upn, object_id, display_name FROM meeting_attendees
          WHERE meeting_id = ?1 ORDER BY address",
     )?;
@@ -315,43 +317,100 @@ pub fn mark_cancelled(conn: &Connection, id: i64, now: &str) -> rusqlite::Result
     )
 }
 
-/// Lists meetings by start time, with filters and paging.
-pub fn list(conn: &Connection, f: &MeetingFilter) -> rusqlite::Result<Vec<MeetingRow>> {
+/// One page of meetings by start time (then id), with filters. Each filter present becomes a
+/// plain constraint so SQLite can use the index that starts with it and already yields rows by
+/// `(start_utc, id)`: program (and state), state, the start range; a participant's meetings are
+/// found through the attendee indexes and sorted (a person has few meetings).
+pub fn list_page(conn: &Connection, f: &MeetingFilter) -> Result<Page<MeetingRow>, PageError> {
+    const KIND: &str = "meetings";
+    let limit = page::limit(f.limit);
+    let after: Option<(String, i64)> = f
+        .after
+        .as_deref()
+        .map(|c| page::decode(KIND, c))
+        .transpose()?;
     let mut sql = format!("{SELECT} WHERE 1 = 1");
     let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    let mut arg = |v: Box<dyn rusqlite::ToSql>| {
+        args.push(v);
+        args.len()
+    };
     if let Some(p) = &f.program_code {
-        args.push(Box::new(p.clone()));
-        sql.push_str(&format!(" AND p.code = ?{} COLLATE NOCASE", args.len()));
-    }
-    if let Some(s) = &f.state {
-        args.push(Box::new(s.clone()));
-        sql.push_str(&format!(" AND m.state = ?{}", args.len()));
-    }
-    if let Some(t) = &f.from {
-        args.push(Box::new(t.clone()));
-        sql.push_str(&format!(" AND m.start_utc >= ?{}", args.len()));
-    }
-    if let Some(t) = &f.to {
-        args.push(Box::new(t.clone()));
-        sql.push_str(&format!(" AND m.start_utc < ?{}", args.len()));
-    }
-    if let Some(a) = &f.participant {
-        args.push(Box::new(a.clone()));
+        // A scalar subquery, not a condition on the join: SQLite then looks the program up once
+        // and seeks `meetings_program_*` instead of walking meetings and checking each program.
+        let n = arg(Box::new(p.clone()));
         sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM meeting_attendees a WHERE a.meeting_id = m.id AND (a.address = ?{n} OR a.upn = ?{n} COLLATE NOCASE))",
-            n = args.len()
+            " AND m.program_id = (SELECT id FROM programs WHERE code = ?{n})"
         ));
     }
-    let limit = if f.limit == 0 { 100 } else { f.limit };
-    sql.push_str(&format!(
-        " ORDER BY m.start_utc, m.id LIMIT {limit} OFFSET {}",
-        f.offset
-    ));
-    let mut st = conn.prepare(&sql)?;
-    let rows = st.query_map(
-        rusqlite::params_from_iter(args.iter().map(|b| b.as_ref())),
-        from_row,
+    if let Some(s) = &f.state {
+        let n = arg(Box::new(s.clone()));
+        sql.push_str(&format!(" AND m.state = ?{n}"));
+    }
+    if let Some(t) = &f.from {
+        let n = arg(Box::new(t.clone()));
+        sql.push_str(&format!(" AND m.start_utc >= ?{n}"));
+    }
+    if let Some(t) = &f.to {
+        let n = arg(Box::new(t.clone()));
+        sql.push_str(&format!(" AND m.start_utc < ?{n}"));
+    }
+    if let Some(a) = &f.participant {
+        let n = arg(Box::new(a.clone()));
+        sql.push_str(&format!(
+            " AND m.id IN (SELECT meeting_id FROM meeting_attendees WHERE address = ?{n}
+                 UNION SELECT meeting_id FROM meeting_attendees WHERE upn = ?{n} COLLATE NOCASE)"
+        ));
+    }
+    if let Some((start, id)) = after {
+        let a = arg(Box::new(start));
+        let b = arg(Box::new(id));
+        sql.push_str(&format!(" AND (m.start_utc, m.id) > (?{a}, ?{b})"));
+    }
+    let n = arg(Box::new(i64::from(limit) + 1));
+    sql.push_str(&format!(" ORDER BY m.start_utc, m.id LIMIT ?{n}"));
+    let mut st = conn.prepare_cached(&sql)?;
+    let rows = st
+        .query_map(
+            rusqlite::params_from_iter(args.iter().map(|b| b.as_ref())),
+            from_row,
+        )?
+        .collect::<rusqlite::Result<Vec<MeetingRow>>>()?;
+    let mut page = page::finish(KIND, rows, limit, |m| (m.start_utc.clone(), m.id));
+    attach_attendees(conn, &mut page.items)?;
+    Ok(page)
+}
+
+/// Fills in the attendees of many meetings with one query (not one per meeting).
+fn attach_attendees(conn: &Connection, meetings: &mut [MeetingRow]) -> rusqlite::Result<()> {
+    if meetings.is_empty() {
+        return Ok(());
+    }
+    let ids =
+        serde_json::Value::from(meetings.iter().map(|m| m.id).collect::<Vec<_>>()).to_string();
+    let mut st = conn.prepare_cached(
+        "SELECT meeting_id, address, upn, object_id, display_name FROM meeting_attendees
+         WHERE meeting_id IN (SELECT value FROM json_each(?1)) ORDER BY meeting_id, address",
     )?;
-    let rows: Vec<MeetingRow> = rows.collect::<rusqlite::Result<_>>()?;
-    rows.into_iter().map(|m| with_attendees(conn, m)).collect()
+    let mut by_meeting: std::collections::HashMap<i64, Vec<AttendeeRow>> =
+        std::collections::HashMap::new();
+    let rows = st.query_map([ids], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            AttendeeRow {
+                address: r.get(1)?,
+                upn: r.get(2)?,
+                object_id: r.get(3)?,
+                display_name: r.get(4)?,
+            },
+        ))
+    })?;
+    for row in rows {
+        let (id, a) = row?;
+        by_meeting.entry(id).or_default().push(a);
+    }
+    for m in meetings {
+        m.attendees = by_meeting.remove(&m.id).unwrap_or_default();
+    }
+    Ok(())
 }

@@ -13,6 +13,7 @@ pub mod integration;
 pub mod meetings;
 pub mod migrations;
 pub mod operators;
+pub mod page;
 pub mod participants;
 pub mod programs;
 

@@ -6,6 +6,8 @@ use serde::Serialize;
 
 use crate::access::{Role, RoleGrant};
 
+use super::page::{self, Page, PageError};
+
 /// An operator with their roles.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OperatorRow {
@@ -108,6 +110,32 @@ pub fn list(conn: &Connection) -> rusqlite::Result<Vec<OperatorRow>> {
         .query_map([], from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     ops.into_iter().map(|op| with_roles(conn, op)).collect()
+}
+
+/// One page of operators, by UPN; `after` is the previous page's cursor.
+pub fn list_page(
+    conn: &Connection,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Page<OperatorRow>, PageError> {
+    const KIND: &str = "operators";
+    let limit = page::limit(limit);
+    let after: Option<String> = after.map(|c| page::decode(KIND, c)).transpose()?;
+    let ops = match after {
+        None => conn
+            .prepare_cached(&format!("{SELECT} ORDER BY upn LIMIT ?1"))?
+            .query_map([i64::from(limit) + 1], from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+        Some(upn) => conn
+            .prepare_cached(&format!("{SELECT} WHERE upn > ?1 ORDER BY upn LIMIT ?2"))?
+            .query_map(params![upn, i64::from(limit) + 1], from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+    };
+    let ops = ops
+        .into_iter()
+        .map(|op| with_roles(conn, op))
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(page::finish(KIND, ops, limit, |o| o.upn.clone()))
 }
 
 /// Inserts an operator; returns its id.

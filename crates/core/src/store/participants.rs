@@ -4,6 +4,8 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
+use super::page::{self, Page, PageError};
+
 /// A participant of a program.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ParticipantRow {
@@ -67,6 +69,34 @@ pub fn list(conn: &Connection, program_id: i64) -> rusqlite::Result<Vec<Particip
         conn.prepare_cached(&format!("{SELECT} WHERE program_id = ?1 ORDER BY email"))?;
     let rows = stmt.query_map([program_id], from_row)?;
     rows.collect()
+}
+
+/// One page of a program's participants, by email; `after` is the previous page's cursor.
+pub fn list_page(
+    conn: &Connection,
+    program_id: i64,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Page<ParticipantRow>, PageError> {
+    const KIND: &str = "participants";
+    let limit = page::limit(limit);
+    let after: Option<String> = after.map(|c| page::decode(KIND, c)).transpose()?;
+    // `email > NULL` is never true, so the first page uses its own statement.
+    let rows = match after {
+        None => conn
+            .prepare_cached(&format!(
+                "{SELECT} WHERE program_id = ?1 ORDER BY email LIMIT ?2"
+            ))?
+            .query_map(params![program_id, i64::from(limit) + 1], from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+        Some(email) => conn
+            .prepare_cached(&format!(
+                "{SELECT} WHERE program_id = ?1 AND email > ?2 ORDER BY email LIMIT ?3"
+            ))?
+            .query_map(params![program_id, email, i64::from(limit) + 1], from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+    };
+    Ok(page::finish(KIND, rows, limit, |r| r.email.clone()))
 }
 
 /// How many participants a program has.

@@ -1,8 +1,10 @@
 //! Tables `programs` and `program_meeting_modes`: row types and queries. Validation lives in
 //! `crate::programs`; this module only reads and writes.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row, ToSql};
 use serde::Serialize;
+
+use super::page::{self, Page, PageError};
 
 /// A program (track) with the meeting modes it allows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -25,20 +27,27 @@ pub struct ProgramRow {
     pub updated_at: String,
 }
 
-/// Paging and search for [`list`].
+/// Search and paging for [`list`].
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
     /// Case-insensitive substring of name or code.
     pub search: Option<String>,
     /// Include archived programs.
     pub include_archived: bool,
-    /// Page size; 0 means 100.
+    /// Page size; 0 means 100 (see [`page::limit`]).
     pub limit: u32,
-    /// Rows to skip.
-    pub offset: u32,
+    /// Start after this cursor (the `next_cursor` of the previous page).
+    pub after: Option<String>,
     /// When set, only programs with these codes (an operator who may view only some programs).
     pub only_codes: Option<Vec<String>>,
 }
+
+/// The cursor's list name.
+const KIND: &str = "programs";
+
+/// Search terms at least this long use the trigram index (`programs_search`); shorter ones
+/// cannot, and walk the list order instead.
+pub const TRIGRAM: usize = 3;
 
 const SELECT: &str =
     "SELECT p.id, p.code, p.name, p.description, p.archived, p.created_at, p.updated_at,
@@ -99,26 +108,64 @@ pub fn by_name(conn: &Connection, name: &str) -> rusqlite::Result<Option<Program
         .optional()
 }
 
-/// Lists programs by name, with optional search and paging.
-pub fn list(conn: &Connection, q: &ListQuery) -> rusqlite::Result<Vec<ProgramRow>> {
-    let limit = if q.limit == 0 { 100 } else { q.limit };
-    let pattern = q.search.as_ref().map(|s| format!("%{}%", escape_like(s)));
-    // The allow-list travels as one JSON array so the statement stays cacheable.
-    let only = q
-        .only_codes
-        .as_ref()
-        .map(|codes| serde_json::Value::from(codes.clone()).to_string());
-    let mut stmt = conn.prepare_cached(&format!(
-        "{SELECT} WHERE (?1 OR p.archived = 0)
-           AND (?2 IS NULL OR p.name LIKE ?2 ESCAPE '\\' OR p.code LIKE ?2 ESCAPE '\\')
-           AND (?5 IS NULL OR p.code IN (SELECT value FROM json_each(?5)))
-         ORDER BY p.archived, p.name LIMIT ?3 OFFSET ?4"
-    ))?;
-    let rows = stmt.query_map(
-        params![q.include_archived, pattern, limit, q.offset, only],
-        from_row,
-    )?;
-    rows.collect()
+/// One page of programs in list order (active first, then by name), with optional search.
+pub fn list_page(conn: &Connection, q: &ListQuery) -> Result<Page<ProgramRow>, PageError> {
+    let limit = page::limit(q.limit);
+    let after: Option<(bool, String)> = q
+        .after
+        .as_deref()
+        .map(|c| page::decode(KIND, c))
+        .transpose()?;
+    let mut sql = format!("{SELECT} WHERE 1 = 1");
+    let mut args: Vec<Box<dyn ToSql>> = Vec::new();
+    let mut arg = |v: Box<dyn ToSql>| {
+        args.push(v);
+        args.len()
+    };
+    if !q.include_archived {
+        sql.push_str(" AND p.archived = 0");
+    }
+    if let Some(term) = q.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        if term.chars().count() >= TRIGRAM {
+            // The trigram index narrows to candidates; LIKE below keeps the exact meaning
+            // (ASCII case folding only, as everywhere else in the store).
+            let n = arg(Box::new(fts_phrase(term)));
+            sql.push_str(&format!(
+                " AND p.id IN (SELECT rowid FROM programs_search WHERE programs_search MATCH ?{n})"
+            ));
+        }
+        let n = arg(Box::new(format!("%{}%", escape_like(term))));
+        sql.push_str(&format!(
+            " AND (p.name LIKE ?{n} ESCAPE '\\' OR p.code LIKE ?{n} ESCAPE '\\')"
+        ));
+    }
+    if let Some(codes) = &q.only_codes {
+        // The allow-list travels as one JSON array so the statement stays cacheable.
+        let n = arg(Box::new(serde_json::Value::from(codes.clone()).to_string()));
+        sql.push_str(&format!(
+            " AND p.code IN (SELECT value FROM json_each(?{n}))"
+        ));
+    }
+    if let Some((archived, name)) = after {
+        let a = arg(Box::new(archived));
+        let b = arg(Box::new(name));
+        sql.push_str(&format!(" AND (p.archived, p.name) > (?{a}, ?{b})"));
+    }
+    let n = arg(Box::new(i64::from(limit) + 1));
+    sql.push_str(&format!(" ORDER BY p.archived, p.name LIMIT ?{n}"));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt
+        .query_map(params_from_iter(args.iter().map(|a| a.as_ref())), from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(page::finish(KIND, rows, limit, |p| {
+        (p.archived, p.name.clone())
+    }))
+}
+
+/// A full-text query matching `term` as one phrase: with the trigram tokenizer, every row
+/// containing it as a substring (case-insensitively). Quotes are doubled per FTS5's syntax.
+fn fts_phrase(term: &str) -> String {
+    format!("\"{}\"", term.replace('"', "\"\""))
 }
 
 /// Changes name and description.
@@ -184,7 +231,7 @@ mod tests {
             search: Some("100%".into()),
             ..Default::default()
         };
-        let rows = list(store.conn(), &q).expect("list");
+        let rows = list_page(store.conn(), &q).expect("list").items;
         assert_eq!(rows.len(), 1, "'%' in a search must not act as a wildcard");
         assert_eq!(rows[0].code, "a");
     }
