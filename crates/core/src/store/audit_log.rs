@@ -2,10 +2,10 @@
 //! DELETE, so even a hand-written SQL statement cannot rewrite history. Callers must never put a
 //! secret in `before`/`after`.
 
-use rusqlite::{params, params_from_iter, Connection, Row, ToSql};
+use rusqlite::{params, Connection, Row};
 use serde::Serialize;
 
-use super::page::{self, Page, PageError};
+use super::page::{self, Page, PageError, PageQuery};
 
 /// One change to record.
 #[derive(Debug, Clone, Default)]
@@ -100,22 +100,27 @@ pub fn list(conn: &Connection, f: &AuditFilter) -> rusqlite::Result<Vec<AuditRow
 /// starts with it (`operator`, `program_code` or `action`, then `at`, then the rowid), which
 /// already yields rows in list order: no sort, and a deep page is one seek.
 pub fn list_page(conn: &Connection, f: &AuditFilter) -> Result<Page<AuditRow>, PageError> {
-    const KIND: &str = "audit";
-    let limit = page::limit(f.limit);
+    let query = list_query(f)?;
+    let rows = query.rows(conn, from_row)?;
+    Ok(page::finish(KIND, rows, query.limit, |r| {
+        (r.at.clone(), r.id)
+    }))
+}
+
+const KIND: &str = "audit";
+
+/// The statement [`list_page`] runs for `f`.
+pub fn list_query(f: &AuditFilter) -> Result<PageQuery, PageError> {
     let after: Option<(String, i64)> = f
         .after
         .as_deref()
         .map(|c| page::decode(KIND, c))
         .transpose()?;
-    let mut sql = String::from(
+    let mut query = PageQuery::new(
         "SELECT id, at, operator, action, target, program_code, before_json, after_json, graph_request_id
          FROM audit_log WHERE 1 = 1",
+        f.limit,
     );
-    let mut args: Vec<Box<dyn ToSql>> = Vec::new();
-    let mut arg = |v: Box<dyn ToSql>| {
-        args.push(v);
-        args.len()
-    };
     for (column, op, value) in [
         ("operator", "=", &f.operator),
         ("program_code", "=", &f.program_code),
@@ -124,22 +129,18 @@ pub fn list_page(conn: &Connection, f: &AuditFilter) -> Result<Page<AuditRow>, P
         ("at", "<", &f.until),
     ] {
         if let Some(v) = value {
-            let n = arg(Box::new(v.clone()));
-            sql.push_str(&format!(" AND {column} {op} ?{n}"));
+            let n = query.arg(v.clone());
+            query.push(&format!(" AND {column} {op} ?{n}"));
         }
     }
     if let Some((at, id)) = after {
-        let a = arg(Box::new(at));
-        let b = arg(Box::new(id));
-        sql.push_str(&format!(" AND (at, id) < (?{a}, ?{b})"));
+        let a = query.arg(at);
+        let b = query.arg(id);
+        query.push(&format!(" AND (at, id) < (?{a}, ?{b})"));
     }
-    let n = arg(Box::new(i64::from(limit) + 1));
-    sql.push_str(&format!(" ORDER BY at DESC, id DESC LIMIT ?{n}"));
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt
-        .query_map(params_from_iter(args.iter().map(|a| a.as_ref())), from_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(page::finish(KIND, rows, limit, |r| (r.at.clone(), r.id)))
+    query.push(" ORDER BY at DESC, id DESC");
+    query.push_limit();
+    Ok(query)
 }
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<AuditRow> {

@@ -5,7 +5,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
-use super::page::{self, Page, PageError};
+use super::page::{self, Page, PageError, PageQuery};
 
 /// A batch with its item counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -229,27 +229,32 @@ pub fn list_page(
     after: Option<&str>,
     limit: u32,
 ) -> Result<Page<BatchRow>, PageError> {
-    let limit = page::limit(limit);
-    let after: Option<i64> = after.map(|c| page::decode(BATCHES_CURSOR, c)).transpose()?;
-    let fetch = i64::from(limit) + 1;
-    let rows = match after {
-        None => conn
-            .prepare_cached(&format!(
-                "SELECT {BATCH_COLS} FROM batches ORDER BY id DESC LIMIT ?1"
-            ))?
-            .query_map([fetch], batch_from)?
-            .collect::<rusqlite::Result<Vec<_>>>()?,
-        Some(id) => conn
-            .prepare_cached(&format!(
-                "SELECT {BATCH_COLS} FROM batches WHERE id < ?1 ORDER BY id DESC LIMIT ?2"
-            ))?
-            .query_map([id, fetch], batch_from)?
-            .collect::<rusqlite::Result<Vec<_>>>()?,
-    };
-    let mut page = page::finish(BATCHES_CURSOR, rows, limit, |b| b.id);
+    let query = list_query(after, limit)?;
+    let rows = query.rows(conn, batch_from)?;
+    let mut page = page::finish(BATCHES_CURSOR, rows, query.limit, |b| b.id);
     attach_counts(conn, &mut page.items)?;
     Ok(page)
 }
+
+/// The statement [`list_page`] runs (the counts are read by [`COUNTS_OF_MANY`] after it).
+pub fn list_query(after: Option<&str>, limit: u32) -> Result<PageQuery, PageError> {
+    let after: Option<i64> = after.map(|c| page::decode(BATCHES_CURSOR, c)).transpose()?;
+    let mut query = PageQuery::new(
+        format!("SELECT {BATCH_COLS} FROM batches WHERE 1 = 1"),
+        limit,
+    );
+    if let Some(id) = after {
+        let n = query.arg(id);
+        query.push(&format!(" AND id < ?{n}"));
+    }
+    query.push(" ORDER BY id DESC");
+    query.push_limit();
+    Ok(query)
+}
+
+/// Reads the item counts of a page of batches at once; `?1` is a JSON array of batch ids.
+pub const COUNTS_OF_MANY: &str = "SELECT batch_id, state, n FROM batch_item_counts
+     WHERE batch_id IN (SELECT value FROM json_each(?1))";
 
 /// Fills in the counts of many batches with one read of `batch_item_counts`.
 fn attach_counts(conn: &Connection, batches: &mut [BatchRow]) -> rusqlite::Result<()> {
@@ -257,10 +262,7 @@ fn attach_counts(conn: &Connection, batches: &mut [BatchRow]) -> rusqlite::Resul
         return Ok(());
     }
     let ids = serde_json::Value::from(batches.iter().map(|b| b.id).collect::<Vec<_>>()).to_string();
-    let mut stmt = conn.prepare_cached(
-        "SELECT batch_id, state, n FROM batch_item_counts
-         WHERE batch_id IN (SELECT value FROM json_each(?1))",
-    )?;
+    let mut stmt = conn.prepare_cached(COUNTS_OF_MANY)?;
     let mut by_batch: std::collections::HashMap<i64, Counts> = std::collections::HashMap::new();
     let rows = stmt.query_map([ids], |r| {
         Ok((
@@ -345,8 +347,7 @@ pub fn items(
 }
 
 /// One page of a batch's items in line order, optionally in one state; `after` is the previous
-/// page's cursor. (Two statements, so each has a plain constraint SQLite can seek on: the
-/// primary key, or `batch_items_state_line`.)
+/// page's cursor.
 pub fn items_page(
     conn: &Connection,
     batch_id: i64,
@@ -354,30 +355,40 @@ pub fn items_page(
     after: Option<&str>,
     limit: u32,
 ) -> Result<Page<ItemRow>, PageError> {
-    const KIND: &str = "batch-items";
-    let limit = page::limit(limit);
-    let after: i64 = after
-        .map(|c| page::decode::<i64>(KIND, c))
-        .transpose()?
-        .unwrap_or(i64::MIN);
-    let fetch = i64::from(limit) + 1;
-    let rows = match state {
-        None => conn
-            .prepare_cached(&format!(
-                "SELECT {ITEM_COLS} FROM batch_items
-                 WHERE batch_id = ?1 AND line > ?2 ORDER BY line LIMIT ?3"
-            ))?
-            .query_map(params![batch_id, after, fetch], item_from)?
-            .collect::<rusqlite::Result<Vec<_>>>()?,
-        Some(state) => conn
-            .prepare_cached(&format!(
-                "SELECT {ITEM_COLS} FROM batch_items
-                 WHERE batch_id = ?1 AND state = ?2 AND line > ?3 ORDER BY line LIMIT ?4"
-            ))?
-            .query_map(params![batch_id, state, after, fetch], item_from)?
-            .collect::<rusqlite::Result<Vec<_>>>()?,
-    };
-    Ok(page::finish(KIND, rows, limit, |i| i.line as i64))
+    let query = items_query(batch_id, state, after, limit)?;
+    let rows = query.rows(conn, item_from)?;
+    Ok(page::finish(ITEMS_CURSOR, rows, query.limit, |i| {
+        i.line as i64
+    }))
+}
+
+const ITEMS_CURSOR: &str = "batch-items";
+
+/// The statement [`items_page`] runs: the primary key serves it, or `batch_items_state_line`
+/// with a state.
+pub fn items_query(
+    batch_id: i64,
+    state: Option<&str>,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<PageQuery, PageError> {
+    let after: Option<i64> = after.map(|c| page::decode(ITEMS_CURSOR, c)).transpose()?;
+    let mut query = PageQuery::new(
+        format!("SELECT {ITEM_COLS} FROM batch_items WHERE batch_id = ?1"),
+        limit,
+    );
+    query.arg(batch_id);
+    if let Some(state) = state {
+        let n = query.arg(state.to_string());
+        query.push(&format!(" AND state = ?{n}"));
+    }
+    if let Some(line) = after {
+        let n = query.arg(line);
+        query.push(&format!(" AND line > ?{n}"));
+    }
+    query.push(" ORDER BY line");
+    query.push_limit();
+    Ok(query)
 }
 
 /// Resume bookkeeping: items left `in_flight` by an interrupted run go back to the queue (their

@@ -5,7 +5,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
-use super::page::{self, Page, PageError};
+use super::page::{self, Page, PageError, PageQuery};
 
 /// A stored meeting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -322,64 +322,83 @@ pub fn mark_cancelled(conn: &Connection, id: i64, now: &str) -> rusqlite::Result
 /// `(start_utc, id)`: program (and state), state, the start range; a participant's meetings are
 /// found through the attendee indexes and sorted (a person has few meetings).
 pub fn list_page(conn: &Connection, f: &MeetingFilter) -> Result<Page<MeetingRow>, PageError> {
-    const KIND: &str = "meetings";
-    let limit = page::limit(f.limit);
+    let query = list_query(f)?;
+    let rows = query.rows(conn, from_row)?;
+    let mut page = page::finish(KIND, rows, query.limit, |m| (m.start_utc.clone(), m.id));
+    attach_attendees(conn, &mut page.items)?;
+    Ok(page)
+}
+
+const KIND: &str = "meetings";
+
+/// The statement [`list_page`] runs for `f` (the attendees of the page's meetings are read by
+/// [`ATTENDEES_OF_MANY`] after it).
+pub fn list_query(f: &MeetingFilter) -> Result<PageQuery, PageError> {
     let after: Option<(String, i64)> = f
         .after
         .as_deref()
         .map(|c| page::decode(KIND, c))
         .transpose()?;
-    let mut sql = format!("{SELECT} WHERE 1 = 1");
-    let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
-    let mut arg = |v: Box<dyn rusqlite::ToSql>| {
-        args.push(v);
-        args.len()
+    let mut query = PageQuery::new(format!("{SELECT} WHERE 1 = 1"), f.limit);
+    // A person takes part in few meetings, so with a participant the page is built from their
+    // meetings (attendee indexes, then a small sort). A unary `+` keeps SQLite from seeking
+    // another index for the other filters instead (it would walk, say, every created meeting).
+    let by_person = f.participant.is_some();
+    let col = |c: &str| {
+        if by_person {
+            format!("+{c}")
+        } else {
+            c.to_string()
+        }
     };
     if let Some(p) = &f.program_code {
-        // A scalar subquery, not a condition on the join: SQLite then looks the program up once
-        // and seeks `meetings_program_*` instead of walking meetings and checking each program.
-        let n = arg(Box::new(p.clone()));
-        sql.push_str(&format!(
-            " AND m.program_id = (SELECT id FROM programs WHERE code = ?{n})"
-        ));
+        let n = query.arg(p.clone());
+        if by_person {
+            query.push(&format!(
+                " AND +m.program_id = (SELECT id FROM programs WHERE code = ?{n})"
+            ));
+        } else {
+            // On the join: SQLite looks the program up by code once, then seeks
+            // `meetings_program_start` (or `meetings_program_state_start`).
+            query.push(&format!(" AND p.code = ?{n}"));
+        }
     }
     if let Some(s) = &f.state {
-        let n = arg(Box::new(s.clone()));
-        sql.push_str(&format!(" AND m.state = ?{n}"));
+        let n = query.arg(s.clone());
+        query.push(&format!(" AND {} = ?{n}", col("m.state")));
     }
     if let Some(t) = &f.from {
-        let n = arg(Box::new(t.clone()));
-        sql.push_str(&format!(" AND m.start_utc >= ?{n}"));
+        let n = query.arg(t.clone());
+        query.push(&format!(" AND {} >= ?{n}", col("m.start_utc")));
     }
     if let Some(t) = &f.to {
-        let n = arg(Box::new(t.clone()));
-        sql.push_str(&format!(" AND m.start_utc < ?{n}"));
+        let n = query.arg(t.clone());
+        query.push(&format!(" AND {} < ?{n}", col("m.start_utc")));
     }
     if let Some(a) = &f.participant {
-        let n = arg(Box::new(a.clone()));
-        sql.push_str(&format!(
+        let n = query.arg(a.clone());
+        query.push(&format!(
             " AND m.id IN (SELECT meeting_id FROM meeting_attendees WHERE address = ?{n}
                  UNION SELECT meeting_id FROM meeting_attendees WHERE upn = ?{n} COLLATE NOCASE)"
         ));
     }
     if let Some((start, id)) = after {
-        let a = arg(Box::new(start));
-        let b = arg(Box::new(id));
-        sql.push_str(&format!(" AND (m.start_utc, m.id) > (?{a}, ?{b})"));
+        let a = query.arg(start);
+        let b = query.arg(id);
+        query.push(&format!(
+            " AND ({}, m.id) > (?{a}, ?{b})",
+            col("m.start_utc")
+        ));
     }
-    let n = arg(Box::new(i64::from(limit) + 1));
-    sql.push_str(&format!(" ORDER BY m.start_utc, m.id LIMIT ?{n}"));
-    let mut st = conn.prepare_cached(&sql)?;
-    let rows = st
-        .query_map(
-            rusqlite::params_from_iter(args.iter().map(|b| b.as_ref())),
-            from_row,
-        )?
-        .collect::<rusqlite::Result<Vec<MeetingRow>>>()?;
-    let mut page = page::finish(KIND, rows, limit, |m| (m.start_utc.clone(), m.id));
-    attach_attendees(conn, &mut page.items)?;
-    Ok(page)
+    query.push(" ORDER BY m.start_utc, m.id");
+    query.push_limit();
+    Ok(query)
 }
+
+/// Reads the attendees of a page of meetings at once; `?1` is a JSON array of meeting ids.
+pub const ATTENDEES_OF_MANY: &str =
+    "SELECT meeting_id, address, upn, object_id, display_name FROM meeting_attendees
+     WHERE meeting_id IN (SELECT value FROM json_each(?1)) ORDER BY meeting_id, address";
 
 /// Fills in the attendees of many meetings with one query (not one per meeting).
 fn attach_attendees(conn: &Connection, meetings: &mut [MeetingRow]) -> rusqlite::Result<()> {
@@ -388,10 +407,7 @@ fn attach_attendees(conn: &Connection, meetings: &mut [MeetingRow]) -> rusqlite:
     }
     let ids =
         serde_json::Value::from(meetings.iter().map(|m| m.id).collect::<Vec<_>>()).to_string();
-    let mut st = conn.prepare_cached(
-        "SELECT meeting_id, address, upn, object_id, display_name FROM meeting_attendees
-         WHERE meeting_id IN (SELECT value FROM json_each(?1)) ORDER BY meeting_id, address",
-    )?;
+    let mut st = conn.prepare_cached(ATTENDEES_OF_MANY)?;
     let mut by_meeting: std::collections::HashMap<i64, Vec<AttendeeRow>> =
         std::collections::HashMap::new();
     let rows = st.query_map([ids], |r| {

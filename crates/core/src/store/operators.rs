@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::access::{Role, RoleGrant};
 
-use super::page::{self, Page, PageError};
+use super::page::{self, Page, PageError, PageQuery};
 
 /// An operator with their roles.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -118,24 +118,28 @@ pub fn list_page(
     after: Option<&str>,
     limit: u32,
 ) -> Result<Page<OperatorRow>, PageError> {
-    const KIND: &str = "operators";
-    let limit = page::limit(limit);
-    let after: Option<String> = after.map(|c| page::decode(KIND, c)).transpose()?;
-    let ops = match after {
-        None => conn
-            .prepare_cached(&format!("{SELECT} ORDER BY upn LIMIT ?1"))?
-            .query_map([i64::from(limit) + 1], from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?,
-        Some(upn) => conn
-            .prepare_cached(&format!("{SELECT} WHERE upn > ?1 ORDER BY upn LIMIT ?2"))?
-            .query_map(params![upn, i64::from(limit) + 1], from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?,
-    };
-    let ops = ops
+    let query = list_query(after, limit)?;
+    let ops = query
+        .rows(conn, from_row)?
         .into_iter()
         .map(|op| with_roles(conn, op))
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(page::finish(KIND, ops, limit, |o| o.upn.clone()))
+    Ok(page::finish(KIND, ops, query.limit, |o| o.upn.clone()))
+}
+
+const KIND: &str = "operators";
+
+/// The statement [`list_page`] runs.
+pub fn list_query(after: Option<&str>, limit: u32) -> Result<PageQuery, PageError> {
+    let after: Option<String> = after.map(|c| page::decode(KIND, c)).transpose()?;
+    let mut query = PageQuery::new(format!("{SELECT} WHERE 1 = 1"), limit);
+    if let Some(upn) = after {
+        let n = query.arg(upn);
+        query.push(&format!(" AND upn > ?{n}"));
+    }
+    query.push(" ORDER BY upn");
+    query.push_limit();
+    Ok(query)
 }
 
 /// Inserts an operator; returns its id.

@@ -13,6 +13,8 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use rusqlite::types::Value;
+use rusqlite::{params_from_iter, Connection, Row};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -47,6 +49,89 @@ impl<T> Page<T> {
             next_cursor: self.next_cursor,
         })
     }
+}
+
+/// The statement one page runs, with its arguments: built by each table's `*_query` function,
+/// run by its `list_page`, and open to `EXPLAIN QUERY PLAN` ([`PageQuery::plan`]) so tests and
+/// the benchmark can check which index a list uses without copying its SQL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageQuery {
+    /// The SQL, with numbered parameters (`?1`, `?2`, …).
+    pub sql: String,
+    /// The value of each parameter, in order.
+    pub args: Vec<Value>,
+    /// Rows per page (the statement fetches one more, to know whether a next page exists).
+    pub limit: u32,
+}
+
+impl PageQuery {
+    /// A statement starting with `sql`, for pages of `limit` rows (see [`limit`]).
+    pub fn new(sql: impl Into<String>, requested_limit: u32) -> Self {
+        Self {
+            sql: sql.into(),
+            args: Vec::new(),
+            limit: limit(requested_limit),
+        }
+    }
+
+    /// Binds one more argument; returns its number, for `?N` in the SQL.
+    pub fn arg(&mut self, value: impl Into<Value>) -> usize {
+        self.args.push(value.into());
+        self.args.len()
+    }
+
+    /// Appends SQL text.
+    pub fn push(&mut self, sql: &str) {
+        self.sql.push_str(sql);
+    }
+
+    /// Appends ` LIMIT ?N` fetching one row more than the page holds.
+    pub fn push_limit(&mut self) {
+        let n = self.arg(i64::from(self.limit) + 1);
+        self.push(&format!(" LIMIT ?{n}"));
+    }
+
+    /// Runs the statement (cached: a list page re-runs the same few shapes).
+    pub fn rows<T>(
+        &self,
+        conn: &Connection,
+        f: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<Vec<T>> {
+        let mut stmt = conn.prepare_cached(&self.sql)?;
+        let rows = stmt.query_map(params_from_iter(self.args.iter()), f)?;
+        rows.collect()
+    }
+
+    /// `EXPLAIN QUERY PLAN` of the statement: one line per step, indented by depth, e.g.
+    /// `SEARCH audit_log USING INDEX audit_operator_at (operator=?)`.
+    pub fn plan(&self, conn: &Connection) -> rusqlite::Result<Vec<String>> {
+        plan(conn, &self.sql, &self.args)
+    }
+}
+
+/// `EXPLAIN QUERY PLAN` of any statement, as [`PageQuery::plan`] prints it.
+pub fn plan(conn: &Connection, sql: &str, args: &[Value]) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+    let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, String>(3)?,
+        ))
+    })?;
+    let mut depth: Vec<(i64, usize)> = Vec::new();
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, parent, detail) = row?;
+        let level = depth
+            .iter()
+            .rev()
+            .find(|(i, _)| *i == parent)
+            .map_or(0, |(_, l)| l + 1);
+        depth.push((id, level));
+        out.push(format!("{}{detail}", "  ".repeat(level)));
+    }
+    Ok(out)
 }
 
 /// Errors of a paged list query.

@@ -4,7 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
-use super::page::{self, Page, PageError};
+use super::page::{self, Page, PageError, PageQuery};
 
 /// A participant of a program.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -78,25 +78,29 @@ pub fn list_page(
     after: Option<&str>,
     limit: u32,
 ) -> Result<Page<ParticipantRow>, PageError> {
-    const KIND: &str = "participants";
-    let limit = page::limit(limit);
+    let query = list_query(program_id, after, limit)?;
+    let rows = query.rows(conn, from_row)?;
+    Ok(page::finish(KIND, rows, query.limit, |r| r.email.clone()))
+}
+
+const KIND: &str = "participants";
+
+/// The statement [`list_page`] runs.
+pub fn list_query(
+    program_id: i64,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<PageQuery, PageError> {
     let after: Option<String> = after.map(|c| page::decode(KIND, c)).transpose()?;
-    // `email > NULL` is never true, so the first page uses its own statement.
-    let rows = match after {
-        None => conn
-            .prepare_cached(&format!(
-                "{SELECT} WHERE program_id = ?1 ORDER BY email LIMIT ?2"
-            ))?
-            .query_map(params![program_id, i64::from(limit) + 1], from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?,
-        Some(email) => conn
-            .prepare_cached(&format!(
-                "{SELECT} WHERE program_id = ?1 AND email > ?2 ORDER BY email LIMIT ?3"
-            ))?
-            .query_map(params![program_id, email, i64::from(limit) + 1], from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?,
-    };
-    Ok(page::finish(KIND, rows, limit, |r| r.email.clone()))
+    let mut query = PageQuery::new(format!("{SELECT} WHERE program_id = ?1"), limit);
+    query.arg(program_id);
+    if let Some(email) = after {
+        let n = query.arg(email);
+        query.push(&format!(" AND email > ?{n}"));
+    }
+    query.push(" ORDER BY email");
+    query.push_limit();
+    Ok(query)
 }
 
 /// How many participants a program has.

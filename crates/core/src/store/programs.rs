@@ -1,10 +1,10 @@
 //! Tables `programs` and `program_meeting_modes`: row types and queries. Validation lives in
 //! `crate::programs`; this module only reads and writes.
 
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row, ToSql};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
-use super::page::{self, Page, PageError};
+use super::page::{self, Page, PageError, PageQuery};
 
 /// A program (track) with the meeting modes it allows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -110,56 +110,53 @@ pub fn by_name(conn: &Connection, name: &str) -> rusqlite::Result<Option<Program
 
 /// One page of programs in list order (active first, then by name), with optional search.
 pub fn list_page(conn: &Connection, q: &ListQuery) -> Result<Page<ProgramRow>, PageError> {
-    let limit = page::limit(q.limit);
+    let query = list_query(q)?;
+    let rows = query.rows(conn, from_row)?;
+    Ok(page::finish(KIND, rows, query.limit, |p| {
+        (p.archived, p.name.clone())
+    }))
+}
+
+/// The statement [`list_page`] runs for `q`.
+pub fn list_query(q: &ListQuery) -> Result<PageQuery, PageError> {
     let after: Option<(bool, String)> = q
         .after
         .as_deref()
         .map(|c| page::decode(KIND, c))
         .transpose()?;
-    let mut sql = format!("{SELECT} WHERE 1 = 1");
-    let mut args: Vec<Box<dyn ToSql>> = Vec::new();
-    let mut arg = |v: Box<dyn ToSql>| {
-        args.push(v);
-        args.len()
-    };
+    let mut query = PageQuery::new(format!("{SELECT} WHERE 1 = 1"), q.limit);
     if !q.include_archived {
-        sql.push_str(" AND p.archived = 0");
+        query.push(" AND p.archived = 0");
     }
     if let Some(term) = q.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         if term.chars().count() >= TRIGRAM {
             // The trigram index narrows to candidates; LIKE below keeps the exact meaning
             // (ASCII case folding only, as everywhere else in the store).
-            let n = arg(Box::new(fts_phrase(term)));
-            sql.push_str(&format!(
+            let n = query.arg(fts_phrase(term));
+            query.push(&format!(
                 " AND p.id IN (SELECT rowid FROM programs_search WHERE programs_search MATCH ?{n})"
             ));
         }
-        let n = arg(Box::new(format!("%{}%", escape_like(term))));
-        sql.push_str(&format!(
+        let n = query.arg(format!("%{}%", escape_like(term)));
+        query.push(&format!(
             " AND (p.name LIKE ?{n} ESCAPE '\\' OR p.code LIKE ?{n} ESCAPE '\\')"
         ));
     }
     if let Some(codes) = &q.only_codes {
         // The allow-list travels as one JSON array so the statement stays cacheable.
-        let n = arg(Box::new(serde_json::Value::from(codes.clone()).to_string()));
-        sql.push_str(&format!(
+        let n = query.arg(serde_json::Value::from(codes.clone()).to_string());
+        query.push(&format!(
             " AND p.code IN (SELECT value FROM json_each(?{n}))"
         ));
     }
     if let Some((archived, name)) = after {
-        let a = arg(Box::new(archived));
-        let b = arg(Box::new(name));
-        sql.push_str(&format!(" AND (p.archived, p.name) > (?{a}, ?{b})"));
+        let a = query.arg(archived);
+        let b = query.arg(name);
+        query.push(&format!(" AND (p.archived, p.name) > (?{a}, ?{b})"));
     }
-    let n = arg(Box::new(i64::from(limit) + 1));
-    sql.push_str(&format!(" ORDER BY p.archived, p.name LIMIT ?{n}"));
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt
-        .query_map(params_from_iter(args.iter().map(|a| a.as_ref())), from_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(page::finish(KIND, rows, limit, |p| {
-        (p.archived, p.name.clone())
-    }))
+    query.push(" ORDER BY p.archived, p.name");
+    query.push_limit();
+    Ok(query)
 }
 
 /// A full-text query matching `term` as one phrase: with the trigram tokenizer, every row
