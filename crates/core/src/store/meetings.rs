@@ -339,23 +339,31 @@ pub fn list_query(f: &MeetingFilter) -> Result<PageQuery, PageError> {
         .as_deref()
         .map(|c| page::decode(KIND, c))
         .transpose()?;
-    let mut query = PageQuery::new(format!("{SELECT} WHERE 1 = 1"), f.limit);
-    // A person takes part in few meetings, so with a participant the page is built from their
-    // meetings (attendee indexes, then a small sort). A unary `+` keeps SQLite from seeking
-    // another index for the other filters instead (it would walk, say, every created meeting).
+    // A person takes part in few meetings, so with a participant the page is chosen among
+    // their meetings (attendee indexes) by an inner query over narrow rows, sorted, and only
+    // the page's rows are then read whole. A unary `+` keeps SQLite from seeking another index
+    // for the other filters instead (it would walk, say, every created meeting).
     let by_person = f.participant.is_some();
     let col = |c: &str| {
         if by_person {
-            format!("+{c}")
+            format!("+c.{c}")
         } else {
-            c.to_string()
+            format!("m.{c}")
         }
+    };
+    let mut query = if by_person {
+        PageQuery::new(
+            format!("{SELECT} WHERE m.id IN (SELECT c.id FROM meetings c WHERE 1 = 1"),
+            f.limit,
+        )
+    } else {
+        PageQuery::new(format!("{SELECT} WHERE 1 = 1"), f.limit)
     };
     if let Some(p) = &f.program_code {
         let n = query.arg(p.clone());
         if by_person {
             query.push(&format!(
-                " AND +m.program_id = (SELECT id FROM programs WHERE code = ?{n})"
+                " AND +c.program_id = (SELECT id FROM programs WHERE code = ?{n})"
             ));
         } else {
             // On the join: SQLite looks the program up by code once, then seeks
@@ -365,33 +373,41 @@ pub fn list_query(f: &MeetingFilter) -> Result<PageQuery, PageError> {
     }
     if let Some(s) = &f.state {
         let n = query.arg(s.clone());
-        query.push(&format!(" AND {} = ?{n}", col("m.state")));
+        query.push(&format!(" AND {} = ?{n}", col("state")));
     }
     if let Some(t) = &f.from {
         let n = query.arg(t.clone());
-        query.push(&format!(" AND {} >= ?{n}", col("m.start_utc")));
+        query.push(&format!(" AND {} >= ?{n}", col("start_utc")));
     }
     if let Some(t) = &f.to {
         let n = query.arg(t.clone());
-        query.push(&format!(" AND {} < ?{n}", col("m.start_utc")));
+        query.push(&format!(" AND {} < ?{n}", col("start_utc")));
     }
     if let Some(a) = &f.participant {
         let n = query.arg(a.clone());
         query.push(&format!(
-            " AND m.id IN (SELECT meeting_id FROM meeting_attendees WHERE address = ?{n}
+            " AND c.id IN (SELECT meeting_id FROM meeting_attendees WHERE address = ?{n}
                  UNION SELECT meeting_id FROM meeting_attendees WHERE upn = ?{n} COLLATE NOCASE)"
         ));
     }
     if let Some((start, id)) = after {
         let a = query.arg(start);
         let b = query.arg(id);
+        let id_col = if by_person { "c.id" } else { "m.id" };
         query.push(&format!(
-            " AND ({}, m.id) > (?{a}, ?{b})",
-            col("m.start_utc")
+            " AND ({}, {id_col}) > (?{a}, ?{b})",
+            col("start_utc")
         ));
     }
-    query.push(" ORDER BY m.start_utc, m.id");
-    query.push_limit();
+    if by_person {
+        let n = query.arg(i64::from(query.limit) + 1);
+        query.push(&format!(
+            " ORDER BY +c.start_utc, c.id LIMIT ?{n}) ORDER BY +m.start_utc, m.id"
+        ));
+    } else {
+        query.push(" ORDER BY m.start_utc, m.id");
+        query.push_limit();
+    }
     Ok(query)
 }
 

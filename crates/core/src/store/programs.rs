@@ -30,7 +30,8 @@ pub struct ProgramRow {
 /// Search and paging for [`list`].
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
-    /// Case-insensitive substring of name or code.
+    /// Case-insensitive search of name or code: a term of [`TRIGRAM`] characters or more matches
+    /// anywhere in them, a shorter one matches their start.
     pub search: Option<String>,
     /// Include archived programs.
     pub include_archived: bool,
@@ -45,9 +46,16 @@ pub struct ListQuery {
 /// The cursor's list name.
 const KIND: &str = "programs";
 
-/// Search terms at least this long use the trigram index (`programs_search`); shorter ones
-/// cannot, and walk the list order instead.
+/// Search terms at least this long match anywhere, through the trigram index
+/// (`programs_search`). A trigram index cannot find shorter ones, and a substring scan of every
+/// name costs milliseconds per ten thousand programs, so shorter terms match the start of the
+/// name or code, through their unique indexes.
 pub const TRIGRAM: usize = 3;
+
+/// With at most this many candidate programs (search matches, an allow-list), a page is built
+/// from them (read by id, sorted); with more, by walking the list order until the page is full
+/// (they are then dense enough to fill it soon).
+pub const FEW_CANDIDATES: i64 = 2_000;
 
 const SELECT: &str =
     "SELECT p.id, p.code, p.name, p.description, p.archived, p.created_at, p.updated_at,
@@ -110,53 +118,112 @@ pub fn by_name(conn: &Connection, name: &str) -> rusqlite::Result<Option<Program
 
 /// One page of programs in list order (active first, then by name), with optional search.
 pub fn list_page(conn: &Connection, q: &ListQuery) -> Result<Page<ProgramRow>, PageError> {
-    let query = list_query(q)?;
+    let query = list_query(conn, q)?;
     let rows = query.rows(conn, from_row)?;
     Ok(page::finish(KIND, rows, query.limit, |p| {
         (p.archived, p.name.clone())
     }))
 }
 
-/// The statement [`list_page`] runs for `q`.
-pub fn list_query(q: &ListQuery) -> Result<PageQuery, PageError> {
+/// The statement [`list_page`] runs for `q` (a search of three characters or more first counts
+/// its matches in the trigram index, to choose between the two shapes below).
+///
+/// The page's ids are chosen by an inner query over narrow rows; the outer one reads those
+/// rows whole (meeting modes included) and orders them. The inner query either walks
+/// `programs_archived_name` in list order, testing each program, and stops when the page is
+/// full; or, when few programs can match ([`FEW_CANDIDATES`]), starts from them — search
+/// matches, name or code prefixes, the allow-list — and sorts them: a unary `+` on `archived`
+/// keeps SQLite from walking the index instead.
+pub fn list_query(conn: &Connection, q: &ListQuery) -> Result<PageQuery, PageError> {
     let after: Option<(bool, String)> = q
         .after
         .as_deref()
         .map(|c| page::decode(KIND, c))
         .transpose()?;
-    let mut query = PageQuery::new(format!("{SELECT} WHERE 1 = 1"), q.limit);
+    let term = q.search.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let long_term = term.filter(|t| t.chars().count() >= TRIGRAM);
+    let few = match long_term {
+        _ if q.only_codes.is_some() => true,
+        Some(t) => {
+            let matches: i64 = conn
+                .prepare_cached(
+                    "SELECT count(*) FROM programs_search WHERE programs_search MATCH ?1",
+                )?
+                .query_row([fts_phrase(t)], |r| r.get(0))?;
+            matches <= FEW_CANDIDATES
+        }
+        None => term.is_some(),
+    };
+    let archived = if few { "+c.archived" } else { "c.archived" };
+    let mut query = PageQuery::new(
+        format!("{SELECT} WHERE p.id IN (SELECT c.id FROM programs c WHERE 1 = 1"),
+        q.limit,
+    );
     if !q.include_archived {
-        query.push(" AND p.archived = 0");
+        query.push(&format!(" AND {archived} = 0"));
     }
-    if let Some(term) = q.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        if term.chars().count() >= TRIGRAM {
-            // The trigram index narrows to candidates; LIKE below keeps the exact meaning
-            // (ASCII case folding only, as everywhere else in the store).
-            let n = query.arg(fts_phrase(term));
+    match (term, long_term) {
+        (Some(_), Some(t)) => {
+            let n = query.arg(fts_phrase(t));
             query.push(&format!(
-                " AND p.id IN (SELECT rowid FROM programs_search WHERE programs_search MATCH ?{n})"
+                " AND c.id IN (SELECT rowid FROM programs_search WHERE programs_search MATCH ?{n})"
+            ));
+            // The trigram index folds case beyond ASCII; LIKE keeps the store's meaning.
+            let n = query.arg(format!("%{}%", escape_like(t)));
+            query.push(&format!(
+                " AND (c.name LIKE ?{n} ESCAPE '\\' OR c.code LIKE ?{n} ESCAPE '\\')"
             ));
         }
-        let n = query.arg(format!("%{}%", escape_like(term)));
-        query.push(&format!(
-            " AND (p.name LIKE ?{n} ESCAPE '\\' OR p.code LIKE ?{n} ESCAPE '\\')"
-        ));
+        (Some(t), None) => {
+            // Both columns compare with NOCASE, which folds ASCII only: from the lower-cased
+            // term up to the same with its last character incremented covers every name that
+            // starts with it (and maybe a few more, which LIKE drops).
+            let lo = t.to_ascii_lowercase();
+            let a = query.arg(lo.clone());
+            let range = |col: &str, b: Option<usize>| match b {
+                Some(b) => format!("{col} >= ?{a} AND {col} < ?{b}"),
+                None => format!("{col} >= ?{a}"),
+            };
+            let b = prefix_end(&lo).map(|hi| query.arg(hi));
+            query.push(&format!(
+                " AND c.id IN (SELECT id FROM programs WHERE {} UNION SELECT id FROM programs WHERE {})",
+                range("name", b),
+                range("code", b)
+            ));
+            let n = query.arg(format!("{}%", escape_like(t)));
+            query.push(&format!(
+                " AND (c.name LIKE ?{n} ESCAPE '\\' OR c.code LIKE ?{n} ESCAPE '\\')"
+            ));
+        }
+        (None, _) => {}
     }
     if let Some(codes) = &q.only_codes {
         // The allow-list travels as one JSON array so the statement stays cacheable.
         let n = query.arg(serde_json::Value::from(codes.clone()).to_string());
         query.push(&format!(
-            " AND p.code IN (SELECT value FROM json_each(?{n}))"
+            " AND c.code IN (SELECT value FROM json_each(?{n}))"
         ));
     }
-    if let Some((archived, name)) = after {
-        let a = query.arg(archived);
+    if let Some((was_archived, name)) = after {
+        let a = query.arg(was_archived);
         let b = query.arg(name);
-        query.push(&format!(" AND (p.archived, p.name) > (?{a}, ?{b})"));
+        query.push(&format!(" AND ({archived}, c.name) > (?{a}, ?{b})"));
     }
-    query.push(" ORDER BY p.archived, p.name");
-    query.push_limit();
+    let n = query.arg(i64::from(query.limit) + 1);
+    query.push(&format!(
+        " ORDER BY {archived}, c.name LIMIT ?{n}) ORDER BY +p.archived, p.name"
+    ));
     Ok(query)
+}
+
+/// The smallest string above every string that starts with `prefix` (in code-point order), or
+/// `None` when there is none (the prefix ends with the last code point).
+fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    let last = chars.pop()?;
+    let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32)?;
+    chars.push(next);
+    Some(chars.into_iter().collect())
 }
 
 /// A full-text query matching `term` as one phrase: with the trigram tokenizer, every row
@@ -218,6 +285,53 @@ fn escape_like(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::store::Store;
+
+    #[test]
+    fn prefix_end_bounds_every_string_with_the_prefix() {
+        assert_eq!(prefix_end("ab").as_deref(), Some("ac"));
+        assert_eq!(
+            prefix_end("a\u{D7FF}").as_deref(),
+            Some("a\u{E000}"),
+            "skips surrogates"
+        );
+        assert_eq!(
+            prefix_end("\u{10FFFF}"),
+            None,
+            "nothing is above the last code point"
+        );
+        assert_eq!(prefix_end(""), None);
+    }
+
+    #[test]
+    fn short_searches_match_the_start_and_long_ones_anywhere() {
+        let store = Store::open_in_memory().expect("store");
+        insert(store.conn(), "eng", "Engineering", "", &[]).expect("insert");
+        insert(store.conn(), "des", "Design Engineering", "", &[]).expect("insert");
+        let codes = |term: &str| -> Vec<String> {
+            let q = ListQuery {
+                search: Some(term.into()),
+                ..Default::default()
+            };
+            list_page(store.conn(), &q)
+                .expect("list")
+                .items
+                .into_iter()
+                .map(|p| p.code)
+                .collect()
+        };
+        assert_eq!(
+            codes("EN"),
+            ["eng"],
+            "two characters: the start of name or code"
+        );
+        assert_eq!(
+            codes("de"),
+            ["des"],
+            "two characters: the start of the code"
+        );
+        assert_eq!(codes("ENGIN"), ["des", "eng"], "three or more: anywhere");
+        assert!(codes("zq").is_empty(), "no match");
+    }
 
     #[test]
     fn search_treats_like_wildcards_literally() {
