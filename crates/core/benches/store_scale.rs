@@ -53,6 +53,16 @@ const BUSY: &str = "busy.person@contoso.example";
 const GENERATOR: &str =
     "store-scale v1: 10000 programs, 250000 meetings, 1000000 attendees, 1000000 audit rows";
 
+/// What the generated file is marked with: the generator and a hash (FNV-1a) of our schema, so
+/// a schema change regenerates the file too.
+fn marker() -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in tsched_core::store::migrations::MIGRATIONS.concat().bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{GENERATOR}; schema {h:016x}")
+}
+
 const ITERATIONS: usize = 200;
 const TARGET_P95_MS: f64 = 5.0;
 const VERSION_RUNS: usize = 50;
@@ -514,7 +524,7 @@ fn generate(dir: &Path) -> Res<Duration> {
         }
         tx.execute(
             "INSERT INTO settings (key, value) VALUES ('bench.store_scale', ?1)",
-            [GENERATOR],
+            [marker()],
         )?;
     }
     tx.commit()?;
@@ -527,6 +537,7 @@ fn generate(dir: &Path) -> Res<Duration> {
 fn ensure_data(dir: &Path) -> Res<Option<Duration>> {
     let fresh = std::env::var_os("STORE_SCALE_FRESH").is_some_and(|v| v != "0");
     let path = tsched_core::paths::db_path(dir);
+    let marker_now = marker();
     if !fresh && path.exists() {
         let store = Store::open_in(dir)?;
         let marker: Option<String> = store
@@ -537,7 +548,7 @@ fn ensure_data(dir: &Path) -> Res<Option<Duration>> {
                 |r| r.get(0),
             )
             .ok();
-        if marker.as_deref() == Some(GENERATOR) {
+        if marker.as_deref() == Some(marker_now.as_str()) {
             return Ok(None);
         }
     }

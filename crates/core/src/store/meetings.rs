@@ -386,8 +386,12 @@ pub fn list_query(f: &MeetingFilter) -> Result<PageQuery, PageError> {
     if let Some(a) = &f.participant {
         let n = query.arg(a.clone());
         query.push(&format!(
+            // The UPN lookup covers only attendees whose UPN differs from their address (the
+            // partial index `meeting_attendees_upn`); UNION ALL because the IN list is a set
+            // already.
             " AND c.id IN (SELECT meeting_id FROM meeting_attendees WHERE address = ?{n}
-                 UNION SELECT meeting_id FROM meeting_attendees WHERE upn = ?{n} COLLATE NOCASE)"
+                 UNION ALL SELECT meeting_id FROM meeting_attendees
+                 WHERE upn = ?{n} COLLATE NOCASE AND upn <> address COLLATE NOCASE)"
         ));
     }
     if let Some((start, id)) = after {
