@@ -357,8 +357,8 @@ fn generate(dir: &Path) -> Res<Duration> {
                  'teams.scheduler@contoso.example', ?13, ?14, ?14)",
         )?;
         let mut attendee = tx.prepare(
-            "INSERT INTO meeting_attendees (meeting_id, address, upn, object_id, display_name)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO meeting_attendees (meeting_id, address, upn, object_id, display_name, start_utc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
         let mut item = tx.prepare(
             "INSERT INTO batch_items (batch_id, line, external_id, row_json, state, meeting_id,
@@ -423,7 +423,8 @@ fn generate(dir: &Path) -> Res<Duration> {
                     address,
                     upn,
                     format!("00000000-0000-4000-8000-{n:012}"),
-                    format!("Person {n}")
+                    format!("Person {n}"),
+                    start,
                 ])?;
             }
             if let Some(b) = batch_id {

@@ -319,8 +319,8 @@ pub fn mark_cancelled(conn: &Connection, id: i64, now: &str) -> rusqlite::Result
 
 /// One page of meetings by start time (then id), with filters. Each filter present becomes a
 /// plain constraint so SQLite can use the index that starts with it and already yields rows by
-/// `(start_utc, id)`: program (and state), state, the start range; a participant's meetings are
-/// found through the attendee indexes and sorted (a person has few meetings).
+/// `(start_utc, id)`: program (and state), state, the start range; a participant's meetings
+/// come from the attendee indexes, which hold each meeting's start.
 pub fn list_page(conn: &Connection, f: &MeetingFilter) -> Result<Page<MeetingRow>, PageError> {
     let query = list_query(f)?;
     let rows = query.rows(conn, from_row)?;
@@ -339,80 +339,96 @@ pub fn list_query(f: &MeetingFilter) -> Result<PageQuery, PageError> {
         .as_deref()
         .map(|c| page::decode(KIND, c))
         .transpose()?;
-    // A person takes part in few meetings, so with a participant the page is chosen among
-    // their meetings (attendee indexes) by an inner query over narrow rows, sorted, and only
-    // the page's rows are then read whole. A unary `+` keeps SQLite from seeking another index
-    // for the other filters instead (it would walk, say, every created meeting).
-    let by_person = f.participant.is_some();
-    let col = |c: &str| {
-        if by_person {
-            format!("+c.{c}")
-        } else {
-            format!("m.{c}")
-        }
-    };
-    let mut query = if by_person {
-        PageQuery::new(
-            format!("{SELECT} WHERE m.id IN (SELECT c.id FROM meetings c WHERE 1 = 1"),
-            f.limit,
-        )
-    } else {
-        PageQuery::new(format!("{SELECT} WHERE 1 = 1"), f.limit)
-    };
+    let mut query = PageQuery::new(format!("{SELECT} WHERE 1 = 1"), f.limit);
+    if let Some(person) = &f.participant {
+        person_page(&mut query, f, person, after);
+        return Ok(query);
+    }
     if let Some(p) = &f.program_code {
+        // On the join: SQLite looks the program up by code once, then seeks
+        // `meetings_program_start` (or `meetings_program_state_start`).
         let n = query.arg(p.clone());
-        if by_person {
-            query.push(&format!(
-                " AND +c.program_id = (SELECT id FROM programs WHERE code = ?{n})"
-            ));
-        } else {
-            // On the join: SQLite looks the program up by code once, then seeks
-            // `meetings_program_start` (or `meetings_program_state_start`).
-            query.push(&format!(" AND p.code = ?{n}"));
-        }
+        query.push(&format!(" AND p.code = ?{n}"));
     }
     if let Some(s) = &f.state {
         let n = query.arg(s.clone());
-        query.push(&format!(" AND {} = ?{n}", col("state")));
+        query.push(&format!(" AND m.state = ?{n}"));
     }
     if let Some(t) = &f.from {
         let n = query.arg(t.clone());
-        query.push(&format!(" AND {} >= ?{n}", col("start_utc")));
+        query.push(&format!(" AND m.start_utc >= ?{n}"));
     }
     if let Some(t) = &f.to {
         let n = query.arg(t.clone());
-        query.push(&format!(" AND {} < ?{n}", col("start_utc")));
-    }
-    if let Some(a) = &f.participant {
-        let n = query.arg(a.clone());
-        query.push(&format!(
-            // The UPN lookup covers only attendees whose UPN differs from their address (the
-            // partial index `meeting_attendees_upn`); UNION ALL because the IN list is a set
-            // already.
-            " AND c.id IN (SELECT meeting_id FROM meeting_attendees WHERE address = ?{n}
-                 UNION ALL SELECT meeting_id FROM meeting_attendees
-                 WHERE upn = ?{n} COLLATE NOCASE AND upn <> address COLLATE NOCASE)"
-        ));
+        query.push(&format!(" AND m.start_utc < ?{n}"));
     }
     if let Some((start, id)) = after {
         let a = query.arg(start);
         let b = query.arg(id);
-        let id_col = if by_person { "c.id" } else { "m.id" };
-        query.push(&format!(
-            " AND ({}, {id_col}) > (?{a}, ?{b})",
-            col("start_utc")
-        ));
+        query.push(&format!(" AND (m.start_utc, m.id) > (?{a}, ?{b})"));
     }
-    if by_person {
-        let n = query.arg(i64::from(query.limit) + 1);
-        query.push(&format!(
-            " ORDER BY +c.start_utc, c.id LIMIT ?{n}) ORDER BY +m.start_utc, m.id"
-        ));
-    } else {
-        query.push(" ORDER BY m.start_utc, m.id");
-        query.push_limit();
-    }
+    query.push(" ORDER BY m.start_utc, m.id");
+    query.push_limit();
     Ok(query)
+}
+
+/// The meetings of one person: their attendee rows by address, and by UPN where it differs
+/// (`meeting_attendees_address_start`, `meeting_attendees_upn_start`), both already in
+/// `(start_utc, meeting_id)` order, merged by SQLite, which stops after one page; the other
+/// filters are checked on the way (a unary `+` keeps SQLite from seeking their indexes
+/// instead). The outer query then reads only the page's meetings whole.
+fn person_page(
+    query: &mut PageQuery,
+    f: &MeetingFilter,
+    person: &str,
+    after: Option<(String, i64)>,
+) {
+    let who = query.arg(person.to_string());
+    let mut on_meeting = String::new();
+    let mut on_attendee = String::new();
+    if let Some(p) = &f.program_code {
+        let n = query.arg(p.clone());
+        on_meeting.push_str(&format!(
+            " AND +c.program_id = (SELECT id FROM programs WHERE code = ?{n})"
+        ));
+    }
+    if let Some(s) = &f.state {
+        let n = query.arg(s.clone());
+        on_meeting.push_str(&format!(" AND +c.state = ?{n}"));
+    }
+    if let Some(t) = &f.from {
+        let n = query.arg(t.clone());
+        on_attendee.push_str(&format!(" AND a.start_utc >= ?{n}"));
+    }
+    if let Some(t) = &f.to {
+        let n = query.arg(t.clone());
+        on_attendee.push_str(&format!(" AND a.start_utc < ?{n}"));
+    }
+    if let Some((start, id)) = after {
+        let a = query.arg(start);
+        let b = query.arg(id);
+        on_attendee.push_str(&format!(" AND (a.start_utc, a.meeting_id) > (?{a}, ?{b})"));
+    }
+    let join = if on_meeting.is_empty() {
+        ""
+    } else {
+        " JOIN meetings c ON c.id = a.meeting_id"
+    };
+    let branch = |by: &str| {
+        format!(
+            "SELECT a.meeting_id, a.start_utc FROM meeting_attendees a{join}
+             WHERE {by}{on_attendee}{on_meeting}"
+        )
+    };
+    let by_address = branch(&format!("a.address = ?{who}"));
+    let by_upn = branch(&format!(
+        "a.upn = ?{who} COLLATE NOCASE AND a.upn <> a.address COLLATE NOCASE"
+    ));
+    let n = query.arg(i64::from(query.limit) + 1);
+    query.push(&format!(
+        " AND m.id IN (SELECT meeting_id FROM ({by_address} UNION {by_upn} ORDER BY 2, 1 LIMIT ?{n}))
+         ORDER BY +m.start_utc, m.id"
+    ));
 }
 
 /// Reads the attendees of a page of meetings at once; `?1` is a JSON array of meeting ids.

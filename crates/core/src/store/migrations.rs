@@ -173,6 +173,34 @@ mod tests {
         )
         .expect("meetings");
         assert_eq!(by_upn.items.len(), 1, "v1 attendees are found");
+        let start = |c: &rusqlite::Connection| -> Option<String> {
+            c.query_row(
+                "SELECT start_utc FROM meeting_attendees WHERE meeting_id = 1",
+                [],
+                |r| r.get(0),
+            )
+            .expect("attendee")
+        };
+        assert_eq!(
+            start(c).as_deref(),
+            Some("2027-01-01T00:00:00Z"),
+            "v1 attendees get their meeting's start"
+        );
+        crate::store::meetings::reschedule(
+            c,
+            1,
+            "2027-02-01T09:00:00Z",
+            "2027-02-01T10:00:00Z",
+            "UTC",
+            "Kick-off",
+            "t",
+        )
+        .expect("reschedule");
+        assert_eq!(
+            start(c).as_deref(),
+            Some("2027-02-01T09:00:00Z"),
+            "a reschedule moves the attendees' copy of the start"
+        );
         assert!(
             c.execute("DELETE FROM audit_log", []).is_err(),
             "the audit trail stays append-only"

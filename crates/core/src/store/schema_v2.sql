@@ -13,6 +13,7 @@
 --     by operator, program or action             audit_action_at
 --   meetings by (start_utc, id), filtered      meetings_start, meetings_program_start,
 --     by program or state                        meetings_state_start
+--   (a participant's meetings: see below)
 --   batches newest first by id                 the primary key
 --   items of a batch by line                   PRIMARY KEY (batch_id, line)
 
@@ -44,11 +45,30 @@ END;
 -- rare state walks all of that program's meetings.
 CREATE INDEX meetings_program_state_start ON meetings (program_id, state, start_utc);
 
--- "Meetings with this participant" matches the address or the directory UPN (case-insensitively).
--- The address has an index since v1. The UPN is usually the address, so only the attendees whose
--- UPN differs are indexed by it: the lookup by UPN then adds only what the address missed.
--- (`store::meetings` repeats this WHERE word for word, so SQLite can use the index.)
-CREATE INDEX meeting_attendees_upn ON meeting_attendees (upn COLLATE NOCASE)
+-- "Meetings with this participant" matches the address or the directory UPN (case-insensitively),
+-- by start time. Each attendee row gets a copy of its meeting's start, kept by the triggers below,
+-- so a person's meetings come out of one index already in list order and a page stops after 100
+-- of them, however many meetings the person has (else every one of them is read and sorted).
+-- The UPN is usually the address, so only attendees whose UPN differs are indexed by it: the
+-- lookup by UPN then adds only what the address missed. (`store::meetings` repeats that WHERE
+-- word for word, so SQLite can use the partial index.)
+ALTER TABLE meeting_attendees ADD COLUMN start_utc TEXT;
+UPDATE meeting_attendees
+SET start_utc = (SELECT m.start_utc FROM meetings m WHERE m.id = meeting_attendees.meeting_id);
+CREATE TRIGGER meeting_attendees_start AFTER INSERT ON meeting_attendees
+WHEN new.start_utc IS NULL
+BEGIN
+    UPDATE meeting_attendees
+    SET start_utc = (SELECT m.start_utc FROM meetings m WHERE m.id = new.meeting_id)
+    WHERE meeting_id = new.meeting_id AND address = new.address;
+END;
+CREATE TRIGGER meetings_start_to_attendees AFTER UPDATE OF start_utc ON meetings
+BEGIN
+    UPDATE meeting_attendees SET start_utc = new.start_utc WHERE meeting_id = new.id;
+END;
+DROP INDEX meeting_attendees_address;
+CREATE INDEX meeting_attendees_address_start ON meeting_attendees (address, start_utc, meeting_id);
+CREATE INDEX meeting_attendees_upn_start ON meeting_attendees (upn COLLATE NOCASE, start_utc, meeting_id)
 WHERE upn <> address COLLATE NOCASE;
 
 -- Items of a batch in one state, in line order (v1's (batch_id, state) index yields them in rowid
