@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use tauri::State;
 use tsched_core::audit::{self, AuditFilter, AuditRow};
+use tsched_core::store::page::Page;
 
 use super::CmdResult;
 use crate::state::AppState;
@@ -24,7 +25,7 @@ fn blank_none(s: Option<String>) -> Option<String> {
     s.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
-fn to_core(f: Filter) -> CmdResult<AuditFilter> {
+fn to_core(f: Filter, cursor: Option<String>) -> CmdResult<AuditFilter> {
     Ok(AuditFilter {
         operator: blank_none(f.operator),
         program_code: blank_none(f.program),
@@ -36,13 +37,13 @@ fn to_core(f: Filter) -> CmdResult<AuditFilter> {
             .map(|s| audit::parse_instant("until", &s))
             .transpose()?,
         limit: f.limit.unwrap_or(500),
-        after: None,
+        after: cursor.filter(|c| !c.is_empty()),
     })
 }
 
 /// Audit rows matching the filter, newest first.
 pub fn list_inner(state: &AppState, filter: Filter) -> CmdResult<Vec<AuditRow>> {
-    let f = to_core(filter)?;
+    let f = to_core(filter, None)?;
     Ok(state.with_actor(|s, actor| audit::list(s, actor, &f))?)
 }
 
@@ -50,6 +51,27 @@ pub fn list_inner(state: &AppState, filter: Filter) -> CmdResult<Vec<AuditRow>> 
 #[tauri::command]
 pub fn audit_list(state: State<'_, AppState>, filter: Option<Filter>) -> CmdResult<Vec<AuditRow>> {
     list_inner(&state, filter.unwrap_or_default())
+}
+
+/// One page of the rows matching the filter, newest first: `{ items, next_cursor }`; `cursor` is
+/// the previous page's `next_cursor`. The page size is the filter's `limit` (default 500).
+pub fn page_inner(
+    state: &AppState,
+    filter: Filter,
+    cursor: Option<String>,
+) -> CmdResult<Page<AuditRow>> {
+    let f = to_core(filter, cursor)?;
+    Ok(state.with_actor(|s, actor| audit::list_page(s, actor, &f))?)
+}
+
+/// See [`page_inner`].
+#[tauri::command]
+pub fn audit_page(
+    state: State<'_, AppState>,
+    filter: Option<Filter>,
+    cursor: Option<String>,
+) -> CmdResult<Page<AuditRow>> {
+    page_inner(&state, filter.unwrap_or_default(), cursor)
 }
 
 /// The filtered trail as `csv` or `json` text.

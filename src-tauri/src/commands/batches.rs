@@ -11,7 +11,8 @@ use tauri::ipc::Channel;
 use tauri::State;
 use tsched_core::batch::run::{self as batch_run, GraphTransport, Transport};
 use tsched_core::batch::{self, BatchEvent, Plan, PlanOptions, RunOptions, RunOutcome};
-use tsched_core::store::batches::BatchRow;
+use tsched_core::store::batches::{BatchRow, ItemRow};
+use tsched_core::store::page::Page;
 use tsched_core::tz::DstChoice;
 
 use super::work::{self, Work};
@@ -184,6 +185,57 @@ pub fn list_inner(state: &AppState) -> CmdResult<Vec<BatchItem>> {
 #[tauri::command]
 pub fn batches_list(state: State<'_, AppState>) -> CmdResult<Vec<BatchItem>> {
     list_inner(&state)
+}
+
+/// One page of the batches the actor may see, newest first: `{ items, next_cursor }`; `cursor`
+/// is the previous page's `next_cursor`. ([`batches_list`] returns them all.)
+pub fn page_inner(
+    state: &AppState,
+    cursor: Option<String>,
+    limit: Option<u32>,
+) -> CmdResult<Page<BatchItem>> {
+    let cursor = cursor.filter(|c| !c.is_empty());
+    let page = state.with_actor(|s, actor| {
+        batch_run::list_page(s, actor, cursor.as_deref(), limit.unwrap_or(0))
+    })?;
+    Ok(page.map(|b| BatchItem {
+        resumable: b.resumable(),
+        batch: b,
+    }))
+}
+
+/// See [`page_inner`].
+#[tauri::command]
+pub fn batches_page(
+    state: State<'_, AppState>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+) -> CmdResult<Page<BatchItem>> {
+    page_inner(&state, cursor, limit)
+}
+
+/// One page of a batch's items in line order, optionally only those in `item_state`:
+/// `{ items, next_cursor }`; `cursor` is the previous page's `next_cursor`.
+#[tauri::command]
+pub fn batch_items_page(
+    state: State<'_, AppState>,
+    id: i64,
+    item_state: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+) -> CmdResult<Page<ItemRow>> {
+    let item_state = item_state.filter(|s| !s.trim().is_empty());
+    let cursor = cursor.filter(|c| !c.is_empty());
+    Ok(state.with_actor(|s, actor| {
+        batch_run::items_page(
+            s,
+            actor,
+            id,
+            item_state.as_deref(),
+            cursor.as_deref(),
+            limit.unwrap_or(0),
+        )
+    })?)
 }
 
 /// Exports a batch's results: `csv` (one line per item) or `ics` (its created meetings).

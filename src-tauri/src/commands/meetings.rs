@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use tauri::State;
 use tsched_core::graph::meetings::CreateOrGetOutcome;
 use tsched_core::meetings::{self, ListFilter, Meeting, NewMeeting, RescheduleInput};
+use tsched_core::store::page::Page;
 use tsched_core::tz;
 
 use super::work::{self, Work};
@@ -66,6 +67,38 @@ pub fn meetings_list(
     state_filter: Option<String>,
 ) -> CmdResult<Vec<MeetingItem>> {
     list_inner(&state, program, state_filter)
+}
+
+/// One page of meetings by start time: `{ items, next_cursor }`; `cursor` is the previous page's
+/// `next_cursor`. ([`meetings_list`] is the first page, as an array.)
+pub fn page_inner(
+    state: &AppState,
+    program: Option<String>,
+    meeting_state: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+) -> CmdResult<Page<MeetingItem>> {
+    let filter = ListFilter {
+        program_code: blank_none(program),
+        state: blank_none(meeting_state),
+        after: blank_none(cursor),
+        limit: limit.unwrap_or(0),
+        ..Default::default()
+    };
+    let page = state.with_actor(|s, actor| meetings::list_page(s, actor, &filter))?;
+    Ok(page.map(MeetingItem::from))
+}
+
+/// See [`page_inner`].
+#[tauri::command]
+pub fn meetings_page(
+    state: State<'_, AppState>,
+    program: Option<String>,
+    state_filter: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+) -> CmdResult<Page<MeetingItem>> {
+    page_inner(&state, program, state_filter, cursor, limit)
 }
 
 /// One meeting by id or externalId.

@@ -4,6 +4,7 @@
 use tauri::State;
 use tsched_core::access::Role;
 use tsched_core::operators::{self, NewOperator, Operator, Roster};
+use tsched_core::store::page::Page;
 
 use super::CmdResult;
 use crate::state::AppState;
@@ -16,6 +17,20 @@ fn program(p: Option<String>) -> Option<String> {
 #[tauri::command]
 pub fn operators_list(state: State<'_, AppState>) -> CmdResult<Roster> {
     Ok(state.with_actor(|s, actor| operators::roster(s, actor))?)
+}
+
+/// One page of the roster, by UPN: `{ items, next_cursor }`; `cursor` is the previous page's
+/// `next_cursor`. ([`operators_list`] returns the whole roster and whether it is in setup mode.)
+#[tauri::command]
+pub fn operators_page(
+    state: State<'_, AppState>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+) -> CmdResult<Page<Operator>> {
+    let cursor = cursor.filter(|c| !c.is_empty());
+    Ok(state.with_actor(|s, actor| {
+        operators::list_page(s, actor, cursor.as_deref(), limit.unwrap_or(0))
+    })?)
 }
 
 /// Adds an operator; the first one becomes global admin.

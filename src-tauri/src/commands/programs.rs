@@ -13,6 +13,7 @@ use tsched_core::participants::{self, ImportReport};
 use tsched_core::programs::{
     self, ListQuery, MeetingMode, NewProgram, ProgramChanges, ProgramView,
 };
+use tsched_core::store::page::Page;
 use tsched_core::store::participants::ParticipantRow;
 
 use super::CmdResult;
@@ -98,6 +99,49 @@ pub fn list_inner(
             })
             .collect())
     })?)
+}
+
+/// One page of the programs the actor may view, with search; `cursor` is the `next_cursor` of
+/// the previous page (none for the first). [`programs_list`] is its first page, as an array.
+pub fn page_inner(
+    state: &AppState,
+    search: Option<String>,
+    include_archived: bool,
+    cursor: Option<String>,
+    limit: Option<u32>,
+) -> CmdResult<Page<ProgramItem>> {
+    let q = ListQuery {
+        search: search.filter(|s| !s.trim().is_empty()),
+        include_archived,
+        after: cursor.filter(|c| !c.is_empty()),
+        limit: limit.unwrap_or(0),
+        ..Default::default()
+    };
+    Ok(state.with_actor(|s, actor| {
+        let who = access::resolve(s.conn(), actor)?;
+        Ok(programs::list_page(s, actor, &q)?.map(|view| ProgramItem {
+            allowed: allowed(&who.subject, &view.code),
+            view,
+        }))
+    })?)
+}
+
+/// See [`page_inner`]: `{ items, next_cursor }`.
+#[tauri::command]
+pub fn programs_page(
+    state: State<'_, AppState>,
+    search: Option<String>,
+    include_archived: Option<bool>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+) -> CmdResult<Page<ProgramItem>> {
+    page_inner(
+        &state,
+        search,
+        include_archived.unwrap_or(false),
+        cursor,
+        limit,
+    )
 }
 
 /// Lists programs, optionally filtered by a search text.
@@ -191,6 +235,21 @@ pub fn participants_list(
     Ok(state.with_actor(|s, actor| participants::list(s, actor, &code))?)
 }
 
+/// One page of the participants of a program, by email: `{ items, next_cursor }`; `cursor` is
+/// the previous page's `next_cursor`. ([`participants_list`] returns them all.)
+#[tauri::command]
+pub fn participants_page(
+    state: State<'_, AppState>,
+    code: String,
+    cursor: Option<String>,
+    limit: Option<u32>,
+) -> CmdResult<Page<ParticipantRow>> {
+    let cursor = cursor.filter(|c| !c.is_empty());
+    Ok(state.with_actor(|s, actor| {
+        participants::list_page(s, actor, &code, cursor.as_deref(), limit.unwrap_or(0))
+    })?)
+}
+
 /// Adds one participant.
 #[tauri::command]
 pub fn participants_add(
@@ -230,4 +289,66 @@ pub fn participants_import(
 ) -> CmdResult<ImportReport> {
     Ok(state
         .with_actor(|s, actor| participants::import_csv(s, actor, &code, &file_name, &bytes))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state_with_programs(n: usize) -> (tempfile::TempDir, AppState) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = tsched_core::Store::open_in(dir.path()).expect("store");
+        for i in 0..n {
+            let p = NewProgram {
+                name: format!("Program {i:02}"),
+                code: Some(format!("p{i:02}")),
+                description: None,
+            };
+            programs::add(&mut s, &tsched_core::Actor::local(), p).expect("program added");
+        }
+        drop(s);
+        let tokens = std::sync::Arc::new(tsched_core::auth::MemoryTokenStore::default());
+        let state = AppState::with(Some(dir.path().to_path_buf()), None, tokens);
+        (dir, state)
+    }
+
+    #[test]
+    fn programs_page_walks_every_program_once_and_refuses_a_bad_cursor_as_input() {
+        let (_dir, state) = state_with_programs(7);
+        let mut codes = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = page_inner(&state, None, false, cursor.take(), Some(3)).expect("page");
+            assert!(page.items.len() <= 3, "a page holds at most the limit");
+            codes.extend(page.items.iter().map(|p| p.view.code.clone()));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(
+            codes,
+            (0..7).map(|i| format!("p{i:02}")).collect::<Vec<_>>(),
+            "pages of 3 hold the 7 programs once, by name"
+        );
+        let first = list_inner(&state, None, false).expect("list");
+        assert_eq!(first.len(), 7, "programs_list still returns an array");
+        let err = page_inner(&state, None, false, Some("not-a-cursor".into()), None)
+            .expect_err("bad cursor");
+        assert_eq!(
+            err.code, "invalid_input",
+            "a bad cursor is the caller's: {err:?}"
+        );
+        assert!(
+            err.message.starts_with("cursor:"),
+            "the message names the cursor: {}",
+            err.message
+        );
+        let v = serde_json::to_value(page_inner(&state, None, false, None, Some(2)).expect("page"))
+            .expect("json");
+        assert!(
+            v["items"].is_array() && v["next_cursor"].is_string(),
+            "the window gets {{ items, next_cursor }}: {v}"
+        );
+    }
 }
