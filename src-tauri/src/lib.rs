@@ -35,6 +35,8 @@ pub fn run() {
         .invoke_handler(tauri::generate_handler![
             commands::app::app_info,
             commands::app::session_info,
+            commands::session::session_sign_in,
+            commands::session::session_sign_out,
             commands::programs::programs_list,
             commands::programs::programs_add,
             commands::programs::programs_show,

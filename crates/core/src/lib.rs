@@ -21,6 +21,7 @@ pub mod participants;
 pub mod paths;
 pub mod programs;
 pub mod secret;
+pub mod signin;
 pub mod store;
 pub mod time;
 pub mod tz;

@@ -8,7 +8,7 @@ use tsched_core::integration::{self, ConnectionState};
 use tsched_core::operators;
 
 use super::CmdResult;
-use crate::state::AppState;
+use crate::state::{AppState, Via};
 
 /// What the header and the About text show.
 #[derive(Debug, Serialize)]
@@ -31,8 +31,12 @@ pub fn app_info(state: State<'_, AppState>) -> CmdResult<AppInfo> {
 /// Who is acting in this window, for the header. Never fails: a problem is shown as `problem`.
 #[derive(Debug, Serialize)]
 pub struct Session {
-    /// The operator named by `TSCHED_OPERATOR`, if any.
+    /// The signed-in operator (or the one named by `TSCHED_OPERATOR`), if any.
     pub operator: Option<String>,
+    /// Their display name.
+    pub display_name: Option<String>,
+    /// How they came to act: `sign_in`, `integration_connect` or `environment`.
+    pub via: Option<Via>,
     /// True while the store has no operators: the local user may do everything.
     pub setup_mode: bool,
     /// The acting operator's roles.
@@ -49,8 +53,11 @@ pub struct Session {
 
 /// Builds the [`Session`].
 pub fn session_inner(state: &AppState) -> Session {
+    let who = state.window_operator();
     let mut out = Session {
-        operator: state.operator().map(str::to_string),
+        operator: who.as_ref().map(|w| w.upn.clone()),
+        display_name: None,
+        via: who.as_ref().map(|w| w.via),
         setup_mode: false,
         roles: Vec::new(),
         global_admin: false,
@@ -66,7 +73,12 @@ pub fn session_inner(state: &AppState) -> Session {
                 .filter(|_| st.state != ConnectionState::NotConnected);
         }
         out.setup_mode = operators::is_setup_mode(s)?;
-        let actor = operators::actor_for(s, state.operator())?;
+        if let Some(w) = &who {
+            out.display_name = tsched_core::store::operators::by_upn(s.conn(), &w.upn)?
+                .map(|o| o.display_name)
+                .filter(|n| !n.is_empty());
+        }
+        let actor = operators::actor_for(s, out.operator.as_deref())?;
         operators::whoami(s, &actor)
     });
     match r {

@@ -10,15 +10,13 @@ use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
 use tsched_core::access::{self, Action};
-use tsched_core::auth::{
-    cancel_pair, AuthError, BrowserOpener, Cloud, ConnectProgress, FnOpener, SystemBrowser,
-};
+use tsched_core::auth::{cancel_pair, BrowserOpener, Cloud, ConnectProgress};
 use tsched_core::integration::{self, Approach, ConnectRequest, IntegrationStatus, Removed};
 use tsched_core::Error;
 use tsched_sandbox::{Sandbox, SandboxConfig};
 
 use super::CmdResult;
-use crate::state::AppState;
+use crate::state::{AppState, Via};
 
 /// What the Integration page shows.
 #[derive(Debug, Serialize)]
@@ -65,7 +63,7 @@ pub struct ConnectInput {
     pub login_hint: Option<String>,
 }
 
-fn cloud(name: &str, sandbox_url: Option<&str>) -> Result<Cloud, Error> {
+pub(crate) fn cloud(name: &str, sandbox_url: Option<&str>) -> Result<Cloud, Error> {
     let c = match name.trim() {
         "sandbox" => Cloud::sandbox(sandbox_url.unwrap_or_default()),
         other => other.parse(),
@@ -73,7 +71,7 @@ fn cloud(name: &str, sandbox_url: Option<&str>) -> Result<Cloud, Error> {
     c.map_err(|reason| super::invalid("cloud", reason))
 }
 
-fn blank_none(s: Option<String>) -> Option<String> {
+pub(crate) fn blank_none(s: Option<String>) -> Option<String> {
     s.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
@@ -162,6 +160,10 @@ pub async fn connect_inner(
     let signed = signed?;
     let status =
         state.with_store(|s| integration::save(s, state.tokens().as_ref(), &actor, signed))?;
+    if let Some(upn) = &status.first_global_admin {
+        // The host signed in while connecting and ended setup mode: this window acts as it.
+        state.set_operator(upn.clone(), Via::IntegrationConnect);
+    }
     progress(ConnectProgress::Saved);
     Ok(status)
 }
@@ -178,20 +180,8 @@ pub async fn integration_connect(
         // A closed window just stops listening; the flow carries on.
         let _ = on_progress.send(p);
     };
-    if std::env::var_os("BROWSER").is_some_and(|v| !v.is_empty()) {
-        connect_inner(&state, input, &SystemBrowser, &progress).await
-    } else {
-        let plugin = FnOpener(move |url: &str| -> Result<(), AuthError> {
-            use tauri_plugin_opener::OpenerExt;
-            app.opener()
-                .open_url(url, None::<&str>)
-                .map_err(|e| AuthError::Browser {
-                    reason: e.to_string(),
-                    url: url.to_string(),
-                })
-        });
-        connect_inner(&state, input, &plugin, &progress).await
-    }
+    let browser = super::system_browser(app);
+    connect_inner(&state, input, browser.as_ref(), &progress).await
 }
 
 /// Cancels a sign-in waiting for the browser; false when none was running.
@@ -249,7 +239,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
-    use tsched_core::auth::MemoryTokenStore;
+    use tsched_core::auth::{AuthError, FnOpener, MemoryTokenStore};
 
     use super::*;
 

@@ -5,6 +5,8 @@
 pub const ALL: &[&str] = &[
     "app_info",
     "session_info",
+    "session_sign_in",
+    "session_sign_out",
     "programs_list",
     "programs_add",
     "programs_show",

@@ -87,7 +87,7 @@ pub enum IntegrationCmd {
     Remove,
 }
 
-fn cloud(name: &str, sandbox: Option<&str>) -> anyhow::Result<Cloud> {
+pub(super) fn cloud(name: &str, sandbox: Option<&str>) -> anyhow::Result<Cloud> {
     let c = match sandbox {
         Some(url) => Cloud::sandbox(url),
         None => name.parse(),
@@ -101,20 +101,20 @@ fn cloud(name: &str, sandbox: Option<&str>) -> anyhow::Result<Cloud> {
     })
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")
 }
 
-fn show_progress(p: ConnectProgress) {
+pub(super) fn show_progress(p: ConnectProgress) {
     match p {
         ConnectProgress::OpeningBrowser { step, url } => {
-            let what = if step == "admin_consent" {
-                "A global admin grants organization-wide approval"
-            } else {
-                "Sign in with the host account (Teams Scheduler)"
+            let what = match step {
+                "admin_consent" => "A global admin grants organization-wide approval",
+                "operator_sign_in" => "Sign in with your own Microsoft account",
+                _ => "Sign in with the host account (Teams Scheduler)",
             };
             eprintln!("{what} in the browser. If it does not open, visit:\n  {url}");
         }
@@ -128,7 +128,7 @@ fn show_progress(p: ConnectProgress) {
             eprintln!("Organization-wide approval granted. Now the host account signs in.")
         }
         ConnectProgress::ExchangingCode => eprintln!("Finishing sign-in…"),
-        ConnectProgress::ReadingProfile => eprintln!("Reading the host account…"),
+        ConnectProgress::ReadingProfile => eprintln!("Reading the signed-in account…"),
         ConnectProgress::Saved => {}
     }
 }
@@ -224,6 +224,22 @@ pub fn run(cmd: IntegrationCmd, ctx: &Context) -> anyhow::Result<()> {
                 .await
             })?;
             print_status(&status);
+            if let Some(upn) = &status.first_global_admin {
+                // The host signed in while connecting: it is now the first global admin, and
+                // this CLI acts as it (no operator token is kept: the host's entry is the
+                // integration's).
+                if let Some(op) = tsched_core::operators::roster(
+                    &store,
+                    &tsched_core::Actor::operator(upn.clone()),
+                )?
+                .operators
+                .into_iter()
+                .find(|o| &o.upn == upn)
+                {
+                    tsched_core::signin::adopt_host_as_cli_session(&mut store, &op)?;
+                }
+                println!("Setup mode has ended: {upn} (the host account that signed in) is the first global admin, and this command line now acts as it. Add operators with `tsched operators add`; each then signs in with `tsched login`.");
+            }
         }
         IntegrationCmd::Status { json } => {
             let store = ctx.store()?;

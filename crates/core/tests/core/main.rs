@@ -5,4 +5,5 @@ mod batch;
 mod integration_flow;
 mod meetings;
 mod membership;
+mod signin;
 mod support;
