@@ -502,7 +502,9 @@ async fn a_run_dropped_midway_resumes_without_a_second_meeting() {
         .batch
         .state;
     let finished = if state == "completed" {
-        batch_run::show(&env.store, &host(), id).expect("show").batch
+        batch_run::show(&env.store, &host(), id)
+            .expect("show")
+            .batch
     } else {
         batch_run::resume(&mut env.store, t, &host(), id, &opts, &|_| {})
             .await
