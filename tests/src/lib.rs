@@ -388,3 +388,52 @@ pub async fn wait_for_text(client: &Client, css: &str, needle: &str) -> Result<S
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Waits (up to 15 s) until `check` holds for the window's current URL; returns it.
+pub async fn wait_for_url(
+    c: &Client,
+    what: &str,
+    check: impl Fn(&str) -> bool,
+) -> Result<String, BoxError> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let url = c.current_url().await?.to_string();
+        if check(&url) {
+            return Ok(url);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the window never reached {what}; last URL {url}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Plays the person in the webview: opens `url` (a sandbox sign-in or consent page whose
+/// server is `base`), picks `account`, accepts, and waits until the browser reached the app's
+/// loopback listener.
+pub async fn accept_in_webview(
+    c: &Client,
+    base: &str,
+    url: &str,
+    account: &str,
+) -> Result<(), BoxError> {
+    c.goto(url).await?;
+    find(c, "#account").await?.select_by_value(account).await?;
+    find(c, "#accept").await?.click().await?;
+    wait_for_url(c, "the app's loopback listener", |u| {
+        u.starts_with("http://localhost")
+            || (u.starts_with("http://127.0.0.1:") && !u.starts_with(base))
+    })
+    .await?;
+    Ok(())
+}
+
+/// Opens a page through the sidebar, as a person would, and waits for its title.
+pub async fn open_page(c: &Client, page: &str, title: &str) -> Result<(), BoxError> {
+    find(c, &format!(".sidebar a[data-page={page}]"))
+        .await?
+        .click()
+        .await?;
+    wait_for_text(c, "main h1", title).await?;
+    Ok(())
+}

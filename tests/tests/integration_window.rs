@@ -11,41 +11,12 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
 use tsched_e2e::{
-    binary, ensure_secret_service, find, recording_browser, save_screenshot, wait_for_line,
-    wait_for_text, App, BoxError,
+    accept_in_webview, binary, ensure_secret_service, find, open_page, recording_browser,
+    save_screenshot, wait_for_line, wait_for_text, wait_for_url, App, BoxError,
 };
 use tsched_sandbox::{Sandbox, SandboxConfig};
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// Opens a page through the sidebar, as a person would.
-async fn open_page(c: &Client, page: &str, title: &str) -> Result<(), BoxError> {
-    find(c, &format!(".sidebar a[data-page={page}]"))
-        .await?
-        .click()
-        .await?;
-    wait_for_text(c, "main h1", title).await?;
-    Ok(())
-}
-
-/// Waits until `check` holds for the current URL.
-async fn wait_for_url(
-    c: &Client,
-    what: &str,
-    check: impl Fn(&str) -> bool,
-) -> Result<String, BoxError> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let url = c.current_url().await?.to_string();
-        if check(&url) {
-            return Ok(url);
-        }
-        if Instant::now() > deadline {
-            return Err(format!("the window never reached {what}; last URL {url}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_in_window_through_the_sandbox_consent_page_shows_the_host() -> Result<(), BoxError>
@@ -419,25 +390,6 @@ async fn nth_line(file: &Path, n: usize) -> Result<String, BoxError> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// Plays the person in the webview: opens `url` (a sandbox page), picks `account`, accepts,
-/// and waits until the browser reached the app's loopback listener.
-async fn accept_in_webview(
-    c: &Client,
-    base: &str,
-    url: &str,
-    account: &str,
-) -> Result<(), BoxError> {
-    c.goto(url).await?;
-    find(c, "#account").await?.select_by_value(account).await?;
-    find(c, "#accept").await?.click().await?;
-    wait_for_url(c, "the app's loopback listener", |u| {
-        u.starts_with("http://localhost")
-            || (u.starts_with("http://127.0.0.1:") && !u.starts_with(base))
-    })
-    .await?;
-    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

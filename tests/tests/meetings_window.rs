@@ -11,8 +11,12 @@ use std::process::{Command, Output};
 
 use fantoccini::Client;
 use tsched_e2e::{
-    binary, ensure_secret_service, find, save_screenshot, wait_for_text, App, BoxError,
+    binary, ensure_secret_service, find, open_page, save_screenshot, wait_for_text, App, BoxError,
 };
+
+/// The sandbox's host account: connecting the integration made it the first global admin, and
+/// the window acts as it (TSCHED_OPERATOR, as a signed-in operator would).
+const HOST: &str = "teams.scheduler@contoso.example";
 use tsched_sandbox::{RunningSandbox, Sandbox, SandboxConfig};
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -39,17 +43,7 @@ fn ok(out: Output, what: &str) -> Result<Output, BoxError> {
     }
 }
 
-/// Opens a page through the sidebar, as a person would.
-async fn open_page(c: &Client, page: &str, title: &str) -> Result<(), BoxError> {
-    find(c, &format!(".sidebar a[data-page={page}]"))
-        .await?
-        .click()
-        .await?;
-    wait_for_text(c, "main h1", title).await?;
-    Ok(())
-}
-
-/// A sandbox tenant, a store connected to it (setup mode: the local user acts) with program
+/// A sandbox tenant, a store connected to it (the host is the first global admin) with program
 /// `eng` offering Teams video calls and `MEMBER` as its participant.
 async fn world(data: &Path, scratch: &Path) -> Result<RunningSandbox, BoxError> {
     ensure_secret_service()?;
@@ -135,7 +129,7 @@ async fn support_sees_a_member_and_a_guest_classified_on_the_result_card() -> Re
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     let _sandbox = world(&data, dir.path()).await?;
-    let app = App::launch(&data).await?;
+    let app = App::launch_with(&data, &[("TSCHED_OPERATOR", HOST)]).await?;
     let outcome = app
         .run("members_lookup", move |c| async move {
             open_page(&c, "members", "Members").await?;
@@ -197,7 +191,7 @@ async fn coordinator_creates_lists_and_cancels_a_teams_meeting() -> Result<(), B
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     let sandbox = world(&data, dir.path()).await?;
-    let app = App::launch(&data).await?;
+    let app = App::launch_with(&data, &[("TSCHED_OPERATOR", HOST)]).await?;
     let outcome = app
         .run("meetings_create_cancel", move |c| async move {
             open_page(&c, "meetings", "Meetings").await?;
@@ -340,7 +334,7 @@ async fn a_batch_is_validated_row_by_row_then_run_with_progress_and_listed() -> 
         ),
     )?;
     let csv_path = csv.display().to_string();
-    let app = App::launch(&data).await?;
+    let app = App::launch_with(&data, &[("TSCHED_OPERATOR", HOST)]).await?;
     let outcome = app
         .run("batches_run", move |c| async move {
             open_page(&c, "batches", "Batches").await?;

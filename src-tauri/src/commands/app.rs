@@ -49,6 +49,8 @@ pub struct Session {
     pub integration_cloud: Option<String>,
     /// Why nobody may act (not an operator, deactivated, setup mode over), when so.
     pub problem: Option<String>,
+    /// Whether an operator can sign in from the header: the integration knows the tenant.
+    pub can_sign_in: bool,
 }
 
 /// Builds the [`Session`].
@@ -64,9 +66,11 @@ pub fn session_inner(state: &AppState) -> Session {
         integration: None,
         integration_cloud: None,
         problem: None,
+        can_sign_in: false,
     };
     let r = state.with_store(|s| {
         if let Ok(st) = integration::status(s, state.tokens().as_ref()) {
+            out.can_sign_in = st.tenant_id.is_some();
             out.integration = Some(st.state);
             out.integration_cloud = st
                 .cloud
