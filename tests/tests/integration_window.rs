@@ -16,6 +16,9 @@ use tsched_e2e::{
 };
 use tsched_sandbox::{Sandbox, SandboxConfig};
 
+/// Connecting in setup mode made the sandbox's host the first global admin; clean-up acts as it.
+const AS_HOST: [(&str, &str); 1] = [("TSCHED_OPERATOR", "teams.scheduler@contoso.example")];
+
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,7 +105,7 @@ async fn connect_in_window_through_the_sandbox_consent_page_shows_the_host() -> 
         expected_host.as_str(),
         "the CLI reads what the window saved: {v}"
     );
-    let removed = tsched(&data, &[], &["integration", "remove"]);
+    let removed = tsched(&data, &AS_HOST, &["integration", "remove"]);
     assert!(
         removed.status.success(),
         "clean up the keyring entry: {}",
@@ -191,7 +194,22 @@ async fn track_admin_toggles_teams_only_in_own_program_and_removal_makes_teams_u
                     "Contoso Admin",
                 ],
             ),
-            "first operator",
+            "second operator",
+        )?;
+        // Connecting made the host the first global admin (the CLI acts as it); it makes the
+        // admin a global admin too.
+        ok(
+            tsched(
+                &d,
+                &[],
+                &[
+                    "operators",
+                    "grant",
+                    "admin@contoso.example",
+                    "global-admin",
+                ],
+            ),
+            "grant global admin",
         )?;
         let admin = [("TSCHED_OPERATOR", "admin@contoso.example")];
         ok(
@@ -373,7 +391,7 @@ async fn explore_with_the_sandbox_tenant_connects_to_the_embedded_emulator() -> 
         Ok(())
     })
     .await?;
-    let removed = tsched(&data, &[], &["integration", "remove"]);
+    let removed = tsched(&data, &AS_HOST, &["integration", "remove"]);
     ok(removed, "clean up the keyring entry")
 }
 
@@ -469,7 +487,7 @@ async fn organization_wide_approval_then_host_sign_in_connects_in_window() -> Re
         "connected as the host after the approval: {v}"
     );
     ok(
-        tsched(&data, &[], &["integration", "remove"]),
+        tsched(&data, &AS_HOST, &["integration", "remove"]),
         "clean up the keyring entry",
     )
 }
