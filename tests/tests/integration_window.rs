@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use tsched_e2e::{
     accept_in_webview, binary, ensure_secret_service, find, open_page, recording_browser,
     save_screenshot, wait_for_line, wait_for_text, wait_for_url, App, BoxError,
