@@ -37,6 +37,7 @@ pub fn run() {
             commands::app::session_info,
             commands::session::session_sign_in,
             commands::session::session_sign_out,
+            commands::files::save_export,
             commands::programs::programs_list,
             commands::programs::programs_add,
             commands::programs::programs_show,

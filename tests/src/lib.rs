@@ -202,10 +202,12 @@ impl App {
 
     /// Runs a test body, then always saves the final screenshot and closes the session, and only
     /// then reports the body's outcome (a panic inside the body is reported as a failure too).
-    pub async fn run<F, Fut>(self, name: &str, body: F) -> Result<(), BoxError>
+    /// The body may hand a value back (e.g. the path of a file the window saved).
+    pub async fn run<F, Fut, T>(self, name: &str, body: F) -> Result<T, BoxError>
     where
         F: FnOnce(Client) -> Fut,
-        Fut: std::future::Future<Output = Result<(), BoxError>> + Send + 'static,
+        Fut: std::future::Future<Output = Result<T, BoxError>> + Send + 'static,
+        T: Send + 'static,
     {
         let outcome = tokio::spawn(body(self.client.clone())).await;
         let shot = self.screenshot(name).await;

@@ -334,7 +334,16 @@ async fn a_batch_is_validated_row_by_row_then_run_with_progress_and_listed() -> 
         ),
     )?;
     let csv_path = csv.display().to_string();
-    let app = App::launch_with(&data, &[("TSCHED_OPERATOR", HOST)]).await?;
+    let exports = dir.path().join("exports");
+    let export_dir = exports.display().to_string();
+    let app = App::launch_with(
+        &data,
+        &[
+            ("TSCHED_OPERATOR", HOST),
+            ("TSCHED_EXPORT_DIR", &export_dir),
+        ],
+    )
+    .await?;
     let outcome = app
         .run("batches_run", move |c| async move {
             open_page(&c, "batches", "Batches").await?;
@@ -374,7 +383,30 @@ async fn a_batch_is_validated_row_by_row_then_run_with_progress_and_listed() -> 
                 row.contains("week.csv") && row.contains("1/1"),
                 "the history lists the file with its count: {row}"
             );
-            Ok(())
+            // Export the results: the app writes the file and says where.
+            find(&c, "#batch-history-table .batch-export-csv")
+                .await?
+                .click()
+                .await?;
+            let saved = wait_for_text(&c, "#toast-text", "Saved batch-").await?;
+            let path = saved
+                .split(" to ")
+                .nth(1)
+                .ok_or("the toast names the path")?
+                .trim()
+                .to_string();
+            find(&c, "#batch-history-table .batch-export-ics")
+                .await?
+                .click()
+                .await?;
+            let saved_ics = wait_for_text(&c, "#toast-text", ".ics to").await?;
+            let ics_path = saved_ics
+                .split(" to ")
+                .nth(1)
+                .ok_or("the toast names the path")?
+                .trim()
+                .to_string();
+            Ok((path, ics_path))
         })
         .await;
     let listed = tsched(&data, &[], &["batch", "list", "--json"]);
@@ -382,7 +414,31 @@ async fn a_batch_is_validated_row_by_row_then_run_with_progress_and_listed() -> 
         .as_array()
         .map(Vec::len);
     remove_integration(&data)?;
-    outcome?;
+    let (csv_out, ics_out) = outcome?;
+    assert!(
+        Path::new(&csv_out).starts_with(&exports),
+        "exports go to the export folder: {csv_out}"
+    );
+    let results = std::fs::read_to_string(&csv_out)?;
+    let mut lines = results.lines();
+    let header = lines.next().ok_or("a header")?;
+    assert!(
+        header.starts_with("line,"),
+        "the input row number comes first: {header}"
+    );
+    let first = lines.next().ok_or("one result row")?;
+    assert!(
+        first.starts_with("2,")
+            && first.contains("Batch intro")
+            && first.contains(",done,")
+            && first.contains("https://"),
+        "the created row with its state and join link: {first}"
+    );
+    let ics = std::fs::read_to_string(&ics_out)?;
+    assert!(
+        ics.starts_with("BEGIN:VCALENDAR") && ics.matches("BEGIN:VEVENT").count() == 1,
+        "one event for the one created meeting: {ics}"
+    );
     let rows: serde_json::Value = serde_json::from_slice(&listed.stdout)?;
     assert_eq!(
         rows[0]["state"], "completed",

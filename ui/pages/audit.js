@@ -53,7 +53,7 @@ export async function render(root) {
     try {
       const text = await invoke("audit_export", { filter: filter(), format });
       const stamp = new Date().toISOString().slice(0, 10);
-      download(`teams-scheduler-audit-${stamp}.${format}`, format === "csv" ? "text/csv" : "application/json", text);
+      await download(`teams-scheduler-audit-${stamp}.${format}`, format === "csv" ? "text/csv" : "application/json", text);
     } catch (e) { error.textContent = errorText(e); }
   }
 

@@ -90,7 +90,7 @@ export async function render(root) {
     error.textContent = "";
     try {
       const text = await invoke("batches_export", { id, format });
-      download(`batch-${id}.${format}`, format === "csv" ? "text/csv" : "text/calendar", text);
+      await download(`batch-${id}.${format}`, format === "csv" ? "text/csv" : "text/calendar", text);
     } catch (e) { error.textContent = errorText(e); }
   }
 

@@ -123,8 +123,8 @@ export async function render(root) {
       detailError.textContent = "";
       try {
         const text = await invoke("meetings_ics", { key: String(m.id) });
-        download(`meeting-${m.external_id}.ics`, "text/calendar", text);
-        detailStatus.textContent = "Saved the .ics file to Downloads.";
+        const path = await download(`meeting-${m.external_id}.ics`, "text/calendar", text);
+        detailStatus.textContent = `Saved the .ics file to ${path}.`;
       } catch (e) { detailError.textContent = errorText(e); }
     });
     const cancelBox = h("div", { class: "danger-zone" });

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod audit;
 pub mod batches;
+pub mod files;
 pub mod integration;
 pub mod meetings;
 pub mod members;

@@ -7,6 +7,7 @@ pub const ALL: &[&str] = &[
     "session_info",
     "session_sign_in",
     "session_sign_out",
+    "save_export",
     "programs_list",
     "programs_add",
     "programs_show",
