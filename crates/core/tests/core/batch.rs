@@ -752,3 +752,66 @@ async fn cancelling_from_another_connection_stops_scheduling_new_items() {
         "the sandbox holds exactly the done items"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_while_another_run_is_live_leaves_no_meeting_behind() {
+    let (mut env, people) = setup(
+        SandboxConfig {
+            throttle_rps: Some(20.0),
+            ..Default::default()
+        },
+        3,
+    )
+    .await;
+    let (session, t) = transport(&env);
+    let text = csv_rows(80, &people);
+    let opts = fast();
+    let id = plan_and_create(&mut env, &session, &text, &opts).await;
+    let path = env.store.path().to_path_buf();
+    let done = Arc::new(AtomicU64::new(0));
+    let d = done.clone();
+    // The run, in its own task with its own connection (as another process would).
+    let (run_path, run_t, run_opts) = (path.clone(), t.clone(), opts.clone());
+    let runner = tokio::spawn(async move {
+        let mut store = tsched_core::Store::open(&run_path).expect("runner's connection");
+        batch_run::execute(&mut store, run_t, &host(), id, &run_opts, &move |e| {
+            if let BatchEvent::Done { .. } = e {
+                d.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+        .await
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while done.load(Ordering::SeqCst) < 10 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run makes progress"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Cancel with undo through another connection while requests are in flight.
+    let mut other = tsched_core::Store::open(&path).expect("second connection");
+    let c = batch_run::cancel(&mut other, Some(t), &host(), id, true)
+        .await
+        .expect("cancel with undo");
+    let out = runner.await.expect("join").expect("the run ends");
+    assert_eq!(out.batch.state, "cancelled", "the run noticed the cancel");
+    assert!(c.undo_failed.is_empty(), "{:?}", c.undo_failed);
+    assert_eq!(
+        sandbox_meetings(&env).0,
+        0,
+        "every meeting the run made, also those answered after the cancel, was deleted"
+    );
+    let counts = batch_run::show(&env.store, &host(), id)
+        .expect("show")
+        .batch
+        .counts;
+    assert_eq!(counts.done, 0, "nothing is left done: {counts:?}");
+    assert_eq!(counts.in_flight, 0, "nothing is left in flight: {counts:?}");
+    assert_eq!(
+        counts.undone + counts.cancelled,
+        80,
+        "every row is undone or never sent: {counts:?}"
+    );
+    assert!(counts.undone >= 10, "{counts:?}");
+}
