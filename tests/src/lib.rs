@@ -439,3 +439,25 @@ pub async fn open_page(c: &Client, page: &str, title: &str) -> Result<(), BoxErr
     wait_for_text(c, "main h1", title).await?;
     Ok(())
 }
+
+/// Runs `tsched --data-dir dir ARGS` with `env` (and no inherited `TSCHED_OPERATOR`).
+pub fn tsched_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new(binary("tsched"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("TSCHED_OPERATOR")
+        .envs(env.iter().copied())
+        .output()
+        .expect("tsched runs")
+}
+
+/// The output of a command that must have succeeded; else an error naming `what` with its
+/// stderr.
+pub fn ok(out: Output, what: &str) -> Result<Output, BoxError> {
+    if out.status.success() {
+        Ok(out)
+    } else {
+        Err(format!("{what} failed: {}", String::from_utf8_lossy(&out.stderr)).into())
+    }
+}

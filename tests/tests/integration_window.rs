@@ -6,13 +6,12 @@
 //! seed is deterministic), so they run one at a time.
 
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
 use tsched_e2e::{
-    accept_in_webview, binary, ensure_secret_service, find, open_page, recording_browser,
-    save_screenshot, wait_for_line, wait_for_text, wait_for_url, App, BoxError,
+    accept_in_webview, ensure_secret_service, find, ok, open_page, recording_browser,
+    save_screenshot, tsched_with, wait_for_line, wait_for_text, wait_for_url, App, BoxError,
 };
 use tsched_sandbox::{Sandbox, SandboxConfig};
 
@@ -98,38 +97,20 @@ async fn connect_in_window_through_the_sandbox_consent_page_shows_the_host() -> 
         Ok(())
     })
     .await?;
-    let state = tsched(&data, &[], &["integration", "status", "--json"]);
+    let state = tsched_with(&data, &[], &["integration", "status", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&state.stdout)?;
     assert_eq!(
         v["host_upn"],
         expected_host.as_str(),
         "the CLI reads what the window saved: {v}"
     );
-    let removed = tsched(&data, &AS_HOST, &["integration", "remove"]);
+    let removed = tsched_with(&data, &AS_HOST, &["integration", "remove"]);
     assert!(
         removed.status.success(),
         "clean up the keyring entry: {}",
         String::from_utf8_lossy(&removed.stderr)
     );
     Ok(())
-}
-
-fn tsched(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    Command::new(binary("tsched"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("tsched runs")
-}
-
-fn ok(out: Output, what: &str) -> Result<(), BoxError> {
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!("{what} failed: {}", String::from_utf8_lossy(&out.stderr)).into())
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -155,7 +136,7 @@ async fn track_admin_toggles_teams_only_in_own_program_and_removal_makes_teams_u
     let d = data.clone();
     tokio::task::spawn_blocking(move || -> Result<(), BoxError> {
         ok(
-            tsched(
+            tsched_with(
                 &d,
                 &[],
                 &["programs", "add", "Engineering", "--code", "eng"],
@@ -163,7 +144,7 @@ async fn track_admin_toggles_teams_only_in_own_program_and_removal_makes_teams_u
             "add eng",
         )?;
         ok(
-            tsched(&d, &[], &["programs", "add", "Operations", "--code", "ops"]),
+            tsched_with(&d, &[], &["programs", "add", "Operations", "--code", "ops"]),
             "add ops",
         )?;
         let connect = [
@@ -179,11 +160,11 @@ async fn track_admin_toggles_teams_only_in_own_program_and_removal_makes_teams_u
             "30",
         ];
         ok(
-            tsched(&d, &[("BROWSER", browser.as_str())], &connect),
+            tsched_with(&d, &[("BROWSER", browser.as_str())], &connect),
             "integration connect",
         )?;
         ok(
-            tsched(
+            tsched_with(
                 &d,
                 &[],
                 &[
@@ -199,7 +180,7 @@ async fn track_admin_toggles_teams_only_in_own_program_and_removal_makes_teams_u
         // Connecting made the host the first global admin (the CLI acts as it); it makes the
         // admin a global admin too.
         ok(
-            tsched(
+            tsched_with(
                 &d,
                 &[],
                 &[
@@ -213,7 +194,7 @@ async fn track_admin_toggles_teams_only_in_own_program_and_removal_makes_teams_u
         )?;
         let admin = [("TSCHED_OPERATOR", "admin@contoso.example")];
         ok(
-            tsched(
+            tsched_with(
                 &d,
                 &admin,
                 &[
@@ -227,7 +208,7 @@ async fn track_admin_toggles_teams_only_in_own_program_and_removal_makes_teams_u
             "add track admin",
         )?;
         ok(
-            tsched(
+            tsched_with(
                 &d,
                 &admin,
                 &[
@@ -242,7 +223,7 @@ async fn track_admin_toggles_teams_only_in_own_program_and_removal_makes_teams_u
             "grant track admin",
         )?;
         ok(
-            tsched(
+            tsched_with(
                 &d,
                 &admin,
                 &[
@@ -299,7 +280,7 @@ async fn track_admin_toggles_teams_only_in_own_program_and_removal_makes_teams_u
         Ok(())
     })
     .await?;
-    let shown = tsched(
+    let shown = tsched_with(
         &data,
         &[("TSCHED_OPERATOR", "admin@contoso.example")],
         &["programs", "show", "eng", "--json"],
@@ -391,8 +372,8 @@ async fn explore_with_the_sandbox_tenant_connects_to_the_embedded_emulator() -> 
         Ok(())
     })
     .await?;
-    let removed = tsched(&data, &AS_HOST, &["integration", "remove"]);
-    ok(removed, "clean up the keyring entry")
+    let removed = tsched_with(&data, &AS_HOST, &["integration", "remove"]);
+    ok(removed, "clean up the keyring entry").map(drop)
 }
 
 /// Waits until `file` has at least `n` non-empty lines and returns the `n`th.
@@ -479,7 +460,7 @@ async fn organization_wide_approval_then_host_sign_in_connects_in_window() -> Re
         h.request_log().to_string().contains("adminconsent"),
         "the admin-consent endpoint was used"
     );
-    let state = tsched(&data, &[], &["integration", "status", "--json"]);
+    let state = tsched_with(&data, &[], &["integration", "status", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&state.stdout)?;
     assert_eq!(
         v["host_upn"],
@@ -487,7 +468,8 @@ async fn organization_wide_approval_then_host_sign_in_connects_in_window() -> Re
         "connected as the host after the approval: {v}"
     );
     ok(
-        tsched(&data, &AS_HOST, &["integration", "remove"]),
+        tsched_with(&data, &AS_HOST, &["integration", "remove"]),
         "clean up the keyring entry",
     )
+    .map(drop)
 }

@@ -7,11 +7,11 @@
 //! window suites (the sandbox seed is deterministic), so the tests here run one at a time.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use fantoccini::Client;
 use tsched_e2e::{
-    binary, ensure_secret_service, find, open_page, save_screenshot, wait_for_text, App, BoxError,
+    ensure_secret_service, find, ok, open_page, save_screenshot, tsched_with, wait_for_text, App,
+    BoxError,
 };
 
 /// The sandbox's host account: connecting the integration made it the first global admin, and
@@ -23,25 +23,6 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const MEMBER: &str = "adele.vance0@contoso.example";
 const GUEST: &str = "zoe0_fabrikam.com#EXT#@contoso.example";
-
-fn tsched(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    Command::new(binary("tsched"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .envs(env.iter().copied())
-        .env_remove("TSCHED_OPERATOR")
-        .output()
-        .expect("tsched runs")
-}
-
-fn ok(out: Output, what: &str) -> Result<Output, BoxError> {
-    if out.status.success() {
-        Ok(out)
-    } else {
-        Err(format!("{what} failed: {}", String::from_utf8_lossy(&out.stderr)).into())
-    }
-}
 
 /// A sandbox tenant, a store connected to it (the host is the first global admin) with program
 /// `eng` offering Teams video calls and `MEMBER` as its participant.
@@ -63,7 +44,7 @@ async fn world(data: &Path, scratch: &Path) -> Result<RunningSandbox, BoxError> 
     let d = data.to_path_buf();
     tokio::task::spawn_blocking(move || -> Result<(), BoxError> {
         ok(
-            tsched(
+            tsched_with(
                 &d,
                 &[],
                 &["programs", "add", "Engineering", "--code", "eng"],
@@ -83,11 +64,11 @@ async fn world(data: &Path, scratch: &Path) -> Result<RunningSandbox, BoxError> 
             "30",
         ];
         ok(
-            tsched(&d, &[("BROWSER", browser.as_str())], &connect),
+            tsched_with(&d, &[("BROWSER", browser.as_str())], &connect),
             "integration connect",
         )?;
         ok(
-            tsched(
+            tsched_with(
                 &d,
                 &[],
                 &["programs", "modes", "enable", "eng", "teams-video"],
@@ -95,7 +76,7 @@ async fn world(data: &Path, scratch: &Path) -> Result<RunningSandbox, BoxError> 
             "enable Teams",
         )?;
         ok(
-            tsched(&d, &[], &["programs", "participants", "add", "eng", MEMBER]),
+            tsched_with(&d, &[], &["programs", "participants", "add", "eng", MEMBER]),
             "add participant",
         )?;
         Ok(())
@@ -106,7 +87,7 @@ async fn world(data: &Path, scratch: &Path) -> Result<RunningSandbox, BoxError> 
 
 fn remove_integration(data: &Path) -> Result<(), BoxError> {
     ok(
-        tsched(data, &[], &["integration", "remove"]),
+        tsched_with(data, &[], &["integration", "remove"]),
         "clean up the keyring entry",
     )?;
     Ok(())
@@ -283,7 +264,7 @@ async fn coordinator_creates_lists_and_cancels_a_teams_meeting() -> Result<(), B
             Ok(())
         })
         .await;
-    let listed = tsched(
+    let listed = tsched_with(
         &data,
         &[],
         &["meetings", "list", "--program", "eng", "--json"],
@@ -409,7 +390,7 @@ async fn a_batch_is_validated_row_by_row_then_run_with_progress_and_listed() -> 
             Ok((path, ics_path))
         })
         .await;
-    let listed = tsched(&data, &[], &["batch", "list", "--json"]);
+    let listed = tsched_with(&data, &[], &["batch", "list", "--json"]);
     let upstream = sandbox.handle().snapshot()["meetings"]
         .as_array()
         .map(Vec::len);

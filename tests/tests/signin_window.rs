@@ -3,35 +3,14 @@
 //! then acts as it); after a restart the window is signed out, an operator signs in through the
 //! sandbox's real sign-in page (played by the webview), acts with their roles, and signs out.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
 use tsched_e2e::{
-    accept_in_webview, binary, ensure_secret_service, find, open_page, recording_browser,
+    accept_in_webview, ensure_secret_service, find, ok, open_page, recording_browser, tsched_with,
     wait_for_line, wait_for_text, App, BoxError,
 };
 use tsched_sandbox::{Sandbox, SandboxConfig};
 
 const HOST: &str = "teams.scheduler@contoso.example";
 const ADMIN: &str = "admin@contoso.example";
-
-fn tsched(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    Command::new(binary("tsched"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("tsched runs")
-}
-
-fn ok(out: Output, what: &str) -> Result<Output, BoxError> {
-    if out.status.success() {
-        Ok(out)
-    } else {
-        Err(format!("{what}: {}", String::from_utf8_lossy(&out.stderr)).into())
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_connect_ends_setup_mode_then_an_operator_signs_in_and_out_from_the_header(
@@ -84,7 +63,7 @@ async fn host_connect_ends_setup_mode_then_an_operator_signs_in_and_out_from_the
     // The host (global admin) adds an operator from the command line.
     let host = [("TSCHED_OPERATOR", HOST)];
     ok(
-        tsched(
+        tsched_with(
             &data,
             &host,
             &["operators", "add", ADMIN, "--name", "Contoso Admin"],
@@ -92,7 +71,7 @@ async fn host_connect_ends_setup_mode_then_an_operator_signs_in_and_out_from_the
         "add operator",
     )?;
     ok(
-        tsched(&data, &host, &["operators", "grant", ADMIN, "global-admin"]),
+        tsched_with(&data, &host, &["operators", "grant", ADMIN, "global-admin"]),
         "grant",
     )?;
 
@@ -123,7 +102,7 @@ async fn host_connect_ends_setup_mode_then_an_operator_signs_in_and_out_from_the
     })
     .await?;
 
-    let audit = ok(tsched(&data, &host, &["audit", "--json"]), "audit")?;
+    let audit = ok(tsched_with(&data, &host, &["audit", "--json"]), "audit")?;
     let rows: serde_json::Value = serde_json::from_slice(&audit.stdout)?;
     let bootstrap: Vec<_> = rows
         .as_array()
@@ -134,7 +113,7 @@ async fn host_connect_ends_setup_mode_then_an_operator_signs_in_and_out_from_the
         .collect();
     assert_eq!(bootstrap, vec![HOST.to_string()], "bootstrap audited once");
     ok(
-        tsched(&data, &host, &["integration", "remove"]),
+        tsched_with(&data, &host, &["integration", "remove"]),
         "clean up the keyring entry",
     )?;
     Ok(())

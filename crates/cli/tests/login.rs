@@ -11,7 +11,7 @@ use tsched_sandbox::{Sandbox, SandboxConfig};
 
 #[path = "support/keyring.rs"]
 mod keyring;
-use keyring::{command, private_keyring_or_skip, tsched};
+use keyring::{private_keyring_or_skip, tsched, with_following_browser};
 
 const ADMIN: &str = "admin@contoso.example";
 const STRANGER: &str = "adele.vance0@contoso.example";
@@ -30,8 +30,8 @@ fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).expect("JSON on stdout")
 }
 
-/// `tsched login` against the sandbox; `$BROWSER` is a script that follows the sign-in (the
-/// sandbox approves automatically and signs in the `login_hint` account).
+/// `tsched login` against the sandbox as `account` (the sandbox approves automatically and
+/// signs in the `login_hint` account).
 async fn login(
     scratch: &Path,
     data: &Path,
@@ -39,45 +39,24 @@ async fn login(
     sandbox: &tsched_sandbox::RunningSandbox,
     account: &str,
 ) -> Output {
-    let script = scratch.join("follow.py");
-    std::fs::write(
-        &script,
-        "import sys, urllib.request\nurllib.request.urlopen(sys.argv[1], timeout=20).read()\n",
-    )
-    .expect("script");
-    let h = sandbox.handle().clone();
-    let (d, bus, base, account) = (
-        data.to_path_buf(),
-        bus.to_string(),
-        sandbox.base_url().to_string(),
-        account.to_string(),
-    );
-    let browser = format!("python3 {}", script.display());
-    tokio::task::spawn_blocking(move || {
-        command(
-            &d,
-            &bus,
-            &[
-                "login",
-                "--tenant",
-                &h.tenant_id(),
-                "--client-id",
-                &h.client_id(),
-                "--sandbox",
-                &base,
-                "--login-hint",
-                &account,
-                "--timeout",
-                "30",
-                "--json",
-            ],
-        )
-        .env("BROWSER", browser)
-        .output()
-        .expect("login")
-    })
-    .await
-    .expect("join")
+    let h = sandbox.handle();
+    let args = [
+        "login",
+        "--tenant",
+        &h.tenant_id(),
+        "--client-id",
+        &h.client_id(),
+        "--sandbox",
+        sandbox.base_url(),
+        "--login-hint",
+        account,
+        "--timeout",
+        "30",
+        "--json",
+    ]
+    .map(str::to_string)
+    .to_vec();
+    with_following_browser(scratch, data, bus, args).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Subcommand, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use tsched_core::auth::{
     cancel_pair, AuthError, Cloud, ConnectProgress, FnOpener, KeyringTokenStore, SystemBrowser,
     TokenStore,
@@ -22,6 +22,49 @@ pub enum ApproachArg {
     Host,
     /// A global admin grants organization-wide approval first, then the host signs in.
     AdminConsent,
+}
+
+/// How a browser sign-in runs (shared by `integration connect` and `login`).
+#[derive(Debug, Args)]
+pub struct BrowserArgs {
+    /// Base URL of a running tsched-sandbox instead of a Microsoft cloud.
+    #[arg(long, value_name = "URL")]
+    pub sandbox: Option<String>,
+    /// Print the address instead of opening a browser.
+    #[arg(long)]
+    pub no_browser: bool,
+    /// Loopback redirect URI (default http://localhost with a free port).
+    #[arg(long)]
+    pub redirect_uri: Option<String>,
+    /// Seconds to wait for the browser.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+    /// Pre-fill this account in the account picker (its UPN).
+    #[arg(long)]
+    pub login_hint: Option<String>,
+}
+
+impl BrowserArgs {
+    /// The system browser, or under `--no-browser` a stand-in that opens nothing (the address
+    /// is printed by the progress output).
+    pub fn opener(&self) -> Box<dyn tsched_core::auth::BrowserOpener> {
+        if self.no_browser {
+            Box::new(FnOpener(|_url: &str| -> Result<(), AuthError> { Ok(()) }))
+        } else {
+            Box::new(SystemBrowser)
+        }
+    }
+}
+
+/// A cancel token that Ctrl-C triggers (call inside the runtime).
+pub(super) fn ctrl_c_token() -> tsched_core::auth::CancelToken {
+    let (handle, token) = cancel_pair();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            handle.cancel();
+        }
+    });
+    token
 }
 
 #[derive(Debug, Subcommand)]
@@ -40,21 +83,8 @@ pub enum IntegrationCmd {
         /// Application (client) id of your app registration (else the settings).
         #[arg(long)]
         client_id: Option<String>,
-        /// Base URL of a running tsched-sandbox instead of a Microsoft cloud.
-        #[arg(long, value_name = "URL")]
-        sandbox: Option<String>,
-        /// Print the address instead of opening a browser.
-        #[arg(long)]
-        no_browser: bool,
-        /// Loopback redirect URI (default http://localhost with a free port).
-        #[arg(long)]
-        redirect_uri: Option<String>,
-        /// Seconds to wait for the browser.
-        #[arg(long, default_value_t = 300)]
-        timeout: u64,
-        /// Pre-fill this account in the account picker (the host account's UPN).
-        #[arg(long)]
-        login_hint: Option<String>,
+        #[command(flatten)]
+        browser: BrowserArgs,
     },
     /// Show the connection status.
     Status {
@@ -181,11 +211,7 @@ pub fn run(cmd: IntegrationCmd, ctx: &Context) -> anyhow::Result<()> {
             tenant,
             cloud: cloud_name,
             client_id,
-            sandbox,
-            no_browser,
-            redirect_uri,
-            timeout,
-            login_hint,
+            browser,
         } => {
             let mut store = ctx.store()?;
             let actor = ctx.actor(&store)?;
@@ -195,30 +221,20 @@ pub fn run(cmd: IntegrationCmd, ctx: &Context) -> anyhow::Result<()> {
                     ApproachArg::AdminConsent => Approach::AdminConsent,
                 },
                 client_id,
-                redirect_uri,
-                timeout: Duration::from_secs(timeout.max(1)),
-                login_hint,
-                ..ConnectRequest::new(tenant, cloud(&cloud_name, sandbox.as_deref())?)
+                redirect_uri: browser.redirect_uri.clone(),
+                timeout: Duration::from_secs(browser.timeout.max(1)),
+                login_hint: browser.login_hint.clone(),
+                ..ConnectRequest::new(tenant, cloud(&cloud_name, browser.sandbox.as_deref())?)
             };
-            let rt = runtime()?;
-            let status = rt.block_on(async {
-                let (handle, token) = cancel_pair();
-                tokio::spawn(async move {
-                    if tokio::signal::ctrl_c().await.is_ok() {
-                        handle.cancel();
-                    }
-                });
-                let printer = FnOpener(|_url: &str| -> Result<(), AuthError> { Ok(()) });
-                let system = SystemBrowser;
-                let opener: &dyn tsched_core::auth::BrowserOpener =
-                    if no_browser { &printer } else { &system };
+            let opener = browser.opener();
+            let status = runtime()?.block_on(async {
                 integration::connect(
                     &mut store,
                     &keyring,
                     &actor,
                     &req,
-                    opener,
-                    token,
+                    opener.as_ref(),
+                    ctrl_c_token(),
                     &show_progress,
                 )
                 .await

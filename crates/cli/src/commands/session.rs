@@ -9,13 +9,11 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 use tsched_core::access::Subject;
-use tsched_core::auth::{
-    cancel_pair, AuthError, FnOpener, KeyringTokenStore, SystemBrowser, TokenStore,
-};
+use tsched_core::auth::{KeyringTokenStore, TokenStore};
 use tsched_core::signin::{self, SignInRequest};
 use tsched_core::Actor;
 
-use super::integration::{cloud, runtime, show_progress};
+use super::integration::{cloud, ctrl_c_token, runtime, show_progress, BrowserArgs};
 use super::Context;
 use crate::output;
 
@@ -31,21 +29,8 @@ pub struct Login {
     /// Application (client) id (default: the integration's).
     #[arg(long)]
     client_id: Option<String>,
-    /// Base URL of a running tsched-sandbox instead of a Microsoft cloud.
-    #[arg(long, value_name = "URL")]
-    sandbox: Option<String>,
-    /// Print the address instead of opening a browser.
-    #[arg(long)]
-    no_browser: bool,
-    /// Loopback redirect URI (default http://localhost with a free port).
-    #[arg(long)]
-    redirect_uri: Option<String>,
-    /// Seconds to wait for the browser.
-    #[arg(long, default_value_t = 300)]
-    timeout: u64,
-    /// Pre-fill this account in the account picker (your UPN).
-    #[arg(long)]
-    login_hint: Option<String>,
+    #[command(flatten)]
+    browser: BrowserArgs,
     /// Print JSON for scripts.
     #[arg(long)]
     json: bool,
@@ -64,7 +49,8 @@ pub struct Whoami {
 
 pub fn login(args: Login, ctx: &Context) -> anyhow::Result<()> {
     let mut store = ctx.store()?;
-    let cloud = match (&args.cloud, &args.sandbox) {
+    let b = &args.browser;
+    let cloud = match (&args.cloud, &b.sandbox) {
         (None, None) => None,
         (c, s) => Some(cloud(c.as_deref().unwrap_or("global"), s.as_deref())?),
     };
@@ -72,24 +58,14 @@ pub fn login(args: Login, ctx: &Context) -> anyhow::Result<()> {
         tenant: args.tenant,
         cloud,
         client_id: args.client_id,
-        redirect_uri: args.redirect_uri,
-        timeout: Some(Duration::from_secs(args.timeout.max(1))),
-        login_hint: args.login_hint,
+        redirect_uri: b.redirect_uri.clone(),
+        timeout: Some(Duration::from_secs(b.timeout.max(1))),
+        login_hint: b.login_hint.clone(),
     };
     let prepared = signin::prepare(&store, &req)?;
-    let no_browser = args.no_browser;
+    let opener = b.opener();
     let signed = runtime()?.block_on(async {
-        let (handle, token) = cancel_pair();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                handle.cancel();
-            }
-        });
-        let printer = FnOpener(|_url: &str| -> Result<(), AuthError> { Ok(()) });
-        let system = SystemBrowser;
-        let opener: &dyn tsched_core::auth::BrowserOpener =
-            if no_browser { &printer } else { &system };
-        signin::sign_in(&prepared, opener, token, &show_progress).await
+        signin::sign_in(&prepared, opener.as_ref(), ctrl_c_token(), &show_progress).await
     })?;
     let info = signin::save_cli_session(&mut store, &KeyringTokenStore::default(), signed)?;
     if args.json {

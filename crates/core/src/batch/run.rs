@@ -662,15 +662,7 @@ pub async fn execute(
                         let t = shared.clone();
                         set.spawn(async move {
                             let sent_at = Instant::now();
-                            let attempt = t
-                                .create_or_get(CreateOrGet {
-                                    external_id: row.external_id.clone(),
-                                    subject: row.subject.clone(),
-                                    start: row.start_utc,
-                                    end: row.end_utc,
-                                    attendees: row.attendees.clone(),
-                                })
-                                .await;
+                            let attempt = t.create_or_get(row.create_or_get()).await;
                             Inflight {
                                 line,
                                 sent_at,
@@ -1012,16 +1004,7 @@ pub async fn cancel(
         }
         let rows = rows_of(&flying)?;
         for (item, row) in flying.iter().zip(rows) {
-            match transport
-                .create_or_get(CreateOrGet {
-                    external_id: row.external_id.clone(),
-                    subject: row.subject.clone(),
-                    start: row.start_utc,
-                    end: row.end_utc,
-                    attendees: row.attendees.clone(),
-                })
-                .await
-            {
+            match transport.create_or_get(row.create_or_get()).await {
                 Attempt::Done {
                     id: gid,
                     join_web_url,

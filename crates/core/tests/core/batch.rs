@@ -698,8 +698,9 @@ proptest! {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancelling_from_another_connection_stops_scheduling_new_items() {
+/// 80 rows planned and stored against a sandbox throttled to 20 requests/s (so a run takes a
+/// few seconds): the env, a transport, run options, the batch id and the store's path.
+async fn slow_batch_of_80() -> (Env, Arc<dyn Transport>, RunOptions, i64, std::path::PathBuf) {
     let (mut env, people) = setup(
         SandboxConfig {
             throttle_rps: Some(20.0),
@@ -713,6 +714,12 @@ async fn cancelling_from_another_connection_stops_scheduling_new_items() {
     let opts = fast();
     let id = plan_and_create(&mut env, &session, &text, &opts).await;
     let path = env.store.path().to_path_buf();
+    (env, t, opts, id, path)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_from_another_connection_stops_scheduling_new_items() {
+    let (mut env, t, opts, id, path) = slow_batch_of_80().await;
     let done = Arc::new(AtomicU64::new(0));
     let d = done.clone();
     let out = batch_run::execute(&mut env.store, t, &host(), id, &opts, &move |e| {
@@ -755,19 +762,7 @@ async fn cancelling_from_another_connection_stops_scheduling_new_items() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undo_while_another_run_is_live_leaves_no_meeting_behind() {
-    let (mut env, people) = setup(
-        SandboxConfig {
-            throttle_rps: Some(20.0),
-            ..Default::default()
-        },
-        3,
-    )
-    .await;
-    let (session, t) = transport(&env);
-    let text = csv_rows(80, &people);
-    let opts = fast();
-    let id = plan_and_create(&mut env, &session, &text, &opts).await;
-    let path = env.store.path().to_path_buf();
+    let (env, t, opts, id, path) = slow_batch_of_80().await;
     let done = Arc::new(AtomicU64::new(0));
     let d = done.clone();
     // The run, in its own task with its own connection (as another process would).
