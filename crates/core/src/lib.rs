@@ -10,6 +10,7 @@ pub mod actor;
 pub mod audit;
 pub mod auth;
 pub mod batch;
+pub mod demo;
 pub mod error;
 pub mod graph;
 pub mod ics;
@@ -24,6 +25,7 @@ pub mod secret;
 pub mod store;
 pub mod time;
 pub mod tz;
+pub mod welcome;
 
 pub use actor::Actor;
 pub use error::{Error, ErrorCode};
