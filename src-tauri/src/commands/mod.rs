@@ -11,6 +11,7 @@ pub mod members;
 pub mod names;
 pub mod operators;
 pub mod programs;
+pub mod welcome;
 pub mod work;
 
 use serde::Serialize;
