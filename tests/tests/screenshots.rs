@@ -6,7 +6,7 @@
 //! shoots every page with that real data: a membership diagnosis, a meeting created through the
 //! form and the example batch (`docs/examples/batch-example.csv`) run through the Batches page.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Duration;
 
 use fantoccini::Client;
@@ -16,7 +16,7 @@ use tsched_e2e::{
 
 /// Saves the window as `docs/screenshots/{name}.png`, after `css` (if any) is scrolled to the
 /// top of the view with a little of what is above it (the card's title).
-async fn shot(c: &Client, out: &PathBuf, name: &str, css: Option<&str>) -> Result<(), BoxError> {
+async fn shot(c: &Client, out: &Path, name: &str, css: Option<&str>) -> Result<(), BoxError> {
     if let Some(css) = css {
         find(c, css).await?;
         c.execute(
