@@ -232,6 +232,8 @@ export async function render(root) {
     const [n, people] = explored.split(",");
     list.before(h("p", { id: "explored-note", class: "alert ok", role: "status" },
       `Connected to the sandbox tenant and added ${n} demo programs with ${people} participants. Open a program's Settings to see its meeting modes and people, or check one of them on the Members page.`));
+    // Said once: a reload shows the plain page.
+    history.replaceState(null, "", "#/programs");
   }
   await refresh();
 }
