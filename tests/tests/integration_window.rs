@@ -369,6 +369,15 @@ async fn explore_with_the_sandbox_tenant_connects_to_the_embedded_emulator() -> 
             .await?
             .unwrap_or_default();
         assert_eq!(cloud, "sandbox", "the form shows what it connected to");
+        // Exploring also fills the empty store with the demo programs (tsched_core::demo).
+        wait_for_text(
+            &c,
+            "#connect-progress",
+            "4 demo programs and 16 participants",
+        )
+        .await?;
+        open_page(&c, "programs", "Programs").await?;
+        wait_for_text(&c, "#programs-table", "Engineering Mentoring").await?;
         Ok(())
     })
     .await?;

@@ -7,6 +7,7 @@ const ACTIONS = [
   "participant.add", "participant.remove", "participants.import",
   "operator.add", "operator.remove", "operator.grant", "operator.revoke", "operator.activate", "operator.deactivate", "operator.bootstrap", "operator.link",
   "integration.connect", "integration.remove", "meeting.create", "meeting.reschedule", "meeting.cancel",
+  "demo.prefill", "settings.welcome_dismissed",
 ];
 
 function nextDay(d) {
@@ -41,7 +42,11 @@ export async function render(root) {
     error.textContent = "";
     try {
       const rows = await invoke("audit_list", { filter: filter() });
-      list.replaceChildren(rows.length ? table(rows) : h("p", { class: "empty" }, "No audit entries match."));
+      const f = filter();
+      const filtered = Object.values(f).some((v) => v);
+      list.replaceChildren(rows.length ? table(rows) : h("p", { class: "empty", id: "audit-empty" }, filtered
+        ? "No audit entries match these filters — clear a filter or widen the dates, then Apply."
+        : "Nothing recorded yet — every change made here or with tsched (programs, participants, operators, the integration, meetings) appears in this list."));
     } catch (e) {
       list.replaceChildren();
       error.textContent = errorText(e);

@@ -10,6 +10,7 @@ pub mod actor;
 pub mod audit;
 pub mod auth;
 pub mod batch;
+pub mod demo;
 pub mod error;
 pub mod exports;
 pub mod graph;
@@ -26,6 +27,7 @@ pub mod signin;
 pub mod store;
 pub mod time;
 pub mod tz;
+pub mod welcome;
 
 pub use actor::Actor;
 pub use error::{Error, ErrorCode};

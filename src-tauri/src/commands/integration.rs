@@ -1,5 +1,6 @@
 //! Integration page commands: status, the organization-wide approval URL, connect (with live
-//! progress over an `ipc::Channel`), cancel, remove, and the embedded sandbox tenant.
+//! progress over an `ipc::Channel`), cancel, remove, and the embedded sandbox tenant with its
+//! demo data.
 //!
 //! Connect keeps the store lock only for `prepare` and `save`; the browser wait runs without it,
 //! and its cancel handle lives in [`AppState`] so the window can cancel. The browser is the
@@ -11,6 +12,7 @@ use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
 use tsched_core::access::{self, Action};
 use tsched_core::auth::{cancel_pair, BrowserOpener, Cloud, ConnectProgress};
+use tsched_core::demo::{self, Prefilled};
 use tsched_core::integration::{self, Approach, ConnectRequest, IntegrationStatus, Removed};
 use tsched_core::Error;
 use tsched_sandbox::{Sandbox, SandboxConfig};
@@ -232,6 +234,18 @@ pub async fn integration_sandbox_start(state: State<'_, AppState>) -> CmdResult<
     let mut slot = state.sandbox();
     let info = sandbox_info(slot.get_or_insert(sb));
     Ok(info)
+}
+
+/// Pre-fills a store connected to the sandbox tenant with the demo programs and participants
+/// (`tsched_core::demo`): only into an empty store, never into one connected to a real tenant.
+pub fn sandbox_prefill_inner(state: &AppState) -> CmdResult<Prefilled> {
+    Ok(state.with_actor(demo::prefill)?)
+}
+
+/// See [`sandbox_prefill_inner`]; the explore path calls it once the sandbox is connected.
+#[tauri::command]
+pub fn integration_sandbox_prefill(state: State<'_, AppState>) -> CmdResult<Prefilled> {
+    sandbox_prefill_inner(&state)
 }
 
 #[cfg(test)]

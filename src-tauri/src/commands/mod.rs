@@ -13,6 +13,7 @@ pub mod names;
 pub mod operators;
 pub mod programs;
 pub mod session;
+pub mod welcome;
 pub mod work;
 
 use serde::Serialize;
