@@ -9,7 +9,8 @@
 
 use fantoccini::{Client, Locator};
 use tsched_e2e::{
-    ensure_secret_service, find, save_screenshot, tsched, wait_for_text, App, BoxError,
+    ensure_secret_service, find, open_page, save_screenshot, tsched_with, wait_for_text, App,
+    BoxError,
 };
 
 /// The demo programs the explore path adds (`tsched_core::demo::PROGRAMS`).
@@ -24,16 +25,6 @@ const MEMBER: &str = "adele.vance0@contoso.example";
 /// The part of the window's URL after `#`.
 async fn fragment(c: &Client) -> Result<String, BoxError> {
     Ok(c.current_url().await?.fragment().unwrap_or("").to_string())
-}
-
-/// Opens a page through the sidebar, as a person would.
-async fn open_page(c: &Client, page: &str, title: &str) -> Result<(), BoxError> {
-    find(c, &format!(".sidebar a[data-page={page}]"))
-        .await?
-        .click()
-        .await?;
-    wait_for_text(c, "main h1", title).await?;
-    Ok(())
 }
 
 /// Checks the welcome page's content: two sentences on what the app is for, and the four jobs,
@@ -180,7 +171,7 @@ async fn a_fresh_data_dir_opens_on_the_welcome_and_exploring_fills_every_page(
     })
     .await?;
 
-    let app = App::launch(&data).await?;
+    let app = App::launch_with(&data, &[("BROWSER", browser.as_str())]).await?;
     app.run("first_run_second_launch", |c| async move {
         wait_for_text(&c, "main h1", "Programs").await?;
         assert_ne!(
@@ -188,6 +179,11 @@ async fn a_fresh_data_dir_opens_on_the_welcome_and_exploring_fills_every_page(
             "/welcome",
             "a store in use does not open on the welcome page"
         );
+        // Exploring made the sandbox's host the first global admin; a new run starts signed
+        // out, and signing in brings the embedded sandbox back at its address.
+        wait_for_text(&c, "#acting", "Not signed in").await?;
+        find(&c, "#sign-in").await?.click().await?;
+        wait_for_text(&c, "#acting", "teams.scheduler@contoso.example").await?;
         wait_for_text(&c, "#programs-table", "Engineering Mentoring").await?;
         // The welcome stays reachable from the sidebar.
         open_page(&c, "welcome", "Welcome to Teams Scheduler").await?;
@@ -195,7 +191,11 @@ async fn a_fresh_data_dir_opens_on_the_welcome_and_exploring_fills_every_page(
     })
     .await?;
 
-    let removed = tsched(&data, &["integration", "remove"]);
+    let removed = tsched_with(
+        &data,
+        &[("TSCHED_OPERATOR", "teams.scheduler@contoso.example")],
+        &["integration", "remove"],
+    );
     assert!(
         removed.status.success(),
         "clean up the keyring entry: {}",

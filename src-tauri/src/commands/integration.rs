@@ -165,6 +165,17 @@ pub async fn connect_inner(
     if let Some(upn) = &status.first_global_admin {
         // The host signed in while connecting and ended setup mode: this window acts as it.
         state.set_operator(upn.clone(), Via::IntegrationConnect);
+    } else if state.operator().is_none() {
+        // Whoever signed in as the host proved they are it: when the host is an active
+        // operator, a window nobody is signed in to acts as it.
+        if let Some(host) = status.host_upn.clone() {
+            if state
+                .with_store(|s| tsched_core::operators::actor_for(s, Some(&host)))
+                .is_ok_and(|a| a.operator_upn.is_some())
+            {
+                state.set_operator(host, Via::IntegrationConnect);
+            }
+        }
     }
     progress(ConnectProgress::Saved);
     Ok(status)
@@ -222,18 +233,61 @@ fn sandbox_info(sb: &tsched_sandbox::RunningSandbox) -> SandboxInfo {
 /// window can connect to it.
 #[tauri::command]
 pub async fn integration_sandbox_start(state: State<'_, AppState>) -> CmdResult<SandboxInfo> {
+    start_embedded_sandbox(&state).await
+}
+
+/// Where a store that explored the embedded sandbox in an earlier run had it listening
+/// (`http://127.0.0.1:PORT`), so this run can bring it back at the same address.
+fn explored_port(state: &AppState) -> Option<u16> {
+    let row = state
+        .with_store(|s| Ok(tsched_core::store::integration::get(s.conn())?))
+        .ok()??;
+    if row.cloud != "sandbox" {
+        return None;
+    }
+    let url = url::Url::parse(&row.authority_base).ok()?;
+    (url.host_str() == Some("127.0.0.1"))
+        .then_some(url.port())
+        .flatten()
+}
+
+/// Starts the embedded sandbox tenant once per run: at the address an earlier run of this store
+/// used when it is free (so the stored connection and sign-ins work again), else anywhere.
+pub async fn start_embedded_sandbox(state: &AppState) -> CmdResult<SandboxInfo> {
     if let Some(sb) = state.sandbox().as_ref() {
         return Ok(sandbox_info(sb));
     }
-    let sb = Sandbox::spawn(SandboxConfig {
+    let config = SandboxConfig {
         auto_consent: true,
         ..Default::default()
-    })
-    .await
-    .map_err(|e| Error::Conflict(format!("the sandbox tenant could not start: {e}")))?;
+    };
+    let again = match explored_port(state) {
+        Some(port) => Sandbox::spawn(SandboxConfig {
+            bind: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            ..config.clone()
+        })
+        .await
+        .ok(),
+        None => None,
+    };
+    let sb = match again {
+        Some(sb) => sb,
+        None => Sandbox::spawn(config)
+            .await
+            .map_err(|e| Error::Conflict(format!("the sandbox tenant could not start: {e}")))?,
+    };
     let mut slot = state.sandbox();
     let info = sandbox_info(slot.get_or_insert(sb));
     Ok(info)
+}
+
+/// Before a sign-in to a store that explored the embedded sandbox: bring it back (a sandbox
+/// lives only as long as the app run that started it).
+pub async fn revive_explored_sandbox(state: &AppState) -> CmdResult<()> {
+    if state.sandbox().is_none() && explored_port(state).is_some() {
+        start_embedded_sandbox(state).await?;
+    }
+    Ok(())
 }
 
 /// Pre-fills a store connected to the sandbox tenant with the demo programs and participants
