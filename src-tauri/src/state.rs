@@ -153,6 +153,14 @@ impl AppState {
         Ok(())
     }
 
+    /// Registers a sign-in like [`AppState::begin_sign_in`]; the returned guard ends it when
+    /// dropped, so "signing in" covers the whole connect (browser, profile, save, who acts) and
+    /// a page watching it never sees the end before the outcome is recorded.
+    pub fn sign_in_running(&self, handle: CancelHandle) -> Result<SignInRunning<'_>, Error> {
+        self.begin_sign_in(handle)?;
+        Ok(SignInRunning(self))
+    }
+
     /// Forgets the running sign-in (it ended).
     pub fn end_sign_in(&self) {
         lock(&self.sign_in).take();
@@ -177,5 +185,15 @@ impl AppState {
     /// The embedded sandbox slot (started by "Explore with the sandbox tenant").
     pub fn sandbox(&self) -> MutexGuard<'_, Option<RunningSandbox>> {
         lock(&self.sandbox)
+    }
+}
+
+/// A running sign-in; dropping it ends it (see [`AppState::sign_in_running`]).
+#[derive(Debug)]
+pub struct SignInRunning<'a>(&'a AppState);
+
+impl Drop for SignInRunning<'_> {
+    fn drop(&mut self) {
+        self.0.end_sign_in();
     }
 }

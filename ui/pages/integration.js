@@ -152,8 +152,10 @@ export async function render(root) {
       // A sign-in started before this page was (re)loaded: show it and watch it finish.
       if (progress.hidden) busy(true, "Waiting for sign-in in the browser…");
       poll = setTimeout(() => { if (document.body.contains(statusCard)) refresh(); }, 1000);
-    } else if (document.getElementById("connect-cancel")) {
-      busy(false, "");
+    } else {
+      if (document.getElementById("connect-cancel")) busy(false, "");
+      // A connect may have finished between the header's last look and now (e.g. the page was
+      // reloaded while it completed): who acts may have changed.
       refreshSession();
     }
   }

@@ -156,10 +156,8 @@ pub async fn connect_inner(
         Ok((actor.clone(), integration::prepare(s, &req)?))
     })?;
     let (handle, token) = cancel_pair();
-    state.begin_sign_in(handle)?;
-    let signed = integration::sign_in(&prepared, opener, token, progress).await;
-    state.end_sign_in();
-    let signed = signed?;
+    let _running = state.sign_in_running(handle)?;
+    let signed = integration::sign_in(&prepared, opener, token, progress).await?;
     let status =
         state.with_store(|s| integration::save(s, state.tokens().as_ref(), &actor, signed))?;
     if let Some(upn) = &status.first_global_admin {
@@ -310,6 +308,48 @@ mod tests {
     use tsched_core::auth::{AuthError, FnOpener, MemoryTokenStore};
 
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn connecting_in_setup_mode_makes_the_window_act_as_the_host() {
+        let sb = Sandbox::spawn(SandboxConfig {
+            auto_consent: true,
+            ..Default::default()
+        })
+        .await
+        .expect("sandbox starts");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tokens = Arc::new(MemoryTokenStore::default());
+        let state = AppState::with(Some(dir.path().to_path_buf()), None, tokens);
+        let h = sb.handle();
+        let input = ConnectInput {
+            approach: "host_sign_in".into(),
+            cloud: "sandbox".into(),
+            sandbox_url: Some(sb.base_url().to_string()),
+            tenant: h.tenant_id(),
+            client_id: Some(h.client_id()),
+            login_hint: None,
+        };
+        // A browser that follows the sign-in (the sandbox approves at once) to the loopback.
+        let follow = FnOpener(|url: &str| -> Result<(), AuthError> {
+            let url = url.to_string();
+            tokio::spawn(async move {
+                let _ = reqwest::get(url).await;
+            });
+            Ok(())
+        });
+        assert_eq!(state.operator(), None, "setup mode: nobody is signed in");
+        let status = connect_inner(&state, input, &follow, &|_| {})
+            .await
+            .expect("connect");
+        let host = h.host_upn().expect("host");
+        assert_eq!(status.first_global_admin.as_deref(), Some(host.as_str()));
+        assert_eq!(
+            state.window_operator().map(|w| (w.upn, w.via)),
+            Some((host, Via::IntegrationConnect)),
+            "the window acts as the host that connected"
+        );
+        assert!(!state.signing_in(), "the sign-in ended with the connect");
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn cancel_ends_a_waiting_sign_in_and_the_store_stays_usable_during_the_wait() {

@@ -51,10 +51,8 @@ pub async fn sign_in_inner(
     };
     let prepared = state.with_store(|s| signin::prepare(s, &req))?;
     let (handle, token) = cancel_pair();
-    state.begin_sign_in(handle)?;
-    let signed = signin::sign_in(&prepared, opener, token, progress).await;
-    state.end_sign_in();
-    let signed = signed?;
+    let _running = state.sign_in_running(handle)?;
+    let signed = signin::sign_in(&prepared, opener, token, progress).await?;
     let info = state.with_store(|s| signin::complete(s, signed))?;
     state.set_operator(info.upn, Via::SignIn);
     progress(ConnectProgress::Saved);
