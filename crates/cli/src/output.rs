@@ -8,6 +8,14 @@ pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// After a page of a list: when more rows follow, says on stderr how to get them, so stdout
+/// stays pure data (table, JSON or CSV) for scripts.
+pub fn more(next_cursor: Option<&str>) {
+    if let Some(c) = next_cursor {
+        eprintln!("More rows: repeat with --after {c}");
+    }
+}
+
 /// Renders rows as an aligned text table (columns padded to the widest cell).
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();

@@ -13,6 +13,7 @@ use crate::access::{self, Action};
 use crate::actor::Actor;
 use crate::error::Error;
 use crate::store::audit_log;
+use crate::store::page::Page;
 use crate::store::Store;
 
 pub use crate::store::audit_log::{AuditEntry, AuditFilter, AuditRow};
@@ -37,9 +38,19 @@ pub fn parse_instant(field: &'static str, raw: &str) -> Result<String, Error> {
     ))
 }
 
-/// Lists audit rows matching `filter`, newest first. Needs [`Action::AuditView`] on the filtered
-/// program, or on every program when no program is given.
+/// Lists the first page of audit rows matching `filter`, newest first (see [`list_page`]).
 pub fn list(store: &Store, actor: &Actor, filter: &AuditFilter) -> Result<Vec<AuditRow>, Error> {
+    Ok(list_page(store, actor, filter)?.items)
+}
+
+/// One page of the audit rows matching `filter`, newest first; `filter.after` continues from
+/// the previous page's `next_cursor`. Needs [`Action::AuditView`] on the filtered program, or on
+/// every program when no program is given.
+pub fn list_page(
+    store: &Store,
+    actor: &Actor,
+    filter: &AuditFilter,
+) -> Result<Page<AuditRow>, Error> {
     let conn = store.conn();
     let mut filter = filter.clone();
     if let Some(code) = filter.program_code.as_mut() {
@@ -58,7 +69,7 @@ pub fn list(store: &Store, actor: &Actor, filter: &AuditFilter) -> Result<Vec<Au
         };
         return Err(Error::Denied(format!("{} as {reason}{hint}", who.label)));
     }
-    Ok(audit_log::list(conn, &filter)?)
+    Ok(audit_log::list_page(conn, &filter)?)
 }
 
 /// The CSV export: a header row and one line per audit row; before/after as JSON text.

@@ -159,3 +159,16 @@ impl From<rusqlite::Error> for Error {
         Error::Store(crate::store::classify(std::path::Path::new("the store"), e))
     }
 }
+
+impl From<crate::store::page::PageError> for Error {
+    fn from(e: crate::store::page::PageError) -> Self {
+        use crate::store::page::PageError;
+        match e {
+            PageError::BadCursor(reason) => Error::Invalid {
+                field: "cursor",
+                reason,
+            },
+            PageError::Sqlite(e) => e.into(),
+        }
+    }
+}

@@ -29,6 +29,7 @@ use crate::graph::{GraphClient, GraphError};
 use crate::membership::{self, AddressCheck, CheckOptions, Membership};
 use crate::store::audit_log::{self, AuditEntry};
 use crate::store::meetings::{self as table, AttendeeRow, Confirmed, MeetingFilter, MeetingRow};
+use crate::store::page::Page;
 use crate::store::Store;
 use crate::tz::{self, DstChoice};
 
@@ -647,12 +648,22 @@ pub fn show(store: &Store, actor: &Actor, key: &str) -> Result<MeetingRow, Error
     Ok(m)
 }
 
-/// Lists meetings. With a program: [`Action::ViewProgram`] on it; without: on all programs.
+/// Lists the first page of meetings matching `filter` (see [`list_page`]).
 pub fn list(
     store: &Store,
     actor: &Actor,
     filter: &MeetingFilter,
 ) -> Result<Vec<MeetingRow>, Error> {
+    Ok(list_page(store, actor, filter)?.items)
+}
+
+/// One page of meetings by start time; `filter.after` continues from the previous page's
+/// `next_cursor`. With a program: [`Action::ViewProgram`] on it; without: on all programs.
+pub fn list_page(
+    store: &Store,
+    actor: &Actor,
+    filter: &MeetingFilter,
+) -> Result<Page<MeetingRow>, Error> {
     let mut f = filter.clone();
     if let Some(p) = &f.program_code {
         let p = p.trim().to_ascii_lowercase();
@@ -667,7 +678,7 @@ pub fn list(
     if let Some(p) = &f.participant {
         f.participant = Some(p.trim().to_lowercase());
     }
-    Ok(table::list(store.conn(), &f)?)
+    Ok(table::list_page(store.conn(), &f)?)
 }
 
 /// Input of [`reschedule`].

@@ -22,6 +22,7 @@ use crate::participants::validate_email;
 use crate::programs::load as load_program;
 use crate::store::audit_log::{self, AuditEntry};
 use crate::store::operators as table;
+use crate::store::page::Page;
 use crate::store::Store;
 
 pub use crate::store::operators::OperatorRow as Operator;
@@ -83,6 +84,19 @@ pub fn roster(store: &Store, actor: &Actor) -> Result<Roster, Error> {
         setup_mode: operators.is_empty(),
         operators,
     })
+}
+
+/// One page of the roster, by UPN; `after` is the previous page's `next_cursor`. Needs
+/// [`Action::OperatorsView`]. (The roster is small; [`roster`] returns it whole.)
+pub fn list_page(
+    store: &Store,
+    actor: &Actor,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Page<Operator>, Error> {
+    let conn = store.conn();
+    access::require(conn, actor, Action::OperatorsView, None)?;
+    Ok(table::list_page(conn, after, limit)?)
 }
 
 fn load(conn: &rusqlite::Connection, upn: &str) -> Result<Operator, Error> {

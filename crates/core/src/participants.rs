@@ -17,6 +17,7 @@ use crate::actor::Actor;
 use crate::error::{Error, LineProblem};
 use crate::programs::{ensure_active, load};
 use crate::store::audit_log::{self, AuditEntry};
+use crate::store::page::Page;
 use crate::store::participants as table;
 use crate::store::Store;
 
@@ -340,6 +341,21 @@ pub fn list(store: &Store, actor: &Actor, program: &str) -> Result<Vec<Participa
     let p = load(conn, program)?;
     access::require(conn, actor, Action::ViewProgram, Some(&p.code))?;
     Ok(table::list(conn, p.id)?)
+}
+
+/// One page of the participants of a program, by email; `after` is the previous page's
+/// `next_cursor`. Needs [`Action::ViewProgram`] on it.
+pub fn list_page(
+    store: &Store,
+    actor: &Actor,
+    program: &str,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Page<Participant>, Error> {
+    let conn = store.conn();
+    let p = load(conn, program)?;
+    access::require(conn, actor, Action::ViewProgram, Some(&p.code))?;
+    Ok(table::list_page(conn, p.id, after, limit)?)
 }
 
 /// Imports participants from CSV bytes (see [`parse_csv`]), all or nothing, with one audit row.

@@ -17,6 +17,7 @@ use crate::access::{self, Action};
 use crate::actor::Actor;
 use crate::error::Error;
 use crate::store::audit_log::{self, AuditEntry};
+use crate::store::page::{Page, PageError};
 use crate::store::programs as table;
 use crate::store::Store;
 
@@ -547,9 +548,19 @@ pub fn set_mode(
     })
 }
 
-/// Lists the programs the actor may view (every program for a global admin or support, their
-/// own for a track admin or coordinator), with search and paging.
+/// Lists the first page of programs the actor may view (see [`list_page`]).
 pub fn list(store: &Store, actor: &Actor, query: &ListQuery) -> Result<Vec<ProgramView>, Error> {
+    Ok(list_page(store, actor, query)?.items)
+}
+
+/// One page of the programs the actor may view (every program for a global admin or support,
+/// their own for a track admin or coordinator), with search; `query.after` continues from the
+/// previous page's `next_cursor`.
+pub fn list_page(
+    store: &Store,
+    actor: &Actor,
+    query: &ListQuery,
+) -> Result<Page<ProgramView>, Error> {
     let conn = store.conn();
     let who = access::resolve(conn, actor)?;
     let mut q = query.clone();
@@ -570,15 +581,15 @@ pub fn list(store: &Store, actor: &Actor, query: &ListQuery) -> Result<Vec<Progr
             None => own,
         });
     }
-    let rows = table::list(conn, &q).map_err(|e| Error::from(store.err(e)))?;
+    let rows = table::list_page(conn, &q).map_err(|e| match e {
+        PageError::Sqlite(e) => Error::from(store.err(e)),
+        other => Error::from(other),
+    })?;
     let teams = teams_availability(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|program| ProgramView {
-            modes: mode_states(&program, &teams),
-            program,
-        })
-        .collect())
+    Ok(rows.map(|program| ProgramView {
+        modes: mode_states(&program, &teams),
+        program,
+    }))
 }
 
 /// Shows one program by code. Needs [`Action::ViewProgram`] on it.
@@ -868,7 +879,17 @@ mod tests {
             &ListQuery {
                 include_archived: true,
                 limit: 2,
-                offset: 2,
+                after: list_page(
+                    &store,
+                    &me,
+                    &ListQuery {
+                        include_archived: true,
+                        limit: 2,
+                        ..Default::default()
+                    },
+                )
+                .expect("page 1")
+                .next_cursor,
                 ..Default::default()
             },
         )

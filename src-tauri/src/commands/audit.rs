@@ -36,6 +36,7 @@ fn to_core(f: Filter) -> CmdResult<AuditFilter> {
             .map(|s| audit::parse_instant("until", &s))
             .transpose()?,
         limit: f.limit.unwrap_or(500),
+        after: None,
     })
 }
 

@@ -26,6 +26,9 @@ pub struct Audit {
     /// At most this many rows, newest first (default 100).
     #[arg(long, default_value_t = 0, hide_default_value = true)]
     limit: u32,
+    /// Continue after this cursor (printed on stderr when more rows follow).
+    #[arg(long, value_name = "CURSOR")]
+    after: Option<String>,
     /// Export as JSON.
     #[arg(long, conflicts_with = "csv")]
     json: bool,
@@ -50,8 +53,10 @@ pub fn run(cmd: Audit, ctx: &Context) -> anyhow::Result<()> {
             .map(|s| audit::parse_instant("until", &s))
             .transpose()?,
         limit: cmd.limit,
+        after: cmd.after,
     };
-    let rows = audit::list(&store, &actor, &filter)?;
+    let page = audit::list_page(&store, &actor, &filter)?;
+    let rows = page.items;
     if cmd.json {
         println!("{}", audit::to_json(&rows)?);
     } else if cmd.csv {
@@ -79,5 +84,6 @@ pub fn run(cmd: Audit, ctx: &Context) -> anyhow::Result<()> {
             )
         );
     }
+    output::more(page.next_cursor.as_deref());
     Ok(())
 }

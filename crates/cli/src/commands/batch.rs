@@ -75,16 +75,33 @@ pub enum BatchCmd {
         #[arg(long)]
         json: bool,
     },
-    /// List batches (interrupted and paused ones are resumable).
+    /// List batches, newest first (interrupted and paused ones are resumable); all of them,
+    /// unless --limit or --after asks for one page.
     List {
+        /// Page size.
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Continue after this cursor (printed on stderr when more rows follow).
+        #[arg(long, value_name = "CURSOR")]
+        after: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Show a batch and its items.
+    /// Show a batch and its items (all of them, unless --state, --limit or --after asks for
+    /// one page).
     Show {
         /// Batch id.
         id: i64,
+        /// Only items in this state (queued, in_flight, done, failed, cancelled, undone).
+        #[arg(long)]
+        state: Option<String>,
+        /// Page size.
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Continue after this cursor (printed on stderr when more rows follow).
+        #[arg(long, value_name = "CURSOR")]
+        after: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -394,10 +411,16 @@ pub fn run(cmd: BatchCmd, ctx: &Context) -> anyhow::Result<()> {
             }
             finish(&outcome, json);
         }
-        BatchCmd::List { json } => {
+        BatchCmd::List { limit, after, json } => {
             let store = ctx.store()?;
             let actor = ctx.actor(&store)?;
-            let list = batch_run::list(&store, &actor)?;
+            let (list, next) = if limit.is_some() || after.is_some() {
+                let page =
+                    batch_run::list_page(&store, &actor, after.as_deref(), limit.unwrap_or(0))?;
+                (page.items, page.next_cursor)
+            } else {
+                (batch_run::list(&store, &actor)?, None)
+            };
             if json {
                 output::json(&list)?;
             } else if list.is_empty() {
@@ -433,11 +456,29 @@ pub fn run(cmd: BatchCmd, ctx: &Context) -> anyhow::Result<()> {
                     )
                 );
             }
+            output::more(next.as_deref());
         }
-        BatchCmd::Show { id, json } => {
+        BatchCmd::Show {
+            id,
+            state,
+            limit,
+            after,
+            json,
+        } => {
             let store = ctx.store()?;
             let actor = ctx.actor(&store)?;
-            let view = batch_run::show(&store, &actor, id)?;
+            let (view, next) = if state.is_some() || limit.is_some() || after.is_some() {
+                batch_run::show_page(
+                    &store,
+                    &actor,
+                    id,
+                    state.as_deref(),
+                    after.as_deref(),
+                    limit.unwrap_or(0),
+                )?
+            } else {
+                (batch_run::show(&store, &actor, id)?, None)
+            };
             if json {
                 output::json(&view)?;
             } else {
@@ -459,6 +500,7 @@ pub fn run(cmd: BatchCmd, ctx: &Context) -> anyhow::Result<()> {
                     output::table(&["LINE", "STATE", "JOIN URL", "ERROR"], &rows)
                 );
             }
+            output::more(next.as_deref());
         }
         BatchCmd::Resume {
             id,

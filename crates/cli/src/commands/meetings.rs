@@ -140,9 +140,9 @@ pub struct Filter {
     /// Page size (default 100).
     #[arg(long, default_value_t = 0, hide_default_value = true)]
     limit: u32,
-    /// Rows to skip.
-    #[arg(long, default_value_t = 0, hide_default_value = true)]
-    offset: u32,
+    /// Continue after this cursor (printed on stderr when more rows follow).
+    #[arg(long, value_name = "CURSOR")]
+    after: Option<String>,
 }
 
 impl Filter {
@@ -160,7 +160,7 @@ impl Filter {
                 .transpose()?,
             participant: self.participant,
             limit: self.limit,
-            offset: self.offset,
+            after: self.after,
         })
     }
 }
@@ -308,7 +308,8 @@ pub fn run(cmd: MeetingsCmd, ctx: &Context) -> anyhow::Result<()> {
         MeetingsCmd::List { filter, json } => {
             let store = ctx.store()?;
             let actor = ctx.actor(&store)?;
-            let rows = meetings::list(&store, &actor, &filter.into_core()?)?;
+            let page = meetings::list_page(&store, &actor, &filter.into_core()?)?;
+            let rows = page.items;
             if json {
                 output::json(&rows)?;
             } else if rows.is_empty() {
@@ -342,6 +343,7 @@ pub fn run(cmd: MeetingsCmd, ctx: &Context) -> anyhow::Result<()> {
                     )
                 );
             }
+            output::more(page.next_cursor.as_deref());
         }
         MeetingsCmd::Show { meeting, json } => {
             let store = ctx.store()?;

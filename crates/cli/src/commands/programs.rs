@@ -39,9 +39,9 @@ pub enum Programs {
         /// Page size (default 100).
         #[arg(long, default_value_t = 0, hide_default_value = true)]
         limit: u32,
-        /// Rows to skip, for paging.
-        #[arg(long, default_value_t = 0, hide_default_value = true)]
-        offset: u32,
+        /// Continue after this cursor (printed on stderr when more rows follow).
+        #[arg(long, value_name = "CURSOR")]
+        after: Option<String>,
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
@@ -158,10 +158,16 @@ pub enum Participants {
         #[arg(long)]
         json: bool,
     },
-    /// List participants.
+    /// List participants (all of them, unless --limit or --after asks for one page).
     List {
         /// The program's code.
         code: String,
+        /// Page size.
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Continue after this cursor (printed on stderr when more rows follow).
+        #[arg(long, value_name = "CURSOR")]
+        after: Option<String>,
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
@@ -193,20 +199,21 @@ pub fn run(cmd: Programs, ctx: &Context) -> anyhow::Result<()> {
             search,
             all,
             limit,
-            offset,
+            after,
             json,
         } => {
-            let list = programs::list(
+            let page = programs::list_page(
                 &store,
                 &actor,
                 &ListQuery {
                     search,
                     include_archived: all,
                     limit,
-                    offset,
+                    after,
                     ..Default::default()
                 },
             )?;
+            let list = page.items;
             if json {
                 output::json(&list)?;
             } else if list.is_empty() {
@@ -228,6 +235,7 @@ pub fn run(cmd: Programs, ctx: &Context) -> anyhow::Result<()> {
                     output::table(&["CODE", "NAME", "MEETING MODES", "STATUS"], &rows)
                 );
             }
+            output::more(page.next_cursor.as_deref());
         }
         Programs::Show { code, json } => {
             let p = programs::show(&store, &actor, &code)?;
@@ -331,8 +339,24 @@ pub fn run(cmd: Programs, ctx: &Context) -> anyhow::Result<()> {
                 ),
             )?;
         }
-        Programs::Participants(Participants::List { code, json }) => {
-            let list = participants::list(&store, &actor, &code)?;
+        Programs::Participants(Participants::List {
+            code,
+            limit,
+            after,
+            json,
+        }) => {
+            let (list, next) = if limit.is_some() || after.is_some() {
+                let page = participants::list_page(
+                    &store,
+                    &actor,
+                    &code,
+                    after.as_deref(),
+                    limit.unwrap_or(0),
+                )?;
+                (page.items, page.next_cursor)
+            } else {
+                (participants::list(&store, &actor, &code)?, None)
+            };
             if json {
                 output::json(&list)?;
             } else if list.is_empty() {
@@ -347,6 +371,7 @@ pub fn run(cmd: Programs, ctx: &Context) -> anyhow::Result<()> {
                     output::table(&["EMAIL", "DISPLAY NAME", "ADDED"], &rows)
                 );
             }
+            output::more(next.as_deref());
         }
     }
     Ok(())

@@ -29,6 +29,7 @@ use crate::graph::meetings::{create_or_get_request, CreateOrGet, OnlineMeeting};
 use crate::graph::{BoxFuture, GraphClient, TokenSource};
 use crate::store::audit_log::{self, AuditEntry};
 use crate::store::batches::{self as table, BatchRow, ItemRow};
+use crate::store::page::{self, Page};
 use crate::store::Store;
 
 /// The answer to one attempt.
@@ -893,6 +894,98 @@ pub fn list(store: &Store, actor: &Actor) -> Result<Vec<BatchRow>, Error> {
                 .all(|p| access::decide(&who.subject, Action::BatchesManage, Some(p)).is_allowed())
         })
         .collect())
+}
+
+/// One page of the batches the acting operator may manage, newest first, with counts;
+/// `after` is the previous page's `next_cursor`. Batches the operator may not manage are
+/// skipped, so a page may need several reads of the table to fill.
+pub fn list_page(
+    store: &Store,
+    actor: &Actor,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Page<BatchRow>, Error> {
+    let who = access::resolve(store.conn(), actor)?;
+    let limit = page::limit(limit);
+    let mut visible = Vec::new();
+    let mut cursor = after.map(str::to_string);
+    loop {
+        let read = table::list_page(store.conn(), cursor.as_deref(), limit.saturating_add(1))?;
+        visible.extend(read.items.into_iter().filter(|b| {
+            b.programs
+                .iter()
+                .all(|p| access::decide(&who.subject, Action::BatchesManage, Some(p)).is_allowed())
+        }));
+        if visible.len() > limit as usize || read.next_cursor.is_none() {
+            break;
+        }
+        cursor = read.next_cursor;
+    }
+    Ok(page::finish(table::BATCHES_CURSOR, visible, limit, |b| {
+        b.id
+    }))
+}
+
+/// One page of a batch's items in line order, optionally only those in `state`; `after` is the
+/// previous page's `next_cursor`. Needs [`Action::BatchesManage`] on every program of the batch.
+pub fn items_page(
+    store: &Store,
+    actor: &Actor,
+    id: i64,
+    state: Option<&str>,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Page<ItemRow>, Error> {
+    const STATES: [&str; 6] = [
+        "queued",
+        "in_flight",
+        "done",
+        "failed",
+        "cancelled",
+        "undone",
+    ];
+    let state = state.map(|s| s.trim().to_ascii_lowercase().replace('-', "_"));
+    if let Some(s) = state.as_deref().filter(|s| !STATES.contains(s)) {
+        return Err(Error::invalid(
+            "state",
+            format!("unknown item state '{s}'; use one of {}", STATES.join(", ")),
+        ));
+    }
+    let batch = load(store, id)?;
+    if batch.programs.is_empty() {
+        access::require(store.conn(), actor, Action::BatchesManage, None)?;
+    }
+    for p in &batch.programs {
+        access::require(store.conn(), actor, Action::BatchesManage, Some(p))?;
+    }
+    Ok(table::items_page(
+        store.conn(),
+        id,
+        state.as_deref(),
+        after,
+        limit,
+    )?)
+}
+
+/// One batch with one page of its items (`tsched batch show ID --limit N`), and the cursor of
+/// the next page. Same access rule as [`items_page`].
+pub fn show_page(
+    store: &Store,
+    actor: &Actor,
+    id: i64,
+    state: Option<&str>,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<(BatchView, Option<String>), Error> {
+    let page = items_page(store, actor, id, state, after, limit)?;
+    let batch = load(store, id)?;
+    Ok((
+        BatchView {
+            batch,
+            items: page.items,
+        },
+        page.next_cursor,
+    ))
 }
 
 /// One batch with its items (`tsched batch show ID`).

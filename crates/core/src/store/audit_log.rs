@@ -5,6 +5,8 @@
 use rusqlite::{params, Connection, Row};
 use serde::Serialize;
 
+use super::page::{self, Page, PageError, PageQuery};
+
 /// One change to record.
 #[derive(Debug, Clone, Default)]
 pub struct AuditEntry<'a> {
@@ -62,6 +64,8 @@ pub struct AuditFilter {
     pub until: Option<String>,
     /// At most this many rows (newest first); 0 means 100.
     pub limit: u32,
+    /// Start after this cursor (the `next_cursor` of the previous page).
+    pub after: Option<String>,
 }
 
 /// Appends one row. Call inside the transaction of the change it records.
@@ -83,28 +87,60 @@ pub fn append(conn: &Connection, e: &AuditEntry<'_>) -> rusqlite::Result<i64> {
     Ok(conn.last_insert_rowid())
 }
 
-/// Lists rows matching `f`, newest first.
+/// The first page of rows matching `f` (see [`list_page`]); a bad `f.after` cursor is an
+/// `InvalidParameterName` error here (use [`list_page`] for the precise error).
 pub fn list(conn: &Connection, f: &AuditFilter) -> rusqlite::Result<Vec<AuditRow>> {
-    let limit = if f.limit == 0 { 100 } else { f.limit };
-    let mut stmt = conn.prepare_cached(
+    list_page(conn, f)
+        .map(|p| p.items)
+        .map_err(page::into_sqlite)
+}
+
+/// One page of the rows matching `f`, newest first: by `at`, then `id` among rows of the same
+/// second. Each filter present becomes a plain constraint, so SQLite can pick the index that
+/// starts with it (`operator`, `program_code` or `action`, then `at`, then the rowid), which
+/// already yields rows in list order: no sort, and a deep page is one seek.
+pub fn list_page(conn: &Connection, f: &AuditFilter) -> Result<Page<AuditRow>, PageError> {
+    let query = list_query(f)?;
+    let rows = query.rows(conn, from_row)?;
+    Ok(page::finish(KIND, rows, query.limit, |r| {
+        (r.at.clone(), r.id)
+    }))
+}
+
+const KIND: &str = "audit";
+
+/// The statement [`list_page`] runs for `f`.
+pub fn list_query(f: &AuditFilter) -> Result<PageQuery, PageError> {
+    let after: Option<(String, i64)> = f
+        .after
+        .as_deref()
+        .map(|c| page::decode(KIND, c))
+        .transpose()?;
+    let mut query = PageQuery::new(
         "SELECT id, at, operator, action, target, program_code, before_json, after_json, graph_request_id
-         FROM audit_log
-         WHERE (?1 IS NULL OR operator = ?1) AND (?2 IS NULL OR program_code = ?2)
-           AND (?3 IS NULL OR action = ?3) AND (?4 IS NULL OR at >= ?4) AND (?5 IS NULL OR at < ?5)
-         ORDER BY id DESC LIMIT ?6",
-    )?;
-    let rows = stmt.query_map(
-        params![
-            f.operator,
-            f.program_code,
-            f.action,
-            f.since,
-            f.until,
-            limit
-        ],
-        from_row,
-    )?;
-    rows.collect()
+         FROM audit_log WHERE 1 = 1",
+        f.limit,
+    );
+    for (column, op, value) in [
+        ("operator", "=", &f.operator),
+        ("program_code", "=", &f.program_code),
+        ("action", "=", &f.action),
+        ("at", ">=", &f.since),
+        ("at", "<", &f.until),
+    ] {
+        if let Some(v) = value {
+            let n = query.arg(v.clone());
+            query.push(&format!(" AND {column} {op} ?{n}"));
+        }
+    }
+    if let Some((at, id)) = after {
+        let a = query.arg(at);
+        let b = query.arg(id);
+        query.push(&format!(" AND (at, id) < (?{a}, ?{b})"));
+    }
+    query.push(" ORDER BY at DESC, id DESC");
+    query.push_limit();
+    Ok(query)
 }
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<AuditRow> {

@@ -5,6 +5,8 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
+use super::page::{self, Page, PageError, PageQuery};
+
 /// A batch with its item counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BatchRow {
@@ -214,35 +216,100 @@ pub fn list(conn: &Connection) -> rusqlite::Result<Vec<BatchRow>> {
     let mut rows = stmt
         .query_map([], batch_from)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    for b in &mut rows {
-        b.counts = counts(conn, b.id)?;
-    }
+    attach_counts(conn, &mut rows)?;
     Ok(rows)
 }
 
-/// Item counts of a batch.
+/// The cursor name of [`list_page`] (a batch page's sort key is its id).
+pub const BATCHES_CURSOR: &str = "batches";
+
+/// One page of batches, newest first, with counts; `after` is the previous page's cursor.
+pub fn list_page(
+    conn: &Connection,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Page<BatchRow>, PageError> {
+    let query = list_query(after, limit)?;
+    let rows = query.rows(conn, batch_from)?;
+    let mut page = page::finish(BATCHES_CURSOR, rows, query.limit, |b| b.id);
+    attach_counts(conn, &mut page.items)?;
+    Ok(page)
+}
+
+/// The statement [`list_page`] runs (the counts are read by [`COUNTS_OF_MANY`] after it).
+pub fn list_query(after: Option<&str>, limit: u32) -> Result<PageQuery, PageError> {
+    let after: Option<i64> = after.map(|c| page::decode(BATCHES_CURSOR, c)).transpose()?;
+    let mut query = PageQuery::new(
+        format!("SELECT {BATCH_COLS} FROM batches WHERE 1 = 1"),
+        limit,
+    );
+    if let Some(id) = after {
+        let n = query.arg(id);
+        query.push(&format!(" AND id < ?{n}"));
+    }
+    query.push(" ORDER BY id DESC");
+    query.push_limit();
+    Ok(query)
+}
+
+/// Reads the item counts of a page of batches at once; `?1` is a JSON array of batch ids.
+pub const COUNTS_OF_MANY: &str = "SELECT batch_id, state, n FROM batch_item_counts
+     WHERE batch_id IN (SELECT value FROM json_each(?1))";
+
+/// Fills in the counts of many batches with one read of `batch_item_counts`.
+fn attach_counts(conn: &Connection, batches: &mut [BatchRow]) -> rusqlite::Result<()> {
+    if batches.is_empty() {
+        return Ok(());
+    }
+    let ids = serde_json::Value::from(batches.iter().map(|b| b.id).collect::<Vec<_>>()).to_string();
+    let mut stmt = conn.prepare_cached(COUNTS_OF_MANY)?;
+    let mut by_batch: std::collections::HashMap<i64, Counts> = std::collections::HashMap::new();
+    let rows = stmt.query_map([ids], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (id, state, n) = row?;
+        by_batch.entry(id).or_default().add(&state, n);
+    }
+    for b in batches {
+        b.counts = by_batch.remove(&b.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// Item counts of a batch (kept by the `batch_item_counts` triggers: no item is counted here).
 pub fn counts(conn: &Connection, batch_id: i64) -> rusqlite::Result<Counts> {
     let mut c = Counts::default();
-    let mut stmt = conn.prepare_cached(
-        "SELECT state, COUNT(*) FROM batch_items WHERE batch_id = ?1 GROUP BY state",
-    )?;
+    let mut stmt =
+        conn.prepare_cached("SELECT state, n FROM batch_item_counts WHERE batch_id = ?1")?;
     let rows = stmt.query_map([batch_id], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
     })?;
     for row in rows {
         let (state, n) = row?;
-        c.total += n;
-        match state.as_str() {
-            "queued" => c.queued = n,
-            "in_flight" => c.in_flight = n,
-            "done" => c.done = n,
-            "failed" => c.failed = n,
-            "cancelled" => c.cancelled = n,
-            "undone" => c.undone = n,
+        c.add(&state, n);
+    }
+    Ok(c)
+}
+
+impl Counts {
+    fn add(&mut self, state: &str, n: i64) {
+        let n = u64::try_from(n).unwrap_or(0);
+        self.total += n;
+        match state {
+            "queued" => self.queued = n,
+            "in_flight" => self.in_flight = n,
+            "done" => self.done = n,
+            "failed" => self.failed = n,
+            "cancelled" => self.cancelled = n,
+            "undone" => self.undone = n,
             _ => {}
         }
     }
-    Ok(c)
 }
 
 fn item_from(r: &Row<'_>) -> rusqlite::Result<ItemRow> {
@@ -262,19 +329,66 @@ fn item_from(r: &Row<'_>) -> rusqlite::Result<ItemRow> {
     })
 }
 
+const ITEM_COLS: &str = "batch_id, line, external_id, row_json, state, graph_id, join_web_url,
+    created_now, error_code, error_message, attempts, updated_at";
+
 /// Items of a batch in line order; `state` filters.
 pub fn items(
     conn: &Connection,
     batch_id: i64,
     state: Option<&str>,
 ) -> rusqlite::Result<Vec<ItemRow>> {
-    let mut stmt = conn.prepare(
-        "SELECT batch_id, line, external_id, row_json, state, graph_id, join_web_url, created_now,
-                error_code, error_message, attempts, updated_at
-         FROM batch_items WHERE batch_id = ?1 AND (?2 IS NULL OR state = ?2) ORDER BY line",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ITEM_COLS} FROM batch_items
+         WHERE batch_id = ?1 AND (?2 IS NULL OR state = ?2) ORDER BY line"
+    ))?;
     let rows = stmt.query_map(params![batch_id, state], item_from)?;
     rows.collect()
+}
+
+/// One page of a batch's items in line order, optionally in one state; `after` is the previous
+/// page's cursor.
+pub fn items_page(
+    conn: &Connection,
+    batch_id: i64,
+    state: Option<&str>,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Page<ItemRow>, PageError> {
+    let query = items_query(batch_id, state, after, limit)?;
+    let rows = query.rows(conn, item_from)?;
+    Ok(page::finish(ITEMS_CURSOR, rows, query.limit, |i| {
+        i.line as i64
+    }))
+}
+
+const ITEMS_CURSOR: &str = "batch-items";
+
+/// The statement [`items_page`] runs: the primary key serves it, or `batch_items_state_line`
+/// with a state.
+pub fn items_query(
+    batch_id: i64,
+    state: Option<&str>,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<PageQuery, PageError> {
+    let after: Option<i64> = after.map(|c| page::decode(ITEMS_CURSOR, c)).transpose()?;
+    let mut query = PageQuery::new(
+        format!("SELECT {ITEM_COLS} FROM batch_items WHERE batch_id = ?1"),
+        limit,
+    );
+    query.arg(batch_id);
+    if let Some(state) = state {
+        let n = query.arg(state.to_string());
+        query.push(&format!(" AND state = ?{n}"));
+    }
+    if let Some(line) = after {
+        let n = query.arg(line);
+        query.push(&format!(" AND line > ?{n}"));
+    }
+    query.push(" ORDER BY line");
+    query.push_limit();
+    Ok(query)
 }
 
 /// Resume bookkeeping: items left `in_flight` by an interrupted run go back to the queue (their

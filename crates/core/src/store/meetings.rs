@@ -5,6 +5,8 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
+use super::page::{self, Page, PageError, PageQuery};
+
 /// A stored meeting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MeetingRow {
@@ -104,8 +106,8 @@ pub struct MeetingFilter {
     pub participant: Option<String>,
     /// Page size; 0 means 100.
     pub limit: u32,
-    /// Rows to skip.
-    pub offset: u32,
+    /// Start after this cursor (the `next_cursor` of the previous page).
+    pub after: Option<String>,
 }
 
 const SELECT: &str = "SELECT m.id, m.external_id, m.program_id, p.code, m.batch_id, m.subject,
@@ -193,7 +195,7 @@ pub fn replace_attendees(
 
 /// The attendees of a meeting, by address.
 pub fn attendees(conn: &Connection, meeting_id: i64) -> rusqlite::Result<Vec<AttendeeRow>> {
-    let mut st = conn.prepare(
+    let mut st = conn.prepare_cached(
         "SELECT address, upn, object_id, display_name FROM meeting_attendees
          WHERE meeting_id = ?1 ORDER BY address",
     )?;
@@ -315,43 +317,152 @@ pub fn mark_cancelled(conn: &Connection, id: i64, now: &str) -> rusqlite::Result
     )
 }
 
-/// Lists meetings by start time, with filters and paging.
-pub fn list(conn: &Connection, f: &MeetingFilter) -> rusqlite::Result<Vec<MeetingRow>> {
-    let mut sql = format!("{SELECT} WHERE 1 = 1");
-    let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+/// One page of meetings by start time (then id), with filters. Each filter present becomes a
+/// plain constraint so SQLite can use the index that starts with it and already yields rows by
+/// `(start_utc, id)`: program (and state), state, the start range; a participant's meetings
+/// come from the attendee indexes, which hold each meeting's start.
+pub fn list_page(conn: &Connection, f: &MeetingFilter) -> Result<Page<MeetingRow>, PageError> {
+    let query = list_query(f)?;
+    let rows = query.rows(conn, from_row)?;
+    let mut page = page::finish(KIND, rows, query.limit, |m| (m.start_utc.clone(), m.id));
+    attach_attendees(conn, &mut page.items)?;
+    Ok(page)
+}
+
+const KIND: &str = "meetings";
+
+/// The statement [`list_page`] runs for `f` (the attendees of the page's meetings are read by
+/// [`ATTENDEES_OF_MANY`] after it).
+pub fn list_query(f: &MeetingFilter) -> Result<PageQuery, PageError> {
+    let after: Option<(String, i64)> = f
+        .after
+        .as_deref()
+        .map(|c| page::decode(KIND, c))
+        .transpose()?;
+    let mut query = PageQuery::new(format!("{SELECT} WHERE 1 = 1"), f.limit);
+    if let Some(person) = &f.participant {
+        person_page(&mut query, f, person, after);
+        return Ok(query);
+    }
     if let Some(p) = &f.program_code {
-        args.push(Box::new(p.clone()));
-        sql.push_str(&format!(" AND p.code = ?{} COLLATE NOCASE", args.len()));
+        // On the join: SQLite looks the program up by code once, then seeks
+        // `meetings_program_start` (or `meetings_program_state_start`).
+        let n = query.arg(p.clone());
+        query.push(&format!(" AND p.code = ?{n}"));
     }
     if let Some(s) = &f.state {
-        args.push(Box::new(s.clone()));
-        sql.push_str(&format!(" AND m.state = ?{}", args.len()));
+        let n = query.arg(s.clone());
+        query.push(&format!(" AND m.state = ?{n}"));
     }
     if let Some(t) = &f.from {
-        args.push(Box::new(t.clone()));
-        sql.push_str(&format!(" AND m.start_utc >= ?{}", args.len()));
+        let n = query.arg(t.clone());
+        query.push(&format!(" AND m.start_utc >= ?{n}"));
     }
     if let Some(t) = &f.to {
-        args.push(Box::new(t.clone()));
-        sql.push_str(&format!(" AND m.start_utc < ?{}", args.len()));
+        let n = query.arg(t.clone());
+        query.push(&format!(" AND m.start_utc < ?{n}"));
     }
-    if let Some(a) = &f.participant {
-        args.push(Box::new(a.clone()));
-        sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM meeting_attendees a WHERE a.meeting_id = m.id AND (a.address = ?{n} OR a.upn = ?{n} COLLATE NOCASE))",
-            n = args.len()
+    if let Some((start, id)) = after {
+        let a = query.arg(start);
+        let b = query.arg(id);
+        query.push(&format!(" AND (m.start_utc, m.id) > (?{a}, ?{b})"));
+    }
+    query.push(" ORDER BY m.start_utc, m.id");
+    query.push_limit();
+    Ok(query)
+}
+
+/// The meetings of one person: their attendee rows by address, and by UPN where it differs
+/// (`meeting_attendees_address_start`, `meeting_attendees_upn_start`), both already in
+/// `(start_utc, meeting_id)` order, merged by SQLite, which stops after one page; the other
+/// filters are checked on the way (a unary `+` keeps SQLite from seeking their indexes
+/// instead). The outer query then reads only the page's meetings whole.
+fn person_page(
+    query: &mut PageQuery,
+    f: &MeetingFilter,
+    person: &str,
+    after: Option<(String, i64)>,
+) {
+    let who = query.arg(person.to_string());
+    let mut on_meeting = String::new();
+    let mut on_attendee = String::new();
+    if let Some(p) = &f.program_code {
+        let n = query.arg(p.clone());
+        on_meeting.push_str(&format!(
+            " AND +c.program_id = (SELECT id FROM programs WHERE code = ?{n})"
         ));
     }
-    let limit = if f.limit == 0 { 100 } else { f.limit };
-    sql.push_str(&format!(
-        " ORDER BY m.start_utc, m.id LIMIT {limit} OFFSET {}",
-        f.offset
+    if let Some(s) = &f.state {
+        let n = query.arg(s.clone());
+        on_meeting.push_str(&format!(" AND +c.state = ?{n}"));
+    }
+    if let Some(t) = &f.from {
+        let n = query.arg(t.clone());
+        on_attendee.push_str(&format!(" AND a.start_utc >= ?{n}"));
+    }
+    if let Some(t) = &f.to {
+        let n = query.arg(t.clone());
+        on_attendee.push_str(&format!(" AND a.start_utc < ?{n}"));
+    }
+    if let Some((start, id)) = after {
+        let a = query.arg(start);
+        let b = query.arg(id);
+        on_attendee.push_str(&format!(" AND (a.start_utc, a.meeting_id) > (?{a}, ?{b})"));
+    }
+    let join = if on_meeting.is_empty() {
+        ""
+    } else {
+        " JOIN meetings c ON c.id = a.meeting_id"
+    };
+    let branch = |by: &str| {
+        format!(
+            "SELECT a.meeting_id, a.start_utc FROM meeting_attendees a{join}
+             WHERE {by}{on_attendee}{on_meeting}"
+        )
+    };
+    let by_address = branch(&format!("a.address = ?{who}"));
+    let by_upn = branch(&format!(
+        "a.upn = ?{who} COLLATE NOCASE AND a.upn <> a.address COLLATE NOCASE"
     ));
-    let mut st = conn.prepare(&sql)?;
-    let rows = st.query_map(
-        rusqlite::params_from_iter(args.iter().map(|b| b.as_ref())),
-        from_row,
-    )?;
-    let rows: Vec<MeetingRow> = rows.collect::<rusqlite::Result<_>>()?;
-    rows.into_iter().map(|m| with_attendees(conn, m)).collect()
+    let n = query.arg(i64::from(query.limit) + 1);
+    query.push(&format!(
+        " AND m.id IN (SELECT meeting_id FROM ({by_address} UNION {by_upn} ORDER BY 2, 1 LIMIT ?{n}))
+         ORDER BY +m.start_utc, m.id"
+    ));
+}
+
+/// Reads the attendees of a page of meetings at once; `?1` is a JSON array of meeting ids.
+pub const ATTENDEES_OF_MANY: &str =
+    "SELECT meeting_id, address, upn, object_id, display_name FROM meeting_attendees
+     WHERE meeting_id IN (SELECT value FROM json_each(?1)) ORDER BY meeting_id, address";
+
+/// Fills in the attendees of many meetings with one query (not one per meeting).
+fn attach_attendees(conn: &Connection, meetings: &mut [MeetingRow]) -> rusqlite::Result<()> {
+    if meetings.is_empty() {
+        return Ok(());
+    }
+    let ids =
+        serde_json::Value::from(meetings.iter().map(|m| m.id).collect::<Vec<_>>()).to_string();
+    let mut st = conn.prepare_cached(ATTENDEES_OF_MANY)?;
+    let mut by_meeting: std::collections::HashMap<i64, Vec<AttendeeRow>> =
+        std::collections::HashMap::new();
+    let rows = st.query_map([ids], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            AttendeeRow {
+                address: r.get(1)?,
+                upn: r.get(2)?,
+                object_id: r.get(3)?,
+                display_name: r.get(4)?,
+            },
+        ))
+    })?;
+    for row in rows {
+        let (id, a) = row?;
+        by_meeting.entry(id).or_default().push(a);
+    }
+    for m in meetings {
+        m.attendees = by_meeting.remove(&m.id).unwrap_or_default();
+    }
+    Ok(())
 }

@@ -4,7 +4,7 @@
 use super::{Store, StoreError, APPLICATION_ID};
 
 /// The migrations, in order: `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+pub const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
 
 /// The schema version this build writes.
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -53,4 +53,183 @@ pub fn migrate(store: &mut Store) -> Result<(), StoreError> {
             .map_err(err)?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::{params, Connection};
+
+    /// A file exactly as the released v1 wrote it, with rows in every table v2 touches.
+    fn v1_file(path: &std::path::Path) {
+        let conn = Connection::open(path).expect("create v1 file");
+        conn.execute_batch(MIGRATIONS[0]).expect("schema v1");
+        conn.pragma_update(None, "user_version", 1)
+            .expect("version");
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .expect("application id");
+        let t = "2027-01-01T00:00:00Z";
+        for (code, name) in [("eng", "Engineering Mentoring"), ("des", "Design Coaching")] {
+            conn.execute(
+                "INSERT INTO programs (code, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+                params![code, name, t],
+            )
+            .expect("program");
+        }
+        conn.execute(
+            "INSERT INTO participants (program_id, email, added_at) VALUES (1, 'ann@x.example', ?1)",
+            [t],
+        )
+        .expect("participant");
+        conn.execute(
+            "INSERT INTO batches (uid, source_name, source_sha256, state, programs, created_by, created_at, updated_at)
+             VALUES ('u1', 'f.csv', 'sha', 'running', 'eng', 'me', ?1, ?1)",
+            [t],
+        )
+        .expect("batch");
+        for (line, state) in [(2, "done"), (3, "done"), (4, "failed"), (5, "queued")] {
+            conn.execute(
+                "INSERT INTO batch_items (batch_id, line, external_id, row_json, state, updated_at)
+                 VALUES (1, ?1, ?2, '{}', ?3, ?4)",
+                params![line, format!("x{line}"), state, t],
+            )
+            .expect("item");
+        }
+        conn.execute(
+            "INSERT INTO meetings (external_id, program_id, batch_id, subject, start_utc, end_utc, time_zone,
+                 state, created_by, created_at, updated_at)
+             VALUES ('m1', 1, 1, 'Kick-off', ?1, ?1, 'UTC', 'created', 'me', ?1, ?1)",
+            [t],
+        )
+        .expect("meeting");
+        conn.execute(
+            "INSERT INTO meeting_attendees (meeting_id, address, upn) VALUES (1, 'ann@x.example', 'Ann@X.example')",
+            [],
+        )
+        .expect("attendee");
+        conn.execute(
+            "INSERT INTO audit_log (at, operator, action, target) VALUES (?1, 'me', 'program.create', 'program:eng')",
+            [t],
+        )
+        .expect("audit");
+    }
+
+    #[test]
+    fn a_v1_file_with_data_migrates_to_v2_and_keeps_every_row() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("store.sqlite3");
+        v1_file(&path);
+        let mut store = Store::open(&path).expect("a v1 file opens");
+        assert_eq!(version(&store).expect("version"), 2, "migrated to v2");
+        let c = store.conn();
+        let count = |table: &str| -> i64 {
+            c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .expect("count")
+        };
+        for (table, n) in [
+            ("programs", 2),
+            ("participants", 1),
+            ("batches", 1),
+            ("batch_items", 4),
+            ("meetings", 1),
+            ("meeting_attendees", 1),
+            ("audit_log", 1),
+        ] {
+            assert_eq!(
+                count(table),
+                n,
+                "{table} keeps its rows across the migration"
+            );
+        }
+        let found = crate::store::programs::list_page(
+            c,
+            &crate::store::programs::ListQuery {
+                search: Some("MENTOR".into()),
+                ..Default::default()
+            },
+        )
+        .expect("search");
+        assert_eq!(
+            found
+                .items
+                .iter()
+                .map(|p| p.code.as_str())
+                .collect::<Vec<_>>(),
+            ["eng"],
+            "programs written by v1 are in the new search index"
+        );
+        let counts = crate::store::batches::counts(c, 1).expect("counts");
+        assert_eq!(
+            (counts.total, counts.done, counts.failed, counts.queued),
+            (4, 2, 1, 1),
+            "item counts of v1 batches are filled in by the migration"
+        );
+        let by_upn = crate::store::meetings::list_page(
+            c,
+            &crate::store::meetings::MeetingFilter {
+                participant: Some("ann@x.example".into()),
+                ..Default::default()
+            },
+        )
+        .expect("meetings");
+        assert_eq!(by_upn.items.len(), 1, "v1 attendees are found");
+        let start = |c: &rusqlite::Connection| -> Option<String> {
+            c.query_row(
+                "SELECT start_utc FROM meeting_attendees WHERE meeting_id = 1",
+                [],
+                |r| r.get(0),
+            )
+            .expect("attendee")
+        };
+        assert_eq!(
+            start(c).as_deref(),
+            Some("2027-01-01T00:00:00Z"),
+            "v1 attendees get their meeting's start"
+        );
+        crate::store::meetings::reschedule(
+            c,
+            1,
+            "2027-02-01T09:00:00Z",
+            "2027-02-01T10:00:00Z",
+            "UTC",
+            "Kick-off",
+            "t",
+        )
+        .expect("reschedule");
+        assert_eq!(
+            start(c).as_deref(),
+            Some("2027-02-01T09:00:00Z"),
+            "a reschedule moves the attendees' copy of the start"
+        );
+        assert!(
+            c.execute("DELETE FROM audit_log", []).is_err(),
+            "the audit trail stays append-only"
+        );
+        // Later writes keep the new structures in step.
+        crate::store::programs::insert(c, "ops", "Operations Guild", "", &[]).expect("insert");
+        crate::store::batches::mark_queued(c, 1, 5, "t").expect("no-op");
+        crate::store::batches::mark_in_flight(c, 1, 5, "t").expect("in flight");
+        let after = crate::store::batches::counts(c, 1).expect("counts");
+        assert_eq!(
+            (after.total, after.in_flight, after.queued),
+            (4, 1, 0),
+            "the triggers follow item state changes"
+        );
+        drop(store);
+        store = Store::open(&path).expect("reopens");
+        let found = crate::store::programs::list_page(
+            store.conn(),
+            &crate::store::programs::ListQuery {
+                search: Some("guild".into()),
+                ..Default::default()
+            },
+        )
+        .expect("search");
+        assert_eq!(
+            found.items.len(),
+            1,
+            "a program added after v2 is searchable"
+        );
+        assert_eq!(version(&store).expect("version"), CURRENT_VERSION);
+    }
 }

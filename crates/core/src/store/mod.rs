@@ -13,6 +13,7 @@ pub mod integration;
 pub mod meetings;
 pub mod migrations;
 pub mod operators;
+pub mod page;
 pub mod participants;
 pub mod programs;
 
@@ -24,6 +25,12 @@ use rusqlite::{Connection, OpenFlags};
 
 /// `PRAGMA application_id` of our files ("TSCH"), so a foreign SQLite file is recognised.
 pub const APPLICATION_ID: i32 = 0x5453_4348;
+
+/// SQLite's page cache per connection, in KiB (its default is 2 MiB). A list page reads a few
+/// hundred pages scattered over a large file (a person's meetings, a search's matches); with
+/// 2 MiB, paging back and forth re-reads them from the OS every time. The cache fills only as
+/// pages are read, so a small store never uses it.
+pub const CACHE_KIB: u32 = 16 * 1024;
 
 /// How long a writer waits for another process's transaction before reporting "locked".
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -148,8 +155,11 @@ impl Store {
                 .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
                 .map_err(|e| classify(&path, e))?;
         }
-        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
-            .map_err(|e| classify(&path, e))?;
+        conn.execute_batch(&format!(
+            "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{};",
+            CACHE_KIB
+        ))
+        .map_err(|e| classify(&path, e))?;
         let mut store = Self { conn, path };
         migrations::migrate(&mut store)?;
         Ok(store)
@@ -226,5 +236,14 @@ mod tests {
             .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
             .expect("pragma");
         assert_eq!(fk, 1, "foreign keys must be enforced");
+        let cache: i64 = store
+            .conn()
+            .query_row("PRAGMA cache_size", [], |r| r.get(0))
+            .expect("pragma");
+        assert_eq!(
+            cache,
+            -i64::from(CACHE_KIB),
+            "list pages need a page cache larger than SQLite's 2 MiB default"
+        );
     }
 }

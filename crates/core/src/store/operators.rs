@@ -6,6 +6,8 @@ use serde::Serialize;
 
 use crate::access::{Role, RoleGrant};
 
+use super::page::{self, Page, PageError, PageQuery};
+
 /// An operator with their roles.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OperatorRow {
@@ -108,6 +110,36 @@ pub fn list(conn: &Connection) -> rusqlite::Result<Vec<OperatorRow>> {
         .query_map([], from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     ops.into_iter().map(|op| with_roles(conn, op)).collect()
+}
+
+/// One page of operators, by UPN; `after` is the previous page's cursor.
+pub fn list_page(
+    conn: &Connection,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Page<OperatorRow>, PageError> {
+    let query = list_query(after, limit)?;
+    let ops = query
+        .rows(conn, from_row)?
+        .into_iter()
+        .map(|op| with_roles(conn, op))
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(page::finish(KIND, ops, query.limit, |o| o.upn.clone()))
+}
+
+const KIND: &str = "operators";
+
+/// The statement [`list_page`] runs.
+pub fn list_query(after: Option<&str>, limit: u32) -> Result<PageQuery, PageError> {
+    let after: Option<String> = after.map(|c| page::decode(KIND, c)).transpose()?;
+    let mut query = PageQuery::new(format!("{SELECT} WHERE 1 = 1"), limit);
+    if let Some(upn) = after {
+        let n = query.arg(upn);
+        query.push(&format!(" AND upn > ?{n}"));
+    }
+    query.push(" ORDER BY upn");
+    query.push_limit();
+    Ok(query)
 }
 
 /// Inserts an operator; returns its id.

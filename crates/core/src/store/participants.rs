@@ -4,6 +4,8 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
+use super::page::{self, Page, PageError, PageQuery};
+
 /// A participant of a program.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ParticipantRow {
@@ -67,6 +69,38 @@ pub fn list(conn: &Connection, program_id: i64) -> rusqlite::Result<Vec<Particip
         conn.prepare_cached(&format!("{SELECT} WHERE program_id = ?1 ORDER BY email"))?;
     let rows = stmt.query_map([program_id], from_row)?;
     rows.collect()
+}
+
+/// One page of a program's participants, by email; `after` is the previous page's cursor.
+pub fn list_page(
+    conn: &Connection,
+    program_id: i64,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Page<ParticipantRow>, PageError> {
+    let query = list_query(program_id, after, limit)?;
+    let rows = query.rows(conn, from_row)?;
+    Ok(page::finish(KIND, rows, query.limit, |r| r.email.clone()))
+}
+
+const KIND: &str = "participants";
+
+/// The statement [`list_page`] runs.
+pub fn list_query(
+    program_id: i64,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<PageQuery, PageError> {
+    let after: Option<String> = after.map(|c| page::decode(KIND, c)).transpose()?;
+    let mut query = PageQuery::new(format!("{SELECT} WHERE program_id = ?1"), limit);
+    query.arg(program_id);
+    if let Some(email) = after {
+        let n = query.arg(email);
+        query.push(&format!(" AND email > ?{n}"));
+    }
+    query.push(" ORDER BY email");
+    query.push_limit();
+    Ok(query)
 }
 
 /// How many participants a program has.

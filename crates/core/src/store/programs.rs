@@ -4,6 +4,8 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
+use super::page::{self, Page, PageError, PageQuery};
+
 /// A program (track) with the meeting modes it allows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProgramRow {
@@ -25,20 +27,39 @@ pub struct ProgramRow {
     pub updated_at: String,
 }
 
-/// Paging and search for [`list`].
+/// Search and paging for [`list`].
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
-    /// Case-insensitive substring of name or code.
+    /// Case-insensitive search of name or code: a term of [`TRIGRAM`] characters or more matches
+    /// anywhere in them (any letter case: Unicode case folding), a shorter one matches their
+    /// start (ASCII case folding, as SQLite's NOCASE).
     pub search: Option<String>,
     /// Include archived programs.
     pub include_archived: bool,
-    /// Page size; 0 means 100.
+    /// Page size; 0 means 100 (see [`page::limit`]).
     pub limit: u32,
-    /// Rows to skip.
-    pub offset: u32,
+    /// Start after this cursor (the `next_cursor` of the previous page).
+    pub after: Option<String>,
     /// When set, only programs with these codes (an operator who may view only some programs).
     pub only_codes: Option<Vec<String>>,
 }
+
+/// The cursor's list name.
+const KIND: &str = "programs";
+
+/// Search terms at least this long match anywhere, through the trigram index
+/// (`programs_search`). A trigram index cannot find shorter ones, and a substring scan of every
+/// name costs milliseconds per ten thousand programs, so shorter terms match the start of the
+/// name or code, through their unique indexes.
+pub const TRIGRAM: usize = 3;
+
+/// With at most this many candidate programs (search matches, an allow-list), a page is built
+/// from them (each read by id, then sorted: about 2 µs a candidate); with more, by walking the
+/// list order until the page is full (about 0.4 µs a program walked). Spread evenly, 1,000
+/// matches among 10,000 programs fill a page of 100 after about 1,000 programs; clustered at
+/// the end of the list, the walk costs one pass over it (about 4 ms for 10,000 programs).
+/// Measured by `cargo bench -p tsched-core --bench store_scale`.
+pub const FEW_CANDIDATES: i64 = 1_000;
 
 const SELECT: &str =
     "SELECT p.id, p.code, p.name, p.description, p.archived, p.created_at, p.updated_at,
@@ -99,26 +120,118 @@ pub fn by_name(conn: &Connection, name: &str) -> rusqlite::Result<Option<Program
         .optional()
 }
 
-/// Lists programs by name, with optional search and paging.
-pub fn list(conn: &Connection, q: &ListQuery) -> rusqlite::Result<Vec<ProgramRow>> {
-    let limit = if q.limit == 0 { 100 } else { q.limit };
-    let pattern = q.search.as_ref().map(|s| format!("%{}%", escape_like(s)));
-    // The allow-list travels as one JSON array so the statement stays cacheable.
-    let only = q
-        .only_codes
-        .as_ref()
-        .map(|codes| serde_json::Value::from(codes.clone()).to_string());
-    let mut stmt = conn.prepare_cached(&format!(
-        "{SELECT} WHERE (?1 OR p.archived = 0)
-           AND (?2 IS NULL OR p.name LIKE ?2 ESCAPE '\\' OR p.code LIKE ?2 ESCAPE '\\')
-           AND (?5 IS NULL OR p.code IN (SELECT value FROM json_each(?5)))
-         ORDER BY p.archived, p.name LIMIT ?3 OFFSET ?4"
-    ))?;
-    let rows = stmt.query_map(
-        params![q.include_archived, pattern, limit, q.offset, only],
-        from_row,
-    )?;
-    rows.collect()
+/// One page of programs in list order (active first, then by name), with optional search.
+pub fn list_page(conn: &Connection, q: &ListQuery) -> Result<Page<ProgramRow>, PageError> {
+    let query = list_query(conn, q)?;
+    let rows = query.rows(conn, from_row)?;
+    Ok(page::finish(KIND, rows, query.limit, |p| {
+        (p.archived, p.name.clone())
+    }))
+}
+
+/// The statement [`list_page`] runs for `q` (a search of three characters or more first counts
+/// its matches in the trigram index, to choose between the two shapes below).
+///
+/// The page's ids are chosen by an inner query over narrow rows; the outer one reads those
+/// rows whole (meeting modes included) and orders them. The inner query either walks
+/// `programs_archived_name` in list order, testing each program, and stops when the page is
+/// full; or, when few programs can match ([`FEW_CANDIDATES`]), starts from them — search
+/// matches, name or code prefixes, the allow-list — and sorts them: a unary `+` on `archived`
+/// keeps SQLite from walking the index instead.
+pub fn list_query(conn: &Connection, q: &ListQuery) -> Result<PageQuery, PageError> {
+    let after: Option<(bool, String)> = q
+        .after
+        .as_deref()
+        .map(|c| page::decode(KIND, c))
+        .transpose()?;
+    let term = q.search.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let long_term = term.filter(|t| t.chars().count() >= TRIGRAM);
+    let few = match long_term {
+        _ if q.only_codes.is_some() => true,
+        Some(t) => {
+            let matches: i64 = conn
+                .prepare_cached(
+                    "SELECT count(*) FROM programs_search WHERE programs_search MATCH ?1",
+                )?
+                .query_row([fts_phrase(t)], |r| r.get(0))?;
+            matches <= FEW_CANDIDATES
+        }
+        None => term.is_some(),
+    };
+    let archived = if few { "+c.archived" } else { "c.archived" };
+    let mut query = PageQuery::new(
+        format!("{SELECT} WHERE p.id IN (SELECT c.id FROM programs c WHERE 1 = 1"),
+        q.limit,
+    );
+    if !q.include_archived {
+        query.push(&format!(" AND {archived} = 0"));
+    }
+    match (term, long_term) {
+        (Some(_), Some(t)) => {
+            // The phrase matches exactly the rows that contain the term, case-insensitively
+            // (Unicode case folding): no LIKE needed.
+            let n = query.arg(fts_phrase(t));
+            query.push(&format!(
+                " AND c.id IN (SELECT rowid FROM programs_search WHERE programs_search MATCH ?{n})"
+            ));
+        }
+        (Some(t), None) => {
+            // Both columns compare with NOCASE, which folds ASCII only: from the lower-cased
+            // term up to the same with its last character incremented covers every name that
+            // starts with it (and maybe a few more, which LIKE drops).
+            let lo = t.to_ascii_lowercase();
+            let a = query.arg(lo.clone());
+            let range = |col: &str, b: Option<usize>| match b {
+                Some(b) => format!("{col} >= ?{a} AND {col} < ?{b}"),
+                None => format!("{col} >= ?{a}"),
+            };
+            let b = prefix_end(&lo).map(|hi| query.arg(hi));
+            query.push(&format!(
+                " AND c.id IN (SELECT id FROM programs WHERE {} UNION SELECT id FROM programs WHERE {})",
+                range("name", b),
+                range("code", b)
+            ));
+            let n = query.arg(format!("{}%", escape_like(t)));
+            query.push(&format!(
+                " AND (c.name LIKE ?{n} ESCAPE '\\' OR c.code LIKE ?{n} ESCAPE '\\')"
+            ));
+        }
+        (None, _) => {}
+    }
+    if let Some(codes) = &q.only_codes {
+        // The allow-list travels as one JSON array so the statement stays cacheable.
+        let n = query.arg(serde_json::Value::from(codes.clone()).to_string());
+        query.push(&format!(
+            " AND c.code IN (SELECT value FROM json_each(?{n}))"
+        ));
+    }
+    if let Some((was_archived, name)) = after {
+        let a = query.arg(was_archived);
+        let b = query.arg(name);
+        query.push(&format!(" AND ({archived}, c.name) > (?{a}, ?{b})"));
+    }
+    let n = query.arg(i64::from(query.limit) + 1);
+    query.push(&format!(
+        " ORDER BY {archived}, c.name LIMIT ?{n}) ORDER BY +p.archived, p.name"
+    ));
+    Ok(query)
+}
+
+/// The smallest string above every string that starts with `prefix` (in code-point order), or
+/// `None` when there is none (the prefix ends with the last code point).
+fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    let last = chars.pop()?;
+    let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32)?;
+    chars.push(next);
+    Some(chars.into_iter().collect())
+}
+
+/// A full-text query matching `term` as one phrase: with the trigram tokenizer, every row
+/// containing it as a substring (case-insensitively). Quotes are doubled per FTS5's syntax;
+/// every other character, `%` and `_` included, is literal.
+fn fts_phrase(term: &str) -> String {
+    format!("\"{}\"", term.replace('"', "\"\""))
 }
 
 /// Changes name and description.
@@ -176,6 +289,61 @@ mod tests {
     use crate::store::Store;
 
     #[test]
+    fn prefix_end_bounds_every_string_with_the_prefix() {
+        assert_eq!(prefix_end("ab").as_deref(), Some("ac"));
+        assert_eq!(
+            prefix_end("a\u{D7FF}").as_deref(),
+            Some("a\u{E000}"),
+            "skips surrogates"
+        );
+        assert_eq!(
+            prefix_end("\u{10FFFF}"),
+            None,
+            "nothing is above the last code point"
+        );
+        assert_eq!(prefix_end(""), None);
+    }
+
+    #[test]
+    fn short_searches_match_the_start_and_long_ones_anywhere() {
+        let store = Store::open_in_memory().expect("store");
+        insert(store.conn(), "eng", "Engineering", "", &[]).expect("insert");
+        insert(store.conn(), "des", "Design Engineering", "", &[]).expect("insert");
+        let codes = |term: &str| -> Vec<String> {
+            let q = ListQuery {
+                search: Some(term.into()),
+                ..Default::default()
+            };
+            list_page(store.conn(), &q)
+                .expect("list")
+                .items
+                .into_iter()
+                .map(|p| p.code)
+                .collect()
+        };
+        assert_eq!(
+            codes("EN"),
+            ["eng"],
+            "two characters: the start of name or code"
+        );
+        assert_eq!(
+            codes("de"),
+            ["des"],
+            "two characters: the start of the code"
+        );
+        assert_eq!(codes("ENGIN"), ["des", "eng"], "three or more: anywhere");
+        assert!(codes("zq").is_empty(), "no match");
+        insert(store.conn(), "eco", "Design École", "", &[]).expect("insert");
+        assert_eq!(codes("ÉCOLE"), ["eco"], "three or more: any letter case");
+        for odd in [r#"a"b"#, "NEAR(", "x* OR y", "AND", "'; --"] {
+            assert!(
+                codes(odd).is_empty(),
+                "full-text syntax in a search is literal text: {odd}"
+            );
+        }
+    }
+
+    #[test]
     fn search_treats_like_wildcards_literally() {
         let store = Store::open_in_memory().expect("store");
         insert(store.conn(), "a", "Alpha 100%", "", &[]).expect("insert");
@@ -184,7 +352,7 @@ mod tests {
             search: Some("100%".into()),
             ..Default::default()
         };
-        let rows = list(store.conn(), &q).expect("list");
+        let rows = list_page(store.conn(), &q).expect("list").items;
         assert_eq!(rows.len(), 1, "'%' in a search must not act as a wildcard");
         assert_eq!(rows[0].code, "a");
     }

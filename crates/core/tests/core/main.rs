@@ -5,5 +5,6 @@ mod batch;
 mod integration_flow;
 mod meetings;
 mod membership;
+mod paging;
 mod signin;
 mod support;

@@ -729,28 +729,33 @@ async fn throttled_calls_wait_for_retry_after_and_succeed() {
         3,
         "three meetings, no duplicates"
     );
-    let page = |offset, limit| {
-        meetings::list(
+    let page = |after: Option<String>, limit| {
+        meetings::list_page(
             &env.store,
             &actor,
             &meetings::ListFilter {
                 program_code: Some("ENG".into()),
                 limit,
-                offset,
+                after,
                 ..Default::default()
             },
         )
         .expect("list")
     };
-    let first = page(0, 2);
-    let rest = page(2, 2);
+    let first = page(None, 2);
+    let rest = page(first.next_cursor.clone(), 2);
     assert_eq!(
-        (first.len(), rest.len()),
+        (first.items.len(), rest.items.len()),
         (2, 1),
         "paging splits 3 rows as 2 + 1"
     );
     assert!(
-        first[1].start_utc < rest[0].start_utc,
+        first.next_cursor.is_some(),
+        "a full first page has a next page"
+    );
+    assert_eq!(rest.next_cursor, None, "the last page says so");
+    assert!(
+        first.items[1].start_utc < rest.items[0].start_utc,
         "pages follow start order"
     );
     let ranged = meetings::list(
