@@ -479,14 +479,28 @@ async fn a_run_dropped_midway_resumes_without_a_second_meeting() {
     let opts = fast();
     let id = plan_and_create(&mut env, &session, &text, &opts).await;
     let mut dropped_midway = 0;
-    for round in 0..3u64 {
+    for _round in 0..3u64 {
         // Dropping the future mid-flight is an in-process crash: requests may have reached the
-        // sandbox while their answers were never recorded.
-        let _ = tokio::time::timeout(
-            Duration::from_millis(150 + round * 50),
-            batch_run::resume(&mut env.store, t.clone(), &host(), id, &opts, &|_| {}),
-        )
-        .await;
+        // sandbox while their answers were never recorded. Each run is dropped after 15 more
+        // meetings are recorded, whatever the machine's speed.
+        let seen = Arc::new(AtomicU64::new(0));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let tx = Mutex::new(Some(tx));
+        let counter = seen.clone();
+        let progress = move |e: BatchEvent| {
+            if let BatchEvent::Done { .. } = e {
+                if counter.fetch_add(1, Ordering::SeqCst) + 1 == 15 {
+                    if let Some(tx) = tx.lock().expect("lock").take() {
+                        let _ = tx.send(());
+                    }
+                }
+            }
+        };
+        let actor = host();
+        tokio::select! {
+            _ = batch_run::resume(&mut env.store, t.clone(), &actor, id, &opts, &progress) => {}
+            _ = rx => {}
+        }
         let v = batch_run::show(&env.store, &host(), id).expect("show");
         if v.batch.state == "completed" {
             break;
