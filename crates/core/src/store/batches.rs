@@ -243,9 +243,18 @@ pub fn list_query(after: Option<&str>, limit: u32) -> Result<PageQuery, PageErro
         format!("SELECT {BATCH_COLS} FROM batches WHERE 1 = 1"),
         limit,
     );
-    if let Some(id) = after {
-        let n = query.arg(id);
-        query.push(&format!(" AND id < ?{n}"));
+    // The first page is "ids up to the largest there can be": the same seek on the rowid as a
+    // deep page, and a plan that says so (a bare `SCAN batches` reads the same rows but looks
+    // like a full scan).
+    match after {
+        Some(id) => {
+            let n = query.arg(id);
+            query.push(&format!(" AND id < ?{n}"));
+        }
+        None => {
+            let n = query.arg(i64::MAX);
+            query.push(&format!(" AND id <= ?{n}"));
+        }
     }
     query.push(" ORDER BY id DESC");
     query.push_limit();

@@ -770,6 +770,36 @@ fn every_list_query_seeks_an_index_that_yields_list_order() {
             "USING INTEGER PRIMARY KEY (rowid=?)",
         ),
         (
+            "participants, first page",
+            participant_table::list_query(1, None, 50).expect("q"),
+            "sqlite_autoindex_participants_1",
+        ),
+        (
+            "operators, first page",
+            operators::list_query(None, 50).expect("q"),
+            "sqlite_autoindex_operators_1",
+        ),
+        (
+            "audit, first page",
+            audit_log::list_query(&AuditFilter::default()).expect("q"),
+            "audit_at",
+        ),
+        (
+            "meetings, first page",
+            meeting_table::list_query(&ListFilter::default()).expect("q"),
+            "meetings_start",
+        ),
+        (
+            "items of a batch, first page",
+            batches::items_query(3, None, None, 5).expect("q"),
+            "sqlite_autoindex_batch_items_1",
+        ),
+        (
+            "batches, first page",
+            batches::list_query(None, 5).expect("q"),
+            "INTEGER PRIMARY KEY",
+        ),
+        (
             "batches, deep page",
             batches::list_query(Some(&after("batches", 7.into())), 5).expect("q"),
             "PRIMARY KEY",
