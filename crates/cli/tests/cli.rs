@@ -84,6 +84,46 @@ fn programs_add_then_list_json_prints_it() {
 }
 
 #[test]
+fn programs_list_pages_with_after_and_refuses_a_bad_cursor() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for name in ["Alpha", "Bravo", "Charlie"] {
+        ok(dir.path(), &["programs", "add", name]);
+    }
+    let first = tsched(dir.path(), &["programs", "list", "--limit", "2", "--json"]);
+    assert!(first.status.success(), "first page: {}", stderr(&first));
+    let page: Vec<serde_json::Value> = serde_json::from_str(&stdout(&first)).expect("json");
+    let codes: Vec<&str> = page.iter().filter_map(|p| p["code"].as_str()).collect();
+    assert_eq!(
+        codes,
+        ["alpha", "bravo"],
+        "stdout keeps the plain JSON array"
+    );
+    let hint = stderr(&first);
+    let cursor = hint
+        .trim()
+        .strip_prefix("More rows: repeat with --after ")
+        .expect("stderr says how to get the next page");
+    let rest = ok(
+        dir.path(),
+        &[
+            "programs", "list", "--limit", "2", "--after", cursor, "--json",
+        ],
+    );
+    let page: Vec<serde_json::Value> = serde_json::from_str(&rest).expect("json");
+    let codes: Vec<&str> = page.iter().filter_map(|p| p["code"].as_str()).collect();
+    assert_eq!(
+        codes,
+        ["charlie"],
+        "the next page continues after the cursor"
+    );
+    let line = fails(dir.path(), &["programs", "list", "--after", "bogus!"], 3);
+    assert!(
+        line.contains("cursor"),
+        "a bad cursor is invalid input naming the cursor: {line}"
+    );
+}
+
+#[test]
 fn concurrent_writers_on_one_data_dir_all_succeed() {
     let dir = tempfile::tempdir().expect("tempdir");
     ok(dir.path(), &["programs", "list"]); // create the store first

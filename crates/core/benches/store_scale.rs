@@ -693,7 +693,7 @@ fn run() -> Res<bool> {
     let file = tsched_core::paths::db_path(&dir);
     let store = Store::open_in(&dir)?;
     let admin = Actor::operator(operator(0));
-    let coordinator = Actor::operator(operator(7));
+    let coordinator = Actor::operator(operator(8));
     let count = |table: &str| -> Res<i64> {
         Ok(store
             .conn()
@@ -861,7 +861,7 @@ fn run() -> Res<bool> {
     }
     {
         // A coordinator sees only their programs: the core adds them as an allow-list.
-        let own = vec![program_code((7 * 17) % PROGRAMS)];
+        let own = vec![program_code((8 * 17) % PROGRAMS)];
         let (plan_of, _) = program_query(ListQuery {
             only_codes: Some(own),
             ..Default::default()
@@ -1010,7 +1010,7 @@ fn run() -> Res<bool> {
     for (what, f) in [
         ("first page", ListFilter::default()),
         (
-            "filtered: program of 20 meetings",
+            "filtered: a program with few meetings",
             ListFilter {
                 program_code: Some(busy_programs[1].clone()),
                 ..Default::default()
@@ -1041,7 +1041,7 @@ fn run() -> Res<bool> {
             },
         ),
         (
-            "filtered: participant (by UPN, other case)",
+            "filtered: participant (given in upper case)",
             ListFilter {
                 participant: Some("PERSON04217@contoso.example".into()),
                 ..Default::default()
