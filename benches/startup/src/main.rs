@@ -270,7 +270,10 @@ fn run_once(bin: &Path, scratch: &Path, idle: Duration) -> Result<Sample> {
         .stderr(log)
         .process_group(0);
     let started = SystemTime::now();
-    let child = Group(cmd.spawn().with_context(|| format!("spawn {}", bin.display()))?);
+    let child = Group(
+        cmd.spawn()
+            .with_context(|| format!("spawn {}", bin.display()))?,
+    );
     let r = wait_for_report(&report, Duration::from_secs(60))
         .with_context(|| format!("see {}", scratch.join("app.log").display()))?;
     let spawned = epoch_ms(started);
@@ -339,7 +342,11 @@ fn wait_for_report(file: &Path, within: Duration) -> Result<Report> {
 fn process_tree(root: u32) -> Result<Vec<(u32, String)>> {
     let mut parent_of: HashMap<u32, (u32, String)> = HashMap::new();
     for entry in std::fs::read_dir("/proc")? {
-        let Some(pid) = entry?.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = entry?
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         // A process may exit between listing and reading: skip it.
@@ -398,10 +405,8 @@ impl Scratch {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!(
-            "startup-bench-{}-{nanos}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("startup-bench-{}-{nanos}", std::process::id()));
         std::fs::create_dir(&dir).with_context(|| format!("create {}", dir.display()))?;
         Ok(Self(dir))
     }
@@ -451,7 +456,11 @@ mod tests {
 
     #[test]
     fn median_of_odd_and_even_counts() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0, "middle value of a sorted odd list");
+        assert_eq!(
+            median(&[3.0, 1.0, 2.0]),
+            2.0,
+            "middle value of a sorted odd list"
+        );
         assert_eq!(
             median(&[4.0, 1.0, 3.0, 2.0]),
             2.5,
@@ -488,10 +497,7 @@ mod tests {
 
     #[test]
     fn the_process_tree_holds_this_process_and_its_child() {
-        let mut child = Command::new("sleep")
-            .arg("5")
-            .spawn()
-            .expect("sleep runs");
+        let mut child = Command::new("sleep").arg("5").spawn().expect("sleep runs");
         let tree = process_tree(std::process::id()).expect("this process is listed");
         let _ = child.kill();
         let _ = child.wait();
@@ -500,9 +506,13 @@ mod tests {
             "the root itself is counted"
         );
         assert!(
-            tree.iter().any(|(p, name)| *p == child.id() && name == "sleep"),
+            tree.iter()
+                .any(|(p, name)| *p == child.id() && name == "sleep"),
             "a child is counted by pid with its command name: {tree:?}"
         );
-        assert!(pss_of(std::process::id()).expect("own PSS") > 0, "PSS is read");
+        assert!(
+            pss_of(std::process::id()).expect("own PSS") > 0,
+            "PSS is read"
+        );
     }
 }
