@@ -123,6 +123,16 @@ impl App {
     /// Like [`App::launch`], with extra environment for the app (it inherits tauri-driver's),
     /// e.g. `TSCHED_OPERATOR` or `BROWSER`.
     pub async fn launch_with(data_dir: &Path, env: &[(&str, &str)]) -> Result<Self, BoxError> {
+        Self::launch_binary(&binary("teams-scheduler"), data_dir, env).await
+    }
+
+    /// Like [`App::launch_with`], but starts the app binary at `app` instead of the one cargo
+    /// built (e.g. `/usr/bin/teams-scheduler` installed from the .deb).
+    pub async fn launch_binary(
+        app: &Path,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+    ) -> Result<Self, BoxError> {
         assert!(
             std::env::var_os("DISPLAY").is_some(),
             "window tests need a display: run them through `make test` (xvfb-run -a dbus-run-session)"
@@ -151,7 +161,7 @@ impl App {
         caps.insert("browserName".into(), "wry".into());
         caps.insert(
             "tauri:options".into(),
-            serde_json::json!({ "application": binary("teams-scheduler").display().to_string() }),
+            serde_json::json!({ "application": app.display().to_string() }),
         );
         // WebDriver is plain HTTP on loopback: no TLS stack, so no crypto-provider ambiguity.
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
