@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Installs what `make run` or `make test` needs on Debian/Ubuntu, and nothing that is already there.
-# Usage: scripts/ensure-deps.sh run|test
+# Installs what `make run`, `make test` or `make package` needs on Debian/Ubuntu, and nothing that is
+# already there.
+# Usage: scripts/ensure-deps.sh run|test|package
 set -euo pipefail
 
-want=${1:?usage: ensure-deps.sh run|test}
+want=${1:?usage: ensure-deps.sh run|test|package}
+case "$want" in run | test | package) ;; *) echo "usage: ensure-deps.sh run|test|package" >&2; exit 2 ;; esac
+here=$(cd "$(dirname "$0")" && pwd)
 
 # Tauri v2 build dependencies (+ libdbus for the keyring's Secret Service backend).
 run_pkgs=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libayatana-appindicator3-dev
@@ -13,6 +16,11 @@ test_pkgs=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring python3)
 
 pkgs=("${run_pkgs[@]}")
 [ "$want" = test ] && pkgs+=("${test_pkgs[@]}")
+# The .deb: the Tauri bundler comes from npm (scripts/tauri-cli.sh), unless a Tauri CLI 2.x or npm
+# (e.g. from NodeSource, which ships nodejs with npm inside) is already there.
+if [ "$want" = package ] && ! "$here/tauri-cli.sh" >/dev/null 2>&1 && ! command -v npm >/dev/null; then
+  pkgs+=(nodejs npm)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -35,6 +43,10 @@ fi
 if ! command -v cargo >/dev/null; then
   echo "error: cargo not found. Install Rust (https://rustup.rs) and re-run." >&2
   exit 1
+fi
+
+if [ "$want" = package ]; then
+  "$here/tauri-cli.sh" --install >/dev/null
 fi
 
 if [ "$want" = test ]; then

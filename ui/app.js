@@ -3,6 +3,7 @@ import { invoke } from "./ipc.js";
 import { refreshSession } from "./session.js";
 
 const pages = {
+  welcome: () => import("./pages/welcome.js"),
   integration: () => import("./pages/integration.js"),
   programs: () => import("./pages/programs.js"),
   operators: () => import("./pages/operators.js"),
@@ -39,7 +40,16 @@ async function info() {
   }
 }
 
+// A store nobody has used yet opens on the welcome page; any other on its usual first page.
+async function start() {
+  if (!location.hash) {
+    const { isFirstRun } = await import("./pages/welcome.js");
+    if (await isFirstRun()) history.replaceState(null, "", "#/welcome");
+  }
+  route();
+}
+
 window.addEventListener("hashchange", route);
-route();
+start();
 info();
 refreshSession();

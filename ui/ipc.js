@@ -33,14 +33,30 @@ export function errorText(e) {
   return (e && e.message) || String(e);
 }
 
-/** Saves text as a file through a Blob link. */
-export function download(name, type, text) {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const a = h("a", { href: url, download: name, hidden: true });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10000);
+/** Saves an export as a file (the app writes it: the web view cannot download a Blob) and says
+ *  where it went; returns the path. */
+export async function download(name, _type, text) {
+  try {
+    const path = await invoke("save_export", { name, text });
+    toast(`Saved ${name} to ${path}`, "ok");
+    return path;
+  } catch (e) {
+    toast(`Could not save ${name}: ${errorText(e)}`, "danger");
+    throw e;
+  }
+}
+
+/** A short message at the bottom of the window (role=status), kept until the next one. */
+export function toast(text, kind = "ok") {
+  let el = document.getElementById("toast");
+  if (!el) {
+    el = h("div", { id: "toast", role: "status", "aria-live": "polite" });
+    document.body.append(el);
+  }
+  el.className = `toast ${kind}`;
+  el.replaceChildren(h("span", { id: "toast-text" }, text),
+    h("button", { type: "button", class: "small secondary", "aria-label": "Dismiss", onclick: () => { el.hidden = true; } }, "×"));
+  el.hidden = false;
 }
 
 /** Words for roles. */

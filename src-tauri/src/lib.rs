@@ -4,6 +4,7 @@
 
 pub mod commands;
 pub mod downloads;
+pub mod first_paint;
 pub mod state;
 
 use std::path::PathBuf;
@@ -13,8 +14,12 @@ use std::path::PathBuf;
 pub fn run() {
     let data_dir = data_dir_from_args(std::env::args().skip(1));
     let state = state::AppState::new(tsched_core::paths::resolve_data_dir(data_dir.as_deref()));
-    tauri::Builder::default()
-        .plugin(tauri_plugin_opener::init())
+    let mut builder = tauri::Builder::default().plugin(tauri_plugin_opener::init());
+    // Only for the start-up bench: absent unless TSCHED_BENCH_FIRST_PAINT is set.
+    if let Some(probe) = first_paint::plugin() {
+        builder = builder.plugin(probe);
+    }
+    builder
         .manage(state)
         .setup(|app| {
             // The main window is built here (not from the config alone) to attach the download
@@ -35,6 +40,9 @@ pub fn run() {
         .invoke_handler(tauri::generate_handler![
             commands::app::app_info,
             commands::app::session_info,
+            commands::session::session_sign_in,
+            commands::session::session_sign_out,
+            commands::files::save_export,
             commands::programs::programs_list,
             commands::programs::programs_page,
             commands::programs::programs_add,
@@ -63,6 +71,9 @@ pub fn run() {
             commands::integration::integration_cancel,
             commands::integration::integration_remove,
             commands::integration::integration_sandbox_start,
+            commands::integration::integration_sandbox_prefill,
+            commands::welcome::welcome_status,
+            commands::welcome::welcome_dismiss,
             commands::members::members_check,
             commands::members::members_diagnose,
             commands::meetings::meetings_default_tz,

@@ -12,11 +12,32 @@ use tsched_core::auth::{CancelHandle, KeyringTokenStore, TokenStore};
 use tsched_core::{Actor, Error, Store};
 use tsched_sandbox::RunningSandbox;
 
+/// How the window's operator came to act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    /// `TSCHED_OPERATOR` at start-up: trusted automation and tests on this machine, not verified.
+    Environment,
+    /// Signed in with their Microsoft account in this window.
+    SignIn,
+    /// The host account that signed in while connecting the integration ended setup mode.
+    IntegrationConnect,
+}
+
+/// The operator acting in this window. Only who they are: no token outlives the sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowOperator {
+    /// Their UPN.
+    pub upn: String,
+    /// How they came to act.
+    pub via: Via,
+}
+
 /// State managed by Tauri.
 #[derive(Debug)]
 pub struct AppState {
     data_dir: Option<PathBuf>,
-    operator: Option<String>,
+    operator: Mutex<Option<WindowOperator>>,
     store: Mutex<Option<Store>>,
     tokens: Arc<dyn TokenStore>,
     sign_in: Mutex<Option<CancelHandle>>,
@@ -32,8 +53,9 @@ impl AppState {
     /// State for the given data directory (`None`: the platform has none and none was given),
     /// acting as `TSCHED_OPERATOR`, with the OS keyring.
     pub fn new(data_dir: Option<PathBuf>) -> Self {
-        // Stand-in for operator sign-in, the same as the CLI's: TSCHED_OPERATOR names the acting
-        // operator; without it the local user acts (allowed only in setup mode).
+        // Like the CLI's --as: TSCHED_OPERATOR names the acting operator for trusted automation
+        // and tests; otherwise the window starts signed out (the local user acts only in setup
+        // mode) and the operator signs in from the header.
         let operator = std::env::var("TSCHED_OPERATOR")
             .ok()
             .filter(|s| !s.trim().is_empty());
@@ -48,7 +70,10 @@ impl AppState {
     ) -> Self {
         Self {
             data_dir,
-            operator,
+            operator: Mutex::new(operator.map(|upn| WindowOperator {
+                upn,
+                via: Via::Environment,
+            })),
             store: Mutex::new(None),
             tokens,
             sign_in: Mutex::new(None),
@@ -56,9 +81,24 @@ impl AppState {
         }
     }
 
-    /// The operator acting in this window, if one is named.
-    pub fn operator(&self) -> Option<&str> {
-        self.operator.as_deref()
+    /// The operator acting in this window, if one is signed in (or named by the environment).
+    pub fn operator(&self) -> Option<String> {
+        lock(&self.operator).as_ref().map(|o| o.upn.clone())
+    }
+
+    /// The operator with how they came to act.
+    pub fn window_operator(&self) -> Option<WindowOperator> {
+        lock(&self.operator).clone()
+    }
+
+    /// Makes `upn` the acting operator (after a sign-in matched the roster).
+    pub fn set_operator(&self, upn: String, via: Via) {
+        *lock(&self.operator) = Some(WindowOperator { upn, via });
+    }
+
+    /// Signs the window out: nobody acts until someone signs in (or setup mode).
+    pub fn clear_operator(&self) {
+        lock(&self.operator).take();
     }
 
     /// The data directory, for display.
@@ -95,7 +135,7 @@ impl AppState {
         f: impl FnOnce(&mut Store, &Actor) -> Result<T, Error>,
     ) -> Result<T, Error> {
         self.with_store(|s| {
-            let actor = tsched_core::operators::actor_for(s, self.operator())?;
+            let actor = tsched_core::operators::actor_for(s, self.operator().as_deref())?;
             f(s, &actor)
         })
     }
@@ -111,6 +151,14 @@ impl AppState {
         }
         *slot = Some(handle);
         Ok(())
+    }
+
+    /// Registers a sign-in like [`AppState::begin_sign_in`]; the returned guard ends it when
+    /// dropped, so "signing in" covers the whole connect (browser, profile, save, who acts) and
+    /// a page watching it never sees the end before the outcome is recorded.
+    pub fn sign_in_running(&self, handle: CancelHandle) -> Result<SignInRunning<'_>, Error> {
+        self.begin_sign_in(handle)?;
+        Ok(SignInRunning(self))
     }
 
     /// Forgets the running sign-in (it ended).
@@ -137,5 +185,15 @@ impl AppState {
     /// The embedded sandbox slot (started by "Explore with the sandbox tenant").
     pub fn sandbox(&self) -> MutexGuard<'_, Option<RunningSandbox>> {
         lock(&self.sandbox)
+    }
+}
+
+/// A running sign-in; dropping it ends it (see [`AppState::sign_in_running`]).
+#[derive(Debug)]
+pub struct SignInRunning<'a>(&'a AppState);
+
+impl Drop for SignInRunning<'_> {
+    fn drop(&mut self) {
+        self.0.end_sign_in();
     }
 }

@@ -123,6 +123,16 @@ impl App {
     /// Like [`App::launch`], with extra environment for the app (it inherits tauri-driver's),
     /// e.g. `TSCHED_OPERATOR` or `BROWSER`.
     pub async fn launch_with(data_dir: &Path, env: &[(&str, &str)]) -> Result<Self, BoxError> {
+        Self::launch_binary(&binary("teams-scheduler"), data_dir, env).await
+    }
+
+    /// Like [`App::launch_with`], but starts the app binary at `app` instead of the one cargo
+    /// built (e.g. `/usr/bin/teams-scheduler` installed from the .deb).
+    pub async fn launch_binary(
+        app: &Path,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+    ) -> Result<Self, BoxError> {
         assert!(
             std::env::var_os("DISPLAY").is_some(),
             "window tests need a display: run them through `make test` (xvfb-run -a dbus-run-session)"
@@ -151,7 +161,7 @@ impl App {
         caps.insert("browserName".into(), "wry".into());
         caps.insert(
             "tauri:options".into(),
-            serde_json::json!({ "application": binary("teams-scheduler").display().to_string() }),
+            serde_json::json!({ "application": app.display().to_string() }),
         );
         // WebDriver is plain HTTP on loopback: no TLS stack, so no crypto-provider ambiguity.
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
@@ -202,10 +212,12 @@ impl App {
 
     /// Runs a test body, then always saves the final screenshot and closes the session, and only
     /// then reports the body's outcome (a panic inside the body is reported as a failure too).
-    pub async fn run<F, Fut>(self, name: &str, body: F) -> Result<(), BoxError>
+    /// The body may hand a value back (e.g. the path of a file the window saved).
+    pub async fn run<F, Fut, T>(self, name: &str, body: F) -> Result<T, BoxError>
     where
         F: FnOnce(Client) -> Fut,
-        Fut: std::future::Future<Output = Result<(), BoxError>> + Send + 'static,
+        Fut: std::future::Future<Output = Result<T, BoxError>> + Send + 'static,
+        T: Send + 'static,
     {
         let outcome = tokio::spawn(body(self.client.clone())).await;
         let shot = self.screenshot(name).await;
@@ -386,5 +398,76 @@ pub async fn wait_for_text(client: &Client, css: &str, needle: &str) -> Result<S
             return Err(format!("{css} never contained {needle:?}; last text: {text:?}").into());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits (up to 15 s) until `check` holds for the window's current URL; returns it.
+pub async fn wait_for_url(
+    c: &Client,
+    what: &str,
+    check: impl Fn(&str) -> bool,
+) -> Result<String, BoxError> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let url = c.current_url().await?.to_string();
+        if check(&url) {
+            return Ok(url);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the window never reached {what}; last URL {url}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Plays the person in the webview: opens `url` (a sandbox sign-in or consent page whose
+/// server is `base`), picks `account`, accepts, and waits until the browser reached the app's
+/// loopback listener.
+pub async fn accept_in_webview(
+    c: &Client,
+    base: &str,
+    url: &str,
+    account: &str,
+) -> Result<(), BoxError> {
+    c.goto(url).await?;
+    find(c, "#account").await?.select_by_value(account).await?;
+    find(c, "#accept").await?.click().await?;
+    wait_for_url(c, "the app's loopback listener", |u| {
+        u.starts_with("http://localhost")
+            || (u.starts_with("http://127.0.0.1:") && !u.starts_with(base))
+    })
+    .await?;
+    Ok(())
+}
+
+/// Opens a page through the sidebar, as a person would, and waits for its title.
+pub async fn open_page(c: &Client, page: &str, title: &str) -> Result<(), BoxError> {
+    find(c, &format!(".sidebar a[data-page={page}]"))
+        .await?
+        .click()
+        .await?;
+    wait_for_text(c, "main h1", title).await?;
+    Ok(())
+}
+
+/// Runs `tsched --data-dir dir ARGS` with `env` (and no inherited `TSCHED_OPERATOR`).
+pub fn tsched_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new(binary("tsched"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("TSCHED_OPERATOR")
+        .envs(env.iter().copied())
+        .output()
+        .expect("tsched runs")
+}
+
+/// The output of a command that must have succeeded; else an error naming `what` with its
+/// stderr.
+pub fn ok(out: Output, what: &str) -> Result<Output, BoxError> {
+    if out.status.success() {
+        Ok(out)
+    } else {
+        Err(format!("{what} failed: {}", String::from_utf8_lossy(&out.stderr)).into())
     }
 }

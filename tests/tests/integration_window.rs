@@ -6,46 +6,19 @@
 //! seed is deterministic), so they run one at a time.
 
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use tsched_e2e::{
-    binary, ensure_secret_service, find, recording_browser, save_screenshot, wait_for_line,
-    wait_for_text, App, BoxError,
+    accept_in_webview, ensure_secret_service, find, ok, open_page, recording_browser,
+    save_screenshot, tsched_with, wait_for_line, wait_for_text, wait_for_url, App, BoxError,
 };
 use tsched_sandbox::{Sandbox, SandboxConfig};
 
+/// Connecting in setup mode made the sandbox's host the first global admin; clean-up acts as it.
+const AS_HOST: [(&str, &str); 1] = [("TSCHED_OPERATOR", "teams.scheduler@contoso.example")];
+
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// Opens a page through the sidebar, as a person would.
-async fn open_page(c: &Client, page: &str, title: &str) -> Result<(), BoxError> {
-    find(c, &format!(".sidebar a[data-page={page}]"))
-        .await?
-        .click()
-        .await?;
-    wait_for_text(c, "main h1", title).await?;
-    Ok(())
-}
-
-/// Waits until `check` holds for the current URL.
-async fn wait_for_url(
-    c: &Client,
-    what: &str,
-    check: impl Fn(&str) -> bool,
-) -> Result<String, BoxError> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let url = c.current_url().await?.to_string();
-        if check(&url) {
-            return Ok(url);
-        }
-        if Instant::now() > deadline {
-            return Err(format!("the window never reached {what}; last URL {url}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_in_window_through_the_sandbox_consent_page_shows_the_host() -> Result<(), BoxError>
@@ -124,38 +97,20 @@ async fn connect_in_window_through_the_sandbox_consent_page_shows_the_host() -> 
         Ok(())
     })
     .await?;
-    let state = tsched(&data, &[], &["integration", "status", "--json"]);
+    let state = tsched_with(&data, &[], &["integration", "status", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&state.stdout)?;
     assert_eq!(
         v["host_upn"],
         expected_host.as_str(),
         "the CLI reads what the window saved: {v}"
     );
-    let removed = tsched(&data, &[], &["integration", "remove"]);
+    let removed = tsched_with(&data, &AS_HOST, &["integration", "remove"]);
     assert!(
         removed.status.success(),
         "clean up the keyring entry: {}",
         String::from_utf8_lossy(&removed.stderr)
     );
     Ok(())
-}
-
-fn tsched(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    Command::new(binary("tsched"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("tsched runs")
-}
-
-fn ok(out: Output, what: &str) -> Result<(), BoxError> {
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!("{what} failed: {}", String::from_utf8_lossy(&out.stderr)).into())
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -181,7 +136,7 @@ async fn track_admin_toggles_teams_only_in_own_program_and_removal_makes_teams_u
     let d = data.clone();
     tokio::task::spawn_blocking(move || -> Result<(), BoxError> {
         ok(
-            tsched(
+            tsched_with(
                 &d,
                 &[],
                 &["programs", "add", "Engineering", "--code", "eng"],
@@ -189,7 +144,7 @@ async fn track_admin_toggles_teams_only_in_own_program_and_removal_makes_teams_u
             "add eng",
         )?;
         ok(
-            tsched(&d, &[], &["programs", "add", "Operations", "--code", "ops"]),
+            tsched_with(&d, &[], &["programs", "add", "Operations", "--code", "ops"]),
             "add ops",
         )?;
         let connect = [
@@ -205,11 +160,11 @@ async fn track_admin_toggles_teams_only_in_own_program_and_removal_makes_teams_u
             "30",
         ];
         ok(
-            tsched(&d, &[("BROWSER", browser.as_str())], &connect),
+            tsched_with(&d, &[("BROWSER", browser.as_str())], &connect),
             "integration connect",
         )?;
         ok(
-            tsched(
+            tsched_with(
                 &d,
                 &[],
                 &[
@@ -220,11 +175,26 @@ async fn track_admin_toggles_teams_only_in_own_program_and_removal_makes_teams_u
                     "Contoso Admin",
                 ],
             ),
-            "first operator",
+            "second operator",
+        )?;
+        // Connecting made the host the first global admin (the CLI acts as it); it makes the
+        // admin a global admin too.
+        ok(
+            tsched_with(
+                &d,
+                &[],
+                &[
+                    "operators",
+                    "grant",
+                    "admin@contoso.example",
+                    "global-admin",
+                ],
+            ),
+            "grant global admin",
         )?;
         let admin = [("TSCHED_OPERATOR", "admin@contoso.example")];
         ok(
-            tsched(
+            tsched_with(
                 &d,
                 &admin,
                 &[
@@ -238,7 +208,7 @@ async fn track_admin_toggles_teams_only_in_own_program_and_removal_makes_teams_u
             "add track admin",
         )?;
         ok(
-            tsched(
+            tsched_with(
                 &d,
                 &admin,
                 &[
@@ -253,7 +223,7 @@ async fn track_admin_toggles_teams_only_in_own_program_and_removal_makes_teams_u
             "grant track admin",
         )?;
         ok(
-            tsched(
+            tsched_with(
                 &d,
                 &admin,
                 &[
@@ -310,7 +280,7 @@ async fn track_admin_toggles_teams_only_in_own_program_and_removal_makes_teams_u
         Ok(())
     })
     .await?;
-    let shown = tsched(
+    let shown = tsched_with(
         &data,
         &[("TSCHED_OPERATOR", "admin@contoso.example")],
         &["programs", "show", "eng", "--json"],
@@ -399,11 +369,20 @@ async fn explore_with_the_sandbox_tenant_connects_to_the_embedded_emulator() -> 
             .await?
             .unwrap_or_default();
         assert_eq!(cloud, "sandbox", "the form shows what it connected to");
+        // Exploring also fills the empty store with the demo programs (tsched_core::demo).
+        wait_for_text(
+            &c,
+            "#connect-progress",
+            "4 demo programs and 16 participants",
+        )
+        .await?;
+        open_page(&c, "programs", "Programs").await?;
+        wait_for_text(&c, "#programs-table", "Engineering Mentoring").await?;
         Ok(())
     })
     .await?;
-    let removed = tsched(&data, &[], &["integration", "remove"]);
-    ok(removed, "clean up the keyring entry")
+    let removed = tsched_with(&data, &AS_HOST, &["integration", "remove"]);
+    ok(removed, "clean up the keyring entry").map(drop)
 }
 
 /// Waits until `file` has at least `n` non-empty lines and returns the `n`th.
@@ -419,25 +398,6 @@ async fn nth_line(file: &Path, n: usize) -> Result<String, BoxError> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// Plays the person in the webview: opens `url` (a sandbox page), picks `account`, accepts,
-/// and waits until the browser reached the app's loopback listener.
-async fn accept_in_webview(
-    c: &Client,
-    base: &str,
-    url: &str,
-    account: &str,
-) -> Result<(), BoxError> {
-    c.goto(url).await?;
-    find(c, "#account").await?.select_by_value(account).await?;
-    find(c, "#accept").await?.click().await?;
-    wait_for_url(c, "the app's loopback listener", |u| {
-        u.starts_with("http://localhost")
-            || (u.starts_with("http://127.0.0.1:") && !u.starts_with(base))
-    })
-    .await?;
-    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -509,7 +469,7 @@ async fn organization_wide_approval_then_host_sign_in_connects_in_window() -> Re
         h.request_log().to_string().contains("adminconsent"),
         "the admin-consent endpoint was used"
     );
-    let state = tsched(&data, &[], &["integration", "status", "--json"]);
+    let state = tsched_with(&data, &[], &["integration", "status", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&state.stdout)?;
     assert_eq!(
         v["host_upn"],
@@ -517,7 +477,8 @@ async fn organization_wide_approval_then_host_sign_in_connects_in_window() -> Re
         "connected as the host after the approval: {v}"
     );
     ok(
-        tsched(&data, &[], &["integration", "remove"]),
+        tsched_with(&data, &AS_HOST, &["integration", "remove"]),
         "clean up the keyring entry",
     )
+    .map(drop)
 }

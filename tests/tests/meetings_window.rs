@@ -7,12 +7,16 @@
 //! window suites (the sandbox seed is deterministic), so the tests here run one at a time.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use fantoccini::Client;
 use tsched_e2e::{
-    binary, ensure_secret_service, find, save_screenshot, wait_for_text, App, BoxError,
+    ensure_secret_service, find, ok, open_page, save_screenshot, tsched_with, wait_for_text, App,
+    BoxError,
 };
+
+/// The sandbox's host account: connecting the integration made it the first global admin, and
+/// the window acts as it (TSCHED_OPERATOR, as a signed-in operator would).
+const HOST: &str = "teams.scheduler@contoso.example";
 use tsched_sandbox::{RunningSandbox, Sandbox, SandboxConfig};
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -20,36 +24,7 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const MEMBER: &str = "adele.vance0@contoso.example";
 const GUEST: &str = "zoe0_fabrikam.com#EXT#@contoso.example";
 
-fn tsched(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    Command::new(binary("tsched"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .envs(env.iter().copied())
-        .env_remove("TSCHED_OPERATOR")
-        .output()
-        .expect("tsched runs")
-}
-
-fn ok(out: Output, what: &str) -> Result<Output, BoxError> {
-    if out.status.success() {
-        Ok(out)
-    } else {
-        Err(format!("{what} failed: {}", String::from_utf8_lossy(&out.stderr)).into())
-    }
-}
-
-/// Opens a page through the sidebar, as a person would.
-async fn open_page(c: &Client, page: &str, title: &str) -> Result<(), BoxError> {
-    find(c, &format!(".sidebar a[data-page={page}]"))
-        .await?
-        .click()
-        .await?;
-    wait_for_text(c, "main h1", title).await?;
-    Ok(())
-}
-
-/// A sandbox tenant, a store connected to it (setup mode: the local user acts) with program
+/// A sandbox tenant, a store connected to it (the host is the first global admin) with program
 /// `eng` offering Teams video calls and `MEMBER` as its participant.
 async fn world(data: &Path, scratch: &Path) -> Result<RunningSandbox, BoxError> {
     ensure_secret_service()?;
@@ -69,7 +44,7 @@ async fn world(data: &Path, scratch: &Path) -> Result<RunningSandbox, BoxError> 
     let d = data.to_path_buf();
     tokio::task::spawn_blocking(move || -> Result<(), BoxError> {
         ok(
-            tsched(
+            tsched_with(
                 &d,
                 &[],
                 &["programs", "add", "Engineering", "--code", "eng"],
@@ -89,11 +64,11 @@ async fn world(data: &Path, scratch: &Path) -> Result<RunningSandbox, BoxError> 
             "30",
         ];
         ok(
-            tsched(&d, &[("BROWSER", browser.as_str())], &connect),
+            tsched_with(&d, &[("BROWSER", browser.as_str())], &connect),
             "integration connect",
         )?;
         ok(
-            tsched(
+            tsched_with(
                 &d,
                 &[],
                 &["programs", "modes", "enable", "eng", "teams-video"],
@@ -101,7 +76,7 @@ async fn world(data: &Path, scratch: &Path) -> Result<RunningSandbox, BoxError> 
             "enable Teams",
         )?;
         ok(
-            tsched(&d, &[], &["programs", "participants", "add", "eng", MEMBER]),
+            tsched_with(&d, &[], &["programs", "participants", "add", "eng", MEMBER]),
             "add participant",
         )?;
         Ok(())
@@ -112,7 +87,7 @@ async fn world(data: &Path, scratch: &Path) -> Result<RunningSandbox, BoxError> 
 
 fn remove_integration(data: &Path) -> Result<(), BoxError> {
     ok(
-        tsched(data, &[], &["integration", "remove"]),
+        tsched_with(data, &[], &["integration", "remove"]),
         "clean up the keyring entry",
     )?;
     Ok(())
@@ -135,7 +110,7 @@ async fn support_sees_a_member_and_a_guest_classified_on_the_result_card() -> Re
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     let _sandbox = world(&data, dir.path()).await?;
-    let app = App::launch(&data).await?;
+    let app = App::launch_with(&data, &[("TSCHED_OPERATOR", HOST)]).await?;
     let outcome = app
         .run("members_lookup", move |c| async move {
             open_page(&c, "members", "Members").await?;
@@ -197,7 +172,7 @@ async fn coordinator_creates_lists_and_cancels_a_teams_meeting() -> Result<(), B
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     let sandbox = world(&data, dir.path()).await?;
-    let app = App::launch(&data).await?;
+    let app = App::launch_with(&data, &[("TSCHED_OPERATOR", HOST)]).await?;
     let outcome = app
         .run("meetings_create_cancel", move |c| async move {
             open_page(&c, "meetings", "Meetings").await?;
@@ -289,7 +264,7 @@ async fn coordinator_creates_lists_and_cancels_a_teams_meeting() -> Result<(), B
             Ok(())
         })
         .await;
-    let listed = tsched(
+    let listed = tsched_with(
         &data,
         &[],
         &["meetings", "list", "--program", "eng", "--json"],
@@ -340,7 +315,16 @@ async fn a_batch_is_validated_row_by_row_then_run_with_progress_and_listed() -> 
         ),
     )?;
     let csv_path = csv.display().to_string();
-    let app = App::launch(&data).await?;
+    let exports = dir.path().join("exports");
+    let export_dir = exports.display().to_string();
+    let app = App::launch_with(
+        &data,
+        &[
+            ("TSCHED_OPERATOR", HOST),
+            ("TSCHED_EXPORT_DIR", &export_dir),
+        ],
+    )
+    .await?;
     let outcome = app
         .run("batches_run", move |c| async move {
             open_page(&c, "batches", "Batches").await?;
@@ -380,15 +364,62 @@ async fn a_batch_is_validated_row_by_row_then_run_with_progress_and_listed() -> 
                 row.contains("week.csv") && row.contains("1/1"),
                 "the history lists the file with its count: {row}"
             );
-            Ok(())
+            // Export the results: the app writes the file and says where.
+            find(&c, "#batch-history-table .batch-export-csv")
+                .await?
+                .click()
+                .await?;
+            let saved = wait_for_text(&c, "#toast-text", "Saved batch-").await?;
+            let path = saved
+                .split(" to ")
+                .nth(1)
+                .ok_or("the toast names the path")?
+                .trim()
+                .to_string();
+            find(&c, "#batch-history-table .batch-export-ics")
+                .await?
+                .click()
+                .await?;
+            let saved_ics = wait_for_text(&c, "#toast-text", ".ics to").await?;
+            let ics_path = saved_ics
+                .split(" to ")
+                .nth(1)
+                .ok_or("the toast names the path")?
+                .trim()
+                .to_string();
+            Ok((path, ics_path))
         })
         .await;
-    let listed = tsched(&data, &[], &["batch", "list", "--json"]);
+    let listed = tsched_with(&data, &[], &["batch", "list", "--json"]);
     let upstream = sandbox.handle().snapshot()["meetings"]
         .as_array()
         .map(Vec::len);
     remove_integration(&data)?;
-    outcome?;
+    let (csv_out, ics_out) = outcome?;
+    assert!(
+        Path::new(&csv_out).starts_with(&exports),
+        "exports go to the export folder: {csv_out}"
+    );
+    let results = std::fs::read_to_string(&csv_out)?;
+    let mut lines = results.lines();
+    let header = lines.next().ok_or("a header")?;
+    assert!(
+        header.starts_with("line,"),
+        "the input row number comes first: {header}"
+    );
+    let first = lines.next().ok_or("one result row")?;
+    assert!(
+        first.starts_with("2,")
+            && first.contains("Batch intro")
+            && first.contains(",done,")
+            && first.contains("https://"),
+        "the created row with its state and join link: {first}"
+    );
+    let ics = std::fs::read_to_string(&ics_out)?;
+    assert!(
+        ics.starts_with("BEGIN:VCALENDAR") && ics.matches("BEGIN:VEVENT").count() == 1,
+        "one event for the one created meeting: {ics}"
+    );
     let rows: serde_json::Value = serde_json::from_slice(&listed.stdout)?;
     assert_eq!(
         rows[0]["state"], "completed",

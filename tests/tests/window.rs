@@ -7,6 +7,12 @@ async fn add_program_in_window_then_read_it_back_with_the_cli() -> Result<(), Bo
     let dir = tempfile::tempdir()?;
     let app = App::launch(dir.path()).await?;
     app.run("add_program", |c| async move {
+        // A fresh data directory opens on the welcome page (tests/tests/first_run.rs).
+        tsched_e2e::wait_for_text(&c, "main h1", "Welcome").await?;
+        find(&c, ".sidebar a[data-page=programs]")
+            .await?
+            .click()
+            .await?;
         tsched_e2e::wait_for_text(&c, "main", "No programs yet").await?;
         find(&c, "#program-name")
             .await?

@@ -7,6 +7,7 @@ const ACTIONS = [
   "participant.add", "participant.remove", "participants.import",
   "operator.add", "operator.remove", "operator.grant", "operator.revoke", "operator.activate", "operator.deactivate", "operator.bootstrap", "operator.link",
   "integration.connect", "integration.remove", "meeting.create", "meeting.reschedule", "meeting.cancel",
+  "demo.prefill", "settings.welcome_dismissed",
 ];
 
 function nextDay(d) {
@@ -41,7 +42,11 @@ export async function render(root) {
     error.textContent = "";
     try {
       const rows = await invoke("audit_list", { filter: filter() });
-      list.replaceChildren(rows.length ? table(rows) : h("p", { class: "empty" }, "No audit entries match."));
+      const f = filter();
+      const filtered = Object.values(f).some((v) => v);
+      list.replaceChildren(rows.length ? table(rows) : h("p", { class: "empty", id: "audit-empty" }, filtered
+        ? "No audit entries match these filters — clear a filter or widen the dates, then Apply."
+        : "Nothing recorded yet — every change made here or with tsched (programs, participants, operators, the integration, meetings) appears in this list."));
     } catch (e) {
       list.replaceChildren();
       error.textContent = errorText(e);
@@ -53,7 +58,7 @@ export async function render(root) {
     try {
       const text = await invoke("audit_export", { filter: filter(), format });
       const stamp = new Date().toISOString().slice(0, 10);
-      download(`teams-scheduler-audit-${stamp}.${format}`, format === "csv" ? "text/csv" : "application/json", text);
+      await download(`teams-scheduler-audit-${stamp}.${format}`, format === "csv" ? "text/csv" : "application/json", text);
     } catch (e) { error.textContent = errorText(e); }
   }
 

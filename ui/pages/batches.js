@@ -41,7 +41,9 @@ export async function render(root) {
         h("td", {}, String(r.line)), h("td", {}, r.program), h("td", {}, r.subject),
         h("td", {}, h("span", { class: `badge ${r.status === "ready" ? "ok" : "danger"}` }, r.status === "ready" ? "Ready" : "Problem")),
         h("td", {}, r.problems.length ? h("ul", { class: "diff" }, r.problems.map((p) => h("li", {}, `${p.field} (col ${p.column}): ${p.message}`))) : "")))))
-      : h("p", { class: "empty" }, onlyProblems.checked ? "No row has a problem." : "The file has no data rows."));
+      : h("p", { class: "empty" }, onlyProblems.checked
+        ? "No row has a problem — untick “Show only rows with problems” to see every row."
+        : "The file has no data rows — add one row per meeting under the header line, then Validate again."));
     run.disabled = !(s.ready > 0 && (s.rejected === 0 || skip.checked) && plan.file_problems.length === 0);
   }
 
@@ -80,7 +82,7 @@ export async function render(root) {
             b.resumable ? h("button", { type: "button", class: "secondary small batch-resume", "aria-label": `Resume batch ${b.id}`, onclick: () => resume(b.id) }, "Resume") : null,
             h("button", { type: "button", class: "secondary small batch-export-csv", "aria-label": `Export batch ${b.id} as CSV`, onclick: () => exportBatch(b.id, "csv") }, "CSV"),
             h("button", { type: "button", class: "secondary small batch-export-ics", "aria-label": `Export batch ${b.id} as .ics`, onclick: () => exportBatch(b.id, "ics") }, ".ics"))))))
-        : h("p", { class: "empty" }, "No batches yet."));
+        : h("p", { class: "empty", id: "batches-empty" }, "No batches yet — choose a CSV file above (one meeting per row: program, subject, start, duration_minutes, time_zone, participants), press Validate, then Create meetings."));
     } catch (e) {
       history.replaceChildren(h("div", { class: "alert error", role: "alert" }, errorText(e)));
     }
@@ -90,7 +92,7 @@ export async function render(root) {
     error.textContent = "";
     try {
       const text = await invoke("batches_export", { id, format });
-      download(`batch-${id}.${format}`, format === "csv" ? "text/csv" : "text/calendar", text);
+      await download(`batch-${id}.${format}`, format === "csv" ? "text/csv" : "text/calendar", text);
     } catch (e) { error.textContent = errorText(e); }
   }
 

@@ -86,9 +86,11 @@ export async function render(root) {
       const t = document.getElementById("connect-progress-text");
       if (f && t) t.textContent = f(p);
     });
+    let ok = false;
     try {
       await invoke("integration_connect", { input: input(approach), onProgress: ch });
       busy(false, "Connected.");
+      ok = true;
       await refresh();
       statusCard.scrollIntoView({ block: "start" });
     } catch (e) {
@@ -97,6 +99,7 @@ export async function render(root) {
       await refresh();
     }
     refreshSession();
+    return ok;
   }
 
   cancel.addEventListener("click", () => invoke("integration_cancel"));
@@ -107,7 +110,12 @@ export async function render(root) {
     try {
       const sb = await invoke("integration_sandbox_start");
       fillSandbox(sb);
-      await connect("host_sign_in");
+      if (!(await connect("host_sign_in"))) return;
+      // Demo programs and participants, so every page has something to show (an empty store only).
+      const r = await invoke("integration_sandbox_prefill");
+      busy(false, r.skipped
+        ? `Connected to the sandbox tenant. No demo programs were added: ${r.skipped}.`
+        : `Connected to the sandbox tenant, with ${r.programs.length} demo programs and ${r.participants} participants: see Programs.`);
     } catch (e) { error.textContent = errorText(e); }
   });
   copy.addEventListener("click", async () => {
@@ -144,8 +152,10 @@ export async function render(root) {
       // A sign-in started before this page was (re)loaded: show it and watch it finish.
       if (progress.hidden) busy(true, "Waiting for sign-in in the browser…");
       poll = setTimeout(() => { if (document.body.contains(statusCard)) refresh(); }, 1000);
-    } else if (document.getElementById("connect-cancel")) {
-      busy(false, "");
+    } else {
+      if (document.getElementById("connect-cancel")) busy(false, "");
+      // A connect may have finished between the header's last look and now (e.g. the page was
+      // reloaded while it completed): who acts may have changed.
       refreshSession();
     }
   }
@@ -170,7 +180,7 @@ export async function render(root) {
     ];
     if (s.reasons.length) children.push(h("ul", { id: "status-reasons", class: "alert warn" }, s.reasons.map((r) => h("li", {}, r))));
     if (rows.length) children.push(h("dl", { class: "facts" }, rows));
-    else children.push(h("p", { class: "empty" }, "No tenant is connected. Choose one of the two ways below."));
+    else children.push(h("p", { class: "empty" }, "No tenant is connected yet — connect yours with one of the two ways below, or try everything first with the sandbox tenant at the bottom of this page."));
     if (s.state !== "not_connected" && page.can_manage) children.push(removeControls());
     if (page.sandbox && !tenant.value) fillSandbox(page.sandbox);
     connectTitle.textContent = s.state === "not_connected" ? "Connect a tenant" : "Reconnect, or connect another tenant";
@@ -213,7 +223,7 @@ export async function render(root) {
     h("h1", {}, "Integration"),
     h("p", { class: "lead" }, "Connect your organization's Microsoft 365 tenant so programs can hold meetings as Teams video calls, hosted by a dedicated account."),
     statusCard,
-    h("section", { class: "card", "aria-labelledby": "connect-title" },
+    h("section", { id: "connect-card", class: "card", "aria-labelledby": "connect-title" },
       connectTitle,
       h("div", { class: "form-row" },
         field("cloud", "Cloud", cloud),
@@ -243,4 +253,9 @@ export async function render(root) {
   );
   showSandboxField();
   await refresh();
+  // Arriving from the welcome page's "Connect a Microsoft 365 tenant": straight to the form.
+  if (location.hash.includes("?connect")) {
+    document.getElementById("connect-card").scrollIntoView({ block: "start" });
+    if (!tenant.disabled) tenant.focus();
+  }
 }

@@ -82,7 +82,7 @@ export async function render(root) {
   async function refresh() {
     try {
       const rows = await invoke("meetings_list", { program: filter.value || null, stateFilter: null });
-      list.replaceChildren(rows.length ? table(rows) : h("p", { class: "empty" }, "No meetings yet. Create one above."));
+      list.replaceChildren(rows.length ? table(rows) : emptyList());
       if (openId !== null) {
         const m = rows.find((r) => r.id === openId);
         if (m) showDetail(m); else { detail.hidden = true; openId = null; }
@@ -90,6 +90,20 @@ export async function render(root) {
     } catch (e) {
       list.replaceChildren(h("div", { class: "alert error", role: "alert" }, errorText(e)));
     }
+  }
+
+  function emptyList() {
+    const say = (...parts) => h("p", { class: "empty", id: "meetings-empty" }, ...parts);
+    if (!programs.length) {
+      return say("No meetings yet — meetings belong to a program: create one on ", h("a", { href: "#/programs" }, "Programs"),
+        " and turn on Teams video calls, or ", h("a", { href: "#/welcome" }, "explore with the sandbox tenant"), ".");
+    }
+    if (filter.value) return say("No meetings in this program yet — create one with the form above, or choose All programs.");
+    if (!programs.some((p) => teamsChoice(p).allowed)) {
+      return say("No meetings yet — no program offers Teams video calls right now: see the reason above the form, and turn them on under ",
+        h("a", { href: "#/programs" }, "Programs"), " → Settings → Meeting modes.");
+    }
+    return say("No meetings yet — create one with the form above, or many at once from a CSV file on ", h("a", { href: "#/batches" }, "Batches"), ".");
   }
 
   function table(rows) {
@@ -123,8 +137,8 @@ export async function render(root) {
       detailError.textContent = "";
       try {
         const text = await invoke("meetings_ics", { key: String(m.id) });
-        download(`meeting-${m.external_id}.ics`, "text/calendar", text);
-        detailStatus.textContent = "Saved the .ics file to Downloads.";
+        const path = await download(`meeting-${m.external_id}.ics`, "text/calendar", text);
+        detailStatus.textContent = `Saved the .ics file to ${path}.`;
       } catch (e) { detailError.textContent = errorText(e); }
     });
     const cancelBox = h("div", { class: "danger-zone" });

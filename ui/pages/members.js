@@ -15,7 +15,10 @@ async function programOptions(select) {
   try {
     const rows = await invoke("programs_list", {});
     select.append(...rows.map((p) => h("option", { value: p.code }, `${p.name} (${p.code})`)));
-  } catch { /* the lookup still works without a program */ }
+    return rows.length;
+  } catch {
+    return 0; // the lookup still works without a program
+  }
 }
 
 export async function render(root) {
@@ -26,6 +29,7 @@ export async function render(root) {
   const error = h("div", { id: "member-error", class: "alert error", role: "alert" });
   const result = h("section", { id: "member-result", class: "card", hidden: true, "aria-live": "polite", "aria-labelledby": "member-result-title" });
   const diag = h("section", { id: "member-diagnosis", class: "card", hidden: true, "aria-live": "polite", "aria-labelledby": "diagnosis-title" });
+  const empty = h("p", { id: "member-empty", class: "empty" }, "No address checked yet — type an email address or UPN above and press Check; choose a program too to diagnose whether they can be offered a Teams meeting there.");
 
   const form = h("form", { id: "member-form", novalidate: true },
     h("div", { class: "form-row" },
@@ -41,6 +45,7 @@ export async function render(root) {
     // A diagnosis of another address would be misleading next to this card.
     if (diag.dataset.address !== address.value.trim().toLowerCase()) diag.hidden = true;
     check.disabled = true;
+    empty.hidden = true;
     result.hidden = false;
     result.replaceChildren(h("div", { class: "progress" }, h("span", { class: "spinner", "aria-hidden": "true" }), "Checking the directory…"));
     try {
@@ -78,6 +83,7 @@ export async function render(root) {
     error.textContent = "";
     if (!program.value) { error.textContent = "Choose a program to diagnose the address for."; program.focus(); return; }
     diagnose.disabled = true;
+    empty.hidden = true;
     diag.hidden = false;
     diag.replaceChildren(h("div", { class: "progress" }, h("span", { class: "spinner", "aria-hidden": "true" }), "Diagnosing…"));
     try {
@@ -109,9 +115,12 @@ export async function render(root) {
     h("h1", {}, "Members"),
     h("p", { class: "lead" }, "Check whether a person is a member or a guest of your tenant, and why they can or cannot be offered a Teams meeting in a program."),
     h("section", { class: "card", "aria-labelledby": "lookup-title" }, h("h2", { id: "lookup-title" }, "Look up an address"), form),
+    empty,
     result,
     diag,
   );
-  await programOptions(program);
+  if (!(await programOptions(program))) {
+    empty.append(" There are no programs yet: create one on ", h("a", { href: "#/programs" }, "Programs"), " to diagnose for it.");
+  }
   address.focus();
 }

@@ -64,7 +64,7 @@ export async function render(root) {
       const programs = await invoke("programs_list", { includeArchived: false });
       grantProgram.replaceChildren(...programs.map((p) => h("option", { value: p.code }, `${p.name} (${p.code})`)));
     } catch { grantProgram.replaceChildren(); }
-    list.replaceChildren(roster.operators.length ? table(roster.operators) : h("p", { class: "empty" }, "No operators yet."));
+    list.replaceChildren(roster.operators.length ? table(roster.operators) : h("p", { class: "empty", id: "operators-empty" }, "No operators yet — until there is one, anyone using this computer may do everything. Add yourself first with the form below; you become global admin."));
   }
 
   function table(ops) {

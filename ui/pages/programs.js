@@ -31,8 +31,7 @@ export async function render(root) {
   async function refresh() {
     try {
       const rows = await invoke("programs_list", { search: search.value || null, includeArchived: archivedToggle.checked });
-      list.replaceChildren(rows.length ? table(rows) : h("p", { class: "empty" },
-        search.value ? "No program matches this search." : "No programs yet. Add your first program above: give it a name, and a short code if you like."));
+      list.replaceChildren(rows.length ? table(rows) : emptyList());
       if (openCode) {
         const p = rows.find((r) => r.code === openCode);
         if (p) await showPanel(p); else { panel.hidden = true; openCode = null; }
@@ -40,6 +39,13 @@ export async function render(root) {
     } catch (e) {
       list.replaceChildren(h("div", { class: "alert error", role: "alert" }, errorText(e)));
     }
+  }
+
+  function emptyList() {
+    if (search.value) return h("p", { class: "empty", id: "programs-empty" }, "No program matches this search — try part of the name or the code, or clear the search.");
+    if (addCard.hidden) return h("p", { class: "empty", id: "programs-empty" }, "No programs you can see yet — a global admin creates programs and can give you a role in one on the Operators page.");
+    return h("p", { class: "empty", id: "programs-empty" }, "No programs yet — create one with the form above, or ",
+      h("a", { href: "#/welcome" }, "explore with the sandbox tenant"), " to see a few filled-in examples.");
   }
 
   function table(rows) {
@@ -168,7 +174,9 @@ export async function render(root) {
             type: "button", class: "secondary small", disabled: !can, "aria-label": `Remove ${r.email}`,
             onclick: () => act(() => invoke("participants_remove", { code: p.code, email: r.email }), `Removed ${r.email}.`),
           }, "Remove"))))))
-      : h("p", { class: "empty" }, loadError || "No participants yet.");
+      : h("p", { class: "empty", id: "participants-empty" }, loadError || (can
+        ? "No participants yet — add one by email below, or import a CSV file with the columns email,display_name."
+        : "No participants yet — someone who may change this program's participants adds them here."));
     return h("section", { class: "panel-part", "aria-labelledby": "participants-title" },
       h("h3", { id: "participants-title" }, `Participants (${rows.length})`),
       table,
@@ -218,5 +226,14 @@ export async function render(root) {
   // Creating programs is a global admin's decision: others do not see the form.
   const session = await refreshSession();
   addCard.hidden = Boolean(session && !session.global_admin);
+  // Arriving from "Explore with the sandbox tenant": say what was filled in.
+  const explored = new URLSearchParams(location.hash.split("?")[1] || "").get("explored");
+  if (explored) {
+    const [n, people] = explored.split(",");
+    list.before(h("p", { id: "explored-note", class: "alert ok", role: "status" },
+      `Connected to the sandbox tenant and added ${n} demo programs with ${people} participants. Open a program's Settings to see its meeting modes and people, or check one of them on the Members page.`));
+    // Said once: a reload shows the plain page.
+    history.replaceState(null, "", "#/programs");
+  }
   await refresh();
 }

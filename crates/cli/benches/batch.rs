@@ -441,7 +441,7 @@ async fn cli_peak_memory() -> Option<(u64, f64)> {
     let p = people(&sb);
     {
         let mut store = Store::open_in(&data).expect("store");
-        let actor = Actor::local();
+        let actor = Actor::operator("teams.scheduler@contoso.example");
         programs::add(
             &mut store,
             &actor,

@@ -19,8 +19,9 @@ struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
 
-    /// Act as this operator (their UPN). A stand-in for a signed-in session until `tsched login`
-    /// lands; without it the local user acts, which works only in setup mode (no operators yet).
+    /// Act as this operator of the roster (their UPN) instead of the one signed in with
+    /// `tsched login`: for trusted automation and tests on this machine; the audit trail names
+    /// them. Without either, the local user acts, which works only in setup mode.
     #[arg(
         long = "as",
         global = true,
@@ -55,6 +56,12 @@ enum Command {
     /// Teams meetings: create, reschedule, cancel, list, show, ics.
     #[command(subcommand)]
     Meetings(commands::meetings::MeetingsCmd),
+    /// Sign in as yourself (an operator) through the browser; later runs act as you.
+    Login(commands::session::Login),
+    /// Forget your sign-in (removes your refresh token from the OS keyring).
+    Logout,
+    /// Who is acting: signed-in operator and roles, or setup mode.
+    Whoami(commands::session::Whoami),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +78,9 @@ fn main() -> ExitCode {
         Command::Integration(cmd) => commands::integration::run(cmd, &ctx),
         Command::Members(cmd) => commands::members::run(cmd, &ctx),
         Command::Meetings(cmd) => commands::meetings::run(cmd, &ctx),
+        Command::Login(args) => commands::session::login(args, &ctx),
+        Command::Logout => commands::session::logout(&ctx),
+        Command::Whoami(args) => commands::session::whoami(args, &ctx),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

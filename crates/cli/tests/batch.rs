@@ -43,7 +43,7 @@ async fn world(throttle: Option<f64>) -> Option<World> {
     let data = dir.path().join("data");
     connect_through_cli(dir.path(), &data, &keyring, &sandbox).await;
     let mut store = Store::open_in(&data).expect("store");
-    let actor = Actor::local();
+    let actor = Actor::operator("teams.scheduler@contoso.example");
     programs::add(
         &mut store,
         &actor,

@@ -24,7 +24,7 @@ fn text(b: &[u8]) -> String {
 
 fn program(data: &Path, teams: bool, people: &[&str]) {
     let mut store = Store::open_in(data).expect("store");
-    let actor = Actor::local();
+    let actor = Actor::operator("teams.scheduler@contoso.example");
     programs::add(
         &mut store,
         &actor,

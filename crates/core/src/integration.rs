@@ -160,6 +160,10 @@ pub struct IntegrationStatus {
     pub meetings_available: bool,
     /// Why not, when they cannot.
     pub meetings_unavailable_reason: Option<String>,
+    /// Set by [`save`] when connecting ended setup mode: the host account that signed in is now
+    /// the first global admin (its UPN). Front ends then act as that operator.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_global_admin: Option<String>,
 }
 
 /// Result of [`remove`].
@@ -183,6 +187,7 @@ pub fn prepare(store: &Store, req: &ConnectRequest) -> Result<PreparedConnect, E
         approach: req.approach,
         cloud: req.cloud.clone(),
         flow: FlowConfig {
+            purpose: flow::Purpose::Host,
             endpoints: req.cloud.endpoints(),
             tenant,
             client_id,
@@ -253,7 +258,7 @@ fn with_consent_url(e: AuthError, flow: &FlowConfig) -> Error {
 
 /// The `tid` claim of the ID token. The token came straight from the token endpoint over TLS,
 /// so its claims may be read without checking the signature (OpenID Connect Core §3.1.3.7 6.).
-fn tid_from_id_token(id_token: Option<&Sensitive<String>>) -> Option<String> {
+pub(crate) fn tid_from_id_token(id_token: Option<&Sensitive<String>>) -> Option<String> {
     let payload = id_token?.expose().split('.').nth(1)?.to_string();
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
@@ -351,7 +356,7 @@ pub fn save(
         last_refresh_at: Some(now),
         removed_at: None,
     };
-    let written = store.write(|tx| -> Result<(), Error> {
+    let written = store.write(|tx| -> Result<Option<String>, Error> {
         // Checked again inside the write lock: the roster may have changed during sign-in.
         access::require(tx, actor, Action::IntegrationManage, None)?;
         table::put(tx, &row)?;
@@ -375,13 +380,25 @@ pub fn save(
                 ..Default::default()
             },
         )?;
-        Ok(())
+        // Setup mode ends with the first account to sign in: here the host, which is how the
+        // organizations set up (the dedicated host account is their first global admin).
+        let first = crate::operators::bootstrap_in(
+            tx,
+            &row.host_object_id,
+            &row.host_upn,
+            &row.host_display_name,
+            "integration connect",
+        )?;
+        Ok(first.map(|op| op.upn))
     });
-    if let Err(e) = written {
-        // Nothing half-saved: take the new token back out.
-        let _ = tokens.delete(&account);
-        return Err(e);
-    }
+    let first_global_admin = match written {
+        Ok(first) => first,
+        Err(e) => {
+            // Nothing half-saved: take the new token back out.
+            let _ = tokens.delete(&account);
+            return Err(e);
+        }
+    };
     if let Some(prev) = previous.filter(|p| p.state != "removed") {
         let old = kr::account(&prev.cloud, &prev.tenant_id, &prev.host_object_id);
         if old != account {
@@ -392,7 +409,9 @@ pub fn save(
     let row = table::get(store.conn())
         .map_err(|e| Error::Store(store.err(e)))?
         .ok_or(Error::NotConnected)?;
-    Ok(assess(Some(&row), KeyringCheck::Present, Utc::now()))
+    let mut status = assess(Some(&row), KeyringCheck::Present, Utc::now());
+    status.first_global_admin = first_global_admin;
+    Ok(status)
 }
 
 fn missing_reason(missing: &[String]) -> String {
@@ -443,6 +462,7 @@ pub fn consent_url(
     let client_id = self::client_id(store, client_id)?;
     let redirect = redirect(store, None)?;
     Ok(admin_consent_link(&FlowConfig {
+        purpose: flow::Purpose::Host,
         endpoints: cloud.endpoints(),
         tenant,
         client_id,
@@ -489,6 +509,7 @@ pub fn assess(
         removed_at: None,
         meetings_available: false,
         meetings_unavailable_reason: Some("the Microsoft 365 tenant is not connected".into()),
+        first_global_admin: None,
     };
     let Some(r) = row else { return s };
     s.cloud = Some(r.cloud.clone());

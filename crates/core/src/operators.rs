@@ -324,6 +324,41 @@ pub fn revoke(
     })
 }
 
+/// Inside a write transaction: when the store is in setup mode, makes the account that just
+/// signed in (`via`: "operator sign-in" or "integration connect") the first global admin,
+/// audited `operator.bootstrap`; `None` when operators already exist.
+pub(crate) fn bootstrap_in(
+    tx: &rusqlite::Connection,
+    object_id: &str,
+    upn: &str,
+    display_name: &str,
+    via: &str,
+) -> Result<Option<Operator>, Error> {
+    if table::count(tx)? != 0 {
+        return Ok(None);
+    }
+    let upn = validate_email(upn).map_err(|r| Error::invalid("upn", r))?;
+    let display_name = crate::participants::validate_display_name(display_name)
+        .map_err(|r| Error::invalid("display_name", r))?;
+    let id = table::insert(tx, &upn, Some(object_id), &display_name)?;
+    table::grant(tx, id, Role::GlobalAdmin, None)?;
+    let op = load(tx, &upn)?;
+    let mut after = snapshot(&op);
+    after["ends_setup_mode"] = json!(true);
+    after["via"] = json!(via);
+    audit_log::append(
+        tx,
+        &AuditEntry {
+            operator: &op.upn,
+            action: "operator.bootstrap",
+            target: &format!("operator:{}", op.upn),
+            after: Some(after),
+            ..Default::default()
+        },
+    )?;
+    Ok(Some(op))
+}
+
 /// Called by the sign-in flow (operator sign-in, or the host while connecting the integration)
 /// with the identity it verified. In setup mode the account becomes the first global admin
 /// (audited `operator.bootstrap`). Otherwise it must match an active operator, by object id or
@@ -346,22 +381,7 @@ pub fn bootstrap_or_match(
     let display_name = crate::participants::validate_display_name(display_name)
         .map_err(|r| Error::invalid("display_name", r))?;
     store.write(|tx| {
-        if table::count(tx)? == 0 {
-            let id = table::insert(tx, &upn, Some(object_id), &display_name)?;
-            table::grant(tx, id, Role::GlobalAdmin, None)?;
-            let op = load(tx, &upn)?;
-            let mut after = snapshot(&op);
-            after["ends_setup_mode"] = json!(true);
-            audit_log::append(
-                tx,
-                &AuditEntry {
-                    operator: &op.upn,
-                    action: "operator.bootstrap",
-                    target: &format!("operator:{}", op.upn),
-                    after: Some(after),
-                    ..Default::default()
-                },
-            )?;
+        if let Some(op) = bootstrap_in(tx, object_id, &upn, &display_name, "operator sign-in")? {
             return Ok(op);
         }
         let op = match table::by_object_id(tx, object_id)? {

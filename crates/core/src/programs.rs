@@ -357,7 +357,8 @@ pub(crate) fn ensure_active(p: &Program) -> Result<(), Error> {
     Ok(())
 }
 
-fn snapshot(p: &Program) -> serde_json::Value {
+/// The audit snapshot of a program (also used by `demo`, so both record the same shape).
+pub(crate) fn snapshot(p: &Program) -> serde_json::Value {
     json!({
         "code": p.code, "name": p.name, "description": p.description,
         "archived": p.archived, "enabled_modes": p.enabled_modes,

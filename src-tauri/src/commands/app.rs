@@ -8,7 +8,7 @@ use tsched_core::integration::{self, ConnectionState};
 use tsched_core::operators;
 
 use super::CmdResult;
-use crate::state::AppState;
+use crate::state::{AppState, Via};
 
 /// What the header and the About text show.
 #[derive(Debug, Serialize)]
@@ -31,8 +31,12 @@ pub fn app_info(state: State<'_, AppState>) -> CmdResult<AppInfo> {
 /// Who is acting in this window, for the header. Never fails: a problem is shown as `problem`.
 #[derive(Debug, Serialize)]
 pub struct Session {
-    /// The operator named by `TSCHED_OPERATOR`, if any.
+    /// The signed-in operator (or the one named by `TSCHED_OPERATOR`), if any.
     pub operator: Option<String>,
+    /// Their display name.
+    pub display_name: Option<String>,
+    /// How they came to act: `sign_in`, `integration_connect` or `environment`.
+    pub via: Option<Via>,
     /// True while the store has no operators: the local user may do everything.
     pub setup_mode: bool,
     /// The acting operator's roles.
@@ -45,28 +49,40 @@ pub struct Session {
     pub integration_cloud: Option<String>,
     /// Why nobody may act (not an operator, deactivated, setup mode over), when so.
     pub problem: Option<String>,
+    /// Whether an operator can sign in from the header: the integration knows the tenant.
+    pub can_sign_in: bool,
 }
 
 /// Builds the [`Session`].
 pub fn session_inner(state: &AppState) -> Session {
+    let who = state.window_operator();
     let mut out = Session {
-        operator: state.operator().map(str::to_string),
+        operator: who.as_ref().map(|w| w.upn.clone()),
+        display_name: None,
+        via: who.as_ref().map(|w| w.via),
         setup_mode: false,
         roles: Vec::new(),
         global_admin: false,
         integration: None,
         integration_cloud: None,
         problem: None,
+        can_sign_in: false,
     };
     let r = state.with_store(|s| {
         if let Ok(st) = integration::status(s, state.tokens().as_ref()) {
+            out.can_sign_in = st.tenant_id.is_some();
             out.integration = Some(st.state);
             out.integration_cloud = st
                 .cloud
                 .filter(|_| st.state != ConnectionState::NotConnected);
         }
         out.setup_mode = operators::is_setup_mode(s)?;
-        let actor = operators::actor_for(s, state.operator())?;
+        if let Some(w) = &who {
+            out.display_name = tsched_core::store::operators::by_upn(s.conn(), &w.upn)?
+                .map(|o| o.display_name)
+                .filter(|n| !n.is_empty());
+        }
+        let actor = operators::actor_for(s, out.operator.as_deref())?;
         operators::whoami(s, &actor)
     });
     match r {

@@ -1,5 +1,6 @@
 //! Integration page commands: status, the organization-wide approval URL, connect (with live
-//! progress over an `ipc::Channel`), cancel, remove, and the embedded sandbox tenant.
+//! progress over an `ipc::Channel`), cancel, remove, and the embedded sandbox tenant with its
+//! demo data.
 //!
 //! Connect keeps the store lock only for `prepare` and `save`; the browser wait runs without it,
 //! and its cancel handle lives in [`AppState`] so the window can cancel. The browser is the
@@ -10,15 +11,14 @@ use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
 use tsched_core::access::{self, Action};
-use tsched_core::auth::{
-    cancel_pair, AuthError, BrowserOpener, Cloud, ConnectProgress, FnOpener, SystemBrowser,
-};
+use tsched_core::auth::{cancel_pair, BrowserOpener, Cloud, ConnectProgress};
+use tsched_core::demo::{self, Prefilled};
 use tsched_core::integration::{self, Approach, ConnectRequest, IntegrationStatus, Removed};
 use tsched_core::Error;
 use tsched_sandbox::{Sandbox, SandboxConfig};
 
 use super::CmdResult;
-use crate::state::AppState;
+use crate::state::{AppState, Via};
 
 /// What the Integration page shows.
 #[derive(Debug, Serialize)]
@@ -65,7 +65,7 @@ pub struct ConnectInput {
     pub login_hint: Option<String>,
 }
 
-fn cloud(name: &str, sandbox_url: Option<&str>) -> Result<Cloud, Error> {
+pub(crate) fn cloud(name: &str, sandbox_url: Option<&str>) -> Result<Cloud, Error> {
     let c = match name.trim() {
         "sandbox" => Cloud::sandbox(sandbox_url.unwrap_or_default()),
         other => other.parse(),
@@ -73,7 +73,7 @@ fn cloud(name: &str, sandbox_url: Option<&str>) -> Result<Cloud, Error> {
     c.map_err(|reason| super::invalid("cloud", reason))
 }
 
-fn blank_none(s: Option<String>) -> Option<String> {
+pub(crate) fn blank_none(s: Option<String>) -> Option<String> {
     s.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
@@ -156,12 +156,25 @@ pub async fn connect_inner(
         Ok((actor.clone(), integration::prepare(s, &req)?))
     })?;
     let (handle, token) = cancel_pair();
-    state.begin_sign_in(handle)?;
-    let signed = integration::sign_in(&prepared, opener, token, progress).await;
-    state.end_sign_in();
-    let signed = signed?;
+    let _running = state.sign_in_running(handle)?;
+    let signed = integration::sign_in(&prepared, opener, token, progress).await?;
     let status =
         state.with_store(|s| integration::save(s, state.tokens().as_ref(), &actor, signed))?;
+    if let Some(upn) = &status.first_global_admin {
+        // The host signed in while connecting and ended setup mode: this window acts as it.
+        state.set_operator(upn.clone(), Via::IntegrationConnect);
+    } else if state.operator().is_none() {
+        // Whoever signed in as the host proved they are it: when the host is an active
+        // operator, a window nobody is signed in to acts as it.
+        if let Some(host) = status.host_upn.clone() {
+            if state
+                .with_store(|s| tsched_core::operators::actor_for(s, Some(&host)))
+                .is_ok_and(|a| a.operator_upn.is_some())
+            {
+                state.set_operator(host, Via::IntegrationConnect);
+            }
+        }
+    }
     progress(ConnectProgress::Saved);
     Ok(status)
 }
@@ -178,20 +191,8 @@ pub async fn integration_connect(
         // A closed window just stops listening; the flow carries on.
         let _ = on_progress.send(p);
     };
-    if std::env::var_os("BROWSER").is_some_and(|v| !v.is_empty()) {
-        connect_inner(&state, input, &SystemBrowser, &progress).await
-    } else {
-        let plugin = FnOpener(move |url: &str| -> Result<(), AuthError> {
-            use tauri_plugin_opener::OpenerExt;
-            app.opener()
-                .open_url(url, None::<&str>)
-                .map_err(|e| AuthError::Browser {
-                    reason: e.to_string(),
-                    url: url.to_string(),
-                })
-        });
-        connect_inner(&state, input, &plugin, &progress).await
-    }
+    let browser = super::system_browser(app);
+    connect_inner(&state, input, browser.as_ref(), &progress).await
 }
 
 /// Cancels a sign-in waiting for the browser; false when none was running.
@@ -230,18 +231,73 @@ fn sandbox_info(sb: &tsched_sandbox::RunningSandbox) -> SandboxInfo {
 /// window can connect to it.
 #[tauri::command]
 pub async fn integration_sandbox_start(state: State<'_, AppState>) -> CmdResult<SandboxInfo> {
+    start_embedded_sandbox(&state).await
+}
+
+/// Where a store that explored the embedded sandbox in an earlier run had it listening
+/// (`http://127.0.0.1:PORT`), so this run can bring it back at the same address.
+fn explored_port(state: &AppState) -> Option<u16> {
+    let row = state
+        .with_store(|s| Ok(tsched_core::store::integration::get(s.conn())?))
+        .ok()??;
+    if row.cloud != "sandbox" {
+        return None;
+    }
+    let url = url::Url::parse(&row.authority_base).ok()?;
+    (url.host_str() == Some("127.0.0.1"))
+        .then_some(url.port())
+        .flatten()
+}
+
+/// Starts the embedded sandbox tenant once per run: at the address an earlier run of this store
+/// used when it is free (so the stored connection and sign-ins work again), else anywhere.
+pub async fn start_embedded_sandbox(state: &AppState) -> CmdResult<SandboxInfo> {
     if let Some(sb) = state.sandbox().as_ref() {
         return Ok(sandbox_info(sb));
     }
-    let sb = Sandbox::spawn(SandboxConfig {
+    let config = SandboxConfig {
         auto_consent: true,
         ..Default::default()
-    })
-    .await
-    .map_err(|e| Error::Conflict(format!("the sandbox tenant could not start: {e}")))?;
+    };
+    let again = match explored_port(state) {
+        Some(port) => Sandbox::spawn(SandboxConfig {
+            bind: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            ..config.clone()
+        })
+        .await
+        .ok(),
+        None => None,
+    };
+    let sb = match again {
+        Some(sb) => sb,
+        None => Sandbox::spawn(config)
+            .await
+            .map_err(|e| Error::Conflict(format!("the sandbox tenant could not start: {e}")))?,
+    };
     let mut slot = state.sandbox();
     let info = sandbox_info(slot.get_or_insert(sb));
     Ok(info)
+}
+
+/// Before a sign-in to a store that explored the embedded sandbox: bring it back (a sandbox
+/// lives only as long as the app run that started it).
+pub async fn revive_explored_sandbox(state: &AppState) -> CmdResult<()> {
+    if state.sandbox().is_none() && explored_port(state).is_some() {
+        start_embedded_sandbox(state).await?;
+    }
+    Ok(())
+}
+
+/// Pre-fills a store connected to the sandbox tenant with the demo programs and participants
+/// (`tsched_core::demo`): only into an empty store, never into one connected to a real tenant.
+pub fn sandbox_prefill_inner(state: &AppState) -> CmdResult<Prefilled> {
+    Ok(state.with_actor(demo::prefill)?)
+}
+
+/// See [`sandbox_prefill_inner`]; the explore path calls it once the sandbox is connected.
+#[tauri::command]
+pub fn integration_sandbox_prefill(state: State<'_, AppState>) -> CmdResult<Prefilled> {
+    sandbox_prefill_inner(&state)
 }
 
 #[cfg(test)]
@@ -249,9 +305,51 @@ mod tests {
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
-    use tsched_core::auth::MemoryTokenStore;
+    use tsched_core::auth::{AuthError, FnOpener, MemoryTokenStore};
 
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn connecting_in_setup_mode_makes_the_window_act_as_the_host() {
+        let sb = Sandbox::spawn(SandboxConfig {
+            auto_consent: true,
+            ..Default::default()
+        })
+        .await
+        .expect("sandbox starts");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tokens = Arc::new(MemoryTokenStore::default());
+        let state = AppState::with(Some(dir.path().to_path_buf()), None, tokens);
+        let h = sb.handle();
+        let input = ConnectInput {
+            approach: "host_sign_in".into(),
+            cloud: "sandbox".into(),
+            sandbox_url: Some(sb.base_url().to_string()),
+            tenant: h.tenant_id(),
+            client_id: Some(h.client_id()),
+            login_hint: None,
+        };
+        // A browser that follows the sign-in (the sandbox approves at once) to the loopback.
+        let follow = FnOpener(|url: &str| -> Result<(), AuthError> {
+            let url = url.to_string();
+            tokio::spawn(async move {
+                let _ = reqwest::get(url).await;
+            });
+            Ok(())
+        });
+        assert_eq!(state.operator(), None, "setup mode: nobody is signed in");
+        let status = connect_inner(&state, input, &follow, &|_| {})
+            .await
+            .expect("connect");
+        let host = h.host_upn().expect("host");
+        assert_eq!(status.first_global_admin.as_deref(), Some(host.as_str()));
+        assert_eq!(
+            state.window_operator().map(|w| (w.upn, w.via)),
+            Some((host, Via::IntegrationConnect)),
+            "the window acts as the host that connected"
+        );
+        assert!(!state.signing_in(), "the sign-in ended with the connect");
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn cancel_ends_a_waiting_sign_in_and_the_store_stays_usable_during_the_wait() {

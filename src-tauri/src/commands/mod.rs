@@ -5,12 +5,15 @@
 pub mod app;
 pub mod audit;
 pub mod batches;
+pub mod files;
 pub mod integration;
 pub mod meetings;
 pub mod members;
 pub mod names;
 pub mod operators;
 pub mod programs;
+pub mod session;
+pub mod welcome;
 pub mod work;
 
 use serde::Serialize;
@@ -39,6 +42,24 @@ impl From<tsched_core::Error> for CommandError {
 
 /// Result type of every command.
 pub type CmdResult<T> = Result<T, CommandError>;
+
+/// The system browser for a sign-in (RFC 8252 §8.12: never an embedded web view): `$BROWSER`
+/// through the core's `SystemBrowser` when set, else tauri-plugin-opener.
+pub(crate) fn system_browser(app: tauri::AppHandle) -> Box<dyn tsched_core::auth::BrowserOpener> {
+    use tsched_core::auth::{AuthError, FnOpener, SystemBrowser};
+    if std::env::var_os("BROWSER").is_some_and(|v| !v.is_empty()) {
+        return Box::new(SystemBrowser);
+    }
+    Box::new(FnOpener(move |url: &str| -> Result<(), AuthError> {
+        use tauri_plugin_opener::OpenerExt;
+        app.opener()
+            .open_url(url, None::<&str>)
+            .map_err(|e| AuthError::Browser {
+                reason: e.to_string(),
+                url: url.to_string(),
+            })
+    }))
+}
 
 /// A bad input field, as the core reports it.
 pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> tsched_core::Error {

@@ -30,7 +30,7 @@ impl Work {
         })?;
         Ok(Self {
             dir,
-            operator: state.operator().map(str::to_string),
+            operator: state.operator(),
             tokens: state.tokens().clone(),
         })
     }

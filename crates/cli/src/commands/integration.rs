@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Subcommand, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use tsched_core::auth::{
     cancel_pair, AuthError, Cloud, ConnectProgress, FnOpener, KeyringTokenStore, SystemBrowser,
     TokenStore,
@@ -22,6 +22,49 @@ pub enum ApproachArg {
     Host,
     /// A global admin grants organization-wide approval first, then the host signs in.
     AdminConsent,
+}
+
+/// How a browser sign-in runs (shared by `integration connect` and `login`).
+#[derive(Debug, Args)]
+pub struct BrowserArgs {
+    /// Base URL of a running tsched-sandbox instead of a Microsoft cloud.
+    #[arg(long, value_name = "URL")]
+    pub sandbox: Option<String>,
+    /// Print the address instead of opening a browser.
+    #[arg(long)]
+    pub no_browser: bool,
+    /// Loopback redirect URI (default http://localhost with a free port).
+    #[arg(long)]
+    pub redirect_uri: Option<String>,
+    /// Seconds to wait for the browser.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+    /// Pre-fill this account in the account picker (its UPN).
+    #[arg(long)]
+    pub login_hint: Option<String>,
+}
+
+impl BrowserArgs {
+    /// The system browser, or under `--no-browser` a stand-in that opens nothing (the address
+    /// is printed by the progress output).
+    pub fn opener(&self) -> Box<dyn tsched_core::auth::BrowserOpener> {
+        if self.no_browser {
+            Box::new(FnOpener(|_url: &str| -> Result<(), AuthError> { Ok(()) }))
+        } else {
+            Box::new(SystemBrowser)
+        }
+    }
+}
+
+/// A cancel token that Ctrl-C triggers (call inside the runtime).
+pub(super) fn ctrl_c_token() -> tsched_core::auth::CancelToken {
+    let (handle, token) = cancel_pair();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            handle.cancel();
+        }
+    });
+    token
 }
 
 #[derive(Debug, Subcommand)]
@@ -40,21 +83,8 @@ pub enum IntegrationCmd {
         /// Application (client) id of your app registration (else the settings).
         #[arg(long)]
         client_id: Option<String>,
-        /// Base URL of a running tsched-sandbox instead of a Microsoft cloud.
-        #[arg(long, value_name = "URL")]
-        sandbox: Option<String>,
-        /// Print the address instead of opening a browser.
-        #[arg(long)]
-        no_browser: bool,
-        /// Loopback redirect URI (default http://localhost with a free port).
-        #[arg(long)]
-        redirect_uri: Option<String>,
-        /// Seconds to wait for the browser.
-        #[arg(long, default_value_t = 300)]
-        timeout: u64,
-        /// Pre-fill this account in the account picker (the host account's UPN).
-        #[arg(long)]
-        login_hint: Option<String>,
+        #[command(flatten)]
+        browser: BrowserArgs,
     },
     /// Show the connection status.
     Status {
@@ -87,7 +117,7 @@ pub enum IntegrationCmd {
     Remove,
 }
 
-fn cloud(name: &str, sandbox: Option<&str>) -> anyhow::Result<Cloud> {
+pub(super) fn cloud(name: &str, sandbox: Option<&str>) -> anyhow::Result<Cloud> {
     let c = match sandbox {
         Some(url) => Cloud::sandbox(url),
         None => name.parse(),
@@ -101,20 +131,20 @@ fn cloud(name: &str, sandbox: Option<&str>) -> anyhow::Result<Cloud> {
     })
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")
 }
 
-fn show_progress(p: ConnectProgress) {
+pub(super) fn show_progress(p: ConnectProgress) {
     match p {
         ConnectProgress::OpeningBrowser { step, url } => {
-            let what = if step == "admin_consent" {
-                "A global admin grants organization-wide approval"
-            } else {
-                "Sign in with the host account (Teams Scheduler)"
+            let what = match step {
+                "admin_consent" => "A global admin grants organization-wide approval",
+                "operator_sign_in" => "Sign in with your own Microsoft account",
+                _ => "Sign in with the host account (Teams Scheduler)",
             };
             eprintln!("{what} in the browser. If it does not open, visit:\n  {url}");
         }
@@ -128,7 +158,7 @@ fn show_progress(p: ConnectProgress) {
             eprintln!("Organization-wide approval granted. Now the host account signs in.")
         }
         ConnectProgress::ExchangingCode => eprintln!("Finishing sign-in…"),
-        ConnectProgress::ReadingProfile => eprintln!("Reading the host account…"),
+        ConnectProgress::ReadingProfile => eprintln!("Reading the signed-in account…"),
         ConnectProgress::Saved => {}
     }
 }
@@ -181,11 +211,7 @@ pub fn run(cmd: IntegrationCmd, ctx: &Context) -> anyhow::Result<()> {
             tenant,
             cloud: cloud_name,
             client_id,
-            sandbox,
-            no_browser,
-            redirect_uri,
-            timeout,
-            login_hint,
+            browser,
         } => {
             let mut store = ctx.store()?;
             let actor = ctx.actor(&store)?;
@@ -195,35 +221,41 @@ pub fn run(cmd: IntegrationCmd, ctx: &Context) -> anyhow::Result<()> {
                     ApproachArg::AdminConsent => Approach::AdminConsent,
                 },
                 client_id,
-                redirect_uri,
-                timeout: Duration::from_secs(timeout.max(1)),
-                login_hint,
-                ..ConnectRequest::new(tenant, cloud(&cloud_name, sandbox.as_deref())?)
+                redirect_uri: browser.redirect_uri.clone(),
+                timeout: Duration::from_secs(browser.timeout.max(1)),
+                login_hint: browser.login_hint.clone(),
+                ..ConnectRequest::new(tenant, cloud(&cloud_name, browser.sandbox.as_deref())?)
             };
-            let rt = runtime()?;
-            let status = rt.block_on(async {
-                let (handle, token) = cancel_pair();
-                tokio::spawn(async move {
-                    if tokio::signal::ctrl_c().await.is_ok() {
-                        handle.cancel();
-                    }
-                });
-                let printer = FnOpener(|_url: &str| -> Result<(), AuthError> { Ok(()) });
-                let system = SystemBrowser;
-                let opener: &dyn tsched_core::auth::BrowserOpener =
-                    if no_browser { &printer } else { &system };
+            let opener = browser.opener();
+            let status = runtime()?.block_on(async {
                 integration::connect(
                     &mut store,
                     &keyring,
                     &actor,
                     &req,
-                    opener,
-                    token,
+                    opener.as_ref(),
+                    ctrl_c_token(),
                     &show_progress,
                 )
                 .await
             })?;
             print_status(&status);
+            if let Some(upn) = &status.first_global_admin {
+                // The host signed in while connecting: it is now the first global admin, and
+                // this CLI acts as it (no operator token is kept: the host's entry is the
+                // integration's).
+                if let Some(op) = tsched_core::operators::roster(
+                    &store,
+                    &tsched_core::Actor::operator(upn.clone()),
+                )?
+                .operators
+                .into_iter()
+                .find(|o| &o.upn == upn)
+                {
+                    tsched_core::signin::adopt_host_as_cli_session(&mut store, &op)?;
+                }
+                println!("Setup mode has ended: {upn} (the host account that signed in) is the first global admin, and this command line now acts as it. Add operators with `tsched operators add`; each then signs in with `tsched login`.");
+            }
         }
         IntegrationCmd::Status { json } => {
             let store = ctx.store()?;

@@ -7,6 +7,7 @@ pub mod meetings;
 pub mod members;
 pub mod operators;
 pub mod programs;
+pub mod session;
 
 use std::path::PathBuf;
 
@@ -18,8 +19,8 @@ use tsched_core::{Actor, Store};
 pub struct Context {
     /// `--data-dir`, if given.
     pub data_dir: Option<PathBuf>,
-    /// `--as UPN` / `TSCHED_OPERATOR`: the operator to act as. A stand-in for a signed-in
-    /// session until `tsched login` lands.
+    /// `--as UPN` / `TSCHED_OPERATOR`: act as this operator of the roster without the saved
+    /// sign-in (trusted automation and tests on this machine). Overrides `tsched login`.
     pub as_upn: Option<String>,
 }
 
@@ -31,16 +32,19 @@ impl Context {
         Ok(Store::open_in(&dir).map_err(tsched_core::Error::from)?)
     }
 
-    /// Who acts: the `--as` operator when in the roster, else the local user in setup mode,
-    /// else "sign in first" (the core re-checks inside every use case).
+    /// Who acts: the `--as` operator when given, else the operator signed in with `tsched login`
+    /// (or the host that ended setup mode by connecting), else the local user in setup mode,
+    /// else "sign in first". The core re-checks the roster inside every use case.
     pub fn actor(&self, store: &Store) -> anyhow::Result<Actor> {
-        tsched_core::operators::actor_for(store, self.as_upn.as_deref()).map_err(|e| {
+        let upn = match &self.as_upn {
+            Some(u) => Some(u.clone()),
+            None => tsched_core::signin::cli_actor_upn(store)?,
+        };
+        tsched_core::operators::actor_for(store, upn.as_deref()).map_err(|e| {
             match e {
-                tsched_core::Error::Denied(m) if self.as_upn.is_none() => {
-                    tsched_core::Error::Denied(format!(
-                        "{m}; act as an operator with --as UPN or TSCHED_OPERATOR=UPN"
-                    ))
-                }
+                tsched_core::Error::Denied(m) if upn.is_none() => tsched_core::Error::Denied(
+                    format!("{m}; run `tsched login` (or act as an operator with --as UPN)"),
+                ),
                 other => other,
             }
             .into()

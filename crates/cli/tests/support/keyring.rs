@@ -103,50 +103,57 @@ pub fn private_keyring_or_skip() -> Option<PrivateKeyring> {
     keyring
 }
 
-/// Connects the integration with `tsched integration connect` against `sandbox` (auto-consent),
-/// a python `$BROWSER` written into `scratch` following the sign-in to the loopback.
-pub async fn connect_through_cli(
+/// Runs `tsched ARGS` (off the async runtime) with `$BROWSER` set to a python script, written
+/// into `scratch`, that follows the sign-in address to the loopback (the sandbox approves
+/// automatically).
+pub async fn with_following_browser(
     scratch: &Path,
     data: &Path,
-    keyring: &PrivateKeyring,
-    sandbox: &tsched_sandbox::RunningSandbox,
-) {
+    bus: &str,
+    args: Vec<String>,
+) -> Output {
     let script = scratch.join("follow.py");
     std::fs::write(
         &script,
         "import sys, urllib.request\nurllib.request.urlopen(sys.argv[1], timeout=20).read()\n",
     )
     .expect("script");
-    let h = sandbox.handle().clone();
-    let (d, bus, base) = (
-        data.to_path_buf(),
-        keyring.address.clone(),
-        sandbox.base_url().to_string(),
-    );
+    let (d, bus) = (data.to_path_buf(), bus.to_string());
     let browser = format!("python3 {}", script.display());
-    let out = tokio::task::spawn_blocking(move || {
-        command(
-            &d,
-            &bus,
-            &[
-                "integration",
-                "connect",
-                "--tenant",
-                &h.tenant_id(),
-                "--client-id",
-                &h.client_id(),
-                "--sandbox",
-                &base,
-                "--timeout",
-                "30",
-            ],
-        )
-        .env("BROWSER", browser)
-        .output()
-        .expect("connect")
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        command(&d, &bus, &args)
+            .env("BROWSER", browser)
+            .output()
+            .expect("run tsched")
     })
     .await
-    .expect("join");
+    .expect("join")
+}
+
+/// Connects the integration with `tsched integration connect` against `sandbox` (auto-consent).
+pub async fn connect_through_cli(
+    scratch: &Path,
+    data: &Path,
+    keyring: &PrivateKeyring,
+    sandbox: &tsched_sandbox::RunningSandbox,
+) {
+    let h = sandbox.handle();
+    let args = [
+        "integration",
+        "connect",
+        "--tenant",
+        &h.tenant_id(),
+        "--client-id",
+        &h.client_id(),
+        "--sandbox",
+        sandbox.base_url(),
+        "--timeout",
+        "30",
+    ]
+    .map(str::to_string)
+    .to_vec();
+    let out = with_following_browser(scratch, data, &keyring.address, args).await;
     assert!(
         out.status.success(),
         "connect through the private keyring: {}",

@@ -14,6 +14,11 @@ pub const REQUIRED_GRAPH_SCOPES: [&str; 2] = ["User.ReadBasic.All", "OnlineMeeti
 pub const SIGN_IN_SCOPE: &str =
     "openid profile offline_access User.ReadBasic.All OnlineMeetings.ReadWrite";
 
+/// What an operator's own sign-in asks for: who they are (`openid profile`, `User.Read` for
+/// `GET /me`) and `offline_access` so `tsched login` can keep a refresh token for unattended
+/// scripts. Nothing that reads other people's data.
+pub const OPERATOR_SCOPE: &str = "openid profile offline_access User.Read";
+
 /// Which kind of request a tenant is for: admin consent refuses more values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TenantUse {
@@ -73,7 +78,9 @@ fn is_domain(s: &str) -> bool {
             .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_alphabetic()))
 }
 
-/// Pure: the authorize URL of the host sign-in.
+/// Pure: the authorize URL of a sign-in asking for `scope` (the host's [`SIGN_IN_SCOPE`] or an
+/// operator's [`OPERATOR_SCOPE`]).
+#[allow(clippy::too_many_arguments)]
 pub fn authorize_url(
     authority_base: &str,
     tenant: &str,
@@ -82,6 +89,7 @@ pub fn authorize_url(
     state: &str,
     code_challenge: &str,
     login_hint: Option<&str>,
+    scope: &str,
 ) -> String {
     let mut url = Url::parse(&format!("{authority_base}/{tenant}/oauth2/v2.0/authorize"))
         .expect("invariant: authority base and tenant were validated");
@@ -91,12 +99,12 @@ pub fn authorize_url(
             .append_pair("response_type", "code")
             .append_pair("redirect_uri", redirect_uri)
             .append_pair("response_mode", "query")
-            .append_pair("scope", SIGN_IN_SCOPE)
+            .append_pair("scope", scope)
             .append_pair("state", state)
             .append_pair("code_challenge", code_challenge)
             .append_pair("code_challenge_method", "S256")
-            // Always show the account picker: the host is a dedicated account, not whoever is
-            // signed in to the browser.
+            // Always show the account picker: the host is a dedicated account, and an operator
+            // may not be whoever is signed in to the browser.
             .append_pair("prompt", "select_account");
         if let Some(h) = login_hint {
             q.append_pair("login_hint", h);
@@ -208,6 +216,7 @@ mod tests {
             "st",
             "ch",
             None,
+            SIGN_IN_SCOPE,
         );
         let parsed = Url::parse(&u).expect("valid URL");
         let q: std::collections::HashMap<_, _> = parsed.query_pairs().into_owned().collect();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::cloud::Endpoints;
-use super::consent::{admin_consent_url, authorize_url, SIGN_IN_SCOPE};
+use super::consent::{admin_consent_url, authorize_url, OPERATOR_SCOPE, SIGN_IN_SCOPE};
 use super::loopback::{CancelToken, Loopback, Page, RedirectSpec};
 use super::opener::BrowserOpener;
 use super::pkce::{new_state, state_matches, Pkce};
@@ -27,7 +27,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 pub enum ConnectProgress {
     /// The browser is being sent to this address.
     OpeningBrowser {
-        /// Which step: `admin_consent` or `host_sign_in`.
+        /// Which step: `admin_consent`, `host_sign_in` or `operator_sign_in`.
         step: &'static str,
         /// The address.
         url: String,
@@ -56,9 +56,47 @@ pub enum ConnectProgress {
     Saved,
 }
 
+/// Whose sign-in a flow is: the dedicated host account connecting the tenant, or an operator
+/// proving who they are. Decides the scopes, the progress step name and the browser's page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Purpose {
+    /// The host account (Teams Scheduler) connecting the integration.
+    #[default]
+    Host,
+    /// An operator signing in as themselves.
+    Operator,
+}
+
+impl Purpose {
+    /// The scopes requested.
+    pub fn scope(self) -> &'static str {
+        match self {
+            Purpose::Host => SIGN_IN_SCOPE,
+            Purpose::Operator => OPERATOR_SCOPE,
+        }
+    }
+
+    /// The progress step name.
+    pub fn step(self) -> &'static str {
+        match self {
+            Purpose::Host => "host_sign_in",
+            Purpose::Operator => "operator_sign_in",
+        }
+    }
+
+    fn success_text(self) -> &'static str {
+        match self {
+            Purpose::Host => "Teams Scheduler received the host account's sign-in and is finishing the connection.",
+            Purpose::Operator => "Teams Scheduler received your sign-in and is checking you against the operator roster.",
+        }
+    }
+}
+
 /// What an interactive leg needs.
 #[derive(Debug, Clone)]
 pub struct FlowConfig {
+    /// Host or operator sign-in.
+    pub purpose: Purpose,
     /// Authority and Graph bases.
     pub endpoints: Endpoints,
     /// Validated tenant id or domain.
@@ -116,7 +154,8 @@ fn open(
     });
 }
 
-/// Host sign-in: authorization code + PKCE through the system browser.
+/// Browser sign-in (host or operator, per `cfg.purpose`): authorization code + PKCE through the
+/// system browser.
 pub async fn sign_in(
     http: &reqwest::Client,
     cfg: &FlowConfig,
@@ -136,8 +175,9 @@ pub async fn sign_in(
         state.expose(),
         &pkce.challenge,
         cfg.login_hint.as_deref(),
+        cfg.purpose.scope(),
     );
-    open(opener, "host_sign_in", &url, cfg.timeout, progress);
+    open(opener, cfg.purpose.step(), &url, cfg.timeout, progress);
     let code = listener
         .wait(cfg.timeout, cancel, |cb| {
             // RFC 6749 §10.12: check state before trusting anything else in the response.
@@ -155,7 +195,7 @@ pub async fn sign_in(
                 Some(c) => (
                     Page::Success {
                         title: "Signed in".into(),
-                        text: "Teams Scheduler received the host account's sign-in and is finishing the connection.".into(),
+                        text: cfg.purpose.success_text().into(),
                     },
                     Ok(Sensitive::new(c.to_string())),
                 ),
@@ -169,7 +209,7 @@ pub async fn sign_in(
         &code,
         &redirect_uri,
         &pkce.verifier,
-        SIGN_IN_SCOPE,
+        cfg.purpose.scope(),
     );
     request_token(
         http,

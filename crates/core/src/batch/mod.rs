@@ -141,6 +141,19 @@ pub struct MeetingRow {
     pub external_id: String,
 }
 
+impl MeetingRow {
+    /// The `createOrGet` request that makes (or finds) this row's meeting.
+    pub fn create_or_get(&self) -> crate::graph::meetings::CreateOrGet {
+        crate::graph::meetings::CreateOrGet {
+            external_id: self.external_id.clone(),
+            subject: self.subject.clone(),
+            start: self.start_utc,
+            end: self.end_utc,
+            attendees: self.attendees.clone(),
+        }
+    }
+}
+
 /// Progress of a running batch, emitted by [`run::run`]/[`run::resume`] through a callback.
 /// The CLI draws a bar or prints one JSON object per line; the desktop app forwards them.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -9,7 +9,9 @@
 //! tenant's has refilled meanwhile. The first phase sends unpaced (bounded by the concurrency) until the first 429: the
 //! successes over the time from the start to the end of that first hold are the first estimate
 //! of the ceiling. One 429 burst counts as one congestion signal: answers to requests sent before
-//! the last cut do not cut again.
+//! the last cut do not cut again. Each steady-phase cut halves the probing speed (down to
+//! [`MIN_PROBE_SHARE`]), so the rate settles just under a stable ceiling and holds become rare;
+//! a long stretch without a 429 ([`PROBE_RESET`]) doubles it again, to find a ceiling that rose.
 //!
 //! Transient failures (5xx, timeouts, dropped connections) are not congestion: [`backoff`] gives
 //! the per-item jittered exponential wait for them.
@@ -19,6 +21,10 @@ use std::time::{Duration, Instant};
 
 /// How far back the goodput floor of a cut looks.
 const GOODPUT_WINDOW: Duration = Duration::from_secs(2);
+/// The slowest probing: 0.1 % of the rate at the last cut per second.
+pub const MIN_PROBE_SHARE: f64 = 0.001;
+/// Without a 429 for this long, probing speeds up again (doubling, up to the configured share).
+pub const PROBE_RESET: Duration = Duration::from_secs(20);
 
 /// Tunables of [`RateController`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -73,6 +79,8 @@ pub struct RateController {
     throttles: u64,
     recent: VecDeque<Instant>,
     resumed_at: Instant,
+    probe_share: f64,
+    probe_since: Instant,
 }
 
 impl RateController {
@@ -92,7 +100,14 @@ impl RateController {
             throttles: 0,
             recent: VecDeque::new(),
             resumed_at: now,
+            probe_share: cfg.probe_share_per_sec,
+            probe_since: now,
         }
+    }
+
+    /// The current probing speed (share of the rate at the last cut, per second).
+    pub fn probe_share(&self) -> f64 {
+        self.probe_share
     }
 
     /// The current pacing rate (requests/s); `max_rps` while discovering.
@@ -153,8 +168,12 @@ impl RateController {
             self.recent.pop_front();
         }
         if self.phase == Phase::Steady {
+            if now.saturating_duration_since(self.probe_since) >= PROBE_RESET {
+                self.probe_share = (self.probe_share * 2.0).min(self.cfg.probe_share_per_sec);
+                self.probe_since = now;
+            }
             // +share×rate_at_cut per second: each of the `rate` successes a second adds 1/rate of it.
-            let step = self.cfg.probe_share_per_sec * self.rate_at_cut / self.rate.max(1.0);
+            let step = self.probe_share * self.rate_at_cut / self.rate.max(1.0);
             self.rate = (self.rate + step).min(self.cfg.max_rps);
         }
     }
@@ -196,6 +215,7 @@ impl RateController {
                 };
                 let cut = (self.rate * self.cfg.beta).max(floor).min(self.rate);
                 self.rate = cut.max(self.cfg.min_rps);
+                self.probe_share = (self.probe_share / 2.0).max(MIN_PROBE_SHARE);
             }
         }
         self.rate_at_cut = self.rate;
@@ -204,6 +224,7 @@ impl RateController {
         self.tokens = (self.rate * self.cfg.burst_secs).max(1.0);
         self.last_refill = until;
         self.resumed_at = until;
+        self.probe_since = until;
     }
 }
 
@@ -293,6 +314,41 @@ mod tests {
         }
         assert!(rc.rate() > cut, "a second of successes probes upward");
         assert!(rc.rate() < cut * 1.02, "additively, not multiplicatively");
+    }
+
+    #[test]
+    fn each_cut_halves_the_probing_and_a_quiet_stretch_speeds_it_up_again() {
+        let t0 = Instant::now();
+        let cfg = RateConfig::default();
+        let mut rc = RateController::new(cfg, t0);
+        for _ in 0..100 {
+            rc.on_success(t0);
+        }
+        rc.on_throttled(t0, t0, Some(Duration::from_secs(1)));
+        assert_eq!(
+            rc.probe_share(),
+            cfg.probe_share_per_sec,
+            "the first estimate probes at full speed"
+        );
+        let mut t = t0 + Duration::from_secs(2);
+        for k in 1..=12 {
+            rc.on_throttled(t, t, Some(Duration::from_secs(1)));
+            let expected = (cfg.probe_share_per_sec / 2f64.powi(k)).max(MIN_PROBE_SHARE);
+            assert!(
+                (rc.probe_share() - expected).abs() < 1e-12,
+                "cut {k}: {} vs {expected}",
+                rc.probe_share()
+            );
+            t += Duration::from_secs(2);
+        }
+        assert_eq!(rc.probe_share(), MIN_PROBE_SHARE, "never below the floor");
+        let quiet = t + PROBE_RESET;
+        rc.on_success(quiet);
+        assert_eq!(
+            rc.probe_share(),
+            MIN_PROBE_SHARE * 2.0,
+            "a long stretch without a 429 doubles it"
+        );
     }
 
     #[test]

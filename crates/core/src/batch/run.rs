@@ -642,6 +642,12 @@ pub async fn execute(
                 match rate.acquire(Instant::now()) {
                     Ok(()) => {
                         ready.pop_front();
+                        // Atomic with a cancel in another process: an item that is no longer
+                        // queued (cancelled) is never sent, so an undo cannot miss its meeting.
+                        if table::mark_in_flight(store.conn(), id, line, &now_db())? == 0 {
+                            cancelled = true;
+                            continue;
+                        }
                         let row = by_line
                             .get(&line)
                             .cloned()
@@ -649,7 +655,6 @@ pub async fn execute(
                         let n = attempts.entry(line).or_insert(0);
                         *n += 1;
                         let attempt_no = *n;
-                        table::mark_in_flight(store.conn(), id, line, &now_db())?;
                         progress(BatchEvent::InFlight {
                             line,
                             attempt: attempt_no,
@@ -658,15 +663,7 @@ pub async fn execute(
                         let t = shared.clone();
                         set.spawn(async move {
                             let sent_at = Instant::now();
-                            let attempt = t
-                                .create_or_get(CreateOrGet {
-                                    external_id: row.external_id.clone(),
-                                    subject: row.subject.clone(),
-                                    start: row.start_utc,
-                                    end: row.end_utc,
-                                    attendees: row.attendees.clone(),
-                                })
-                                .await;
+                            let attempt = t.create_or_get(row.create_or_get()).await;
                             Inflight {
                                 line,
                                 sent_at,
@@ -1046,56 +1043,96 @@ pub async fn cancel(
     }
     let mut undone = 0;
     let mut undo_failed = Vec::new();
-    if undo {
-        let transport = transport.ok_or(Error::NotConnected)?;
-        // Let a run in another process see the cancel before its meetings are listed.
-        for item in table::items(store.conn(), id, Some("done"))? {
-            let Some(gid) = item.graph_id.clone() else {
-                continue;
-            };
-            let mut tries = 0u32;
-            loop {
-                tries += 1;
-                match transport.delete(gid.clone()).await {
-                    Attempt::Done { .. } => {
-                        store.write(|tx| -> Result<(), Error> {
-                            let at = now_db();
-                            table::mark_undone(tx, id, item.line, &at)?;
-                            if let Some(m) =
-                                crate::store::meetings::by_external_id(tx, &item.external_id)?
-                            {
-                                crate::store::meetings::mark_cancelled(tx, m.id, &at)?;
-                            }
-                            audit_log::append(
-                                tx,
-                                &AuditEntry {
-                                    operator: &who.label,
-                                    action: "meeting.delete",
-                                    target: &format!("meeting:{}", item.external_id),
-                                    before: Some(
-                                        json!({"batch": id, "line": item.line, "graph_id": gid}),
-                                    ),
-                                    ..Default::default()
-                                },
-                            )?;
-                            Ok(())
-                        })?;
-                        undone += 1;
-                        break;
-                    }
-                    Attempt::Throttled { retry_after } if tries < 8 => {
-                        tokio::time::sleep(retry_after.unwrap_or(Duration::from_secs(1))).await;
-                    }
-                    Attempt::Transient { retry_after, .. } if tries < 8 => {
-                        let wait = retry_after.unwrap_or_else(|| {
-                            backoff(BackoffConfig::default(), tries, rand::random::<f64>())
-                        });
-                        tokio::time::sleep(wait).await;
-                    }
-                    other => {
-                        undo_failed.push((item.line, format!("{other:?}")));
-                        break;
-                    }
+    if !undo {
+        // A live run records its own requests in flight; only those of a run that is gone
+        // are closed here.
+        let flying = table::items(store.conn(), id, Some("in_flight"))?;
+        if !flying.is_empty() && !any_recent(&flying) {
+            store.write(|tx| -> Result<(), Error> {
+                table::cancel_in_flight(tx, id, &now_db())?;
+                Ok(())
+            })?;
+        }
+        return Ok(Cancelled {
+            batch: load(store, id)?,
+            undone,
+            undo_failed,
+        });
+    }
+    let transport = transport.ok_or(Error::NotConnected)?;
+    // Until nothing is done or in flight: delete what is done; wait for a live run's requests in
+    // flight to be answered (its answer may be a meeting); resolve requests orphaned by a run
+    // that died with createOrGet (the same externalId: it returns the meeting if it was made,
+    // else makes it) so that deleting it leaves nothing behind.
+    let deadline = std::time::Instant::now() + UNDO_SETTLE;
+    // Lines this cancel gave up deleting: they stay `done` (the meeting may exist) and are not
+    // tried again in this cancel.
+    let mut gave_up = std::collections::HashSet::new();
+    loop {
+        // Read in flight first: once none is in flight (and the batch is cancelled, so none can
+        // start), the done list read after it is final.
+        let flying = table::items(store.conn(), id, Some("in_flight"))?;
+        let to_delete: Vec<ItemRow> = table::items(store.conn(), id, Some("done"))?
+            .into_iter()
+            .filter(|i| !gave_up.contains(&i.line))
+            .collect();
+        if flying.is_empty() && to_delete.is_empty() {
+            break;
+        }
+        for item in &to_delete {
+            match undo_item(store, &transport, id, item, &who.label).await? {
+                None => undone += 1,
+                Some(why) => {
+                    gave_up.insert(item.line);
+                    undo_failed.push((item.line, why));
+                }
+            }
+        }
+        if flying.is_empty() {
+            continue;
+        }
+        if std::time::Instant::now() < deadline && any_recent(&flying) {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        let rows = rows_of(&flying)?;
+        for (item, row) in flying.iter().zip(rows) {
+            match transport.create_or_get(row.create_or_get()).await {
+                Attempt::Done {
+                    id: gid,
+                    join_web_url,
+                    created,
+                } => {
+                    store.write(|tx| -> Result<(), Error> {
+                        table::mark_done(
+                            tx,
+                            id,
+                            item.line,
+                            &gid,
+                            &join_web_url,
+                            created,
+                            &now_db(),
+                        )?;
+                        Ok(())
+                    })?;
+                }
+                other => {
+                    // Not resolvable now: record it and stop treating it as in flight.
+                    undo_failed.push((
+                        item.line,
+                        format!("an interrupted request could not be resolved: {other:?}"),
+                    ));
+                    store.write(|tx| -> Result<(), Error> {
+                        table::mark_failed(
+                            tx,
+                            id,
+                            item.line,
+                            "undo_unresolved",
+                            "cancelled while a request was in flight; check the organizer's calendar",
+                            &now_db(),
+                        )?;
+                        Ok(())
+                    })?;
                 }
             }
         }
@@ -1105,6 +1142,72 @@ pub async fn cancel(
         undone,
         undo_failed,
     })
+}
+
+/// How long a cancel waits for a live run's requests in flight to be answered.
+const UNDO_SETTLE: Duration = Duration::from_secs(30);
+/// An item in flight this long without news belongs to a run that is gone.
+const IN_FLIGHT_STALE_SECS: i64 = 120;
+
+fn any_recent(items: &[ItemRow]) -> bool {
+    let now = chrono::Utc::now();
+    items.iter().any(|i| {
+        chrono::DateTime::parse_from_rfc3339(&i.updated_at)
+            .map(|t| (now - t.with_timezone(&chrono::Utc)).num_seconds() < IN_FLIGHT_STALE_SECS)
+            .unwrap_or(false)
+    })
+}
+
+/// Deletes one done item's meeting (retrying throttling and transient failures); `Some(reason)`
+/// when it could not.
+async fn undo_item(
+    store: &mut Store,
+    transport: &Arc<dyn Transport>,
+    id: i64,
+    item: &ItemRow,
+    who: &str,
+) -> Result<Option<String>, Error> {
+    let Some(gid) = item.graph_id.clone() else {
+        return Ok(Some("no meeting id was recorded".into()));
+    };
+    let mut tries = 0u32;
+    loop {
+        tries += 1;
+        match transport.delete(gid.clone()).await {
+            Attempt::Done { .. } => {
+                store.write(|tx| -> Result<(), Error> {
+                    let at = now_db();
+                    table::mark_undone(tx, id, item.line, &at)?;
+                    if let Some(m) = crate::store::meetings::by_external_id(tx, &item.external_id)?
+                    {
+                        crate::store::meetings::mark_cancelled(tx, m.id, &at)?;
+                    }
+                    audit_log::append(
+                        tx,
+                        &AuditEntry {
+                            operator: who,
+                            action: "meeting.delete",
+                            target: &format!("meeting:{}", item.external_id),
+                            before: Some(json!({"batch": id, "line": item.line, "graph_id": gid})),
+                            ..Default::default()
+                        },
+                    )?;
+                    Ok(())
+                })?;
+                return Ok(None);
+            }
+            Attempt::Throttled { retry_after } if tries < 8 => {
+                tokio::time::sleep(retry_after.unwrap_or(Duration::from_secs(1))).await;
+            }
+            Attempt::Transient { retry_after, .. } if tries < 8 => {
+                let wait = retry_after.unwrap_or_else(|| {
+                    backoff(BackoffConfig::default(), tries, rand::random::<f64>())
+                });
+                tokio::time::sleep(wait).await;
+            }
+            other => return Ok(Some(format!("the meeting could not be deleted: {other:?}"))),
+        }
+    }
 }
 
 /// The rejected rows of a plan, for front ends that list only what needs fixing.

@@ -409,7 +409,8 @@ pub fn requeue_in_flight(conn: &Connection, batch_id: i64, now: &str) -> rusqlit
     )
 }
 
-/// An attempt starts: `in_flight`, attempts + 1.
+/// An attempt starts: `in_flight`, attempts + 1. Returns 0 (send nothing) when the item is no
+/// longer queued or the batch was cancelled.
 pub fn mark_in_flight(
     conn: &Connection,
     batch_id: i64,
@@ -417,8 +418,12 @@ pub fn mark_in_flight(
     now: &str,
 ) -> rusqlite::Result<usize> {
     conn.prepare_cached(
+        // Never once the batch is cancelled: a cancel (in any process) and this update are
+        // serialized by SQLite, so a cancel with undo sees every attempt that could make a
+        // meeting as `in_flight` or `done`.
         "UPDATE batch_items SET state = 'in_flight', attempts = attempts + 1, updated_at = ?3
-         WHERE batch_id = ?1 AND line = ?2 AND state IN ('queued', 'in_flight')",
+         WHERE batch_id = ?1 AND line = ?2 AND state IN ('queued', 'in_flight')
+           AND (SELECT state FROM batches WHERE id = ?1) != 'cancelled'",
     )?
     .execute(params![batch_id, line as i64, now])
 }
@@ -431,7 +436,12 @@ pub fn mark_queued(
     now: &str,
 ) -> rusqlite::Result<usize> {
     conn.prepare_cached(
-        "UPDATE batch_items SET state = 'queued', updated_at = ?3 WHERE batch_id = ?1 AND line = ?2 AND state = 'in_flight'",
+        // A batch cancelled while this attempt was in flight does not get the item back: it
+        // ends cancelled (the attempt made no meeting).
+        "UPDATE batch_items SET state = CASE WHEN (SELECT state FROM batches WHERE id = ?1) = 'cancelled'
+                                        THEN 'cancelled' ELSE 'queued' END,
+                updated_at = ?3
+         WHERE batch_id = ?1 AND line = ?2 AND state = 'in_flight'",
     )?
     .execute(params![batch_id, line as i64, now])
 }
@@ -488,10 +498,20 @@ pub fn mark_failed(
     .execute(params![batch_id, line as i64, code, message, now])
 }
 
-/// Cancel: every queued item becomes `cancelled`.
+/// Cancel: every queued item becomes `cancelled`. Items `in_flight` are left to the run that
+/// sent them (its answer decides whether a meeting exists); a runner can no longer start a
+/// cancelled item because [`mark_in_flight`] only moves `queued` items.
 pub fn cancel_queued(conn: &Connection, batch_id: i64, now: &str) -> rusqlite::Result<usize> {
     conn.execute(
-        "UPDATE batch_items SET state = 'cancelled', updated_at = ?2 WHERE batch_id = ?1 AND state IN ('queued', 'in_flight')",
+        "UPDATE batch_items SET state = 'cancelled', updated_at = ?2 WHERE batch_id = ?1 AND state = 'queued'",
+        params![batch_id, now],
+    )
+}
+
+/// Cancel of items left `in_flight` by a run that is gone: they become `cancelled`.
+pub fn cancel_in_flight(conn: &Connection, batch_id: i64, now: &str) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE batch_items SET state = 'cancelled', updated_at = ?2 WHERE batch_id = ?1 AND state = 'in_flight'",
         params![batch_id, now],
     )
 }

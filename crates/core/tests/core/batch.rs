@@ -19,7 +19,7 @@ use tsched_core::programs::{self, MeetingMode, NewProgram};
 use tsched_core::{participants, Actor};
 use tsched_sandbox::SandboxConfig;
 
-use crate::support::{Browser, Env};
+use crate::support::{host, Browser, Env};
 
 /// A connected tenant with program `eng` (Teams on) whose participants are `people`.
 async fn setup(cfg: SandboxConfig, people: usize) -> (Env, Vec<String>) {
@@ -29,7 +29,7 @@ async fn setup(cfg: SandboxConfig, people: usize) -> (Env, Vec<String>) {
     })
     .await;
     env.connect(&Browser::default()).await.expect("connect");
-    let actor = Actor::local();
+    let actor = host();
     programs::add(
         &mut env.store,
         &actor,
@@ -123,7 +123,7 @@ async fn plan_and_create(
     let (_, plan) = batch::plan::validate(
         &mut env.store,
         Some(session.graph()),
-        &Actor::local(),
+        &host(),
         text.as_bytes(),
         &PlanOptions::default(),
     )
@@ -141,7 +141,7 @@ async fn plan_and_create(
     );
     batch_run::create(
         &mut env.store,
-        &Actor::local(),
+        &host(),
         "t.csv",
         text.as_bytes(),
         &plan,
@@ -169,7 +169,7 @@ async fn dry_run_lists_every_reason_and_sends_no_meeting() {
     let (_, plan) = batch::plan::validate(
         &mut env.store,
         Some(session.graph()),
-        &Actor::local(),
+        &host(),
         text.as_bytes(),
         &PlanOptions::default(),
     )
@@ -245,7 +245,7 @@ async fn run_creates_one_meeting_per_row_and_a_rerun_creates_none() {
         &mut env.store,
         session.graph(),
         t.clone(),
-        &Actor::local(),
+        &host(),
         "t.csv",
         text.as_bytes(),
         &PlanOptions::default(),
@@ -272,7 +272,7 @@ async fn run_creates_one_meeting_per_row_and_a_rerun_creates_none() {
             "ends with Finished"
         );
     }
-    let view = batch_run::show(&env.store, &Actor::local(), out.batch.id).expect("show");
+    let view = batch_run::show(&env.store, &host(), out.batch.id).expect("show");
     assert!(
         view.items.iter().all(|i| i.graph_id.is_some()
             && i.join_web_url
@@ -291,7 +291,7 @@ async fn run_creates_one_meeting_per_row_and_a_rerun_creates_none() {
         audit.iter().any(|a| a.action == "batch.finish"),
         "the finish is audited with counts"
     );
-    let ics = batch::export::batch_ics(&env.store, &Actor::local(), out.batch.id).expect("ics");
+    let ics = batch::export::batch_ics(&env.store, &host(), out.batch.id).expect("ics");
     assert_eq!(
         ics.matches("BEGIN:VEVENT").count(),
         30,
@@ -308,7 +308,7 @@ async fn run_creates_one_meeting_per_row_and_a_rerun_creates_none() {
         &mut env.store,
         session.graph(),
         t,
-        &Actor::local(),
+        &host(),
         "t.csv",
         text.as_bytes(),
         &PlanOptions::default(),
@@ -346,7 +346,7 @@ async fn faults_and_a_low_ceiling_still_finish_every_row_without_duplicates() {
         k.throttle_rps = Some(20.0);
         k.slow_ms = 300;
     });
-    let out = batch_run::execute(&mut env.store, t, &Actor::local(), id, &opts, &|_| {})
+    let out = batch_run::execute(&mut env.store, t, &host(), id, &opts, &|_| {})
         .await
         .expect("execute");
     assert_eq!(
@@ -386,7 +386,7 @@ async fn access_tokens_expiring_during_a_run_cause_no_failure() {
             h.expire_access_tokens();
         }
     });
-    let out = batch_run::execute(&mut env.store, t, &Actor::local(), id, &opts, &|_| {})
+    let out = batch_run::execute(&mut env.store, t, &host(), id, &opts, &|_| {})
         .await
         .expect("execute");
     expirer.abort();
@@ -415,7 +415,7 @@ async fn revoked_refresh_token_pauses_then_reconnect_and_resume_finish() {
     let h = env.sandbox.handle().clone();
     let done = Arc::new(AtomicU64::new(0));
     let d = done.clone();
-    let out = batch_run::execute(&mut env.store, t, &Actor::local(), id, &opts, &move |e| {
+    let out = batch_run::execute(&mut env.store, t, &host(), id, &opts, &move |e| {
         if let BatchEvent::Done { .. } = e {
             if d.fetch_add(1, Ordering::SeqCst) + 1 == 15 {
                 h.revoke_refresh_tokens("teams.scheduler@contoso.example");
@@ -441,7 +441,7 @@ async fn revoked_refresh_token_pauses_then_reconnect_and_resume_finish() {
         out.batch.counts.failed, 0,
         "no item fails because of the sign-in"
     );
-    let listed = batch_run::list(&env.store, &Actor::local()).expect("list");
+    let listed = batch_run::list(&env.store, &host()).expect("list");
     assert!(
         listed.iter().any(|b| b.id == id && b.resumable()),
         "a paused batch is listed as resumable"
@@ -449,7 +449,7 @@ async fn revoked_refresh_token_pauses_then_reconnect_and_resume_finish() {
 
     env.connect(&Browser::default()).await.expect("reconnect");
     let (_, t2) = transport(&env);
-    let out = batch_run::resume(&mut env.store, t2, &Actor::local(), id, &opts, &|_| {})
+    let out = batch_run::resume(&mut env.store, t2, &host(), id, &opts, &|_| {})
         .await
         .expect("resume");
     assert_eq!(
@@ -478,28 +478,56 @@ async fn a_run_dropped_midway_resumes_without_a_second_meeting() {
     let text = csv_rows(100, &people);
     let opts = fast();
     let id = plan_and_create(&mut env, &session, &text, &opts).await;
-    for round in 0..3u64 {
+    let mut dropped_midway = 0;
+    for _round in 0..3u64 {
         // Dropping the future mid-flight is an in-process crash: requests may have reached the
-        // sandbox while their answers were never recorded.
-        let _ = tokio::time::timeout(
-            Duration::from_millis(300 + round * 70),
-            batch_run::resume(
-                &mut env.store,
-                t.clone(),
-                &Actor::local(),
-                id,
-                &opts,
-                &|_| {},
-            ),
-        )
-        .await;
+        // sandbox while their answers were never recorded. Each run is dropped after 15 more
+        // meetings are recorded, whatever the machine's speed.
+        let seen = Arc::new(AtomicU64::new(0));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let tx = Mutex::new(Some(tx));
+        let counter = seen.clone();
+        let progress = move |e: BatchEvent| {
+            if let BatchEvent::Done { .. } = e {
+                if counter.fetch_add(1, Ordering::SeqCst) + 1 == 15 {
+                    if let Some(tx) = tx.lock().expect("lock").take() {
+                        let _ = tx.send(());
+                    }
+                }
+            }
+        };
+        let actor = host();
+        tokio::select! {
+            _ = batch_run::resume(&mut env.store, t.clone(), &actor, id, &opts, &progress) => {}
+            _ = rx => {}
+        }
+        let v = batch_run::show(&env.store, &host(), id).expect("show");
+        if v.batch.state == "completed" {
+            break;
+        }
+        dropped_midway += 1;
     }
-    let out = batch_run::resume(&mut env.store, t, &Actor::local(), id, &opts, &|_| {})
-        .await
-        .expect("resume");
-    assert_eq!(out.batch.counts.done, 100, "all rows done after resumes");
+    assert!(
+        dropped_midway >= 1,
+        "at least one run was dropped before the batch finished"
+    );
+    let state = batch_run::show(&env.store, &host(), id)
+        .expect("show")
+        .batch
+        .state;
+    let finished = if state == "completed" {
+        batch_run::show(&env.store, &host(), id)
+            .expect("show")
+            .batch
+    } else {
+        batch_run::resume(&mut env.store, t, &host(), id, &opts, &|_| {})
+            .await
+            .expect("resume")
+            .batch
+    };
+    assert_eq!(finished.counts.done, 100, "all rows done after resumes");
     assert_eq!(sandbox_meetings(&env), (100, 100), "never a second meeting");
-    let ids: HashMap<String, String> = batch_run::show(&env.store, &Actor::local(), id)
+    let ids: HashMap<String, String> = batch_run::show(&env.store, &host(), id)
         .expect("show")
         .items
         .into_iter()
@@ -525,7 +553,7 @@ async fn cancel_with_undo_deletes_the_created_meetings() {
         &mut env.store,
         session.graph(),
         t.clone(),
-        &Actor::local(),
+        &host(),
         "t.csv",
         text.as_bytes(),
         &PlanOptions::default(),
@@ -534,7 +562,7 @@ async fn cancel_with_undo_deletes_the_created_meetings() {
     )
     .await
     .expect("run");
-    let c = batch_run::cancel(&mut env.store, Some(t), &Actor::local(), out.batch.id, true)
+    let c = batch_run::cancel(&mut env.store, Some(t), &host(), out.batch.id, true)
         .await
         .expect("cancel");
     assert_eq!(c.undone, 10, "every created meeting is deleted");
@@ -544,7 +572,7 @@ async fn cancel_with_undo_deletes_the_created_meetings() {
     // A coordinator of another program neither lists nor shows this batch.
     use tsched_core::access::Role;
     use tsched_core::operators::{self, NewOperator};
-    let local = Actor::local();
+    let local = host();
     programs::add(
         &mut env.store,
         &local,
@@ -559,7 +587,7 @@ async fn cancel_with_undo_deletes_the_created_meetings() {
         let actor = if upn.starts_with("admin") {
             local.clone()
         } else {
-            Actor::operator("admin@contoso.example")
+            host()
         };
         operators::add(
             &mut env.store,
@@ -571,7 +599,7 @@ async fn cancel_with_undo_deletes_the_created_meetings() {
         )
         .expect("operator");
     }
-    let admin = Actor::operator("admin@contoso.example");
+    let admin = host();
     operators::grant(
         &mut env.store,
         &admin,
@@ -684,8 +712,9 @@ proptest! {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancelling_from_another_connection_stops_scheduling_new_items() {
+/// 80 rows planned and stored against a sandbox throttled to 20 requests/s (so a run takes a
+/// few seconds): the env, a transport, run options, the batch id and the store's path.
+async fn slow_batch_of_80() -> (Env, Arc<dyn Transport>, RunOptions, i64, std::path::PathBuf) {
     let (mut env, people) = setup(
         SandboxConfig {
             throttle_rps: Some(20.0),
@@ -699,9 +728,15 @@ async fn cancelling_from_another_connection_stops_scheduling_new_items() {
     let opts = fast();
     let id = plan_and_create(&mut env, &session, &text, &opts).await;
     let path = env.store.path().to_path_buf();
+    (env, t, opts, id, path)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_from_another_connection_stops_scheduling_new_items() {
+    let (mut env, t, opts, id, path) = slow_batch_of_80().await;
     let done = Arc::new(AtomicU64::new(0));
     let d = done.clone();
-    let out = batch_run::execute(&mut env.store, t, &Actor::local(), id, &opts, &move |e| {
+    let out = batch_run::execute(&mut env.store, t, &host(), id, &opts, &move |e| {
         if let BatchEvent::Done { .. } = e {
             if d.fetch_add(1, Ordering::SeqCst) + 1 == 10 {
                 // Another process (or the desktop window) cancels through its own connection.
@@ -710,7 +745,7 @@ async fn cancelling_from_another_connection_stops_scheduling_new_items() {
                     tokio::runtime::Handle::current().block_on(batch_run::cancel(
                         &mut other,
                         None,
-                        &Actor::local(),
+                        &host(),
                         id,
                         false,
                     ))
@@ -737,4 +772,55 @@ async fn cancelling_from_another_connection_stops_scheduling_new_items() {
         c.done,
         "the sandbox holds exactly the done items"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_while_another_run_is_live_leaves_no_meeting_behind() {
+    let (env, t, opts, id, path) = slow_batch_of_80().await;
+    let done = Arc::new(AtomicU64::new(0));
+    let d = done.clone();
+    // The run, in its own task with its own connection (as another process would).
+    let (run_path, run_t, run_opts) = (path.clone(), t.clone(), opts.clone());
+    let runner = tokio::spawn(async move {
+        let mut store = tsched_core::Store::open(&run_path).expect("runner's connection");
+        batch_run::execute(&mut store, run_t, &host(), id, &run_opts, &move |e| {
+            if let BatchEvent::Done { .. } = e {
+                d.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+        .await
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while done.load(Ordering::SeqCst) < 10 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run makes progress"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Cancel with undo through another connection while requests are in flight.
+    let mut other = tsched_core::Store::open(&path).expect("second connection");
+    let c = batch_run::cancel(&mut other, Some(t), &host(), id, true)
+        .await
+        .expect("cancel with undo");
+    let out = runner.await.expect("join").expect("the run ends");
+    assert_eq!(out.batch.state, "cancelled", "the run noticed the cancel");
+    assert!(c.undo_failed.is_empty(), "{:?}", c.undo_failed);
+    assert_eq!(
+        sandbox_meetings(&env).0,
+        0,
+        "every meeting the run made, also those answered after the cancel, was deleted"
+    );
+    let counts = batch_run::show(&env.store, &host(), id)
+        .expect("show")
+        .batch
+        .counts;
+    assert_eq!(counts.done, 0, "nothing is left done: {counts:?}");
+    assert_eq!(counts.in_flight, 0, "nothing is left in flight: {counts:?}");
+    assert_eq!(
+        counts.undone + counts.cancelled,
+        80,
+        "every row is undone or never sent: {counts:?}"
+    );
+    assert!(counts.undone >= 10, "{counts:?}");
 }

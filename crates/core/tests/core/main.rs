@@ -6,4 +6,5 @@ mod integration_flow;
 mod meetings;
 mod membership;
 mod paging;
+mod signin;
 mod support;

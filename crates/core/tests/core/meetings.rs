@@ -13,7 +13,7 @@ use tsched_core::{Actor, ErrorCode};
 use tsched_sandbox::RunningSandbox;
 
 use crate::membership::{connected, program_with};
-use crate::support::Env;
+use crate::support::{host, Env};
 
 const MEMBER: &str = "zoe.odegard1@contoso.example";
 const MEMBER2: &str = "lukasz.garcia4@contoso.example";
@@ -50,7 +50,7 @@ fn sandbox_meetings(sb: &RunningSandbox) -> Vec<serde_json::Value> {
 #[tokio::test]
 async fn create_then_same_external_id_returns_the_same_meeting_not_a_second_one() {
     let (mut env, graph) = setup().await;
-    let actor = Actor::local();
+    let actor = host();
     let created = meetings::create(
         &mut env.store,
         &graph,
@@ -198,7 +198,7 @@ async fn create_then_same_external_id_returns_the_same_meeting_not_a_second_one(
 #[tokio::test]
 async fn reschedule_keeps_the_join_link_and_cancel_locks_deletes_and_confirms() {
     let (mut env, graph) = setup().await;
-    let actor = Actor::local();
+    let actor = host();
     let m = meetings::create(
         &mut env.store,
         &graph,
@@ -320,7 +320,7 @@ async fn reschedule_keeps_the_join_link_and_cancel_locks_deletes_and_confirms() 
 #[tokio::test]
 async fn refusals_name_the_participant_and_check_and_leave_nothing_behind() {
     let (mut env, graph) = setup().await;
-    let actor = Actor::local();
+    let actor = host();
     let e = meetings::create(
         &mut env.store,
         &graph,
@@ -423,7 +423,7 @@ async fn refusals_name_the_participant_and_check_and_leave_nothing_behind() {
 #[tokio::test]
 async fn expired_token_is_refreshed_once_and_revoked_host_must_reconnect() {
     let (mut env, graph) = setup().await;
-    let actor = Actor::local();
+    let actor = host();
     env.sandbox.handle().expire_access_tokens();
     meetings::create(
         &mut env.store,
@@ -478,7 +478,7 @@ async fn expired_token_is_refreshed_once_and_revoked_host_must_reconnect() {
 #[tokio::test]
 async fn ics_export_parses_with_an_independent_parser() {
     let (mut env, graph) = setup().await;
-    let actor = Actor::local();
+    let actor = host();
     let mut input = new_meeting("2027-03-15 09:00", &[MEMBER, MEMBER2]);
     input.subject = format!(
         "Ünïcödé mentoring, part 1; notes: a\\b {}",
@@ -634,7 +634,7 @@ fn unescape(s: &str) -> String {
 #[tokio::test]
 async fn faults_never_leave_an_upstream_meeting_without_a_local_row() {
     let (mut env, graph) = setup().await;
-    let actor = Actor::local();
+    let actor = host();
     env.sandbox.handle().update_knobs(|k| {
         k.fault_rate = 0.35;
         k.slow_ms = 20;
@@ -697,7 +697,7 @@ async fn faults_never_leave_an_upstream_meeting_without_a_local_row() {
 #[tokio::test]
 async fn throttled_calls_wait_for_retry_after_and_succeed() {
     let (mut env, graph) = setup().await;
-    let actor = Actor::local();
+    let actor = host();
     env.sandbox.handle().reset_request_log();
     env.sandbox
         .handle()
@@ -787,7 +787,7 @@ async fn throttled_calls_wait_for_retry_after_and_succeed() {
 #[allow(dead_code)]
 fn use_case_futures_are_send(store: &mut tsched_core::Store, graph: &GraphClient) {
     fn send<T: Send>(_: T) {}
-    let actor = Actor::local();
+    let actor = host();
     send(meetings::create(
         store,
         graph,
@@ -817,7 +817,7 @@ fn use_case_futures_are_send(store: &mut tsched_core::Store, graph: &GraphClient
 #[tokio::test]
 async fn pending_meetings_resume_and_only_coordinators_of_the_program_may_act() {
     let (mut env, graph) = setup().await;
-    let local = Actor::local();
+    let local = host();
     let m = meetings::create(
         &mut env.store,
         &graph,
@@ -856,7 +856,7 @@ async fn pending_meetings_resume_and_only_coordinators_of_the_program_may_act() 
         },
     )
     .expect("first operator");
-    let admin = Actor::operator("admin@contoso.example");
+    let admin = host();
     tsched_core::programs::add(
         &mut env.store,
         &admin,

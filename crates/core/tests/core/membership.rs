@@ -11,7 +11,7 @@ use tsched_core::store::directory_cache;
 use tsched_core::{participants, Actor};
 use tsched_sandbox::{RunningSandbox, SandboxConfig, Seed, SeedUser};
 
-use crate::support::{Browser, Env};
+use crate::support::{host, Browser, Env};
 
 pub const ADMIN: &str = "admin@contoso.example";
 
@@ -96,7 +96,7 @@ fn users_calls(sb: &RunningSandbox) -> u64 {
 
 /// A program with Teams enabled and these participants.
 pub fn program_with(env: &mut Env, code: &str, people: &[&str]) {
-    let actor = Actor::local();
+    let actor = host();
     programs::add(
         &mut env.store,
         &actor,
@@ -118,7 +118,7 @@ async fn check_one(env: &mut Env, graph: &GraphClient, addr: &str) -> membership
     membership::check(
         &mut env.store,
         graph,
-        &Actor::local(),
+        &host(),
         addr,
         CheckOptions::default(),
     )
@@ -193,7 +193,7 @@ async fn each_rule_and_class_is_found_in_order() {
     let bad = membership::check(
         &mut env.store,
         &graph,
-        &Actor::local(),
+        &host(),
         "not an address",
         CheckOptions::default(),
     )
@@ -218,7 +218,7 @@ async fn cache_answers_within_the_ttl_and_refresh_or_expiry_ask_again() {
     let refreshed = membership::check(
         &mut env.store,
         &graph,
-        &Actor::local(),
+        &host(),
         addr,
         CheckOptions { refresh: true },
     )
@@ -266,7 +266,7 @@ async fn forty_five_addresses_take_three_batch_calls_and_report_progress() {
     let out = membership::check_many(
         &mut env.store,
         &graph,
-        &Actor::local(),
+        &host(),
         None,
         &addrs,
         CheckOptions::default(),
@@ -305,7 +305,7 @@ async fn throttled_batch_items_are_retried_after_retry_after() {
     let out = membership::check_many(
         &mut env.store,
         &graph,
-        &Actor::local(),
+        &host(),
         None,
         &addrs,
         CheckOptions::default(),
@@ -335,7 +335,7 @@ async fn diagnosis_names_each_failing_check_with_a_fix() {
         "eng",
         &["zoe.odegard1@contoso.example", "zoe0@fabrikam.com"],
     );
-    let actor = Actor::local();
+    let actor = host();
     let d = membership::diagnose(
         &mut env.store,
         Some(&graph),
@@ -452,7 +452,7 @@ async fn diagnosis_names_each_failing_check_with_a_fix() {
         },
     )
     .expect("first operator");
-    let admin = Actor::operator(ADMIN);
+    let admin = host();
     tsched_core::operators::add(
         &mut env.store,
         &admin,
@@ -493,7 +493,7 @@ async fn diagnosis_names_each_failing_check_with_a_fix() {
 #[tokio::test]
 async fn diagnosis_without_a_connection_fails_the_integration_check() {
     let mut env = Env::new(true).await;
-    let actor = Actor::local();
+    let actor = host();
     programs::add(
         &mut env.store,
         &actor,
@@ -515,7 +515,7 @@ async fn diagnosis_without_a_connection_fails_the_integration_check() {
     let d = membership::diagnose(
         &mut env.store,
         None,
-        &Actor::local(),
+        &host(),
         "eng",
         "zoe.odegard1@contoso.example",
         CheckOptions::default(),
@@ -559,7 +559,7 @@ async fn diagnosis_in_a_cloud_without_meetings_fails_the_cloud_check() {
     let d = membership::diagnose(
         &mut env.store,
         None,
-        &Actor::local(),
+        &host(),
         "eng",
         "zoe.odegard1@contoso.example",
         CheckOptions::default(),
@@ -637,7 +637,7 @@ async fn batch_rounds_give_the_same_answers_as_single_checks() {
     let out = membership::check_many(
         &mut env.store,
         &graph,
-        &Actor::local(),
+        &host(),
         None,
         &inputs,
         CheckOptions::default(),

@@ -176,10 +176,17 @@ impl Env {
         req: &ConnectRequest,
     ) -> Result<IntegrationStatus, Error> {
         let tokens: &dyn TokenStore = self.tokens.as_ref();
+        // In setup mode anyone may connect; once the host's first connect made it the first
+        // global admin, reconnecting is the host's (a global admin's) job.
+        let actor = if tsched_core::operators::is_setup_mode(&self.store)? {
+            Actor::operator("admin@contoso.example")
+        } else {
+            host()
+        };
         integration::connect(
             &mut self.store,
             tokens,
-            &Actor::operator("admin@contoso.example"),
+            &actor,
             req,
             &browser.opener(),
             tsched_core::auth::CancelToken::never(),
@@ -219,4 +226,10 @@ pub fn route_count(sandbox: &RunningSandbox, needle: &str) -> u64 {
         .filter(|c| c["route"].as_str().is_some_and(|r| r.contains(needle)))
         .map(|c| c["count"].as_u64().unwrap_or(0))
         .sum()
+}
+
+/// The sandbox's host account (teams.scheduler@…), which becomes the first global admin when it
+/// connects the integration in setup mode: tests act as it after [`Env::connect`].
+pub fn host() -> tsched_core::Actor {
+    tsched_core::Actor::operator("teams.scheduler@contoso.example")
 }

@@ -1,0 +1,5 @@
+//! Generates the Tauri context (config, embedded page, icon), as every Tauri app does.
+
+fn main() {
+    tauri_build::build();
+}

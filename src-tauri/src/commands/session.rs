@@ -1,0 +1,89 @@
+//! Operator sign-in from the window's header: the operator signs in with their own Microsoft
+//! account in the system browser (the core's `signin` flow), is matched to the roster (or, in
+//! setup mode, becomes the first global admin), and the window acts as them until it closes or
+//! they sign out. Only who they are is kept, in memory: every token is dropped once the roster
+//! match is done.
+
+use serde::Deserialize;
+use tauri::ipc::Channel;
+use tauri::{AppHandle, State};
+use tsched_core::auth::{cancel_pair, BrowserOpener, ConnectProgress};
+use tsched_core::signin::{self, SignInRequest};
+
+use super::app::{session_inner, Session};
+use super::integration::{blank_none, cloud};
+use super::CmdResult;
+use crate::state::{AppState, Via};
+
+/// Where to sign in. Every field may be empty when the integration is (or was) connected: the
+/// operator then signs in to the same tenant and app registration.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SignInInput {
+    /// Tenant id or verified domain.
+    pub tenant: Option<String>,
+    /// `global`, `usgov`, `dod`, `china` or `sandbox`.
+    pub cloud: Option<String>,
+    /// Base URL of the sandbox, for the `sandbox` cloud.
+    pub sandbox_url: Option<String>,
+    /// Application (client) id.
+    pub client_id: Option<String>,
+    /// Pre-fills the account picker.
+    pub login_hint: Option<String>,
+}
+
+/// Prepare (store), sign in (browser + `/me`, no store), match the roster (store).
+pub async fn sign_in_inner(
+    state: &AppState,
+    input: SignInInput,
+    opener: &dyn BrowserOpener,
+    progress: &(dyn Fn(ConnectProgress) + Send + Sync),
+) -> CmdResult<Session> {
+    let cloud = match blank_none(input.cloud) {
+        Some(name) => Some(cloud(&name, input.sandbox_url.as_deref())?),
+        None => None,
+    };
+    let req = SignInRequest {
+        tenant: blank_none(input.tenant),
+        cloud,
+        client_id: blank_none(input.client_id),
+        login_hint: blank_none(input.login_hint),
+        ..Default::default()
+    };
+    let prepared = state.with_store(|s| signin::prepare(s, &req))?;
+    let (handle, token) = cancel_pair();
+    let _running = state.sign_in_running(handle)?;
+    let signed = signin::sign_in(&prepared, opener, token, progress).await?;
+    let info = state.with_store(|s| signin::complete(s, signed))?;
+    state.set_operator(info.upn, Via::SignIn);
+    progress(ConnectProgress::Saved);
+    Ok(session_inner(state))
+}
+
+/// Signs an operator in; progress arrives on `on_progress`. Cancel with `integration_cancel`.
+#[tauri::command]
+pub async fn session_sign_in(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    input: Option<SignInInput>,
+    on_progress: Channel<ConnectProgress>,
+) -> CmdResult<Session> {
+    let progress = move |p: ConnectProgress| {
+        let _ = on_progress.send(p);
+    };
+    super::integration::revive_explored_sandbox(&state).await?;
+    let browser = super::system_browser(app);
+    sign_in_inner(
+        &state,
+        input.unwrap_or_default(),
+        browser.as_ref(),
+        &progress,
+    )
+    .await
+}
+
+/// Signs the window out: nobody acts until someone signs in (the local user only in setup mode).
+#[tauri::command]
+pub fn session_sign_out(state: State<'_, AppState>) -> CmdResult<Session> {
+    state.clear_operator();
+    Ok(session_inner(&state))
+}
