@@ -17,6 +17,9 @@ let generation = 0;
 
 async function route() {
   const mine = ++generation;
+  // Lists measure their first render from here (ui/list.js).
+  performance.clearMarks("route");
+  performance.mark("route");
   const name = (location.hash.replace(/^#\//, "") || "programs").split("?")[0];
   const load = pages[name] || pages.programs;
   for (const a of document.querySelectorAll(".sidebar a")) {

@@ -1,6 +1,7 @@
 // Audit page: every change anyone made, filtered by operator, program, action and dates, and
 // exported as CSV or JSON (a Blob download).
 import { invoke, h, errorText, download } from "../ipc.js";
+import { pagedList } from "../list.js";
 
 const ACTIONS = [
   "program.create", "program.edit", "program.archive", "program.unarchive", "program.mode_enable", "program.mode_disable",
@@ -25,7 +26,6 @@ export async function render(root) {
   const apply = h("button", { id: "audit-apply", type: "submit" }, "Apply");
   const csv = h("button", { id: "audit-export-csv", type: "button", class: "secondary" }, "Export CSV");
   const json = h("button", { id: "audit-export-json", type: "button", class: "secondary" }, "Export JSON");
-  const list = h("div", { id: "audit-list" });
   const error = h("div", { id: "audit-error", class: "alert error", role: "alert" });
   const f = (id, label, el) => h("div", { class: "field" }, h("label", { for: id }, label), el);
   const form = h("form", { id: "audit-filters", novalidate: true },
@@ -38,19 +38,20 @@ export async function render(root) {
     since: since.value || null, until: until.value ? nextDay(until.value) : null,
   });
 
+  const list = pagedList({
+    id: "audit-list",
+    noun: "entries",
+    fetchPage: (cursor, limit) => invoke("audit_page", { filter: { ...filter(), limit }, cursor }),
+    table,
+    row: auditRow,
+    empty: () => h("p", { class: "empty", id: "audit-empty" }, Object.values(filter()).some((v) => v)
+      ? "No audit entries match these filters — clear a filter or widen the dates, then Apply."
+      : "Nothing recorded yet — every change made here or with tsched (programs, participants, operators, the integration, meetings) appears in this list."),
+  });
+
   async function refresh() {
     error.textContent = "";
-    try {
-      const rows = await invoke("audit_list", { filter: filter() });
-      const f = filter();
-      const filtered = Object.values(f).some((v) => v);
-      list.replaceChildren(rows.length ? table(rows) : h("p", { class: "empty", id: "audit-empty" }, filtered
-        ? "No audit entries match these filters — clear a filter or widen the dates, then Apply."
-        : "Nothing recorded yet — every change made here or with tsched (programs, participants, operators, the integration, meetings) appears in this list."));
-    } catch (e) {
-      list.replaceChildren();
-      error.textContent = errorText(e);
-    }
+    await list.refresh({ reset: true });
   }
 
   async function exportAs(format) {
@@ -70,7 +71,7 @@ export async function render(root) {
     h("h1", {}, "Audit"),
     h("p", { class: "lead" }, "Every change anyone makes is recorded here, with who, when and what changed. Entries cannot be edited or deleted, and never contain a password or token."),
     h("section", { class: "card", "aria-labelledby": "filters-title" }, h("h2", { id: "filters-title" }, "Filters"), form),
-    h("section", { class: "card" }, h("div", { class: "toolbar" }, h("h2", {}, "Entries"), h("div", { class: "toolbar-controls" }, csv, json)), error, list),
+    h("section", { class: "card" }, h("div", { class: "toolbar" }, h("h2", {}, "Entries"), h("div", { class: "toolbar-controls" }, csv, json)), error, list.el),
   );
   await refresh();
 }
@@ -99,10 +100,14 @@ function change(r) {
 function table(rows) {
   return h("table", { id: "audit-table", class: "dense" },
     h("thead", {}, h("tr", {}, h("th", {}, "When (UTC)"), h("th", {}, "Operator"), h("th", {}, "Action"), h("th", {}, "Target"), h("th", {}, "Change"))),
-    h("tbody", {}, rows.map((r) => h("tr", {},
-      h("td", { class: "nowrap" }, r.at.replace("T", " ").replace("Z", "")),
-      h("td", {}, r.operator),
-      h("td", {}, h("code", {}, r.action)),
-      h("td", {}, r.target),
-      h("td", { class: "change" }, change(r))))));
+    h("tbody", {}, rows.map(auditRow)));
+}
+
+function auditRow(r) {
+  return h("tr", {},
+    h("td", { class: "nowrap" }, r.at.replace("T", " ").replace("Z", "")),
+    h("td", {}, r.operator),
+    h("td", {}, h("code", {}, r.action)),
+    h("td", {}, r.target),
+    h("td", { class: "change" }, change(r)));
 }

@@ -2,6 +2,7 @@
 // with a progress bar fed by a channel and a Cancel button, the history with Resume, and the
 // export of a batch's results (CSV or .ics, a Blob download).
 import { invoke, h, errorText, download, channel } from "../ipc.js";
+import { pagedList } from "../list.js";
 
 const STATE_BADGE = { completed: "ok", running: "warn", planned: "muted", paused: "warn", cancelled: "muted" };
 
@@ -20,7 +21,6 @@ export async function render(root) {
   const summary = h("div", { id: "batch-summary", role: "status" });
   const rowsBox = h("div", { id: "batch-rows" });
   const progressBox = h("section", { id: "batch-progress", class: "card", hidden: true, "aria-labelledby": "batch-progress-title" });
-  const history = h("div", { id: "batch-history" });
 
   async function readPicked() {
     const f = file.files && file.files[0];
@@ -69,24 +69,29 @@ export async function render(root) {
     return { ch: channel(onEvent), done: () => { runningId = null; cancel.disabled = true; } };
   }
 
-  async function refreshHistory() {
-    try {
-      const rows = await invoke("batches_list");
-      history.replaceChildren(rows.length ? h("table", { id: "batch-history-table" },
-        h("thead", {}, h("tr", {}, h("th", {}, "ID"), h("th", {}, "File"), h("th", {}, "State"), h("th", {}, "Done"), h("th", {}, "Failed"), h("th", {}, "Created"), h("th", {}, h("span", { class: "visually-hidden" }, "Actions")))),
-        h("tbody", {}, rows.map((b) => h("tr", { "data-id": String(b.id), "data-state": b.state },
-          h("td", {}, String(b.id)), h("td", {}, b.source_name),
-          h("td", {}, h("span", { class: `badge ${STATE_BADGE[b.state] || "muted"}` }, b.state)),
-          h("td", {}, `${b.counts.done}/${b.counts.total}`), h("td", {}, String(b.counts.failed)), h("td", { class: "nowrap" }, b.created_at),
-          h("td", { class: "row-actions" },
-            b.resumable ? h("button", { type: "button", class: "secondary small batch-resume", "aria-label": `Resume batch ${b.id}`, onclick: () => resume(b.id) }, "Resume") : null,
-            h("button", { type: "button", class: "secondary small batch-export-csv", "aria-label": `Export batch ${b.id} as CSV`, onclick: () => exportBatch(b.id, "csv") }, "CSV"),
-            h("button", { type: "button", class: "secondary small batch-export-ics", "aria-label": `Export batch ${b.id} as .ics`, onclick: () => exportBatch(b.id, "ics") }, ".ics"))))))
-        : h("p", { class: "empty", id: "batches-empty" }, "No batches yet — choose a CSV file above (one meeting per row: program, subject, start, duration_minutes, time_zone, participants), press Validate, then Create meetings."));
-    } catch (e) {
-      history.replaceChildren(h("div", { class: "alert error", role: "alert" }, errorText(e)));
-    }
+  const history = pagedList({
+    id: "batch-history",
+    noun: "batches",
+    fetchPage: (cursor, limit) => invoke("batches_page", { cursor, limit }),
+    table: (rows) => h("table", { id: "batch-history-table" },
+      h("thead", {}, h("tr", {}, h("th", {}, "ID"), h("th", {}, "File"), h("th", {}, "State"), h("th", {}, "Done"), h("th", {}, "Failed"), h("th", {}, "Created"), h("th", {}, h("span", { class: "visually-hidden" }, "Actions")))),
+      h("tbody", {}, rows.map(batchRow))),
+    row: batchRow,
+    empty: () => h("p", { class: "empty", id: "batches-empty" }, "No batches yet — choose a CSV file above (one meeting per row: program, subject, start, duration_minutes, time_zone, participants), press Validate, then Create meetings."),
+  });
+
+  function batchRow(b) {
+    return h("tr", { "data-id": String(b.id), "data-state": b.state },
+      h("td", {}, String(b.id)), h("td", {}, b.source_name),
+      h("td", {}, h("span", { class: `badge ${STATE_BADGE[b.state] || "muted"}` }, b.state)),
+      h("td", {}, `${b.counts.done}/${b.counts.total}`), h("td", {}, String(b.counts.failed)), h("td", { class: "nowrap" }, b.created_at),
+      h("td", { class: "row-actions" },
+        b.resumable ? h("button", { type: "button", class: "secondary small batch-resume", "aria-label": `Resume batch ${b.id}`, onclick: () => resume(b.id) }, "Resume") : null,
+        h("button", { type: "button", class: "secondary small batch-export-csv", "aria-label": `Export batch ${b.id} as CSV`, onclick: () => exportBatch(b.id, "csv") }, "CSV"),
+        h("button", { type: "button", class: "secondary small batch-export-ics", "aria-label": `Export batch ${b.id} as .ics`, onclick: () => exportBatch(b.id, "ics") }, ".ics")));
   }
+
+  const refreshHistory = () => history.refresh();
 
   async function exportBatch(id, format) {
     error.textContent = "";
@@ -147,7 +152,7 @@ export async function render(root) {
         run),
       rowsBox, error),
     progressBox,
-    h("section", { class: "card", "aria-labelledby": "batch-history-title" }, h("h2", { id: "batch-history-title" }, "History"), history),
+    h("section", { class: "card", "aria-labelledby": "batch-history-title" }, h("h2", { id: "batch-history-title" }, "History"), history.el),
   );
   await refreshHistory();
 }

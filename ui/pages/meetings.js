@@ -3,6 +3,7 @@
 // meetings with a program filter, and a detail panel with the join link (copy), the .ics export,
 // rescheduling and cancellation after a confirmation.
 import { invoke, h, errorText, download } from "../ipc.js";
+import { pagedList } from "../list.js";
 
 const STATE_BADGE = { created: "ok", pending: "warn", cancelling: "warn", cancelled: "muted", failed: "danger" };
 
@@ -53,7 +54,6 @@ export async function render(root) {
     error, status);
 
   const filter = h("select", { id: "meetings-filter", "aria-label": "Filter by program" }, h("option", { value: "" }, "All programs"));
-  const list = h("div", { id: "meetings-list" });
   const detail = h("section", { id: "meeting-detail", class: "card", hidden: true, tabindex: "-1", "aria-labelledby": "meeting-detail-title" });
 
   function updateMode() {
@@ -79,16 +79,20 @@ export async function render(root) {
     updateMode();
   }
 
-  async function refresh() {
-    try {
-      const rows = await invoke("meetings_list", { program: filter.value || null, stateFilter: null });
-      list.replaceChildren(rows.length ? table(rows) : emptyList());
-      if (openId !== null) {
-        const m = rows.find((r) => r.id === openId);
-        if (m) showDetail(m); else { detail.hidden = true; openId = null; }
-      }
-    } catch (e) {
-      list.replaceChildren(h("div", { class: "alert error", role: "alert" }, errorText(e)));
+  const list = pagedList({
+    id: "meetings-list",
+    noun: "meetings",
+    fetchPage: (cursor, limit) => invoke("meetings_page", { program: filter.value || null, stateFilter: null, cursor, limit }),
+    table,
+    row: meetingRow,
+    empty: emptyList,
+  });
+
+  async function refresh(opts) {
+    await list.refresh(opts);
+    if (openId !== null) {
+      const m = list.items().find((r) => r.id === openId);
+      if (m) showDetail(m); else { detail.hidden = true; openId = null; }
     }
   }
 
@@ -109,16 +113,20 @@ export async function render(root) {
   function table(rows) {
     return h("table", { id: "meetings-table" },
       h("thead", {}, h("tr", {}, h("th", {}, "Start"), h("th", {}, "Subject"), h("th", {}, "Program"), h("th", {}, "State"), h("th", {}, "People"), h("th", {}, h("span", { class: "visually-hidden" }, "Actions")))),
-      h("tbody", {}, rows.map((m) => h("tr", { "data-id": String(m.id), "data-state": m.state, class: m.id === openId ? "selected" : null },
-        h("td", { class: "nowrap" }, m.start_local),
-        h("td", {}, m.subject),
-        h("td", {}, h("code", {}, m.program_code)),
-        h("td", {}, h("span", { class: `badge ${STATE_BADGE[m.state] || "muted"} meeting-state` }, m.state)),
-        h("td", {}, String(m.attendees.length)),
-        h("td", { class: "row-actions" }, h("button", {
-          type: "button", class: "secondary small meeting-open", "data-id": String(m.id), "aria-label": `Details of ${m.subject}`,
-          onclick: () => { openId = m.id; showDetail(m); refresh(); detail.focus(); },
-        }, "Details"))))));
+      h("tbody", {}, rows.map(meetingRow)));
+  }
+
+  function meetingRow(m) {
+    return h("tr", { "data-id": String(m.id), "data-state": m.state, class: m.id === openId ? "selected" : null },
+      h("td", { class: "nowrap" }, m.start_local),
+      h("td", {}, m.subject),
+      h("td", {}, h("code", {}, m.program_code)),
+      h("td", {}, h("span", { class: `badge ${STATE_BADGE[m.state] || "muted"} meeting-state` }, m.state)),
+      h("td", {}, String(m.attendees.length)),
+      h("td", { class: "row-actions" }, h("button", {
+        type: "button", class: "secondary small meeting-open", "data-id": String(m.id), "aria-label": `Details of ${m.subject}`,
+        onclick: () => { openId = m.id; showDetail(m); refresh(); detail.focus(); },
+      }, "Details")));
   }
 
   function showDetail(m) {
@@ -243,7 +251,7 @@ export async function render(root) {
     }
   });
   program.addEventListener("change", updateMode);
-  filter.addEventListener("change", refresh);
+  filter.addEventListener("change", () => refresh({ reset: true }));
 
   root.append(
     h("h1", {}, "Meetings"),
@@ -252,7 +260,7 @@ export async function render(root) {
     h("section", { class: "card" },
       h("div", { class: "toolbar" }, h("h2", {}, "Meetings"),
         h("div", { class: "toolbar-controls" }, h("label", { class: "inline", for: "meetings-filter" }, "Program "), filter)),
-      list),
+      list.el),
     detail,
   );
   try { tz.value = await invoke("meetings_default_tz"); } catch { tz.value = "UTC"; }

@@ -3,11 +3,11 @@
 // not use are disabled with the reason next to them; the core refuses them anyway.
 import { invoke, h, errorText } from "../ipc.js";
 import { refreshSession } from "../session.js";
+import { pagedList } from "../list.js";
 
 const MODE_LABELS = { in_person: "In person", phone: "Phone", teams_video: "Teams video call" };
 
 export async function render(root) {
-  const list = h("div", { id: "programs-list" });
   const panel = h("section", { id: "program-panel", class: "card", hidden: true, "aria-labelledby": "panel-title", tabindex: "-1" });
   const search = h("input", { id: "program-search", type: "search", placeholder: "Search name or code", "aria-label": "Search programs" });
   const archivedToggle = h("input", { id: "show-archived", type: "checkbox" });
@@ -28,16 +28,20 @@ export async function render(root) {
 
   let openCode = null;
 
-  async function refresh() {
-    try {
-      const rows = await invoke("programs_list", { search: search.value || null, includeArchived: archivedToggle.checked });
-      list.replaceChildren(rows.length ? table(rows) : emptyList());
-      if (openCode) {
-        const p = rows.find((r) => r.code === openCode);
-        if (p) await showPanel(p); else { panel.hidden = true; openCode = null; }
-      }
-    } catch (e) {
-      list.replaceChildren(h("div", { class: "alert error", role: "alert" }, errorText(e)));
+  const list = pagedList({
+    id: "programs-list",
+    noun: "programs",
+    fetchPage: (cursor, limit) => invoke("programs_page", { search: search.value || null, includeArchived: archivedToggle.checked, cursor, limit }),
+    table,
+    row: programRow,
+    empty: emptyList,
+  });
+
+  async function refresh(opts) {
+    await list.refresh(opts);
+    if (openCode) {
+      const p = list.items().find((r) => r.code === openCode);
+      if (p) await showPanel(p); else { panel.hidden = true; openCode = null; }
     }
   }
 
@@ -51,15 +55,19 @@ export async function render(root) {
   function table(rows) {
     return h("table", { id: "programs-table" },
       h("thead", {}, h("tr", {}, h("th", {}, "Code"), h("th", {}, "Name"), h("th", {}, "Meeting modes"), h("th", {}, "Status"), h("th", {}, h("span", { class: "visually-hidden" }, "Actions")))),
-      h("tbody", {}, rows.map((p) => h("tr", { "data-code": p.code, class: p.code === openCode ? "selected" : null },
-        h("td", {}, h("code", {}, p.code)),
-        h("td", {}, p.name),
-        h("td", {}, modeChips(p)),
-        h("td", {}, p.archived ? "Archived" : "Active"),
-        h("td", { class: "row-actions" }, h("button", {
-          type: "button", class: "secondary small program-open", "data-code": p.code, "aria-label": `Settings of ${p.name}`,
-          onclick: async () => { openCode = p.code; await refresh(); panel.focus(); },
-        }, "Settings"))))));
+      h("tbody", {}, rows.map(programRow)));
+  }
+
+  function programRow(p) {
+    return h("tr", { "data-code": p.code, class: p.code === openCode ? "selected" : null },
+      h("td", {}, h("code", {}, p.code)),
+      h("td", {}, p.name),
+      h("td", {}, modeChips(p)),
+      h("td", {}, p.archived ? "Archived" : "Active"),
+      h("td", { class: "row-actions" }, h("button", {
+        type: "button", class: "secondary small program-open", "data-code": p.code, "aria-label": `Settings of ${p.name}`,
+        onclick: async () => { openCode = p.code; await refresh(); panel.focus(); },
+      }, "Settings")));
   }
 
   function modeChips(p) {
@@ -81,7 +89,7 @@ export async function render(root) {
     panel.replaceChildren(
       h("div", { class: "toolbar" },
         h("h2", { id: "panel-title" }, `${p.name} `, h("code", {}, p.code), p.archived ? h("span", { class: "badge muted" }, "Archived") : null),
-        h("button", { type: "button", class: "secondary small", id: "panel-close", onclick: () => { openCode = null; panel.hidden = true; refresh(); } }, "Close")),
+        h("button", { type: "button", class: "secondary small", id: "panel-close", onclick: () => { openCode = null; panel.hidden = true; panel.replaceChildren(); refresh(); } }, "Close")),
       modesSection(p, act),
       detailsSection(p, act),
       await participantsSection(p, act),
@@ -139,9 +147,28 @@ export async function render(root) {
 
   async function participantsSection(p, act) {
     const can = p.allowed.participants.allowed && !p.archived;
-    let rows = [];
-    let loadError = null;
-    try { rows = await invoke("participants_list", { code: p.code }); } catch (e) { loadError = errorText(e); }
+    const people = pagedList({
+      id: "participants-list",
+      noun: "participants",
+      sinceRoute: false,
+      fetchPage: (cursor, limit) => invoke("participants_page", { code: p.code, cursor, limit }),
+      table: (rows) => h("table", { id: "participants-table" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Email"), h("th", {}, "Name"), h("th", {}, "Added"), h("th", {}, h("span", { class: "visually-hidden" }, "Actions")))),
+        h("tbody", {}, rows.map(personRow))),
+      row: personRow,
+      empty: () => h("p", { class: "empty", id: "participants-empty" }, can
+        ? "No participants yet — add one by email below, or import a CSV file with the columns email,display_name."
+        : "No participants yet — someone who may change this program's participants adds them here."),
+    });
+    function personRow(r) {
+      return h("tr", {},
+        h("td", {}, r.email), h("td", {}, r.display_name), h("td", {}, r.added_at.slice(0, 10)),
+        h("td", { class: "row-actions" }, h("button", {
+          type: "button", class: "secondary small", disabled: !can, "aria-label": `Remove ${r.email}`,
+          onclick: () => act(() => invoke("participants_remove", { code: p.code, email: r.email }), `Removed ${r.email}.`),
+        }, "Remove")));
+    }
+    await people.refresh();
     const email = h("input", { id: "participant-email", type: "email", autocomplete: "off", disabled: !can });
     const pname = h("input", { id: "participant-name", autocomplete: "off", disabled: !can });
     const add = h("button", { id: "participant-add", type: "submit", disabled: !can }, "Add");
@@ -165,21 +192,9 @@ export async function render(root) {
         setTimeout(() => { const s = document.getElementById("panel-status"); if (s) s.textContent = `Imported ${r.file}: ${r.rows} rows, ${r.added} added, ${r.already_present} already present.`; }, 0);
       });
     });
-    const table = rows.length
-      ? h("table", { id: "participants-table" },
-        h("thead", {}, h("tr", {}, h("th", {}, "Email"), h("th", {}, "Name"), h("th", {}, "Added"), h("th", {}, h("span", { class: "visually-hidden" }, "Actions")))),
-        h("tbody", {}, rows.map((r) => h("tr", {},
-          h("td", {}, r.email), h("td", {}, r.display_name), h("td", {}, r.added_at.slice(0, 10)),
-          h("td", { class: "row-actions" }, h("button", {
-            type: "button", class: "secondary small", disabled: !can, "aria-label": `Remove ${r.email}`,
-            onclick: () => act(() => invoke("participants_remove", { code: p.code, email: r.email }), `Removed ${r.email}.`),
-          }, "Remove"))))))
-      : h("p", { class: "empty", id: "participants-empty" }, loadError || (can
-        ? "No participants yet — add one by email below, or import a CSV file with the columns email,display_name."
-        : "No participants yet — someone who may change this program's participants adds them here."));
     return h("section", { class: "panel-part", "aria-labelledby": "participants-title" },
-      h("h3", { id: "participants-title" }, `Participants (${rows.length})`),
-      table,
+      h("h3", { id: "participants-title" }, "Participants"),
+      people.el,
       addForm,
       h("div", { class: "form-row import-row" },
         h("div", { class: "field" }, h("label", { for: "participants-file" }, "CSV file"), file,
@@ -207,8 +222,8 @@ export async function render(root) {
       button.disabled = false;
     }
   });
-  search.addEventListener("input", refresh);
-  archivedToggle.addEventListener("change", refresh);
+  search.addEventListener("input", () => refresh({ reset: true }));
+  archivedToggle.addEventListener("change", () => refresh({ reset: true }));
 
   const addCard = h("section", { class: "card", "aria-labelledby": "add-title" }, h("h2", { id: "add-title" }, "Add a program"), form);
   root.append(
@@ -220,7 +235,7 @@ export async function render(root) {
         h("div", { class: "toolbar-controls" },
           h("label", { class: "inline" }, archivedToggle, " Show archived"),
           search)),
-      list),
+      list.el),
     panel,
   );
   // Creating programs is a global admin's decision: others do not see the form.
@@ -230,7 +245,7 @@ export async function render(root) {
   const explored = new URLSearchParams(location.hash.split("?")[1] || "").get("explored");
   if (explored) {
     const [n, people] = explored.split(",");
-    list.before(h("p", { id: "explored-note", class: "alert ok", role: "status" },
+    list.el.before(h("p", { id: "explored-note", class: "alert ok", role: "status" },
       `Connected to the sandbox tenant and added ${n} demo programs with ${people} participants. Open a program's Settings to see its meeting modes and people, or check one of them on the Members page.`));
     // Said once: a reload shows the plain page.
     history.replaceState(null, "", "#/programs");

@@ -1,0 +1,305 @@
+//! List pages of the real window on the large store (a benchmark, not a timed test):
+//! `make bench-window` (which first makes or reuses the store of
+//! `cargo bench -p tsched-core --bench store_scale`, then runs this under Xvfb).
+//!
+//! It opens the release app over WebDriver on that store (10,000 programs, 250,000 meetings,
+//! 1,000,000 audit rows), acting as one of its global admins, and for every list page — the first
+//! page of programs, meetings, batches and audit entries, a program search, a filtered audit page,
+//! the participants of the 50,000-person program and "Show more" — repeats the load `--runs`
+//! times and reports p50/p95 of the time the page itself measured (`ui/list.js`): from the route
+//! change (or the click) to the second animation frame after the 100 rows were put in the page,
+//! so the IPC call, the query, the DOM and a painted frame are all in it. Target: ≤ 50 ms.
+//!
+//! The report goes to `$CARGO_TARGET_DIR/bench-reports/window-lists.md` and stdout.
+
+use std::error::Error;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use fantoccini::Client;
+use serde_json::Value;
+use tsched_e2e::{target_dir, App};
+
+type Res<T> = Result<T, Box<dyn Error + Send + Sync>>;
+
+/// A global admin of the generated store (see `store_scale.rs`).
+const ADMIN: &str = "operator000@contoso.example";
+const TARGET_MS: f64 = 50.0;
+const DEFAULT_RUNS: usize = 20;
+
+/// One measured kind of load.
+struct Case {
+    name: &'static str,
+    /// The list element's id.
+    list: &'static str,
+    samples: Vec<(f64, f64)>,
+    rows: u64,
+}
+
+fn main() -> Res<()> {
+    let mut runs = DEFAULT_RUNS;
+    let mut app = target_dir().join("release").join("teams-scheduler");
+    let mut data = target_dir().join("bench-data").join("store-scale");
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--runs" => runs = args.next().ok_or("--runs N")?.parse()?,
+            "--app" => app = PathBuf::from(args.next().ok_or("--app BIN")?),
+            "--data-dir" => data = PathBuf::from(args.next().ok_or("--data-dir DIR")?),
+            // cargo bench passes --bench; nothing else is expected.
+            "--bench" => {}
+            other => return Err(format!("unknown argument {other:?}").into()),
+        }
+    }
+    if !app.exists() {
+        return Err(format!(
+            "{} is missing: `cargo build --release -p teams-scheduler` (make bench-window does)",
+            app.display()
+        )
+        .into());
+    }
+    if !tsched_core_db(&data).exists() {
+        return Err(format!(
+            "no large store in {}: run `cargo bench -p tsched-core --bench store_scale` first (make bench-window does)",
+            data.display()
+        )
+        .into());
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let cases = rt.block_on(measure(app, data.clone(), runs))?;
+    let report = report(&cases, runs, &data);
+    println!("{report}");
+    let dir = target_dir().join("bench-reports");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("window-lists.md"), &report)?;
+    if cases.iter().any(|c| c.samples.is_empty()) {
+        return Err("a case measured nothing".into());
+    }
+    Ok(())
+}
+
+fn tsched_core_db(dir: &std::path::Path) -> PathBuf {
+    dir.join("teams-scheduler.db")
+}
+
+async fn measure(app: PathBuf, data: PathBuf, runs: usize) -> Res<Vec<Case>> {
+    let app = App::launch_binary(&app, &data, &[("TSCHED_OPERATOR", ADMIN)])
+        .await
+        .map_err(|e| e.to_string())?;
+    app.run("window_lists_bench", move |c| async move {
+        let mut cases = Vec::new();
+        // Warm up once: the first visit of each page also loads its module.
+        for page in ["programs", "meetings", "batches", "audit"] {
+            route(&c, page).await?;
+            loaded(&c, &format!("{}-list", list_of(page)), 0).await?;
+        }
+        for (name, page) in [
+            ("Programs, first page", "programs"),
+            ("Meetings, first page (all programs)", "meetings"),
+            ("Batches, first page", "batches"),
+            ("Audit, first page", "audit"),
+        ] {
+            let list = leak(format!("{}-list", list_of(page)));
+            let mut case = Case::new(name, list);
+            for _ in 0..runs {
+                route(&c, page).await?;
+                case.add(loaded(&c, list, 0).await?);
+            }
+            cases.push(case);
+        }
+
+        let mut case = Case::new("Programs, search \"women\"", "programs-list");
+        route(&c, "programs").await?;
+        loaded(&c, "programs-list", 0).await?;
+        for i in 0..runs {
+            // Alternate two searches so every load asks for new rows.
+            let text = if i % 2 == 0 { "women" } else { "science" };
+            let before = loads(&c, "programs-list").await?;
+            js(&c, &format!("const s = document.getElementById('program-search'); s.value = '{text}'; s.dispatchEvent(new Event('input'));")).await?;
+            let got = loaded(&c, "programs-list", before).await?;
+            if text == "women" {
+                case.add(got);
+            }
+        }
+        cases.push(case);
+
+        let mut case = Case::new("Programs, \"Show 100 more\" (rows 101–200)", "programs-list");
+        for _ in 0..runs {
+            route(&c, "programs").await?;
+            let before = loaded(&c, "programs-list", 0).await?;
+            let n = loads(&c, "programs-list").await?;
+            js(&c, "document.getElementById('programs-list-more').click();").await?;
+            let got = loaded(&c, "programs-list", n).await?;
+            assert_eq!(got.rows, before.rows + 100, "Show more must append a page of 100");
+            case.add(got);
+        }
+        cases.push(case);
+
+        let mut case = Case::new("Audit, filtered by operator", "audit-list");
+        route(&c, "audit").await?;
+        loaded(&c, "audit-list", 0).await?;
+        for i in 0..runs {
+            let who = format!("operator{:03}@contoso.example", 10 + i % 7);
+            let before = loads(&c, "audit-list").await?;
+            js(&c, &format!("document.getElementById('audit-operator').value = '{who}'; document.getElementById('audit-apply').click();")).await?;
+            case.add(loaded(&c, "audit-list", before).await?);
+        }
+        cases.push(case);
+
+        let mut case = Case::new("Participants of the 50,000-person program", "participants-list");
+        route(&c, "programs").await?;
+        loaded(&c, "programs-list", 0).await?;
+        let before = loads(&c, "programs-list").await?;
+        js(&c, "const s = document.getElementById('program-search'); s.value = '00000'; s.dispatchEvent(new Event('input'));").await?;
+        loaded(&c, "programs-list", before).await?;
+        for _ in 0..runs {
+            js(&c, "document.getElementById('panel-close')?.click();").await?;
+            js(&c, "document.querySelector('#programs-table .program-open').click();").await?;
+            let got = loaded(&c, "participants-list", 0).await?;
+            assert_eq!(got.rows, 100, "the panel must show the first 100 participants");
+            case.add(got);
+            // Wait until the panel closed, so the next sample is a new list element.
+            js(&c, "document.getElementById('panel-close').click();").await?;
+            wait_gone(&c, "participants-list").await?;
+        }
+        cases.push(case);
+        Ok(cases)
+    })
+    .await
+    .map_err(|e| e.to_string().into())
+}
+
+fn list_of(page: &str) -> &'static str {
+    match page {
+        "programs" => "programs",
+        "meetings" => "meetings",
+        "batches" => "batch-history",
+        _ => "audit",
+    }
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// One load as the page measured it.
+struct Load {
+    render_ms: f64,
+    fetch_ms: f64,
+    rows: u64,
+}
+
+impl Case {
+    fn new(name: &'static str, list: &'static str) -> Self {
+        Self {
+            name,
+            list,
+            samples: Vec::new(),
+            rows: 0,
+        }
+    }
+
+    fn add(&mut self, l: Load) {
+        self.samples.push((l.render_ms, l.fetch_ms));
+        self.rows = l.rows;
+    }
+}
+
+/// Opens a page by its hash, through another page so the router runs every time.
+async fn route(c: &Client, page: &str) -> Res<()> {
+    js(c, "location.hash = '#/welcome';").await?;
+    wait_until(c, "return document.querySelector('main h1')?.textContent === 'Welcome to Teams Scheduler';").await?;
+    js(c, &format!("location.hash = '#/{page}';")).await?;
+    Ok(())
+}
+
+async fn js(c: &Client, script: &str) -> Res<Value> {
+    Ok(c.execute(script, vec![]).await?)
+}
+
+async fn wait_until(c: &Client, script: &str) -> Res<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if js(c, script).await? == Value::Bool(true) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("timed out waiting for: {script}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn wait_gone(c: &Client, id: &str) -> Res<()> {
+    wait_until(c, &format!("return !document.getElementById('{id}');")).await
+}
+
+/// How many loads the list element has recorded (0 when it is not there yet).
+async fn loads(c: &Client, id: &str) -> Res<u64> {
+    let v = js(c, &format!("return Number(document.getElementById('{id}')?.dataset.loads || 0);")).await?;
+    Ok(v.as_u64().unwrap_or(0))
+}
+
+/// Waits until the list has recorded more than `after` loads and returns the latest.
+async fn loaded(c: &Client, id: &str, after: u64) -> Res<Load> {
+    wait_until(
+        c,
+        &format!("return Number(document.getElementById('{id}')?.dataset.loads || 0) > {after};"),
+    )
+    .await?;
+    let v = js(
+        c,
+        &format!("const d = document.getElementById('{id}').dataset; return [Number(d.renderMs), Number(d.fetchMs), Number(d.rows)];"),
+    )
+    .await?;
+    let n = |i: usize| v.get(i).and_then(Value::as_f64).unwrap_or(f64::NAN);
+    Ok(Load {
+        render_ms: n(0),
+        fetch_ms: n(1),
+        rows: n(2) as u64,
+    })
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (p * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn report(cases: &[Case], runs: usize, data: &std::path::Path) -> String {
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "`make bench-window` — release app over WebDriver under Xvfb, store {} ({:.0} MiB), {runs} loads per row, load average {} at the end.\n",
+        data.display(),
+        std::fs::metadata(tsched_core_db(data)).map(|m| m.len() as f64 / 1048576.0).unwrap_or(0.0),
+        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+    );
+    let _ = writeln!(md, "| List | rows shown | p50 ms | p95 ms | of which IPC + query p50 | target | met |");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|");
+    for c in cases {
+        let mut all: Vec<f64> = c.samples.iter().map(|s| s.0).collect();
+        all.sort_by(f64::total_cmp);
+        let mut fetch: Vec<f64> = c.samples.iter().map(|s| s.1).collect();
+        fetch.sort_by(f64::total_cmp);
+        let p95 = percentile(&all, 0.95);
+        let _ = writeln!(
+            md,
+            "| {} (`#{}`) | {} | {:.1} | {:.1} | {:.1} | ≤ {TARGET_MS} ms | {} |",
+            c.name,
+            c.list,
+            c.rows,
+            percentile(&all, 0.5),
+            p95,
+            percentile(&fetch, 0.5),
+            if p95 <= TARGET_MS { "yes" } else { "**no**" }
+        );
+    }
+    md
+}

@@ -1,0 +1,107 @@
+// Lists read a page at a time. The core pages every list with keyset cursors (100 rows a page);
+// a paged list shows the first page and a "Show more" button that appends the next one, and a
+// refresh after a change reloads as many rows as were shown, so nothing the person scrolled to
+// disappears. Each load records how long it took to put the rows on screen (`data-render-ms` on
+// the list element, from the route change for the first load of a page), which the window's
+// list benchmark reads over WebDriver.
+import { h, errorText } from "./ipc.js";
+
+/** Rows a page asks for. */
+export const PAGE = 100;
+
+/**
+ * A list with "Show more".
+ * - `id`: the list element's id (the button is `${id}-more`);
+ * - `fetchPage(cursor, limit)`: resolves to `{ items, next_cursor }`;
+ * - `table(items)`: the table for the first rows (it must have a `tbody`);
+ * - `row(item)`: one `tr`, for appended rows;
+ * - `empty()`: what to show when there is no row;
+ * - `noun`: what the rows are ("programs"), for the count line;
+ * - `sinceRoute`: time the first load from the route change (a page's main list; default true).
+ * Returns `{ el, refresh(), items() }`; `refresh({ reset: true })` starts again from the first page.
+ */
+export function pagedList({ id, fetchPage, table, row, empty, noun, sinceRoute = true }) {
+  const body = h("div", {});
+  const count = h("span", { class: "hint", id: `${id}-count`, "aria-live": "polite" });
+  const more = h("button", { type: "button", class: "secondary", id: `${id}-more` }, `Show ${PAGE} more`);
+  const foot = h("div", { class: "list-foot", hidden: true }, count, more);
+  const el = h("div", { id, class: "paged-list", "data-loads": "0" }, body, foot);
+  let items = [];
+  let cursor = null;
+  let loads = 0;
+  let generation = 0;
+  let fromRoute = sinceRoute;
+
+  function startTime() {
+    // The first load of a list counts from the route change that opened its page.
+    const route = fromRoute ? performance.getEntriesByName("route").pop() : null;
+    fromRoute = false;
+    return route ? route.startTime : performance.now();
+  }
+
+  function showFoot() {
+    foot.hidden = !cursor && items.length <= PAGE;
+    count.textContent = cursor ? `Showing the first ${items.length} ${noun}.` : `All ${items.length} ${noun} shown.`;
+    more.hidden = !cursor;
+  }
+
+  function painted(started, fetched) {
+    const mine = ++loads;
+    // Two frames: the second callback runs once the frame holding the new rows was produced.
+    requestAnimationFrame(() => requestAnimationFrame(() => {
+      el.dataset.renderMs = (performance.now() - started).toFixed(1);
+      el.dataset.fetchMs = fetched.toFixed(1);
+      el.dataset.rows = String(items.length);
+      el.dataset.loads = String(mine);
+    }));
+  }
+
+  async function refresh({ reset = false } = {}) {
+    const mine = ++generation;
+    const started = startTime();
+    const limit = reset ? PAGE : Math.max(PAGE, items.length);
+    let page;
+    try {
+      page = await fetchPage(null, limit);
+    } catch (e) {
+      if (mine !== generation) return;
+      items = [];
+      cursor = null;
+      body.replaceChildren(h("div", { class: "alert error", role: "alert" }, errorText(e)));
+      foot.hidden = true;
+      return;
+    }
+    if (mine !== generation) return;
+    const fetched = performance.now() - started;
+    items = page.items;
+    cursor = page.next_cursor || null;
+    body.replaceChildren(items.length ? table(items) : empty());
+    showFoot();
+    painted(started, fetched);
+  }
+
+  more.addEventListener("click", async () => {
+    if (!cursor) return;
+    const mine = generation;
+    const started = performance.now();
+    more.disabled = true;
+    try {
+      const page = await fetchPage(cursor, PAGE);
+      if (mine !== generation) return;
+      const fetched = performance.now() - started;
+      items = items.concat(page.items);
+      cursor = page.next_cursor || null;
+      const tbody = body.querySelector("tbody");
+      if (tbody) tbody.append(...page.items.map(row));
+      else body.replaceChildren(table(items));
+      showFoot();
+      painted(started, fetched);
+    } catch (e) {
+      count.textContent = `Could not load more: ${errorText(e)}`;
+    } finally {
+      more.disabled = false;
+    }
+  });
+
+  return { el, refresh, items: () => items };
+}
