@@ -1,7 +1,8 @@
 # Two commands matter: `make run` opens the app, `make test` runs every test.
 # Both install what is missing first (Debian/Ubuntu packages via apt, tauri-driver via cargo).
 # Optional extras: `make package` builds the .deb, `make bench-startup` compares start-up, memory
-# and size with a Tauri hello world.
+# and size with a Tauri hello world, `make bench-window` times the window's list pages on a large
+# store.
 
 CARGO ?= cargo
 # The release binaries every release target builds together, so cargo unifies the features of
@@ -9,7 +10,7 @@ CARGO ?= cargo
 RELEASE_PKGS = -p teams-scheduler -p tsched -p tsched-sandbox
 XVFB = xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session --
 
-.PHONY: run test deps-run deps-test deps-package check screenshots package bench-startup
+.PHONY: run test deps-run deps-test deps-package check screenshots package bench-startup bench-window
 
 run: deps-run
 	$(CARGO) build --release $(RELEASE_PKGS)
@@ -49,3 +50,10 @@ package: deps-package
 bench-startup: deps-test
 	$(CARGO) build --release $(RELEASE_PKGS) -p startup-hello -p startup-bench
 	$(XVFB) $(CARGO) run --release -q -p startup-bench -- $(BENCH_ARGS)
+
+# The window's list pages (100 rows) on the store of the store_scale bench (made on first use,
+# about a minute, then reused), in the release app over WebDriver; BENCH_ARGS="--runs 40" etc.
+bench-window: deps-test
+	$(CARGO) bench -p tsched-core --bench store_scale -- --data-only
+	$(CARGO) build --release $(RELEASE_PKGS)
+	$(XVFB) $(CARGO) bench -p tsched-e2e --bench window_lists -- $(BENCH_ARGS)

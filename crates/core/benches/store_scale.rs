@@ -11,6 +11,7 @@
 //! Finally it builds `tsched` (release) and times `tsched --version` and
 //! `tsched programs list` on that store, spawned as a child, against 20 ms and 60 ms.
 //!
+//! `-- --data-only` only makes (or keeps) the file, for `make bench-window`.
 //! The generated file is kept under `$CARGO_TARGET_DIR/bench-data/store-scale/` and reused while
 //! its generator version matches (`STORE_SCALE_FRESH=1` regenerates it). The report goes to
 //! `$CARGO_TARGET_DIR/bench-reports/store-scale.md` and stdout.
@@ -690,6 +691,11 @@ fn run() -> Res<bool> {
     let target = target_dir();
     let dir = target.join("bench-data/store-scale");
     let generated = ensure_data(&dir)?;
+    // `-- --data-only`: make (or keep) the store and stop; the window bench uses it.
+    if std::env::args().any(|a| a == "--data-only") {
+        println!("store_scale: data in {}", dir.display());
+        return Ok(true);
+    }
     let file = tsched_core::paths::db_path(&dir);
     let store = Store::open_in(&dir)?;
     let admin = Actor::operator(operator(0));

@@ -20,7 +20,7 @@ pub struct AppInfo {
 }
 
 /// Version and data directory.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn app_info(state: State<'_, AppState>) -> CmdResult<AppInfo> {
     Ok(AppInfo {
         version: env!("CARGO_PKG_VERSION"),
@@ -101,7 +101,7 @@ pub fn session_inner(state: &AppState) -> Session {
 }
 
 /// See [`session_inner`].
-#[tauri::command]
+#[tauri::command(async)]
 pub fn session_info(state: State<'_, AppState>) -> CmdResult<Session> {
     Ok(session_inner(&state))
 }

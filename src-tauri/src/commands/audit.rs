@@ -48,7 +48,7 @@ pub fn list_inner(state: &AppState, filter: Filter) -> CmdResult<Vec<AuditRow>> 
 }
 
 /// See [`list_inner`].
-#[tauri::command]
+#[tauri::command(async)]
 pub fn audit_list(state: State<'_, AppState>, filter: Option<Filter>) -> CmdResult<Vec<AuditRow>> {
     list_inner(&state, filter.unwrap_or_default())
 }
@@ -65,7 +65,7 @@ pub fn page_inner(
 }
 
 /// See [`page_inner`].
-#[tauri::command]
+#[tauri::command(async)]
 pub fn audit_page(
     state: State<'_, AppState>,
     filter: Option<Filter>,
@@ -75,7 +75,7 @@ pub fn audit_page(
 }
 
 /// The filtered trail as `csv` or `json` text.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn audit_export(
     state: State<'_, AppState>,
     filter: Option<Filter>,

@@ -182,7 +182,7 @@ pub fn list_inner(state: &AppState) -> CmdResult<Vec<BatchItem>> {
 }
 
 /// See [`list_inner`].
-#[tauri::command]
+#[tauri::command(async)]
 pub fn batches_list(state: State<'_, AppState>) -> CmdResult<Vec<BatchItem>> {
     list_inner(&state)
 }
@@ -205,7 +205,7 @@ pub fn page_inner(
 }
 
 /// See [`page_inner`].
-#[tauri::command]
+#[tauri::command(async)]
 pub fn batches_page(
     state: State<'_, AppState>,
     cursor: Option<String>,
@@ -216,7 +216,7 @@ pub fn batches_page(
 
 /// One page of a batch's items in line order, optionally only those in `item_state`:
 /// `{ items, next_cursor }`; `cursor` is the previous page's `next_cursor`.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn batch_items_page(
     state: State<'_, AppState>,
     id: i64,
@@ -251,7 +251,7 @@ pub fn export_inner(state: &AppState, id: i64, format: &str) -> CmdResult<String
 }
 
 /// See [`export_inner`].
-#[tauri::command]
+#[tauri::command(async)]
 pub fn batches_export(state: State<'_, AppState>, id: i64, format: String) -> CmdResult<String> {
     export_inner(&state, id, &format)
 }

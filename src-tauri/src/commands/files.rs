@@ -7,7 +7,7 @@ use tsched_core::exports;
 use super::CmdResult;
 
 /// Saves `text` as `name` in the export folder; returns the full path written.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn save_export(name: String, text: String) -> CmdResult<String> {
     let dir = exports::export_dir().ok_or_else(|| {
         super::invalid(

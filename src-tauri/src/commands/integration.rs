@@ -101,7 +101,7 @@ pub fn status_inner(state: &AppState) -> CmdResult<IntegrationPage> {
 }
 
 /// The Integration page's state.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn integration_status(state: State<'_, AppState>) -> CmdResult<IntegrationPage> {
     status_inner(&state)
 }
@@ -115,7 +115,7 @@ pub fn consent_url_inner(state: &AppState, input: ConnectInput) -> CmdResult<Str
 }
 
 /// See [`consent_url_inner`].
-#[tauri::command]
+#[tauri::command(async)]
 pub fn integration_consent_url(
     state: State<'_, AppState>,
     input: ConnectInput,
@@ -196,7 +196,7 @@ pub async fn integration_connect(
 }
 
 /// Cancels a sign-in waiting for the browser; false when none was running.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn integration_cancel(state: State<'_, AppState>) -> CmdResult<bool> {
     Ok(state.cancel_sign_in())
 }
@@ -211,7 +211,7 @@ pub fn remove_inner(state: &AppState) -> CmdResult<Removed> {
 }
 
 /// See [`remove_inner`].
-#[tauri::command]
+#[tauri::command(async)]
 pub fn integration_remove(state: State<'_, AppState>) -> CmdResult<Removed> {
     remove_inner(&state)
 }
@@ -295,7 +295,7 @@ pub fn sandbox_prefill_inner(state: &AppState) -> CmdResult<Prefilled> {
 }
 
 /// See [`sandbox_prefill_inner`]; the explore path calls it once the sandbox is connected.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn integration_sandbox_prefill(state: State<'_, AppState>) -> CmdResult<Prefilled> {
     sandbox_prefill_inner(&state)
 }

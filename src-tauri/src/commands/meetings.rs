@@ -39,7 +39,7 @@ fn blank_none(s: Option<String>) -> Option<String> {
 }
 
 /// The zone new meetings default to.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn meetings_default_tz(state: State<'_, AppState>) -> CmdResult<String> {
     Ok(state.with_store(|s| meetings::default_time_zone(s))?)
 }
@@ -60,7 +60,7 @@ pub fn list_inner(
 }
 
 /// See [`list_inner`].
-#[tauri::command]
+#[tauri::command(async)]
 pub fn meetings_list(
     state: State<'_, AppState>,
     program: Option<String>,
@@ -90,7 +90,7 @@ pub fn page_inner(
 }
 
 /// See [`page_inner`].
-#[tauri::command]
+#[tauri::command(async)]
 pub fn meetings_page(
     state: State<'_, AppState>,
     program: Option<String>,
@@ -102,7 +102,7 @@ pub fn meetings_page(
 }
 
 /// One meeting by id or externalId.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn meetings_show(state: State<'_, AppState>, key: String) -> CmdResult<MeetingItem> {
     Ok(state
         .with_actor(|s, actor| meetings::show(s, actor, &key))?
@@ -266,7 +266,7 @@ pub async fn meetings_reschedule(
 }
 
 /// The `.ics` of one meeting (REQUEST, or CANCEL once cancelled).
-#[tauri::command]
+#[tauri::command(async)]
 pub fn meetings_ics(state: State<'_, AppState>, key: String) -> CmdResult<String> {
     Ok(state.with_actor(|s, actor| meetings::ics_for(s, actor, &key))?)
 }

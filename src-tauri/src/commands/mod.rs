@@ -1,6 +1,9 @@
 //! Tauri commands, one module per area, each a thin call into the core. Commands that decide
 //! something are split into an `*_inner(&AppState, …)` function and a thin `#[tauri::command]`
-//! wrapper, so they can be tested without a webview.
+//! wrapper, so they can be tested without a webview. Every command is `#[tauri::command(async)]`
+//! (or an `async fn`): Tauri runs it off the main thread, so opening the store, a query or a
+//! keyring call never holds up the window's event loop and its frames (see "Start-up" in
+//! docs/BENCHMARKS.md).
 
 pub mod app;
 pub mod audit;

@@ -14,14 +14,14 @@ fn program(p: Option<String>) -> Option<String> {
 }
 
 /// The roster (and whether the store is in setup mode).
-#[tauri::command]
+#[tauri::command(async)]
 pub fn operators_list(state: State<'_, AppState>) -> CmdResult<Roster> {
     Ok(state.with_actor(|s, actor| operators::roster(s, actor))?)
 }
 
 /// One page of the roster, by UPN: `{ items, next_cursor }`; `cursor` is the previous page's
 /// `next_cursor`. ([`operators_list`] returns the whole roster and whether it is in setup mode.)
-#[tauri::command]
+#[tauri::command(async)]
 pub fn operators_page(
     state: State<'_, AppState>,
     cursor: Option<String>,
@@ -34,7 +34,7 @@ pub fn operators_page(
 }
 
 /// Adds an operator; the first one becomes global admin.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn operators_add(
     state: State<'_, AppState>,
     upn: String,
@@ -61,7 +61,7 @@ pub fn grant_inner(
 }
 
 /// See [`grant_inner`].
-#[tauri::command]
+#[tauri::command(async)]
 pub fn operators_grant(
     state: State<'_, AppState>,
     upn: String,
@@ -72,7 +72,7 @@ pub fn operators_grant(
 }
 
 /// Revokes a role.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn operators_revoke(
     state: State<'_, AppState>,
     upn: String,
@@ -85,7 +85,7 @@ pub fn operators_revoke(
 }
 
 /// Deactivates (`active: false`) or reactivates an operator.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn operators_set_active(
     state: State<'_, AppState>,
     upn: String,
@@ -95,7 +95,7 @@ pub fn operators_set_active(
 }
 
 /// Removes an operator.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn operators_remove(state: State<'_, AppState>, upn: String) -> CmdResult<()> {
     Ok(state.with_actor(|s, actor| operators::remove(s, actor, &upn))?)
 }

@@ -127,7 +127,7 @@ pub fn page_inner(
 }
 
 /// See [`page_inner`]: `{ items, next_cursor }`.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn programs_page(
     state: State<'_, AppState>,
     search: Option<String>,
@@ -145,7 +145,7 @@ pub fn programs_page(
 }
 
 /// Lists programs, optionally filtered by a search text.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn programs_list(
     state: State<'_, AppState>,
     search: Option<String>,
@@ -163,7 +163,7 @@ pub struct AddProgram {
 }
 
 /// Adds a program.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn programs_add(state: State<'_, AppState>, input: AddProgram) -> CmdResult<ProgramView> {
     let new = NewProgram {
         name: input.name,
@@ -174,13 +174,13 @@ pub fn programs_add(state: State<'_, AppState>, input: AddProgram) -> CmdResult<
 }
 
 /// Shows one program.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn programs_show(state: State<'_, AppState>, code: String) -> CmdResult<ProgramView> {
     Ok(state.with_actor(|s, actor| programs::show(s, actor, &code))?)
 }
 
 /// Renames a program and/or changes its description.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn programs_edit(
     state: State<'_, AppState>,
     code: String,
@@ -195,7 +195,7 @@ pub fn programs_edit(
 }
 
 /// Archives or unarchives a program.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn programs_archive(
     state: State<'_, AppState>,
     code: String,
@@ -216,7 +216,7 @@ pub fn set_mode_inner(
 }
 
 /// See [`set_mode_inner`].
-#[tauri::command]
+#[tauri::command(async)]
 pub fn programs_set_mode(
     state: State<'_, AppState>,
     code: String,
@@ -227,7 +227,7 @@ pub fn programs_set_mode(
 }
 
 /// The participants of a program.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn participants_list(
     state: State<'_, AppState>,
     code: String,
@@ -237,7 +237,7 @@ pub fn participants_list(
 
 /// One page of the participants of a program, by email: `{ items, next_cursor }`; `cursor` is
 /// the previous page's `next_cursor`. ([`participants_list`] returns them all.)
-#[tauri::command]
+#[tauri::command(async)]
 pub fn participants_page(
     state: State<'_, AppState>,
     code: String,
@@ -251,7 +251,7 @@ pub fn participants_page(
 }
 
 /// Adds one participant.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn participants_add(
     state: State<'_, AppState>,
     code: String,
@@ -270,7 +270,7 @@ pub fn participants_add(
 }
 
 /// Removes one participant.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn participants_remove(
     state: State<'_, AppState>,
     code: String,
@@ -280,7 +280,7 @@ pub fn participants_remove(
 }
 
 /// Imports participants from a CSV file's bytes (read in the window), all or nothing.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn participants_import(
     state: State<'_, AppState>,
     code: String,

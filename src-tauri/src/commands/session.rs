@@ -82,7 +82,7 @@ pub async fn session_sign_in(
 }
 
 /// Signs the window out: nobody acts until someone signs in (the local user only in setup mode).
-#[tauri::command]
+#[tauri::command(async)]
 pub fn session_sign_out(state: State<'_, AppState>) -> CmdResult<Session> {
     state.clear_operator();
     Ok(session_inner(&state))

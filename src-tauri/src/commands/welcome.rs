@@ -13,7 +13,7 @@ pub fn status_inner(state: &AppState) -> CmdResult<Welcome> {
 }
 
 /// See [`status_inner`].
-#[tauri::command]
+#[tauri::command(async)]
 pub fn welcome_status(state: State<'_, AppState>) -> CmdResult<Welcome> {
     status_inner(&state)
 }
@@ -25,7 +25,7 @@ pub fn dismiss_inner(state: &AppState) -> CmdResult<bool> {
 }
 
 /// See [`dismiss_inner`].
-#[tauri::command]
+#[tauri::command(async)]
 pub fn welcome_dismiss(state: State<'_, AppState>) -> CmdResult<bool> {
     dismiss_inner(&state)
 }
