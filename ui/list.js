@@ -45,21 +45,29 @@ export function pagedList({ id, fetchPage, table, row, empty, noun, sinceRoute =
     more.hidden = !cursor;
   }
 
-  function painted(started, fetched) {
+  // Records where a load's time went, in ms: `setupMs` (from the route change to asking, e.g.
+  // the page's other reads), `fetchMs` (IPC and query), `domMs` (building and inserting the
+  // rows), `renderMs` (all of it, to the second animation frame after the insert).
+  function painted(t) {
     const mine = ++loads;
+    const built = performance.now();
     // Two frames: the second callback runs once the frame holding the new rows was produced.
     requestAnimationFrame(() => requestAnimationFrame(() => {
-      el.dataset.renderMs = (performance.now() - started).toFixed(1);
-      el.dataset.fetchMs = fetched.toFixed(1);
-      el.dataset.rows = String(items.length);
-      el.dataset.loads = String(mine);
+      const d = el.dataset;
+      d.renderMs = (performance.now() - t.started).toFixed(1);
+      d.setupMs = (t.asked - t.started).toFixed(1);
+      d.fetchMs = (t.fetched - t.asked).toFixed(1);
+      d.domMs = (built - t.fetched).toFixed(1);
+      d.rows = String(items.length);
+      d.loads = String(mine);
     }));
   }
 
   async function refresh({ reset = false } = {}) {
     const mine = ++generation;
-    const started = startTime();
-    const limit = reset ? PAGE : Math.max(PAGE, items.length);
+    const t = { started: startTime(), asked: performance.now() };
+    // Reload what was shown; when everything was shown, leave room for rows added since.
+    const limit = reset ? PAGE : Math.max(PAGE, cursor ? items.length : items.length + PAGE);
     let page;
     try {
       page = await fetchPage(null, limit);
@@ -72,30 +80,31 @@ export function pagedList({ id, fetchPage, table, row, empty, noun, sinceRoute =
       return;
     }
     if (mine !== generation) return;
-    const fetched = performance.now() - started;
+    t.fetched = performance.now();
     items = page.items;
     cursor = page.next_cursor || null;
     body.replaceChildren(items.length ? table(items) : empty());
     showFoot();
-    painted(started, fetched);
+    painted(t);
   }
 
   more.addEventListener("click", async () => {
     if (!cursor) return;
     const mine = generation;
-    const started = performance.now();
+    const t = { started: performance.now() };
+    t.asked = t.started;
     more.disabled = true;
     try {
       const page = await fetchPage(cursor, PAGE);
       if (mine !== generation) return;
-      const fetched = performance.now() - started;
+      t.fetched = performance.now();
       items = items.concat(page.items);
       cursor = page.next_cursor || null;
       const tbody = body.querySelector("tbody");
       if (tbody) tbody.append(...page.items.map(row));
       else body.replaceChildren(table(items));
       showFoot();
-      painted(started, fetched);
+      painted(t);
     } catch (e) {
       count.textContent = `Could not load more: ${errorText(e)}`;
     } finally {

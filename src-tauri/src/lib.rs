@@ -14,7 +14,7 @@ use std::path::PathBuf;
 pub fn run() {
     let data_dir = data_dir_from_args(std::env::args().skip(1));
     let state = state::AppState::new(tsched_core::paths::resolve_data_dir(data_dir.as_deref()));
-    let mut builder = tauri::Builder::default().plugin(tauri_plugin_opener::init());
+    let mut builder = tauri::Builder::default();
     // Only for the start-up bench: absent unless TSCHED_BENCH_FIRST_PAINT is set.
     if let Some(probe) = first_paint::plugin() {
         builder = builder.plugin(probe);

@@ -263,7 +263,12 @@ export async function render(root) {
       list.el),
     detail,
   );
-  try { tz.value = await invoke("meetings_default_tz"); } catch { tz.value = "UTC"; }
+  // The time zone, the programs and the list are read side by side; the empty list's advice
+  // depends on the programs, so an empty list is drawn again once they are known.
+  const zone = invoke("meetings_default_tz").then((z) => { tz.value = z; }, () => { tz.value = "UTC"; });
+  const listed = refresh();
   await loadPrograms();
-  await refresh();
+  await listed;
+  if (!list.items().length) await refresh();
+  await zone;
 }

@@ -238,9 +238,13 @@ export async function render(root) {
       list.el),
     panel,
   );
-  // Creating programs is a global admin's decision: others do not see the form.
+  // The header and the list are read side by side. Creating programs is a global admin's
+  // decision: others do not see the form (which also picks the empty list's advice).
+  const listed = refresh();
   const session = await refreshSession();
-  addCard.hidden = Boolean(session && !session.global_admin);
+  const hideAdd = Boolean(session && !session.global_admin);
+  const adviceChanged = hideAdd !== addCard.hidden;
+  addCard.hidden = hideAdd;
   // Arriving from "Explore with the sandbox tenant": say what was filled in.
   const explored = new URLSearchParams(location.hash.split("?")[1] || "").get("explored");
   if (explored) {
@@ -250,5 +254,6 @@ export async function render(root) {
     // Said once: a reload shows the plain page.
     history.replaceState(null, "", "#/programs");
   }
-  await refresh();
+  await listed;
+  if (adviceChanged && !list.items().length) await refresh();
 }

@@ -4,12 +4,12 @@
 //!
 //! Connect keeps the store lock only for `prepare` and `save`; the browser wait runs without it,
 //! and its cancel handle lives in [`AppState`] so the window can cancel. The browser is the
-//! system browser (RFC 8252 §8.12: never an embedded web view): `$BROWSER` through the core's
-//! `SystemBrowser` when set, else tauri-plugin-opener.
+//! system browser (RFC 8252 §8.12: never an embedded web view), through the core's
+//! `SystemBrowser` (`$BROWSER` when set, else the OS's URL handler).
 
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
-use tauri::{AppHandle, State};
+use tauri::State;
 use tsched_core::access::{self, Action};
 use tsched_core::auth::{cancel_pair, BrowserOpener, Cloud, ConnectProgress};
 use tsched_core::demo::{self, Prefilled};
@@ -182,7 +182,6 @@ pub async fn connect_inner(
 /// Connects the tenant; progress arrives on `on_progress`.
 #[tauri::command]
 pub async fn integration_connect(
-    app: AppHandle,
     state: State<'_, AppState>,
     input: ConnectInput,
     on_progress: Channel<ConnectProgress>,
@@ -191,7 +190,7 @@ pub async fn integration_connect(
         // A closed window just stops listening; the flow carries on.
         let _ = on_progress.send(p);
     };
-    let browser = super::system_browser(app);
+    let browser = super::system_browser();
     connect_inner(&state, input, browser.as_ref(), &progress).await
 }
 

@@ -46,22 +46,12 @@ impl From<tsched_core::Error> for CommandError {
 /// Result type of every command.
 pub type CmdResult<T> = Result<T, CommandError>;
 
-/// The system browser for a sign-in (RFC 8252 §8.12: never an embedded web view): `$BROWSER`
-/// through the core's `SystemBrowser` when set, else tauri-plugin-opener.
-pub(crate) fn system_browser(app: tauri::AppHandle) -> Box<dyn tsched_core::auth::BrowserOpener> {
-    use tsched_core::auth::{AuthError, FnOpener, SystemBrowser};
-    if std::env::var_os("BROWSER").is_some_and(|v| !v.is_empty()) {
-        return Box::new(SystemBrowser);
-    }
-    Box::new(FnOpener(move |url: &str| -> Result<(), AuthError> {
-        use tauri_plugin_opener::OpenerExt;
-        app.opener()
-            .open_url(url, None::<&str>)
-            .map_err(|e| AuthError::Browser {
-                reason: e.to_string(),
-                url: url.to_string(),
-            })
-    }))
+/// The system browser for a sign-in (RFC 8252 §8.12: never an embedded web view): the core's
+/// `SystemBrowser`, as `tsched` uses it (`$BROWSER` when set, else xdg-open / open / the Windows
+/// URL handler). No opener plugin: it would add a second D-Bus stack (zbus) to the binary for
+/// nothing the core does not already do (docs/BENCHMARKS.md, "Binary size").
+pub(crate) fn system_browser() -> Box<dyn tsched_core::auth::BrowserOpener> {
+    Box::new(tsched_core::auth::SystemBrowser)
 }
 
 /// A bad input field, as the core reports it.
@@ -131,13 +121,10 @@ mod tests {
                 "command {name} must be granted as {want}"
             );
         }
-        let foreign: Vec<&&str> = perms
-            .iter()
-            .filter(|p| p.contains(':') && !p.starts_with("opener:"))
-            .collect();
+        let foreign: Vec<&&str> = perms.iter().filter(|p| p.contains(':')).collect();
         assert!(
             foreign.is_empty(),
-            "only our commands and opener may be granted, found {foreign:?}"
+            "only our own commands may be granted, found {foreign:?}"
         );
     }
 

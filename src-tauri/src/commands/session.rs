@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 use tauri::ipc::Channel;
-use tauri::{AppHandle, State};
+use tauri::State;
 use tsched_core::auth::{cancel_pair, BrowserOpener, ConnectProgress};
 use tsched_core::signin::{self, SignInRequest};
 
@@ -62,7 +62,6 @@ pub async fn sign_in_inner(
 /// Signs an operator in; progress arrives on `on_progress`. Cancel with `integration_cancel`.
 #[tauri::command]
 pub async fn session_sign_in(
-    app: AppHandle,
     state: State<'_, AppState>,
     input: Option<SignInInput>,
     on_progress: Channel<ConnectProgress>,
@@ -71,7 +70,7 @@ pub async fn session_sign_in(
         let _ = on_progress.send(p);
     };
     super::integration::revive_explored_sandbox(&state).await?;
-    let browser = super::system_browser(app);
+    let browser = super::system_browser();
     sign_in_inner(
         &state,
         input.unwrap_or_default(),
