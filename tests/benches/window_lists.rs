@@ -39,6 +39,7 @@ struct Case {
 
 fn main() -> Res<()> {
     let mut runs = DEFAULT_RUNS;
+    let mut css = String::new();
     let mut app = target_dir().join("release").join("teams-scheduler");
     let mut data = target_dir().join("bench-data").join("store-scale");
     let mut args = std::env::args().skip(1);
@@ -47,6 +48,9 @@ fn main() -> Res<()> {
             "--runs" => runs = args.next().ok_or("--runs N")?.parse()?,
             "--app" => app = PathBuf::from(args.next().ok_or("--app BIN")?),
             "--data-dir" => data = PathBuf::from(args.next().ok_or("--data-dir DIR")?),
+            // Extra CSS put into the page before measuring: for trying a style change on the
+            // built app without rebuilding it (e.g. `--css 'table { table-layout: fixed }'`).
+            "--css" => css = args.next().ok_or("--css RULES")?,
             // cargo bench passes --bench; nothing else is expected.
             "--bench" => {}
             other => return Err(format!("unknown argument {other:?}").into()),
@@ -70,8 +74,11 @@ fn main() -> Res<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let cases = rt.block_on(measure(app, data.clone(), runs))?;
-    let report = report(&cases, runs, &data);
+    let cases = rt.block_on(measure(app, data.clone(), runs, css.clone()))?;
+    let mut report = report(&cases, runs, &data);
+    if !css.is_empty() {
+        report.push_str(&format!("\nWith extra CSS: `{css}`\n"));
+    }
     println!("{report}");
     let dir = target_dir().join("bench-reports");
     std::fs::create_dir_all(&dir)?;
@@ -86,12 +93,19 @@ fn tsched_core_db(dir: &std::path::Path) -> PathBuf {
     dir.join("teams-scheduler.db")
 }
 
-async fn measure(app: PathBuf, data: PathBuf, runs: usize) -> Res<Vec<Case>> {
+async fn measure(app: PathBuf, data: PathBuf, runs: usize, css: String) -> Res<Vec<Case>> {
     let app = App::launch_binary(&app, &data, &[("TSCHED_OPERATOR", ADMIN)])
         .await
         .map_err(|e| e.to_string())?;
     app.run("window_lists_bench", move |c| async move {
         let mut cases = Vec::new();
+        if !css.is_empty() {
+            c.execute(
+                "const s = document.createElement('style'); s.textContent = arguments[0]; document.head.append(s);",
+                vec![Value::String(css)],
+            )
+            .await?;
+        }
         // Warm up once: the first visit of each page also loads its module.
         for page in ["programs", "meetings", "batches", "audit"] {
             route(&c, page).await?;
