@@ -135,7 +135,11 @@ async fn readme_screenshots() -> Result<(), BoxError> {
         Ok(())
     })
     .await?;
-    let removed = tsched(&data, &["integration", "remove"]);
+    // Connecting made the host the first global admin: it removes the integration.
+    let removed = tsched(
+        &data,
+        &["--as", "teams.scheduler@contoso.example", "integration", "remove"],
+    );
     assert!(
         removed.status.success(),
         "clean up the keyring entry: {}",
