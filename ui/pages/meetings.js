@@ -3,7 +3,7 @@
 // meetings with a program filter, and a detail panel with the join link (copy), the .ics export,
 // rescheduling and cancellation after a confirmation.
 import { invoke, h, errorText, download } from "../ipc.js";
-import { pagedList } from "../list.js";
+import { pagedList, allPrograms } from "../list.js";
 
 const STATE_BADGE = { created: "ok", pending: "warn", cancelling: "warn", cancelled: "muted", failed: "danger" };
 
@@ -67,7 +67,7 @@ export async function render(root) {
 
   async function loadPrograms() {
     try {
-      programs = await invoke("programs_list", {});
+      programs = await allPrograms();
     } catch (e) {
       error.textContent = errorText(e);
       programs = [];

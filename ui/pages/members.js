@@ -2,6 +2,7 @@
 // found or ambiguous; which rule matched; cached or fresh, with Refresh) and diagnose whether a
 // person can be offered a Teams meeting in a program, each check with pass/fail and its fix.
 import { invoke, h, errorText } from "../ipc.js";
+import { allPrograms } from "../list.js";
 
 const CLASS_TEXT = {
   member: ["ok", "Member", "A member of your tenant."],
@@ -13,7 +14,7 @@ const RULE_TEXT = { upn: "User principal name", mail: "Primary email (mail)", pr
 
 async function programOptions(select) {
   try {
-    const rows = await invoke("programs_list", {});
+    const rows = await allPrograms();
     select.append(...rows.map((p) => h("option", { value: p.code }, `${p.name} (${p.code})`)));
     return rows.length;
   } catch {

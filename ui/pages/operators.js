@@ -1,6 +1,7 @@
 // Operators page (global admins manage, support reads): the roster, add, grant and revoke roles,
 // deactivate or reactivate, remove. A banner explains setup mode while there are no operators.
 import { invoke, h, errorText, roleText, ROLE_LABELS } from "../ipc.js";
+import { allPrograms } from "../list.js";
 import { refreshSession } from "../session.js";
 
 export async function render(root) {
@@ -61,7 +62,7 @@ export async function render(root) {
     if (roster.setup_mode && s && s.operator && !upn.value) upn.value = s.operator;
     grantUpn.replaceChildren(...roster.operators.map((o) => h("option", { value: o.upn }, o.upn)));
     try {
-      const programs = await invoke("programs_list", { includeArchived: false });
+      const programs = await allPrograms({ includeArchived: false });
       grantProgram.replaceChildren(...programs.map((p) => h("option", { value: p.code }, `${p.name} (${p.code})`)));
     } catch { grantProgram.replaceChildren(); }
     list.replaceChildren(roster.operators.length ? table(roster.operators) : h("p", { class: "empty", id: "operators-empty" }, "No operators yet — until there is one, anyone using this computer may do everything. Add yourself first with the form below; you become global admin."));
