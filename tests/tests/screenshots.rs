@@ -138,7 +138,12 @@ async fn readme_screenshots() -> Result<(), BoxError> {
     // Connecting made the host the first global admin: it removes the integration.
     let removed = tsched(
         &data,
-        &["--as", "teams.scheduler@contoso.example", "integration", "remove"],
+        &[
+            "--as",
+            "teams.scheduler@contoso.example",
+            "integration",
+            "remove",
+        ],
     );
     assert!(
         removed.status.success(),
