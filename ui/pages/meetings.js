@@ -79,10 +79,16 @@ export async function render(root) {
     updateMode();
   }
 
+  let programsKnown = Promise.resolve();
   const list = pagedList({
     id: "meetings-list",
     noun: "meetings",
-    fetchPage: (cursor, limit) => invoke("meetings_page", { program: filter.value || null, stateFilter: null, cursor, limit }),
+    // Drawn once the programs are known too: the empty list's advice depends on them.
+    fetchPage: async (cursor, limit) => {
+      const page = await invoke("meetings_page", { program: filter.value || null, stateFilter: null, cursor, limit });
+      await programsKnown;
+      return page;
+    },
     table,
     row: meetingRow,
     empty: emptyList,
@@ -263,12 +269,9 @@ export async function render(root) {
       list.el),
     detail,
   );
-  // The time zone, the programs and the list are read side by side; the empty list's advice
-  // depends on the programs, so an empty list is drawn again once they are known.
+  // The time zone, the programs and the list are read side by side.
   const zone = invoke("meetings_default_tz").then((z) => { tz.value = z; }, () => { tz.value = "UTC"; });
-  const listed = refresh();
-  await loadPrograms();
-  await listed;
-  if (!list.items().length) await refresh();
+  programsKnown = loadPrograms();
+  await refresh();
   await zone;
 }

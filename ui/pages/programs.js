@@ -27,11 +27,17 @@ export async function render(root) {
     error, status);
 
   let openCode = null;
+  let sessionKnown = Promise.resolve();
 
   const list = pagedList({
     id: "programs-list",
     noun: "programs",
-    fetchPage: (cursor, limit) => invoke("programs_page", { search: search.value || null, includeArchived: archivedToggle.checked, cursor, limit }),
+    // Drawn once the session is known too: the empty list's advice depends on it.
+    fetchPage: async (cursor, limit) => {
+      const page = await invoke("programs_page", { search: search.value || null, includeArchived: archivedToggle.checked, cursor, limit });
+      await sessionKnown;
+      return page;
+    },
     table,
     row: programRow,
     empty: emptyList,
@@ -238,13 +244,6 @@ export async function render(root) {
       list.el),
     panel,
   );
-  // The header and the list are read side by side. Creating programs is a global admin's
-  // decision: others do not see the form (which also picks the empty list's advice).
-  const listed = refresh();
-  const session = await refreshSession();
-  const hideAdd = Boolean(session && !session.global_admin);
-  const adviceChanged = hideAdd !== addCard.hidden;
-  addCard.hidden = hideAdd;
   // Arriving from "Explore with the sandbox tenant": say what was filled in.
   const explored = new URLSearchParams(location.hash.split("?")[1] || "").get("explored");
   if (explored) {
@@ -254,6 +253,10 @@ export async function render(root) {
     // Said once: a reload shows the plain page.
     history.replaceState(null, "", "#/programs");
   }
-  await listed;
-  if (adviceChanged && !list.items().length) await refresh();
+  // The header and the list are read side by side. Creating programs is a global admin's
+  // decision: others do not see the form.
+  sessionKnown = refreshSession().then((session) => {
+    addCard.hidden = Boolean(session && !session.global_admin);
+  }, () => {});
+  await refresh();
 }
