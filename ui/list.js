@@ -4,7 +4,7 @@
 // disappears. Each load records how long it took to put the rows on screen (`data-render-ms` on
 // the list element, from the route change for the first load of a page), which the window's
 // list benchmark reads over WebDriver.
-import { h, errorText, invoke } from "./ipc.js";
+import { h, errorText } from "./ipc.js";
 
 /** Rows a page asks for. */
 export const PAGE = 100;
@@ -113,17 +113,4 @@ export function pagedList({ id, fetchPage, table, row, empty, noun, sinceRoute =
   });
 
   return { el, refresh, items: () => items };
-}
-
-/** Every program the acting operator may see, for the program pickers (a picker that showed only
- *  the first page would silently leave programs out): pages of 1,000. `args` as programs_page. */
-export async function allPrograms(args = {}) {
-  let items = [];
-  let cursor = null;
-  do {
-    const page = await invoke("programs_page", { ...args, cursor, limit: 1000 });
-    items = items.concat(page.items);
-    cursor = page.next_cursor || null;
-  } while (cursor);
-  return items;
 }

@@ -63,9 +63,11 @@ async fn add_program_in_window_then_read_it_back_with_the_cli() -> Result<(), Bo
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn program_list_shows_a_page_of_100_and_show_more_appends_the_rest() -> Result<(), BoxError> {
+async fn lists_and_program_pickers_page_through_more_programs_than_they_show(
+) -> Result<(), BoxError> {
     let dir = tempfile::tempdir()?;
-    for i in 0..130 {
+    // More than a list page (100) and more than a picker holds (200).
+    for i in 0..205 {
         let name = format!("Program {i:03}");
         let out = tsched(dir.path(), &["programs", "add", &name]);
         assert!(
@@ -84,14 +86,16 @@ async fn program_list_shows_a_page_of_100_and_show_more_appends_the_rest() -> Re
             .await?;
         assert_eq!(rows.len(), 100, "the first page holds 100 programs");
         find(&c, "#programs-list-more").await?.click().await?;
-        tsched_e2e::wait_for_text(&c, "#programs-list-count", "All 130 programs shown.").await?;
+        tsched_e2e::wait_for_text(&c, "#programs-list-count", "first 200").await?;
+        find(&c, "#programs-list-more").await?.click().await?;
+        tsched_e2e::wait_for_text(&c, "#programs-list-count", "All 205 programs shown.").await?;
         let rows = c
             .find_all(fantoccini::Locator::Css("#programs-table tbody tr"))
             .await?;
-        assert_eq!(rows.len(), 130, "Show more appends the last 30");
-        let last = rows[129].text().await?;
+        assert_eq!(rows.len(), 205, "Show more appends the next 100, then the last 5");
+        let last = rows[204].text().await?;
         assert!(
-            last.contains("Program 129"),
+            last.contains("Program 204"),
             "rows stay in name order across pages: {last}"
         );
         assert!(
@@ -107,7 +111,37 @@ async fn program_list_shows_a_page_of_100_and_show_more_appends_the_rest() -> Re
             .send_keys("Program 999")
             .await?;
         find(&c, "#program-add").await?.click().await?;
-        tsched_e2e::wait_for_text(&c, "#programs-list-count", "All 131 programs shown.").await?;
+        tsched_e2e::wait_for_text(&c, "#programs-list-count", "All 206 programs shown.").await?;
+
+        // The meeting form's program picker holds the first 200 and finds the rest by typing.
+        tsched_e2e::open_page(&c, "meetings", "Meetings").await?;
+        tsched_e2e::wait_for_text(&c, "#meeting-program", "more programs").await?;
+        let held = c
+            .find_all(fantoccini::Locator::Css("#meeting-program option:not([disabled])"))
+            .await?;
+        assert_eq!(held.len(), 200, "the picker holds the first 200 programs");
+        let find_box = find(&c, "#meeting-program-find").await?;
+        assert!(find_box.is_displayed().await?, "a find box shows when there are more");
+        find_box.send_keys("Program 204").await?;
+        tsched_e2e::wait_for_text(&c, "#meeting-program", "Program 204").await?;
+        let options = c
+            .find_all(fantoccini::Locator::Css("#meeting-program option"))
+            .await?;
+        assert_eq!(options.len(), 1, "only the program that matches is offered");
+        let chosen = find(&c, "#meeting-program").await?.prop("value").await?;
+        assert_eq!(
+            chosen.as_deref(),
+            Some(options[0].attr("value").await?.unwrap_or_default().as_str()),
+            "the program found is chosen"
+        );
+        // The mode advice follows the program found (Teams is off in a new program).
+        tsched_e2e::wait_for_text(&c, "#meeting-mode-reason", "does not offer Teams").await?;
+        // The filter of the meetings list has its own find box, with "All programs" kept.
+        let filter_find = find(&c, "#meetings-filter-find").await?;
+        filter_find.send_keys("Program 203").await?;
+        tsched_e2e::wait_for_text(&c, "#meetings-filter", "Program 203").await?;
+        let filter_text = find(&c, "#meetings-filter").await?.text().await?;
+        assert!(filter_text.contains("All programs") && !filter_text.contains("Program 204"), "{filter_text}");
         Ok(())
     })
     .await

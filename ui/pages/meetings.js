@@ -3,7 +3,8 @@
 // meetings with a program filter, and a detail panel with the join link (copy), the .ics export,
 // rescheduling and cancellation after a confirmation.
 import { invoke, h, errorText, download } from "../ipc.js";
-import { pagedList, allPrograms } from "../list.js";
+import { pagedList } from "../list.js";
+import { programPicker } from "../picker.js";
 
 const STATE_BADGE = { created: "ok", pending: "warn", cancelling: "warn", cancelled: "muted", failed: "danger" };
 
@@ -18,10 +19,11 @@ export function teamsChoice(p) {
 }
 
 export async function render(root) {
-  let programs = [];
   let openId = null;
 
-  const program = h("select", { id: "meeting-program", required: true });
+  const picker = programPicker({ id: "meeting-program", onChange: () => updateMode() });
+  const program = picker.select;
+  program.required = true;
   const mode = h("select", { id: "meeting-mode", "aria-describedby": "meeting-mode-reason" });
   const modeReason = h("p", { id: "meeting-mode-reason", class: "reason" });
   const subject = h("input", { id: "meeting-subject", required: true, maxlength: "255", autocomplete: "off" });
@@ -36,7 +38,7 @@ export async function render(root) {
 
   const form = h("form", { id: "meeting-form", novalidate: true },
     h("div", { class: "form-row" },
-      h("div", { class: "field" }, h("label", { for: "meeting-program" }, "Program"), program),
+      h("div", { class: "field" }, h("label", { for: "meeting-program" }, "Program"), program, picker.find),
       h("div", { class: "field" }, h("label", { for: "meeting-mode" }, "Meeting mode"), mode),
       h("div", { class: "field" }, h("label", { for: "meeting-subject" }, "Subject"), subject)),
     modeReason,
@@ -53,12 +55,13 @@ export async function render(root) {
       create),
     error, status);
 
-  const filter = h("select", { id: "meetings-filter", "aria-label": "Filter by program" }, h("option", { value: "" }, "All programs"));
+  const filterPicker = programPicker({ id: "meetings-filter", none: "All programs", onChange: () => refresh({ reset: true }) });
+  const filter = filterPicker.select;
+  filter.setAttribute("aria-label", "Filter by program");
   const detail = h("section", { id: "meeting-detail", class: "card", hidden: true, tabindex: "-1", "aria-labelledby": "meeting-detail-title" });
 
   function updateMode() {
-    const p = programs.find((x) => x.code === program.value);
-    const c = teamsChoice(p);
+    const c = teamsChoice(picker.current());
     mode.replaceChildren(h("option", { value: "teams_video", disabled: !c.allowed }, c.allowed ? "Teams video call" : "Teams video call (not available)"));
     mode.disabled = !c.allowed;
     modeReason.textContent = c.reason || "";
@@ -67,15 +70,10 @@ export async function render(root) {
 
   async function loadPrograms() {
     try {
-      programs = await allPrograms();
+      await Promise.all([picker.load(), filterPicker.load()]);
     } catch (e) {
       error.textContent = errorText(e);
-      programs = [];
     }
-    const active = programs.filter((p) => !p.archived);
-    program.replaceChildren(...(active.length ? active.map((p) => h("option", { value: p.code }, `${p.name} (${p.code})`))
-      : [h("option", { value: "" }, "No programs yet")]));
-    filter.append(...programs.map((p) => h("option", { value: p.code }, `${p.name} (${p.code})`)));
     updateMode();
   }
 
@@ -104,12 +102,15 @@ export async function render(root) {
 
   function emptyList() {
     const say = (...parts) => h("p", { class: "empty", id: "meetings-empty" }, ...parts);
-    if (!programs.length) {
+    // What the pickers hold is every program only when the store has no more than they show.
+    const programs = picker.items();
+    const all = picker.complete();
+    if (all && !programs.length) {
       return say("No meetings yet — meetings belong to a program: create one on ", h("a", { href: "#/programs" }, "Programs"),
         " and turn on Teams video calls, or ", h("a", { href: "#/welcome" }, "explore with the sandbox tenant"), ".");
     }
     if (filter.value) return say("No meetings in this program yet — create one with the form above, or choose All programs.");
-    if (!programs.some((p) => teamsChoice(p).allowed)) {
+    if (all && !programs.some((p) => teamsChoice(p).allowed)) {
       return say("No meetings yet — no program offers Teams video calls right now: see the reason above the form, and turn them on under ",
         h("a", { href: "#/programs" }, "Programs"), " → Settings → Meeting modes.");
     }
@@ -256,8 +257,6 @@ export async function render(root) {
       updateMode();
     }
   });
-  program.addEventListener("change", updateMode);
-  filter.addEventListener("change", () => refresh({ reset: true }));
 
   root.append(
     h("h1", {}, "Meetings"),
@@ -265,7 +264,7 @@ export async function render(root) {
     h("section", { class: "card", "aria-labelledby": "meeting-create-title" }, h("h2", { id: "meeting-create-title" }, "New meeting"), form),
     h("section", { class: "card" },
       h("div", { class: "toolbar" }, h("h2", {}, "Meetings"),
-        h("div", { class: "toolbar-controls" }, h("label", { class: "inline", for: "meetings-filter" }, "Program "), filter)),
+        h("div", { class: "toolbar-controls" }, h("label", { class: "inline", for: "meetings-filter" }, "Program "), filter, filterPicker.find)),
       list.el),
     detail,
   );

@@ -2,7 +2,7 @@
 // found or ambiguous; which rule matched; cached or fresh, with Refresh) and diagnose whether a
 // person can be offered a Teams meeting in a program, each check with pass/fail and its fix.
 import { invoke, h, errorText } from "../ipc.js";
-import { allPrograms } from "../list.js";
+import { programPicker } from "../picker.js";
 
 const CLASS_TEXT = {
   member: ["ok", "Member", "A member of your tenant."],
@@ -12,19 +12,10 @@ const CLASS_TEXT = {
 };
 const RULE_TEXT = { upn: "User principal name", mail: "Primary email (mail)", proxy_address: "Email alias (proxyAddresses)" };
 
-async function programOptions(select) {
-  try {
-    const rows = await allPrograms();
-    select.append(...rows.map((p) => h("option", { value: p.code }, `${p.name} (${p.code})`)));
-    return rows.length;
-  } catch {
-    return 0; // the lookup still works without a program
-  }
-}
-
 export async function render(root) {
   const address = h("input", { id: "member-address", type: "text", required: true, autocomplete: "off", placeholder: "name@example.com", inputmode: "email" });
-  const program = h("select", { id: "member-program" }, h("option", { value: "" }, "No program"));
+  const picker = programPicker({ id: "member-program", none: "No program" });
+  const program = picker.select;
   const check = h("button", { id: "member-check", type: "submit" }, "Check");
   const diagnose = h("button", { id: "member-diagnose", type: "button", class: "secondary" }, "Diagnose for program");
   const error = h("div", { id: "member-error", class: "alert error", role: "alert" });
@@ -36,7 +27,7 @@ export async function render(root) {
     h("div", { class: "form-row" },
       h("div", { class: "field" }, h("label", { for: "member-address" }, "Address"), address,
         h("span", { class: "hint" }, "Email, UPN or a guest's #EXT# UPN")),
-      h("div", { class: "field" }, h("label", { for: "member-program" }, "Program (optional)"), program,
+      h("div", { class: "field" }, h("label", { for: "member-program" }, "Program (optional)"), program, picker.find,
         h("span", { class: "hint" }, "Needed for Diagnose; lets a program's staff check")),
       check, diagnose),
     error);
@@ -120,7 +111,8 @@ export async function render(root) {
     result,
     diag,
   );
-  if (!(await programOptions(program))) {
+  // The lookup works without a program: a failed read only leaves the picker empty.
+  if (!(await picker.load().catch(() => 0))) {
     empty.append(" There are no programs yet: create one on ", h("a", { href: "#/programs" }, "Programs"), " to diagnose for it.");
   }
   address.focus();

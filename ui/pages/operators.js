@@ -1,7 +1,7 @@
 // Operators page (global admins manage, support reads): the roster, add, grant and revoke roles,
 // deactivate or reactivate, remove. A banner explains setup mode while there are no operators.
 import { invoke, h, errorText, roleText, ROLE_LABELS } from "../ipc.js";
-import { allPrograms } from "../list.js";
+import { programPicker } from "../picker.js";
 import { refreshSession } from "../session.js";
 
 export async function render(root) {
@@ -22,8 +22,9 @@ export async function render(root) {
 
   const grantUpn = h("select", { id: "grant-upn" });
   const grantRole = h("select", { id: "grant-role" }, Object.entries(ROLE_LABELS).map(([v, t]) => h("option", { value: v }, t)));
-  const grantProgram = h("select", { id: "grant-program" });
-  const programField = h("div", { class: "field" }, h("label", { for: "grant-program" }, "Program"), grantProgram);
+  const picker = programPicker({ id: "grant-program" });
+  const grantProgram = picker.select;
+  const programField = h("div", { class: "field" }, h("label", { for: "grant-program" }, "Program"), grantProgram, picker.find);
   const grantForm = h("form", { id: "grant-form", novalidate: true },
     h("div", { class: "form-row" },
       h("div", { class: "field" }, h("label", { for: "grant-upn" }, "Operator"), grantUpn),
@@ -61,10 +62,7 @@ export async function render(root) {
     const s = await refreshSession();
     if (roster.setup_mode && s && s.operator && !upn.value) upn.value = s.operator;
     grantUpn.replaceChildren(...roster.operators.map((o) => h("option", { value: o.upn }, o.upn)));
-    try {
-      const programs = await allPrograms({ includeArchived: false });
-      grantProgram.replaceChildren(...programs.map((p) => h("option", { value: p.code }, `${p.name} (${p.code})`)));
-    } catch { grantProgram.replaceChildren(); }
+    try { await picker.load(); } catch { grantProgram.replaceChildren(); }
     list.replaceChildren(roster.operators.length ? table(roster.operators) : h("p", { class: "empty", id: "operators-empty" }, "No operators yet — until there is one, anyone using this computer may do everything. Add yourself first with the form below; you become global admin."));
   }
 

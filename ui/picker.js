@@ -1,0 +1,90 @@
+// A program picker that stays quick on a store of any size: a <select> holding the first
+// programs in name order and, when the store has more than fit, a "Find a program" box that asks
+// the store for the programs whose name or code contains what was typed. (A <select> of all
+// 10,000 programs took seconds to read and draw, and a picker of only the first page silently
+// left programs out.)
+import { h, invoke } from "./ipc.js";
+
+/** Programs a picker holds at once. */
+export const PICK = 200;
+
+/** Pure: the label of a program in a picker. */
+export function programLabel(p) {
+  return `${p.name} (${p.code})`;
+}
+
+/**
+ * - `id`: the select's id (the find box is `${id}-find`);
+ * - `none`: the text of a first option with the value "" (e.g. "All programs"), or null;
+ * - `args`: more arguments for `programs_page` (e.g. `{ includeArchived: false }`);
+ * - `onChange()`: called when the chosen program changes (by the person or by a search).
+ * Returns `{ select, find, load(), items(), complete(), current() }`: `load()` reads the first
+ * programs (and resolves to how many it holds); `items()` are the programs held, `complete()`
+ * says whether they are all there are (no search typed, no more in the store), and `current()` is
+ * the chosen program (or null).
+ */
+export function programPicker({ id, none = null, args = {}, onChange = () => {} }) {
+  const select = h("select", { id });
+  const find = h("input", {
+    type: "search", id: `${id}-find`, class: "picker-find", hidden: true, autocomplete: "off",
+    placeholder: "Find a program by name or code", "aria-label": "Find a program by name or code", "aria-controls": id,
+  });
+  let items = [];
+  let more = false;
+  let searched = "";
+  let asked = 0;
+
+  function fill() {
+    const options = items.map((p) => h("option", { value: p.code }, programLabel(p)));
+    if (none !== null) options.unshift(h("option", { value: "" }, none));
+    if (!items.length && none === null) {
+      options.push(h("option", { value: "" }, searched ? `No program matches “${searched}”` : "No programs yet"));
+    } else if (!items.length) {
+      if (searched) options.push(h("option", { value: "", disabled: true }, `No program matches “${searched}”`));
+    }
+    if (more) options.push(h("option", { value: "", disabled: true, class: "picker-more" }, `… more programs: type in “Find a program” to narrow`));
+    const before = select.value;
+    select.replaceChildren(...options);
+    if (before && items.some((p) => p.code === before)) select.value = before;
+  }
+
+  async function read(search) {
+    const mine = ++asked;
+    const page = await invoke("programs_page", { ...args, search: search || null, cursor: null, limit: PICK });
+    if (mine !== asked) return false; // a later search has already been asked
+    items = page.items;
+    more = Boolean(page.next_cursor);
+    searched = search;
+    return true;
+  }
+
+  async function load() {
+    await read(find.value.trim());
+    // The find box shows once there are more programs than the picker holds, and stays.
+    if (more) find.hidden = false;
+    fill();
+    return items.length;
+  }
+
+  let timer = null;
+  find.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      try {
+        if (await read(find.value.trim())) { fill(); onChange(); }
+      } catch {
+        // A failed search keeps the choices that were there; the next keystroke asks again.
+      }
+    }, 150);
+  });
+  select.addEventListener("change", () => onChange());
+
+  return {
+    select,
+    find,
+    load,
+    items: () => items,
+    complete: () => !more && !searched,
+    current: () => items.find((p) => p.code === select.value) || null,
+  };
+}
