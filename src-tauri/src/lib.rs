@@ -5,6 +5,7 @@
 pub mod commands;
 pub mod downloads;
 pub mod first_paint;
+pub mod rendering;
 pub mod state;
 
 use std::path::PathBuf;
@@ -43,14 +44,12 @@ pub fn run() {
             commands::session::session_sign_in,
             commands::session::session_sign_out,
             commands::files::save_export,
-            commands::programs::programs_list,
             commands::programs::programs_page,
             commands::programs::programs_add,
             commands::programs::programs_show,
             commands::programs::programs_edit,
             commands::programs::programs_archive,
             commands::programs::programs_set_mode,
-            commands::programs::participants_list,
             commands::programs::participants_page,
             commands::programs::participants_add,
             commands::programs::participants_remove,
@@ -62,7 +61,6 @@ pub fn run() {
             commands::operators::operators_revoke,
             commands::operators::operators_set_active,
             commands::operators::operators_remove,
-            commands::audit::audit_list,
             commands::audit::audit_page,
             commands::audit::audit_export,
             commands::integration::integration_status,
@@ -77,7 +75,6 @@ pub fn run() {
             commands::members::members_check,
             commands::members::members_diagnose,
             commands::meetings::meetings_default_tz,
-            commands::meetings::meetings_list,
             commands::meetings::meetings_page,
             commands::meetings::meetings_show,
             commands::meetings::meetings_create,
@@ -88,7 +85,6 @@ pub fn run() {
             commands::batches::batches_run,
             commands::batches::batches_resume,
             commands::batches::batches_cancel,
-            commands::batches::batches_list,
             commands::batches::batches_page,
             commands::batches::batch_items_page,
             commands::batches::batches_export,
