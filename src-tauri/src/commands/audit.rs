@@ -41,16 +41,10 @@ fn to_core(f: Filter, cursor: Option<String>) -> CmdResult<AuditFilter> {
     })
 }
 
-/// Audit rows matching the filter, newest first.
+/// Every audit row matching the filter, newest first (for an export).
 pub fn list_inner(state: &AppState, filter: Filter) -> CmdResult<Vec<AuditRow>> {
     let f = to_core(filter, None)?;
     Ok(state.with_actor(|s, actor| audit::list(s, actor, &f))?)
-}
-
-/// See [`list_inner`].
-#[tauri::command(async)]
-pub fn audit_list(state: State<'_, AppState>, filter: Option<Filter>) -> CmdResult<Vec<AuditRow>> {
-    list_inner(&state, filter.unwrap_or_default())
 }
 
 /// One page of the rows matching the filter, newest first: `{ items, next_cursor }`; `cursor` is

@@ -169,26 +169,8 @@ pub struct BatchItem {
     pub resumable: bool,
 }
 
-/// The batches the actor may see, newest first as the core lists them.
-pub fn list_inner(state: &AppState) -> CmdResult<Vec<BatchItem>> {
-    let rows = state.with_actor(|s, actor| batch_run::list(s, actor))?;
-    Ok(rows
-        .into_iter()
-        .map(|b| BatchItem {
-            resumable: b.resumable(),
-            batch: b,
-        })
-        .collect())
-}
-
-/// See [`list_inner`].
-#[tauri::command(async)]
-pub fn batches_list(state: State<'_, AppState>) -> CmdResult<Vec<BatchItem>> {
-    list_inner(&state)
-}
-
 /// One page of the batches the actor may see, newest first: `{ items, next_cursor }`; `cursor`
-/// is the previous page's `next_cursor`. ([`batches_list`] returns them all.)
+/// is the previous page's `next_cursor`.
 pub fn page_inner(
     state: &AppState,
     cursor: Option<String>,
@@ -290,7 +272,10 @@ mod tests {
             plan.rows[0].problems
         );
         assert!(
-            list_inner(&state).expect("list").is_empty(),
+            page_inner(&state, None, None)
+                .expect("list")
+                .items
+                .is_empty(),
             "validation stores nothing"
         );
         let err = export_inner(&state, 1, "pdf").expect_err("unknown format");

@@ -44,33 +44,8 @@ pub fn meetings_default_tz(state: State<'_, AppState>) -> CmdResult<String> {
     Ok(state.with_store(|s| meetings::default_time_zone(s))?)
 }
 
-/// Meetings of one program (or of all programs the actor may view), by start time.
-pub fn list_inner(
-    state: &AppState,
-    program: Option<String>,
-    meeting_state: Option<String>,
-) -> CmdResult<Vec<MeetingItem>> {
-    let filter = ListFilter {
-        program_code: blank_none(program),
-        state: blank_none(meeting_state),
-        ..Default::default()
-    };
-    let rows = state.with_actor(|s, actor| meetings::list(s, actor, &filter))?;
-    Ok(rows.into_iter().map(MeetingItem::from).collect())
-}
-
-/// See [`list_inner`].
-#[tauri::command(async)]
-pub fn meetings_list(
-    state: State<'_, AppState>,
-    program: Option<String>,
-    state_filter: Option<String>,
-) -> CmdResult<Vec<MeetingItem>> {
-    list_inner(&state, program, state_filter)
-}
-
-/// One page of meetings by start time: `{ items, next_cursor }`; `cursor` is the previous page's
-/// `next_cursor`. ([`meetings_list`] is the first page, as an array.)
+/// One page of the meetings of one program (or of all programs the actor may view), by start
+/// time: `{ items, next_cursor }`; `cursor` is the previous page's `next_cursor`.
 pub fn page_inner(
     state: &AppState,
     program: Option<String>,
@@ -347,7 +322,9 @@ mod tests {
     #[test]
     fn list_is_empty_at_first_and_times_show_in_the_meetings_zone() {
         let (_dir, state) = state();
-        let rows = list_inner(&state, Some("eng".into()), None).expect("list");
+        let rows = page_inner(&state, Some("eng".into()), None, None, None)
+            .expect("list")
+            .items;
         assert!(rows.is_empty(), "no meetings yet: {rows:?}");
         assert_eq!(
             tz::format_local("2099-03-15T08:00:00Z", "Europe/Berlin"),

@@ -215,7 +215,9 @@ mod tests {
     #[test]
     fn the_program_list_says_which_toggles_the_actor_may_change_and_why_not() {
         let (_dir, state) = seeded("ta@contoso.example");
-        let items = programs::list_inner(&state, None, false).expect("list");
+        let items = programs::page_inner(&state, None, false, None, None)
+            .expect("list")
+            .items;
         let get = |code: &str| {
             items
                 .iter()

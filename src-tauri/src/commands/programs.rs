@@ -77,32 +77,8 @@ pub struct ProgramItem {
     pub allowed: Allowed,
 }
 
-/// The programs the actor may view, with search.
-pub fn list_inner(
-    state: &AppState,
-    search: Option<String>,
-    include_archived: bool,
-) -> CmdResult<Vec<ProgramItem>> {
-    let q = ListQuery {
-        search: search.filter(|s| !s.trim().is_empty()),
-        include_archived,
-        ..Default::default()
-    };
-    Ok(state.with_actor(|s, actor| {
-        let who = access::resolve(s.conn(), actor)?;
-        let rows = programs::list(s, actor, &q)?;
-        Ok(rows
-            .into_iter()
-            .map(|view| ProgramItem {
-                allowed: allowed(&who.subject, &view.code),
-                view,
-            })
-            .collect())
-    })?)
-}
-
 /// One page of the programs the actor may view, with search; `cursor` is the `next_cursor` of
-/// the previous page (none for the first). [`programs_list`] is its first page, as an array.
+/// the previous page (none for the first).
 pub fn page_inner(
     state: &AppState,
     search: Option<String>,
@@ -142,16 +118,6 @@ pub fn programs_page(
         cursor,
         limit,
     )
-}
-
-/// Lists programs, optionally filtered by a search text.
-#[tauri::command(async)]
-pub fn programs_list(
-    state: State<'_, AppState>,
-    search: Option<String>,
-    include_archived: Option<bool>,
-) -> CmdResult<Vec<ProgramItem>> {
-    list_inner(&state, search, include_archived.unwrap_or(false))
 }
 
 /// The add-program form.
@@ -226,17 +192,8 @@ pub fn programs_set_mode(
     set_mode_inner(&state, &code, &mode, enabled)
 }
 
-/// The participants of a program.
-#[tauri::command(async)]
-pub fn participants_list(
-    state: State<'_, AppState>,
-    code: String,
-) -> CmdResult<Vec<ParticipantRow>> {
-    Ok(state.with_actor(|s, actor| participants::list(s, actor, &code))?)
-}
-
 /// One page of the participants of a program, by email: `{ items, next_cursor }`; `cursor` is
-/// the previous page's `next_cursor`. ([`participants_list`] returns them all.)
+/// the previous page's `next_cursor`.
 #[tauri::command(async)]
 pub fn participants_page(
     state: State<'_, AppState>,
@@ -331,8 +288,6 @@ mod tests {
             (0..7).map(|i| format!("p{i:02}")).collect::<Vec<_>>(),
             "pages of 3 hold the 7 programs once, by name"
         );
-        let first = list_inner(&state, None, false).expect("list");
-        assert_eq!(first.len(), 7, "programs_list still returns an array");
         let err = page_inner(&state, None, false, Some("not-a-cursor".into()), None)
             .expect_err("bad cursor");
         assert_eq!(
