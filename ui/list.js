@@ -13,8 +13,8 @@ export const PAGE = 100;
  * A list with "Show more".
  * - `id`: the list element's id (the button is `${id}-more`);
  * - `fetchPage(cursor, limit)`: resolves to `{ items, next_cursor }`;
- * - `table(items)`: the table for the first rows (it must have a `tbody`);
- * - `row(item)`: one `tr`, for appended rows;
+ * - `table()`: the empty table the rows go into (its head and an empty `tbody`);
+ * - `row(item)`: one row (`tr`);
  * - `empty()`: what to show when there is no row;
  * - `noun`: what the rows are ("programs"), for the count line;
  * - `sinceRoute`: time the first load from the route change (a page's main list; default true).
@@ -37,6 +37,12 @@ export function pagedList({ id, fetchPage, table, row, empty, noun, sinceRoute =
     const route = fromRoute ? performance.getEntriesByName("route").pop() : null;
     fromRoute = false;
     return route ? route.startTime : performance.now();
+  }
+
+  function filled(rows) {
+    const t = table();
+    t.querySelector("tbody").append(...rows.map(row));
+    return t;
   }
 
   function showFoot() {
@@ -83,7 +89,7 @@ export function pagedList({ id, fetchPage, table, row, empty, noun, sinceRoute =
     t.fetched = performance.now();
     items = page.items;
     cursor = page.next_cursor || null;
-    body.replaceChildren(items.length ? table(items) : empty());
+    body.replaceChildren(items.length ? filled(items) : empty());
     showFoot();
     painted(t);
   }
@@ -100,9 +106,8 @@ export function pagedList({ id, fetchPage, table, row, empty, noun, sinceRoute =
       t.fetched = performance.now();
       items = items.concat(page.items);
       cursor = page.next_cursor || null;
-      const tbody = body.querySelector("tbody");
-      if (tbody) tbody.append(...page.items.map(row));
-      else body.replaceChildren(table(items));
+      // There is a next page only after a page with rows, so the table is there.
+      body.querySelector("tbody").append(...page.items.map(row));
       showFoot();
       painted(t);
     } catch (e) {

@@ -73,9 +73,9 @@ export async function render(root) {
     id: "batch-history",
     noun: "batches",
     fetchPage: (cursor, limit) => invoke("batches_page", { cursor, limit }),
-    table: (rows) => h("table", { id: "batch-history-table" },
+    table: () => h("table", { id: "batch-history-table" },
       h("thead", {}, h("tr", {}, h("th", {}, "ID"), h("th", {}, "File"), h("th", {}, "State"), h("th", {}, "Done"), h("th", {}, "Failed"), h("th", {}, "Created"), h("th", {}, h("span", { class: "visually-hidden" }, "Actions")))),
-      h("tbody", {}, rows.map(batchRow))),
+      h("tbody", {})),
     row: batchRow,
     empty: () => h("p", { class: "empty", id: "batches-empty" }, "No batches yet — choose a CSV file above (one meeting per row: program, subject, start, duration_minutes, time_zone, participants), press Validate, then Create meetings."),
   });

@@ -58,10 +58,10 @@ export async function render(root) {
       h("a", { href: "#/welcome" }, "explore with the sandbox tenant"), " to see a few filled-in examples.");
   }
 
-  function table(rows) {
+  function table() {
     return h("table", { id: "programs-table" },
       h("thead", {}, h("tr", {}, h("th", {}, "Code"), h("th", {}, "Name"), h("th", {}, "Meeting modes"), h("th", {}, "Status"), h("th", {}, h("span", { class: "visually-hidden" }, "Actions")))),
-      h("tbody", {}, rows.map(programRow)));
+      h("tbody", {}));
   }
 
   function programRow(p) {
@@ -158,9 +158,9 @@ export async function render(root) {
       noun: "participants",
       sinceRoute: false,
       fetchPage: (cursor, limit) => invoke("participants_page", { code: p.code, cursor, limit }),
-      table: (rows) => h("table", { id: "participants-table" },
+      table: () => h("table", { id: "participants-table" },
         h("thead", {}, h("tr", {}, h("th", {}, "Email"), h("th", {}, "Name"), h("th", {}, "Added"), h("th", {}, h("span", { class: "visually-hidden" }, "Actions")))),
-        h("tbody", {}, rows.map(personRow))),
+        h("tbody", {})),
       row: personRow,
       empty: () => h("p", { class: "empty", id: "participants-empty" }, can
         ? "No participants yet — add one by email below, or import a CSV file with the columns email,display_name."

@@ -21,16 +21,6 @@ const STEPS = {
   saved: () => "Connected to the sandbox tenant.",
 };
 
-/** Whether the window should open here: a store nobody has used yet. */
-export async function isFirstRun() {
-  try {
-    return (await invoke("welcome_status")).first_run;
-  } catch {
-    // A broken store is better explained by the page that opens normally.
-    return false;
-  }
-}
-
 /** Moving on from the welcome page: the next start opens on the usual page. */
 async function dismiss() {
   try { await invoke("welcome_dismiss"); } catch { /* the store's own pages will say what is wrong */ }
