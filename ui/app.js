@@ -43,12 +43,20 @@ async function info() {
   }
 }
 
+/** Whether the window should open on the welcome page: a store nobody has used yet. (Asked here,
+ *  not in the welcome page's module, so a usual start does not fetch that module first.) */
+async function isFirstRun() {
+  try {
+    return (await invoke("welcome_status")).first_run;
+  } catch {
+    // A broken store is better explained by the page that opens normally.
+    return false;
+  }
+}
+
 // A store nobody has used yet opens on the welcome page; any other on its usual first page.
 async function start() {
-  if (!location.hash) {
-    const { isFirstRun } = await import("./pages/welcome.js");
-    if (await isFirstRun()) history.replaceState(null, "", "#/welcome");
-  }
+  if (!location.hash && (await isFirstRun())) history.replaceState(null, "", "#/welcome");
   route();
 }
 

@@ -92,7 +92,11 @@ async fn lists_and_program_pickers_page_through_more_programs_than_they_show(
         let rows = c
             .find_all(fantoccini::Locator::Css("#programs-table tbody tr"))
             .await?;
-        assert_eq!(rows.len(), 205, "Show more appends the next 100, then the last 5");
+        assert_eq!(
+            rows.len(),
+            205,
+            "Show more appends the next 100, then the last 5"
+        );
         let last = rows[204].text().await?;
         assert!(
             last.contains("Program 204"),
@@ -117,11 +121,16 @@ async fn lists_and_program_pickers_page_through_more_programs_than_they_show(
         tsched_e2e::open_page(&c, "meetings", "Meetings").await?;
         tsched_e2e::wait_for_text(&c, "#meeting-program", "more programs").await?;
         let held = c
-            .find_all(fantoccini::Locator::Css("#meeting-program option:not([disabled])"))
+            .find_all(fantoccini::Locator::Css(
+                "#meeting-program option:not([disabled])",
+            ))
             .await?;
         assert_eq!(held.len(), 200, "the picker holds the first 200 programs");
         let find_box = find(&c, "#meeting-program-find").await?;
-        assert!(find_box.is_displayed().await?, "a find box shows when there are more");
+        assert!(
+            find_box.is_displayed().await?,
+            "a find box shows when there are more"
+        );
         find_box.send_keys("Program 204").await?;
         tsched_e2e::wait_for_text(&c, "#meeting-program", "Program 204").await?;
         let options = c
@@ -141,7 +150,10 @@ async fn lists_and_program_pickers_page_through_more_programs_than_they_show(
         filter_find.send_keys("Program 203").await?;
         tsched_e2e::wait_for_text(&c, "#meetings-filter", "Program 203").await?;
         let filter_text = find(&c, "#meetings-filter").await?.text().await?;
-        assert!(filter_text.contains("All programs") && !filter_text.contains("Program 204"), "{filter_text}");
+        assert!(
+            filter_text.contains("All programs") && !filter_text.contains("Program 204"),
+            "{filter_text}"
+        );
         Ok(())
     })
     .await
