@@ -42,6 +42,7 @@ struct Case {
 fn main() -> Res<()> {
     let mut runs = DEFAULT_RUNS;
     let mut css = String::new();
+    let mut frames = false;
     let mut app = target_dir().join("release").join("teams-scheduler");
     let mut data = target_dir().join("bench-data").join("store-scale");
     let mut args = std::env::args().skip(1);
@@ -53,6 +54,8 @@ fn main() -> Res<()> {
             // Extra CSS put into the page before measuring: for trying a style change on the
             // built app without rebuilding it (e.g. `--css 'table { table-layout: fixed }'`).
             "--css" => css = args.next().ok_or("--css RULES")?,
+            // Also print when animation frames came around route changes (a diagnosis).
+            "--frames" => frames = true,
             // cargo bench passes --bench; nothing else is expected.
             "--bench" => {}
             other => return Err(format!("unknown argument {other:?}").into()),
@@ -76,7 +79,7 @@ fn main() -> Res<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let cases = rt.block_on(measure(app, data.clone(), runs, css.clone()))?;
+    let cases = rt.block_on(measure(app, data.clone(), runs, css.clone(), frames))?;
     let mut report = report(&cases, runs, &data);
     if !css.is_empty() {
         report.push_str(&format!("\nWith extra CSS: `{css}`\n"));
@@ -95,7 +98,13 @@ fn tsched_core_db(dir: &std::path::Path) -> PathBuf {
     dir.join("teams-scheduler.db")
 }
 
-async fn measure(app: PathBuf, data: PathBuf, runs: usize, css: String) -> Res<Vec<Case>> {
+async fn measure(
+    app: PathBuf,
+    data: PathBuf,
+    runs: usize,
+    css: String,
+    frames: bool,
+) -> Res<Vec<Case>> {
     let app = App::launch_binary(&app, &data, &[("TSCHED_OPERATOR", ADMIN)])
         .await
         .map_err(|e| e.to_string())?;
@@ -112,6 +121,22 @@ async fn measure(app: PathBuf, data: PathBuf, runs: usize, css: String) -> Res<V
         for page in ["programs", "meetings", "batches", "audit"] {
             route(&c, page).await?;
             loaded(&c, list_of(page), 0).await?;
+        }
+        if frames {
+            // Diagnosis (`--frames`): when do animation frames come, idle and around a route
+            // change? A logger records every frame; each line lists the frames from 6 before the
+            // route change to 10 after, in ms from it.
+            js(&c, "window.__f = []; const tick = (t) => { window.__f.push(performance.now()); requestAnimationFrame(tick); }; requestAnimationFrame(tick);").await?;
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+            for page in ["audit", "programs", "audit"] {
+                route(&c, page).await?;
+                let l = loaded(&c, list_of(page), 0).await?;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let v = js(&c, "const r = performance.getEntriesByName('route').pop().startTime; const f = window.__f; const i = f.findIndex((x) => x > r) ; return [r, f.slice(Math.max(0,i-6), i+10).map((x) => Math.round(x - r))];").await?;
+                println!("{page}: render {:.0} fetch {:.0} dom {:.0}; frames relative to route: {v}", l.render_ms, l.fetch_ms, l.dom_ms);
+            }
+            let v = js(&c, "const f = window.__f.slice(5, 60); return f.slice(1).map((x, i) => Math.round(x - f[i]));").await?;
+            println!("frame intervals in the first second (idle): {v}");
         }
         for (name, page) in [
             ("Programs, first page", "programs"),

@@ -471,3 +471,42 @@ pub fn ok(out: Output, what: &str) -> Result<Output, BoxError> {
         Err(format!("{what} failed: {}", String::from_utf8_lossy(&out.stderr)).into())
     }
 }
+
+/// A `BROWSER` command that acts like a person who approves at once: it follows the authorize URL
+/// (a sandbox with auto-consent answers with the redirect) to the app's or `tsched`'s loopback
+/// listener. The script is written into `dir`.
+pub fn approving_browser(dir: &Path) -> Result<String, BoxError> {
+    let follow = dir.join("follow.py");
+    std::fs::write(
+        &follow,
+        "import sys, urllib.request\nurllib.request.urlopen(sys.argv[1], timeout=20).read()\n",
+    )?;
+    Ok(format!("python3 {}", follow.display()))
+}
+
+/// `tsched integration connect` of the store in `dir` to a sandbox tenant (`base` URL, tenant
+/// and client id), signing in through `browser`; the host account becomes the first global admin.
+pub fn cli_connect(
+    dir: &Path,
+    base: &str,
+    tenant: &str,
+    client_id: &str,
+    browser: &str,
+) -> Result<Output, BoxError> {
+    let args = [
+        "integration",
+        "connect",
+        "--tenant",
+        tenant,
+        "--client-id",
+        client_id,
+        "--sandbox",
+        base,
+        "--timeout",
+        "30",
+    ];
+    ok(
+        tsched_with(dir, &[("BROWSER", browser)], &args),
+        "integration connect",
+    )
+}

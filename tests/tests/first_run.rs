@@ -84,12 +84,7 @@ async fn a_fresh_data_dir_opens_on_the_welcome_and_exploring_fills_every_page(
     let data = dir.path().join("data");
     // The person's browser: follows the authorize URL (the embedded sandbox approves at once)
     // to the app's loopback listener.
-    let follow = dir.path().join("follow.py");
-    std::fs::write(
-        &follow,
-        "import sys, urllib.request\nurllib.request.urlopen(sys.argv[1], timeout=20).read()\n",
-    )?;
-    let browser = format!("python3 {}", follow.display());
+    let browser = tsched_e2e::approving_browser(dir.path())?;
     let app = App::launch_with(&data, &[("BROWSER", browser.as_str())]).await?;
     app.run("first_run_explore", |c| async move {
         wait_for_text(&c, "main h1", "Welcome to Teams Scheduler").await?;

@@ -127,12 +127,7 @@ async fn track_admin_toggles_teams_only_in_own_program_and_removal_makes_teams_u
     let (base, tenant, client_id) = (sandbox.base_url().to_string(), h.tenant_id(), h.client_id());
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
-    let follow = dir.path().join("follow.py");
-    std::fs::write(
-        &follow,
-        "import sys, urllib.request\nurllib.request.urlopen(sys.argv[1], timeout=20).read()\n",
-    )?;
-    let browser = format!("python3 {}", follow.display());
+    let browser = tsched_e2e::approving_browser(dir.path())?;
     let d = data.clone();
     tokio::task::spawn_blocking(move || -> Result<(), BoxError> {
         ok(
@@ -147,22 +142,7 @@ async fn track_admin_toggles_teams_only_in_own_program_and_removal_makes_teams_u
             tsched_with(&d, &[], &["programs", "add", "Operations", "--code", "ops"]),
             "add ops",
         )?;
-        let connect = [
-            "integration",
-            "connect",
-            "--tenant",
-            &tenant,
-            "--client-id",
-            &client_id,
-            "--sandbox",
-            &base,
-            "--timeout",
-            "30",
-        ];
-        ok(
-            tsched_with(&d, &[("BROWSER", browser.as_str())], &connect),
-            "integration connect",
-        )?;
+        tsched_e2e::cli_connect(&d, &base, &tenant, &client_id, &browser)?;
         ok(
             tsched_with(
                 &d,
@@ -344,12 +324,7 @@ async fn explore_with_the_sandbox_tenant_connects_to_the_embedded_emulator() -> 
     let data = dir.path().join("data");
     // The person's browser: follows the authorize URL (the embedded sandbox approves at once)
     // to the app's loopback listener.
-    let follow = dir.path().join("follow.py");
-    std::fs::write(
-        &follow,
-        "import sys, urllib.request\nurllib.request.urlopen(sys.argv[1], timeout=20).read()\n",
-    )?;
-    let browser = format!("python3 {}", follow.display());
+    let browser = tsched_e2e::approving_browser(dir.path())?;
     let app = App::launch_with(&data, &[("BROWSER", browser.as_str())]).await?;
     app.run("integration_sandbox_explore", |c| async move {
         open_page(&c, "integration", "Integration").await?;

@@ -35,12 +35,7 @@ async fn world(data: &Path, scratch: &Path) -> Result<RunningSandbox, BoxError> 
     .await?;
     let h = sandbox.handle().clone();
     let (base, tenant, client_id) = (sandbox.base_url().to_string(), h.tenant_id(), h.client_id());
-    let follow = scratch.join("follow.py");
-    std::fs::write(
-        &follow,
-        "import sys, urllib.request\nurllib.request.urlopen(sys.argv[1], timeout=20).read()\n",
-    )?;
-    let browser = format!("python3 {}", follow.display());
+    let browser = tsched_e2e::approving_browser(scratch)?;
     let d = data.to_path_buf();
     tokio::task::spawn_blocking(move || -> Result<(), BoxError> {
         ok(
@@ -51,22 +46,7 @@ async fn world(data: &Path, scratch: &Path) -> Result<RunningSandbox, BoxError> 
             ),
             "add eng",
         )?;
-        let connect = [
-            "integration",
-            "connect",
-            "--tenant",
-            &tenant,
-            "--client-id",
-            &client_id,
-            "--sandbox",
-            &base,
-            "--timeout",
-            "30",
-        ];
-        ok(
-            tsched_with(&d, &[("BROWSER", browser.as_str())], &connect),
-            "integration connect",
-        )?;
+        tsched_e2e::cli_connect(&d, &base, &tenant, &client_id, &browser)?;
         ok(
             tsched_with(
                 &d,

@@ -58,12 +58,7 @@ async fn readme_screenshots() -> Result<(), BoxError> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     // The person's browser: follows the embedded sandbox's authorize URL to the app's loopback.
-    let follow = dir.path().join("follow.py");
-    std::fs::write(
-        &follow,
-        "import sys, urllib.request\nurllib.request.urlopen(sys.argv[1], timeout=20).read()\n",
-    )?;
-    let browser = format!("python3 {}", follow.display());
+    let browser = tsched_e2e::approving_browser(dir.path())?;
     let batch_csv = workspace_root()
         .join("docs/examples/batch-example.csv")
         .display()
