@@ -137,6 +137,22 @@ async fn measure(
             }
             let v = js(&c, "const f = window.__f.slice(5, 60); return f.slice(1).map((x, i) => Math.round(x - f[i]));").await?;
             println!("frame intervals in the first second (idle): {v}");
+            // The same frames around one thing at a time: an IPC call alone (no DOM change), a DOM
+            // change alone (100 rows into a detached-then-attached table), and both.
+            for (what, script) in [
+                ("IPC call only (app_info)", "window.__TAURI__.core.invoke('app_info')"),
+                ("IPC call only (programs_page, 100 rows)", "window.__TAURI__.core.invoke('programs_page', { limit: 100 })"),
+                ("one text change", "document.getElementById('version').textContent += ' '"),
+                ("DOM only (100-row table, display: none)", "const t = document.createElement('table'); t.style.display = 'none'; for (let i = 0; i < 100; i++) { const r = t.insertRow(); for (let j = 0; j < 5; j++) r.insertCell().textContent = 'cell ' + i + ' ' + j; } document.getElementById('main').append(t)"),
+                ("DOM only (10-row table)", "const t = document.createElement('table'); for (let i = 0; i < 10; i++) { const r = t.insertRow(); for (let j = 0; j < 5; j++) r.insertCell().textContent = 'cell ' + i + ' ' + j; } document.getElementById('main').prepend(t)"),
+                ("DOM only (100-row table)", "const t = document.createElement('table'); for (let i = 0; i < 100; i++) { const r = t.insertRow(); for (let j = 0; j < 5; j++) r.insertCell().textContent = 'cell ' + i + ' ' + j; } document.getElementById('main').append(t)"),
+            ] {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                js(&c, &format!("window.__t0 = performance.now(); {script}; return 0;")).await?;
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                let v = js(&c, "const r = window.__t0; const f = window.__f; const i = f.findIndex((x) => x > r); return f.slice(Math.max(0, i - 3), i + 6).map((x) => Math.round(x - r));").await?;
+                println!("{what}: frames relative to it: {v}");
+            }
         }
         for (name, page) in [
             ("Programs, first page", "programs"),
