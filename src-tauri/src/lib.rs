@@ -54,7 +54,6 @@ pub fn run() {
             commands::programs::participants_add,
             commands::programs::participants_remove,
             commands::programs::participants_import,
-            commands::operators::operators_list,
             commands::operators::operators_page,
             commands::operators::operators_add,
             commands::operators::operators_grant,

@@ -118,7 +118,7 @@ async fn measure(
             .await?;
         }
         // Warm up once: the first visit of each page also loads its module.
-        for page in ["programs", "meetings", "batches", "audit"] {
+        for page in ["programs", "meetings", "batches", "audit", "operators"] {
             route(&c, page).await?;
             loaded(&c, list_of(page), 0).await?;
         }
@@ -159,6 +159,7 @@ async fn measure(
             ("Meetings, first page (all programs)", "meetings"),
             ("Batches, first page", "batches"),
             ("Audit, first page", "audit"),
+            ("Operators, first page (of 500)", "operators"),
         ] {
             let list = list_of(page);
             let mut case = Case::new(name, list);
@@ -235,6 +236,7 @@ fn list_of(page: &str) -> &'static str {
         "programs" => "programs-list",
         "meetings" => "meetings-list",
         "batches" => "batch-history",
+        "operators" => "operators-list",
         _ => "audit-list",
     }
 }

@@ -1,6 +1,7 @@
 // Operators page (global admins manage, support reads): the roster, add, grant and revoke roles,
 // deactivate or reactivate, remove. A banner explains setup mode while there are no operators.
 import { invoke, h, errorText, roleText, ROLE_LABELS } from "../ipc.js";
+import { pagedList } from "../list.js";
 import { programPicker } from "../picker.js";
 import { refreshSession } from "../session.js";
 
@@ -8,7 +9,6 @@ export async function render(root) {
   const banner = h("div", { id: "setup-banner", class: "banner", role: "status", hidden: true },
     h("strong", {}, "Setup mode. "),
     "There are no operators yet, so anyone using this computer may do everything. Add the first operator: they become global admin and setup mode ends, so add yourself first (the address this app acts as, TSCHED_OPERATOR).");
-  const list = h("div", { id: "operators-list" });
   const error = h("div", { id: "operators-error", class: "alert error", role: "alert" });
   const status = h("div", { id: "operators-status", class: "alert ok", role: "status" });
 
@@ -20,14 +20,17 @@ export async function render(root) {
       h("div", { class: "field" }, h("label", { for: "operator-name" }, "Display name"), dname),
       h("button", { id: "operator-add", type: "submit" }, "Add operator")));
 
-  const grantUpn = h("select", { id: "grant-upn" });
+  // Any operator of the roster, typed or picked from the ones the list has shown (the roster can
+  // be longer than a page); the core refuses a name that is not on it.
+  const known = h("datalist", { id: "grant-upn-known" });
+  const grantUpn = h("input", { id: "grant-upn", type: "email", required: true, autocomplete: "off", list: "grant-upn-known", placeholder: "ann@contoso.com" });
   const grantRole = h("select", { id: "grant-role" }, Object.entries(ROLE_LABELS).map(([v, t]) => h("option", { value: v }, t)));
   const picker = programPicker({ id: "grant-program" });
   const grantProgram = picker.select;
   const programField = h("div", { class: "field" }, h("label", { for: "grant-program" }, "Program"), grantProgram, picker.find);
   const grantForm = h("form", { id: "grant-form", novalidate: true },
     h("div", { class: "form-row" },
-      h("div", { class: "field" }, h("label", { for: "grant-upn" }, "Operator"), grantUpn),
+      h("div", { class: "field" }, h("label", { for: "grant-upn" }, "Operator"), grantUpn, known),
       h("div", { class: "field" }, h("label", { for: "grant-role" }, "Role"), grantRole),
       programField,
       h("button", { id: "grant-submit", type: "submit" }, "Grant role")));
@@ -54,35 +57,44 @@ export async function render(root) {
       `Granted ${roleText({ role: grantRole.value, program })} to ${grantUpn.value}.`);
   });
 
+  const list = pagedList({
+    id: "operators-list",
+    noun: "operators",
+    fetchPage: (cursor, limit) => invoke("operators_page", { cursor, limit }),
+    table: () => h("table", { id: "operators-table" },
+      h("thead", {}, h("tr", {}, h("th", {}, "Operator"), h("th", {}, "Roles"), h("th", {}, "Status"), h("th", {}, h("span", { class: "visually-hidden" }, "Actions")))),
+      h("tbody", {})),
+    row: operatorRow,
+    empty: () => h("p", { class: "empty", id: "operators-empty" }, "No operators yet — until there is one, anyone using this computer may do everything. Add yourself first with the form below; you become global admin."),
+  });
+
   async function refresh() {
-    let roster;
-    try { roster = await invoke("operators_list"); }
-    catch (e) { list.replaceChildren(h("div", { class: "alert error", role: "alert" }, errorText(e))); return; }
-    banner.hidden = !roster.setup_mode;
+    await list.refresh();
+    const ops = list.items();
+    // Setup mode is an empty roster, so the first page says it.
+    const setup = ops.length === 0 && !list.el.querySelector(".alert.error");
+    banner.hidden = !setup;
+    known.replaceChildren(...ops.map((o) => h("option", { value: o.upn }, o.display_name || o.upn)));
     const s = await refreshSession();
-    if (roster.setup_mode && s && s.operator && !upn.value) upn.value = s.operator;
-    grantUpn.replaceChildren(...roster.operators.map((o) => h("option", { value: o.upn }, o.upn)));
+    if (setup && s && s.operator && !upn.value) upn.value = s.operator;
     try { await picker.load(); } catch { grantProgram.replaceChildren(); }
-    list.replaceChildren(roster.operators.length ? table(roster.operators) : h("p", { class: "empty", id: "operators-empty" }, "No operators yet — until there is one, anyone using this computer may do everything. Add yourself first with the form below; you become global admin."));
   }
 
-  function table(ops) {
-    return h("table", { id: "operators-table" },
-      h("thead", {}, h("tr", {}, h("th", {}, "Operator"), h("th", {}, "Roles"), h("th", {}, "Status"), h("th", {}, h("span", { class: "visually-hidden" }, "Actions")))),
-      h("tbody", {}, ops.map((o) => h("tr", { "data-upn": o.upn, class: o.active ? null : "inactive" },
-        h("td", {}, h("div", {}, o.upn), o.display_name ? h("div", { class: "hint" }, o.display_name) : null),
-        h("td", {}, o.roles.length ? o.roles.map((g) => h("span", { class: "chip role" }, roleText(g),
-          h("button", {
-            type: "button", class: "chip-x", "aria-label": `Revoke ${roleText(g)} from ${o.upn}`, title: "Revoke",
-            onclick: () => act(() => invoke("operators_revoke", { upn: o.upn, role: g.role, program: g.program }), `Revoked ${roleText(g)} from ${o.upn}.`),
-          }, "×"))) : h("span", { class: "hint" }, "no roles")),
-        h("td", {}, o.active ? "Active" : "Deactivated"),
-        h("td", { class: "row-actions" },
-          h("button", {
-            type: "button", class: "secondary small", "aria-label": `${o.active ? "Deactivate" : "Reactivate"} ${o.upn}`,
-            onclick: () => act(() => invoke("operators_set_active", { upn: o.upn, active: !o.active }), `${o.active ? "Deactivated" : "Reactivated"} ${o.upn}.`),
-          }, o.active ? "Deactivate" : "Reactivate"),
-          removeButton(o))))));
+  function operatorRow(o) {
+    return h("tr", { "data-upn": o.upn, class: o.active ? null : "inactive" },
+      h("td", {}, h("div", {}, o.upn), o.display_name ? h("div", { class: "hint" }, o.display_name) : null),
+      h("td", {}, o.roles.length ? o.roles.map((g) => h("span", { class: "chip role" }, roleText(g),
+        h("button", {
+          type: "button", class: "chip-x", "aria-label": `Revoke ${roleText(g)} from ${o.upn}`, title: "Revoke",
+          onclick: () => act(() => invoke("operators_revoke", { upn: o.upn, role: g.role, program: g.program }), `Revoked ${roleText(g)} from ${o.upn}.`),
+        }, "×"))) : h("span", { class: "hint" }, "no roles")),
+      h("td", {}, o.active ? "Active" : "Deactivated"),
+      h("td", { class: "row-actions" },
+        h("button", {
+          type: "button", class: "secondary small", "aria-label": `${o.active ? "Deactivate" : "Reactivate"} ${o.upn}`,
+          onclick: () => act(() => invoke("operators_set_active", { upn: o.upn, active: !o.active }), `${o.active ? "Deactivated" : "Reactivated"} ${o.upn}.`),
+        }, o.active ? "Deactivate" : "Reactivate"),
+        removeButton(o)));
   }
 
   function removeButton(o) {
@@ -104,7 +116,7 @@ export async function render(root) {
     h("h1", {}, "Operators"),
     h("p", { class: "lead" }, "The people who use Teams Scheduler and what each may do: global admins manage everything, track admins their programs' settings, coordinators their programs' meetings, support reads everything."),
     banner,
-    h("section", { class: "card", "aria-labelledby": "roster-title" }, h("h2", { id: "roster-title" }, "Operators"), list, error, status),
+    h("section", { class: "card", "aria-labelledby": "roster-title" }, h("h2", { id: "roster-title" }, "Operators"), list.el, error, status),
     h("section", { class: "card", "aria-labelledby": "op-add-title" }, h("h2", { id: "op-add-title" }, "Add an operator"), addForm),
     h("section", { class: "card", "aria-labelledby": "grant-title" }, h("h2", { id: "grant-title" }, "Grant a role"), grantForm),
   );

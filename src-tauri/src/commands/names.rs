@@ -18,7 +18,6 @@ pub const ALL: &[&str] = &[
     "participants_add",
     "participants_remove",
     "participants_import",
-    "operators_list",
     "operators_page",
     "operators_add",
     "operators_grant",

@@ -3,7 +3,7 @@
 
 use tauri::State;
 use tsched_core::access::Role;
-use tsched_core::operators::{self, NewOperator, Operator, Roster};
+use tsched_core::operators::{self, NewOperator, Operator};
 use tsched_core::store::page::Page;
 
 use super::CmdResult;
@@ -13,14 +13,8 @@ fn program(p: Option<String>) -> Option<String> {
     p.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
-/// The roster (and whether the store is in setup mode).
-#[tauri::command(async)]
-pub fn operators_list(state: State<'_, AppState>) -> CmdResult<Roster> {
-    Ok(state.with_actor(|s, actor| operators::roster(s, actor))?)
-}
-
 /// One page of the roster, by UPN: `{ items, next_cursor }`; `cursor` is the previous page's
-/// `next_cursor`. ([`operators_list`] returns the whole roster and whether it is in setup mode.)
+/// `next_cursor`. An empty first page is setup mode (no operators yet).
 #[tauri::command(async)]
 pub fn operators_page(
     state: State<'_, AppState>,
