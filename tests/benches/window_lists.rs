@@ -3,9 +3,10 @@
 //! `cargo bench -p tsched-core --bench store_scale`, then runs this under Xvfb).
 //!
 //! It opens the release app over WebDriver on that store (10,000 programs, 250,000 meetings,
-//! 1,000,000 audit rows), acting as one of its global admins, and for every list page — the first
-//! page of programs, meetings, batches and audit entries, a program search, a filtered audit page,
-//! the participants of the 50,000-person program and "Show more" — repeats the load `--runs`
+//! 1,000,000 audit rows, 500 operators), acting as one of its global admins, and for every list
+//! page — the first page of programs, meetings, batches, audit entries and operators, a program
+//! search, a filtered audit page, the participants of the 50,000-person program and "Show more" —
+//! repeats the load `--runs`
 //! times and reports p50/p95 of the time the page itself measured (`ui/list.js`): from the route
 //! change (or the click) to the second animation frame after the 100 rows were put in the page,
 //! so the IPC call, the query, the DOM and a painted frame are all in it. Target: ≤ 50 ms.
