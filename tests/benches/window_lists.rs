@@ -124,36 +124,7 @@ async fn measure(
             loaded(&c, list_of(page), 0).await?;
         }
         if frames {
-            // Diagnosis (`--frames`): when do animation frames come, idle and around a route
-            // change? A logger records every frame; each line lists the frames from 6 before the
-            // route change to 10 after, in ms from it.
-            js(&c, "window.__f = []; const tick = (t) => { window.__f.push(performance.now()); requestAnimationFrame(tick); }; requestAnimationFrame(tick);").await?;
-            tokio::time::sleep(Duration::from_millis(1000)).await;
-            for page in ["audit", "programs", "audit"] {
-                route(&c, page).await?;
-                let l = loaded(&c, list_of(page), 0).await?;
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                let v = js(&c, "const r = performance.getEntriesByName('route').pop().startTime; const f = window.__f; const i = f.findIndex((x) => x > r) ; return [r, f.slice(Math.max(0,i-6), i+10).map((x) => Math.round(x - r))];").await?;
-                println!("{page}: render {:.0} fetch {:.0} dom {:.0}; frames relative to route: {v}", l.render_ms, l.fetch_ms, l.dom_ms);
-            }
-            let v = js(&c, "const f = window.__f.slice(5, 60); return f.slice(1).map((x, i) => Math.round(x - f[i]));").await?;
-            println!("frame intervals in the first second (idle): {v}");
-            // The same frames around one thing at a time: an IPC call alone (no DOM change), a DOM
-            // change alone (100 rows into a detached-then-attached table), and both.
-            for (what, script) in [
-                ("IPC call only (app_info)", "window.__TAURI__.core.invoke('app_info')"),
-                ("IPC call only (programs_page, 100 rows)", "window.__TAURI__.core.invoke('programs_page', { limit: 100 })"),
-                ("one text change", "document.getElementById('version').textContent += ' '"),
-                ("DOM only (100-row table, display: none)", "const t = document.createElement('table'); t.style.display = 'none'; for (let i = 0; i < 100; i++) { const r = t.insertRow(); for (let j = 0; j < 5; j++) r.insertCell().textContent = 'cell ' + i + ' ' + j; } document.getElementById('main').append(t)"),
-                ("DOM only (10-row table)", "const t = document.createElement('table'); for (let i = 0; i < 10; i++) { const r = t.insertRow(); for (let j = 0; j < 5; j++) r.insertCell().textContent = 'cell ' + i + ' ' + j; } document.getElementById('main').prepend(t)"),
-                ("DOM only (100-row table)", "const t = document.createElement('table'); for (let i = 0; i < 100; i++) { const r = t.insertRow(); for (let j = 0; j < 5; j++) r.insertCell().textContent = 'cell ' + i + ' ' + j; } document.getElementById('main').append(t)"),
-            ] {
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                js(&c, &format!("window.__t0 = performance.now(); {script}; return 0;")).await?;
-                tokio::time::sleep(Duration::from_millis(400)).await;
-                let v = js(&c, "const r = window.__t0; const f = window.__f; const i = f.findIndex((x) => x > r); return f.slice(Math.max(0, i - 3), i + 6).map((x) => Math.round(x - r));").await?;
-                println!("{what}: frames relative to it: {v}");
-            }
+            frame_diagnosis(&c).await?;
         }
         for (name, page) in [
             ("Programs, first page", "programs"),
@@ -270,6 +241,63 @@ impl Case {
         self.samples.push(l);
         self.rows = l.rows;
     }
+}
+
+/// Diagnosis (`--frames`): when do animation frames come — idle, around route changes, and around
+/// one thing at a time (an IPC call alone, a text change, a plain table of 10 or 100 rows, shown
+/// or hidden)? A logger in the page records every frame; each line lists frames in ms from the
+/// event.
+async fn frame_diagnosis(c: &Client) -> Res<()> {
+    js(c, "window.__f = []; const tick = () => { window.__f.push(performance.now()); requestAnimationFrame(tick); }; requestAnimationFrame(tick);").await?;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    for page in ["audit", "programs", "audit"] {
+        route(c, page).await?;
+        let l = loaded(c, list_of(page), 0).await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let v = js(c, "const r = performance.getEntriesByName('route').pop().startTime; const f = window.__f; const i = f.findIndex((x) => x > r); return f.slice(Math.max(0, i - 6), i + 10).map((x) => Math.round(x - r));").await?;
+        println!(
+            "{page}: render {:.0} fetch {:.0} dom {:.0}; frames from the route change: {v}",
+            l.render_ms, l.fetch_ms, l.dom_ms
+        );
+    }
+    let v = js(
+        c,
+        "const f = window.__f.slice(5, 60); return f.slice(1).map((x, i) => Math.round(x - f[i]));",
+    )
+    .await?;
+    println!("frame intervals in the first second (idle): {v}");
+    // A plain table of `n` rows and 5 columns, put into <main>.
+    let table = |n: u32, hidden: bool| {
+        format!("const t = document.createElement('table'); t.hidden = {hidden}; for (let i = 0; i < {n}; i++) {{ const r = t.insertRow(); for (let j = 0; j < 5; j++) r.insertCell().textContent = 'cell ' + i + ' ' + j; }} document.getElementById('main').append(t)")
+    };
+    for (what, script) in [
+        (
+            "IPC call only (app_info)",
+            "window.__TAURI__.core.invoke('app_info')".to_string(),
+        ),
+        (
+            "IPC call only (programs_page, 100 rows)",
+            "window.__TAURI__.core.invoke('programs_page', { limit: 100 })".to_string(),
+        ),
+        (
+            "one text change",
+            "document.getElementById('version').textContent += ' '".to_string(),
+        ),
+        ("DOM only (100-row table, hidden)", table(100, true)),
+        ("DOM only (10-row table)", table(10, false)),
+        ("DOM only (100-row table)", table(100, false)),
+    ] {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        js(
+            c,
+            &format!("window.__t0 = performance.now(); {script}; return 0;"),
+        )
+        .await?;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let v = js(c, "const r = window.__t0; const f = window.__f; const i = f.findIndex((x) => x > r); return f.slice(Math.max(0, i - 3), i + 6).map((x) => Math.round(x - r));").await?;
+        println!("{what}: frames from it: {v}");
+    }
+    Ok(())
 }
 
 /// Opens a page by its hash, through another page so the router runs every time.

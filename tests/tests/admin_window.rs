@@ -74,16 +74,16 @@ async fn setup_mode_ends_when_the_first_operator_is_added_then_roles_show_in_the
             .await?;
         find(&c, "#operator-add").await?.click().await?;
         wait_for_text(&c, "#operators-table", "ta@contoso.example").await?;
-        // The operator field offers the operators the list shows and takes any typed name.
-        let offered = find(&c, "#grant-upn-known").await?.html(true).await?;
-        assert!(
-            offered.contains("ta@contoso.example"),
-            "the new operator is offered: {offered}"
-        );
-        find(&c, "#grant-upn")
-            .await?
-            .send_keys("ta@contoso.example")
-            .await?;
+        // A row's "Grant role" fills in the grant form's operator.
+        find(
+            &c,
+            "#operators-table tr[data-upn='ta@contoso.example'] .grant-open",
+        )
+        .await?
+        .click()
+        .await?;
+        let chosen = find(&c, "#grant-upn").await?.prop("value").await?;
+        assert_eq!(chosen.as_deref(), Some("ta@contoso.example"));
         find(&c, "#grant-role")
             .await?
             .select_by_value("track_admin")

@@ -20,17 +20,16 @@ export async function render(root) {
       h("div", { class: "field" }, h("label", { for: "operator-name" }, "Display name"), dname),
       h("button", { id: "operator-add", type: "submit" }, "Add operator")));
 
-  // Any operator of the roster, typed or picked from the ones the list has shown (the roster can
-  // be longer than a page); the core refuses a name that is not on it.
-  const known = h("datalist", { id: "grant-upn-known" });
-  const grantUpn = h("input", { id: "grant-upn", type: "email", required: true, autocomplete: "off", list: "grant-upn-known", placeholder: "ann@contoso.com" });
+  // Any operator of the roster by name (the roster can be longer than a page), or filled in by a
+  // row's "Grant role" button; the core refuses a name that is not on the roster.
+  const grantUpn = h("input", { id: "grant-upn", type: "email", required: true, autocomplete: "off", placeholder: "ann@contoso.com" });
   const grantRole = h("select", { id: "grant-role" }, Object.entries(ROLE_LABELS).map(([v, t]) => h("option", { value: v }, t)));
   const picker = programPicker({ id: "grant-program" });
   const grantProgram = picker.select;
   const programField = h("div", { class: "field" }, h("label", { for: "grant-program" }, "Program"), grantProgram, picker.find);
   const grantForm = h("form", { id: "grant-form", novalidate: true },
     h("div", { class: "form-row" },
-      h("div", { class: "field" }, h("label", { for: "grant-upn" }, "Operator"), grantUpn, known),
+      h("div", { class: "field" }, h("label", { for: "grant-upn" }, "Operator"), grantUpn),
       h("div", { class: "field" }, h("label", { for: "grant-role" }, "Role"), grantRole),
       programField,
       h("button", { id: "grant-submit", type: "submit" }, "Grant role")));
@@ -74,7 +73,6 @@ export async function render(root) {
     // Setup mode is an empty roster, so the first page says it.
     const setup = ops.length === 0 && !list.el.querySelector(".alert.error");
     banner.hidden = !setup;
-    known.replaceChildren(...ops.map((o) => h("option", { value: o.upn }, o.display_name || o.upn)));
     const s = await refreshSession();
     if (setup && s && s.operator && !upn.value) upn.value = s.operator;
     try { await picker.load(); } catch { grantProgram.replaceChildren(); }
@@ -90,6 +88,10 @@ export async function render(root) {
         }, "×"))) : h("span", { class: "hint" }, "no roles")),
       h("td", {}, o.active ? "Active" : "Deactivated"),
       h("td", { class: "row-actions" },
+        h("button", {
+          type: "button", class: "secondary small grant-open", "aria-label": `Grant a role to ${o.upn}`,
+          onclick: () => { grantUpn.value = o.upn; grantRole.focus(); },
+        }, "Grant role"),
         h("button", {
           type: "button", class: "secondary small", "aria-label": `${o.active ? "Deactivate" : "Reactivate"} ${o.upn}`,
           onclick: () => act(() => invoke("operators_set_active", { upn: o.upn, active: !o.active }), `${o.active ? "Deactivated" : "Reactivated"} ${o.upn}.`),
