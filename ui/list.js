@@ -19,6 +19,8 @@ export const PAGE = 100;
  * - `noun`: what the rows are ("programs"), for the count line;
  * - `sinceRoute`: time the first load from the route change (a page's main list; default true).
  * Returns `{ el, refresh(), items() }`; `refresh({ reset: true })` starts again from the first page.
+ * `refresh()` resolves to true once its rows are shown (false when the read failed or a later
+ * refresh took its place).
  */
 export function pagedList({ id, fetchPage, table, row, empty, noun, sinceRoute = true }) {
   const body = h("div", {});
@@ -78,27 +80,28 @@ export function pagedList({ id, fetchPage, table, row, empty, noun, sinceRoute =
     try {
       page = await fetchPage(null, limit);
     } catch (e) {
-      if (mine !== generation) return;
+      if (mine !== generation) return false;
       items = [];
       cursor = null;
       body.replaceChildren(h("div", { class: "alert error", role: "alert" }, errorText(e)));
       foot.hidden = true;
-      return;
+      return false;
     }
-    if (mine !== generation) return;
+    if (mine !== generation) return false;
     t.fetched = performance.now();
     items = page.items;
     cursor = page.next_cursor || null;
     body.replaceChildren(items.length ? filled(items) : empty());
     showFoot();
     painted(t);
+    return true;
   }
 
   more.addEventListener("click", async () => {
     if (!cursor) return;
     const mine = generation;
-    const t = { started: performance.now() };
-    t.asked = t.started;
+    const now = performance.now();
+    const t = { started: now, asked: now };
     more.disabled = true;
     try {
       const page = await fetchPage(cursor, PAGE);

@@ -13,17 +13,23 @@ export function programLabel(p) {
   return `${p.name} (${p.code})`;
 }
 
+/** The first programs a picker holds, as `programs_page` answers; two pickers on one page can
+ *  share one read (`load(first)`). */
+export function firstPrograms() {
+  return invoke("programs_page", { search: null, cursor: null, limit: PICK });
+}
+
 /**
  * - `id`: the select's id (the find box is `${id}-find`);
  * - `none`: the text of a first option with the value "" (e.g. "All programs"), or null;
- * - `args`: more arguments for `programs_page` (e.g. `{ includeArchived: false }`);
  * - `onChange()`: called when the chosen program changes (by the person or by a search).
- * Returns `{ select, find, load(), items(), complete(), current() }`: `load()` reads the first
- * programs (and resolves to how many it holds); `items()` are the programs held, `complete()`
+ * Returns `{ select, find, load(first), items(), complete(), current() }`: `load()` reads the
+ * first programs, or takes them from `first` (a `firstPrograms()` promise) when no search is
+ * typed, and resolves to how many it holds; `items()` are the programs held, `complete()`
  * says whether they are all there are (no search typed, no more in the store), and `current()` is
  * the chosen program (or null).
  */
-export function programPicker({ id, none = null, args = {}, onChange = () => {} }) {
+export function programPicker({ id, none = null, onChange = () => {} }) {
   const select = h("select", { id });
   const find = h("input", {
     type: "search", id: `${id}-find`, class: "picker-find", hidden: true, autocomplete: "off",
@@ -37,20 +43,18 @@ export function programPicker({ id, none = null, args = {}, onChange = () => {} 
   function fill() {
     const options = items.map((p) => h("option", { value: p.code }, programLabel(p)));
     if (none !== null) options.unshift(h("option", { value: "" }, none));
-    if (!items.length && none === null) {
-      options.push(h("option", { value: "" }, searched ? `No program matches “${searched}”` : "No programs yet"));
-    } else if (!items.length) {
-      if (searched) options.push(h("option", { value: "", disabled: true }, `No program matches “${searched}”`));
-    }
+    // With no "none" option the select still needs one, so an empty one is not disabled.
+    if (!items.length && searched) options.push(h("option", { value: "", disabled: none !== null }, `No program matches “${searched}”`));
+    else if (!items.length && none === null) options.push(h("option", { value: "" }, "No programs yet"));
     if (more) options.push(h("option", { value: "", disabled: true, class: "picker-more" }, `… more programs: type in “Find a program” to narrow`));
     const before = select.value;
     select.replaceChildren(...options);
     if (before && items.some((p) => p.code === before)) select.value = before;
   }
 
-  async function read(search) {
+  async function read(search, first = null) {
     const mine = ++asked;
-    const page = await invoke("programs_page", { ...args, search: search || null, cursor: null, limit: PICK });
+    const page = await (first || invoke("programs_page", { search: search || null, cursor: null, limit: PICK }));
     if (mine !== asked) return false; // a later search has already been asked
     items = page.items;
     more = Boolean(page.next_cursor);
@@ -58,8 +62,9 @@ export function programPicker({ id, none = null, args = {}, onChange = () => {} 
     return true;
   }
 
-  async function load() {
-    await read(find.value.trim());
+  async function load(first = null) {
+    const search = find.value.trim();
+    await read(search, search ? null : first);
     // The find box shows once there are more programs than the picker holds, and stays.
     if (more) find.hidden = false;
     fill();

@@ -4,7 +4,7 @@
 // rescheduling and cancellation after a confirmation.
 import { invoke, h, errorText, download } from "../ipc.js";
 import { pagedList } from "../list.js";
-import { programPicker } from "../picker.js";
+import { programPicker, firstPrograms } from "../picker.js";
 
 const STATE_BADGE = { created: "ok", pending: "warn", cancelling: "warn", cancelled: "muted", failed: "danger" };
 
@@ -70,7 +70,9 @@ export async function render(root) {
 
   async function loadPrograms() {
     try {
-      await Promise.all([picker.load(), filterPicker.load()]);
+      // Both pickers start from the same first programs: one read.
+      const first = firstPrograms();
+      await Promise.all([picker.load(first), filterPicker.load(first)]);
     } catch (e) {
       error.textContent = errorText(e);
     }

@@ -68,10 +68,8 @@ export async function render(root) {
   });
 
   async function refresh() {
-    await list.refresh();
-    const ops = list.items();
     // Setup mode is an empty roster, so the first page says it.
-    const setup = ops.length === 0 && !list.el.querySelector(".alert.error");
+    const setup = (await list.refresh()) && list.items().length === 0;
     banner.hidden = !setup;
     const s = await refreshSession();
     if (setup && s && s.operator && !upn.value) upn.value = s.operator;
