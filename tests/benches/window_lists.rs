@@ -44,6 +44,7 @@ fn main() -> Res<()> {
     let mut runs = DEFAULT_RUNS;
     let mut css = String::new();
     let mut frames = false;
+    let mut probe = None;
     let mut app = target_dir().join("release").join("teams-scheduler");
     let mut data = target_dir().join("bench-data").join("store-scale");
     let mut args = std::env::args().skip(1);
@@ -57,6 +58,9 @@ fn main() -> Res<()> {
             "--css" => css = args.next().ok_or("--css RULES")?,
             // Also print when animation frames came around route changes (a diagnosis).
             "--frames" => frames = true,
+            // Only a diagnosis: where the time after the reply goes, as built and under each
+            // extra-CSS variant (`name=>rules;;name=>rules`, may be empty); see `probe`.
+            "--probe" => probe = Some(args.next().ok_or("--probe VARIANTS")?),
             // cargo bench passes --bench; nothing else is expected.
             "--bench" => {}
             other => return Err(format!("unknown argument {other:?}").into()),
@@ -80,7 +84,11 @@ fn main() -> Res<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let cases = rt.block_on(measure(app, data.clone(), runs, css.clone(), frames))?;
+    let diagnosis_only = probe.is_some();
+    let cases = rt.block_on(measure(app, data.clone(), runs, css.clone(), frames, probe))?;
+    if diagnosis_only {
+        return Ok(());
+    }
     let mut report = report(&cases, runs, &data);
     if !css.is_empty() {
         report.push_str(&format!("\nWith extra CSS: `{css}`\n"));
@@ -105,19 +113,14 @@ async fn measure(
     runs: usize,
     css: String,
     frames: bool,
+    probe_variants: Option<String>,
 ) -> Res<Vec<Case>> {
     let app = App::launch_binary(&app, &data, &[("TSCHED_OPERATOR", ADMIN)])
         .await
         .map_err(|e| e.to_string())?;
     app.run("window_lists_bench", move |c| async move {
         let mut cases = Vec::new();
-        if !css.is_empty() {
-            c.execute(
-                "const s = document.createElement('style'); s.textContent = arguments[0]; document.head.append(s);",
-                vec![Value::String(css)],
-            )
-            .await?;
-        }
+        add_css(&c, &css).await?;
         // Warm up once: the first visit of each page also loads its module.
         for page in ["programs", "meetings", "batches", "audit", "operators"] {
             route(&c, page).await?;
@@ -125,6 +128,10 @@ async fn measure(
         }
         if frames {
             frame_diagnosis(&c).await?;
+        }
+        if let Some(variants) = probe_variants {
+            probe(&c, &variants).await?;
+            return Ok(Vec::new());
         }
         for (name, page) in [
             ("Programs, first page", "programs"),
@@ -298,6 +305,89 @@ async fn frame_diagnosis(c: &Client) -> Res<()> {
         println!("{what}: frames from it: {v}");
     }
     Ok(())
+}
+
+/// Diagnosis (`--probe`): where a list page's time goes after the reply. For the Programs and
+/// Audit pages, and for each `name=>css` variant (extra CSS added for the run, `;;` between
+/// variants), it puts the shown rows back into the page six times (a copy of the `tbody`) and
+/// prints, in ms: building the copy into the document, style (`getComputedStyle`), layout
+/// (`offsetHeight`), then the first and the second animation frame. It first times a few IPC
+/// calls alone (round trip in the page, and the reply's size).
+async fn probe(c: &Client, variants: &str) -> Res<()> {
+    for (what, call) in [
+        ("app_info", "invoke('app_info')"),
+        (
+            "programs_page, 10 rows",
+            "invoke('programs_page', { limit: 10 })",
+        ),
+        (
+            "programs_page, 100 rows",
+            "invoke('programs_page', { limit: 100 })",
+        ),
+        (
+            "audit_page, 100 rows",
+            "invoke('audit_page', { limit: 100 })",
+        ),
+    ] {
+        let mut v = Vec::new();
+        for _ in 0..8 {
+            js(c, &format!("window.__i = null; const invoke = window.__TAURI__.core.invoke; const t0 = performance.now(); {call}.then((r) => {{ window.__i = `${{Math.round(performance.now() - t0)}} ms/${{JSON.stringify(r).length}} B`; }}, (e) => {{ window.__i = String(e.message || e); }}); return 0;")).await?;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            v.push(
+                js(c, "return window.__i;")
+                    .await?
+                    .as_str()
+                    .unwrap_or("-")
+                    .to_string(),
+            );
+        }
+        println!("IPC {what}: {}", v.join(", "));
+    }
+    let variants: Vec<(&str, &str)> = std::iter::once(("as built", ""))
+        .chain(
+            variants
+                .split(";;")
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| v.split_once("=>").unwrap_or((v, ""))),
+        )
+        .collect();
+    for page in ["programs", "audit"] {
+        route(c, page).await?;
+        loaded(c, list_of(page), 0).await?;
+        for (name, css) in &variants {
+            let added = add_css(c, css).await?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let mut runs = Vec::new();
+            for _ in 0..6 {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                js(c, "const m = document.getElementById('main'); const tb = m.querySelector('tbody'); window.__r = null; const t0 = performance.now(); tb.replaceWith(tb.cloneNode(true)); const t1 = performance.now(); void getComputedStyle(m.querySelector('tbody').lastElementChild.lastElementChild).color; const t2 = performance.now(); void document.body.offsetHeight; const t3 = performance.now(); requestAnimationFrame(() => { const t4 = performance.now(); requestAnimationFrame(() => { window.__r = [t1 - t0, t2 - t1, t3 - t2, t4 - t3, performance.now() - t3].map(Math.round).join('/'); }); }); return 0;").await?;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                runs.push(
+                    js(c, "return window.__r;")
+                        .await?
+                        .as_str()
+                        .unwrap_or("-")
+                        .to_string(),
+                );
+            }
+            js(c, &format!("const sh = document.styleSheets[0]; for (let i = 0; i < {added}; i++) sh.deleteRule(sh.cssRules.length - 1); return 0;")).await?;
+            println!(
+                "{page}, {name}: DOM/style/layout/1st frame/2nd frame: {}",
+                runs.join("  ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Adds CSS rules to the page's style sheet and returns how many. Through the CSSOM: the app's
+/// content security policy refuses a `<style>` element put in by a script, silently.
+async fn add_css(c: &Client, css: &str) -> Res<u64> {
+    if css.trim().is_empty() {
+        return Ok(0);
+    }
+    let n = js(c, &format!("const sh = document.styleSheets[0]; let n = 0; for (const r of {}.split('}}').filter((x) => x.trim())) {{ sh.insertRule(r + '}}', sh.cssRules.length); n++; }} return n;", serde_json::to_string(css)?)).await?;
+    Ok(n.as_u64().unwrap_or(0))
 }
 
 /// Opens a page by its hash, through another page so the router runs every time.
