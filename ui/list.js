@@ -43,9 +43,23 @@ export function pagedList({ id, fetchPage, table, row, empty, noun, sinceRoute =
 
   function filled(rows) {
     const t = table();
-    t.querySelector("tbody").append(...rows.map(row));
+    t.classList.add("rows");
+    t.setAttribute("role", "table");
+    for (const g of t.querySelectorAll(":scope > thead, :scope > tbody")) g.setAttribute("role", "rowgroup");
+    for (const tr of t.querySelectorAll(":scope > thead > tr")) roles(tr);
+    t.querySelector("tbody").append(...rows.map(aRow));
     return t;
   }
+
+  // The rows are grids (ui/styles.css, `table.rows`), which takes away their table semantics; the
+  // roles give them back.
+  function roles(tr) {
+    tr.setAttribute("role", "row");
+    for (const cell of tr.children) cell.setAttribute("role", cell.tagName === "TH" ? "columnheader" : "cell");
+    return tr;
+  }
+
+  const aRow = (item) => roles(row(item));
 
   function showFoot() {
     foot.hidden = !cursor && items.length <= PAGE;
@@ -110,7 +124,7 @@ export function pagedList({ id, fetchPage, table, row, empty, noun, sinceRoute =
       items = items.concat(page.items);
       cursor = page.next_cursor || null;
       // There is a next page only after a page with rows, so the table is there.
-      body.querySelector("tbody").append(...page.items.map(row));
+      body.querySelector("tbody").append(...page.items.map(aRow));
       showFoot();
       painted(t);
     } catch (e) {
