@@ -55,8 +55,12 @@ async function isFirstRun() {
 }
 
 // A store nobody has used yet opens on the welcome page; any other on its usual first page.
+// Unless the person already went to a page while the store was asked: drawing again would throw
+// away what they began there (a test caught a form being replaced while it was filled in).
 async function start() {
-  if (!location.hash && (await isFirstRun())) history.replaceState(null, "", "#/welcome");
+  const welcome = !location.hash && (await isFirstRun());
+  if (generation > 0) return;
+  if (welcome) history.replaceState(null, "", "#/welcome");
   route();
 }
 
