@@ -331,15 +331,7 @@ async fn probe(c: &Client, variants: &str) -> Res<()> {
     ] {
         let mut v = Vec::new();
         for _ in 0..8 {
-            js(c, &format!("window.__i = null; const invoke = window.__TAURI__.core.invoke; const t0 = performance.now(); {call}.then((r) => {{ window.__i = `${{Math.round(performance.now() - t0)}} ms/${{JSON.stringify(r).length}} B`; }}, (e) => {{ window.__i = String(e.message || e); }}); return 0;")).await?;
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            v.push(
-                js(c, "return window.__i;")
-                    .await?
-                    .as_str()
-                    .unwrap_or("-")
-                    .to_string(),
-            );
+            v.push(later(c, &format!("const invoke = window.__TAURI__.core.invoke; const t0 = performance.now(); {call}.then((r) => {{ window.__later = `${{Math.round(performance.now() - t0)}} ms/${{JSON.stringify(r).length}} B`; }}, (e) => {{ window.__later = String(e.message || e); }});"), 200).await?);
         }
         println!("IPC {what}: {}", v.join(", "));
     }
@@ -360,15 +352,7 @@ async fn probe(c: &Client, variants: &str) -> Res<()> {
             let mut runs = Vec::new();
             for _ in 0..6 {
                 tokio::time::sleep(Duration::from_millis(300)).await;
-                js(c, "const m = document.getElementById('main'); const tb = m.querySelector('tbody'); window.__r = null; const t0 = performance.now(); tb.replaceWith(tb.cloneNode(true)); const t1 = performance.now(); void getComputedStyle(m.querySelector('tbody').lastElementChild.lastElementChild).color; const t2 = performance.now(); void document.body.offsetHeight; const t3 = performance.now(); requestAnimationFrame(() => { const t4 = performance.now(); requestAnimationFrame(() => { window.__r = [t1 - t0, t2 - t1, t3 - t2, t4 - t3, performance.now() - t3].map(Math.round).join('/'); }); }); return 0;").await?;
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                runs.push(
-                    js(c, "return window.__r;")
-                        .await?
-                        .as_str()
-                        .unwrap_or("-")
-                        .to_string(),
-                );
+                runs.push(later(c, "const m = document.getElementById('main'); const tb = m.querySelector('tbody'); const t0 = performance.now(); tb.replaceWith(tb.cloneNode(true)); const t1 = performance.now(); void getComputedStyle(m.querySelector('tbody').lastElementChild.lastElementChild).color; const t2 = performance.now(); void document.body.offsetHeight; const t3 = performance.now(); requestAnimationFrame(() => { const t4 = performance.now(); requestAnimationFrame(() => { window.__later = [t1 - t0, t2 - t1, t3 - t2, t4 - t3, performance.now() - t3].map(Math.round).join('/'); }); });", 300).await?);
             }
             js(c, &format!("const sh = document.styleSheets[0]; for (let i = 0; i < {added}; i++) sh.deleteRule(sh.cssRules.length - 1); return 0;")).await?;
             println!(
@@ -378,6 +362,15 @@ async fn probe(c: &Client, variants: &str) -> Res<()> {
         }
     }
     Ok(())
+}
+
+/// Runs `script`, which sets `window.__later` when what it started is over, and reads that
+/// `wait_ms` later ("-" if it was not set by then).
+async fn later(c: &Client, script: &str, wait_ms: u64) -> Res<String> {
+    js(c, &format!("window.__later = null; {script} return 0;")).await?;
+    tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+    let v = js(c, "return window.__later;").await?;
+    Ok(v.as_str().unwrap_or("-").to_string())
 }
 
 /// Adds CSS rules to the page's style sheet and returns how many. Through the CSSOM: the app's
