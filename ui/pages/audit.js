@@ -106,8 +106,14 @@ function table() {
 function auditRow(r) {
   return h("tr", {},
     h("td", { class: "nowrap" }, r.at.replace("T", " ").replace("Z", "")),
-    h("td", {}, r.operator),
+    h("td", {}, atBreak(r.operator)),
     h("td", {}, h("code", {}, r.action)),
     h("td", {}, r.target),
     h("td", { class: "change" }, change(r)));
+}
+
+/** An address that may wrap before its "@" rather than inside a word. */
+function atBreak(address) {
+  const at = address.indexOf("@");
+  return at > 0 ? [address.slice(0, at), h("wbr"), address.slice(at)] : address;
 }
