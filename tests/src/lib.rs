@@ -383,6 +383,34 @@ pub async fn find(client: &Client, css: &str) -> Result<fantoccini::elements::El
         .map_err(|e| format!("{css}: {e}").into())
 }
 
+/// Clicks an element below a long list once the page has stopped moving it. List rows past the
+/// 10th are laid out only when they come near the view (`content-visibility`, ui/styles.css), so
+/// scrolling to an element under them moves it once more a frame later: WebDriver's own
+/// scroll-then-click can land on what was there before (a person sees it move first). This
+/// scrolls it to the middle of the view until it keeps its place for two frames, then clicks.
+pub async fn click_settled(client: &Client, css: &str) -> Result<(), BoxError> {
+    let settle = r#"const [css, done] = arguments; let last = null; let n = 0;
+        const step = () => {
+          const el = document.querySelector(css);
+          if (!el) return done(false);
+          el.scrollIntoView({ block: "center" });
+          requestAnimationFrame(() => requestAnimationFrame(() => {
+            const top = el.getBoundingClientRect().top;
+            if (top === last || ++n > 20) done(true); else { last = top; step(); }
+          }));
+        };
+        step();"#;
+    let found = client
+        .execute_async(settle, vec![serde_json::Value::String(css.to_string())])
+        .await
+        .map_err(|e| format!("{css}: {e}"))?;
+    if found != serde_json::Value::Bool(true) {
+        return Err(format!("{css}: not in the page").into());
+    }
+    find(client, css).await?.click().await?;
+    Ok(())
+}
+
 /// Waits (up to 15 s) until the element's text contains `needle`; returns the text.
 pub async fn wait_for_text(client: &Client, css: &str, needle: &str) -> Result<String, BoxError> {
     let deadline = Instant::now() + Duration::from_secs(15);

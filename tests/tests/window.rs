@@ -85,9 +85,9 @@ async fn lists_and_program_pickers_page_through_more_programs_than_they_show(
             .find_all(fantoccini::Locator::Css("#programs-table tbody tr"))
             .await?;
         assert_eq!(rows.len(), 100, "the first page holds 100 programs");
-        find(&c, "#programs-list-more").await?.click().await?;
+        tsched_e2e::click_settled(&c, "#programs-list-more").await?;
         tsched_e2e::wait_for_text(&c, "#programs-list-count", "first 200").await?;
-        find(&c, "#programs-list-more").await?.click().await?;
+        tsched_e2e::click_settled(&c, "#programs-list-more").await?;
         tsched_e2e::wait_for_text(&c, "#programs-list-count", "All 205 programs shown.").await?;
         let rows = c
             .find_all(fantoccini::Locator::Css("#programs-table tbody tr"))
