@@ -73,6 +73,10 @@ export async function render(root) {
     banner.hidden = !setup;
     const s = await refreshSession();
     if (setup && s && s.operator && !upn.value) upn.value = s.operator;
+  }
+
+  // The grant form's programs: read once (this page changes operators, not programs).
+  async function loadPrograms() {
     try { await picker.load(); } catch { grantProgram.replaceChildren(); }
   }
 
@@ -121,5 +125,5 @@ export async function render(root) {
     h("section", { class: "card", "aria-labelledby": "grant-title" }, h("h2", { id: "grant-title" }, "Grant a role"), grantForm),
   );
   syncProgram();
-  await refresh();
+  await Promise.all([refresh(), loadPrograms()]);
 }
