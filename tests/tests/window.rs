@@ -97,6 +97,21 @@ async fn lists_and_program_pickers_page_through_more_programs_than_they_show(
             205,
             "Show more appends the next 100, then the last 5"
         );
+        // The rows are laid out as grids (ui/styles.css), so the list says it is a table with
+        // roles, on the first page's rows and the appended ones alike.
+        let roles = c
+            .execute(
+                "const t = document.getElementById('programs-table'); const rows = [...t.querySelectorAll('tbody > tr')]; \
+                 return [t.getAttribute('role'), t.tHead.getAttribute('role'), t.tBodies[0].getAttribute('role'), t.querySelector('thead th').getAttribute('role'), \
+                 rows.filter((r) => r.getAttribute('role') !== 'row').length, rows.flatMap((r) => [...r.children]).filter((d) => d.getAttribute('role') !== 'cell').length];",
+                vec![],
+            )
+            .await?;
+        assert_eq!(
+            roles,
+            serde_json::json!(["table", "rowgroup", "rowgroup", "columnheader", 0, 0]),
+            "table, row group, header, row and cell roles on all 205 rows"
+        );
         let last = rows[204].text().await?;
         assert!(
             last.contains("Program 204"),
