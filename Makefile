@@ -22,9 +22,11 @@ test: deps-test
 
 deps-run:
 	scripts/ensure-deps.sh run
+	scripts/check-programs.sh run
 
 deps-test:
 	scripts/ensure-deps.sh test
+	scripts/check-programs.sh test
 
 deps-package:
 	scripts/ensure-deps.sh package

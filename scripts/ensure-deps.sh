@@ -12,10 +12,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 run_pkgs=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libayatana-appindicator3-dev
   librsvg2-dev libxdo-dev libdbus-1-dev)
 # Real-window tests: a virtual display, WebKit's WebDriver, a session bus and a Secret Service.
-test_pkgs=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring python3)
+test_pkgs=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring libsecret-tools python3)
 
 pkgs=("${run_pkgs[@]}")
 [ "$want" = test ] && pkgs+=("${test_pkgs[@]}")
+# And the package of every program the tests and scripts spawn (scripts/programs.txt, which
+# scripts/check-programs.sh checks afterwards).
+while read -r program mode source; do
+  case "$program" in '' | '#'*) continue ;; esac
+  case "$source" in rustup | *:*) continue ;; esac
+  if [ "$mode" = run ] || [ "$mode" = "$want" ]; then pkgs+=("$source"); fi
+done <"$here/programs.txt"
 # The .deb: the Tauri bundler comes from npm (scripts/tauri-cli.sh), unless a Tauri CLI 2.x or npm
 # (e.g. from NodeSource, which ships nodejs with npm inside) is already there.
 if [ "$want" = package ] && ! "$here/tauri-cli.sh" >/dev/null 2>&1 && ! command -v npm >/dev/null; then
