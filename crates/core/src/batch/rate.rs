@@ -25,6 +25,10 @@ const GOODPUT_WINDOW: Duration = Duration::from_secs(2);
 pub const MIN_PROBE_SHARE: f64 = 0.001;
 /// Without a 429 for this long, probing speeds up again (doubling, up to the configured share).
 pub const PROBE_RESET: Duration = Duration::from_secs(20);
+/// Longest global hold one 429 causes. Graph's real `Retry-After` values are seconds; a hostile
+/// or broken one (`1e20`, a day) must neither overflow the clock nor park a batch for hours, so
+/// it holds for this long (the same ceiling the single-request policy honours).
+pub const MAX_HOLD: Duration = crate::graph::retry::MAX_RETRY_AFTER;
 
 /// Tunables of [`RateController`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -179,11 +183,12 @@ impl RateController {
     }
 
     /// A 429 for a request sent at `sent_at`: hold everything for `retry_after` (exactly; a
-    /// missing header counts as 1 s) and, once per congestion episode, cut the rate.
+    /// missing header counts as 1 s; a longer one than [`MAX_HOLD`] holds for `MAX_HOLD`, after
+    /// which the next 429 holds again) and, once per congestion episode, cut the rate.
     pub fn on_throttled(&mut self, now: Instant, sent_at: Instant, retry_after: Option<Duration>) {
         self.throttles += 1;
-        let wait = retry_after.unwrap_or(Duration::from_secs(1));
-        let until = now + wait;
+        let wait = retry_after.unwrap_or(Duration::from_secs(1)).min(MAX_HOLD);
+        let until = now.checked_add(wait).unwrap_or(now);
         self.hold_until = Some(self.hold_until.map_or(until, |h| h.max(until)));
         let same_episode = self.last_cut.is_some_and(|c| sent_at <= c);
         if same_episode {
@@ -284,6 +289,20 @@ mod tests {
             rc.acquire(t0 + ms(500)),
             Err(ms(510)),
             "Retry-After is honoured exactly for every request"
+        );
+    }
+
+    #[test]
+    fn a_huge_retry_after_neither_panics_nor_holds_the_batch_for_hours() {
+        let t0 = Instant::now();
+        let mut rc = RateController::new(RateConfig::default(), t0);
+        rc.on_success(t0);
+        // Duration::MAX would overflow `Instant + Duration` (a panic before the cap).
+        rc.on_throttled(t0 + ms(10), t0, Some(Duration::MAX));
+        assert_eq!(
+            rc.hold_until(t0 + ms(10)),
+            Some(t0 + ms(10) + MAX_HOLD),
+            "the hold is capped at MAX_HOLD"
         );
     }
 

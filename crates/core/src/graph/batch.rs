@@ -32,10 +32,10 @@ pub struct ItemResponse {
 }
 
 impl ItemResponse {
-    /// `Retry-After` of a throttled item.
+    /// `Retry-After` of a throttled item, capped at [`super::retry::RETRY_AFTER_CEILING`]
+    /// (a hostile `1e20` must not panic).
     pub fn retry_after(&self) -> Option<Duration> {
-        let secs: f64 = self.headers.get("retry-after")?.trim().parse().ok()?;
-        (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+        super::retry::parse_retry_after(self.headers.get("retry-after")?)
     }
 
     /// The item's error as a [`GraphError`] (for non-2xx items).
@@ -121,8 +121,19 @@ pub async fn send_chunk(
             body_for(requests),
         ))
         .await?;
-    let answer: Answer = super::decode_body(&raw.body, raw.request_id.clone())?;
-    let mut out: Vec<Option<ItemResponse>> = vec![None; requests.len()];
+    match_answers(&raw.body, requests.len(), raw.request_id)
+}
+
+/// Pure: the `$batch` answer `body` as one [`ItemResponse`] per request (`count` of them), in
+/// request order. Any body (malformed, hostile, ids out of range) gives an answer or a
+/// [`GraphError::Decode`], never a panic.
+pub fn match_answers(
+    body: &[u8],
+    count: usize,
+    request_id: Option<String>,
+) -> Result<Vec<ItemResponse>, GraphError> {
+    let answer: Answer = super::decode_body(body, request_id.clone())?;
+    let mut out: Vec<Option<ItemResponse>> = vec![None; count];
     for item in answer.responses {
         if let Some(slot) = item.id.parse::<usize>().ok().and_then(|i| out.get_mut(i)) {
             *slot = Some(ItemResponse {
@@ -143,7 +154,7 @@ pub async fn send_chunk(
                 path: format!("responses[id={i}]"),
                 reason: "the $batch answer has no response for this request".into(),
                 body: String::new(),
-                request_id: raw.request_id.clone(),
+                request_id: request_id.clone(),
             })
         })
         .collect()
@@ -244,5 +255,153 @@ mod tests {
             matches!(r.error(), GraphError::Throttled { .. }),
             "429 item is a throttling error"
         );
+    }
+
+    mod hostile {
+        //! Property test: whatever status, headers and body a server (or something posing as
+        //! one) sends, the pure parsing and decision functions answer without panicking.
+        use super::super::*;
+        use crate::graph::{body_within_limit, decode_body, error, retry};
+        use proptest::prelude::*;
+        use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+
+        fn retry_after_text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<f64>().prop_map(|f| f.to_string()),
+                any::<u128>().prop_map(|n| n.to_string()),
+                (any::<u64>(), 0u32..400).prop_map(|(m, e)| format!("{m}e{e}")),
+                "[ -~]{0,40}",
+                Just("1e20".to_string()),
+                Just("-0".to_string()),
+            ]
+        }
+
+        fn body_bytes() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..300),
+                "\\PC{0,200}".prop_map(String::into_bytes),
+                (
+                    any::<String>(),
+                    any::<u16>(),
+                    retry_after_text(),
+                    any::<String>()
+                )
+                    .prop_map(|(id, status, ra, msg)| json!({
+                        "responses": [{"id": id, "status": status,
+                            "headers": {"Retry-After": ra, "request-id": msg.clone()},
+                            "body": {"error": {"code": msg.clone(), "message": msg}}}]
+                    })
+                    .to_string()
+                    .into_bytes()),
+            ]
+        }
+
+        /// Serves one HTTP answer whose head is `head` followed by `body_len` zero bytes.
+        async fn serve_once(head: String, body_len: usize) -> String {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            tokio::spawn(async move {
+                let (mut s, _) = listener.accept().await.expect("accept");
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let _ = s.write_all(head.as_bytes()).await;
+                let zeros = vec![0u8; 64 * 1024];
+                let mut left = body_len;
+                while left > 0 {
+                    let n = left.min(zeros.len());
+                    if s.write_all(&zeros[..n]).await.is_err() {
+                        return;
+                    }
+                    left -= n;
+                }
+            });
+            format!("http://{addr}")
+        }
+
+        #[tokio::test]
+        async fn an_oversized_graph_body_is_refused_not_read_into_memory() {
+            let token = crate::graph::StaticToken(crate::secret::Sensitive::new("t".to_string()));
+            let declared = serve_once(
+                "HTTP/1.1 200 OK\r\nContent-Length: 1099511627776\r\n\r\n".into(),
+                0,
+            )
+            .await;
+            let client = GraphClient::new(&declared, std::sync::Arc::new(token.clone()));
+            let e = client
+                .send(&GraphRequest::get("/me"))
+                .await
+                .expect_err("a 1 TiB Content-Length is refused up front");
+            assert!(
+                e.to_string().contains("larger than 16 MiB"),
+                "says why: {e}"
+            );
+            let streamed = serve_once(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\nConnection: close\r\n\r\n"
+                    .into(),
+                crate::graph::MAX_BODY_BYTES + 64 * 1024,
+            )
+            .await;
+            let client = GraphClient::new(&streamed, std::sync::Arc::new(token));
+            let e = client
+                .send(&GraphRequest::get("/me"))
+                .await
+                .expect_err("a body without a length is cut at the limit");
+            assert!(
+                e.to_string().contains("larger than 16 MiB"),
+                "says why: {e}"
+            );
+        }
+
+        proptest! {
+            #[test]
+            fn hostile_headers_and_bodies_never_panic_the_parsers(
+                status in any::<u16>(),
+                attempt in 0u32..12,
+                ra in retry_after_text(),
+                body in body_bytes(),
+                count in 0usize..25,
+                declared in proptest::option::of(any::<u64>()),
+                read in any::<usize>(),
+            ) {
+                let parsed = retry::parse_retry_after(&ra);
+                prop_assert!(
+                    !matches!(parsed, Some(d) if d > retry::RETRY_AFTER_CEILING),
+                    "Retry-After {ra:?} read above the ceiling: {parsed:?}"
+                );
+                let mut headers = HeaderMap::new();
+                if let Ok(v) = HeaderValue::from_str(&ra) {
+                    headers.insert(RETRY_AFTER, v);
+                }
+                let _ = retry::retry_after(&headers);
+                if let retry::RetryDecision::RetryAfter(wait) =
+                    retry::retry_decision(status, &headers, attempt)
+                {
+                    prop_assert!(
+                        wait <= retry::MAX_RETRY_AFTER,
+                        "never sleeps past the honoured maximum: {wait:?}"
+                    );
+                }
+                let _ = error::parse_error_body(&body);
+                let _ = decode_body::<serde_json::Value>(&body, Some(ra.clone()));
+                let _ = body_within_limit(declared, read);
+                let item = ItemResponse {
+                    status,
+                    headers: HashMap::from([("retry-after".to_string(), ra.clone())]),
+                    body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+                };
+                let _ = item.retry_after();
+                let _ = item.error().to_string();
+                if let Ok(items) = match_answers(&body, count, None) {
+                    prop_assert_eq!(items.len(), count, "one answer per request");
+                    for i in items {
+                        let _ = i.retry_after();
+                        let _ = i.error().to_string();
+                    }
+                }
+            }
+        }
     }
 }

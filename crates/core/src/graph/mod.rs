@@ -163,10 +163,7 @@ impl GraphClient {
                 .get("request-id")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let body = resp.bytes().await.map_err(|e| GraphError::Network {
-                host: host.clone(),
-                reason: describe_reqwest(&e),
-            })?;
+            let body = read_body(resp, &host).await?;
             if (200..300).contains(&status) {
                 return Ok(RawResponse {
                     status,
@@ -205,6 +202,46 @@ impl GraphClient {
             });
         }
     }
+}
+
+/// Largest response body read from Graph. Real answers are far smaller (a page of 999 users is
+/// a few hundred KiB); a larger one is refused rather than filling memory.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Pure: whether a body of `declared` bytes (`Content-Length`, if sent) or `read_so_far` bytes
+/// is still within [`MAX_BODY_BYTES`].
+pub fn body_within_limit(declared: Option<u64>, read_so_far: usize) -> bool {
+    let declared_ok = match declared {
+        Some(n) => n <= MAX_BODY_BYTES as u64,
+        None => true,
+    };
+    declared_ok && read_so_far <= MAX_BODY_BYTES
+}
+
+/// Reads a response body chunk by chunk, refusing (as a network error naming the host and the
+/// limit) one larger than [`MAX_BODY_BYTES`], whether announced by `Content-Length` or not.
+async fn read_body(mut resp: reqwest::Response, host: &str) -> Result<Vec<u8>, GraphError> {
+    let too_big = || GraphError::Network {
+        host: host.to_string(),
+        reason: format!(
+            "the response body is larger than {} MiB; refused",
+            MAX_BODY_BYTES / (1024 * 1024)
+        ),
+    };
+    if !body_within_limit(resp.content_length(), 0) {
+        return Err(too_big());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| GraphError::Network {
+        host: host.to_string(),
+        reason: describe_reqwest(&e),
+    })? {
+        if !body_within_limit(None, body.len().saturating_add(chunk.len())) {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// One request for [`GraphClient::send`] (pure data, so request building is unit-testable).

@@ -11,6 +11,11 @@ use reqwest::header::HeaderMap;
 pub const MAX_ATTEMPTS: u32 = 4;
 /// Longest wait honoured from `Retry-After`; beyond it, give up and report throttling.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+/// Largest `Retry-After` we read: a longer value (up to `1e20` or more from a hostile or broken
+/// server, which would overflow a `Duration` or an `Instant`) is read as one day. Nothing waits
+/// that long: [`retry_decision`] gives up past [`MAX_RETRY_AFTER`], and the error message then
+/// says "retry after 86400 s" at most.
+pub const RETRY_AFTER_CEILING: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// What to do after a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,8 +29,19 @@ pub enum RetryDecision {
 /// `Retry-After` in seconds (integer or fractional); HTTP dates are not used by Graph.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    let secs: f64 = v.trim().parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+    parse_retry_after(v)
+}
+
+/// Pure: a `Retry-After` value in seconds (integer or fractional), capped at
+/// [`RETRY_AFTER_CEILING`]. `None` for anything else (negative, NaN, infinite, text, an HTTP
+/// date). Never panics, whatever the text.
+pub fn parse_retry_after(raw: &str) -> Option<Duration> {
+    let secs: f64 = raw.trim().parse().ok()?;
+    if !secs.is_finite() || secs < 0.0 {
+        return None;
+    }
+    let ceiling = RETRY_AFTER_CEILING.as_secs_f64();
+    Some(Duration::from_secs_f64(secs.min(ceiling)))
 }
 
 /// Exponential backoff without Retry-After: 1 s, 2 s, 4 s …
@@ -78,6 +94,41 @@ mod tests {
             RetryDecision::GiveUp,
             "too long a wait is reported, not slept"
         );
+    }
+
+    #[test]
+    fn a_huge_retry_after_does_not_panic_and_is_capped_at_one_day() {
+        for v in [
+            "1e20",
+            "1e300",
+            "18446744073709551616",
+            "9999999999999999999.5",
+        ] {
+            assert_eq!(
+                retry_after(&with_retry_after(v)),
+                Some(RETRY_AFTER_CEILING),
+                "{v}: read as the ceiling, not a panic in Duration::from_secs_f64"
+            );
+            assert_eq!(
+                retry_decision(429, &with_retry_after(v), 1),
+                RetryDecision::GiveUp,
+                "{v}: too long a wait is reported, not slept"
+            );
+        }
+        for v in [
+            "-1",
+            "NaN",
+            "inf",
+            "-inf",
+            "soon",
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+        ] {
+            assert_eq!(
+                retry_after(&with_retry_after(v)),
+                None,
+                "{v}: not a wait in seconds"
+            );
+        }
     }
 
     #[test]
