@@ -40,6 +40,13 @@ fn param_value(s: &str) -> String {
     }
 }
 
+/// A value written raw (a `mailto:` address, a URI, the UID): control characters, CR and LF
+/// above all, are dropped, so a value Graph or an import supplied cannot end the line and add
+/// properties of its own (RFC 5545 §3.1: a content line ends at CRLF).
+fn raw_value(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).collect()
+}
+
 /// Folds one content line at 75 octets (continuations start with one space, which counts).
 pub fn fold(line: &str) -> String {
     let mut out = String::with_capacity(line.len() + line.len() / 70 * 3);
@@ -69,7 +76,7 @@ fn stamp_db(s: &str) -> String {
 
 /// Pure: the `UID` of a meeting (stable across exports, reschedules and cancellation).
 pub fn uid(m: &MeetingRow) -> String {
-    format!("{}@teams-scheduler", m.external_id)
+    format!("{}@teams-scheduler", raw_value(&m.external_id))
 }
 
 fn event(m: &MeetingRow, now: DateTime<Utc>, out: &mut String) {
@@ -84,6 +91,7 @@ fn event(m: &MeetingRow, now: DateTime<Utc>, out: &mut String) {
         format!("SUMMARY:{}", escape_text(&m.subject)),
     ];
     if let Some(org) = &m.organizer_upn {
+        let org = raw_value(org);
         lines.push(format!("ORGANIZER;CN=Teams Scheduler:mailto:{org}"));
     }
     for a in &m.attendees {
@@ -94,12 +102,13 @@ fn event(m: &MeetingRow, now: DateTime<Utc>, out: &mut String) {
             .map(|n| format!(";CN={}", param_value(n)))
             .unwrap_or_default();
         // The address the coordinator typed is where the person reads mail (a UPN may not be).
-        let addr = &a.address;
+        let addr = raw_value(&a.address);
         lines.push(format!(
             "ATTENDEE{cn};ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{addr}"
         ));
     }
-    if let Some(url) = &m.join_web_url {
+    let join_url = m.join_web_url.as_deref().map(raw_value);
+    if let Some(url) = &join_url {
         lines.push(format!("URL:{url}"));
     }
     lines.push(format!(
@@ -107,7 +116,7 @@ fn event(m: &MeetingRow, now: DateTime<Utc>, out: &mut String) {
         escape_text("Microsoft Teams meeting")
     ));
     let mut desc = String::new();
-    if let Some(url) = &m.join_web_url {
+    if let Some(url) = &join_url {
         desc.push_str(&format!("Join the Microsoft Teams meeting: {url}\n"));
     }
     if let Some(id) = &m.join_meeting_id {
@@ -204,5 +213,48 @@ mod tests {
         }
         let unfolded = folded.trim_end_matches("\r\n").replace("\r\n ", "");
         assert_eq!(unfolded, long, "unfolding restores the line");
+    }
+
+    #[test]
+    fn a_graph_organizer_or_join_url_with_crlf_cannot_inject_ics_properties() {
+        let m = MeetingRow {
+            id: 1,
+            external_id: "ext-1".into(),
+            program_id: 1,
+            program_code: "eng".into(),
+            batch_id: None,
+            subject: "s".into(),
+            start_utc: "2027-03-14T09:00:00Z".into(),
+            end_utc: "2027-03-14T10:00:00Z".into(),
+            time_zone: "UTC".into(),
+            state: "created".into(),
+            graph_id: Some("g".into()),
+            join_web_url: Some("https://teams.example/j\r\nATTACH:https://evil.example/x".into()),
+            join_meeting_id: None,
+            passcode: None,
+            organizer_upn: Some("host@x.com\r\nATTENDEE:mailto:spy@evil.example".into()),
+            sequence: 0,
+            last_error: None,
+            created_by: "a@x.com".into(),
+            created_at: "t".into(),
+            updated_at: "t".into(),
+            attendees: Vec::new(),
+        };
+        let text = render_one(&m, Utc::now());
+        let unfolded = text.replace("\r\n ", "");
+        for line in unfolded.split("\r\n") {
+            assert!(
+                !line.starts_with("ATTACH") && !line.starts_with("ATTENDEE"),
+                "a CR/LF in a Graph-supplied value must not start a property: {line:?}"
+            );
+        }
+        assert!(
+            unfolded.contains("ORGANIZER;CN=Teams Scheduler:mailto:host@x.comATTENDEE:mailto:spy"),
+            "the organizer stays one line: {unfolded}"
+        );
+        assert!(
+            !unfolded.contains('\n') || unfolded.split("\r\n").all(|l| !l.contains('\n')),
+            "no bare LF inside a line"
+        );
     }
 }
