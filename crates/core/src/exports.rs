@@ -1,7 +1,8 @@
 //! Saving an export (audit CSV/JSON, batch results CSV, meetings .ics) as a file for the desktop
 //! app, whose web view cannot download a Blob (WebKitGTK drops `<a download>` clicks). The file
 //! goes to the export folder — `$TSCHED_EXPORT_DIR`, else the user's Downloads folder, else home —
-//! under a sanitized name, never over an existing file, written whole or not at all.
+//! under a sanitized name, never over an existing file, written whole or not at all. Every export
+//! file is owner-only (0600 on Unix); [`write_private`] does the same for a path the CLI was given.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -66,11 +67,7 @@ pub fn save_text(dir: &Path, name: &str, text: &str) -> Result<PathBuf, Error> {
         } else {
             dir.join(format!("{stem} ({n}).{ext}"))
         };
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&candidate)
-        {
+        match private_options().create_new(true).open(&candidate) {
             Ok(mut f) => {
                 let written = f.write_all(text.as_bytes()).and_then(|()| f.sync_all());
                 if let Err(e) = written {
@@ -87,6 +84,44 @@ pub fn save_text(dir: &Path, name: &str, text: &str) -> Result<PathBuf, Error> {
         "{} already holds 999 files named like {name}; clear some out",
         dir.display()
     )))
+}
+
+/// Options for writing an export: owner-only (0600 on Unix), as exports hold meeting links,
+/// passcodes and participant addresses.
+fn private_options() -> std::fs::OpenOptions {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        o.mode(0o600);
+    }
+    o
+}
+
+/// Writes `text` to `path` (a file the user named on the command line), replacing its content;
+/// a new file is owner-only (0600 on Unix), and an existing one loses its group and other
+/// permissions before the export goes in.
+pub fn write_private(path: &Path, text: &str) -> Result<(), Error> {
+    let mut f = private_options()
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| io_error(path, &e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let meta = f.metadata().map_err(|e| io_error(path, &e))?;
+        let mode = meta.permissions().mode() & 0o7777;
+        if meta.is_file() && mode & 0o077 != 0 {
+            f.set_permissions(std::fs::Permissions::from_mode(mode & !0o077))
+                .map_err(|e| io_error(path, &e))?;
+        }
+    }
+    f.set_len(0)
+        .and_then(|()| f.write_all(text.as_bytes()))
+        .and_then(|()| f.sync_all())
+        .map_err(|e| io_error(path, &e))
 }
 
 fn io_error(path: &Path, e: &std::io::Error) -> Error {
@@ -135,5 +170,30 @@ mod tests {
         std::fs::write(&file, "x").expect("write");
         let err = save_text(&file, "a.csv", "x").expect_err("not a directory");
         assert!(err.to_string().contains("not-a-dir"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn export_files_are_not_readable_by_other_users() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let saved = save_text(dir.path(), "audit.csv", "secret-ish").expect("save");
+        assert_eq!(mode(&saved), 0o600, "a saved export is owner-only");
+        let named = dir.path().join("meetings.ics");
+        write_private(&named, "BEGIN:VCALENDAR").expect("write");
+        assert_eq!(mode(&named), 0o600, "a new CLI export file is owner-only");
+        std::fs::set_permissions(&named, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        write_private(&named, "short").expect("rewrite");
+        assert_eq!(
+            mode(&named),
+            0o600,
+            "an existing wide file is tightened first"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&named).expect("read"),
+            "short",
+            "the old, longer content is replaced, not left as a tail"
+        );
     }
 }

@@ -554,8 +554,7 @@ pub fn run(cmd: BatchCmd, ctx: &Context) -> anyhow::Result<()> {
                 ExportFormat::Ics => batch::export::batch_ics(&store, &actor, id)?,
             };
             match out {
-                Some(path) => std::fs::write(&path, text)
-                    .with_context(|| format!("cannot write {}", path.display()))?,
+                Some(path) => tsched_core::exports::write_private(&path, &text)?,
                 None => print!("{text}"),
             }
         }

@@ -95,6 +95,66 @@ pub enum StoreError {
     },
 }
 
+/// Creates `dir` and its missing parents; `dir` itself owner-only (0700 on Unix).
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        b.mode(0o700);
+    }
+    b.create(dir)?;
+    // Only a newly made `dir` got the mode above; an existing empty one is tightened too.
+    owner_only(dir)
+}
+
+/// Takes group and other permissions off `path` on Unix, keeping the owner's bits (a read-only
+/// file stays read-only); a no-op elsewhere, where the user profile's ACLs keep others out.
+fn owner_only(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let current = std::fs::metadata(path)?.permissions().mode() & 0o7777;
+        if current & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(current & !0o077))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Makes the database file owner-only before SQLite opens it: creates it empty with mode 0600
+/// when missing (SQLite accepts an empty file as a new database), else tightens it and any
+/// `-wal`/`-shm` left beside it. In-memory and `file:` URI paths are left to SQLite.
+fn secure_db_files(path: &Path) -> std::io::Result<()> {
+    let text = path.to_string_lossy();
+    if text.is_empty() || text.starts_with(':') || text.starts_with("file:") {
+        return Ok(());
+    }
+    if !path.exists() {
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            o.mode(0o600);
+        }
+        o.open(path)?;
+    }
+    owner_only(path)?;
+    for suffix in ["-wal", "-shm"] {
+        let mut companion = path.as_os_str().to_owned();
+        companion.push(suffix);
+        let companion = PathBuf::from(companion);
+        if companion.exists() {
+            owner_only(&companion)?;
+        }
+    }
+    Ok(())
+}
+
 /// An open store. Not `Sync`: front ends hold it behind a mutex.
 pub struct Store {
     conn: Connection,
@@ -111,16 +171,34 @@ impl fmt::Debug for Store {
 
 impl Store {
     /// Opens (creating if needed) the store in `data_dir`, migrating it to the current schema.
+    /// The directory is created owner-only (0700 on Unix); an existing one that already holds
+    /// the database loses its group and other permissions too (it was 0755 before), while a
+    /// directory that is not yet ours keeps its mode.
     pub fn open_in(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Open {
+        let open_err = |e: std::io::Error| StoreError::Open {
             path: data_dir.to_path_buf(),
             source: Box::new(e),
-        })?;
-        Self::open(&crate::paths::db_path(data_dir))
+        };
+        let db = crate::paths::db_path(data_dir);
+        if data_dir.is_dir() {
+            if db.exists() {
+                owner_only(data_dir).map_err(open_err)?;
+            }
+        } else {
+            create_private_dir(data_dir).map_err(open_err)?;
+        }
+        Self::open(&db)
     }
 
-    /// Opens (creating if needed) the store file at `path` and migrates it.
+    /// Opens (creating if needed) the store file at `path` and migrates it. The file and its
+    /// `-wal`/`-shm` companions are owner-only (0600 on Unix): it is created so before SQLite
+    /// opens it (SQLite gives the companions the main file's mode), and an older, wider file
+    /// loses its group and other permissions.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        secure_db_files(path).map_err(|e| StoreError::Open {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        })?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -245,5 +323,47 @@ mod tests {
             -i64::from(CACHE_KIB),
             "list pages need a page cache larger than SQLite's 2 MiB default"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_data_directory_database_and_wal_are_not_readable_by_other_users() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &Path| {
+            std::fs::metadata(p)
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("data");
+        let store = Store::open_in(&dir).expect("open");
+        store
+            .conn()
+            .execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .expect("a write creates the WAL");
+        let db = crate::paths::db_path(&dir);
+        assert_eq!(mode(&dir), 0o700, "a new data directory is owner-only");
+        assert_eq!(
+            mode(&db),
+            0o600,
+            "the database holds every meeting: owner-only"
+        );
+        for suffix in ["-wal", "-shm"] {
+            let mut p = db.as_os_str().to_owned();
+            p.push(suffix);
+            let p = PathBuf::from(p);
+            assert!(p.exists(), "{suffix} exists while the store is open");
+            assert_eq!(mode(&p), 0o600, "{suffix} holds recent rows: owner-only");
+        }
+        drop(store);
+
+        // A store made by an older version (0755 directory, 0644 file) is tightened on open.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let _store = Store::open_in(&dir).expect("reopen");
+        assert_eq!(mode(&dir), 0o700, "an old wide data directory is tightened");
+        assert_eq!(mode(&db), 0o600, "an old wide database is tightened");
     }
 }
