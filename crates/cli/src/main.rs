@@ -3,6 +3,7 @@
 //! status tells the kind of failure (see `exit_code`).
 
 mod commands;
+mod logging;
 mod output;
 
 use std::path::PathBuf;
@@ -29,6 +30,11 @@ struct Cli {
         value_name = "UPN"
     )]
     as_upn: Option<String>,
+
+    /// Also print the log on stderr: -v our info, -vv our debug (RUST_LOG overrides). The log
+    /// file under <data dir>/logs is written either way.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
 
     #[command(subcommand)]
     command: Command,
@@ -62,10 +68,18 @@ enum Command {
     Logout,
     /// Who is acting: signed-in operator and roles, or setup mode.
     Whoami(commands::session::Whoami),
+    /// Diagnostics for support: export a zip of recent logs, versions and failures.
+    #[command(subcommand)]
+    Diagnostics(commands::diagnostics::DiagnosticsCmd),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init(
+        tsched_core::paths::resolve_data_dir(cli.data_dir.as_deref()).as_deref(),
+        cli.verbose,
+    );
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "tsched started");
     let ctx = commands::Context {
         data_dir: cli.data_dir,
         as_upn: cli.as_upn,
@@ -81,11 +95,13 @@ fn main() -> ExitCode {
         Command::Login(args) => commands::session::login(args, &ctx),
         Command::Logout => commands::session::logout(&ctx),
         Command::Whoami(args) => commands::session::whoami(args, &ctx),
+        Command::Diagnostics(cmd) => commands::diagnostics::run(cmd, &ctx),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line: the chain of causes joined, never a backtrace.
+            tracing::warn!(error = %one_line(&e), "command failed");
             eprintln!("tsched: error: {}", one_line(&e));
             ExitCode::from(exit_code(&e))
         }

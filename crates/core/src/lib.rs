@@ -11,6 +11,7 @@ pub mod audit;
 pub mod auth;
 pub mod batch;
 pub mod demo;
+pub mod diagnostics;
 pub mod error;
 pub mod exports;
 pub mod graph;

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod batch;
+pub mod diagnostics;
 pub mod integration;
 pub mod meetings;
 pub mod members;

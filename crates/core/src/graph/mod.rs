@@ -9,6 +9,7 @@ pub mod batch;
 pub mod error;
 pub mod meetings;
 pub mod retry;
+pub mod trace;
 pub mod users;
 
 use std::fmt;
@@ -134,17 +135,21 @@ impl GraphClient {
             .ok()
             .and_then(|u| u.host_str().map(str::to_string))
             .unwrap_or_default();
+        // Logged instead of the path: ids, UPNs and filter values stay out of the log.
+        let template = trace::path_template(&req.path_and_query);
         let mut attempt = 0u32;
         let mut refreshed = false;
         loop {
             attempt += 1;
             let token = self.tokens.token().await?;
+            let client_request_id = uuid::Uuid::new_v4().to_string();
+            let started = std::time::Instant::now();
             let mut builder = self
                 .http
                 .request(req.method.clone(), &url)
                 .bearer_auth(token.expose())
                 .header("Accept", "application/json")
-                .header("client-request-id", uuid::Uuid::new_v4().to_string());
+                .header("client-request-id", client_request_id.as_str());
             for (k, v) in &req.headers {
                 builder = builder.header(*k, v.as_str());
             }
@@ -153,9 +158,22 @@ impl GraphClient {
                     .header("Content-Type", "application/json")
                     .body(body.to_string());
             }
-            let resp = builder.send().await.map_err(|e| GraphError::Network {
-                host: host.clone(),
-                reason: describe_reqwest(&e),
+            let resp = builder.send().await.map_err(|e| {
+                let reason = describe_reqwest(&e);
+                tracing::warn!(
+                    target: "tsched::graph",
+                    method = %req.method,
+                    path = %template,
+                    client_request_id = %client_request_id,
+                    attempt,
+                    duration_ms = started.elapsed().as_millis() as u64,
+                    error = %reason,
+                    "graph call failed before an answer"
+                );
+                GraphError::Network {
+                    host: host.clone(),
+                    reason,
+                }
             })?;
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
@@ -163,6 +181,34 @@ impl GraphClient {
                 .get("request-id")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
+            // One event per call: ids and timing only, never a header value but these two.
+            let throttle_wait_ms = retry::retry_after(&headers).map(|d| d.as_millis() as u64);
+            if status < 400 {
+                tracing::info!(
+                    target: "tsched::graph",
+                    method = %req.method,
+                    path = %template,
+                    status,
+                    request_id = header_rid.as_deref().unwrap_or(""),
+                    client_request_id = %client_request_id,
+                    attempt,
+                    duration_ms = started.elapsed().as_millis() as u64,
+                    "graph call"
+                );
+            } else {
+                tracing::warn!(
+                    target: "tsched::graph",
+                    method = %req.method,
+                    path = %template,
+                    status,
+                    request_id = header_rid.as_deref().unwrap_or(""),
+                    client_request_id = %client_request_id,
+                    attempt,
+                    duration_ms = started.elapsed().as_millis() as u64,
+                    throttle_wait_ms,
+                    "graph call failed"
+                );
+            }
             let body = read_body(resp, &host).await?;
             if (200..300).contains(&status) {
                 return Ok(RawResponse {
@@ -183,6 +229,15 @@ impl GraphClient {
             }
             match retry_decision(status, &headers, attempt) {
                 RetryDecision::RetryAfter(wait) => {
+                    tracing::info!(
+                        target: "tsched::graph",
+                        method = %req.method,
+                        path = %template,
+                        status,
+                        attempt,
+                        wait_ms = wait.as_millis() as u64,
+                        "graph call retried after a wait"
+                    );
                     tokio::time::sleep(wait).await;
                     continue;
                 }

@@ -1,0 +1,541 @@
+//! The diagnostics bundle support staff ask for when a sign-in or a Graph call fails: one zip
+//! (deflate) with the recent log files, the app/OS/WebKitGTK versions, the store's schema
+//! version, the integration's status (tenant, hosts, scopes, expiry) and the recent failures with
+//! their Graph `request-id`s. Also where the log files live (`<data dir>/logs`, kept 14 days), so
+//! both front ends and the bundle agree.
+//!
+//! It must never carry a secret: no token, code, verifier, password or `Authorization` header is
+//! read here (the integration status comes from the store row, not the keyring), and as a second
+//! line of defence every log line that mentions `authorization` or `bearer` is withheld from the
+//! bundle. The zip is written `0600`, whole or not at all, never over an existing file.
+
+use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::access::{self, Action};
+use crate::actor::Actor;
+use crate::auth::Cloud;
+use crate::error::Error;
+use crate::integration::{self, KeyringCheck};
+use crate::store::{self, Store};
+
+/// Folder of the log files inside the data directory.
+pub const LOG_DIR_NAME: &str = "logs";
+/// How many daily log files each front end keeps (two weeks).
+pub const LOG_FILES_KEPT: usize = 14;
+/// File name prefix of the CLI's daily log (`cli.2026-12-04.log`).
+pub const CLI_LOG_PREFIX: &str = "cli";
+/// File name prefix of the desktop app's daily log (`app.2026-12-04.log`).
+pub const APP_LOG_PREFIX: &str = "app";
+/// File name suffix of every log file.
+pub const LOG_SUFFIX: &str = "log";
+
+/// Most log bytes put in one bundle (the newest lines are kept when a file is cut).
+const LOG_BYTES_MAX: u64 = 16 * 1024 * 1024;
+/// Most failures of each kind listed.
+const FAILURES_MAX: usize = 100;
+/// Most failed log events listed in `failures.json`.
+const LOG_EVENTS_MAX: usize = 200;
+/// What replaces a log line that looked like it carried a credential.
+const WITHHELD: &str = "[line withheld from the diagnostics bundle: it mentioned a credential]";
+
+/// The log folder of a data directory.
+pub fn log_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join(LOG_DIR_NAME)
+}
+
+/// What only the front end knows about where it runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Environment {
+    /// `cli` or `app`.
+    pub front_end: String,
+    /// The front end's version (`CARGO_PKG_VERSION`).
+    pub app_version: String,
+    /// WebKitGTK's version, when the window reports it.
+    pub webkitgtk_version: Option<String>,
+}
+
+/// What [`export`] wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct Exported {
+    /// The zip written.
+    pub path: PathBuf,
+    /// The files inside it, in order.
+    pub entries: Vec<String>,
+}
+
+/// Writes the bundle to `dest`, which must not exist yet. Needs the right to manage the
+/// integration (the bundle lists failures across every program).
+pub fn export(
+    store: &Store,
+    actor: &Actor,
+    data_dir: &Path,
+    env: &Environment,
+    dest: &Path,
+) -> Result<Exported, Error> {
+    access::require(store.conn(), actor, Action::IntegrationManage, None)?;
+    let file = create_private(dest)?;
+    match write_bundle(file, store, data_dir, env) {
+        Ok(entries) => {
+            tracing::info!(entries = entries.len(), "diagnostics bundle exported");
+            Ok(Exported {
+                path: dest.to_path_buf(),
+                entries,
+            })
+        }
+        Err(e) => {
+            // Whole or not at all: a cut bundle would mislead support.
+            let _ = std::fs::remove_file(dest);
+            Err(e)
+        }
+    }
+}
+
+/// Writes the bundle into `dir` as `tsched-diagnostics-<UTC time>.zip` (or `… (2).zip` when
+/// taken): for the window, which saves into the export folder.
+pub fn export_into(
+    store: &Store,
+    actor: &Actor,
+    data_dir: &Path,
+    env: &Environment,
+    dir: &Path,
+) -> Result<Exported, Error> {
+    std::fs::create_dir_all(dir).map_err(|e| io_error(dir, &e))?;
+    let stem = format!("tsched-diagnostics-{}", Utc::now().format("%Y%m%d-%H%M%S"));
+    for n in 1..100u32 {
+        let name = if n == 1 {
+            format!("{stem}.zip")
+        } else {
+            format!("{stem} ({n}).zip")
+        };
+        let candidate = dir.join(name);
+        if candidate.exists() {
+            continue;
+        }
+        return export(store, actor, data_dir, env, &candidate);
+    }
+    Err(Error::Conflict(format!(
+        "{} already holds 99 diagnostics bundles named {stem}; clear some out",
+        dir.display()
+    )))
+}
+
+fn create_private(dest: &Path) -> Result<std::fs::File, Error> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    opts.open(dest).map_err(|e| io_error(dest, &e))
+}
+
+fn io_error(path: &Path, e: &std::io::Error) -> Error {
+    Error::invalid(
+        "diagnostics",
+        format!("cannot write {}: {e}", path.display()),
+    )
+}
+
+fn zip_error(e: zip::result::ZipError) -> Error {
+    Error::invalid("diagnostics", format!("cannot write the zip: {e}"))
+}
+
+fn write_bundle(
+    file: std::fs::File,
+    store: &Store,
+    data_dir: &Path,
+    env: &Environment,
+) -> Result<Vec<String>, Error> {
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .unix_permissions(0o600);
+    let mut zip = zip::ZipWriter::new(file);
+    let mut entries = Vec::new();
+    let mut put = |zip: &mut zip::ZipWriter<std::fs::File>, name: String, bytes: &[u8]| {
+        zip.start_file(name.as_str(), opts).map_err(zip_error)?;
+        zip.write_all(bytes)
+            .map_err(|e| Error::invalid("diagnostics", format!("cannot write the zip: {e}")))?;
+        entries.push(name);
+        Ok::<(), Error>(())
+    };
+
+    let logs = recent_logs(&log_dir(data_dir));
+    let summary = summary(store, data_dir, env, &logs);
+    put(&mut zip, "summary.json".into(), &pretty(&summary))?;
+    let failures = failures(store, &logs);
+    put(&mut zip, "failures.json".into(), &pretty(&failures))?;
+    for log in &logs {
+        put(&mut zip, format!("logs/{}", log.name), log.text.as_bytes())?;
+    }
+    let file = zip.finish().map_err(zip_error)?;
+    file.sync_all()
+        .map_err(|e| Error::invalid("diagnostics", format!("cannot write the zip: {e}")))?;
+    Ok(entries)
+}
+
+fn pretty(v: &serde_json::Value) -> Vec<u8> {
+    serde_json::to_vec_pretty(v).expect("invariant: a JSON value always serializes")
+}
+
+/// One log file as it goes into the bundle.
+#[derive(Debug)]
+struct LogFile {
+    name: String,
+    text: String,
+    cut: bool,
+}
+
+/// The newest log files first, within [`LOG_BYTES_MAX`] in all, scrubbed line by line.
+fn recent_logs(dir: &Path) -> Vec<LogFile> {
+    let Ok(read) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<(std::time::SystemTime, PathBuf, String, u64)> = read
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            // No symlinks: the bundle takes only files our front ends wrote.
+            let meta = e.path().symlink_metadata().ok()?;
+            let name = e.file_name().to_str()?.to_string();
+            (meta.is_file() && name.ends_with(&format!(".{LOG_SUFFIX}"))).then(|| {
+                let modified = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
+                (modified, e.path(), name, meta.len())
+            })
+        })
+        .collect();
+    files.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.2.cmp(&a.2)));
+    let mut budget = LOG_BYTES_MAX;
+    let mut out = Vec::new();
+    for (_, path, name, len) in files.into_iter().take(2 * LOG_FILES_KEPT) {
+        if budget == 0 {
+            break;
+        }
+        let take = len.min(budget);
+        let Some(raw) = read_tail(&path, len, take) else {
+            continue;
+        };
+        budget -= take;
+        out.push(LogFile {
+            name,
+            text: scrub(&String::from_utf8_lossy(&raw)),
+            cut: take < len,
+        });
+    }
+    out
+}
+
+fn read_tail(path: &Path, len: u64, take: u64) -> Option<Vec<u8>> {
+    let mut f = std::fs::File::open(path).ok()?;
+    f.seek(SeekFrom::Start(len - take)).ok()?;
+    let mut buf = Vec::with_capacity(take as usize);
+    f.take(take).read_to_end(&mut buf).ok()?;
+    Some(buf)
+}
+
+/// Pure: withholds every line that mentions an `Authorization` header or a bearer token. Our
+/// own events never carry one; this guards against a dependency's debug output.
+pub fn scrub(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let lower = line.to_ascii_lowercase();
+        if lower.contains("authorization") || lower.contains("bearer") {
+            out.push_str(WITHHELD);
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Pure: the `request-id` a core error message names (`[request-id …]`), if any.
+pub fn request_id_in(message: &str) -> Option<String> {
+    let start = message.find("[request-id ")? + "[request-id ".len();
+    let rest = &message[start..];
+    let end = rest.find(']')?;
+    Some(rest[..end].trim().to_string()).filter(|s| !s.is_empty())
+}
+
+fn os_release() -> serde_json::Value {
+    let text = std::fs::read_to_string("/etc/os-release")
+        .or_else(|_| std::fs::read_to_string("/usr/lib/os-release"))
+        .unwrap_or_default();
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .map(|v| v.trim_matches('"').to_string())
+    };
+    let kernel = |f: &str| {
+        std::fs::read_to_string(format!("/proc/sys/kernel/{f}"))
+            .ok()
+            .map(|s| s.trim().to_string())
+    };
+    json!({
+        "family": std::env::consts::OS,
+        "arch": std::env::consts::ARCH,
+        "pretty_name": field("PRETTY_NAME"),
+        "id": field("ID"),
+        "version_id": field("VERSION_ID"),
+        "kernel": {
+            "ostype": kernel("ostype"),
+            "osrelease": kernel("osrelease"),
+            "version": kernel("version"),
+        },
+    })
+}
+
+fn summary(
+    store: &Store,
+    data_dir: &Path,
+    env: &Environment,
+    logs: &[LogFile],
+) -> serde_json::Value {
+    let schema = store::migrations::version(store)
+        .map(|v| json!(v))
+        .unwrap_or_else(|e| json!(format!("unreadable: {e}")));
+    json!({
+        "generated_at": crate::time::now_db(),
+        "front_end": env.front_end,
+        "app_version": env.app_version,
+        "core_version": env!("CARGO_PKG_VERSION"),
+        "webkitgtk_version": env.webkitgtk_version,
+        "os": os_release(),
+        "store": {
+            "schema_version": schema,
+            "schema_version_of_this_build": store::migrations::CURRENT_VERSION,
+            "path": store.path().display().to_string(),
+        },
+        "log_dir": log_dir(data_dir).display().to_string(),
+        "logs": logs.iter().map(|l| json!({ "file": l.name, "cut_to_newest": l.cut })).collect::<Vec<_>>(),
+        "integration": integration_summary(store),
+    })
+}
+
+/// Tenant, hosts, scopes and expiry from the store row; the keyring is not read (so no token
+/// can be), hence `NotChecked`.
+fn integration_summary(store: &Store) -> serde_json::Value {
+    let row = match store::integration::get(store.conn()) {
+        Ok(row) => row,
+        Err(e) => return json!({ "error": format!("unreadable: {e}") }),
+    };
+    let status = integration::assess(row.as_ref(), KeyringCheck::NotChecked, Utc::now());
+    let hosts = row.as_ref().map(|r| {
+        let graph_host = url::Url::parse(&r.graph_base)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string));
+        let authority_host = Cloud::from_stored(&r.cloud, &r.authority_base)
+            .map(|c| c.authority_host())
+            .ok();
+        json!({ "authority_host": authority_host, "graph_host": graph_host })
+    });
+    json!({
+        "state": status.state,
+        "reasons": status.reasons,
+        "cloud": status.cloud,
+        "tenant_id": status.tenant_id,
+        "client_id": status.client_id,
+        "hosts": hosts,
+        "host_upn": status.host_upn,
+        "granted_scopes": status.granted_scopes,
+        "missing_scopes": status.missing_scopes,
+        "connected_at": status.connected_at,
+        "last_refresh_at": status.last_refresh_at,
+        "inactivity_expires_at": status.inactivity_expires_at,
+        "removed_at": status.removed_at,
+        "meetings_available": status.meetings_available,
+        "meetings_unavailable_reason": status.meetings_unavailable_reason,
+    })
+}
+
+/// Recent failures: failed batch items, meetings whose last Graph call failed, and the log's
+/// warnings and errors (each Graph failure there carries `request_id` and `client_request_id`).
+/// Read-only SELECTs of a snapshot, so they live here rather than in the tables' modules.
+fn failures(store: &Store, logs: &[LogFile]) -> serde_json::Value {
+    let batch_items = query_rows(
+        store,
+        "SELECT batch_id, line, external_id, error_code, error_message, attempts, updated_at
+         FROM batch_items WHERE state = 'failed' ORDER BY updated_at DESC LIMIT ?1",
+        |r| {
+            let message: Option<String> = r.get(4)?;
+            Ok(json!({
+                "batch_id": r.get::<_, i64>(0)?,
+                "line": r.get::<_, i64>(1)?,
+                "external_id": r.get::<_, String>(2)?,
+                "error_code": r.get::<_, Option<String>>(3)?,
+                "request_id": message.as_deref().and_then(request_id_in),
+                "error": message,
+                "attempts": r.get::<_, i64>(5)?,
+                "at": r.get::<_, String>(6)?,
+            }))
+        },
+    );
+    let meetings = query_rows(
+        store,
+        "SELECT external_id, state, last_error, updated_at
+         FROM meetings WHERE last_error IS NOT NULL ORDER BY updated_at DESC LIMIT ?1",
+        |r| {
+            let message: Option<String> = r.get(2)?;
+            Ok(json!({
+                "external_id": r.get::<_, String>(0)?,
+                "state": r.get::<_, String>(1)?,
+                "request_id": message.as_deref().and_then(request_id_in),
+                "error": message,
+                "at": r.get::<_, String>(3)?,
+            }))
+        },
+    );
+    let mut events: Vec<&str> = logs
+        .iter()
+        .flat_map(|l| l.text.lines())
+        .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+        .collect();
+    // Newest files come first; within a file, the newest lines last.
+    events.truncate(LOG_EVENTS_MAX);
+    json!({
+        "batch_items": batch_items,
+        "meetings": meetings,
+        "log_events": events,
+    })
+}
+
+fn query_rows(
+    store: &Store,
+    sql: &str,
+    map: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<serde_json::Value>,
+) -> serde_json::Value {
+    let run = || -> rusqlite::Result<Vec<serde_json::Value>> {
+        let mut stmt = store.conn().prepare(sql)?;
+        let rows = stmt.query_map([FAILURES_MAX as i64], map)?;
+        rows.collect()
+    };
+    match run() {
+        Ok(rows) => json!(rows),
+        Err(e) => json!({ "error": format!("unreadable: {e}") }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> Environment {
+        Environment {
+            front_end: "cli".into(),
+            app_version: "9.9.9".into(),
+            webkitgtk_version: Some("2.48.1".into()),
+        }
+    }
+
+    fn read_zip(path: &Path) -> Vec<(String, String)> {
+        let f = std::fs::File::open(path).expect("open zip");
+        let mut z = zip::ZipArchive::new(f).expect("a valid zip");
+        (0..z.len())
+            .map(|i| {
+                let mut e = z.by_index(i).expect("entry");
+                let name = e.name().expect("name").to_string();
+                let mut s = String::new();
+                e.read_to_string(&mut s).expect("utf-8 entry");
+                (name, s)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bundle_has_summary_failures_and_logs_and_is_private() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open_in(dir.path()).expect("store");
+        std::fs::create_dir_all(log_dir(dir.path())).expect("logs");
+        std::fs::write(
+            log_dir(dir.path()).join("cli.2026-12-04.log"),
+            "2026-12-04T10:00:00Z  WARN tsched_core::graph: graph call failed status=500 request_id=\"r-1\"\nAuthorization: Bearer planted\n",
+        )
+        .expect("log");
+        let dest = dir.path().join("out.zip");
+        let out = export(&store, &Actor::local(), dir.path(), &env(), &dest).expect("export");
+        assert_eq!(
+            out.entries,
+            ["summary.json", "failures.json", "logs/cli.2026-12-04.log"],
+            "the bundle lists summary, failures, then the logs"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&dest).expect("meta").permissions().mode();
+            assert_eq!(
+                mode & 0o777,
+                0o600,
+                "the bundle is readable by its owner only"
+            );
+        }
+        let files = read_zip(&dest);
+        let summary: serde_json::Value = serde_json::from_str(&files[0].1).expect("json");
+        assert_eq!(
+            summary["app_version"], "9.9.9",
+            "the front end's version is named"
+        );
+        assert_eq!(
+            summary["webkitgtk_version"], "2.48.1",
+            "WebKitGTK's version is named"
+        );
+        assert_eq!(
+            summary["store"]["schema_version"],
+            store::migrations::CURRENT_VERSION,
+            "the store's schema version is named"
+        );
+        assert_eq!(
+            summary["integration"]["state"], "not_connected",
+            "a store without integration says so: {summary}"
+        );
+        let failures: serde_json::Value = serde_json::from_str(&files[1].1).expect("json");
+        assert!(
+            failures["log_events"][0]
+                .as_str()
+                .is_some_and(|l| l.contains("r-1")),
+            "the log's Graph failure is listed with its request-id: {failures}"
+        );
+        let log = &files[2].1;
+        assert!(
+            !log.contains("planted"),
+            "an Authorization line never reaches the bundle"
+        );
+        assert!(
+            log.contains("withheld"),
+            "the withheld line is marked: {log}"
+        );
+    }
+
+    #[test]
+    fn an_existing_file_is_never_overwritten_by_a_bundle() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open_in(dir.path()).expect("store");
+        let dest = dir.path().join("taken.zip");
+        std::fs::write(&dest, "keep me").expect("write");
+        let err = export(&store, &Actor::local(), dir.path(), &env(), &dest).expect_err("taken");
+        assert!(
+            err.to_string().contains("taken.zip"),
+            "the error names the file: {err}"
+        );
+        assert_eq!(std::fs::read_to_string(&dest).expect("read"), "keep me");
+        let a = export_into(&store, &Actor::local(), dir.path(), &env(), dir.path()).expect("a");
+        let b = export_into(&store, &Actor::local(), dir.path(), &env(), dir.path()).expect("b");
+        assert_ne!(a.path, b.path, "a second bundle gets its own name");
+    }
+
+    #[test]
+    fn request_ids_are_read_from_core_error_messages() {
+        assert_eq!(
+            request_id_in(
+                "Microsoft Graph refused the request (HTTP 500): boom [request-id abc-1]"
+            )
+            .as_deref(),
+            Some("abc-1"),
+            "the GraphError display's request-id is found"
+        );
+        assert_eq!(request_id_in("no id here"), None, "no id, no guess");
+    }
+}
