@@ -16,7 +16,8 @@ use tsched_sandbox::RunningSandbox;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Via {
-    /// `TSCHED_OPERATOR` at start-up: trusted automation and tests on this machine, not verified.
+    /// `TSCHED_OPERATOR` at start-up, honoured only under the test-only impersonation switch
+    /// (`TSCHED_TEST_IMPERSONATION=1`): not verified, and audited as impersonation.
     Environment,
     /// Signed in with their Microsoft account in this window.
     SignIn,
@@ -53,12 +54,14 @@ impl AppState {
     /// State for the given data directory (`None`: the platform has none and none was given),
     /// acting as `TSCHED_OPERATOR`, with the OS keyring.
     pub fn new(data_dir: Option<PathBuf>) -> Self {
-        // Like the CLI's --as: TSCHED_OPERATOR names the acting operator for trusted automation
-        // and tests; otherwise the window starts signed out (the local user acts only in setup
-        // mode) and the operator signs in from the header.
+        // Like the CLI's --as: TSCHED_OPERATOR names the acting operator, but only under the
+        // test-only switch (and every audit row then names the real local user too). Otherwise
+        // the window starts signed out (the local user acts only in setup mode) and the
+        // operator proves who they are by signing in from the header.
         let operator = std::env::var("TSCHED_OPERATOR")
             .ok()
-            .filter(|s| !s.trim().is_empty());
+            .filter(|s| !s.trim().is_empty())
+            .filter(|_| tsched_core::operators::impersonation_allowed());
         Self::with(data_dir, operator, Arc::new(KeyringTokenStore::default()))
     }
 
@@ -135,7 +138,7 @@ impl AppState {
         f: impl FnOnce(&mut Store, &Actor) -> Result<T, Error>,
     ) -> Result<T, Error> {
         self.with_store(|s| {
-            let actor = tsched_core::operators::actor_for(s, self.operator().as_deref())?;
+            let actor = actor_in(s, self.window_operator().as_ref())?;
             f(s, &actor)
         })
     }
@@ -185,6 +188,20 @@ impl AppState {
     /// The embedded sandbox slot (started by "Explore with the sandbox tenant").
     pub fn sandbox(&self) -> MutexGuard<'_, Option<RunningSandbox>> {
         lock(&self.sandbox)
+    }
+}
+
+/// Who acts in `store` for the window's operator: a signed-in operator (proven in this
+/// process), an environment-named one as impersonation (the switch was checked at start-up),
+/// or nobody (the local user in setup mode, else "sign in first").
+pub fn actor_in(store: &Store, operator: Option<&WindowOperator>) -> Result<Actor, Error> {
+    match operator {
+        Some(WindowOperator {
+            upn,
+            via: Via::Environment,
+        }) => tsched_core::operators::impersonated_actor(store, upn, true),
+        Some(w) => tsched_core::operators::actor_for(store, Some(&w.upn)),
+        None => tsched_core::operators::actor_for(store, None),
     }
 }
 

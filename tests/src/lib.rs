@@ -150,6 +150,8 @@ impl App {
                     &native_port.to_string(),
                 ])
                 .env("TSCHED_DATA_DIR", data_dir)
+                // Tests name the window's operator with TSCHED_OPERATOR: the test-only switch.
+                .env("TSCHED_TEST_IMPERSONATION", "1")
                 .envs(env.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(log.try_clone()?)
@@ -485,6 +487,7 @@ pub fn tsched_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
         .arg(dir)
         .args(args)
         .env_remove("TSCHED_OPERATOR")
+        .env("TSCHED_TEST_IMPERSONATION", "1")
         .envs(env.iter().copied())
         .output()
         .expect("tsched runs")

@@ -20,9 +20,10 @@ struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
 
-    /// Act as this operator of the roster (their UPN) instead of the one signed in with
-    /// `tsched login`: for trusted automation and tests on this machine; the audit trail names
-    /// them. Without either, the local user acts, which works only in setup mode.
+    /// Act as this operator of the roster (their UPN) without proving it: a test-only switch,
+    /// honoured only with TSCHED_TEST_IMPERSONATION=1 (and then audited as impersonation by the
+    /// local user). Otherwise `tsched login` proves who acts; without a sign-in the local user
+    /// acts, which works only in setup mode.
     #[arg(
         long = "as",
         global = true,

@@ -12,6 +12,7 @@ fn tsched(dir: &Path, args: &[&str]) -> Output {
         .arg(dir)
         .args(args)
         .env_remove("TSCHED_OPERATOR")
+        .env("TSCHED_TEST_IMPERSONATION", "1")
         .env_remove("TSCHED_DATA_DIR")
         .output()
         .expect("invariant: the tsched binary runs")
@@ -140,6 +141,7 @@ fn concurrent_writers_on_one_data_dir_all_succeed() {
                     &format!("p{i}"),
                 ])
                 .env_remove("TSCHED_OPERATOR")
+                .env("TSCHED_TEST_IMPERSONATION", "1")
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
@@ -483,7 +485,7 @@ fn audit_filters_and_exports_csv_and_json() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("id,at,operator,action,target,program,before,after,graph_request_id"),
+        Some("id,at,operator,action,target,program,before,after,graph_request_id,real_actor"),
         "the CSV starts with its header row"
     );
     assert_eq!(lines.count(), 2, "two program.create rows: {csv}");

@@ -14,7 +14,9 @@ fn tsched(dir: &Path, browser: &str, real_keyring: bool, args: &[&str]) -> Outpu
     cmd.arg("--data-dir")
         .arg(dir)
         .args(args)
-        .env("BROWSER", browser);
+        .env("BROWSER", browser)
+        // Some steps name the operator with --as: the test-only switch.
+        .env("TSCHED_TEST_IMPERSONATION", "1");
     if !real_keyring {
         // Never touch a developer's real keyring: point D-Bus nowhere.
         cmd.env(

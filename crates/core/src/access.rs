@@ -331,6 +331,9 @@ fn role_ever_permits(role: Role, action: Action) -> bool {
 pub struct Resolved {
     /// How the audit trail names them.
     pub label: String,
+    /// Who really acts when the operator was named without proof (see
+    /// [`Actor::impersonated_by`]); the audit trail records it beside `label`.
+    pub real_actor: Option<String>,
     /// Their roles, or setup mode.
     pub subject: Subject,
 }
@@ -345,6 +348,7 @@ pub fn resolve(conn: &Connection, actor: &Actor) -> Result<Resolved, Error> {
         Some(upn) => match roster::by_upn(conn, upn)? {
             Some(op) if op.active => Ok(Resolved {
                 label: op.upn,
+                real_actor: actor.impersonated_by.clone(),
                 subject: Subject::Operator { grants: op.roles },
             }),
             Some(op) => Err(Error::Denied(format!(
@@ -353,6 +357,7 @@ pub fn resolve(conn: &Connection, actor: &Actor) -> Result<Resolved, Error> {
             ))),
             None if roster::count(conn)? == 0 => Ok(Resolved {
                 label: actor.label.clone(),
+                real_actor: None,
                 subject: Subject::Setup,
             }),
             None => Err(Error::Denied(format!(
@@ -361,6 +366,7 @@ pub fn resolve(conn: &Connection, actor: &Actor) -> Result<Resolved, Error> {
         },
         None if roster::count(conn)? == 0 => Ok(Resolved {
             label: actor.label.clone(),
+            real_actor: None,
             subject: Subject::Setup,
         }),
         None => Err(Error::Denied(

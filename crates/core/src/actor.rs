@@ -13,6 +13,10 @@ pub struct Actor {
     /// The operator's UPN when a signed-in operator acts; `None` for the local user, who may act
     /// only while the store has no operators.
     pub operator_upn: Option<String>,
+    /// Who really acts when the operator was only named, not proven (`--as` / `TSCHED_OPERATOR`
+    /// under the test-only switch): `local:<os user>`. Every audit row of such an actor records
+    /// it beside the operator's name.
+    pub impersonated_by: Option<String>,
 }
 
 impl Actor {
@@ -24,6 +28,7 @@ impl Actor {
         Self {
             label: format!("local:{user}"),
             operator_upn: None,
+            impersonated_by: None,
         }
     }
 
@@ -33,6 +38,15 @@ impl Actor {
         Self {
             label: upn.clone(),
             operator_upn: Some(upn),
+            impersonated_by: None,
+        }
+    }
+
+    /// An operator named without proof by the local user (the test-only impersonation switch).
+    pub fn impersonated(upn: impl Into<String>) -> Self {
+        Self {
+            impersonated_by: Some(Self::local().label),
+            ..Self::operator(upn)
         }
     }
 }

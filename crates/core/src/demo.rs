@@ -171,6 +171,7 @@ pub fn prefill(store: &mut Store, actor: &Actor) -> Result<Prefilled, Error> {
                 tx,
                 &AuditEntry {
                     operator: &who.label,
+                    real_actor: who.real_actor.as_deref(),
                     action: "program.create",
                     target: &format!("program:{code}"),
                     program_code: Some(&code),
@@ -189,6 +190,7 @@ pub fn prefill(store: &mut Store, actor: &Actor) -> Result<Prefilled, Error> {
                 tx,
                 &AuditEntry {
                     operator: &who.label,
+                    real_actor: who.real_actor.as_deref(),
                     action: "participants.import",
                     target: &format!("program:{code}"),
                     program_code: Some(&code),
@@ -205,6 +207,7 @@ pub fn prefill(store: &mut Store, actor: &Actor) -> Result<Prefilled, Error> {
             tx,
             &AuditEntry {
                 operator: &who.label,
+                real_actor: who.real_actor.as_deref(),
                 action: "demo.prefill",
                 target: "store",
                 after: Some(json!({

@@ -242,7 +242,7 @@ fn admin_consent_link(flow: &FlowConfig) -> String {
         &flow.tenant,
         &flow.client_id,
         &format!("http://{}{port}{path}", flow.redirect.host),
-        crate::auth::pkce::new_state().expose(),
+        crate::auth::flow::new_state().expose(),
     )
 }
 
@@ -322,6 +322,7 @@ pub fn authorize(store: &Store, actor: &Actor) -> Result<(), Error> {
 
 /// Saves a sign-in: refresh token to the keyring, then the row and its audit entry in one
 /// transaction. On a store failure the keyring entry is removed again.
+#[tracing::instrument(skip_all, fields(operator = %actor.label))]
 pub fn save(
     store: &mut Store,
     tokens: &dyn TokenStore,
@@ -329,7 +330,7 @@ pub fn save(
     signed: SignedIn,
 ) -> Result<IntegrationStatus, Error> {
     authorize(store, actor)?;
-    let account = kr::account(signed.cloud.name(), &signed.tenant_id, &signed.me.id);
+    let account = host_account(store, &signed.cloud, &signed.tenant_id, &signed.me.id);
     let previous = table::get(store.conn()).map_err(|e| Error::Store(store.err(e)))?;
     tokens.set(&account, &signed.refresh_token)?;
     let missing = consent::missing_scopes(&signed.tokens.scope);
@@ -364,6 +365,7 @@ pub fn save(
             tx,
             &AuditEntry {
                 operator: &actor.label,
+                real_actor: actor.impersonated_by.as_deref(),
                 action: "integration.connect",
                 target: &format!("integration:{}", row.tenant_id),
                 after: Some(json!({
@@ -400,10 +402,12 @@ pub fn save(
         }
     };
     if let Some(prev) = previous.filter(|p| p.state != "removed") {
-        let old = kr::account(&prev.cloud, &prev.tenant_id, &prev.host_object_id);
-        if old != account {
+        let old = stored_host_account(store, &prev);
+        if old.as_deref() != Some(account.as_str()) {
             // Best effort: the old host's token is no longer referenced by any row.
-            let _ = tokens.delete(&old);
+            if let Some(old) = old {
+                let _ = tokens.delete(&old);
+            }
         }
     }
     let row = table::get(store.conn())
@@ -412,6 +416,26 @@ pub fn save(
     let mut status = assess(Some(&row), KeyringCheck::Present, Utc::now());
     status.first_global_admin = first_global_admin;
     Ok(status)
+}
+
+/// The keyring account of the host's refresh token for this store and cloud.
+fn host_account(store: &Store, cloud: &Cloud, tenant_id: &str, host_object_id: &str) -> String {
+    kr::account(
+        &kr::Binding::new(store.path(), cloud),
+        tenant_id,
+        host_object_id,
+    )
+}
+
+/// The keyring account of a stored row, or `None` when its cloud cannot be read (then no token
+/// is looked up at all).
+fn stored_host_account(store: &Store, row: &IntegrationRow) -> Option<String> {
+    let cloud = Cloud::from_stored(&row.cloud, &row.authority_base).ok()?;
+    Some(host_account(store, &cloud, &row.tenant_id, &row.host_object_id))
+}
+
+fn legacy_account(row: &IntegrationRow) -> String {
+    kr::legacy_account(&row.cloud, &row.tenant_id, &row.host_object_id)
 }
 
 fn missing_reason(missing: &[String]) -> String {
@@ -431,6 +455,7 @@ fn summary(r: &IntegrationRow) -> serde_json::Value {
 
 /// The whole connect for front ends that own the store (the CLI): prepare, sign in, save.
 #[allow(clippy::too_many_arguments)]
+#[tracing::instrument(skip_all, fields(operator = %actor.label))]
 pub async fn connect(
     store: &mut Store,
     tokens: &dyn TokenStore,
@@ -585,10 +610,13 @@ pub fn status(store: &Store, tokens: &dyn TokenStore) -> Result<IntegrationStatu
     let row = table::get(store.conn()).map_err(|e| Error::Store(store.err(e)))?;
     let check = match row.as_ref().filter(|r| r.state != "removed") {
         None => KeyringCheck::NotChecked,
-        Some(r) => match tokens.get(&kr::account(&r.cloud, &r.tenant_id, &r.host_object_id)) {
-            Ok(Some(_)) => KeyringCheck::Present,
-            Ok(None) => KeyringCheck::Missing,
-            Err(e) => KeyringCheck::Unavailable(e.to_string()),
+        Some(r) => match stored_host_account(store, r) {
+            None => KeyringCheck::Missing,
+            Some(account) => match kr::get_or_adopt(tokens, &account, &legacy_account(r)) {
+                Ok(Some(_)) => KeyringCheck::Present,
+                Ok(None) => KeyringCheck::Missing,
+                Err(e) => KeyringCheck::Unavailable(e.to_string()),
+            },
         },
     };
     Ok(assess(row.as_ref(), check, Utc::now()))
@@ -668,18 +696,25 @@ pub fn session(store: &Store, tokens: Arc<dyn TokenStore>) -> Result<HostSession
         .ok_or(Error::NotConnected)?;
     let cloud = Cloud::from_stored(&row.cloud, &row.authority_base)
         .map_err(|e| Error::invalid("cloud", e))?;
+    // The endpoints derive from the cloud, never from the row's URLs: a store anyone could
+    // edit must not decide where the host's refresh token is sent.
+    let endpoints = cloud.endpoints();
+    let account = host_account(store, &cloud, &row.tenant_id, &row.host_object_id);
+    // An entry from before accounts were bound moves under the bound account; a keyring error
+    // surfaces at the first refresh, with the manager's message.
+    let _ = kr::get_or_adopt(tokens.as_ref(), &account, &legacy_account(&row));
     let http = http_client();
     let manager = Arc::new(TokenManager::new(
         http.clone(),
         RefreshConfig {
-            token_url: token_url(&row.authority_base, &row.tenant_id),
+            token_url: token_url(&endpoints.authority_base, &row.tenant_id),
             client_id: row.client_id.clone(),
             scope: consent::SIGN_IN_SCOPE.to_string(),
-            account: kr::account(&row.cloud, &row.tenant_id, &row.host_object_id),
+            account,
         },
         tokens,
     ));
-    let graph = GraphClient::with_http(http, &row.graph_base, manager.clone());
+    let graph = GraphClient::with_http(http, &endpoints.graph_base, manager.clone());
     Ok(HostSession {
         tokens: manager,
         graph,
@@ -718,6 +753,7 @@ pub fn record(store: &mut Store, outcome: &Verified) -> Result<(), Error> {
 }
 
 /// Check for front ends that own the store: session, verify, record, status.
+#[tracing::instrument(skip_all)]
 pub async fn check(
     store: &mut Store,
     tokens: Arc<dyn TokenStore>,
@@ -730,17 +766,17 @@ pub async fn check(
 
 /// Removes the integration: deletes the keyring entry, then marks the row removed with an audit
 /// entry. Programs keep their settings; Teams meetings become unavailable until reconnected.
+#[tracing::instrument(skip_all, fields(operator = %actor.label))]
 pub fn remove(store: &mut Store, tokens: &dyn TokenStore, actor: &Actor) -> Result<Removed, Error> {
     authorize(store, actor)?;
     let row = table::get(store.conn())
         .map_err(|e| Error::Store(store.err(e)))?
         .filter(|r| r.state != "removed")
         .ok_or(Error::NotConnected)?;
-    tokens.delete(&kr::account(
-        &row.cloud,
-        &row.tenant_id,
-        &row.host_object_id,
-    ))?;
+    if let Some(account) = stored_host_account(store, &row) {
+        tokens.delete(&account)?;
+    }
+    tokens.delete(&legacy_account(&row))?;
     let now = crate::time::now_db();
     store.write(|tx| -> Result<(), Error> {
         access::require(tx, actor, Action::IntegrationManage, None)?;
@@ -749,6 +785,7 @@ pub fn remove(store: &mut Store, tokens: &dyn TokenStore, actor: &Actor) -> Resu
             tx,
             &AuditEntry {
                 operator: &actor.label,
+                real_actor: actor.impersonated_by.as_deref(),
                 action: "integration.remove",
                 target: &format!("integration:{}", row.tenant_id),
                 before: Some(summary(&row)),

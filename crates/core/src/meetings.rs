@@ -207,6 +207,7 @@ pub fn default_time_zone(store: &Store) -> Result<String, Error> {
 }
 
 /// Sets the default IANA zone for new meetings (a global admin's setting; audited).
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label))]
 pub fn set_default_time_zone(
     store: &mut Store,
     actor: &Actor,
@@ -226,6 +227,7 @@ pub fn set_default_time_zone(
             tx,
             &AuditEntry {
                 operator: &who.label,
+                real_actor: who.real_actor.as_deref(),
                 action: "settings.default_time_zone",
                 target: &format!("setting:{SETTING_DEFAULT_TZ}"),
                 before: before.map(|b| json!(b)),
@@ -418,6 +420,7 @@ pub fn validate(store: &Store, actor: &Actor, input: &NewMeeting) -> Result<Vali
         program_id: program.id,
         program_code: program.code,
         operator: who.label,
+        real_actor: who.real_actor,
         zone,
         times,
     })
@@ -436,6 +439,8 @@ pub struct Validated {
     pub program_code: String,
     /// The acting operator's label.
     pub operator: String,
+    /// Who really acts, when the operator was impersonated (see `Actor::impersonated_by`).
+    pub real_actor: Option<String>,
     /// The IANA zone.
     pub zone: String,
     /// Resolved UTC times.
@@ -446,6 +451,7 @@ pub struct Validated {
 /// pending row, calls `createOrGet` as the host, then records what Graph confirmed (audited).
 /// With a caller-supplied externalId that already has a row, it resumes that row instead (a
 /// created one is returned as is; a pending one is confirmed with `createOrGet`).
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, program = %input.program))]
 pub async fn create(
     store: &mut Store,
     graph: &GraphClient,
@@ -465,7 +471,7 @@ pub async fn create(
                     meeting: existing,
                     outcome: CreateOrGetOutcome::Existing,
                 }),
-                "pending" => confirm(store, graph, &who.label, existing).await,
+                "pending" => confirm(store, graph, (&who.label, who.real_actor.as_deref()), existing).await,
                 other => Err(Error::Conflict(format!(
                     "meeting with externalId '{ext}' is {other}; use a new externalId"
                 ))),
@@ -509,12 +515,13 @@ pub async fn create(
         })
     })?;
     let row = table::by_id(store.conn(), id)?.expect("invariant: row just inserted");
-    confirm(store, graph, &v.operator, row).await
+    confirm(store, graph, (&v.operator, v.real_actor.as_deref()), row).await
 }
 
 /// Retries a `pending` meeting (its Graph call failed uncertainly or the app stopped mid-way):
 /// `createOrGet` with its externalId returns the meeting if it was made, or makes it now. A
 /// created meeting is returned as is.
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, meeting = %key))]
 pub async fn resume(
     store: &mut Store,
     graph: &GraphClient,
@@ -529,7 +536,7 @@ pub async fn resume(
         Some(&row.program_code),
     )?;
     match row.state.as_str() {
-        "pending" => confirm(store, graph, &who.label, row).await,
+        "pending" => confirm(store, graph, (&who.label, who.real_actor.as_deref()), row).await,
         "created" => Ok(Created {
             meeting: row,
             outcome: CreateOrGetOutcome::Existing,
@@ -545,7 +552,7 @@ pub async fn resume(
 async fn confirm(
     store: &mut Store,
     graph: &GraphClient,
-    operator: &str,
+    (operator, real_actor): (&str, Option<&str>),
     row: MeetingRow,
 ) -> Result<Created, Error> {
     let req = CreateOrGet {
@@ -599,6 +606,7 @@ async fn confirm(
                         before: None,
                         after: Some(audit_view(&after)),
                         graph_request_id: resp.request_id.as_deref(),
+                        real_actor,
                     },
                 )?;
                 Ok(())
@@ -702,6 +710,7 @@ pub struct RescheduleInput {
 
 /// Reschedules a created meeting: one `PATCH` with start and end together (plus subject and the
 /// whole attendee list when changed). The join link stays the same. Audited; SEQUENCE + 1.
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label))]
 pub async fn reschedule(
     store: &mut Store,
     graph: &GraphClient,
@@ -772,6 +781,7 @@ pub async fn reschedule(
             tx,
             &AuditEntry {
                 operator: &who.label,
+                real_actor: who.real_actor.as_deref(),
                 action: "meeting.reschedule",
                 target: &format!("meeting:{}", before.external_id),
                 program_code: Some(&before.program_code),
@@ -798,6 +808,7 @@ pub struct Cancelled {
 /// a `GET` that must answer 404. Cancelling twice, or a meeting already gone upstream, succeeds
 /// with a note. A pending meeting is first resolved with `createOrGet` so nothing is left
 /// upstream. Audited; SEQUENCE + 1.
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, meeting = %key))]
 pub async fn cancel(
     store: &mut Store,
     graph: &GraphClient,
@@ -821,7 +832,7 @@ pub async fn cancel(
             });
         }
         "pending" => {
-            row = confirm(store, graph, &who.label, row).await?.meeting;
+            row = confirm(store, graph, (&who.label, who.real_actor.as_deref()), row).await?.meeting;
         }
         _ => {}
     }
@@ -861,6 +872,7 @@ pub async fn cancel(
             tx,
             &AuditEntry {
                 operator: &who.label,
+                real_actor: who.real_actor.as_deref(),
                 action: "meeting.cancel",
                 target: &format!("meeting:{}", row.external_id),
                 program_code: Some(&row.program_code),
@@ -881,15 +893,35 @@ pub fn ics_for(store: &Store, actor: &Actor, key: &str) -> Result<String, Error>
     Ok(crate::ics::render_one(&m, Utc::now()))
 }
 
-/// The `.ics` files of meetings matching `filter`: live meetings in one `METHOD:REQUEST`
-/// calendar, cancelled ones in one `METHOD:CANCEL` calendar (iTIP allows one method per object).
+/// The `.ics` files of every meeting matching `filter` (all pages, from `filter.after` on;
+/// `filter.limit` is only the page size): live meetings in one `METHOD:REQUEST` calendar,
+/// cancelled ones in one `METHOD:CANCEL` calendar (iTIP allows one method per object).
 pub fn ics_for_range(
     store: &Store,
     actor: &Actor,
     filter: &MeetingFilter,
 ) -> Result<crate::ics::Export, Error> {
-    let rows = list(store, actor, filter)?;
+    let rows = list_all(store, actor, filter)?;
     Ok(crate::ics::render_many(&rows, Utc::now()))
+}
+
+/// Every meeting matching `filter`, page after page until the last (an export must not stop
+/// at the first page); `filter.after` is where it starts.
+pub fn list_all(
+    store: &Store,
+    actor: &Actor,
+    filter: &MeetingFilter,
+) -> Result<Vec<MeetingRow>, Error> {
+    let mut f = filter.clone();
+    let mut rows = Vec::new();
+    loop {
+        let page = list_page(store, actor, &f)?;
+        rows.extend(page.items);
+        match page.next_cursor {
+            Some(c) => f.after = Some(c),
+            None => return Ok(rows),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -387,6 +387,7 @@ pub async fn lookup(
 /// `program` when given). Malformed addresses are reported, not fatal; duplicates are checked
 /// once. Fresh cache rows answer without Graph unless `opts.refresh`; every Graph answer
 /// refreshes the cache. The output lists every input, in input order.
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, program = program.unwrap_or(""), addresses = addresses.len()))]
 pub async fn check_many(
     store: &mut Store,
     graph: &GraphClient,
@@ -521,6 +522,7 @@ async fn check_inner(
 
 /// Sets how long membership results are cached, in hours (0 = always ask; at most 30 days). A
 /// global admin's setting; audited.
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, hours))]
 pub fn set_cache_ttl_hours(store: &mut Store, actor: &Actor, hours: i64) -> Result<(), Error> {
     if !(0..=720).contains(&hours) {
         return Err(Error::invalid(
@@ -536,6 +538,7 @@ pub fn set_cache_ttl_hours(store: &mut Store, actor: &Actor, hours: i64) -> Resu
             tx,
             &crate::store::audit_log::AuditEntry {
                 operator: &who.label,
+                real_actor: who.real_actor.as_deref(),
                 action: "settings.membership_cache_ttl",
                 target: &format!("setting:{}", cache::SETTING_TTL_HOURS),
                 before: Some(serde_json::json!(before)),
@@ -553,6 +556,7 @@ pub fn cache_ttl_hours(store: &Store) -> Result<i64, Error> {
 }
 
 /// Checks one address; a malformed address or a Graph failure is an error.
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label))]
 pub async fn check(
     store: &mut Store,
     graph: &GraphClient,
@@ -897,6 +901,7 @@ fn assemble(
 /// Diagnoses several addresses for one program. Needs [`Action::MembershipCheck`] on the
 /// program (or globally, when the program does not exist). `graph` is `None` when no session
 /// could be built; the membership check then fails with the reason.
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, program = %program, addresses = addresses.len()))]
 pub async fn diagnose_many(
     store: &mut Store,
     graph: Option<&GraphClient>,
@@ -934,6 +939,7 @@ pub async fn diagnose_many(
 }
 
 /// Diagnoses one address.
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, program = %program))]
 pub async fn diagnose(
     store: &mut Store,
     graph: Option<&GraphClient>,

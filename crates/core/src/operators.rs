@@ -50,9 +50,45 @@ pub fn is_setup_mode(store: &Store) -> Result<bool, Error> {
     Ok(table::count(store.conn())? == 0)
 }
 
-/// Decides who acts for a front end: the operator named by `upn` when they are in the roster
-/// (a stand-in for a signed-in session), else the local user while in setup mode, else
-/// `Denied` ("sign in first").
+/// The environment variable that turns on impersonation (`--as UPN` / `TSCHED_OPERATOR`):
+/// acting as a roster operator without proving it. For tests and trusted automation on a test
+/// machine only; every audit row written that way records the real local user beside the
+/// operator's name.
+pub const IMPERSONATION_SWITCH: &str = "TSCHED_TEST_IMPERSONATION";
+
+/// Whether the test-only impersonation switch is on in this process's environment.
+pub fn impersonation_allowed() -> bool {
+    std::env::var(IMPERSONATION_SWITCH).is_ok_and(|v| v.trim() == "1")
+}
+
+/// Who acts when a front end names an operator (`--as` / `TSCHED_OPERATOR`) without a proven
+/// sign-in: in setup mode the local user (who may do everything anyway); otherwise only with
+/// the test-only switch ([`IMPERSONATION_SWITCH`]) on, and then as an impersonated actor whose
+/// audit rows name the real local user too. Without the switch: `Denied`.
+pub fn impersonated_actor(store: &Store, upn: &str, switch_on: bool) -> Result<Actor, Error> {
+    let conn = store.conn();
+    if table::count(conn)? == 0 {
+        return Ok(Actor::local());
+    }
+    if !switch_on {
+        return Err(Error::Denied(format!(
+            "acting as '{}' needs proof of who you are: sign in (`tsched login`, or Sign in in the window); naming an operator with --as / TSCHED_OPERATOR is a test-only switch ({IMPERSONATION_SWITCH}=1)",
+            upn.trim()
+        )));
+    }
+    match table::by_upn(conn, upn.trim())? {
+        Some(op) => Ok(Actor::impersonated(op.upn)),
+        None => Err(Error::Denied(format!(
+            "'{}' is not an operator of this store; a global admin can add them",
+            upn.trim()
+        ))),
+    }
+}
+
+/// Decides who acts for a front end from a **proven** identity: the operator `upn` (signed in
+/// and matched to the roster in this process, or proven by [`crate::signin::cli_actor`]) when
+/// they are in the roster, else the local user while in setup mode, else `Denied` ("sign in
+/// first"). Never pass a name the person merely typed: that is [`impersonated_actor`].
 pub fn actor_for(store: &Store, upn: Option<&str>) -> Result<Actor, Error> {
     let conn = store.conn();
     let upn = upn.map(str::trim).filter(|u| !u.is_empty());
@@ -126,6 +162,7 @@ fn keep_a_global_admin(conn: &rusqlite::Connection, upn: &str) -> Result<(), Err
 
 /// Adds an operator. Needs [`Action::OperatorsManage`]. In setup mode the first operator becomes
 /// global admin (ending setup mode), so the store is never left without one.
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label))]
 pub fn add(store: &mut Store, actor: &Actor, input: NewOperator) -> Result<Operator, Error> {
     let upn = validate_email(&input.upn).map_err(|r| Error::invalid("upn", r))?;
     let display_name = crate::participants::validate_display_name(&input.display_name)
@@ -150,6 +187,7 @@ pub fn add(store: &mut Store, actor: &Actor, input: NewOperator) -> Result<Opera
             tx,
             &AuditEntry {
                 operator: &who.label,
+                real_actor: who.real_actor.as_deref(),
                 action: "operator.add",
                 target: &format!("operator:{}", op.upn),
                 after: Some(after),
@@ -162,6 +200,7 @@ pub fn add(store: &mut Store, actor: &Actor, input: NewOperator) -> Result<Opera
 
 /// Removes an operator and their roles. Needs [`Action::OperatorsManage`]; refused for the last
 /// active global admin. The integration is not touched, even if they connected it.
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label))]
 pub fn remove(store: &mut Store, actor: &Actor, upn: &str) -> Result<(), Error> {
     store.write(|tx| {
         let who = access::require(tx, actor, Action::OperatorsManage, None)?;
@@ -172,6 +211,7 @@ pub fn remove(store: &mut Store, actor: &Actor, upn: &str) -> Result<(), Error> 
             tx,
             &AuditEntry {
                 operator: &who.label,
+                real_actor: who.real_actor.as_deref(),
                 action: "operator.remove",
                 target: &format!("operator:{}", op.upn),
                 before: Some(snapshot(&op)),
@@ -185,6 +225,7 @@ pub fn remove(store: &mut Store, actor: &Actor, upn: &str) -> Result<(), Error> 
 /// Deactivates (`false`) or reactivates (`true`) an operator: they keep their roles but may not
 /// act while inactive. Needs [`Action::OperatorsManage`]; refused for the last active global
 /// admin. Already in that state: no change.
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, active))]
 pub fn set_active(
     store: &mut Store,
     actor: &Actor,
@@ -204,6 +245,7 @@ pub fn set_active(
             tx,
             &AuditEntry {
                 operator: &who.label,
+                real_actor: who.real_actor.as_deref(),
                 action: if active {
                     "operator.activate"
                 } else {
@@ -244,6 +286,7 @@ fn role_program(
 
 /// Grants a role (per-program roles need `program`). Needs [`Action::OperatorsManage`];
 /// `NotFound` for an unknown operator or program; `Conflict` when already held.
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, program = program.unwrap_or("")))]
 pub fn grant(
     store: &mut Store,
     actor: &Actor,
@@ -271,6 +314,7 @@ pub fn grant(
             tx,
             &AuditEntry {
                 operator: &who.label,
+                real_actor: who.real_actor.as_deref(),
                 action: "operator.grant",
                 target: &format!("operator:{}", after.upn),
                 program_code: grant.program.as_deref(),
@@ -285,6 +329,7 @@ pub fn grant(
 
 /// Revokes a role. Needs [`Action::OperatorsManage`]; `NotFound` when not held; refused when it
 /// would leave no active global admin.
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, program = program.unwrap_or("")))]
 pub fn revoke(
     store: &mut Store,
     actor: &Actor,
@@ -312,6 +357,7 @@ pub fn revoke(
             tx,
             &AuditEntry {
                 operator: &who.label,
+                real_actor: who.real_actor.as_deref(),
                 action: "operator.revoke",
                 target: &format!("operator:{}", after.upn),
                 program_code: grant.program.as_deref(),

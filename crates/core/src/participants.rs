@@ -296,6 +296,7 @@ pub fn add(
             tx,
             &AuditEntry {
                 operator: &who.label,
+                real_actor: who.real_actor.as_deref(),
                 action: "participant.add",
                 target: &format!("participant:{}/{}", p.code, row.email),
                 program_code: Some(&p.code),
@@ -324,6 +325,7 @@ pub fn remove(store: &mut Store, actor: &Actor, program: &str, email: &str) -> R
             tx,
             &AuditEntry {
                 operator: &who.label,
+                real_actor: who.real_actor.as_deref(),
                 action: "participant.remove",
                 target: &format!("participant:{}/{}", p.code, row.email),
                 program_code: Some(&p.code),
@@ -395,6 +397,7 @@ pub fn import_csv(
             tx,
             &AuditEntry {
                 operator: &who.label,
+                real_actor: who.real_actor.as_deref(),
                 action: "participants.import",
                 target: &format!("program:{}", p.code),
                 program_code: Some(&p.code),

@@ -367,6 +367,7 @@ pub(crate) fn snapshot(p: &Program) -> serde_json::Value {
 
 /// Creates a program with the default meeting modes, audited, in one transaction.
 /// Needs [`Action::ProgramCreate`].
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label))]
 pub fn add(store: &mut Store, actor: &Actor, input: NewProgram) -> Result<ProgramView, Error> {
     let name = validate_name(&input.name)?;
     let code = match input.code.as_deref() {
@@ -403,6 +404,7 @@ pub fn add(store: &mut Store, actor: &Actor, input: NewProgram) -> Result<Progra
             tx,
             &AuditEntry {
                 operator: &who.label,
+                real_actor: who.real_actor.as_deref(),
                 action: "program.create",
                 target: &format!("program:{code}"),
                 program_code: Some(&code),
@@ -416,6 +418,7 @@ pub fn add(store: &mut Store, actor: &Actor, input: NewProgram) -> Result<Progra
 
 /// Renames a program and/or changes its description. Needs [`Action::ProgramEdit`] on it;
 /// refused on an archived program. A change to nothing writes nothing.
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, program = %code))]
 pub fn edit(
     store: &mut Store,
     actor: &Actor,
@@ -449,6 +452,7 @@ pub fn edit(
             tx,
             &AuditEntry {
                 operator: &who.label,
+                real_actor: who.real_actor.as_deref(),
                 action: "program.edit",
                 target: &format!("program:{}", before.code),
                 program_code: Some(&before.code),
@@ -463,6 +467,7 @@ pub fn edit(
 
 /// Archives (`true`) or unarchives (`false`) a program. Needs [`Action::ProgramArchive`].
 /// Archived programs keep everything but refuse changes. Already in that state: no change.
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, program = %code, archived))]
 pub fn set_archived(
     store: &mut Store,
     actor: &Actor,
@@ -481,6 +486,7 @@ pub fn set_archived(
             tx,
             &AuditEntry {
                 operator: &who.label,
+                real_actor: who.real_actor.as_deref(),
                 action: if archived {
                     "program.archive"
                 } else {
@@ -501,6 +507,7 @@ pub fn set_archived(
 /// archived program. Enabling Teams video is refused, with the reason, unless
 /// [`teams_availability`] says it is available; disabling is always allowed. Already in that
 /// state: no change.
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, program = %code, enabled))]
 pub fn set_mode(
     store: &mut Store,
     actor: &Actor,
@@ -532,6 +539,7 @@ pub fn set_mode(
             tx,
             &AuditEntry {
                 operator: &who.label,
+                real_actor: who.real_actor.as_deref(),
                 action: if enabled {
                     "program.mode_enable"
                 } else {

@@ -9,9 +9,20 @@
 //! - the window keeps the operator in memory for the life of the process and drops every token
 //!   at once ([`SignedIn`] is consumed by [`complete`]);
 //! - the CLI ([`save_cli_session`]) keeps the refresh token in the OS keyring under its own
-//!   account (`operator/{cloud}/{tenant}/{object id}`, never the host's) so scripts run
-//!   unattended, and the non-secret session (who, which tenant) in the `settings` table.
-//!   [`logout`] forgets both; [`verify_cli_session`] refreshes and re-reads `/me`.
+//!   account (`operator/{store}/{cloud}@{authority}/{tenant}/{object id}`, never the host's) so
+//!   scripts run unattended, and the non-secret session (who, which tenant) in the `settings`
+//!   table. [`logout`] forgets both.
+//!
+//! The session in the store is only a claim: anyone who can write the data directory can write
+//! it. [`cli_actor`] proves it at every use — the refresh token must be in *this* OS user's
+//! keyring under the account bound to this data directory and the session's authority, a
+//! refresh must succeed, and `/me` must be the session's account — before the CLI acts as them.
+//!
+//! Operators sign in only to the connected integration's cloud and tenant ([`prepare`]); a
+//! sandbox sign-in is possible only when the integration is a sandbox, or in setup mode (where
+//! the local user may do everything anyway). The tenant of the sign-in is read from the ID token
+//! received straight from that authority's token endpoint over the connection this process
+//! opened (OpenID Connect Core §3.1.3.7: TLS to the issuer stands in for the signature check).
 //!
 //! This module never stores an access token, and no token reaches a message, a log or the store.
 
@@ -24,7 +35,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::consent::{self, TenantUse, OPERATOR_SCOPE};
 use crate::auth::flow::{self, ConnectProgress, FlowConfig, Purpose};
-use crate::auth::keyring::TokenStore;
+use crate::actor::Actor;
+use crate::auth::keyring::{self as kr, TokenStore};
 use crate::auth::tokens::{http_client, token_url, RefreshConfig, TokenManager};
 use crate::auth::{AuthError, BrowserOpener, CancelToken, Cloud, RedirectSpec};
 use crate::error::Error;
@@ -134,21 +146,60 @@ pub struct CliSession {
     pub signed_in_at: String,
 }
 
-/// The keyring account of an operator's refresh token (distinct from the host's
-/// `{cloud}/{tenant}/{object id}`).
-pub fn keyring_account(cloud: &str, tenant_id: &str, object_id: &str) -> String {
+/// The keyring account of an operator's refresh token in this store (distinct from the host's,
+/// bound to the data directory and the authority like it, see `auth::keyring`).
+pub fn keyring_account(store: &Store, cloud: &Cloud, tenant_id: &str, object_id: &str) -> String {
+    format!(
+        "operator/{}",
+        kr::account(&kr::Binding::new(store.path(), cloud), tenant_id, object_id)
+    )
+}
+
+/// The account earlier versions used, read once to move an entry under [`keyring_account`].
+fn legacy_keyring_account(cloud: &str, tenant_id: &str, object_id: &str) -> String {
     format!("operator/{cloud}/{tenant_id}/{object_id}")
 }
 
 /// Validates a request, filling tenant, cloud and client id from the integration row.
+///
+/// The cloud is the integration's: a request naming another one is refused. Without an
+/// integration a Microsoft cloud may be named; a sandbox only in setup mode (otherwise a local
+/// sandbox seeded with a victim's name would sign in "as" them).
 pub fn prepare(store: &Store, req: &SignInRequest) -> Result<PreparedSignIn, Error> {
     let row = integration_table::get(store.conn()).map_err(|e| Error::Store(store.err(e)))?;
-    let cloud = match (&req.cloud, &row) {
-        (Some(c), _) => c.clone(),
-        (None, Some(r)) => Cloud::from_stored(&r.cloud, &r.authority_base)
-            .map_err(|e| Error::invalid("cloud", e))?,
+    let stored = row
+        .as_ref()
+        .map(|r| Cloud::from_stored(&r.cloud, &r.authority_base))
+        .transpose()
+        .map_err(|e| Error::invalid("cloud", e))?;
+    let cloud = match (&req.cloud, stored) {
+        (Some(asked), Some(stored)) if *asked != stored => {
+            return Err(Error::Denied(format!(
+                "operators sign in to the integration's cloud ({stored}), not {asked}; leave the cloud out"
+            )))
+        }
+        (_, Some(stored)) => stored,
+        (Some(asked), None) => {
+            if asked.is_sandbox() && !operators::is_setup_mode(store)? {
+                return Err(Error::Denied(format!(
+                    "signing in to {asked} is refused: a sandbox sign-in is possible only when the integration is connected to that sandbox, or in setup mode"
+                )));
+            }
+            asked.clone()
+        }
         (None, None) => Cloud::Global,
     };
+    if let (Some(r), Some(t)) = (
+        row.as_ref().filter(|r| r.state != "removed"),
+        req.tenant.as_deref().map(str::trim).filter(|t| !t.is_empty()),
+    ) {
+        if !t.eq_ignore_ascii_case(&r.tenant_id) {
+            return Err(Error::Denied(format!(
+                "operators sign in to the integration's tenant ({}), not {t}; leave the tenant out",
+                r.tenant_id
+            )));
+        }
+    }
     let tenant_raw = req
         .tenant
         .as_deref()
@@ -304,7 +355,7 @@ pub fn save_cli_session(
     signed: SignedIn,
 ) -> Result<SessionInfo, Error> {
     let info = complete_ref(store, &signed)?;
-    let account = keyring_account(signed.cloud.name(), &signed.tenant_id, &signed.me.id);
+    let account = keyring_account(store, &signed.cloud, &signed.tenant_id, &signed.me.id);
     let refresh = signed
         .refresh_token
         .as_ref()
@@ -327,7 +378,7 @@ pub fn save_cli_session(
         let _ = tokens.delete(&account);
         return Err(e);
     }
-    if let Some(old) = previous.and_then(|p| p.keyring_account) {
+    if let Some(old) = previous.as_ref().and_then(|p| session_account(store, p)) {
         if old != account {
             // The previous operator's token is no longer referenced by any session.
             let _ = tokens.delete(&old);
@@ -402,8 +453,15 @@ fn put_cli_session(store: &mut Store, session: Option<&CliSession>) -> Result<()
 pub fn logout(store: &mut Store, tokens: &dyn TokenStore) -> Result<Option<CliSession>, Error> {
     // An unreadable session is forgotten too.
     let session = cli_session(store).unwrap_or(None);
-    if let Some(account) = session.as_ref().and_then(|s| s.keyring_account.as_deref()) {
-        tokens.delete(account)?;
+    if let Some(s) = session.as_ref().filter(|s| s.keyring_account.is_some()) {
+        if let Some(account) = session_account(store, s) {
+            tokens.delete(&account)?;
+        }
+        tokens.delete(&legacy_keyring_account(
+            &s.cloud,
+            &s.tenant_id,
+            &s.object_id,
+        ))?;
     }
     let exists = integration_table::setting(store.conn(), SETTING_CLI_SESSION)
         .map_err(|e| Error::Store(store.err(e)))?
@@ -414,9 +472,115 @@ pub fn logout(store: &mut Store, tokens: &dyn TokenStore) -> Result<Option<CliSe
     Ok(session)
 }
 
-/// The actor a CLI run acts as: the signed-in session's operator, if any.
-pub fn cli_actor_upn(store: &Store) -> Result<Option<String>, Error> {
-    Ok(cli_session(store)?.map(|s| s.upn))
+/// The keyring account of a saved session's operator token, derived (never read from the
+/// store): `None` for the adopted host session, or when its cloud cannot be read.
+fn session_account(store: &Store, s: &CliSession) -> Option<String> {
+    s.keyring_account.as_ref()?;
+    let cloud = Cloud::from_stored(&s.cloud, &s.authority_base).ok()?;
+    Some(keyring_account(store, &cloud, &s.tenant_id, &s.object_id))
+}
+
+/// Who a CLI run acts as.
+///
+/// - `as_upn` (`--as` / `TSCHED_OPERATOR`): [`operators::impersonated_actor`] — the local user
+///   in setup mode, else only under the test-only switch, audited as impersonation.
+/// - else the saved session, **proven** ([`prove_cli_session`]: this OS user's keyring holds
+///   its refresh token for this data directory, a refresh works and `/me` is the same account);
+/// - else the local user in setup mode, or `Denied` ("sign in first").
+pub async fn cli_actor(
+    store: &Store,
+    tokens: Arc<dyn TokenStore>,
+    as_upn: Option<&str>,
+    switch_on: bool,
+) -> Result<Actor, Error> {
+    if let Some(upn) = as_upn.map(str::trim).filter(|u| !u.is_empty()) {
+        return operators::impersonated_actor(store, upn, switch_on);
+    }
+    let Some(session) = cli_session(store)? else {
+        return operators::actor_for(store, None);
+    };
+    if operators::is_setup_mode(store)? {
+        // Nothing to prove: the local user may do everything (a left-over session of a store
+        // whose roster was emptied acts as the local user).
+        return Ok(Actor::local());
+    }
+    let proof = prove_cli_session(store, &session, tokens).await;
+    if !proof.ok {
+        return Err(Error::Denied(format!(
+            "the saved sign-in of {} could not be proven on this machine: {}",
+            session.upn,
+            proof
+                .reason
+                .unwrap_or_else(|| "run `tsched login` again".into())
+        )));
+    }
+    operators::actor_for(store, Some(&session.upn))
+}
+
+/// Proves a saved session: the operator's refresh token is in this OS user's keyring under the
+/// account bound to this data directory and the session's authority (an entry of an earlier
+/// version is moved there first), a refresh works, and `/me` is the session's account. For the
+/// host session adopted when connecting ended setup mode, the integration's own entry is used.
+/// Network; no store write. Endpoints come from the cloud, never from the session's URLs.
+pub async fn prove_cli_session(
+    store: &Store,
+    session: &CliSession,
+    tokens: Arc<dyn TokenStore>,
+) -> Verification {
+    let now = Utc::now();
+    let fail = |reason: String| Verification {
+        ok: false,
+        reason: Some(reason),
+        checked_at: now,
+    };
+    let graph = if session.keyring_account.is_none() {
+        match crate::integration::session(store, tokens) {
+            Ok(host) => host.graph().clone(),
+            Err(e) => return fail(format!("{e}; run `tsched login`")),
+        }
+    } else {
+        let cloud = match Cloud::from_stored(&session.cloud, &session.authority_base) {
+            Ok(c) => c,
+            Err(e) => return fail(format!("{e}; run `tsched logout` then `tsched login`")),
+        };
+        let account = keyring_account(store, &cloud, &session.tenant_id, &session.object_id);
+        let legacy = legacy_keyring_account(&session.cloud, &session.tenant_id, &session.object_id);
+        match kr::get_or_adopt(tokens.as_ref(), &account, &legacy) {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return fail(format!(
+                    "this OS user's keyring holds no sign-in of {} for this data directory; run `tsched login`",
+                    session.upn
+                ))
+            }
+            Err(e) => return fail(format!("{e}; unlock the keyring or run `tsched login`")),
+        }
+        let endpoints = cloud.endpoints();
+        let http = http_client();
+        let manager = Arc::new(TokenManager::new(
+            http.clone(),
+            RefreshConfig {
+                token_url: token_url(&endpoints.authority_base, &session.tenant_id),
+                client_id: session.client_id.clone(),
+                scope: OPERATOR_SCOPE.to_string(),
+                account,
+            },
+            tokens,
+        ));
+        GraphClient::with_http(http, &endpoints.graph_base, manager)
+    };
+    match users::me(&graph).await {
+        Ok(me) if me.value.id == session.object_id => Verification {
+            ok: true,
+            reason: None,
+            checked_at: now,
+        },
+        Ok(me) => fail(format!(
+            "the keyring's sign-in now belongs to {} — run `tsched login` again",
+            me.value.user_principal_name
+        )),
+        Err(e) => fail(format!("{}; run `tsched login` again", Error::from(e))),
+    }
 }
 
 /// Outcome of [`verify_cli_session`].
@@ -430,46 +594,11 @@ pub struct Verification {
     pub checked_at: DateTime<Utc>,
 }
 
-/// Refreshes the operator's token and re-reads `/me` (same object id). Network; no store write.
-pub async fn verify_cli_session(session: &CliSession, tokens: Arc<dyn TokenStore>) -> Verification {
-    let now = Utc::now();
-    let Some(account) = session.keyring_account.clone() else {
-        return Verification {
-            ok: false,
-            reason: Some("this session came from connecting the integration as the host; no operator sign-in is kept to check — run `tsched login` to keep one".into()),
-            checked_at: now,
-        };
-    };
-    let http = http_client();
-    let manager = Arc::new(TokenManager::new(
-        http.clone(),
-        RefreshConfig {
-            token_url: token_url(&session.authority_base, &session.tenant_id),
-            client_id: session.client_id.clone(),
-            scope: OPERATOR_SCOPE.to_string(),
-            account,
-        },
-        tokens,
-    ));
-    let graph = GraphClient::with_http(http, &session.graph_base, manager);
-    match users::me(&graph).await {
-        Ok(me) if me.value.id == session.object_id => Verification {
-            ok: true,
-            reason: None,
-            checked_at: now,
-        },
-        Ok(me) => Verification {
-            ok: false,
-            reason: Some(format!(
-                "the keyring's sign-in now belongs to {} — run `tsched login` again",
-                me.value.user_principal_name
-            )),
-            checked_at: now,
-        },
-        Err(e) => Verification {
-            ok: false,
-            reason: Some(format!("{}; run `tsched login` again", Error::from(e))),
-            checked_at: now,
-        },
-    }
+/// Refreshes the operator's token and re-reads `/me` (same object id): [`prove_cli_session`].
+pub async fn verify_cli_session(
+    store: &Store,
+    session: &CliSession,
+    tokens: Arc<dyn TokenStore>,
+) -> Verification {
+    prove_cli_session(store, session, tokens).await
 }

@@ -93,6 +93,7 @@ pub fn dismiss(store: &mut Store, actor: &Actor) -> Result<bool, Error> {
             tx,
             &AuditEntry {
                 operator: &who.label,
+                real_actor: who.real_actor.as_deref(),
                 action: "settings.welcome_dismissed",
                 target: &format!("setting:{SETTING_DISMISSED}"),
                 after: Some(json!(now)),

@@ -82,7 +82,7 @@ pub fn session_inner(state: &AppState) -> Session {
                 .map(|o| o.display_name)
                 .filter(|n| !n.is_empty());
         }
-        let actor = operators::actor_for(s, out.operator.as_deref())?;
+        let actor = crate::state::actor_in(s, who.as_ref())?;
         operators::whoami(s, &actor)
     });
     match r {

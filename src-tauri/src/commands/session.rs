@@ -11,20 +11,19 @@ use tsched_core::auth::{cancel_pair, BrowserOpener, ConnectProgress};
 use tsched_core::signin::{self, SignInRequest};
 
 use super::app::{session_inner, Session};
-use super::integration::{blank_none, cloud};
+use super::integration::blank_none;
 use super::CmdResult;
 use crate::state::{AppState, Via};
 
 /// Where to sign in. Every field may be empty when the integration is (or was) connected: the
-/// operator then signs in to the same tenant and app registration.
+/// operator then signs in to the same tenant and app registration. There is deliberately no
+/// cloud or sandbox URL: operators sign in only to the integration's own cloud, so nothing a
+/// page sends over IPC can point the sign-in at another identity provider (unknown fields, such
+/// as a `cloud` or `sandbox_url` an older page might send, are ignored).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct SignInInput {
-    /// Tenant id or verified domain.
+    /// Tenant id or verified domain (only when no integration is connected).
     pub tenant: Option<String>,
-    /// `global`, `usgov`, `dod`, `china` or `sandbox`.
-    pub cloud: Option<String>,
-    /// Base URL of the sandbox, for the `sandbox` cloud.
-    pub sandbox_url: Option<String>,
     /// Application (client) id.
     pub client_id: Option<String>,
     /// Pre-fills the account picker.
@@ -38,13 +37,9 @@ pub async fn sign_in_inner(
     opener: &dyn BrowserOpener,
     progress: &(dyn Fn(ConnectProgress) + Send + Sync),
 ) -> CmdResult<Session> {
-    let cloud = match blank_none(input.cloud) {
-        Some(name) => Some(cloud(&name, input.sandbox_url.as_deref())?),
-        None => None,
-    };
     let req = SignInRequest {
         tenant: blank_none(input.tenant),
-        cloud,
+        cloud: None,
         client_id: blank_none(input.client_id),
         login_hint: blank_none(input.login_hint),
         ..Default::default()

@@ -16,7 +16,7 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub struct Work {
     dir: PathBuf,
-    operator: Option<String>,
+    operator: Option<crate::state::WindowOperator>,
     tokens: Arc<dyn TokenStore>,
 }
 
@@ -30,7 +30,7 @@ impl Work {
         })?;
         Ok(Self {
             dir,
-            operator: state.operator(),
+            operator: state.window_operator(),
             tokens: state.tokens().clone(),
         })
     }
@@ -38,7 +38,7 @@ impl Work {
     /// A dedicated store connection and the acting operator.
     pub fn open(&self) -> Result<(Store, Actor), Error> {
         let store = Store::open_in(&self.dir)?;
-        let actor = tsched_core::operators::actor_for(&store, self.operator.as_deref())?;
+        let actor = crate::state::actor_in(&store, self.operator.as_ref())?;
         Ok((store, actor))
     }
 

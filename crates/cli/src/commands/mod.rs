@@ -21,7 +21,7 @@ pub struct Context {
     /// `--data-dir`, if given.
     pub data_dir: Option<PathBuf>,
     /// `--as UPN` / `TSCHED_OPERATOR`: act as this operator of the roster without the saved
-    /// sign-in (trusted automation and tests on this machine). Overrides `tsched login`.
+    /// sign-in: test-only (`TSCHED_TEST_IMPERSONATION=1`), audited as impersonation.
     pub as_upn: Option<String>,
 }
 
@@ -33,19 +33,31 @@ impl Context {
         Ok(Store::open_in(&dir).map_err(tsched_core::Error::from)?)
     }
 
-    /// Who acts: the `--as` operator when given, else the operator signed in with `tsched login`
-    /// (or the host that ended setup mode by connecting), else the local user in setup mode,
-    /// else "sign in first". The core re-checks the roster inside every use case.
+    /// Who acts: the `--as` operator when given (the local user in setup mode; otherwise only
+    /// under the test-only switch `TSCHED_TEST_IMPERSONATION=1`, audited as impersonation),
+    /// else the operator signed in with `tsched login` (or the host that ended setup mode by
+    /// connecting), proven against this OS user's keyring and a refresh at every run, else the
+    /// local user in setup mode, else "sign in first". The core re-checks the roster inside
+    /// every use case.
     pub fn actor(&self, store: &Store) -> anyhow::Result<Actor> {
-        let upn = match &self.as_upn {
-            Some(u) => Some(u.clone()),
-            None => tsched_core::signin::cli_actor_upn(store)?,
-        };
-        tsched_core::operators::actor_for(store, upn.as_deref()).map_err(|e| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let tokens: std::sync::Arc<dyn tsched_core::auth::TokenStore> =
+            std::sync::Arc::new(tsched_core::auth::KeyringTokenStore::default());
+        let named = self.as_upn.as_deref().filter(|u| !u.trim().is_empty());
+        rt.block_on(tsched_core::signin::cli_actor(
+            store,
+            tokens,
+            named,
+            tsched_core::operators::impersonation_allowed(),
+        ))
+        .map_err(|e| {
             match e {
-                tsched_core::Error::Denied(m) if upn.is_none() => tsched_core::Error::Denied(
-                    format!("{m}; run `tsched login` (or act as an operator with --as UPN)"),
-                ),
+                tsched_core::Error::Denied(m) if named.is_none() && m.starts_with("sign in first") => {
+                    tsched_core::Error::Denied(format!("{m}; run `tsched login`"))
+                }
                 other => other,
             }
             .into()

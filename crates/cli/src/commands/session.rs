@@ -156,7 +156,7 @@ pub fn whoami(args: Whoami, ctx: &Context) -> anyhow::Result<()> {
     if args.check {
         if let (Some(s), None) = (&session, &ctx.as_upn) {
             let tokens: Arc<dyn TokenStore> = Arc::new(KeyringTokenStore::default());
-            out.check = Some(runtime()?.block_on(signin::verify_cli_session(s, tokens)));
+            out.check = Some(runtime()?.block_on(signin::verify_cli_session(&store, s, tokens)));
         }
     }
     if args.json {

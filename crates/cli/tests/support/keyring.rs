@@ -81,7 +81,8 @@ pub fn command(data: &Path, bus: &str, args: &[&str]) -> Command {
         .arg(data)
         .args(args)
         .env("DBUS_SESSION_BUS_ADDRESS", bus)
-        .env_remove("TSCHED_OPERATOR");
+        .env_remove("TSCHED_OPERATOR")
+        .env("TSCHED_TEST_IMPERSONATION", "1");
     cmd
 }
 

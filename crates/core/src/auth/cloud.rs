@@ -91,12 +91,19 @@ impl Cloud {
         }
     }
 
-    /// A sandbox cloud from its base URL: must be `http(s)://host[:port]` with no query.
+    /// A sandbox cloud from its base URL: must be `http(s)://host[:port]` with no query, and
+    /// plain `http` only on this machine's loopback (`127.0.0.0/8`, `::1`, `localhost`): a
+    /// refresh token is never sent in the clear over a network.
     pub fn sandbox(base: &str) -> Result<Self, String> {
         let url = Url::parse(base.trim()).map_err(|e| format!("'{base}' is not a URL: {e}"))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return Err(format!(
                 "'{base}' must be an http(s) URL such as http://127.0.0.1:8080"
+            ));
+        }
+        if url.scheme() == "http" && !is_loopback(&url) {
+            return Err(format!(
+                "'{base}' is plain http on another machine; a sandbox over http must run on this machine (127.0.0.1, [::1] or localhost), otherwise use https"
             ));
         }
         if url.query().is_some() || url.fragment().is_some() {
@@ -108,11 +115,42 @@ impl Cloud {
     }
 
     /// Rebuilds a cloud from its stored name and authority base (the sandbox needs the URL).
+    /// For Microsoft's clouds the stored base is ignored: their endpoints always derive from the
+    /// cloud ([`Cloud::endpoints`]), so editing a stored URL cannot send a token elsewhere.
     pub fn from_stored(name: &str, authority_base: &str) -> Result<Self, String> {
         match name {
             "sandbox" => Cloud::sandbox(authority_base),
             other => other.parse(),
         }
+    }
+
+    /// Whether this is a local sandbox rather than one of Microsoft's clouds.
+    pub fn is_sandbox(&self) -> bool {
+        matches!(self, Cloud::Sandbox(_))
+    }
+
+    /// The identity authority's host (and port, when not the scheme's default), which keyring
+    /// entries are bound to: `login.microsoftonline.com`, `127.0.0.1:4567`.
+    pub fn authority_host(&self) -> String {
+        let base = self.endpoints().authority_base;
+        match Url::parse(&base) {
+            Ok(u) => match (u.host_str(), u.port()) {
+                (Some(h), Some(p)) => format!("{h}:{p}"),
+                (Some(h), None) => h.to_string(),
+                _ => base,
+            },
+            Err(_) => base,
+        }
+    }
+}
+
+/// Pure: whether a URL's host is this machine's loopback.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
     }
 }
 
@@ -202,6 +240,45 @@ mod tests {
             "a stored sandbox cloud round-trips through its authority base"
         );
         assert!(Cloud::sandbox("ftp://x").is_err(), "only http(s) sandboxes");
+    }
+
+    #[test]
+    fn plain_http_sandbox_on_another_host_is_refused() {
+        assert!(
+            Cloud::sandbox("http://attacker.example:8080").is_err(),
+            "a refresh token must never go in the clear to another machine"
+        );
+        assert!(
+            Cloud::from_stored("sandbox", "http://10.0.0.5").is_err(),
+            "a stored sandbox URL is checked the same way"
+        );
+        for ok in [
+            "http://127.0.0.1:1",
+            "http://127.8.0.1",
+            "http://[::1]:9",
+            "http://localhost:5",
+            "https://sandbox.example",
+        ] {
+            assert!(Cloud::sandbox(ok).is_ok(), "{ok} is a valid sandbox");
+        }
+        assert_eq!(
+            Cloud::sandbox("http://127.0.0.1:4567")
+                .expect("valid")
+                .authority_host(),
+            "127.0.0.1:4567",
+            "the host a keyring entry is bound to keeps the port"
+        );
+    }
+
+    #[test]
+    fn stored_urls_of_a_microsoft_cloud_are_ignored() {
+        let c = Cloud::from_stored("global", "http://attacker.example").expect("global parses");
+        assert_eq!(
+            c.endpoints().authority_base,
+            "https://login.microsoftonline.com",
+            "a Microsoft cloud's endpoints come from the cloud, never from the store"
+        );
+        assert_eq!(c.authority_host(), "login.microsoftonline.com", "host");
     }
 
     #[test]

@@ -1,23 +1,95 @@
 //! Where the host's refresh token lives: the OS keyring (Secret Service on Linux, Keychain on
 //! macOS, Credential Manager on Windows) under service `teams-scheduler` and account
-//! `{cloud}/{tenant}/{host object id}`. Behind the [`TokenStore`] trait so unit tests use
-//! [`MemoryTokenStore`]. A locked or missing keyring is an error: there is deliberately no file
-//! fallback (a token in a file is a token in every backup).
+//! `{store}/{cloud}@{authority host}/{tenant}/{host object id}` ([`Binding`] + [`account`]).
+//! Behind the [`TokenStore`] trait so unit tests use [`MemoryTokenStore`]. A locked or missing
+//! keyring is an error: there is deliberately no file fallback (a token in a file is a token in
+//! every backup).
+//!
+//! Why the account is bound to the store and the authority: the store (SQLite) is a file other
+//! people may be able to write (a shared or restored data directory) while only this OS user can
+//! read their keyring. An entry is found only by the store that wrote it (so removing the
+//! integration in one data directory never deletes another's token) and only for the identity
+//! provider it was issued by (so editing the stored cloud or URL finds no token to send there).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::Path;
 use std::sync::Mutex;
 
-use super::AuthError;
+use sha2::{Digest, Sha256};
+
+use super::{AuthError, Cloud};
 use crate::secret::Sensitive;
 
 /// Keyring service name.
 pub const SERVICE: &str = "teams-scheduler";
 
-/// The keyring account for a connection.
-pub fn account(cloud: &str, tenant_id: &str, host_object_id: &str) -> String {
+/// The part of a keyring account that ties an entry to one data directory and one identity
+/// provider: `{store id}/{cloud}@{authority host}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding(String);
+
+impl Binding {
+    /// The binding for the store whose database file is `store_path`, and `cloud`. The store id
+    /// is the first 16 hex digits of the SHA-256 of the data directory's canonical path.
+    pub fn new(store_path: &Path, cloud: &Cloud) -> Self {
+        Binding(format!(
+            "{}/{}@{}",
+            store_id(store_path),
+            cloud.name(),
+            cloud.authority_host()
+        ))
+    }
+
+    /// As text (the prefix of every account under it).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Pure but for `canonicalize`: a short stable id of the data directory holding `store_path`.
+pub fn store_id(store_path: &Path) -> String {
+    let dir = store_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .and_then(|p| p.canonicalize().ok())
+        .unwrap_or_else(|| store_path.to_path_buf());
+    let digest = Sha256::digest(dir.as_os_str().as_encoded_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The keyring account of a host connection under `binding`.
+pub fn account(binding: &Binding, tenant_id: &str, host_object_id: &str) -> String {
+    format!("{}/{tenant_id}/{host_object_id}", binding.0)
+}
+
+/// The account earlier versions used (`{cloud}/{tenant}/{host}`, bound to neither store nor
+/// authority). Read once to move an existing entry under its [`account`], never written.
+pub fn legacy_account(cloud: &str, tenant_id: &str, host_object_id: &str) -> String {
     format!("{cloud}/{tenant_id}/{host_object_id}")
+}
+
+/// Finds the secret of `account`, moving it there from `legacy` first when only the legacy
+/// entry exists (the upgrade from unbound accounts). The legacy account names the same cloud,
+/// and a Microsoft cloud's endpoints never come from the store, so the moved token still only
+/// goes where it was issued.
+pub fn get_or_adopt(
+    store: &dyn TokenStore,
+    account: &str,
+    legacy: &str,
+) -> Result<Option<Sensitive<String>>, AuthError> {
+    if let Some(t) = store.get(account)? {
+        return Ok(Some(t));
+    }
+    match store.get(legacy)? {
+        Some(t) => {
+            store.set(account, &t)?;
+            store.delete(legacy)?;
+            Ok(Some(t))
+        }
+        None => Ok(None),
+    }
 }
 
 /// Stores one secret per account. `set` replaces the previous value in one operation.
@@ -182,11 +254,55 @@ mod tests {
     }
 
     #[test]
-    fn account_names_cloud_tenant_and_host() {
-        assert_eq!(
-            account("global", "t-1", "o-2"),
-            "global/t-1/o-2",
-            "account = cloud/tenant/host"
+    fn account_names_store_cloud_authority_tenant_and_host() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("teams-scheduler.db");
+        let b = Binding::new(&db, &Cloud::Global);
+        let a = account(&b, "t-1", "o-2");
+        assert!(
+            a.ends_with("/global@login.microsoftonline.com/t-1/o-2"),
+            "account = store/cloud@authority/tenant/host: {a}"
         );
+        assert_eq!(a.split('/').next().map(str::len), Some(16), "store id: {a}");
+    }
+
+    #[test]
+    fn removing_in_one_store_does_not_find_another_stores_token() {
+        let one = tempfile::tempdir().expect("temp dir");
+        let two = tempfile::tempdir().expect("temp dir");
+        let a1 = account(
+            &Binding::new(&one.path().join("x.db"), &Cloud::Global),
+            "t",
+            "o",
+        );
+        let a2 = account(
+            &Binding::new(&two.path().join("x.db"), &Cloud::Global),
+            "t",
+            "o",
+        );
+        assert_ne!(a1, a2, "two data directories never share a keyring entry");
+    }
+
+    #[test]
+    fn a_changed_authority_finds_no_token() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("x.db");
+        let real = Cloud::sandbox("http://127.0.0.1:4000").expect("sandbox");
+        let other = Cloud::sandbox("http://127.0.0.1:4001").expect("sandbox");
+        assert_ne!(
+            account(&Binding::new(&db, &real), "t", "o"),
+            account(&Binding::new(&db, &other), "t", "o"),
+            "an entry is bound to the authority that issued it"
+        );
+    }
+
+    #[test]
+    fn a_legacy_entry_is_moved_once() {
+        let s = MemoryTokenStore::default();
+        s.set("global/t/o", &Sensitive::new("rt".into())).expect("set");
+        let got = get_or_adopt(&s, "new/t/o", "global/t/o").expect("get");
+        assert_eq!(got.map(|t| t.expose().clone()).as_deref(), Some("rt"), "adopted");
+        assert!(s.get("global/t/o").expect("get").is_none(), "legacy removed");
+        assert!(s.get("new/t/o").expect("get").is_some(), "moved under the bound account");
     }
 }

@@ -327,6 +327,7 @@ fn now_db() -> String {
 /// Stores a planned batch: the batch row, one `queued` item per ready row and an audit entry,
 /// all in one transaction, before anything is sent. Refuses a plan with rejected rows unless
 /// `skip_rejected`, and a plan with no ready row.
+#[tracing::instrument(skip_all, fields(operator = %actor.label, source = %source_name))]
 pub fn create(
     store: &mut Store,
     actor: &Actor,
@@ -396,6 +397,7 @@ pub fn create(
             tx,
             &AuditEntry {
                 operator: &who.label,
+                real_actor: who.real_actor.as_deref(),
                 action: "batch.create",
                 target: &format!("batch:{id}"),
                 program_code: if programs.len() == 1 {
@@ -422,6 +424,7 @@ fn hex(bytes: &[u8]) -> String {
 /// Validates, stores and runs a file (`tsched batch run`). Refuses (nothing stored) when rows
 /// are rejected, unless `opts.skip_rejected`.
 #[allow(clippy::too_many_arguments)]
+#[tracing::instrument(skip_all, fields(operator = %actor.label, source = %source_name))]
 pub async fn run(
     store: &mut Store,
     graph: &GraphClient,
@@ -439,6 +442,7 @@ pub async fn run(
 }
 
 /// Finishes an interrupted, paused or planned batch (`tsched batch resume ID`).
+#[tracing::instrument(skip_all, fields(operator = %actor.label, batch = id))]
 pub async fn resume(
     store: &mut Store,
     transport: Arc<dyn Transport>,
@@ -560,6 +564,7 @@ struct Inflight {
 
 /// The executor: runs every queued item of batch `id` to an end state (or until a cancel or a
 /// pause). Idempotent and restartable at any instant.
+#[tracing::instrument(skip_all, fields(operator = %actor.label, batch = id))]
 pub async fn execute(
     store: &mut Store,
     transport: Arc<dyn Transport>,
@@ -588,6 +593,7 @@ pub async fn execute(
             tx,
             &AuditEntry {
                 operator: &who.label,
+                real_actor: who.real_actor.as_deref(),
                 action: "batch.start",
                 target: &format!("batch:{id}"),
                 after: Some(json!({"total": c.total, "queued": c.queued, "done": c.done, "failed": c.failed})),
@@ -714,6 +720,7 @@ pub async fn execute(
                             tx,
                             &AuditEntry {
                                 operator: &who.label,
+                                real_actor: who.real_actor.as_deref(),
                                 action: "meeting.create",
                                 target: &format!("meeting:{}", row.external_id),
                                 program_code: Some(&row.program),
@@ -850,6 +857,7 @@ pub async fn execute(
             tx,
             &AuditEntry {
                 operator: &who.label,
+                real_actor: who.real_actor.as_deref(),
                 action: "batch.finish",
                 target: &format!("batch:{id}"),
                 after: Some(json!({
@@ -1010,6 +1018,7 @@ pub struct Cancelled {
 /// Cancels a batch: no new item is scheduled (a run in another process notices within a tick);
 /// queued items become `cancelled`. With `undo`, every meeting the batch created is deleted too
 /// (items become `undone`); a meeting that cannot be deleted is listed, not hidden.
+#[tracing::instrument(skip_all, fields(operator = %actor.label, batch = id, undo))]
 pub async fn cancel(
     store: &mut Store,
     transport: Option<Arc<dyn Transport>>,
@@ -1031,6 +1040,7 @@ pub async fn cancel(
                 tx,
                 &AuditEntry {
                     operator: &who.label,
+                    real_actor: who.real_actor.as_deref(),
                     action: "batch.cancel",
                     target: &format!("batch:{id}"),
                     before: Some(json!({"state": batch.state})),

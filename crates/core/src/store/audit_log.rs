@@ -24,6 +24,9 @@ pub struct AuditEntry<'a> {
     pub after: Option<serde_json::Value>,
     /// Graph's `request-id` when a Graph call was made.
     pub graph_request_id: Option<&'a str>,
+    /// Who really acted when `operator` was named without proof (test-only impersonation):
+    /// `local:<os user>`. `None` for proven operators and the local user in setup mode.
+    pub real_actor: Option<&'a str>,
 }
 
 /// A stored audit row.
@@ -47,6 +50,8 @@ pub struct AuditRow {
     pub after: Option<serde_json::Value>,
     /// Graph request id.
     pub graph_request_id: Option<String>,
+    /// Who really acted, when `operator` was impersonated (see [`AuditEntry::real_actor`]).
+    pub real_actor: Option<String>,
 }
 
 /// Filters for listing the trail; every field is optional.
@@ -71,8 +76,8 @@ pub struct AuditFilter {
 /// Appends one row. Call inside the transaction of the change it records.
 pub fn append(conn: &Connection, e: &AuditEntry<'_>) -> rusqlite::Result<i64> {
     conn.execute(
-        "INSERT INTO audit_log (at, operator, action, target, program_code, before_json, after_json, graph_request_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO audit_log (at, operator, action, target, program_code, before_json, after_json, graph_request_id, real_actor)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             crate::time::now_db(),
             e.operator,
@@ -82,6 +87,7 @@ pub fn append(conn: &Connection, e: &AuditEntry<'_>) -> rusqlite::Result<i64> {
             e.before.as_ref().map(|v| v.to_string()),
             e.after.as_ref().map(|v| v.to_string()),
             e.graph_request_id,
+            e.real_actor,
         ],
     )?;
     Ok(conn.last_insert_rowid())
@@ -117,7 +123,7 @@ pub fn list_query(f: &AuditFilter) -> Result<PageQuery, PageError> {
         .map(|c| page::decode(KIND, c))
         .transpose()?;
     let mut query = PageQuery::new(
-        "SELECT id, at, operator, action, target, program_code, before_json, after_json, graph_request_id
+        "SELECT id, at, operator, action, target, program_code, before_json, after_json, graph_request_id, real_actor
          FROM audit_log WHERE 1 = 1",
         f.limit,
     );
@@ -155,6 +161,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<AuditRow> {
         before: json(r.get(6)?),
         after: json(r.get(7)?),
         graph_request_id: r.get(8)?,
+        real_actor: r.get(9)?,
     })
 }
 

@@ -19,7 +19,13 @@ fn account(env: &Env) -> String {
     let row = tsched_core::store::integration::get(env.store.conn())
         .expect("read")
         .expect("row");
-    tsched_core::auth::keyring::account(&row.cloud, &row.tenant_id, &row.host_object_id)
+    let cloud = tsched_core::auth::Cloud::from_stored(&row.cloud, &row.authority_base)
+        .expect("stored cloud");
+    tsched_core::auth::keyring::account(
+        &tsched_core::auth::keyring::Binding::new(env.store.path(), &cloud),
+        &row.tenant_id,
+        &row.host_object_id,
+    )
 }
 
 fn refresh_token(env: &Env) -> String {
@@ -172,39 +178,30 @@ async fn cancelling_on_the_consent_page_says_sign_in_was_cancelled() {
 }
 
 #[tokio::test]
-async fn a_callback_with_the_wrong_state_is_refused() {
+async fn a_callback_with_a_forged_state_gets_404_and_does_not_end_the_sign_in() {
     let mut env = Env::new(true).await;
-    let tamper = Arc::new(|mut u: url::Url| {
-        let pairs: Vec<(String, String)> = u
-            .query_pairs()
-            .into_owned()
-            .map(|(k, v)| {
-                if k == "state" {
-                    (k, "forged".into())
-                } else {
-                    (k, v)
-                }
-            })
-            .collect();
-        u.query_pairs_mut().clear().extend_pairs(pairs);
-        u
-    });
-    let err = env
-        .connect(&Browser {
-            tamper: Some(tamper),
-            ..Default::default()
-        })
+    let browser = Browser {
+        forged_state_first: true,
+        ..Default::default()
+    };
+    let status = env
+        .connect(&browser)
         .await
-        .expect_err("forged state");
-    assert!(
-        matches!(err, tsched_core::Error::Auth(AuthError::StateMismatch)),
-        "state mismatch: {err:?}"
+        .expect("the real redirect still completes the sign-in");
+    assert_eq!(
+        browser.probes.lock().expect("lock").as_slice(),
+        &[404],
+        "the forged callback is answered 404 (issue 17: it used to end the wait)"
     );
-    assert!(env.nothing_saved(), "nothing saved on a forged callback");
+    assert_eq!(
+        status.state,
+        integration::ConnectionState::Connected,
+        "connected by the real redirect: {status:?}"
+    );
     assert_eq!(
         env.token_calls(),
-        0,
-        "the code is never redeemed after a state mismatch"
+        1,
+        "only the real code is redeemed, once"
     );
 }
 
@@ -481,10 +478,14 @@ async fn ninety_days_of_inactivity_asks_to_reconnect() {
 async fn an_unreachable_identity_platform_is_a_network_error() {
     let mut env = Env::new(true).await;
     env.connect(&Browser::default()).await.expect("connect");
-    env.store
-        .conn()
-        .execute("UPDATE integration SET authority_base = 'http://127.0.0.1:9', graph_base = 'http://127.0.0.1:9/v1.0'", [])
-        .expect("point at a closed port");
+    // The tenant's identity platform goes away (the sandbox stops; its port is closed).
+    let gone = std::mem::replace(
+        &mut env.sandbox,
+        tsched_sandbox::Sandbox::spawn(Default::default())
+            .await
+            .expect("another sandbox"),
+    );
+    gone.shutdown().await;
     let s = integration::check(&mut env.store, env.tokens.clone())
         .await
         .expect("check runs");
@@ -696,4 +697,42 @@ async fn a_track_admin_cannot_connect_the_integration() {
         matches!(&denied, Err(e) if e.code() == ErrorCode::Denied),
         "a track admin may not manage the integration: {denied:?}"
     );
+}
+
+#[tokio::test]
+async fn an_authority_rewritten_in_the_store_never_receives_the_host_refresh_token() {
+    let mut env = Env::new(true).await;
+    env.connect(&Browser::default()).await.expect("connect");
+    let rt = refresh_token(&env);
+    // Someone who can write the store but not read the keyring points it at their own server.
+    let attacker = std::net::TcpListener::bind("127.0.0.1:0").expect("attacker listens");
+    attacker.set_nonblocking(true).expect("nonblocking");
+    let evil = format!("http://{}", attacker.local_addr().expect("addr"));
+    env.store
+        .conn()
+        .execute(
+            "UPDATE integration SET authority_base = ?1, graph_base = ?1 || '/v1.0'",
+            [&evil],
+        )
+        .expect("rewrite");
+    let tokens: Arc<dyn TokenStore> = env.tokens.clone();
+    let checked = integration::check(&mut env.store, tokens).await;
+    assert!(
+        matches!(attacker.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the rewritten authority was contacted"
+    );
+    let status = checked.expect("a check with no token reports, it does not fail");
+    assert_ne!(
+        status.state,
+        ConnectionState::Connected,
+        "no token is found for another authority: {:?}",
+        status.reasons
+    );
+    assert!(
+        env.tokens.get(&account(&env)).expect("keyring").is_none(),
+        "the keyring holds no token bound to the rewritten authority"
+    );
+    let kept = env.tokens.len();
+    assert_eq!(kept, 1, "the host's token is still there, under its own authority");
+    assert!(!rt.is_empty(), "a refresh token was issued");
 }

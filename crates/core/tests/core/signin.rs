@@ -112,6 +112,33 @@ async fn first_operator_to_sign_in_becomes_global_admin_and_others_must_be_on_th
         "audited once, naming the new admin"
     );
 
+    // Setup mode is over and no integration is connected: a sign-in to a sandbox is refused
+    // (a local sandbox seeded with a victim's name must not sign anyone in as them).
+    let err = signin::prepare(&env.store, &request(&env)).expect_err("sandbox after setup");
+    assert_eq!(err.code(), ErrorCode::Denied);
+    assert!(err.to_string().contains("sandbox"), "says why: {err}");
+    // The admin adds the host and connects this sandbox: operators now sign in to it.
+    let admin = Actor::operator(ADMIN);
+    let host_upn = env.sandbox.handle().host_upn().expect("host");
+    operators::add(
+        &mut env.store,
+        &admin,
+        NewOperator {
+            upn: host_upn.clone(),
+            display_name: String::new(),
+        },
+    )
+    .expect("add host");
+    operators::grant(
+        &mut env.store,
+        &admin,
+        &host_upn,
+        tsched_core::access::Role::GlobalAdmin,
+        None,
+    )
+    .expect("grant host");
+    env.connect(&Browser::default()).await.expect("connect");
+
     // Someone not on the roster is refused, and nothing is written.
     let before = actions(&env).len();
     let err = {
@@ -127,7 +154,6 @@ async fn first_operator_to_sign_in_becomes_global_admin_and_others_must_be_on_th
     assert_eq!(actions(&env).len(), before, "a refusal writes no audit row");
 
     // Added by UPN, they sign in: matched, object id linked (audited), roles as granted.
-    let admin = Actor::operator(ADMIN);
     operators::add(
         &mut env.store,
         &admin,
@@ -290,10 +316,14 @@ async fn the_cli_session_keeps_its_own_keyring_entry_and_no_token_in_the_store()
         .get(&account)
         .expect("keyring")
         .expect("operator's refresh token");
+    let arc_tokens: Arc<dyn TokenStore> = tokens.clone();
     assert_eq!(
-        signin::cli_actor_upn(&env.store).expect("actor"),
+        signin::cli_actor(&env.store, arc_tokens.clone(), None, false)
+            .await
+            .expect("proven")
+            .operator_upn,
         Some(OTHER.to_string()),
-        "later runs act as the signed-in operator"
+        "later runs act as the signed-in operator, proven by a refresh"
     );
 
     // The refresh token is nowhere in the store's files.
@@ -312,13 +342,13 @@ async fn the_cli_session_keeps_its_own_keyring_entry_and_no_token_in_the_store()
 
     // whoami --check: refresh + /me work, until the tenant revokes the operator's sessions.
     let store_tokens: Arc<dyn TokenStore> = tokens.clone();
-    let ok = signin::verify_cli_session(&session, store_tokens.clone()).await;
+    let ok = signin::verify_cli_session(&env.store, &session, store_tokens.clone()).await;
     assert!(ok.ok, "{:?}", ok.reason);
     env.sandbox
         .handle()
         .revoke_refresh_tokens(OTHER)
         .expect("user");
-    let bad = signin::verify_cli_session(&session, store_tokens).await;
+    let bad = signin::verify_cli_session(&env.store, &session, store_tokens).await;
     assert!(!bad.ok, "a revoked sign-in fails the check");
     assert!(
         bad.reason
@@ -353,8 +383,7 @@ async fn signing_in_to_another_tenant_than_the_connected_one_is_refused() {
             [],
         )
         .expect("update");
-    let signed = sign_in_as(&env, ADMIN).await.expect("sign-in");
-    let err = signin::complete(&mut env.store, signed).expect_err("other tenant");
+    let err = sign_in_as(&env, ADMIN).await.expect_err("other tenant");
     assert_eq!(err.code(), ErrorCode::Denied);
     assert!(
         err.to_string()
@@ -369,4 +398,155 @@ async fn without_a_connection_the_tenant_must_be_named() {
     let err = signin::prepare(&env.store, &SignInRequest::default()).expect_err("no tenant");
     assert_eq!(err.code(), ErrorCode::InvalidInput);
     assert!(err.to_string().contains("tenant"), "{err}");
+}
+
+/// A session and roster for the proof tests: connected, OTHER on the roster and logged in.
+async fn logged_in_other() -> (Env, signin::CliSession) {
+    let mut env = env().await;
+    env.connect(&Browser::default()).await.expect("connect");
+    operators::add(
+        &mut env.store,
+        &host(),
+        NewOperator {
+            upn: OTHER.into(),
+            display_name: String::new(),
+        },
+    )
+    .expect("add");
+    let signed = sign_in_as(&env, OTHER).await.expect("sign-in");
+    let tokens = env.tokens.clone();
+    signin::save_cli_session(&mut env.store, tokens.as_ref(), signed).expect("login");
+    let session = signin::cli_session(&env.store)
+        .expect("read")
+        .expect("saved");
+    (env, session)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_session_without_this_users_keyring_token_does_not_act() {
+    let (env, session) = logged_in_other().await;
+    // Another OS user sharing the data directory has their own (empty) keyring.
+    let other_users_keyring: Arc<dyn TokenStore> =
+        Arc::new(tsched_core::auth::MemoryTokenStore::default());
+    let err = signin::cli_actor(&env.store, other_users_keyring, None, false)
+        .await
+        .expect_err("no token in this user's keyring");
+    assert_eq!(err.code(), ErrorCode::Denied, "{err}");
+    assert!(
+        err.to_string().contains(&session.upn) && err.to_string().contains("tsched login"),
+        "names whose sign-in and what to do: {err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_rewritten_in_the_store_to_name_an_admin_does_not_act_as_them() {
+    let (env, session) = logged_in_other().await;
+    let host_id: String = env
+        .store
+        .conn()
+        .query_row("SELECT host_object_id FROM integration", [], |r| r.get(0))
+        .expect("host id");
+    let host_upn = env.sandbox.handle().host_upn().expect("host");
+    let forged = signin::CliSession {
+        upn: host_upn.clone(),
+        object_id: host_id,
+        ..session.clone()
+    };
+    env.store
+        .conn()
+        .execute(
+            "UPDATE settings SET value = ?1 WHERE key = ?2",
+            rusqlite::params![
+                serde_json::to_string(&forged).expect("json"),
+                signin::SETTING_CLI_SESSION
+            ],
+        )
+        .expect("forge");
+    let tokens: Arc<dyn TokenStore> = env.tokens.clone();
+    let err = signin::cli_actor(&env.store, tokens, None, false)
+        .await
+        .expect_err("a forged session is not proven");
+    assert_eq!(err.code(), ErrorCode::Denied, "{err}");
+    assert!(err.to_string().contains(&host_upn), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn naming_an_operator_without_the_test_switch_is_refused_and_with_it_is_audited() {
+    let (mut env, _) = logged_in_other().await;
+    let host_upn = env.sandbox.handle().host_upn().expect("host");
+    let tokens: Arc<dyn TokenStore> = env.tokens.clone();
+    let err = signin::cli_actor(&env.store, tokens.clone(), Some(&host_upn), false)
+        .await
+        .expect_err("impersonation without the switch");
+    assert_eq!(err.code(), ErrorCode::Denied, "{err}");
+    assert!(
+        err.to_string().contains("TSCHED_TEST_IMPERSONATION"),
+        "{err}"
+    );
+    let actor = signin::cli_actor(&env.store, tokens, Some(&host_upn), true)
+        .await
+        .expect("switch on");
+    assert_eq!(
+        actor.impersonated_by,
+        Some(Actor::local().label),
+        "the real actor is the local user"
+    );
+    operators::add(
+        &mut env.store,
+        &actor,
+        NewOperator {
+            upn: "new.one@contoso.example".into(),
+            display_name: String::new(),
+        },
+    )
+    .expect("add as the impersonated admin");
+    let row = audit_log::list(env.store.conn(), &Default::default())
+        .expect("audit")
+        .into_iter()
+        .next()
+        .expect("a row");
+    assert_eq!(row.action, "operator.add");
+    assert_eq!(row.operator, host_upn, "the row names the operator acted as");
+    assert_eq!(
+        row.real_actor,
+        Some(Actor::local().label),
+        "and records who really acted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_sign_in_to_another_cloud_than_the_integrations_is_refused() {
+    let mut env = env().await;
+    env.connect(&Browser::default()).await.expect("connect");
+    let rogue = tsched_sandbox::Sandbox::spawn(SandboxConfig::default())
+        .await
+        .expect("a second, rogue sandbox");
+    for asked in [
+        tsched_core::auth::Cloud::sandbox(rogue.base_url()).expect("url"),
+        tsched_core::auth::Cloud::Global,
+    ] {
+        let req = SignInRequest {
+            cloud: Some(asked.clone()),
+            ..request(&env)
+        };
+        let err = signin::prepare(&env.store, &req).expect_err("another cloud");
+        assert_eq!(err.code(), ErrorCode::Denied, "{asked}: {err}");
+        assert!(
+            err.to_string().contains("integration's cloud"),
+            "{asked}: {err}"
+        );
+    }
+    let own = signin::prepare(
+        &env.store,
+        &SignInRequest {
+            cloud: None,
+            ..request(&env)
+        },
+    )
+    .expect("the integration's own cloud");
+    assert_eq!(
+        own.tenant(),
+        env.sandbox.handle().tenant_id(),
+        "signs in to the integration's tenant"
+    );
 }
