@@ -322,7 +322,7 @@ pub fn authorize(store: &Store, actor: &Actor) -> Result<(), Error> {
 
 /// Saves a sign-in: refresh token to the keyring, then the row and its audit entry in one
 /// transaction. On a store failure the keyring entry is removed again.
-#[tracing::instrument(skip_all, fields(operator = %actor.label))]
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label))]
 pub fn save(
     store: &mut Store,
     tokens: &dyn TokenStore,
@@ -455,7 +455,7 @@ fn summary(r: &IntegrationRow) -> serde_json::Value {
 
 /// The whole connect for front ends that own the store (the CLI): prepare, sign in, save.
 #[allow(clippy::too_many_arguments)]
-#[tracing::instrument(skip_all, fields(operator = %actor.label))]
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label))]
 pub async fn connect(
     store: &mut Store,
     tokens: &dyn TokenStore,
@@ -753,7 +753,7 @@ pub fn record(store: &mut Store, outcome: &Verified) -> Result<(), Error> {
 }
 
 /// Check for front ends that own the store: session, verify, record, status.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn check(
     store: &mut Store,
     tokens: Arc<dyn TokenStore>,
@@ -766,7 +766,7 @@ pub async fn check(
 
 /// Removes the integration: deletes the keyring entry, then marks the row removed with an audit
 /// entry. Programs keep their settings; Teams meetings become unavailable until reconnected.
-#[tracing::instrument(skip_all, fields(operator = %actor.label))]
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label))]
 pub fn remove(store: &mut Store, tokens: &dyn TokenStore, actor: &Actor) -> Result<Removed, Error> {
     authorize(store, actor)?;
     let row = table::get(store.conn())

@@ -327,7 +327,7 @@ fn now_db() -> String {
 /// Stores a planned batch: the batch row, one `queued` item per ready row and an audit entry,
 /// all in one transaction, before anything is sent. Refuses a plan with rejected rows unless
 /// `skip_rejected`, and a plan with no ready row.
-#[tracing::instrument(skip_all, fields(operator = %actor.label, source = %source_name))]
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, source = %source_name))]
 pub fn create(
     store: &mut Store,
     actor: &Actor,
@@ -424,7 +424,7 @@ fn hex(bytes: &[u8]) -> String {
 /// Validates, stores and runs a file (`tsched batch run`). Refuses (nothing stored) when rows
 /// are rejected, unless `opts.skip_rejected`.
 #[allow(clippy::too_many_arguments)]
-#[tracing::instrument(skip_all, fields(operator = %actor.label, source = %source_name))]
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, source = %source_name))]
 pub async fn run(
     store: &mut Store,
     graph: &GraphClient,
@@ -442,7 +442,7 @@ pub async fn run(
 }
 
 /// Finishes an interrupted, paused or planned batch (`tsched batch resume ID`).
-#[tracing::instrument(skip_all, fields(operator = %actor.label, batch = id))]
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, batch = id))]
 pub async fn resume(
     store: &mut Store,
     transport: Arc<dyn Transport>,
@@ -564,7 +564,7 @@ struct Inflight {
 
 /// The executor: runs every queued item of batch `id` to an end state (or until a cancel or a
 /// pause). Idempotent and restartable at any instant.
-#[tracing::instrument(skip_all, fields(operator = %actor.label, batch = id))]
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, batch = id))]
 pub async fn execute(
     store: &mut Store,
     transport: Arc<dyn Transport>,
@@ -1018,7 +1018,7 @@ pub struct Cancelled {
 /// Cancels a batch: no new item is scheduled (a run in another process notices within a tick);
 /// queued items become `cancelled`. With `undo`, every meeting the batch created is deleted too
 /// (items become `undone`); a meeting that cannot be deleted is listed, not hidden.
-#[tracing::instrument(skip_all, fields(operator = %actor.label, batch = id, undo))]
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, batch = id, undo))]
 pub async fn cancel(
     store: &mut Store,
     transport: Option<Arc<dyn Transport>>,
