@@ -23,6 +23,45 @@ pub fn router() -> Router<SharedRef> {
         .route("/tokens", post(mint))
         .route("/admin-consent", post(grant).delete(revoke_grant))
         .route("/clock/advance", post(advance))
+        .layer(axum::middleware::from_fn(require_loopback_host))
+}
+
+/// Pure: whether a `Host` header names this machine's loopback (`127.0.0.0/8`, `[::1]`,
+/// `localhost`, any port).
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        // [::1]:port
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    if name.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    name.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The control API mints tokens and rewrites the tenant: it answers only requests addressed to
+/// the loopback by name. A web page on another site that rebinds its DNS name to 127.0.0.1 still
+/// sends its own name as `Host`, so it gets 403 (DNS-rebinding defence).
+async fn require_loopback_host(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let host = req
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+        .unwrap_or("");
+    if !is_loopback_host(host) {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({"error": "the sandbox control API answers only requests addressed to 127.0.0.1, [::1] or localhost"})),
+        )
+            .into_response();
+    }
+    next.run(req).await
 }
 
 fn handle(shared: SharedRef) -> SandboxHandle {
@@ -159,4 +198,33 @@ struct Advance {
 async fn advance(AxState(s): AxState<SharedRef>, Json(a): Json<Advance>) -> StatusCode {
     handle(s).advance_clock(a.seconds);
     StatusCode::NO_CONTENT
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn only_loopback_names_reach_the_control_api() {
+        for ok in [
+            "127.0.0.1:8080",
+            "127.0.0.1",
+            "localhost:1",
+            "LOCALHOST",
+            "[::1]:9",
+            "127.3.2.1:5",
+        ] {
+            assert!(is_loopback_host(ok), "{ok} is loopback");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:8080",
+            "10.0.0.1:80",
+            "",
+            "[::2]:1",
+            "localhost.evil.example",
+        ] {
+            assert!(!is_loopback_host(bad), "{bad} is not loopback");
+        }
+    }
 }

@@ -512,3 +512,40 @@ async fn pkce_is_required() {
         "no code_challenge → invalid_request"
     );
 }
+
+#[tokio::test]
+async fn a_dns_rebound_page_cannot_reach_the_control_api_to_mint_tokens() {
+    let sb = spawn(true).await;
+    let url = format!("{}/_sandbox/tokens", sb.base_url());
+    let body = serde_json::json!({ "upn": DEFAULT_HOST_UPN });
+    // A page of evil.example whose name now resolves to 127.0.0.1 sends its own Host.
+    let rebound = http()
+        .post(&url)
+        .header("Host", "evil.example:80")
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        rebound.status().as_u16(),
+        403,
+        "the control API refuses a non-loopback Host"
+    );
+    let state = http()
+        .get(format!("{}/_sandbox/state", sb.base_url()))
+        .header("Host", "attacker.test")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(state.status().as_u16(), 403, "state dump refused too");
+    let local = http()
+        .get(format!("{}/_sandbox/state", sb.base_url()))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        local.status().as_u16(),
+        200,
+        "addressed to 127.0.0.1 it answers"
+    );
+}
