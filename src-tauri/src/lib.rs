@@ -21,6 +21,9 @@ pub fn run() {
         builder = builder.plugin(probe);
     }
     builder
+        // The system browser for sign-in (commands::system_browser); the capability lets the
+        // window open http(s) addresses only.
+        .plugin(tauri_plugin_opener::init())
         .manage(state)
         .setup(|app| {
             // The main window is built here (not from the config alone) to attach the download

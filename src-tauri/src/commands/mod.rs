@@ -46,12 +46,22 @@ impl From<tsched_core::Error> for CommandError {
 /// Result type of every command.
 pub type CmdResult<T> = Result<T, CommandError>;
 
-/// The system browser for a sign-in (RFC 8252 §8.12: never an embedded web view): the core's
-/// `SystemBrowser`, as `tsched` uses it (`$BROWSER` when set, else xdg-open / open / the Windows
-/// URL handler). No opener plugin: it would add a second D-Bus stack (zbus) to the binary for
-/// nothing the core does not already do (docs/BENCHMARKS.md, "Binary size").
+/// The system browser for a sign-in (RFC 8252 §8.12: never an embedded web view), through
+/// tauri-plugin-opener (on Linux xdg-open, which honours `$BROWSER` outside a desktop
+/// environment). Only http(s) addresses are handed over, like the window's capability allows.
 pub(crate) fn system_browser() -> Box<dyn tsched_core::auth::BrowserOpener> {
-    Box::new(tsched_core::auth::SystemBrowser)
+    use tsched_core::auth::{AuthError, FnOpener};
+    Box::new(FnOpener(|url: &str| {
+        let refused = |reason: String| AuthError::Browser {
+            reason,
+            url: url.to_string(),
+        };
+        match url::Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            _ => return Err(refused("only http(s) addresses are opened".into())),
+        }
+        tauri_plugin_opener::open_url(url, None::<&str>).map_err(|e| refused(e.to_string()))
+    }))
 }
 
 /// A bad input field, as the core reports it.

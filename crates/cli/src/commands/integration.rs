@@ -8,8 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use tsched_core::auth::{
-    cancel_pair, AuthError, Cloud, ConnectProgress, FnOpener, KeyringTokenStore, SystemBrowser,
-    TokenStore,
+    cancel_pair, AuthError, Cloud, ConnectProgress, FnOpener, KeyringTokenStore, TokenStore,
 };
 use tsched_core::integration::{self, Approach, ConnectRequest, ConnectionState};
 
@@ -45,13 +44,19 @@ pub struct BrowserArgs {
 }
 
 impl BrowserArgs {
-    /// The system browser, or under `--no-browser` a stand-in that opens nothing (the address
-    /// is printed by the progress output).
+    /// The system browser through the `webbrowser` crate (`$BROWSER` first, `%s` replaced by
+    /// the URL, then xdg-open and the desktop's openers; http(s) only), or under `--no-browser`
+    /// a stand-in that opens nothing (the address is printed by the progress output).
     pub fn opener(&self) -> Box<dyn tsched_core::auth::BrowserOpener> {
         if self.no_browser {
             Box::new(FnOpener(|_url: &str| -> Result<(), AuthError> { Ok(()) }))
         } else {
-            Box::new(SystemBrowser)
+            Box::new(FnOpener(|url: &str| {
+                webbrowser::open(url).map_err(|e| AuthError::Browser {
+                    reason: e.to_string(),
+                    url: url.to_string(),
+                })
+            }))
         }
     }
 }

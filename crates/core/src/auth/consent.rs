@@ -1,7 +1,7 @@
-//! Pure request building for the two interactive legs, plus the rules about tenants and scopes:
-//! the authorize URL (v2-oauth2-auth-code-flow, "Request an authorization code", with PKCE per
-//! RFC 7636 §4.3) and the admin-consent URL (v2-admin-consent:
-//! https://learn.microsoft.com/en-us/entra/identity-platform/v2-admin-consent). No I/O here.
+//! The scopes each sign-in asks for, the rules about tenants and scopes, and the admin-consent
+//! URL (v2-admin-consent:
+//! https://learn.microsoft.com/en-us/entra/identity-platform/v2-admin-consent), which is not an
+//! OAuth 2.0 grant and so not the `oauth2` crate's (the authorize URL is: see `flow`). No I/O.
 
 use url::Url;
 
@@ -76,41 +76,6 @@ fn is_domain(s: &str) -> bool {
         && labels
             .last()
             .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_alphabetic()))
-}
-
-/// Pure: the authorize URL of a sign-in asking for `scope` (the host's [`SIGN_IN_SCOPE`] or an
-/// operator's [`OPERATOR_SCOPE`]).
-#[allow(clippy::too_many_arguments)]
-pub fn authorize_url(
-    authority_base: &str,
-    tenant: &str,
-    client_id: &str,
-    redirect_uri: &str,
-    state: &str,
-    code_challenge: &str,
-    login_hint: Option<&str>,
-    scope: &str,
-) -> String {
-    let mut url = Url::parse(&format!("{authority_base}/{tenant}/oauth2/v2.0/authorize"))
-        .expect("invariant: authority base and tenant were validated");
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("client_id", client_id)
-            .append_pair("response_type", "code")
-            .append_pair("redirect_uri", redirect_uri)
-            .append_pair("response_mode", "query")
-            .append_pair("scope", scope)
-            .append_pair("state", state)
-            .append_pair("code_challenge", code_challenge)
-            .append_pair("code_challenge_method", "S256")
-            // Always show the account picker: the host is a dedicated account, and an operator
-            // may not be whoever is signed in to the browser.
-            .append_pair("prompt", "select_account");
-        if let Some(h) = login_hint {
-            q.append_pair("login_hint", h);
-        }
-    }
-    url.into()
 }
 
 /// Pure: the organization-wide approval URL. `redirect_uri` may be `http://localhost` when the
@@ -204,42 +169,6 @@ mod tests {
                 "'{bad}' must be refused"
             );
         }
-    }
-
-    #[test]
-    fn authorize_url_has_pkce_and_all_scopes() {
-        let u = authorize_url(
-            "https://login.microsoftonline.com",
-            "contoso.com",
-            "cid",
-            "http://localhost:5000",
-            "st",
-            "ch",
-            None,
-            SIGN_IN_SCOPE,
-        );
-        let parsed = Url::parse(&u).expect("valid URL");
-        let q: std::collections::HashMap<_, _> = parsed.query_pairs().into_owned().collect();
-        assert_eq!(
-            parsed.path(),
-            "/contoso.com/oauth2/v2.0/authorize",
-            "v2 authorize path"
-        );
-        assert_eq!(
-            q.get("code_challenge_method").map(String::as_str),
-            Some("S256"),
-            "RFC 7636 §4.3 S256"
-        );
-        assert_eq!(
-            q.get("scope").map(String::as_str),
-            Some(SIGN_IN_SCOPE),
-            "all scopes requested"
-        );
-        assert_eq!(
-            q.get("redirect_uri").map(String::as_str),
-            Some("http://localhost:5000"),
-            "loopback redirect"
-        );
     }
 
     #[test]

@@ -6,8 +6,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::Deserialize;
-
 /// What the person should do about an identity-platform error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdentityAction {
@@ -39,18 +37,6 @@ pub struct IdentityError {
     pub admin_consent_url: Option<String>,
 }
 
-/// The JSON error body of the token endpoint (identity-token-errors.json).
-#[derive(Debug, Deserialize)]
-pub(crate) struct TokenErrorBody {
-    pub error: String,
-    #[serde(default)]
-    pub error_description: String,
-    #[serde(default)]
-    pub error_codes: Vec<u32>,
-    #[serde(default)]
-    pub suberror: Option<String>,
-}
-
 impl IdentityError {
     /// Builds one from the parts an error response carries.
     pub fn new(error: &str, description: &str, codes: &[u32], subcode: Option<&str>) -> Self {
@@ -66,15 +52,6 @@ impl IdentityError {
             subcode: subcode.map(str::to_string),
             admin_consent_url: None,
         }
-    }
-
-    pub(crate) fn from_body(b: TokenErrorBody) -> Self {
-        Self::new(
-            &b.error,
-            &b.error_description,
-            &b.error_codes,
-            b.suberror.as_deref(),
-        )
     }
 
     /// What to do about it.

@@ -1,18 +1,23 @@
 //! The two interactive browser legs, end to end up to the token response: open the system
 //! browser on the authorize (or admin-consent) URL, wait on the loopback listener for the
-//! redirect, check `state`, and redeem the code (RFC 8252 §7.3, RFC 7636). Nothing is stored
-//! here; `integration` decides what to keep.
+//! redirect, check `state`, and redeem the code (RFC 8252 §7.3, RFC 7636). The authorize URL
+//! (PKCE S256, `state`) and the code exchange are the `oauth2` crate's; the admin-consent leg is
+//! not an OAuth 2.0 grant and stays ours. A redirect whose `state` is missing or not this
+//! attempt's is answered 404 and the wait goes on (RFC 6749 §10.12: it may be a forged or stale
+//! request, which must neither end nor decide this sign-in). Nothing is stored here;
+//! `integration` decides what to keep.
 
 use std::time::Duration;
 
+use oauth2::{AuthUrl, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope};
 use serde::Serialize;
+use subtle::ConstantTimeEq;
 
 use super::cloud::Endpoints;
-use super::consent::{admin_consent_url, authorize_url, OPERATOR_SCOPE, SIGN_IN_SCOPE};
-use super::loopback::{CancelToken, Loopback, Page, RedirectSpec};
+use super::consent::{admin_consent_url, OPERATOR_SCOPE, SIGN_IN_SCOPE};
+use super::loopback::{Callback, CancelToken, Loopback, Page, RedirectSpec, Verdict};
 use super::opener::BrowserOpener;
-use super::pkce::{new_state, state_matches, Pkce};
-use super::tokens::{code_form, request_token, token_url, TokenResponse};
+use super::tokens::{entra_client, exchange_code, token_url, TokenResponse};
 use super::{AuthError, IdentityError};
 use crate::secret::Sensitive;
 
@@ -111,12 +116,27 @@ pub struct FlowConfig {
     pub login_hint: Option<String>,
 }
 
-/// Tells the browser and the person what went wrong, without secrets.
-fn failure(e: AuthError) -> (Page, Result<Sensitive<String>, AuthError>) {
-    (Page::Failure(e.to_string()), Err(e))
+/// A fresh random `state` (oauth2's CSRF token: 16 bytes from the OS RNG, base64url).
+pub fn new_state() -> Sensitive<String> {
+    Sensitive::new(CsrfToken::new_random().secret().clone())
 }
 
-fn callback_error(cb: &super::loopback::Callback) -> Option<AuthError> {
+/// Compares the `state` that came back with the one sent, in constant time, so timing does not
+/// reveal a prefix (`ct_eq` on slices of different length is false without comparing).
+pub fn state_matches(expected: &Sensitive<String>, received: &str) -> bool {
+    expected
+        .expose()
+        .as_bytes()
+        .ct_eq(received.as_bytes())
+        .into()
+}
+
+/// Tells the browser and the person what went wrong, without secrets.
+fn failure<T>(e: AuthError) -> Verdict<T> {
+    Verdict::Done(Page::Failure(e.to_string()), Err(e))
+}
+
+fn callback_error(cb: &Callback) -> Option<AuthError> {
     let error = cb.get("error")?;
     let desc = cb.get("error_description").unwrap_or("");
     Some(AuthError::Identity(IdentityError::new(
@@ -125,6 +145,22 @@ fn callback_error(cb: &super::loopback::Callback) -> Option<AuthError> {
         &[],
         cb.get("error_subcode"),
     )))
+}
+
+/// Pure: judges a redirect that carries this attempt's `state`; anything else is a stray.
+fn judge<T>(
+    cb: &Callback,
+    state: &Sensitive<String>,
+    accept: impl FnOnce(&Callback) -> Verdict<T>,
+) -> Verdict<T> {
+    // RFC 6749 §10.12: check state before trusting anything else in the response.
+    if !cb.get("state").is_some_and(|s| state_matches(state, s)) {
+        return Verdict::Stray;
+    }
+    match callback_error(cb) {
+        Some(e) => failure(e),
+        None => accept(cb),
+    }
 }
 
 fn open(
@@ -154,6 +190,13 @@ fn open(
     });
 }
 
+fn bad_url(what: &str, e: url::ParseError) -> AuthError {
+    AuthError::BadResponse {
+        status: 0,
+        detail: format!("the {what} is not a valid URL: {e}"),
+    }
+}
+
 /// Browser sign-in (host or operator, per `cfg.purpose`): authorization code + PKCE through the
 /// system browser.
 pub async fn sign_in(
@@ -164,57 +207,69 @@ pub async fn sign_in(
     progress: &(dyn Fn(ConnectProgress) + Send + Sync),
 ) -> Result<TokenResponse, AuthError> {
     let listener = Loopback::bind(&cfg.redirect).await?;
-    let redirect_uri = listener.redirect_uri();
-    let pkce = Pkce::generate();
-    let state = new_state();
-    let url = authorize_url(
-        &cfg.endpoints.authority_base,
-        &cfg.tenant,
-        &cfg.client_id,
-        &redirect_uri,
-        state.expose(),
-        &pkce.challenge,
-        cfg.login_hint.as_deref(),
-        cfg.purpose.scope(),
+    // oauth2 sends this string as given (no trailing slash added): Entra compares it exactly.
+    let redirect_uri =
+        RedirectUrl::new(listener.redirect_uri()).map_err(|e| bad_url("redirect URI", e))?;
+    let authorize = format!(
+        "{}/{}/oauth2/v2.0/authorize",
+        cfg.endpoints.authority_base, cfg.tenant
     );
-    open(opener, cfg.purpose.step(), &url, cfg.timeout, progress);
+    let client = entra_client(
+        &cfg.client_id,
+        &token_url(&cfg.endpoints.authority_base, &cfg.tenant),
+    )?
+    .set_auth_uri(AuthUrl::new(authorize).map_err(|e| bad_url("authorize endpoint", e))?)
+    .set_redirect_uri(redirect_uri.clone());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scopes(
+            cfg.purpose
+                .scope()
+                .split_whitespace()
+                .map(|s| Scope::new(s.into())),
+        )
+        .set_pkce_challenge(challenge)
+        .add_extra_param("response_mode", "query")
+        // Always show the account picker: the host is a dedicated account, and an operator may
+        // not be whoever is signed in to the browser.
+        .add_extra_param("prompt", "select_account");
+    if let Some(h) = &cfg.login_hint {
+        request = request.add_extra_param("login_hint", h.clone());
+    }
+    let (url, csrf) = request.url();
+    let state = Sensitive::new(csrf.secret().clone());
+    open(
+        opener,
+        cfg.purpose.step(),
+        url.as_str(),
+        cfg.timeout,
+        progress,
+    );
     let code = listener
         .wait(cfg.timeout, cancel, |cb| {
-            // RFC 6749 §10.12: check state before trusting anything else in the response.
-            match cb.get("state") {
-                Some(s) if state_matches(&state, s) => {}
-                None if cb.get("error").is_some() => {
-                    return failure(callback_error(cb).expect("invariant: error is present"))
+            judge(cb, &state, |cb| {
+                match cb.get("code").filter(|c| !c.is_empty()) {
+                    Some(c) => Verdict::Done(
+                        Page::Success {
+                            title: "Signed in".into(),
+                            text: cfg.purpose.success_text().into(),
+                        },
+                        Ok(Sensitive::new(c.to_string())),
+                    ),
+                    None => failure(AuthError::MissingCode),
                 }
-                _ => return failure(AuthError::StateMismatch),
-            }
-            if let Some(e) = callback_error(cb) {
-                return failure(e);
-            }
-            match cb.get("code").filter(|c| !c.is_empty()) {
-                Some(c) => (
-                    Page::Success {
-                        title: "Signed in".into(),
-                        text: cfg.purpose.success_text().into(),
-                    },
-                    Ok(Sensitive::new(c.to_string())),
-                ),
-                None => failure(AuthError::MissingCode),
-            }
+            })
         })
         .await?;
     progress(ConnectProgress::ExchangingCode);
-    let form = code_form(
-        &cfg.client_id,
-        &code,
-        &redirect_uri,
-        &pkce.verifier,
-        cfg.purpose.scope(),
-    );
-    request_token(
+    exchange_code(
         http,
-        &token_url(&cfg.endpoints.authority_base, &cfg.tenant),
-        &form,
+        &client,
+        code,
+        verifier,
+        &redirect_uri,
+        cfg.purpose.scope(),
     )
     .await
 }
@@ -240,35 +295,85 @@ pub async fn admin_consent(
     open(opener, "admin_consent", &url, cfg.timeout, progress);
     listener
         .wait(cfg.timeout, cancel, |cb| {
-            match cb.get("state") {
-                Some(s) if state_matches(&state, s) => {}
-                None if cb.get("error").is_some() => {
-                    let e = callback_error(cb).expect("invariant: error is present");
-                    return (Page::Failure(e.to_string()), Err(e));
+            judge(cb, &state, |cb| {
+                if cb
+                    .get("admin_consent")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+                {
+                    Verdict::Done(
+                        Page::Success {
+                            title: "Organization-wide approval granted".into(),
+                            text: "Teams Scheduler is approved for your organization. The host account signs in next.".into(),
+                        },
+                        Ok(()),
+                    )
+                } else {
+                    failure(AuthError::ConsentNotConfirmed)
                 }
-                _ => {
-                    let e = AuthError::StateMismatch;
-                    return (Page::Failure(e.to_string()), Err(e));
-                }
-            }
-            if let Some(e) = callback_error(cb) {
-                return (Page::Failure(e.to_string()), Err(e));
-            }
-            if cb
-                .get("admin_consent")
-                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-            {
-                (
-                    Page::Success {
-                        title: "Organization-wide approval granted".into(),
-                        text: "Teams Scheduler is approved for your organization. The host account signs in next.".into(),
-                    },
-                    Ok(()),
-                )
-            } else {
-                let e = AuthError::ConsentNotConfirmed;
-                (Page::Failure(e.to_string()), Err(e))
-            }
+            })
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cb(pairs: &[(&str, &str)]) -> Callback {
+        Callback {
+            query: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    fn accept(_: &Callback) -> Verdict<()> {
+        Verdict::Done(Page::Failure("accepted".into()), Ok(()))
+    }
+
+    #[test]
+    fn a_callback_with_a_missing_or_wrong_state_is_a_stray_even_with_an_error() {
+        let state = new_state();
+        for pairs in [
+            vec![("code", "c")],
+            vec![("code", "c"), ("state", "forged")],
+            vec![("error", "access_denied")],
+            vec![("error", "access_denied"), ("state", "")],
+        ] {
+            assert!(
+                matches!(judge(&cb(&pairs), &state, accept), Verdict::Stray),
+                "{pairs:?} must not end the wait"
+            );
+        }
+        let s = state.expose().clone();
+        assert!(
+            matches!(
+                judge(&cb(&[("code", "c"), ("state", &s)]), &state, accept),
+                Verdict::Done(_, Ok(()))
+            ),
+            "the matching state is judged"
+        );
+        assert!(
+            matches!(
+                judge(
+                    &cb(&[("error", "access_denied"), ("state", &s)]),
+                    &state,
+                    accept
+                ),
+                Verdict::Done(_, Err(AuthError::Identity(_)))
+            ),
+            "an error with the matching state ends the wait"
+        );
+    }
+
+    #[test]
+    fn state_comparison_is_exact() {
+        let s = new_state();
+        let same = s.expose().clone();
+        assert!(state_matches(&s, &same), "the echoed state must match");
+        assert!(!state_matches(&s, &same[..10]), "a prefix must not match");
+        assert!(!state_matches(&s, ""), "an empty state must not match");
+        assert_ne!(new_state(), s, "each attempt gets a fresh state");
+    }
 }

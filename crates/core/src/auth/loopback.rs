@@ -3,11 +3,14 @@
 //! - It listens on an ephemeral port (RFC 8252 §7.3: "any port") of the loopback interface only
 //!   and, because the redirect URI names `localhost` (the form Entra registers for desktop apps,
 //!   reply-url.md), on both 127.0.0.1 and ::1 with the same port when the OS allows, so the
-//!   browser reaches it whichever address `localhost` resolves to (RFC 8252 §8.3).
+//!   browser reaches it whichever address `localhost` resolves to (RFC 8252 §8.3). When the
+//!   port is free on 127.0.0.1 but another program holds it on ::1, another port is picked: that
+//!   program would otherwise receive the code whenever `localhost` resolves to ::1.
 //! - Only `GET` on the expected path is a callback. Anything else (favicon, probes, other paths)
 //!   gets 404 and the wait goes on; a malformed request gets 400 and never panics.
-//! - The first callback ends the wait; the listener is then closed, and a callback that raced in
-//!   gets a "this sign-in already finished" page.
+//! - The judge decides: a callback it calls a [`Verdict::Stray`] (no or another attempt's
+//!   `state`) gets 404 and the wait goes on; the first [`Verdict::Done`] ends it. The listener is
+//!   then closed, and a callback that raced in gets a "this sign-in already finished" page.
 //! - The browser always gets a small page that says what happened and that the tab can be
 //!   closed; the page never repeats the query (it holds the code).
 //! - The wait ends after a timeout or when the [`CancelHandle`] fires.
@@ -93,11 +96,45 @@ pub struct Loopback {
     path: String,
 }
 
+/// How long the listener tries other ports when ::1 holds the one 127.0.0.1 gave.
+const BIND_ATTEMPTS: usize = 8;
+
 /// A parsed callback request: only what the judge needs.
-#[derive(Debug)]
 pub struct Callback {
     /// The query pairs, decoded. Holds the code: never log it.
     pub query: Vec<(String, String)>,
+}
+
+/// Query values shown by `Debug`: everything else (the code, `state`, any token a hostile page
+/// adds) is redacted.
+const SHOWN_PARAMS: [&str; 4] = [
+    "error",
+    "error_description",
+    "error_subcode",
+    "admin_consent",
+];
+
+impl std::fmt::Debug for Callback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut m = f.debug_map();
+        for (k, v) in &self.query {
+            if SHOWN_PARAMS.contains(&k.as_str()) {
+                m.entry(k, v);
+            } else {
+                m.entry(k, &"<redacted>");
+            }
+        }
+        m.finish()
+    }
+}
+
+/// The judge's decision on one callback.
+#[derive(Debug)]
+pub enum Verdict<T> {
+    /// Not this attempt's (no or another `state`): answer 404 and keep waiting.
+    Stray,
+    /// Ends the wait: show the page, return the result.
+    Done(Page, Result<T, AuthError>),
 }
 
 impl Callback {
@@ -165,43 +202,64 @@ impl Default for RedirectSpec {
 impl Loopback {
     /// Binds the listener for `spec`.
     pub async fn bind(spec: &RedirectSpec) -> Result<Self, AuthError> {
-        let want = spec.port.unwrap_or(0);
-        let map = |e: std::io::Error| {
-            if e.kind() == std::io::ErrorKind::AddrInUse {
-                AuthError::PortInUse { port: want }
-            } else {
-                AuthError::Listener(e)
+        Self::bind_from(spec, spec.port.unwrap_or(0)).await
+    }
+
+    /// Binds for `spec`, trying port `first` before ephemeral ones (tests pick `first`).
+    async fn bind_from(spec: &RedirectSpec, first: u16) -> Result<Self, AuthError> {
+        let map = |want: u16| {
+            move |e: std::io::Error| {
+                if e.kind() == std::io::ErrorKind::AddrInUse {
+                    AuthError::PortInUse { port: want }
+                } else {
+                    AuthError::Listener(e)
+                }
             }
         };
-        let (v4, v6) = if spec.host == "[::1]" {
-            let v6 = TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, want)))
+        let bound = |v4: TcpListener, v6: Option<TcpListener>| -> Result<Self, AuthError> {
+            let port = v4.local_addr().map_err(AuthError::Listener)?.port();
+            Ok(Self {
+                v4,
+                v6,
+                port,
+                host: spec.host.clone(),
+                path: spec.path.clone(),
+            })
+        };
+        if spec.host == "[::1]" {
+            let v6 = TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, first)))
                 .await
-                .map_err(map)?;
+                .map_err(map(first))?;
             let port = v6.local_addr().map_err(AuthError::Listener)?.port();
             let v4 = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
                 .await
-                .map_err(map)?;
-            (v4, Some(v6))
-        } else {
+                .map_err(map(port))?;
+            return bound(v4, Some(v6));
+        }
+        let mut want = first;
+        for _ in 0..BIND_ATTEMPTS {
             let v4 = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, want)))
                 .await
-                .map_err(map)?;
+                .map_err(map(want))?;
             let port = v4.local_addr().map_err(AuthError::Listener)?.port();
-            // Best effort: a host without IPv6 (or with the port taken there) still works when
-            // `localhost` resolves to 127.0.0.1.
-            let v6 = TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, port)))
-                .await
-                .ok();
-            (v4, v6)
-        };
-        let port = v4.local_addr().map_err(AuthError::Listener)?.port();
-        Ok(Self {
-            v4,
-            v6,
-            port,
-            host: spec.host.clone(),
-            path: spec.path.clone(),
-        })
+            match TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, port))).await {
+                Ok(v6) => return bound(v4, Some(v6)),
+                // Another program holds ::1 on this port. With `localhost` in the redirect URI
+                // the browser may go there: a fixed port is refused, an ephemeral one re-picked.
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && spec.host == "localhost" => {
+                    if spec.port.is_some() {
+                        return Err(AuthError::PortInUse { port });
+                    }
+                    want = 0;
+                }
+                // No IPv6 loopback here (or the URI names 127.0.0.1): 127.0.0.1 alone is reached.
+                Err(_) => return bound(v4, None),
+            }
+        }
+        Err(AuthError::Listener(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            "no port is free on both 127.0.0.1 and ::1",
+        )))
     }
 
     /// The bound port.
@@ -225,12 +283,12 @@ impl Loopback {
     }
 
     /// Waits for the callback, lets `judge` decide, shows the browser the page that goes with
-    /// the outcome, and returns it.
+    /// the outcome, and returns it. A [`Verdict::Stray`] gets 404 and the wait goes on.
     pub async fn wait<T>(
         self,
         timeout: Duration,
         mut cancel: CancelToken,
-        judge: impl FnOnce(&Callback) -> (Page, Result<T, AuthError>),
+        mut judge: impl FnMut(&Callback) -> Verdict<T>,
     ) -> Result<T, AuthError> {
         let (tx, mut rx) = mpsc::channel::<(Callback, TcpStream)>(4);
         let deadline = tokio::time::Instant::now() + timeout;
@@ -240,10 +298,21 @@ impl Loopback {
                 r = self.v4.accept() => r,
                 r = accept_opt(self.v6.as_ref()) => r,
                 Some((cb, mut stream)) = rx.recv() => {
-                    let (page, out) = judge(&cb);
-                    let (status, body) = render(&page);
-                    let _ = respond(&mut stream, status, &body).await;
-                    return out;
+                    match judge(&cb) {
+                        Verdict::Stray => {
+                            let _ = respond(&mut stream, "404 Not Found", &html(
+                                "Not this sign-in",
+                                "This response does not belong to the sign-in in progress (it may come from an older browser tab). That sign-in is still waiting; you can close this tab.",
+                            ))
+                            .await;
+                            continue;
+                        }
+                        Verdict::Done(page, out) => {
+                            let (status, body) = render(&page);
+                            let _ = respond(&mut stream, status, &body).await;
+                            return out;
+                        }
+                    }
                 }
                 _ = tokio::time::sleep_until(deadline) => {
                     return Err(AuthError::Timeout { after: timeout });
@@ -510,7 +579,7 @@ mod tests {
         let waiter = tokio::spawn(
             lb.wait(Duration::from_secs(10), CancelToken::never(), |cb| {
                 let code = cb.get("code").map(str::to_string);
-                (
+                Verdict::Done(
                     Page::Success {
                         title: "Done".into(),
                         text: "Ok.".into(),
@@ -551,7 +620,7 @@ mod tests {
             .expect("bind");
         let r = lb
             .wait(Duration::from_millis(50), CancelToken::never(), |_| {
-                (Page::Failure("x".into()), Ok(()))
+                Verdict::Done(Page::Failure("x".into()), Ok(()))
             })
             .await;
         assert!(
@@ -565,7 +634,7 @@ mod tests {
         handle.cancel();
         let r = lb
             .wait(Duration::from_secs(10), token, |_| {
-                (Page::Failure("x".into()), Ok(()))
+                Verdict::Done(Page::Failure("x".into()), Ok(()))
             })
             .await;
         assert!(
@@ -586,6 +655,104 @@ mod tests {
         assert!(
             matches!(r, Err(AuthError::PortInUse { port: p }) if p == port),
             "port in use must name the port: {r:?}"
+        );
+    }
+
+    #[test]
+    fn callback_debug_does_not_print_the_code_or_state() {
+        let cb = Callback {
+            query: vec![
+                ("code".into(), "the-secret-code".into()),
+                ("state".into(), "the-state".into()),
+                ("error".into(), "access_denied".into()),
+            ],
+        };
+        let shown = format!("{cb:?}");
+        assert!(
+            !shown.contains("the-secret-code") && !shown.contains("the-state"),
+            "Debug must redact the code and state: {shown}"
+        );
+        assert!(
+            shown.contains("access_denied") && shown.contains("code"),
+            "names and the error stay readable: {shown}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stray_callback_gets_404_and_does_not_end_the_wait() {
+        let lb = Loopback::bind(&RedirectSpec::default())
+            .await
+            .expect("bind");
+        let port = lb.port();
+        let waiter = tokio::spawn(
+            lb.wait(Duration::from_secs(10), CancelToken::never(), |cb| {
+                if cb.get("state") != Some("right") {
+                    return Verdict::Stray;
+                }
+                Verdict::Done(
+                    Page::Success {
+                        title: "Done".into(),
+                        text: "Ok.".into(),
+                    },
+                    Ok(cb.get("code").map(str::to_string)),
+                )
+            }),
+        );
+        let forged = raw_get(port, "/?code=forged&state=wrong").await;
+        assert!(
+            forged.starts_with("HTTP/1.1 404"),
+            "a callback of another attempt gets 404: {forged}"
+        );
+        let missing = raw_get(port, "/?code=forged").await;
+        assert!(
+            missing.starts_with("HTTP/1.1 404"),
+            "a callback without state gets 404: {missing}"
+        );
+        let ok = raw_get(port, "/?code=real&state=right").await;
+        assert!(ok.starts_with("HTTP/1.1 200"), "the real callback: {ok}");
+        let got = waiter
+            .await
+            .expect("join")
+            .expect("the real callback ends the wait");
+        assert_eq!(
+            got.as_deref(),
+            Some("real"),
+            "only the real callback counts"
+        );
+    }
+
+    /// Holds `[::1]:0`; None when this host has no IPv6 loopback.
+    fn hold_ipv6_port() -> Option<(std::net::TcpListener, u16)> {
+        let l = std::net::TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).ok()?;
+        let port = l.local_addr().ok()?.port();
+        // The test needs 127.0.0.1 free on that port.
+        std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).ok()?;
+        Some((l, port))
+    }
+
+    #[tokio::test]
+    async fn a_port_held_on_ipv6_loopback_by_another_program_is_not_used_for_localhost() {
+        let Some((_held, port)) = hold_ipv6_port() else {
+            eprintln!("skipped: no IPv6 loopback on this host");
+            return;
+        };
+        let lb = Loopback::bind_from(&RedirectSpec::default(), port)
+            .await
+            .expect("another port is picked");
+        assert_ne!(
+            lb.port(),
+            port,
+            "localhost may resolve to ::1, where another program would get the code"
+        );
+        assert!(lb.serves_ipv6(), "the new port is ours on ::1 too");
+        let fixed = RedirectSpec {
+            port: Some(port),
+            ..RedirectSpec::default()
+        };
+        let r = Loopback::bind(&fixed).await;
+        assert!(
+            matches!(r, Err(AuthError::PortInUse { port: p }) if p == port),
+            "a fixed localhost port held on ::1 is refused by number: {r:?}"
         );
     }
 

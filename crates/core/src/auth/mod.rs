@@ -3,11 +3,13 @@
 //! consent), the token manager that refreshes the access token, and the OS keyring that holds
 //! the refresh token.
 //!
-//! One file per concern: `cloud` (base URLs), `pkce` (verifier, challenge, state), `consent`
-//! (pure URL building, tenant and scope rules), `loopback` (the single-use listener), `opener`
-//! (system browser seam), `flow` (the interactive legs), `tokens` (token endpoint + manager),
-//! `keyring` (token store), `error`. This module never prints, never writes a file, and never
-//! lets a token, code, verifier or `state` reach a message, a log or the store.
+//! The OAuth 2.0 protocol legs (authorize URL with PKCE S256 and `state`, code exchange,
+//! refresh) are the `oauth2` crate's. One file per concern of ours: `cloud` (base URLs),
+//! `consent` (admin-consent URL, tenant and scope rules), `loopback` (the single-use listener),
+//! `opener` (system browser seam), `flow` (the interactive legs), `tokens` (token endpoint
+//! transport, Entra's error body, the manager), `keyring` (token store), `error`. This module
+//! never prints, never writes a file, and never lets a token, code, verifier or `state` reach a
+//! message, a log or the store.
 
 pub mod cloud;
 pub mod consent;
@@ -16,7 +18,6 @@ pub mod flow;
 pub mod keyring;
 pub mod loopback;
 pub mod opener;
-pub mod pkce;
 pub mod tokens;
 
 pub use cloud::{Cloud, Endpoints};
@@ -24,5 +25,5 @@ pub use error::{AuthError, IdentityAction, IdentityError};
 pub use flow::{ConnectProgress, FlowConfig, DEFAULT_TIMEOUT};
 pub use keyring::{KeyringTokenStore, MemoryTokenStore, TokenStore};
 pub use loopback::{cancel_pair, CancelHandle, CancelToken, RedirectSpec};
-pub use opener::{BrowserOpener, FnOpener, SystemBrowser};
+pub use opener::{BrowserOpener, FnOpener};
 pub use tokens::{TokenManager, TokenResponse};

@@ -198,11 +198,7 @@ async fn a_callback_with_a_forged_state_gets_404_and_does_not_end_the_sign_in() 
         integration::ConnectionState::Connected,
         "connected by the real redirect: {status:?}"
     );
-    assert_eq!(
-        env.token_calls(),
-        1,
-        "only the real code is redeemed, once"
-    );
+    assert_eq!(env.token_calls(), 1, "only the real code is redeemed, once");
 }
 
 #[tokio::test]
@@ -733,6 +729,9 @@ async fn an_authority_rewritten_in_the_store_never_receives_the_host_refresh_tok
         "the keyring holds no token bound to the rewritten authority"
     );
     let kept = env.tokens.len();
-    assert_eq!(kept, 1, "the host's token is still there, under its own authority");
+    assert_eq!(
+        kept, 1,
+        "the host's token is still there, under its own authority"
+    );
     assert!(!rt.is_empty(), "a refresh token was issued");
 }

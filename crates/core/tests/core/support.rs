@@ -31,6 +31,9 @@ pub struct Browser {
     pub idle: bool,
     /// Probe `/favicon.ico` on the loopback first, as real browsers do.
     pub probe_favicon: bool,
+    /// Visit the loopback first with a forged `state` (its status goes to `probes`), as a stale
+    /// tab or a hostile page would, then with the real redirect.
+    pub forged_state_first: bool,
     /// Loopback URLs visited (hold codes: tests only).
     pub visited: Arc<Mutex<Vec<String>>>,
     /// Status lines of favicon probes.
@@ -79,6 +82,24 @@ impl Browser {
                         fav.set_path("/favicon.ico");
                         fav.set_query(None);
                         if let Ok(r) = http.get(fav).send().await {
+                            self.probes.lock().expect("lock").push(r.status().as_u16());
+                        }
+                    }
+                    if self.forged_state_first {
+                        let pairs: Vec<(String, String)> = target
+                            .query_pairs()
+                            .into_owned()
+                            .map(|(k, v)| {
+                                if k == "state" {
+                                    (k, "forged".into())
+                                } else {
+                                    (k, v)
+                                }
+                            })
+                            .collect();
+                        let mut forged = target.clone();
+                        forged.query_pairs_mut().clear().extend_pairs(pairs);
+                        if let Ok(r) = http.get(forged).send().await {
                             self.probes.lock().expect("lock").push(r.status().as_u16());
                         }
                     }
