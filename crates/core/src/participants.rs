@@ -192,14 +192,16 @@ pub fn parse_csv(bytes: &[u8]) -> Result<Vec<CsvParticipant>, Vec<LineProblem>> 
             ));
             continue;
         }
-        let email = match validate_email(record.get(email_col).unwrap_or("")) {
+        // A cell our own CSV export neutralised ('=…, '-…) reads back as the original value.
+        let cell = |i: usize| crate::batch::csv::restore_cell(record.get(i).unwrap_or(""));
+        let email = match validate_email(cell(email_col)) {
             Ok(e) => e,
             Err(why) => {
                 problems.push(problem(line, why));
                 continue;
             }
         };
-        let display_name = match validate_display_name(record.get(name_col).unwrap_or("")) {
+        let display_name = match validate_display_name(cell(name_col)) {
             Ok(n) => n,
             Err(why) => {
                 problems.push(problem(line, why));
@@ -473,6 +475,19 @@ mod tests {
         assert_eq!(
             rows[0].email, "a@x.com",
             "columns are found by header, not position"
+        );
+    }
+
+    #[test]
+    fn a_display_name_neutralised_by_a_csv_export_imports_unchanged() {
+        let rows = parse_csv(b"email,display_name\na@x.com,'-Ann\nb@x.com,'Bob\n").expect("valid");
+        assert_eq!(
+            rows[0].display_name, "-Ann",
+            "the quote an export put before '-' is stripped (OWASP rule, docs/BATCH-CSV.md)"
+        );
+        assert_eq!(
+            rows[1].display_name, "'Bob",
+            "a quote before plain text is the user's own and stays"
         );
     }
 

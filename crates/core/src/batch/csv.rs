@@ -4,8 +4,43 @@
 //! and line breaks inside quoted fields), header names in any case with surrounding spaces and
 //! `_`, `-` or space between words. Columns it does not know are ignored (spreadsheets carry
 //! notes). It only splits the file: what a value means is `validate`'s business. Pure, no I/O.
+//!
+//! It also owns the formula-injection rule of every CSV we write ([`neutralise_cell`], OWASP's
+//! "CSV Injection" advice) and its inverse for every CSV we read ([`restore_cell`]), so an
+//! export opened in a spreadsheet runs nothing and still imports back unchanged.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+
+/// The first characters that make a spreadsheet read a cell as a formula (OWASP, "CSV
+/// Injection": `=`, `+`, `-`, `@`, tab, carriage return).
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+fn starts_like_a_formula(s: &str) -> bool {
+    s.starts_with(FORMULA_START)
+}
+
+/// Pure: a cell as we write it into any CSV. A value starting with `=`, `+`, `-`, `@`, tab or
+/// carriage return gets a single quote in front (OWASP's rule, applied exactly: a negative
+/// number such as `-5` or a name such as `-Ann` is prefixed too), so Excel, LibreOffice and
+/// Google Sheets show it as text instead of running it. Every other value is unchanged.
+pub fn neutralise_cell(value: &str) -> Cow<'_, str> {
+    if starts_like_a_formula(value) {
+        Cow::Owned(format!("'{value}"))
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
+/// Pure: the inverse of [`neutralise_cell`], for every CSV we read: a cell of a single quote
+/// followed by `=`, `+`, `-`, `@`, tab or carriage return loses that quote; anything else is
+/// unchanged (a quote before other text is the user's own and stays).
+pub fn restore_cell(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if starts_like_a_formula(rest) => rest,
+        _ => cell,
+    }
+}
 
 use super::{Problem, ProblemCode};
 
@@ -214,7 +249,7 @@ pub fn read(bytes: &[u8]) -> Result<CsvFile, Vec<Problem>> {
         }
         file.rows.push(CsvRow {
             line,
-            fields: record.iter().map(str::to_string).collect(),
+            fields: record.iter().map(|f| restore_cell(f).to_string()).collect(),
         });
     }
     if !header_seen {
@@ -332,6 +367,59 @@ mod tests {
             e.len() >= 3,
             "start, participants and end/duration missing: {e:?}"
         );
+    }
+
+    #[test]
+    fn a_formula_cell_is_neutralised_on_export_and_read_back_unchanged() {
+        for (value, written) in [
+            (
+                "=HYPERLINK(\"http://evil\")",
+                "'=HYPERLINK(\"http://evil\")",
+            ),
+            ("+1+2", "'+1+2"),
+            ("-5", "'-5"),
+            ("-Ann", "'-Ann"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tcmd", "'\tcmd"),
+            ("\rcmd", "'\rcmd"),
+            ("'=already", "'=already"),
+            ("Ann-Marie", "Ann-Marie"),
+            ("'quoted", "'quoted"),
+            ("", ""),
+        ] {
+            assert_eq!(
+                neutralise_cell(value),
+                written,
+                "OWASP: only a leading = + - @ tab or CR gets a quote"
+            );
+            if value.starts_with('\'') {
+                continue;
+            }
+            assert_eq!(
+                restore_cell(&neutralise_cell(value)),
+                value,
+                "{value:?} reads back unchanged"
+            );
+        }
+        assert_eq!(
+            restore_cell("'quoted"),
+            "'quoted",
+            "a quote before plain text is the user's own"
+        );
+    }
+
+    #[test]
+    fn a_neutralised_batch_cell_reads_back_as_the_original_value() {
+        let text = "program,subject,start,duration_minutes,participants\n\
+                    eng,'=1+2,2027-03-15 09:00,30,a@x.com\n\
+                    eng,'-Intro,2027-03-15 10:00,30,a@x.com\n";
+        let f = read(text.as_bytes()).expect("valid file");
+        assert_eq!(
+            f.get(&f.rows[0], Column::Subject),
+            Some("=1+2"),
+            "the quote our export added is stripped"
+        );
+        assert_eq!(f.get(&f.rows[1], Column::Subject), Some("-Intro"));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Results of a batch as files: CSV (the input line first, then status, meeting id, join link,
 //! error) and, for the created meetings, iCalendar through `crate::ics`. Also the dry run's
-//! rows as CSV. Pure: rows in, text out. Never a token or passcode.
+//! rows as CSV. Pure: rows in, text out. Never a token or passcode. Every CSV cell goes through
+//! [`neutralise_cell`] (formula injection, docs/BATCH-CSV.md).
 
+use super::csv::neutralise_cell;
 use super::plan::{Plan, RowStatus};
 use super::MeetingRow;
 use crate::error::Error;
@@ -22,6 +24,17 @@ fn finish(w: csv::Writer<Vec<u8>>) -> Result<String, Error> {
 
 fn csv_err(e: csv::Error) -> Error {
     Error::invalid("export", e.to_string())
+}
+
+/// Writes one data record, every cell through [`neutralise_cell`] (no formula runs when the
+/// file is opened in a spreadsheet; our importer strips the quote again).
+fn write_row<'a>(
+    w: &mut csv::Writer<Vec<u8>>,
+    cells: impl IntoIterator<Item = &'a str>,
+) -> Result<(), Error> {
+    let cells: Vec<_> = cells.into_iter().map(neutralise_cell).collect();
+    w.write_record(cells.iter().map(|c| c.as_bytes()))
+        .map_err(csv_err)
 }
 
 /// Items as CSV: `line,status,program,subject,start_utc,end_utc,meeting_id,join_web_url,error_code,error_message,attempts`.
@@ -54,20 +67,22 @@ pub fn items_csv(items: &[ItemRow]) -> Result<String, Error> {
             ),
             None => Default::default(),
         };
-        w.write_record([
-            line.as_str(),
-            i.state.as_str(),
-            &program,
-            &subject,
-            &start,
-            &end,
-            i.graph_id.as_deref().unwrap_or(""),
-            i.join_web_url.as_deref().unwrap_or(""),
-            i.error_code.as_deref().unwrap_or(""),
-            i.error_message.as_deref().unwrap_or(""),
-            &attempts,
-        ])
-        .map_err(csv_err)?;
+        write_row(
+            &mut w,
+            [
+                line.as_str(),
+                i.state.as_str(),
+                &program,
+                &subject,
+                &start,
+                &end,
+                i.graph_id.as_deref().unwrap_or(""),
+                i.join_web_url.as_deref().unwrap_or(""),
+                i.error_code.as_deref().unwrap_or(""),
+                i.error_message.as_deref().unwrap_or(""),
+                &attempts,
+            ],
+        )?;
     }
     finish(w)
 }
@@ -88,17 +103,19 @@ pub fn plan_csv(plan: &Plan) -> Result<String, Error> {
     ])
     .map_err(csv_err)?;
     for p in &plan.file_problems {
-        w.write_record([
-            p.line.to_string().as_str(),
-            "rejected",
-            "",
-            "",
-            "",
-            "",
-            "",
-            &p.to_string(),
-        ])
-        .map_err(csv_err)?;
+        write_row(
+            &mut w,
+            [
+                p.line.to_string().as_str(),
+                "rejected",
+                "",
+                "",
+                "",
+                "",
+                "",
+                &p.to_string(),
+            ],
+        )?;
     }
     for r in &plan.rows {
         let problems = r
@@ -126,21 +143,23 @@ pub fn plan_csv(plan: &Plan) -> Result<String, Error> {
             ),
             None => Default::default(),
         };
-        w.write_record([
-            r.line.to_string().as_str(),
-            if r.status == RowStatus::Ready {
-                "ready"
-            } else {
-                "rejected"
-            },
-            &r.program,
-            &r.subject,
-            &start,
-            &end,
-            &ext,
-            &problems,
-        ])
-        .map_err(csv_err)?;
+        write_row(
+            &mut w,
+            [
+                r.line.to_string().as_str(),
+                if r.status == RowStatus::Ready {
+                    "ready"
+                } else {
+                    "rejected"
+                },
+                &r.program,
+                &r.subject,
+                &start,
+                &end,
+                &ext,
+                &problems,
+            ],
+        )?;
     }
     finish(w)
 }
@@ -195,5 +214,54 @@ mod tests {
             "line number first: {second}"
         );
         assert!(second.contains("\"a, b\""), "commas quoted: {second}");
+    }
+
+    #[test]
+    fn a_batch_export_cell_starting_with_a_formula_character_is_neutralised() {
+        let item = ItemRow {
+            batch_id: 1,
+            line: 2,
+            external_id: "e".into(),
+            row_json: "{}".into(),
+            state: "failed".into(),
+            graph_id: None,
+            join_web_url: None,
+            created_now: None,
+            error_code: Some("@SUM(A1)".into()),
+            error_message: Some("=HYPERLINK(\"http://evil.example\",\"x\")".into()),
+            attempts: 1,
+            updated_at: "t".into(),
+        };
+        let out = items_csv(&[item]).expect("csv");
+        let mut r = csv::Reader::from_reader(out.as_bytes());
+        let rec = r.records().next().expect("a row").expect("valid csv");
+        assert_eq!(&rec[8], "'@SUM(A1)", "a leading @ gets a quote");
+        assert!(
+            rec[9].starts_with("'=HYPERLINK"),
+            "a formula is shown as text, not run: {}",
+            &rec[9]
+        );
+        let plan = Plan {
+            summary: Default::default(),
+            rows: vec![super::super::plan::PlannedRow {
+                line: 3,
+                status: RowStatus::Rejected,
+                meeting: None,
+                problems: Vec::new(),
+                program: "+eng".into(),
+                subject: "-1+cmd|' /C calc'!A0".into(),
+            }],
+            file_problems: Vec::new(),
+        };
+        let out = plan_csv(&plan).expect("csv");
+        let mut r = csv::Reader::from_reader(out.as_bytes());
+        let rec = r.records().next().expect("a row").expect("valid csv");
+        assert_eq!(&rec[2], "'+eng", "the dry run's cells are neutralised too");
+        assert_eq!(&rec[3], "'-1+cmd|' /C calc'!A0");
+        assert_eq!(
+            crate::batch::csv::restore_cell(&rec[3]),
+            "-1+cmd|' /C calc'!A0",
+            "our importer reads the original value back"
+        );
     }
 }
