@@ -502,3 +502,81 @@ async fn members_and_meetings_commands_against_the_sandbox() {
         "gone upstream"
     );
 }
+
+/// Seeds `n` created meetings of program `eng` straight into the store (no tenant needed: the
+/// export reads only the store), in setup mode (no operator yet, so the local user may read).
+fn seed_created_meetings(data: &Path, n: usize) {
+    let mut store = Store::open_in(data).expect("store");
+    programs::add(
+        &mut store,
+        &Actor::local(),
+        NewProgram {
+            name: "Engineering".into(),
+            code: Some("eng".into()),
+            description: None,
+        },
+    )
+    .expect("program");
+    let mut sql = String::from("BEGIN;");
+    for i in 0..n {
+        let (day, hour) = (1 + i / 24, i % 24);
+        sql.push_str(&format!(
+            "INSERT INTO meetings (external_id, program_id, subject, start_utc, end_utc, time_zone,
+                 state, graph_id, join_web_url, organizer_upn, created_by, created_at, updated_at)
+             VALUES ('seed-{i}', (SELECT id FROM programs WHERE code = 'eng'), 'Meeting {i}',
+                 '2027-04-{day:02}T{hour:02}:00:00Z', '2027-04-{day:02}T{hour:02}:30:00Z', 'UTC',
+                 'created', 'g-{i}', 'https://teams.example/j', 'host@contoso.example',
+                 'local:test', 'now', 'now');"
+        ));
+    }
+    sql.push_str("COMMIT;");
+    store.conn().execute_batch(&sql).expect("seed meetings");
+}
+
+#[test]
+fn meetings_ics_with_filters_exported_only_the_first_100_of_250_meetings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    seed_created_meetings(&data, 250);
+    let out_file = dir.path().join("eng.ics");
+    let out = tsched(
+        &data,
+        NO_BUS,
+        &[
+            "meetings",
+            "ics",
+            "--program",
+            "eng",
+            "--from",
+            "2027-04-01",
+            "--out",
+            out_file.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "the export runs: {}",
+        text(&out.stderr)
+    );
+    let ics = std::fs::read_to_string(&out_file).expect("ics written");
+    assert_eq!(
+        ics.matches("BEGIN:VEVENT").count(),
+        250,
+        "an export holds every matching meeting, not the first page of 100"
+    );
+    for i in [0, 99, 100, 249] {
+        assert!(
+            ics.contains(&format!("UID:seed-{i}@teams-scheduler")),
+            "meeting {i} is in the export"
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&out_file)
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "an .ics export is owner-only");
+    }
+}

@@ -72,6 +72,53 @@ pub fn list_page(
     Ok(audit_log::list_page(conn, &filter)?)
 }
 
+/// Every audit row matching `filter`, newest first, page after page until the last (an export
+/// is complete: it must not stop at the first page); `filter.after` is where it starts and
+/// `filter.limit` only the page size. Same access rule as [`list_page`].
+pub fn list_all(
+    store: &Store,
+    actor: &Actor,
+    filter: &AuditFilter,
+) -> Result<Vec<AuditRow>, Error> {
+    let mut f = filter.clone();
+    let mut rows = Vec::new();
+    loop {
+        let page = list_page(store, actor, &f)?;
+        rows.extend(page.items);
+        match page.next_cursor {
+            Some(c) => f.after = Some(c),
+            None => return Ok(rows),
+        }
+    }
+}
+
+/// The whole trail matching `filter` as `csv` or `json` text (see [`list_all`]).
+pub fn export(
+    store: &Store,
+    actor: &Actor,
+    filter: &AuditFilter,
+    format: &str,
+) -> Result<String, Error> {
+    if !matches!(format, "csv" | "json") {
+        return Err(Error::invalid(
+            "format",
+            format!("unknown export format '{format}'; use csv or json"),
+        ));
+    }
+    let rows = list_all(store, actor, filter)?;
+    if format == "json" {
+        to_json(&rows)
+    } else {
+        to_csv(&rows)
+    }
+}
+
+/// The cells of one CSV record, none of which may run as a spreadsheet formula (OWASP's rule,
+/// see [`crate::batch::csv::neutralise_cell`]).
+fn neutralised<const N: usize>(cells: [String; N]) -> [String; N] {
+    cells.map(|c| crate::batch::csv::neutralise_cell(&c).into_owned())
+}
+
 /// The CSV export: a header row and one line per audit row; before/after as JSON text.
 pub fn to_csv(rows: &[AuditRow]) -> Result<String, Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -86,12 +133,13 @@ pub fn to_csv(rows: &[AuditRow]) -> Result<String, Error> {
         "before",
         "after",
         "graph_request_id",
+        "real_actor",
     ])
     .map_err(io)?;
     for r in rows {
         let json =
             |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
-        w.write_record([
+        w.write_record(neutralised([
             r.id.to_string(),
             r.at.clone(),
             r.operator.clone(),
@@ -101,7 +149,8 @@ pub fn to_csv(rows: &[AuditRow]) -> Result<String, Error> {
             json(&r.before),
             json(&r.after),
             r.graph_request_id.clone().unwrap_or_default(),
-        ])
+            r.real_actor.clone().unwrap_or_default(),
+        ]))
         .map_err(io)?;
     }
     let bytes = w
@@ -148,6 +197,7 @@ mod tests {
             before: Some(serde_json::json!({"name": "A, B"})),
             after: None,
             graph_request_id: None,
+            real_actor: None,
         };
         let csv = to_csv(&[row]).expect("csv");
         let mut r = csv::Reader::from_reader(csv.as_bytes());

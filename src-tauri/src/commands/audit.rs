@@ -41,10 +41,11 @@ fn to_core(f: Filter, cursor: Option<String>) -> CmdResult<AuditFilter> {
     })
 }
 
-/// Every audit row matching the filter, newest first (for an export).
-pub fn list_inner(state: &AppState, filter: Filter) -> CmdResult<Vec<AuditRow>> {
+/// The whole trail matching the filter as `csv` or `json` text: every page, not only the first
+/// (`limit` is only the page size of the reading).
+pub fn export_inner(state: &AppState, filter: Filter, format: &str) -> CmdResult<String> {
     let f = to_core(filter, None)?;
-    Ok(state.with_actor(|s, actor| audit::list(s, actor, &f))?)
+    Ok(state.with_actor(|s, actor| audit::export(s, actor, &f, format))?)
 }
 
 /// One page of the rows matching the filter, newest first: `{ items, next_cursor }`; `cursor` is
@@ -68,23 +69,47 @@ pub fn audit_page(
     page_inner(&state, filter.unwrap_or_default(), cursor)
 }
 
-/// The filtered trail as `csv` or `json` text.
+/// The filtered trail as `csv` or `json` text (see [`export_inner`]).
 #[tauri::command(async)]
 pub fn audit_export(
     state: State<'_, AppState>,
     filter: Option<Filter>,
     format: String,
 ) -> CmdResult<String> {
-    let rows = list_inner(&state, filter.unwrap_or_default())?;
-    Ok(match format.as_str() {
-        "json" => audit::to_json(&rows)?,
-        "csv" => audit::to_csv(&rows)?,
-        other => {
-            return Err(super::invalid(
-                "format",
-                format!("unknown export format '{other}'; use csv or json"),
-            )
-            .into())
+    export_inner(&state, filter.unwrap_or_default(), &format)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_audit_export_held_only_the_newest_500_of_600_rows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = tsched_core::Store::open_in(dir.path()).expect("store");
+            let mut sql = String::from("BEGIN;");
+            for i in 0..600 {
+                sql.push_str(&format!(
+                    "INSERT INTO audit_log (at, operator, action, target)
+                     VALUES ('2027-01-01T00:{:02}:{:02}Z', 'root@x.com', 'program.edit', 'p{i}');",
+                    i / 60,
+                    i % 60
+                ));
+            }
+            sql.push_str("COMMIT;");
+            store.conn().execute_batch(&sql).expect("seed");
         }
-    })
+        let tokens = std::sync::Arc::new(tsched_core::auth::MemoryTokenStore::default());
+        // Setup mode: no operator yet, the local user reads the trail.
+        let state = AppState::with(Some(dir.path().to_path_buf()), None, tokens);
+        let csv = export_inner(&state, Filter::default(), "csv").expect("export");
+        assert_eq!(
+            csv.lines().count(),
+            601,
+            "the window's export holds all 600 rows (and a header), not the first page of 500"
+        );
+        let err = export_inner(&state, Filter::default(), "pdf").expect_err("unknown format");
+        assert_eq!(err.code, "invalid_input", "the format is checked: {err:?}");
+    }
 }

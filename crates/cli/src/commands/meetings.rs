@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use tsched_core::meetings::{
     self, EndSpec, ListFilter, Meeting, NaiveLocal, NewMeeting, RescheduleInput,
@@ -390,8 +389,7 @@ pub fn run(cmd: MeetingsCmd, ctx: &Context) -> anyhow::Result<()> {
                 }
                 Some(path) => {
                     if let Some(text) = &main {
-                        std::fs::write(&path, text)
-                            .with_context(|| format!("cannot write {}", path.display()))?;
+                        tsched_core::exports::write_private(&path, text)?;
                         eprintln!("wrote {}", path.display());
                     }
                     if let Some(text) = &cancel {
@@ -400,8 +398,7 @@ pub fn run(cmd: MeetingsCmd, ctx: &Context) -> anyhow::Result<()> {
                             .map(|s| s.to_string_lossy().to_string())
                             .unwrap_or_else(|| "meetings".into());
                         let p = path.with_file_name(format!("{stem}-cancel.ics"));
-                        std::fs::write(&p, text)
-                            .with_context(|| format!("cannot write {}", p.display()))?;
+                        tsched_core::exports::write_private(&p, text)?;
                         eprintln!("wrote {}", p.display());
                     }
                 }

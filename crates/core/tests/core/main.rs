@@ -2,6 +2,7 @@
 //! 127.0.0.1:0 over real HTTP. One module per area; shared helpers in `support`.
 
 mod batch;
+mod exports;
 mod integration_flow;
 mod meetings;
 mod membership;
