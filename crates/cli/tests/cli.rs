@@ -234,7 +234,7 @@ fn operators_list_says_setup_mode_plainly() {
     ok(dir.path(), &["operators", "add", "ann@x.com"]);
     let line = fails(dir.path(), &["operators", "list"], 6);
     assert!(
-        line.contains("sign in first") && line.contains("--as"),
+        line.contains("sign in first") && line.contains("tsched login"),
         "after setup mode the local user is told to sign in: {line}"
     );
     let out = ok(dir.path(), &["--as", "ann@x.com", "operators", "list"]);
@@ -432,18 +432,95 @@ fn role_action_program_denials_match_the_core_through_the_cli() {
     );
 }
 
+/// `tsched` with `TSCHED_OPERATOR` set and the test-only impersonation switch on or off.
+fn tsched_env_operator(dir: &Path, upn: &str, switch: bool, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsched"));
+    cmd.arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env("TSCHED_OPERATOR", upn)
+        .env_remove("TSCHED_DATA_DIR")
+        .env_remove("TSCHED_TEST_IMPERSONATION");
+    if switch {
+        cmd.env("TSCHED_TEST_IMPERSONATION", "1");
+    }
+    cmd.output().expect("invariant: the tsched binary runs")
+}
+
+#[test]
+fn a_track_admin_naming_a_global_admin_in_tsched_operator_cannot_grant_themselves_global_admin() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    ok(d, &["programs", "add", "Eng", "--code", "eng"]);
+    ok(d, &["operators", "add", "admin@x.com"]);
+    ok(d, &["--as", "admin@x.com", "operators", "add", "ta@x.com"]);
+    ok(
+        d,
+        &[
+            "--as",
+            "admin@x.com",
+            "operators",
+            "grant",
+            "ta@x.com",
+            "track-admin",
+            "--program",
+            "eng",
+        ],
+    );
+    let audit_rows = |d: &Path| -> Vec<serde_json::Value> {
+        let out = ok(d, &["--as", "admin@x.com", "audit", "--json"]);
+        serde_json::from_str(&out).expect("audit JSON is an array of rows")
+    };
+    let before = audit_rows(d).len();
+    // The repro of the review: the track admin names the global admin.
+    let o = tsched_env_operator(
+        d,
+        "admin@x.com",
+        false,
+        &["operators", "grant", "ta@x.com", "global-admin"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(6),
+        "refused as Denied: {}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("TSCHED_TEST_IMPERSONATION") && stderr(&o).contains("tsched login"),
+        "says how to prove who you are: {}",
+        stderr(&o)
+    );
+    assert_eq!(
+        audit_rows(d).len(),
+        before,
+        "nothing was done, nothing audited"
+    );
+    // Under the test-only switch it works, and the audit says who really acted.
+    let o = tsched_env_operator(
+        d,
+        "admin@x.com",
+        true,
+        &["operators", "grant", "ta@x.com", "global-admin"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = audit_rows(d);
+    let newest = rows.first().expect("a row");
+    assert_eq!(newest["action"], "operator.grant", "{newest}");
+    assert_eq!(newest["operator"], "admin@x.com", "{newest}");
+    assert!(
+        newest["real_actor"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("local:")),
+        "the audit row records the real local user beside the operator named: {newest}"
+    );
+}
+
 #[test]
 fn acting_operator_comes_from_as_flag_or_tsched_operator_env() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     ok(d, &["operators", "add", "ann@x.com", "--name", "Ann"]);
-    let o = Command::new(env!("CARGO_BIN_EXE_tsched"))
-        .arg("--data-dir")
-        .arg(d)
-        .args(["operators", "list", "--json"])
-        .env("TSCHED_OPERATOR", "ann@x.com")
-        .output()
-        .expect("run");
+    let o = tsched_env_operator(d, "ann@x.com", true, &["operators", "list", "--json"]);
     assert!(
         o.status.success(),
         "TSCHED_OPERATOR names the acting operator: {}",
