@@ -11,7 +11,7 @@ use tsched_sandbox::{Sandbox, SandboxConfig};
 
 #[path = "support/keyring.rs"]
 mod keyring;
-use keyring::{private_keyring_or_skip, tsched, with_following_browser};
+use keyring::{connect_through_cli, private_keyring_or_skip, tsched, with_following_browser};
 
 const ADMIN: &str = "admin@contoso.example";
 const STRANGER: &str = "adele.vance0@contoso.example";
@@ -124,6 +124,29 @@ async fn login_ends_setup_mode_then_runs_act_as_the_operator_until_logout() {
     };
     assert_eq!(by("operator.bootstrap").as_deref(), Some(ADMIN));
     assert_eq!(by("program.create").as_deref(), Some(ADMIN));
+
+    // Another OS user sharing this data directory has their own keyring, without ADMIN's token:
+    // the saved session does not make them ADMIN.
+    let other_user = private_keyring_or_skip().expect("a second private keyring");
+    let out = tsched(&data, &other_user.address, &["programs", "list"]);
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("could not be proven") && text(&out.stderr).contains(ADMIN),
+        "the session is refused without this user's keyring token: {}",
+        text(&out.stderr)
+    );
+
+    // Setup mode is over: a sign-in to a sandbox needs the integration to be that sandbox (a
+    // local sandbox seeded with someone's name must not sign anyone in as them). The admin,
+    // acting through the proven session, connects it.
+    let out = login(dir.path(), &data, &bus, &sandbox, ADMIN).await;
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("sandbox"),
+        "says why: {}",
+        text(&out.stderr)
+    );
+    connect_through_cli(dir.path(), &data, &keyring, &sandbox).await;
 
     // Someone who is not on the roster cannot sign in; the saved session stays.
     let out = login(dir.path(), &data, &bus, &sandbox, STRANGER).await;
