@@ -106,7 +106,9 @@ function table() {
 function auditRow(r) {
   return h("tr", {},
     h("td", { class: "nowrap" }, r.at.replace("T", " ").replace("Z", "")),
-    h("td", {}, atBreak(r.operator)),
+    h("td", {}, atBreak(r.operator),
+      // Named without proof under the test-only impersonation switch: say who really acted.
+      r.real_actor ? h("div", { class: "impersonated", title: "named with --as / TSCHED_OPERATOR, not signed in" }, `impersonated by ${r.real_actor}`) : null),
     h("td", {}, h("code", {}, r.action)),
     h("td", {}, r.target),
     h("td", { class: "change" }, change(r)));
