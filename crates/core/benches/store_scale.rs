@@ -1195,6 +1195,8 @@ fn run() -> Res<bool> {
                 .args(args)
                 .env_remove("TSCHED_DATA_DIR")
                 .env_remove("TSCHED_OPERATOR")
+                // The timed commands name the operator with --as: the test-only switch.
+                .env("TSCHED_TEST_IMPERSONATION", "1")
                 .stdin(Stdio::null())
                 .output()?;
             let elapsed = t.elapsed().as_secs_f64() * 1000.0;
