@@ -17,6 +17,7 @@ pub fn router() -> Router<SharedRef> {
     Router::new()
         .route("/state", get(state))
         .route("/requests", get(requests).delete(reset_requests))
+        .route("/issued", get(issued))
         .route("/knobs", get(knobs).post(set_knobs))
         .route("/users/{user}/revoke-refresh-tokens", post(revoke))
         .route("/tokens/expire-access", post(expire))
@@ -70,6 +71,10 @@ fn handle(shared: SharedRef) -> SandboxHandle {
 
 async fn state(AxState(s): AxState<SharedRef>) -> Json<Value> {
     Json(handle(s).snapshot())
+}
+
+async fn issued(AxState(s): AxState<SharedRef>) -> Json<Value> {
+    Json(handle(s).issued_secrets())
 }
 
 async fn requests(AxState(s): AxState<SharedRef>) -> Json<Value> {

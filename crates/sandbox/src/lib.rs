@@ -425,6 +425,18 @@ impl SandboxHandle {
         })
     }
 
+    /// Every secret this sandbox issued or received (codes, PKCE verifiers, access, refresh and
+    /// ID tokens), for leak scans: `{ "secrets": [{ "kind", "value" }, …] }`. Read-only.
+    pub fn issued_secrets(&self) -> Value {
+        let st = self.shared.lock();
+        let secrets: Vec<Value> = st
+            .issued
+            .iter()
+            .map(|(kind, value)| json!({ "kind": kind, "value": value }))
+            .collect();
+        json!({ "secrets": secrets })
+    }
+
     /// Request log: counts by route and status, plus the last 1000 requests.
     pub fn request_log(&self) -> Value {
         self.shared.log_lock().to_json()

@@ -147,6 +147,10 @@ pub struct State {
     pub meetings: Vec<Meeting>,
     pub knobs: Knobs,
     pub clock_offset: Duration,
+    /// Every secret handed out or received, in order: `(kind, value)` with kind `code`,
+    /// `code_verifier`, `access_token`, `refresh_token` or `id_token`. Never pruned, so a leak
+    /// scan (`GET /_sandbox/issued`) can look for each one, even a rotated or expired one.
+    pub issued: Vec<(&'static str, String)>,
 }
 
 /// The request log, apart from `State` so logging never waits on Graph work.
@@ -238,6 +242,7 @@ impl State {
             meetings: Vec::new(),
             knobs,
             clock_offset: Duration::zero(),
+            issued: Vec::new(),
         };
         if state.knobs.auto_consent {
             // Auto-consent implies the global admin already granted every client its

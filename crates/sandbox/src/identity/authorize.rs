@@ -322,6 +322,7 @@ fn complete_sign_in(st: &mut State, p: &PendingAuth, user_id: &str, consent_org:
 fn issue_code(st: &mut State, p: &PendingAuth, user_id: &str) -> Response {
     let code = format!("M.{}", random_token(48));
     let now = st.now();
+    st.issued.push(("code", code.clone()));
     st.codes.insert(
         code.clone(),
         AuthCode {

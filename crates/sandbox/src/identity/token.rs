@@ -159,6 +159,7 @@ fn redeem_code(
         return Err(err("invalid_grant", 50011, format!("The redirect URI '{redirect_uri}' specified in the request does not match the redirect URI used to obtain the authorization code.")));
     }
     let verifier = required(form, "code_verifier")?;
+    st.issued.push(("code_verifier", verifier.to_string()));
     let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(Sha256::digest(verifier.as_bytes()));
     if computed != entry.code_challenge {
@@ -281,6 +282,7 @@ pub fn issue_tokens(
         "scp": scp, "ver": "1.0", "uti": random_token(16),
     });
     let access = jwt_shaped(&claims);
+    st.issued.push(("access_token", access.clone()));
     st.access_tokens.insert(
         access.clone(),
         AccessToken {
@@ -305,6 +307,7 @@ pub fn issue_tokens(
     });
     if with_refresh {
         let rt = format!("1.{}", random_token(64));
+        st.issued.push(("refresh_token", rt.clone()));
         st.refresh_tokens.insert(
             rt.clone(),
             RefreshToken {
@@ -328,7 +331,9 @@ pub fn issue_tokens(
         if let Some(n) = nonce {
             id["nonce"] = json!(n);
         }
-        body["id_token"] = json!(jwt_shaped(&id));
+        let id_token = jwt_shaped(&id);
+        st.issued.push(("id_token", id_token.clone()));
+        body["id_token"] = json!(id_token);
     }
     body
 }
