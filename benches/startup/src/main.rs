@@ -14,6 +14,10 @@
 //!
 //! It prints every run, then the medians, ratios (ours ÷ hello) against the targets, and the
 //! release binary sizes, as a Markdown table for `docs/BENCHMARKS.md`.
+//!
+//! `--app2 BIN --label2 NAME` adds a second build of our app (e.g. an earlier commit's binary)
+//! to the same rotation, so a before/after comparison shares one run's machine load; each app
+//! keeps its own data directory and WebKit caches (an older build may not open a newer store).
 
 use std::collections::HashMap;
 use std::os::unix::process::CommandExt as _;
@@ -37,11 +41,16 @@ struct Args {
     idle: Duration,
     ours: PathBuf,
     hello: PathBuf,
+    /// What to call `ours` in the report.
+    label: String,
+    /// A second build of our app, measured in the same rotation, and its name.
+    app2: Option<(PathBuf, String)>,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: startup-bench [--runs N] [--idle SECS] [--ours BIN] [--hello BIN]\n\
+        "usage: startup-bench [--runs N] [--idle SECS] [--ours BIN] [--hello BIN] [--label NAME]\n\
+         \x20      [--app2 BIN --label2 NAME]\n\
          Run it under a display: `make bench-startup` builds both apps and wraps it in xvfb-run."
     );
     std::process::exit(2)
@@ -54,7 +63,11 @@ fn parse_args() -> Result<Args> {
         idle: Duration::from_secs(10),
         ours: release.join("teams-scheduler"),
         hello: release.join("startup-hello"),
+        label: "Teams Scheduler".to_string(),
+        app2: None,
     };
+    let mut app2 = None;
+    let mut label2 = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| usage());
@@ -63,9 +76,24 @@ fn parse_args() -> Result<Args> {
             "--idle" => args.idle = Duration::from_secs_f64(value().parse().context("--idle")?),
             "--ours" => args.ours = PathBuf::from(value()),
             "--hello" => args.hello = PathBuf::from(value()),
+            "--label" => args.label = value(),
+            "--app2" => app2 = Some(PathBuf::from(value())),
+            "--label2" => label2 = Some(value()),
             _ => usage(),
         }
     }
+    args.app2 = match (app2, label2) {
+        (Some(bin), label) => {
+            let label = label.unwrap_or_else(|| {
+                bin.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "second app".to_string())
+            });
+            Some((bin, label))
+        }
+        (None, Some(_)) => bail!("--label2 names the app given with --app2"),
+        (None, None) => None,
+    };
     if args.runs == 0 {
         bail!("--runs must be at least 1");
     }
@@ -82,8 +110,10 @@ fn target_dir() -> PathBuf {
 /// One app under test.
 #[derive(Debug)]
 struct Subject {
-    name: &'static str,
+    name: String,
     bin: PathBuf,
+    /// Its own XDG homes (data directory, WebKit caches) under the scratch directory.
+    home: PathBuf,
     paint_ms: Vec<f64>,
     navigation_ms: Vec<f64>,
     load_ms: Vec<f64>,
@@ -107,7 +137,9 @@ fn main() -> Result<()> {
     if std::env::var_os("DISPLAY").is_none() {
         bail!("no DISPLAY: run it through `make bench-startup` (xvfb-run -a dbus-run-session)");
     }
-    for bin in [&args.ours, &args.hello] {
+    let mut bins = vec![&args.ours, &args.hello];
+    bins.extend(args.app2.as_ref().map(|(b, _)| b));
+    for bin in bins {
         if !bin.exists() {
             bail!(
                 "{} is missing: `make bench-startup` builds both apps first",
@@ -118,31 +150,32 @@ fn main() -> Result<()> {
     // Private XDG homes (WebKit's caches and local storage, our data directory), shared by all
     // runs of this bench so every counted run is a warm start, as a user's second start is.
     let scratch = Scratch::new()?;
-    let mut subjects = [
-        Subject {
-            name: "Tauri hello world",
-            bin: args.hello.clone(),
+    // Hello world, then the second build (if any), then ours: the report's column order.
+    let mut apps = vec![("Tauri hello world".to_string(), args.hello.clone())];
+    apps.extend(args.app2.clone().map(|(bin, label)| (label, bin)));
+    apps.push((args.label.clone(), args.ours.clone()));
+    let mut subjects: Vec<Subject> = apps
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, bin))| Subject {
+            name,
+            bin,
+            home: scratch.path().join(format!("app{i}")),
             paint_ms: Vec::new(),
             navigation_ms: Vec::new(),
             load_ms: Vec::new(),
             pss_kib: Vec::new(),
-        },
-        Subject {
-            name: "Teams Scheduler",
-            bin: args.ours.clone(),
-            paint_ms: Vec::new(),
-            navigation_ms: Vec::new(),
-            load_ms: Vec::new(),
-            pss_kib: Vec::new(),
-        },
-    ];
+        })
+        .collect();
     eprintln!(
         "{} runs each, alternating, {:?} idle before PSS; one warm-up each first",
         args.runs, args.idle
     );
     for round in 0..=args.runs {
         for s in subjects.iter_mut() {
-            let sample = run_once(&s.bin, scratch.path(), args.idle)
+            std::fs::create_dir_all(&s.home)
+                .with_context(|| format!("create {}", s.home.display()))?;
+            let sample = run_once(&s.bin, &s.home, args.idle)
                 .with_context(|| format!("{} run {round}", s.name))?;
             let what = if round == 0 { "warm-up" } else { "run" };
             eprintln!(
@@ -162,64 +195,107 @@ fn main() -> Result<()> {
             }
         }
     }
-    let [hello, ours] = &subjects;
-    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    let (hello_size, ours_size) = (size(&hello.bin), size(&ours.bin));
-    let paint = (median(&hello.paint_ms), median(&ours.paint_ms));
-    let pss = (
-        median_u64(&hello.pss_kib) / 1024.0,
-        median_u64(&ours.pss_kib) / 1024.0,
-    );
-    let bytes = (hello_size as f64 / 1048576.0, ours_size as f64 / 1048576.0);
-
-    println!();
-    println!(
-        "| measure (median of {} runs each) | Tauri hello world | Teams Scheduler | ours ÷ hello | target | met |",
-        args.runs
-    );
-    println!("|---|---|---|---|---|---|");
-    row("start to first paint", "ms", paint, TARGET_STARTUP);
-    row(
-        &format!(
-            "PSS after {} s idle (app + WebKit processes)",
-            args.idle.as_secs_f64()
-        ),
-        "MiB",
-        pss,
-        TARGET_PSS,
-    );
-    row("release binary size", "MiB", bytes, TARGET_SIZE);
-    println!();
-    println!(
-        "first paint ms, hello: {}; ours: {}",
-        list(&hello.paint_ms),
-        list(&ours.paint_ms)
-    );
-    println!(
-        "PSS MiB, hello: {}; ours: {}",
-        list(&hello.pss_kib.iter().map(|&k| mib(k)).collect::<Vec<_>>()),
-        list(&ours.pss_kib.iter().map(|&k| mib(k)).collect::<Vec<_>>())
-    );
-    println!("binary bytes, hello: {hello_size}; ours: {ours_size}");
-    println!(
-        "medians after spawn, hello: navigation {:.1} ms, load {:.1} ms, paint {:.1} ms; \
-         ours: navigation {:.1} ms, load {:.1} ms, paint {:.1} ms",
-        median(&hello.navigation_ms),
-        median(&hello.load_ms),
-        paint.0,
-        median(&ours.navigation_ms),
-        median(&ours.load_ms),
-        paint.1
-    );
+    print!("{}", report(&subjects, args.runs, args.idle));
     Ok(())
 }
 
-fn row(what: &str, unit: &str, (hello, ours): (f64, f64), target: f64) {
-    let ratio = ours / hello;
-    let met = if ratio <= target { "yes" } else { "no" };
-    println!(
-        "| {what} | {hello:.1} {unit} | {ours:.1} {unit} | {ratio:.2}× | ≤ {target:.2}× | {met} |"
+/// A report row: what, its unit, the target ratio, and how to read it off an app.
+type Measure = (String, &'static str, f64, fn(&Subject) -> f64);
+
+/// The Markdown report: one column per app (the hello world first), then each app's ratio to the
+/// hello world with the target; then the raw samples.
+fn report(subjects: &[Subject], runs: usize, idle: Duration) -> String {
+    use std::fmt::Write as _;
+    let mut md = String::new();
+    let Some((hello, apps)) = subjects.split_first() else {
+        return md;
+    };
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let names: Vec<&str> = subjects.iter().map(|s| s.name.as_str()).collect();
+    let _ = writeln!(md);
+    let _ = writeln!(
+        md,
+        "| measure (median of {runs} runs each) | {} | {} | target | met |",
+        names.join(" | "),
+        apps.iter()
+            .map(|a| format!("{} ÷ hello", a.name))
+            .collect::<Vec<_>>()
+            .join(" | ")
     );
+    let _ = writeln!(
+        md,
+        "|---|{}---|---|",
+        "---|".repeat(subjects.len() + apps.len())
+    );
+    let measures: [Measure; 3] = [
+        (
+            "start to first paint".to_string(),
+            "ms",
+            TARGET_STARTUP,
+            |s| median(&s.paint_ms),
+        ),
+        (
+            format!(
+                "PSS after {} s idle (app + WebKit processes)",
+                idle.as_secs_f64()
+            ),
+            "MiB",
+            TARGET_PSS,
+            |s| median_u64(&s.pss_kib) / 1024.0,
+        ),
+        ("release binary size".to_string(), "MiB", TARGET_SIZE, |s| {
+            std::fs::metadata(&s.bin).map(|m| m.len()).unwrap_or(0) as f64 / 1048576.0
+        }),
+    ];
+    for (what, unit, target, value) in measures {
+        let base = value(hello);
+        let ratios: Vec<f64> = apps.iter().map(|a| value(a) / base).collect();
+        let met = ratios
+            .iter()
+            .map(|r| if *r <= target { "yes" } else { "no" })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(
+            md,
+            "| {what} | {} | {} | ≤ {target:.2}× | {met} |",
+            subjects
+                .iter()
+                .map(|s| format!("{:.1} {unit}", value(s)))
+                .collect::<Vec<_>>()
+                .join(" | "),
+            ratios
+                .iter()
+                .map(|r| format!("{r:.2}×"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+    }
+    let _ = writeln!(md);
+    let each = |f: &dyn Fn(&Subject) -> String| {
+        subjects
+            .iter()
+            .map(|s| format!("{}: {}", s.name, f(s)))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let _ = writeln!(md, "first paint ms, {}", each(&|s| list(&s.paint_ms)));
+    let _ = writeln!(
+        md,
+        "PSS MiB, {}",
+        each(&|s| list(&s.pss_kib.iter().map(|&k| mib(k)).collect::<Vec<_>>()))
+    );
+    let _ = writeln!(md, "binary bytes, {}", each(&|s| size(&s.bin).to_string()));
+    let _ = writeln!(
+        md,
+        "medians after spawn, {}",
+        each(&|s| format!(
+            "navigation {:.1} ms, load {:.1} ms, paint {:.1} ms",
+            median(&s.navigation_ms),
+            median(&s.load_ms),
+            median(&s.paint_ms)
+        ))
+    );
+    md
 }
 
 fn list(v: &[f64]) -> String {
@@ -467,6 +543,36 @@ mod tests {
             "mean of the two middle values"
         );
         assert_eq!(median_u64(&[10, 30, 20]), 20.0);
+    }
+
+    #[test]
+    fn a_second_app_gets_its_own_column_and_ratio_to_the_hello_world() {
+        let subject = |name: &str, paint: f64, pss_mib: u64| Subject {
+            name: name.to_string(),
+            bin: PathBuf::from("/nonexistent"),
+            home: PathBuf::from("/nonexistent"),
+            paint_ms: vec![paint],
+            navigation_ms: vec![0.0],
+            load_ms: vec![0.0],
+            pss_kib: vec![pss_mib * 1024],
+        };
+        let md = report(
+            &[
+                subject("Tauri hello world", 800.0, 250),
+                subject("0aaf4be", 880.0, 260),
+                subject("HEAD", 960.0, 300),
+            ],
+            1,
+            Duration::from_secs(10),
+        );
+        assert!(
+            md.contains("| Tauri hello world | 0aaf4be | HEAD | 0aaf4be ÷ hello | HEAD ÷ hello |"),
+            "one column per app and one ratio per app, hello world first: {md}"
+        );
+        assert!(
+            md.contains("| 800.0 ms | 880.0 ms | 960.0 ms | 1.10× | 1.20× | ≤ 1.15× | yes, no |"),
+            "each app's ratio is judged against the target on its own: {md}"
+        );
     }
 
     #[test]
