@@ -650,6 +650,74 @@ mod tests {
         );
     }
 
+    /// Collects what a `fmt` subscriber writes, for asserting on log lines.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn each_token_request_logs_one_event_without_any_secret() {
+        let log = Captured::default();
+        let sink = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        // Other tests on other threads may have registered these callsites while no subscriber
+        // listened; recompute their interest now that this thread has one.
+        tracing::callsite::rebuild_interest_cache();
+        let ok = br#"{"access_token":"SECRET-ACCESS","refresh_token":"SECRET-ROTATED","id_token":"SECRET-ID","token_type":"Bearer","expires_in":3600,"scope":"openid"}"#;
+        let url = endpoint("200 OK", ok.to_vec()).await;
+        let got = refresh(
+            &http_client(),
+            &cfg(url),
+            &Sensitive::new("SECRET-RT".into()),
+        )
+        .await
+        .expect("a token");
+        assert_eq!(
+            got.refresh_token.as_ref().map(|t| t.expose().as_str()),
+            Some("SECRET-ROTATED"),
+            "the rotated refresh token is returned for the keyring"
+        );
+        let refused = br#"{"error":"invalid_grant","error_description":"AADSTS50173: revoked","error_codes":[50173]}"#;
+        let url = endpoint("400 Bad Request", refused.to_vec()).await;
+        refresh(
+            &http_client(),
+            &cfg(url),
+            &Sensitive::new("SECRET-RT".into()),
+        )
+        .await
+        .expect_err("revoked");
+        let text = String::from_utf8(log.0.lock().expect("lock").clone()).expect("utf-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "one event per token request: {text}");
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.contains("/{tenant}/oauth2/v2.0/token")
+                    && l.contains("refresh_token")
+                    && l.contains("POST")
+                    && l.contains("duration_ms")),
+            "method, path template, grant type and duration are logged: {text}"
+        );
+        assert!(
+            lines[0].contains("200") && lines[1].contains("400") && lines[1].contains("50173"),
+            "status, and the AADSTS code of a refusal: {text}"
+        );
+        assert!(!text.contains("SECRET"), "no token reaches the log: {text}");
+    }
+
     #[tokio::test]
     async fn entra_error_bodies_keep_the_aadsts_code_and_suberror() {
         let body = br#"{"error":"invalid_grant","error_description":"AADSTS700082: The refresh token has expired due to inactivity.\r\nTrace ID: x","error_codes":[700082],"suberror":"bad_token"}"#;
