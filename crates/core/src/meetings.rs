@@ -459,7 +459,25 @@ pub async fn create(
     input: NewMeeting,
 ) -> Result<Created, Error> {
     if let Some(ext) = &input.external_id {
+        if input.batch_id.is_none() && reserved_for_batches(ext) {
+            return Err(Error::invalid(
+                "external_id",
+                format!(
+                    "'{ext}' has the form of a batch's derived externalId (a UUID v5), which is \
+                     reserved for batches; use a key of your own"
+                ),
+            ));
+        }
         if let Some(existing) = table::by_external_id(store.conn(), ext)? {
+            let program = input.program.trim().to_ascii_lowercase();
+            if existing.program_code != program {
+                // Only someone who may schedule in the program they named learns why.
+                access::require(store.conn(), actor, Action::MeetingsManage, Some(&program))?;
+                return Err(Error::Conflict(format!(
+                    "externalId '{ext}' belongs to a meeting of another program; a meeting is \
+                     never moved between programs: use a new externalId"
+                )));
+            }
             let who = access::require(
                 store.conn(),
                 actor,
@@ -471,7 +489,16 @@ pub async fn create(
                     meeting: existing,
                     outcome: CreateOrGetOutcome::Existing,
                 }),
-                "pending" => confirm(store, graph, (&who.label, who.real_actor.as_deref()), existing).await,
+                "pending" => {
+                    confirm(
+                        store,
+                        graph,
+                        (&who.label, who.real_actor.as_deref()),
+                        existing,
+                        Adopt::Yes,
+                    )
+                    .await
+                }
                 other => Err(Error::Conflict(format!(
                     "meeting with externalId '{ext}' is {other}; use a new externalId"
                 ))),
@@ -515,7 +542,38 @@ pub async fn create(
         })
     })?;
     let row = table::by_id(store.conn(), id)?.expect("invariant: row just inserted");
-    confirm(store, graph, (&v.operator, v.real_actor.as_deref()), row).await
+    // A row made just now cannot have a meeting upstream yet, unless that meeting is someone
+    // else's (another program's predictable externalId in another store): never adopt it.
+    let adopt = if input.external_id.is_some() {
+        Adopt::No
+    } else {
+        Adopt::Yes
+    };
+    confirm(
+        store,
+        graph,
+        (&v.operator, v.real_actor.as_deref()),
+        row,
+        adopt,
+    )
+    .await
+}
+
+/// Pure: whether a caller-supplied externalId has the form of the batch planner's derived ones
+/// (a UUID of version 5, see `batch::plan::external_id`): those name a program's batch meetings,
+/// so a single create may not take one (it could pull or squat another program's meeting).
+pub fn reserved_for_batches(external_id: &str) -> bool {
+    uuid::Uuid::parse_str(external_id.trim()).is_ok_and(|u| u.get_version_num() == 5)
+}
+
+/// Whether [`confirm`] may take a meeting Graph already had (`createOrGet` answering 200).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Adopt {
+    /// Yes: the row existed before this call (a resume), so the meeting is ours.
+    Yes,
+    /// No: the row was inserted just now with a caller-supplied externalId; an existing
+    /// meeting upstream was made by someone else and is refused.
+    No,
 }
 
 /// Retries a `pending` meeting (its Graph call failed uncertainly or the app stopped mid-way):
@@ -536,7 +594,16 @@ pub async fn resume(
         Some(&row.program_code),
     )?;
     match row.state.as_str() {
-        "pending" => confirm(store, graph, (&who.label, who.real_actor.as_deref()), row).await,
+        "pending" => {
+            confirm(
+                store,
+                graph,
+                (&who.label, who.real_actor.as_deref()),
+                row,
+                Adopt::Yes,
+            )
+            .await
+        }
         "created" => Ok(Created {
             meeting: row,
             outcome: CreateOrGetOutcome::Existing,
@@ -554,6 +621,7 @@ async fn confirm(
     graph: &GraphClient,
     (operator, real_actor): (&str, Option<&str>),
     row: MeetingRow,
+    adopt: Adopt,
 ) -> Result<Created, Error> {
     let req = CreateOrGet {
         external_id: row.external_id.clone(),
@@ -563,6 +631,20 @@ async fn confirm(
         attendees: graph_attendees(&row.attendees),
     };
     match gm::create_or_get(graph, &req).await {
+        Ok((CreateOrGetOutcome::Existing, _)) if adopt == Adopt::No => {
+            let msg = format!(
+                "externalId '{}' already names a meeting this store did not create for program \
+                 '{}' (another program's or another installation's); it was not taken: use a \
+                 new externalId",
+                row.external_id, row.program_code
+            );
+            let now = crate::time::now_db();
+            store.write(|tx| -> Result<(), Error> {
+                table::set_state(tx, row.id, "failed", Some(&msg), &now)?;
+                Ok(())
+            })?;
+            Err(Error::Conflict(msg))
+        }
         Ok((outcome, resp)) => {
             let m: OnlineMeeting = resp.value;
             let now = crate::time::now_db();
@@ -832,7 +914,15 @@ pub async fn cancel(
             });
         }
         "pending" => {
-            row = confirm(store, graph, (&who.label, who.real_actor.as_deref()), row).await?.meeting;
+            row = confirm(
+                store,
+                graph,
+                (&who.label, who.real_actor.as_deref()),
+                row,
+                Adopt::Yes,
+            )
+            .await?
+            .meeting;
         }
         _ => {}
     }

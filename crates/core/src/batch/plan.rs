@@ -415,33 +415,47 @@ pub fn directory_from(
     out
 }
 
-/// Refuses ready rows whose meeting is already live in another batch (same `externalId`).
+/// Refuses ready rows whose meeting is already live in another batch (same `externalId`), and
+/// rows whose `externalId` already names a stored meeting of another program (`denied`): a
+/// batch never takes over, or adds to its program, another program's meeting.
 pub fn already_scheduled(store: &Store, file: &CsvFile, plan: &mut Plan) -> Result<(), Error> {
     for (i, row) in plan.rows.iter_mut().enumerate() {
         let Some(m) = &row.meeting else { continue };
-        if let Some((batch, line)) = crate::store::batches::live_item(store.conn(), &m.external_id)?
+        let foreign = crate::store::meetings::by_external_id(store.conn(), &m.external_id)?
+            .filter(|stored| !stored.program_code.eq_ignore_ascii_case(&m.program));
+        let (code, key, message) = if let Some(stored) = foreign {
+            (
+                ProblemCode::Denied,
+                "denied",
+                format!(
+                    "externalId {} already names a meeting of program '{}'; a batch never takes \
+                     over another program's meeting (change external_ref)",
+                    m.external_id, stored.program_code
+                ),
+            )
+        } else if let Some((batch, line)) =
+            crate::store::batches::live_item(store.conn(), &m.external_id)?
         {
-            let col = if m.external_ref.is_some() {
-                Column::ExternalRef
-            } else {
-                Column::Start
-            };
-            row.problems.push(file.problem(
-                &file.rows[i],
-                col,
+            (
                 ProblemCode::AlreadyScheduled,
+                "already_scheduled",
                 format!("this meeting is already scheduled by batch {batch} (line {line}); see tsched batch show {batch}"),
-            ));
-            row.status = RowStatus::Rejected;
-            row.meeting = None;
-            plan.summary.ready -= 1;
-            plan.summary.rejected += 1;
-            *plan
-                .summary
-                .by_code
-                .entry("already_scheduled".into())
-                .or_default() += 1;
-        }
+            )
+        } else {
+            continue;
+        };
+        let col = if m.external_ref.is_some() {
+            Column::ExternalRef
+        } else {
+            Column::Start
+        };
+        row.problems
+            .push(file.problem(&file.rows[i], col, code, message));
+        row.status = RowStatus::Rejected;
+        row.meeting = None;
+        plan.summary.ready -= 1;
+        plan.summary.rejected += 1;
+        *plan.summary.by_code.entry(key.into()).or_default() += 1;
     }
     Ok(())
 }
@@ -505,5 +519,78 @@ mod tests {
             "with external_ref the key is the coordinator's, not the row's content"
         );
         assert!(Uuid::parse_str(&a).is_ok(), "externalId is a UUID");
+    }
+
+    #[test]
+    fn a_batch_row_could_take_over_another_programs_meeting_by_its_external_id() {
+        use crate::programs::{self, NewProgram};
+        let mut store = Store::open_in_memory().expect("store");
+        for code in ["eng", "ops"] {
+            programs::add(
+                &mut store,
+                &crate::actor::Actor::local(),
+                NewProgram {
+                    name: code.into(),
+                    code: Some(code.into()),
+                    description: None,
+                },
+            )
+            .expect("program");
+        }
+        // A meeting of ops holding the id an eng row derives (squatted before ids were reserved).
+        store
+            .conn()
+            .execute(
+                "INSERT INTO meetings (external_id, program_id, subject, start_utc, end_utc,
+                     time_zone, state, created_by, created_at, updated_at)
+                 VALUES ('squatted', (SELECT id FROM programs WHERE code = 'ops'), 's',
+                     '2027-03-15T09:00:00Z', '2027-03-15T09:30:00Z', 'UTC', 'created', 'x',
+                     'now', 'now')",
+                [],
+            )
+            .expect("ops meeting");
+        let file = super::super::csv::read(
+            b"program,subject,start,duration_minutes,participants\n\
+              eng,S,2027-03-15 09:00,30,a@x.com\n",
+        )
+        .expect("file");
+        let t = chrono::DateTime::parse_from_rfc3339("2027-03-15T09:00:00Z")
+            .expect("t")
+            .with_timezone(&Utc);
+        let mut plan = Plan {
+            summary: Summary {
+                rows: 1,
+                ready: 1,
+                ..Default::default()
+            },
+            rows: vec![PlannedRow {
+                line: 2,
+                status: RowStatus::Ready,
+                meeting: Some(MeetingRow {
+                    line: 2,
+                    program: "eng".into(),
+                    subject: "S".into(),
+                    start_utc: t,
+                    end_utc: t + chrono::Duration::minutes(30),
+                    time_zone: "UTC".into(),
+                    participants: vec!["a@x.com".into()],
+                    attendees: Vec::new(),
+                    external_ref: None,
+                    external_id: "squatted".into(),
+                }),
+                problems: Vec::new(),
+                program: "eng".into(),
+                subject: "S".into(),
+            }],
+            file_problems: Vec::new(),
+        };
+        already_scheduled(&store, &file, &mut plan).expect("check");
+        assert_eq!(
+            plan.rows[0].status,
+            RowStatus::Rejected,
+            "a row never takes over another program's meeting"
+        );
+        assert_eq!(plan.rows[0].problems[0].code, ProblemCode::Denied);
+        assert_eq!(plan.summary.rejected, 1, "counted as rejected");
     }
 }

@@ -920,3 +920,123 @@ async fn pending_meetings_resume_and_only_coordinators_of_the_program_may_act() 
         "created by is recorded"
     );
 }
+
+#[tokio::test]
+async fn a_coordinator_could_pull_another_programs_meeting_in_by_its_external_id() {
+    let (mut env, graph) = setup().await;
+    crate::membership::program_with(&mut env, "ops", &[MEMBER]);
+    let actor = host();
+    let in_program = |program: &str, ext: &str| NewMeeting {
+        program: program.into(),
+        external_id: Some(ext.into()),
+        ..new_meeting("2027-03-15 09:00", &[MEMBER])
+    };
+    let ops = meetings::create(
+        &mut env.store,
+        &graph,
+        &actor,
+        in_program("ops", "ops-standup"),
+    )
+    .await
+    .expect("ops' own meeting");
+
+    // The same externalId named from another program is refused, and the meeting stays in ops.
+    let e = meetings::create(
+        &mut env.store,
+        &graph,
+        &actor,
+        in_program("eng", "ops-standup"),
+    )
+    .await
+    .expect_err("another program's externalId");
+    assert_eq!(e.code(), ErrorCode::Conflict, "a clear conflict: {e}");
+    assert!(e.to_string().contains("another program"), "says why: {e}");
+    let stored = meetings::find(&env.store, "ops-standup").expect("still there");
+    assert_eq!(
+        stored.program_code, "ops",
+        "the meeting was not pulled into eng"
+    );
+
+    // Idempotency inside the program is kept: the same id in ops finds the same meeting.
+    let again = meetings::create(
+        &mut env.store,
+        &graph,
+        &actor,
+        in_program("ops", "ops-standup"),
+    )
+    .await
+    .expect("re-run in the same program");
+    assert_eq!(
+        again.outcome,
+        tsched_core::graph::meetings::CreateOrGetOutcome::Existing,
+        "the same meeting, not a second"
+    );
+    assert_eq!(again.meeting.id, ops.meeting.id, "the same row");
+
+    // A meeting that exists upstream but not in this store (another installation's program
+    // with the same host account) is not adopted by a fresh create.
+    let t = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .expect("t")
+            .with_timezone(&chrono::Utc)
+    };
+    tsched_core::graph::meetings::create_or_get(
+        &graph,
+        &tsched_core::graph::meetings::CreateOrGet {
+            external_id: "made-elsewhere-1".into(),
+            subject: "Someone else's".into(),
+            start: t("2027-03-16T09:00:00Z"),
+            end: t("2027-03-16T09:30:00Z"),
+            attendees: Vec::new(),
+        },
+    )
+    .await
+    .expect("a meeting made upstream by another store");
+    tsched_core::operators::add(
+        &mut env.store,
+        &actor,
+        tsched_core::operators::NewOperator {
+            upn: "coord@contoso.example".into(),
+            display_name: "Coordinator of eng".into(),
+        },
+    )
+    .expect("coordinator added");
+    tsched_core::operators::grant(
+        &mut env.store,
+        &actor,
+        "coord@contoso.example",
+        tsched_core::access::Role::Coordinator,
+        Some("eng"),
+    )
+    .expect("coordinator of eng");
+    let coordinator = tsched_core::Actor::operator("coord@contoso.example");
+    let e = meetings::create(
+        &mut env.store,
+        &graph,
+        &coordinator,
+        in_program("eng", "made-elsewhere-1"),
+    )
+    .await
+    .expect_err("an upstream meeting this store did not make");
+    assert_eq!(e.code(), ErrorCode::Conflict, "refused: {e}");
+    let row = meetings::find(&env.store, "made-elsewhere-1").expect("the attempt is recorded");
+    assert_eq!(row.state, "failed", "recorded as failed, not created");
+    assert!(
+        row.join_web_url.is_none() && row.passcode.is_none(),
+        "the other meeting's join link and passcode were not taken: {row:?}"
+    );
+
+    // A batch's derived externalId (predictable from program and external_ref) is reserved.
+    let derived = tsched_core::batch::plan::external_id(
+        "ops",
+        Some("k1"),
+        t("2027-03-16T09:00:00Z"),
+        t("2027-03-16T09:30:00Z"),
+        "S",
+        &[],
+    );
+    let e = meetings::create(&mut env.store, &graph, &actor, in_program("eng", &derived))
+        .await
+        .expect_err("a batch-derived id");
+    assert_eq!(e.code(), ErrorCode::InvalidInput, "reserved: {e}");
+}
