@@ -243,12 +243,21 @@ pub async fn sandbox_start_inner(state: &AppState) -> CmdResult<SandboxInfo> {
 }
 
 /// Where a store that explored the embedded sandbox in an earlier run had it listening
-/// (`http://127.0.0.1:PORT`), so this run can bring it back at the same address.
+/// (`http://127.0.0.1:PORT`), so this run can bring it back at the same address. Only when the
+/// integration is connected to the very address the window's embedded sandbox had (recorded when
+/// it started): a sandbox a global admin connected to on purpose is never replaced.
 fn explored_port(state: &AppState) -> Option<u16> {
-    let row = state
-        .with_store(|s| Ok(tsched_core::store::integration::get(s.conn())?))
-        .ok()??;
-    if row.cloud != "sandbox" {
+    use tsched_core::store::integration as table;
+    let (row, embedded) = state
+        .with_store(|s| {
+            Ok((
+                table::get(s.conn())?,
+                table::setting(s.conn(), table::SETTING_EMBEDDED_SANDBOX)?,
+            ))
+        })
+        .ok()?;
+    let row = row?;
+    if row.cloud != "sandbox" || embedded.as_deref() != Some(row.authority_base.as_str()) {
         return None;
     }
     let url = url::Url::parse(&row.authority_base).ok()?;
@@ -274,6 +283,14 @@ pub async fn start_embedded_sandbox(state: &AppState) -> CmdResult<SandboxInfo> 
             .await
             .map_err(|e| Error::Conflict(format!("the sandbox tenant could not start: {e}")))?,
     };
+    let base = sb.base_url().to_string();
+    state.with_store(|s| {
+        Ok(tsched_core::store::integration::put_setting(
+            s.conn(),
+            tsched_core::store::integration::SETTING_EMBEDDED_SANDBOX,
+            &base,
+        )?)
+    })?;
     let mut slot = state.sandbox();
     let info = sandbox_info(slot.get_or_insert(sb));
     Ok(info)
@@ -537,6 +554,12 @@ mod tests {
                         removed_at: None,
                     },
                 )?;
+                // It was the window's embedded sandbox ("explore").
+                tsched_core::store::integration::put_setting(
+                    s.conn(),
+                    tsched_core::store::integration::SETTING_EMBEDDED_SANDBOX,
+                    &base,
+                )?;
                 Ok(())
             })
             .expect("row");
@@ -551,5 +574,19 @@ mod tests {
             state.sandbox().is_none(),
             "no sandbox started elsewhere behind the stored address's back"
         );
+        // A sandbox the admin connected to on purpose (not the embedded one) is left alone.
+        state
+            .with_store(|s| {
+                Ok(tsched_core::store::integration::put_setting(
+                    s.conn(),
+                    tsched_core::store::integration::SETTING_EMBEDDED_SANDBOX,
+                    "http://127.0.0.1:1",
+                )?)
+            })
+            .expect("setting");
+        revive_explored_sandbox(&state)
+            .await
+            .expect("nothing to revive for an external sandbox");
+        assert!(state.sandbox().is_none(), "and nothing was started");
     }
 }
