@@ -5,6 +5,7 @@
 pub mod commands;
 pub mod downloads;
 pub mod first_paint;
+pub mod logging;
 pub mod rendering;
 pub mod state;
 
@@ -14,7 +15,10 @@ use std::path::PathBuf;
 /// `TSCHED_DATA_DIR`, then the platform default — the same rule as the CLI.
 pub fn run() {
     let data_dir = data_dir_from_args(std::env::args().skip(1));
-    let state = state::AppState::new(tsched_core::paths::resolve_data_dir(data_dir.as_deref()));
+    let data_dir = tsched_core::paths::resolve_data_dir(data_dir.as_deref());
+    logging::init(data_dir.as_deref());
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "app started");
+    let state = state::AppState::new(data_dir);
     let mut builder = tauri::Builder::default();
     // Only for the start-up bench: absent unless TSCHED_BENCH_FIRST_PAINT is set.
     if let Some(probe) = first_paint::plugin() {
@@ -47,6 +51,7 @@ pub fn run() {
             commands::session::session_sign_in,
             commands::session::session_sign_out,
             commands::files::save_export,
+            commands::diagnostics::diagnostics_export,
             commands::programs::programs_page,
             commands::programs::programs_add,
             commands::programs::programs_show,

@@ -1,6 +1,6 @@
 // Integration page (global admins): connect the Microsoft 365 tenant by either approach, watch
 // the sign-in while the browser is open, see the status, remove it.
-import { invoke, channel, h, errorText } from "../ipc.js";
+import { invoke, channel, h, errorText, toast } from "../ipc.js";
 import { refreshSession } from "../session.js";
 
 const PERMISSIONS = [
@@ -28,6 +28,30 @@ const PROGRESS_TEXT = {
 
 function field(id, label, control, hint) {
   return h("div", { class: "field" }, h("label", { for: id }, label), control, hint ? h("span", { class: "hint", id: `${id}-hint` }, hint) : null);
+}
+
+// Support's bundle: recent logs, versions, integration status and failures; never a token.
+function diagnosticsCard() {
+  const result = h("p", { id: "diagnostics-result", role: "status", "aria-live": "polite" });
+  const button = h("button", { id: "diagnostics-export", type: "button", class: "secondary" }, "Export diagnostics");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    result.textContent = "Writing the diagnostics bundle…";
+    try {
+      const path = await invoke("diagnostics_export");
+      result.textContent = `Saved to ${path}`;
+      toast(`Diagnostics saved to ${path}`, "ok");
+    } catch (e) {
+      result.textContent = `Could not export diagnostics: ${errorText(e)}`;
+      toast(result.textContent, "danger");
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return h("section", { id: "diagnostics-card", class: "card", "aria-labelledby": "diagnostics-title" },
+    h("h2", { id: "diagnostics-title" }, "Diagnostics for support"),
+    h("p", {}, "Saves a zip for your support contact: the last days' logs, app, system and WebKitGTK versions, the integration's status and recent failures with their Microsoft request ids. It never holds a password or sign-in token."),
+    button, result);
 }
 
 export async function render(root) {
@@ -250,6 +274,7 @@ export async function render(root) {
       h("h2", { id: "sandbox-title" }, "Try it without a tenant"),
       h("p", {}, "The sandbox tenant is a local emulator of Microsoft's sign-in and Graph running inside this app. It needs no Microsoft account or network and approves every permission automatically; nothing reaches Microsoft."),
       explore),
+    diagnosticsCard(),
   );
   showSandboxField();
   await refresh();

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod audit;
 pub mod batches;
+pub mod diagnostics;
 pub mod files;
 pub mod integration;
 pub mod meetings;

@@ -8,6 +8,7 @@ pub const ALL: &[&str] = &[
     "session_sign_in",
     "session_sign_out",
     "save_export",
+    "diagnostics_export",
     "programs_page",
     "programs_add",
     "programs_show",
