@@ -22,11 +22,14 @@ pub mod control;
 pub mod faults;
 pub mod graph;
 pub mod identity;
+pub mod keys;
 pub mod seed;
 pub mod state;
 pub mod throttle;
+pub mod tls;
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Request, State as AxState};
@@ -57,6 +60,16 @@ pub enum SandboxError {
     /// The seed is unusable (e.g. no client, unknown host account).
     #[error("invalid seed: {0}")]
     InvalidSeed(String),
+    /// `tls: true` but the certificates or the TLS configuration could not be made.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// The CA certificate could not be written where clients read it.
+    #[error("cannot write the CA certificate to {path}: {source}")]
+    CaFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// How to start a sandbox. `SandboxConfig::default()` = default seed on `127.0.0.1:0`.
@@ -77,6 +90,12 @@ pub struct SandboxConfig {
     pub rng_seed: u64,
     /// Access-token lifetime in seconds.
     pub token_lifetime_secs: i64,
+    /// Serve HTTPS with a certificate signed by a CA generated at start (`base_url` is then
+    /// `https://…`; the CA's PEM is in [`RunningSandbox::ca_file`]).
+    pub tls: bool,
+    /// Where to write the CA's PEM when `tls`; `None` = a file in the temp directory, removed
+    /// when the sandbox stops.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for SandboxConfig {
@@ -89,6 +108,8 @@ impl Default for SandboxConfig {
             fault_rate: 0.0,
             rng_seed: 0,
             token_lifetime_secs: 3_600,
+            tls: false,
+            ca_file: None,
         }
     }
 }
@@ -119,7 +140,13 @@ impl Sandbox {
             addr: config.bind,
             source,
         })?;
-        let base_url = format!("http://{addr}");
+        let scheme = if config.tls { "https" } else { "http" };
+        let base_url = format!("{scheme}://{addr}");
+        // Warm the process-wide token-signing key off the async threads, so the first token
+        // does not wait for RSA key generation (about a second in a debug build).
+        tokio::task::spawn_blocking(|| {
+            let _ = keys::SigningKey::shared();
+        });
         let knobs = Knobs {
             auto_consent: config.auto_consent,
             throttle_rps: config.throttle_rps,
@@ -135,15 +162,52 @@ impl Sandbox {
         });
         let app = router(shared.clone());
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let mut ca = None;
+        let task = if config.tls {
+            let tls = tls::SandboxTls::generate()?;
+            let (path, remove_on_drop) = match config.ca_file {
+                Some(p) => (p, false),
+                None => (
+                    std::env::temp_dir().join(format!(
+                        "tsched-sandbox-ca-{}-{}.pem",
+                        std::process::id(),
+                        addr.port()
+                    )),
+                    true,
+                ),
+            };
+            std::fs::write(&path, tls.ca_pem()).map_err(|source| SandboxError::CaFile {
+                path: path.clone(),
+                source,
+            })?;
+            ca = Some(CaFile {
+                path,
+                pem: tls.ca_pem().to_owned(),
+                remove_on_drop,
+            });
+            let listener = tls.listen(listener).map_err(|source| SandboxError::Bind {
+                addr: config.bind,
+                source,
+            })?;
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = rx.await;
+                    })
+                    .await;
+            })
+        } else {
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = rx.await;
+                    })
+                    .await;
+            })
+        };
         Ok(RunningSandbox {
             base_url,
+            ca,
             handle: SandboxHandle { shared },
             shutdown: Some(tx),
             task: Some(task),
@@ -158,6 +222,18 @@ fn router(shared: SharedRef) -> Router {
             get(identity::authorize::authorize_get).post(identity::authorize::authorize_post),
         )
         .route("/{tenant}/oauth2/v2.0/token", post(identity::token::token))
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(identity::discovery::openid_configuration),
+        )
+        .route(
+            "/{tenant}/discovery/v2.0/keys",
+            get(identity::discovery::jwks),
+        )
+        .route(
+            "/common/discovery/instance",
+            get(identity::discovery::instance_discovery),
+        )
         .route(
             "/{tenant}/v2.0/adminconsent",
             get(identity::authorize::admin_consent_get)
@@ -199,6 +275,8 @@ fn identity_route(method: &str, path: &str) -> String {
         "/oauth2/v2.0/authorize",
         "/oauth2/v2.0/token",
         "/v2.0/adminconsent",
+        "/v2.0/.well-known/openid-configuration",
+        "/discovery/v2.0/keys",
     ] {
         if path.ends_with(suffix) {
             return format!("{method} /{{tenant}}{suffix}");
@@ -207,10 +285,19 @@ fn identity_route(method: &str, path: &str) -> String {
     format!("{method} {path}")
 }
 
+/// The CA certificate a TLS sandbox wrote for its clients.
+#[derive(Debug)]
+struct CaFile {
+    path: PathBuf,
+    pem: String,
+    remove_on_drop: bool,
+}
+
 /// A running sandbox; stops serving when dropped.
 #[derive(Debug)]
 pub struct RunningSandbox {
     base_url: String,
+    ca: Option<CaFile>,
     handle: SandboxHandle,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -220,6 +307,16 @@ impl RunningSandbox {
     /// `http://127.0.0.1:PORT` — the authority base (identity URLs are `{base}/{tenant}/…`).
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// With `tls`: the file holding the CA certificate (PEM) clients must trust.
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.ca.as_ref().map(|c| c.path.as_path())
+    }
+
+    /// With `tls`: the CA certificate (PEM) clients must trust.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca.as_ref().map(|c| c.pem.as_str())
     }
 
     /// `{base_url}/v1.0` — the Graph base.
@@ -250,6 +347,9 @@ impl Drop for RunningSandbox {
         }
         if let Some(task) = self.task.take() {
             task.abort();
+        }
+        if let Some(ca) = self.ca.take().filter(|c| c.remove_on_drop) {
+            let _ = std::fs::remove_file(ca.path);
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `tsched-sandbox`: runs the sandbox on a port, prints one JSON line
-//! (`{"base_url", "tenant_id", "client_id", "host_upn", "admin_upn"}`) when ready, and serves
-//! until killed (SIGINT/SIGTERM).
+//! (`{"base_url", "tenant_id", "client_id", "host_upn", "admin_upn"}`, plus `"ca_file"` with
+//! `--tls`) when ready, and serves until killed (SIGINT/SIGTERM).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,6 +33,12 @@ struct Args {
     /// Seed of the fault RNG.
     #[arg(long, default_value_t = 0)]
     seed_rng: u64,
+    /// Serve HTTPS with a certificate signed by a CA made at start (its PEM: "ca_file").
+    #[arg(long)]
+    tls: bool,
+    /// With --tls: where to write the CA certificate (PEM); default: a temp file removed at exit.
+    #[arg(long, requires = "tls")]
+    ca_file: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -58,17 +64,22 @@ async fn main() -> anyhow::Result<()> {
         throttle_rps: args.throttle,
         fault_rate: args.faults,
         rng_seed: args.seed_rng,
+        tls: args.tls,
+        ca_file: args.ca_file.clone(),
         ..SandboxConfig::default()
     };
     let sandbox = Sandbox::spawn(config).await?;
     let h = sandbox.handle();
-    let ready = serde_json::json!({
+    let mut ready = serde_json::json!({
         "base_url": sandbox.base_url(),
         "tenant_id": h.tenant_id(),
         "client_id": h.client_id(),
         "host_upn": h.host_upn(),
         "admin_upn": h.admin_upn(),
     });
+    if let Some(ca) = sandbox.ca_file() {
+        ready["ca_file"] = serde_json::json!(ca.display().to_string());
+    }
     println!("{ready}");
     wait_for_signal().await;
     sandbox.shutdown().await;

@@ -3,9 +3,11 @@
 //! Protocol rules follow https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow,
 //! .../v2-admin-consent, .../reply-url and .../reference-error-codes. Errors on the redirect
 //! carry an `AADSTS…` code in `error_description`; invalid clients and redirect URIs get an
-//! error page, never a redirect. This module must not touch Graph resources.
+//! error page, never a redirect. `discovery` serves the OpenID Connect metadata, the JWKS and
+//! MSAL's instance discovery. This module must not touch Graph resources.
 
 pub mod authorize;
+pub mod discovery;
 pub mod token;
 
 use axum::http::{header, StatusCode};

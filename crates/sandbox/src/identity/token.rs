@@ -2,7 +2,9 @@
 //! 10 minutes, bound to client, redirect URI and the S256 `code_verifier`) and `refresh_token`
 //! (rotates; the old one keeps working until revoked). Error bodies follow
 //! identity-token-errors.json (RFC 6749 §5.2 plus `error_codes`, `timestamp`, `trace_id`,
-//! `correlation_id`); HTTP 400, or 401 for `invalid_client`.
+//! `correlation_id`); HTTP 400, or 401 for `invalid_client`. Tokens are JWTs signed RS256 with
+//! the key published at `/{tenant}/discovery/v2.0/keys` (crate::keys); Graph still looks access
+//! tokens up rather than trusting their claims.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -325,7 +327,7 @@ pub fn issue_tokens(
             "aud": client_id,
             "iss": format!("{}/{tenant_id}/v2.0", st.base_url),
             "iat": now.timestamp(), "nbf": now.timestamp(), "exp": now.timestamp() + lifetime,
-            "oid": user_id, "sub": user_id, "tid": tenant_id,
+            "oid": user_id, "sub": pairwise_sub(client_id, user_id), "tid": tenant_id,
             "preferred_username": upn, "name": name, "ver": "2.0",
         });
         if let Some(n) = nonce {
@@ -338,15 +340,28 @@ pub fn issue_tokens(
     body
 }
 
-/// `header.payload.signature`, base64url without padding; the signature is random (Graph in
-/// the sandbox looks tokens up, it does not verify signatures).
+/// id-token-claims-reference.md: `sub` is a pairwise identifier, unique per application, so
+/// two clients signing in the same user see different values (unlike `oid`).
+fn pairwise_sub(client_id: &str, user_id: &str) -> String {
+    let digest = Sha256::digest(format!("{client_id}:{user_id}").as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..24])
+}
+
+/// A compact JWS signed RS256 with the sandbox's signing key (`kid` in the header). Should the
+/// key be unavailable (RSA generation failed), the token keeps the JWT shape with a random
+/// signature: Graph in the sandbox looks tokens up and still works; signature checks fail.
 fn jwt_shaped(claims: &Value) -> String {
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let header = json!({"typ": "JWT", "alg": "RS256", "kid": "sandbox"});
-    format!(
-        "{}.{}.{}",
-        b64.encode(header.to_string()),
-        b64.encode(claims.to_string()),
-        random_token(64)
-    )
+    match crate::keys::SigningKey::shared() {
+        Ok(key) => key.sign_jwt(claims),
+        Err(_) => {
+            let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+            let header = json!({"typ": "JWT", "alg": "RS256", "kid": "unavailable"});
+            format!(
+                "{}.{}.{}",
+                b64.encode(header.to_string()),
+                b64.encode(claims.to_string()),
+                random_token(64)
+            )
+        }
+    }
 }
