@@ -18,128 +18,12 @@
 //!
 //! Roles add up: an operator holding several roles may do what any one of them allows.
 
-use std::fmt;
-use std::str::FromStr;
-
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::actor::Actor;
 use crate::error::Error;
-
-/// A role an operator can hold. `GlobalAdmin` and `Support` hold for every program;
-/// `TrackAdmin` and `Coordinator` are granted per program.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Everything: the integration, every program, the operators.
-    GlobalAdmin,
-    /// Settings of their own programs.
-    TrackAdmin,
-    /// Meetings and batches in their programs.
-    Coordinator,
-    /// Reads everything and runs membership checks; changes nothing.
-    Support,
-}
-
-impl Role {
-    /// Every role, in display order.
-    pub const ALL: [Role; 4] = [
-        Role::GlobalAdmin,
-        Role::TrackAdmin,
-        Role::Coordinator,
-        Role::Support,
-    ];
-
-    /// The stored name (`global_admin`, …), as in the `operator_roles.role` column.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::GlobalAdmin => "global_admin",
-            Role::TrackAdmin => "track_admin",
-            Role::Coordinator => "coordinator",
-            Role::Support => "support",
-        }
-    }
-
-    /// Words for messages ("track admin").
-    pub fn label(self) -> &'static str {
-        match self {
-            Role::GlobalAdmin => "global admin",
-            Role::TrackAdmin => "track admin",
-            Role::Coordinator => "coordinator",
-            Role::Support => "support",
-        }
-    }
-
-    /// Whether the role is granted for one program (and so needs one).
-    pub fn is_per_program(self) -> bool {
-        matches!(self, Role::TrackAdmin | Role::Coordinator)
-    }
-}
-
-impl FromStr for Role {
-    type Err = Error;
-
-    /// Accepts `global-admin`, `global_admin`, `track-admin`, `coordinator`, `support`
-    /// (case-insensitive).
-    fn from_str(s: &str) -> Result<Self, Error> {
-        let norm = s.trim().to_ascii_lowercase().replace(['-', ' '], "_");
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == norm)
-            .ok_or_else(|| {
-                Error::invalid(
-                    "role",
-                    format!(
-                        "unknown role '{}'; use global-admin, track-admin, coordinator or support",
-                        s.trim()
-                    ),
-                )
-            })
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
-    }
-}
-
-/// One role held by an operator, with its program for per-program roles.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct RoleGrant {
-    /// The role.
-    pub role: Role,
-    /// The program's code for `TrackAdmin`/`Coordinator`; `None` for the others.
-    pub program: Option<String>,
-}
-
-impl RoleGrant {
-    /// A role that holds everywhere (`GlobalAdmin`, `Support`).
-    pub fn global(role: Role) -> Self {
-        Self {
-            role,
-            program: None,
-        }
-    }
-
-    /// A per-program role.
-    pub fn of(role: Role, program: impl Into<String>) -> Self {
-        Self {
-            role,
-            program: Some(program.into()),
-        }
-    }
-}
-
-impl fmt::Display for RoleGrant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.program {
-            Some(p) => write!(f, "{} of '{p}'", self.role),
-            None => write!(f, "{}", self.role),
-        }
-    }
-}
+pub use crate::roles::{Role, RoleGrant};
 
 /// Everything a use case can ask permission for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -23,6 +23,7 @@ pub mod operators;
 pub mod participants;
 pub mod paths;
 pub mod programs;
+pub mod roles;
 pub mod secret;
 pub mod signin;
 pub mod store;

@@ -4,7 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
-use crate::access::{Role, RoleGrant};
+use crate::roles::{Role, RoleGrant};
 
 use super::page::{self, Page, PageError, PageQuery};
 
