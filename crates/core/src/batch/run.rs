@@ -133,13 +133,21 @@ impl GraphTransport {
                 Ok(t) => t,
                 Err(e) => return Err(auth_attempt(e)),
             };
+            let client_request_id = uuid::Uuid::new_v4().to_string();
+            let call = crate::graph::trace::Call {
+                method: &req.method,
+                path_and_query: &req.path_and_query,
+                client_request_id: &client_request_id,
+                attempt: 1 + u32::from(refreshed),
+                started: std::time::Instant::now(),
+            };
             let mut b = self
                 .http
                 .request(req.method.clone(), &url)
                 .bearer_auth(token.expose())
                 .timeout(self.timeout)
                 .header("Accept", "application/json")
-                .header("client-request-id", uuid::Uuid::new_v4().to_string());
+                .header("client-request-id", client_request_id.as_str());
             if let Some(body) = &req.body {
                 b = b
                     .header("Content-Type", "application/json")
@@ -148,14 +156,17 @@ impl GraphTransport {
             let resp = match b.send().await {
                 Ok(r) => r,
                 Err(e) => {
+                    let reason = crate::auth::tokens::describe_reqwest(&e);
+                    call.failed(&reason);
                     return Err(Attempt::Transient {
-                        reason: crate::auth::tokens::describe_reqwest(&e),
+                        reason,
                         retry_after: None,
-                    })
+                    });
                 }
             };
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
+            call.answered(status, &headers);
             let body = match resp.bytes().await {
                 Ok(b) => b.to_vec(),
                 Err(e) => {

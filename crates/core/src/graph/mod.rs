@@ -135,15 +135,20 @@ impl GraphClient {
             .ok()
             .and_then(|u| u.host_str().map(str::to_string))
             .unwrap_or_default();
-        // Logged instead of the path: ids, UPNs and filter values stay out of the log.
-        let template = trace::path_template(&req.path_and_query);
         let mut attempt = 0u32;
         let mut refreshed = false;
         loop {
             attempt += 1;
             let token = self.tokens.token().await?;
             let client_request_id = uuid::Uuid::new_v4().to_string();
-            let started = std::time::Instant::now();
+            // Logs the path template, never the path: ids, UPNs and filter values stay out.
+            let call = trace::Call {
+                method: &req.method,
+                path_and_query: &req.path_and_query,
+                client_request_id: &client_request_id,
+                attempt,
+                started: std::time::Instant::now(),
+            };
             let mut builder = self
                 .http
                 .request(req.method.clone(), &url)
@@ -160,16 +165,7 @@ impl GraphClient {
             }
             let resp = builder.send().await.map_err(|e| {
                 let reason = describe_reqwest(&e);
-                tracing::warn!(
-                    target: "tsched::graph",
-                    method = %req.method,
-                    path = %template,
-                    client_request_id = %client_request_id,
-                    attempt,
-                    duration_ms = started.elapsed().as_millis() as u64,
-                    error = %reason,
-                    "graph call failed before an answer"
-                );
+                call.failed(&reason);
                 GraphError::Network {
                     host: host.clone(),
                     reason,
@@ -181,34 +177,7 @@ impl GraphClient {
                 .get("request-id")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            // One event per call: ids and timing only, never a header value but these two.
-            let throttle_wait_ms = retry::retry_after(&headers).map(|d| d.as_millis() as u64);
-            if status < 400 {
-                tracing::info!(
-                    target: "tsched::graph",
-                    method = %req.method,
-                    path = %template,
-                    status,
-                    request_id = header_rid.as_deref().unwrap_or(""),
-                    client_request_id = %client_request_id,
-                    attempt,
-                    duration_ms = started.elapsed().as_millis() as u64,
-                    "graph call"
-                );
-            } else {
-                tracing::warn!(
-                    target: "tsched::graph",
-                    method = %req.method,
-                    path = %template,
-                    status,
-                    request_id = header_rid.as_deref().unwrap_or(""),
-                    client_request_id = %client_request_id,
-                    attempt,
-                    duration_ms = started.elapsed().as_millis() as u64,
-                    throttle_wait_ms,
-                    "graph call failed"
-                );
-            }
+            call.answered(status, &headers);
             let body = read_body(resp, &host).await?;
             if (200..300).contains(&status) {
                 return Ok(RawResponse {
@@ -229,15 +198,7 @@ impl GraphClient {
             }
             match retry_decision(status, &headers, attempt) {
                 RetryDecision::RetryAfter(wait) => {
-                    tracing::info!(
-                        target: "tsched::graph",
-                        method = %req.method,
-                        path = %template,
-                        status,
-                        attempt,
-                        wait_ms = wait.as_millis() as u64,
-                        "graph call retried after a wait"
-                    );
+                    call.retrying_after(status, wait);
                     tokio::time::sleep(wait).await;
                     continue;
                 }

@@ -1,7 +1,93 @@
 //! What a Graph call says in the log: the path *template* (`/users/{id}`), never the concrete
 //! path. Ids, UPNs, mail addresses and `$filter` values are personal data or meeting secrets
 //! (a join URL's id), so only known literal segments and query parameter *names* survive.
-//! Pure, so the redaction is unit-tested; the event itself is emitted by `GraphClient::send`.
+//! The template is pure and unit-tested; [`Call`] emits the one event per call for both senders
+//! (`GraphClient::send` and the batch runner's transport).
+
+use std::time::{Duration, Instant};
+
+/// One HTTP attempt at Graph, as the log records it: one event when it is answered (or fails
+/// without an answer), one more when it is retried after a wait. Ids and timing only: no header
+/// value is logged but `request-id` and our own `client-request-id`, and never a body.
+#[derive(Debug)]
+pub struct Call<'a> {
+    /// HTTP method.
+    pub method: &'a reqwest::Method,
+    /// The concrete path and query; only its [`path_template`] is logged.
+    pub path_and_query: &'a str,
+    /// The `client-request-id` sent.
+    pub client_request_id: &'a str,
+    /// 1 for the first try.
+    pub attempt: u32,
+    /// When the request was sent.
+    pub started: Instant,
+}
+
+impl Call<'_> {
+    fn duration_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The answer: `info` for 1xx-3xx, `warn` otherwise (with the `Retry-After` asked for).
+    pub fn answered(&self, status: u16, headers: &reqwest::header::HeaderMap) {
+        let path = path_template(self.path_and_query);
+        let request_id = headers
+            .get("request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if status < 400 {
+            tracing::info!(
+                method = %self.method,
+                path = %path,
+                status,
+                request_id,
+                client_request_id = self.client_request_id,
+                attempt = self.attempt,
+                duration_ms = self.duration_ms(),
+                "graph call"
+            );
+        } else {
+            let throttle_wait_ms = super::retry::retry_after(headers)
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            tracing::warn!(
+                method = %self.method,
+                path = %path,
+                status,
+                request_id,
+                client_request_id = self.client_request_id,
+                attempt = self.attempt,
+                duration_ms = self.duration_ms(),
+                throttle_wait_ms,
+                "graph call failed"
+            );
+        }
+    }
+
+    /// No answer (connection refused, timeout, cut off); `reason` never holds a header.
+    pub fn failed(&self, reason: &str) {
+        tracing::warn!(
+            method = %self.method,
+            path = %path_template(self.path_and_query),
+            client_request_id = self.client_request_id,
+            attempt = self.attempt,
+            duration_ms = self.duration_ms(),
+            error = reason,
+            "graph call failed before an answer"
+        );
+    }
+
+    /// About to wait `wait` before the next attempt (throttling or a transient failure).
+    pub fn retrying_after(&self, status: u16, wait: Duration) {
+        tracing::info!(
+            method = %self.method,
+            path = %path_template(self.path_and_query),
+            status,
+            attempt = self.attempt,
+            throttle_wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            "graph call retried after a wait"
+        );
+    }
+}
 
 /// Path segments that are Graph resource names, kept verbatim; anything else is an id.
 const LITERAL_SEGMENTS: &[&str] = &[
