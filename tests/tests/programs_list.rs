@@ -211,7 +211,10 @@ fn the_scan_finds_a_spawned_program() {
         "a Makefile recipe's command word, past assignments and built-ins"
     );
     assert_eq!(
-        spawned_in_shell("helper() {\n  :\n}\nhelper\nsecret-tool lookup a b\n", false),
+        spawned_in_shell(
+            "helper() {\n  :\n}\nhelper\nsecret-tool lookup a b\n",
+            false
+        ),
         vec!["secret-tool".to_string()],
         "a script's own functions are not programs"
     );

@@ -431,7 +431,12 @@ fn host_account(store: &Store, cloud: &Cloud, tenant_id: &str, host_object_id: &
 /// is looked up at all).
 fn stored_host_account(store: &Store, row: &IntegrationRow) -> Option<String> {
     let cloud = Cloud::from_stored(&row.cloud, &row.authority_base).ok()?;
-    Some(host_account(store, &cloud, &row.tenant_id, &row.host_object_id))
+    Some(host_account(
+        store,
+        &cloud,
+        &row.tenant_id,
+        &row.host_object_id,
+    ))
 }
 
 fn legacy_account(row: &IntegrationRow) -> String {

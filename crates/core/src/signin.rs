@@ -33,9 +33,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
+use crate::actor::Actor;
 use crate::auth::consent::{self, TenantUse, OPERATOR_SCOPE};
 use crate::auth::flow::{self, ConnectProgress, FlowConfig, Purpose};
-use crate::actor::Actor;
 use crate::auth::keyring::{self as kr, TokenStore};
 use crate::auth::tokens::{http_client, token_url, RefreshConfig, TokenManager};
 use crate::auth::{AuthError, BrowserOpener, CancelToken, Cloud, RedirectSpec};
@@ -191,7 +191,10 @@ pub fn prepare(store: &Store, req: &SignInRequest) -> Result<PreparedSignIn, Err
     };
     if let (Some(r), Some(t)) = (
         row.as_ref().filter(|r| r.state != "removed"),
-        req.tenant.as_deref().map(str::trim).filter(|t| !t.is_empty()),
+        req.tenant
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty()),
     ) {
         if !t.eq_ignore_ascii_case(&r.tenant_id) {
             return Err(Error::Denied(format!(

@@ -55,7 +55,9 @@ impl Context {
         ))
         .map_err(|e| {
             match e {
-                tsched_core::Error::Denied(m) if named.is_none() && m.starts_with("sign in first") => {
+                tsched_core::Error::Denied(m)
+                    if named.is_none() && m.starts_with("sign in first") =>
+                {
                     tsched_core::Error::Denied(format!("{m}; run `tsched login`"))
                 }
                 other => other,

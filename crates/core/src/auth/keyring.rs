@@ -13,8 +13,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
@@ -299,10 +299,21 @@ mod tests {
     #[test]
     fn a_legacy_entry_is_moved_once() {
         let s = MemoryTokenStore::default();
-        s.set("global/t/o", &Sensitive::new("rt".into())).expect("set");
+        s.set("global/t/o", &Sensitive::new("rt".into()))
+            .expect("set");
         let got = get_or_adopt(&s, "new/t/o", "global/t/o").expect("get");
-        assert_eq!(got.map(|t| t.expose().clone()).as_deref(), Some("rt"), "adopted");
-        assert!(s.get("global/t/o").expect("get").is_none(), "legacy removed");
-        assert!(s.get("new/t/o").expect("get").is_some(), "moved under the bound account");
+        assert_eq!(
+            got.map(|t| t.expose().clone()).as_deref(),
+            Some("rt"),
+            "adopted"
+        );
+        assert!(
+            s.get("global/t/o").expect("get").is_none(),
+            "legacy removed"
+        );
+        assert!(
+            s.get("new/t/o").expect("get").is_some(),
+            "moved under the bound account"
+        );
     }
 }

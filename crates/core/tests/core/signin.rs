@@ -506,7 +506,10 @@ async fn naming_an_operator_without_the_test_switch_is_refused_and_with_it_is_au
         .next()
         .expect("a row");
     assert_eq!(row.action, "operator.add");
-    assert_eq!(row.operator, host_upn, "the row names the operator acted as");
+    assert_eq!(
+        row.operator, host_upn,
+        "the row names the operator acted as"
+    );
     assert_eq!(
         row.real_actor,
         Some(Actor::local().label),
