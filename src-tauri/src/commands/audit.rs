@@ -6,7 +6,7 @@ use tauri::State;
 use tsched_core::audit::{self, AuditFilter, AuditRow};
 use tsched_core::store::page::Page;
 
-use super::CmdResult;
+use super::{blank_none, CmdResult};
 use crate::state::AppState;
 
 /// The filters of the Audit page; blank fields are ignored. Dates are `YYYY-MM-DD` or RFC 3339;
@@ -19,10 +19,6 @@ pub struct Filter {
     since: Option<String>,
     until: Option<String>,
     limit: Option<u32>,
-}
-
-fn blank_none(s: Option<String>) -> Option<String> {
-    s.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
 fn to_core(f: Filter, cursor: Option<String>) -> CmdResult<AuditFilter> {

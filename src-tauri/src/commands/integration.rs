@@ -17,7 +17,7 @@ use tsched_core::integration::{self, Approach, ConnectRequest, IntegrationStatus
 use tsched_core::Error;
 use tsched_sandbox::{RunningSandbox, Sandbox, SandboxConfig};
 
-use super::CmdResult;
+use super::{blank_none, CmdResult};
 use crate::state::{AppState, Via};
 
 /// What the Integration page shows.
@@ -71,10 +71,6 @@ pub(crate) fn cloud(name: &str, sandbox_url: Option<&str>) -> Result<Cloud, Erro
         other => other.parse(),
     };
     c.map_err(|reason| super::invalid("cloud", reason))
-}
-
-pub(crate) fn blank_none(s: Option<String>) -> Option<String> {
-    s.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
 /// Status, whether a sign-in runs, and whether the actor may manage the integration.

@@ -9,7 +9,7 @@ use tsched_core::store::page::Page;
 use tsched_core::tz;
 
 use super::work::{self, Work};
-use super::CmdResult;
+use super::{blank_none, CmdResult};
 use crate::state::AppState;
 
 /// A meeting with its times in its own zone, ready to show.
@@ -32,10 +32,6 @@ impl From<Meeting> for MeetingItem {
             meeting: m,
         }
     }
-}
-
-fn blank_none(s: Option<String>) -> Option<String> {
-    s.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
 /// The zone new meetings default to.

@@ -7,7 +7,7 @@ use tauri::State;
 use tsched_core::membership::{self, AddressCheck, CheckOptions, Membership};
 
 use super::work::{self, Work};
-use super::{CmdResult, CommandError};
+use super::{blank_none, CmdResult, CommandError};
 use crate::state::AppState;
 
 /// The lookup form.
@@ -20,10 +20,6 @@ pub struct LookupInput {
     /// Ask the directory even when a cached answer is fresh.
     #[serde(default)]
     pub refresh: bool,
-}
-
-fn blank_none(s: Option<String>) -> Option<String> {
-    s.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
 /// Checks one address; a malformed address or a directory failure is an error.

@@ -47,6 +47,11 @@ impl From<tsched_core::Error> for CommandError {
 /// Result type of every command.
 pub type CmdResult<T> = Result<T, CommandError>;
 
+/// An optional text field from the window: trimmed, and `None` when blank.
+pub(crate) fn blank_none(s: Option<String>) -> Option<String> {
+    s.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
 /// The system browser for a sign-in (RFC 8252 §8.12: never an embedded web view), through
 /// tauri-plugin-opener (on Linux xdg-open, which honours `$BROWSER` outside a desktop
 /// environment). Only http(s) addresses are handed over, like the window's capability allows.

@@ -11,8 +11,7 @@ use tsched_core::auth::{cancel_pair, BrowserOpener, ConnectProgress};
 use tsched_core::signin::{self, SignInRequest};
 
 use super::app::{session_inner, Session};
-use super::integration::blank_none;
-use super::CmdResult;
+use super::{blank_none, CmdResult};
 use crate::state::{AppState, Via};
 
 /// Where to sign in. Every field may be empty when the integration is (or was) connected: the
