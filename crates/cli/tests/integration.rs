@@ -174,3 +174,68 @@ fn consent_url_refuses_common_and_prints_the_documented_address() {
     let url = String::from_utf8_lossy(&ok.stdout).to_string();
     assert!(url.starts_with("https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/adminconsent?client_id="), "{url}");
 }
+
+/// `$BROWSER` entries may place the URL with `%s` (the webbrowser crate's convention, shared with
+/// Python's webbrowser and xdg-open): the URL must land there once, not be appended as well.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_variable_with_percent_s_gets_the_url_in_its_place() {
+    let sandbox = Sandbox::spawn(SandboxConfig {
+        auto_consent: true,
+        ..Default::default()
+    })
+    .await
+    .expect("sandbox");
+    let h = sandbox.handle();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("follow-arg.py");
+    let argv_log = dir.path().join("argv.txt");
+    std::fs::write(
+        &script,
+        format!(
+            "import sys, urllib.request\nopen({:?}, 'w').write('\\n'.join(sys.argv[1:]))\n\
+             urllib.request.urlopen(sys.argv[1].removeprefix('--url='), timeout=20).read()\n",
+            argv_log.display().to_string()
+        ),
+    )
+    .expect("script");
+    let browser = format!("python3 {} --url=%s", script.display());
+    let data = dir.path().join("data");
+    let (tenant, client, base) = (h.tenant_id(), h.client_id(), sandbox.base_url().to_string());
+    let out = tokio::task::spawn_blocking(move || {
+        tsched(
+            &data,
+            &browser,
+            false,
+            &[
+                "integration",
+                "connect",
+                "--tenant",
+                &tenant,
+                "--client-id",
+                &client,
+                "--sandbox",
+                &base,
+                "--timeout",
+                "30",
+            ],
+        )
+    })
+    .await
+    .expect("join");
+    let argv = std::fs::read_to_string(&argv_log).unwrap_or_default();
+    let args: Vec<&str> = argv.lines().collect();
+    assert_eq!(
+        args.len(),
+        1,
+        "one argument, the URL in place of %s, nothing appended: {argv:?}"
+    );
+    assert!(
+        args[0].starts_with("--url=http") && args[0].contains("/oauth2/v2.0/authorize?"),
+        "the authorize URL replaced %s: {argv:?}"
+    );
+    assert!(
+        h.request_log().to_string().contains("/oauth2/v2.0/token"),
+        "the browser reached the loopback and the code was redeemed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
