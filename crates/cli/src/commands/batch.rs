@@ -146,14 +146,6 @@ fn dst(d: Option<DstArg>) -> DstChoice {
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
 fn read(file: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))
 }
@@ -334,7 +326,7 @@ pub fn run(cmd: BatchCmd, ctx: &Context) -> anyhow::Result<()> {
                 dst: dst(d),
             };
             let session = transport(&store).ok().map(|(s, _)| s);
-            let (_, plan) = runtime()?.block_on(batch::plan::validate(
+            let (_, plan) = super::parallel_runtime()?.block_on(batch::plan::validate(
                 &mut store,
                 session.as_ref().map(|s| s.graph()),
                 &actor,
@@ -378,7 +370,7 @@ pub fn run(cmd: BatchCmd, ctx: &Context) -> anyhow::Result<()> {
                 default_zone: time_zone,
                 dst: dst(d),
             };
-            let rt = runtime()?;
+            let rt = super::parallel_runtime()?;
             let (_, plan) = rt.block_on(batch::plan::validate(
                 &mut store,
                 Some(session.graph()),
@@ -516,8 +508,8 @@ pub fn run(cmd: BatchCmd, ctx: &Context) -> anyhow::Result<()> {
                 ..Default::default()
             };
             let (sink, bar) = reporter(json);
-            let outcome =
-                runtime()?.block_on(batch_run::resume(&mut store, t, &actor, id, &opts, &*sink))?;
+            let outcome = super::parallel_runtime()?
+                .block_on(batch_run::resume(&mut store, t, &actor, id, &opts, &*sink))?;
             if let Some(b) = bar {
                 b.finish_and_clear();
             }
@@ -531,7 +523,8 @@ pub fn run(cmd: BatchCmd, ctx: &Context) -> anyhow::Result<()> {
             } else {
                 None
             };
-            let c = runtime()?.block_on(batch_run::cancel(&mut store, t, &actor, id, undo))?;
+            let c = super::parallel_runtime()?
+                .block_on(batch_run::cancel(&mut store, t, &actor, id, undo))?;
             print_batch(&c.batch);
             if undo {
                 println!("{} meetings cancelled", c.undone);

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use tsched_core::auth::{
     cancel_pair, AuthError, Cloud, ConnectProgress, FnOpener, KeyringTokenStore, TokenStore,
@@ -136,13 +135,6 @@ pub(super) fn cloud(name: &str, sandbox: Option<&str>) -> anyhow::Result<Cloud> 
     })
 }
 
-pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
 pub(super) fn show_progress(p: ConnectProgress) {
     match p {
         ConnectProgress::OpeningBrowser { step, url } => {
@@ -232,7 +224,7 @@ pub fn run(cmd: IntegrationCmd, ctx: &Context) -> anyhow::Result<()> {
                 ..ConnectRequest::new(tenant, cloud(&cloud_name, browser.sandbox.as_deref())?)
             };
             let opener = browser.opener();
-            let status = runtime()?.block_on(async {
+            let status = super::runtime()?.block_on(async {
                 integration::connect(
                     &mut store,
                     &keyring,
@@ -274,7 +266,7 @@ pub fn run(cmd: IntegrationCmd, ctx: &Context) -> anyhow::Result<()> {
         IntegrationCmd::Check { json } => {
             let mut store = ctx.store()?;
             let tokens: Arc<dyn TokenStore> = Arc::new(keyring);
-            let s = runtime()?.block_on(integration::check(&mut store, tokens))?;
+            let s = super::runtime()?.block_on(integration::check(&mut store, tokens))?;
             if json {
                 output::json(&s)?;
             } else {

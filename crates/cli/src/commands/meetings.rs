@@ -10,7 +10,8 @@ use tsched_core::meetings::{
 };
 use tsched_core::tz::{self, DstChoice};
 
-use super::members::{runtime, session};
+use super::members::session;
+use super::runtime;
 use super::Context;
 use crate::output;
 

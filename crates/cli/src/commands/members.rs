@@ -55,13 +55,6 @@ pub enum Members {
     },
 }
 
-pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
 pub(crate) fn session(
     store: &tsched_core::Store,
 ) -> Result<integration::HostSession, tsched_core::Error> {
@@ -90,7 +83,7 @@ pub fn run(cmd: Members, ctx: &Context) -> anyhow::Result<()> {
             let actor = ctx.actor(&store)?;
             let s = session(&store)?;
             let many = addresses.len() > 1 && !json;
-            let results = runtime()?.block_on(membership::check_many(
+            let results = super::runtime()?.block_on(membership::check_many(
                 &mut store,
                 s.graph(),
                 &actor,
@@ -128,7 +121,7 @@ pub fn run(cmd: Members, ctx: &Context) -> anyhow::Result<()> {
             let mut store = ctx.store()?;
             let actor = ctx.actor(&store)?;
             let s = session(&store).ok();
-            let d = runtime()?.block_on(membership::diagnose(
+            let d = super::runtime()?.block_on(membership::diagnose(
                 &mut store,
                 s.as_ref().map(|s| s.graph()),
                 &actor,

@@ -15,6 +15,24 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use tsched_core::{Actor, Store};
 
+/// The async runtime of one command (one thread: a command waits on one thing at a time).
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// The runtime of a batch run: two workers, so the executor's concurrent Graph calls and its
+/// store bookkeeping overlap.
+pub(crate) fn parallel_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
 /// What every subcommand gets from the global flags.
 #[derive(Debug)]
 pub struct Context {
@@ -40,10 +58,7 @@ impl Context {
     /// local user in setup mode, else "sign in first". The core re-checks the roster inside
     /// every use case.
     pub fn actor(&self, store: &Store) -> anyhow::Result<Actor> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("cannot start the async runtime")?;
+        let rt = runtime()?;
         let tokens: std::sync::Arc<dyn tsched_core::auth::TokenStore> =
             std::sync::Arc::new(tsched_core::auth::KeyringTokenStore::default());
         let named = self.as_upn.as_deref().filter(|u| !u.trim().is_empty());

@@ -13,7 +13,8 @@ use tsched_core::auth::{KeyringTokenStore, TokenStore};
 use tsched_core::signin::{self, SignInRequest};
 use tsched_core::Actor;
 
-use super::integration::{cloud, ctrl_c_token, runtime, show_progress, BrowserArgs};
+use super::integration::{cloud, ctrl_c_token, show_progress, BrowserArgs};
+use super::runtime;
 use super::Context;
 use crate::output;
 
