@@ -1,6 +1,7 @@
-//! Teams Scheduler core: the product's domain, its SQLite store, and (in later modules) the
-//! Microsoft Graph client and sign-in. Both front ends — the Tauri desktop app and the `tsched`
-//! CLI — are thin layers over this crate.
+//! Teams Scheduler core: the product's domain and use cases (programs, participants, operators
+//! and roles, membership checks, meetings, batches, audit, diagnostics), its SQLite store
+//! (`store`), the Microsoft Graph client (`graph`) and sign-in (`auth`, `signin`, `integration`).
+//! Both front ends — the Tauri desktop app and the `tsched` CLI — are thin layers over this crate.
 //!
 //! This crate must not depend on Tauri or clap, must not print, and must never let a token reach
 //! SQLite, logs, audit rows, exports or error messages.
