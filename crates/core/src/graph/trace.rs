@@ -180,6 +180,100 @@ mod tests {
         assert_eq!(path_template(""), "/", "an empty path is the root");
     }
 
+    /// Everything the subscriber printed, for the tests below.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn graph_call_events_carry_ids_and_timing_but_never_the_token_or_the_upn() {
+        // Captured at TRACE, so the HTTP stack's own debug output is scanned too.
+        use std::sync::Arc;
+
+        use crate::graph::{users, GraphClient, StaticToken};
+        use crate::secret::Sensitive;
+
+        let sandbox = tsched_sandbox::Sandbox::spawn(tsched_sandbox::SandboxConfig {
+            auto_consent: true,
+            ..Default::default()
+        })
+        .await
+        .expect("sandbox");
+        let h = sandbox.handle();
+        let host = h.host_upn().expect("the seed has a host");
+        let minted = h.mint_tokens(&host, None, None).expect("tokens");
+        let access = minted["access_token"]
+            .as_str()
+            .expect("access token")
+            .to_string();
+        let out = Captured::default();
+        let sink = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || sink.clone())
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+
+        let graph = GraphClient::new(
+            &sandbox.graph_base_url(),
+            Arc::new(StaticToken(Sensitive::new(access.clone()))),
+        );
+        users::me(&graph).await.expect("/me");
+        // Throttled (1 request a second): the second look-up waits for Retry-After once.
+        h.set_knobs(tsched_sandbox::Knobs {
+            throttle_rps: Some(1.0),
+            ..h.knobs()
+        });
+        let upn = "adele.vance0@contoso.example";
+        for _ in 0..2 {
+            graph.send(&users::by_upn_request(upn)).await.expect("user");
+        }
+
+        let log = String::from_utf8(out.0.lock().expect("lock").clone()).expect("utf-8");
+        assert!(
+            log.contains("graph call") && log.contains("path=/me?$select "),
+            "the /me call is one event with its path: {log}"
+        );
+        assert!(
+            log.contains("path=/users/{id}?$select"),
+            "the UPN's path is templated: {log}"
+        );
+        for field in [
+            "request_id=",
+            "client_request_id=",
+            "attempt=",
+            "duration_ms=",
+        ] {
+            assert!(log.contains(field), "each event carries {field}: {log}");
+        }
+        assert!(
+            log.contains("status=429") && log.contains("throttle_wait_ms="),
+            "a throttled call logs its status and the wait: {log}"
+        );
+        assert!(
+            !log.contains(&access),
+            "the access token never reaches the log"
+        );
+        assert!(
+            !log.contains("adele"),
+            "the UPN in the path never reaches the log"
+        );
+        assert!(
+            !log.contains("Authorization") && !log.contains("Bearer"),
+            "no Authorization header in any event: {log}"
+        );
+    }
+
     #[test]
     fn odd_query_names_are_dropped_not_logged() {
         assert_eq!(
