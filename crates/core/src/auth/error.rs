@@ -124,9 +124,6 @@ pub enum AuthError {
     /// The identity platform answered with an error; see [`IdentityError::action`].
     #[error("{0}")]
     Identity(IdentityError),
-    /// The redirect's `state` was not the one this attempt sent (RFC 6749 §10.12).
-    #[error("the sign-in response does not belong to this sign-in attempt (state mismatch); it may come from an older browser tab — start the sign-in again")]
-    StateMismatch,
     /// The redirect had neither `code` nor `error`.
     #[error("the sign-in response carried no authorization code; start the sign-in again")]
     MissingCode,
