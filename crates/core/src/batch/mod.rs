@@ -11,6 +11,7 @@
 
 pub mod csv;
 pub mod export;
+pub mod ids;
 pub mod plan;
 pub mod rate;
 pub mod run;

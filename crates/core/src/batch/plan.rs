@@ -5,9 +5,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::Serialize;
-use uuid::Uuid;
 
 use super::csv::{self, Column, CsvFile};
 use super::validate::{self, AddressClass, Facts, ProgramFacts};
@@ -18,35 +17,7 @@ use crate::error::Error;
 use crate::store::Store;
 use crate::tz::DstChoice;
 
-/// Namespace of every batch `externalId` (UUID v5, RFC 9562 §5.5). Never change it: it is what
-/// makes a re-run find the meetings of an earlier run.
-pub const EXTERNAL_ID_NAMESPACE: Uuid = Uuid::from_u128(0x3f1e_8a52_6c1d_4b7e_9a40_5d2c_7e61_b0a9);
-
-/// The `externalId` of a row, deterministic: from `external_ref` when the coordinator gave one
-/// (their key, stable across edits of the row), else from the row's meeting identity (program,
-/// start, end, subject, participants) — the same meeting in any batch, any re-run or resume maps
-/// to the same id, so `createOrGet` returns the existing meeting instead of making a second.
-pub fn external_id(
-    program: &str,
-    external_ref: Option<&str>,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    subject: &str,
-    participants: &[String],
-) -> String {
-    let name = match external_ref {
-        Some(r) => format!("ref\u{1f}{}\u{1f}{}", program.to_lowercase(), r.trim()),
-        None => format!(
-            "row\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
-            program.to_lowercase(),
-            crate::time::to_db(start),
-            crate::time::to_db(end),
-            subject.trim(),
-            participants.join(";")
-        ),
-    };
-    Uuid::new_v5(&EXTERNAL_ID_NAMESPACE, name.as_bytes()).to_string()
-}
+pub use super::ids::{external_id, EXTERNAL_ID_NAMESPACE};
 
 /// A row's verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -463,6 +434,8 @@ pub fn already_scheduled(store: &Store, file: &CsvFile, plan: &mut Plan) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::DateTime;
+    use uuid::Uuid;
 
     #[test]
     fn external_ids_are_stable_and_distinct() {

@@ -427,7 +427,7 @@ pub fn check_row(file: &CsvFile, row: &CsvRow, facts: &Facts) -> Result<MeetingR
             _ => None,
         })
         .collect();
-    let external_id = super::plan::external_id(
+    let external_id = super::ids::external_id(
         &p.code,
         external_ref.as_deref(),
         start,
