@@ -12,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 run_pkgs=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libayatana-appindicator3-dev
   librsvg2-dev libxdo-dev libdbus-1-dev)
 # Real-window tests: a virtual display, WebKit's WebDriver, a session bus and a Secret Service.
-test_pkgs=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring libsecret-tools python3)
+test_pkgs=(xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring libsecret-tools python3 python3-venv)
 
 pkgs=("${run_pkgs[@]}")
 [ "$want" = test ] && pkgs+=("${test_pkgs[@]}")

@@ -5,4 +5,6 @@ mod sandbox {
     mod contract;
     mod graph;
     mod identity;
+    mod msal;
+    mod oidc;
 }

@@ -143,8 +143,9 @@ pub async fn jwks(AxState(shared): AxState<SharedRef>, Path(tenant): Path<String
     }
 }
 
-/// Whether `authority` (`https://host:port`) names this sandbox: same scheme and port, and a
-/// loopback host (`127.0.0.1`, `localhost`, `[::1]` all reach the same listener).
+/// Whether `endpoint` names this sandbox: same scheme, a loopback host (`127.0.0.1`,
+/// `localhost`, `[::1]` all reach the same listener) and our port — or no port at all, because
+/// MSAL for Python builds the URL it validates from the authority's host name only.
 fn is_this_instance(base_url: &str, endpoint: &url::Url) -> bool {
     let Ok(base) = url::Url::parse(base_url) else {
         return false;
@@ -154,7 +155,8 @@ fn is_this_instance(base_url: &str, endpoint: &url::Url) -> bool {
         || matches!(endpoint.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback());
     loopback
         && endpoint.scheme() == base.scheme()
-        && endpoint.port_or_known_default() == base.port_or_known_default()
+        && (endpoint.port().is_none()
+            || endpoint.port_or_known_default() == base.port_or_known_default())
 }
 
 /// GET /common/discovery/instance?api-version=1.1&authorization_endpoint=…
@@ -193,23 +195,17 @@ pub async fn instance_discovery(
         .filter(|s| !s.is_empty())
         .unwrap_or("common")
         .to_owned();
-    let host = match parsed.port() {
-        Some(p) => format!("{}:{p}", parsed.host_str().unwrap_or("127.0.0.1")),
-        None => parsed.host_str().unwrap_or("127.0.0.1").to_owned(),
-    };
-    let base_host = url::Url::parse(&st.base_url)
-        .ok()
-        .and_then(|u| {
-            u.host_str()
-                .map(|h| format!("{h}:{}", u.port_or_known_default().unwrap_or(443)))
-        })
-        .unwrap_or_else(|| host.clone());
+    // As Microsoft's answer names its own host, the discovery endpoint is on the base URL
+    // (with its port, which the asked-for URL may lack).
+    let base = st.base_url.trim_end_matches('/');
+    let base_host = base.split_once("://").map_or(base, |(_, h)| h).to_owned();
+    let asked = parsed.host_str().unwrap_or_default().to_owned();
     let mut aliases = vec![base_host.clone()];
-    if host != base_host {
-        aliases.push(host.clone());
+    if !asked.is_empty() && asked != base_host {
+        aliases.push(asked);
     }
     Json(json!({
-        "tenant_discovery_endpoint": format!("{}://{host}/{tenant}/v2.0/.well-known/openid-configuration", parsed.scheme()),
+        "tenant_discovery_endpoint": format!("{base}/{tenant}/v2.0/.well-known/openid-configuration"),
         "api-version": "1.1",
         "metadata": [{
             "preferred_network": base_host,
@@ -241,6 +237,13 @@ mod tests {
             "Microsoft's host is not this sandbox"
         );
         assert!(!ok("http://127.0.0.1:4443/common"), "scheme must match");
-        assert!(!ok("https://127.0.0.1:4444/common"), "port must match");
+        assert!(
+            !ok("https://127.0.0.1:4444/common"),
+            "another port is another server"
+        );
+        assert!(
+            ok("https://127.0.0.1/common/oauth2/v2.0/authorize"),
+            "MSAL for Python drops the port"
+        );
     }
 }

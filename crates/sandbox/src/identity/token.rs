@@ -84,7 +84,10 @@ pub async fn token(
         form.entry(k.into_owned()).or_insert_with(|| v.into_owned());
     }
     let mut st = shared.lock();
-    let result = handle(&mut st, &tenant, &form);
+    let mut result = handle(&mut st, &tenant, &form);
+    if let (Ok(body), Some("1")) = (&mut result, form.get("client_info").map(String::as_str)) {
+        add_client_info(&st, body);
+    }
     match result {
         Ok(body) => (
             StatusCode::OK,
@@ -338,6 +341,21 @@ pub fn issue_tokens(
         body["id_token"] = json!(id_token);
     }
     body
+}
+
+/// MSAL asks for `client_info=1` and builds its account key (`home_account_id` = `uid.utid`)
+/// from the answer's `client_info`: base64url of `{"uid": <object id>, "utid": <tenant id>}`.
+fn add_client_info(st: &State, body: &mut Value) {
+    let Some(user_id) = body["access_token"]
+        .as_str()
+        .and_then(|t| st.access_tokens.get(t))
+        .map(|t| t.user_id.clone())
+    else {
+        return;
+    };
+    let info = json!({"uid": user_id, "utid": st.seed.tenant_id});
+    body["client_info"] =
+        json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(info.to_string()));
 }
 
 /// id-token-claims-reference.md: `sub` is a pairwise identifier, unique per application, so
