@@ -12,7 +12,7 @@
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 
-use chrono::Utc;
+use chrono::{Datelike as _, Timelike as _, Utc};
 use serde::Serialize;
 use serde_json::json;
 
@@ -152,9 +152,21 @@ fn write_bundle(
     data_dir: &Path,
     env: &Environment,
 ) -> Result<Vec<String>, Error> {
-    let opts = zip::write::SimpleFileOptions::default()
+    let mut opts = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         .unix_permissions(0o600);
+    // Entries dated now (UTC), not 1980: support reads the times.
+    let now = Utc::now().naive_utc();
+    if let Ok(t) = zip::DateTime::from_date_and_time(
+        u16::try_from(now.year()).unwrap_or(1980),
+        now.month() as u8,
+        now.day() as u8,
+        now.hour() as u8,
+        now.minute() as u8,
+        now.second() as u8,
+    ) {
+        opts = opts.last_modified_time(t);
+    }
     let mut zip = zip::ZipWriter::new(file);
     let mut entries = Vec::new();
     let mut put = |zip: &mut zip::ZipWriter<std::fs::File>, name: String, bytes: &[u8]| {
@@ -389,17 +401,17 @@ fn failures(store: &Store, logs: &[LogFile]) -> serde_json::Value {
             }))
         },
     );
-    let mut events: Vec<&str> = logs
+    // Newest first: files come newest first, and each file's lines are read from its end.
+    let events: Vec<&str> = logs
         .iter()
-        .flat_map(|l| l.text.lines())
+        .flat_map(|l| l.text.lines().rev())
         .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+        .take(LOG_EVENTS_MAX)
         .collect();
-    // Newest files come first; within a file, the newest lines last.
-    events.truncate(LOG_EVENTS_MAX);
     json!({
         "batch_items": batch_items,
         "meetings": meetings,
-        "log_events": events,
+        "log_events_newest_first": events,
     })
 }
 
@@ -452,7 +464,7 @@ mod tests {
         std::fs::create_dir_all(log_dir(dir.path())).expect("logs");
         std::fs::write(
             log_dir(dir.path()).join("cli.2026-12-04.log"),
-            "2026-12-04T10:00:00Z  WARN tsched_core::graph: graph call failed status=500 request_id=\"r-1\"\nAuthorization: Bearer planted\n",
+            "2026-12-04T10:00:00Z  WARN tsched_core::graph: graph call failed status=500 request_id=\"r-1\"\nAuthorization: Bearer planted\n2026-12-04T10:00:05Z  WARN tsched_core::graph::trace: graph call failed status=503 request_id=\"r-2\"\n",
         )
         .expect("log");
         let dest = dir.path().join("out.zip");
@@ -493,10 +505,16 @@ mod tests {
         );
         let failures: serde_json::Value = serde_json::from_str(&files[1].1).expect("json");
         assert!(
-            failures["log_events"][0]
+            failures["log_events_newest_first"][0]
+                .as_str()
+                .is_some_and(|l| l.contains("r-2")),
+            "the log's newest Graph failure comes first, with its request-id: {failures}"
+        );
+        assert!(
+            failures["log_events_newest_first"][1]
                 .as_str()
                 .is_some_and(|l| l.contains("r-1")),
-            "the log's Graph failure is listed with its request-id: {failures}"
+            "the older failure follows: {failures}"
         );
         let log = &files[2].1;
         assert!(
