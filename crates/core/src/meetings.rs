@@ -218,11 +218,7 @@ pub fn set_default_time_zone(
     store.write(|tx| -> Result<(), Error> {
         let who = access::require(tx, actor, Action::IntegrationManage, None)?;
         let before = crate::store::integration::setting(tx, SETTING_DEFAULT_TZ)?;
-        tx.execute(
-            "INSERT INTO settings (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [SETTING_DEFAULT_TZ, name.as_str()],
-        )?;
+        crate::store::settings::put(tx, SETTING_DEFAULT_TZ, &name)?;
         audit_log::append(
             tx,
             &AuditEntry {

@@ -30,7 +30,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
 use crate::actor::Actor;
@@ -434,17 +433,10 @@ fn put_cli_session(store: &mut Store, session: Option<&CliSession>) -> Result<()
         match session {
             Some(s) => {
                 let json = serde_json::to_string(s).expect("invariant: session serializes");
-                tx.execute(
-                    "INSERT INTO settings(key, value) VALUES (?1, ?2)
-                     ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    params![SETTING_CLI_SESSION, json],
-                )?;
+                crate::store::settings::put(tx, SETTING_CLI_SESSION, &json)?;
             }
             None => {
-                tx.execute(
-                    "DELETE FROM settings WHERE key = ?1",
-                    params![SETTING_CLI_SESSION],
-                )?;
+                crate::store::settings::delete(tx, SETTING_CLI_SESSION)?;
             }
         }
         Ok(())

@@ -85,10 +85,7 @@ pub fn dismiss(store: &mut Store, actor: &Actor) -> Result<bool, Error> {
             return Ok(false);
         }
         let now = crate::time::now_db();
-        tx.execute(
-            "INSERT INTO settings (key, value) VALUES (?1, ?2)",
-            [SETTING_DISMISSED, now.as_str()],
-        )?;
+        crate::store::settings::put(tx, SETTING_DISMISSED, &now)?;
         audit_log::append(
             tx,
             &AuditEntry {

@@ -272,15 +272,10 @@ pub fn default_zone(store: &Store, opt: Option<&str>) -> Result<Option<String>, 
     if let Some(z) = opt {
         return Ok(Some(z.to_string()));
     }
-    use rusqlite::OptionalExtension;
-    Ok(store
-        .conn()
-        .query_row(
-            "SELECT value FROM settings WHERE key = ?1",
-            [SETTING_DEFAULT_ZONE],
-            |r| r.get::<_, String>(0),
-        )
-        .optional()?)
+    Ok(crate::store::settings::get(
+        store.conn(),
+        SETTING_DEFAULT_ZONE,
+    )?)
 }
 
 /// Every distinct, well-formed address in the file (lower-cased): what the membership check asks.

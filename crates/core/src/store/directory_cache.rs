@@ -80,12 +80,7 @@ pub fn ttl_hours(conn: &Connection) -> rusqlite::Result<i64> {
 
 /// Sets the TTL in hours.
 pub fn set_ttl_hours(conn: &Connection, hours: i64) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO settings (key, value) VALUES (?1, ?2)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        params![SETTING_TTL_HOURS, hours.to_string()],
-    )?;
-    Ok(())
+    super::settings::put(conn, SETTING_TTL_HOURS, &hours.to_string())
 }
 
 #[cfg(test)]

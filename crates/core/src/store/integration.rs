@@ -138,23 +138,7 @@ pub fn mark_removed(conn: &Connection, at: &str) -> rusqlite::Result<usize> {
 /// this store ("explore"): only a store connected to exactly that address revives it.
 pub const SETTING_EMBEDDED_SANDBOX: &str = "sandbox.embedded_url";
 
-/// Sets (replaces) a value of the `settings` table.
-pub fn put_setting(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO settings(key, value) VALUES (?1, ?2)
-         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        params![key, value],
-    )
-    .map(|_| ())
-}
-
-/// A value of the `settings` table.
-pub fn setting(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
-        r.get(0)
-    })
-    .optional()
-}
+pub use super::settings::{get as setting, put as put_setting};
 
 #[cfg(test)]
 mod tests {

@@ -119,12 +119,16 @@ mod tests {
     }
 
     #[test]
-    fn a_v1_file_with_data_migrates_to_v2_and_keeps_every_row() {
+    fn a_v1_file_with_data_migrates_to_the_current_version_and_keeps_every_row() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("store.sqlite3");
         v1_file(&path);
         let mut store = Store::open(&path).expect("a v1 file opens");
-        assert_eq!(version(&store).expect("version"), 2, "migrated to v2");
+        assert_eq!(
+            version(&store).expect("version"),
+            CURRENT_VERSION,
+            "migrated through v2 to the current version"
+        );
         let c = store.conn();
         let count = |table: &str| -> i64 {
             c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
@@ -235,5 +239,49 @@ mod tests {
             "a program added after v2 is searchable"
         );
         assert_eq!(version(&store).expect("version"), CURRENT_VERSION);
+    }
+
+    #[test]
+    fn a_v2_file_migrates_to_v3_and_old_audit_rows_have_no_real_actor() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("store.sqlite3");
+        v1_file(&path);
+        {
+            // The previous released schema: v1 then v2, exactly as that release wrote them.
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch(MIGRATIONS[1]).expect("schema v2");
+            conn.pragma_update(None, "user_version", 2)
+                .expect("version");
+        }
+        let store = Store::open(&path).expect("a v2 file opens");
+        assert_eq!(version(&store).expect("version"), 3, "migrated to v3");
+        let rows = crate::store::audit_log::list(store.conn(), &Default::default())
+            .expect("audit rows read through the new column");
+        assert_eq!(rows.len(), 1, "the v2 audit row is kept");
+        assert_eq!(
+            rows[0].real_actor, None,
+            "rows written before v3 name no impersonator"
+        );
+        crate::store::audit_log::append(
+            store.conn(),
+            &crate::store::audit_log::AuditEntry {
+                operator: "admin@x.example",
+                action: "program.edit",
+                target: "program:eng",
+                real_actor: Some("local:tester"),
+                ..Default::default()
+            },
+        )
+        .expect("append");
+        let newest = crate::store::audit_log::list(store.conn(), &Default::default())
+            .expect("rows")
+            .into_iter()
+            .find(|r| r.action == "program.edit")
+            .expect("the row just written");
+        assert_eq!(
+            newest.real_actor.as_deref(),
+            Some("local:tester"),
+            "v3 records who really acted"
+        );
     }
 }

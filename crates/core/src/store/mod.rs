@@ -16,6 +16,7 @@ pub mod operators;
 pub mod page;
 pub mod participants;
 pub mod programs;
+pub mod settings;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
