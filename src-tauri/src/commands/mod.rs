@@ -83,6 +83,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_sign_in_opener_refuses_anything_but_http_urls() {
+        let opener = system_browser();
+        for url in [
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+            "not a url",
+            "smb://host/share",
+        ] {
+            let err = opener
+                .open(url)
+                .expect_err("only http(s) reaches the system opener");
+            assert!(
+                err.to_string().contains("only http(s)"),
+                "{url} is refused with the reason: {err}"
+            );
+        }
+    }
+
+    #[test]
     fn command_error_serializes_as_code_and_message() {
         let e = CommandError::from(tsched_core::Error::NotFound {
             what: "program",
