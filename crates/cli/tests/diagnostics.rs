@@ -91,6 +91,48 @@ fn an_unusable_log_folder_warns_once_and_the_command_still_runs() {
     );
 }
 
+#[test]
+fn a_corrupt_store_still_exports_logs_and_versions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ok = plain(dir.path(), &["programs", "list"]);
+    assert!(
+        ok.status.success(),
+        "a first run leaves a log: {}",
+        text(&ok.stderr)
+    );
+    std::fs::write(tsched_core::paths::db_path(dir.path()), vec![0x42u8; 8192])
+        .expect("corrupt the store");
+    let bundle = dir.path().join("diag.zip");
+    let out = plain(
+        dir.path(),
+        &["diagnostics", "export", bundle.to_str().expect("utf-8")],
+    );
+    assert!(
+        out.status.success(),
+        "a broken store is when support needs the bundle most: {}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("could not be opened"),
+        "it says the store part is missing: {}",
+        text(&out.stderr)
+    );
+    let files = unzip(&bundle);
+    let summary = &files
+        .iter()
+        .find(|(n, _)| n == "summary.json")
+        .expect("summary")
+        .1;
+    assert!(
+        summary.contains("the store could not be opened"),
+        "the summary says why: {summary}"
+    );
+    assert!(
+        files.iter().any(|(n, _)| n.starts_with("logs/cli.")),
+        "the logs are in it"
+    );
+}
+
 /// Every file of the zip, decompressed, as (name, text).
 fn unzip(path: &Path) -> Vec<(String, String)> {
     let f = std::fs::File::open(path).expect("open bundle");

@@ -78,6 +78,27 @@ pub fn export(
     dest: &Path,
 ) -> Result<Exported, Error> {
     access::require(store.conn(), actor, Action::IntegrationManage, None)?;
+    write_to(dest, Ok(store), data_dir, env)
+}
+
+/// The bundle when the store cannot be opened (corrupt, locked, from a newer version): logs,
+/// versions and `why`, nothing from the store. No access check is possible then; it holds
+/// nothing this OS user cannot already read in the data directory.
+pub fn export_without_store(
+    data_dir: &Path,
+    env: &Environment,
+    dest: &Path,
+    why: &str,
+) -> Result<Exported, Error> {
+    write_to(dest, Err(why), data_dir, env)
+}
+
+fn write_to(
+    dest: &Path,
+    store: Result<&Store, &str>,
+    data_dir: &Path,
+    env: &Environment,
+) -> Result<Exported, Error> {
     let file = create_private(dest)?;
     match write_bundle(file, store, data_dir, env) {
         Ok(entries) => {
@@ -104,6 +125,12 @@ pub fn export_into(
     env: &Environment,
     dir: &Path,
 ) -> Result<Exported, Error> {
+    export(store, actor, data_dir, env, &free_name_in(dir)?)
+}
+
+/// A bundle's path in `dir` not taken yet: `tsched-diagnostics-<UTC time>.zip`, or
+/// `… (2).zip`. Creates `dir` when needed.
+pub fn free_name_in(dir: &Path) -> Result<PathBuf, Error> {
     std::fs::create_dir_all(dir).map_err(|e| io_error(dir, &e))?;
     let stem = format!("tsched-diagnostics-{}", Utc::now().format("%Y%m%d-%H%M%S"));
     for n in 1..100u32 {
@@ -113,10 +140,9 @@ pub fn export_into(
             format!("{stem} ({n}).zip")
         };
         let candidate = dir.join(name);
-        if candidate.exists() {
-            continue;
+        if !candidate.exists() {
+            return Ok(candidate);
         }
-        return export(store, actor, data_dir, env, &candidate);
     }
     Err(Error::Conflict(format!(
         "{} already holds 99 diagnostics bundles named {stem}; clear some out",
@@ -148,7 +174,7 @@ fn zip_error(e: zip::result::ZipError) -> Error {
 
 fn write_bundle(
     file: std::fs::File,
-    store: &Store,
+    store: Result<&Store, &str>,
     data_dir: &Path,
     env: &Environment,
 ) -> Result<Vec<String>, Error> {
@@ -302,14 +328,34 @@ fn os_release() -> serde_json::Value {
 }
 
 fn summary(
-    store: &Store,
+    store: Result<&Store, &str>,
     data_dir: &Path,
     env: &Environment,
     logs: &[LogFile],
 ) -> serde_json::Value {
-    let schema = store::migrations::version(store)
-        .map(|v| json!(v))
-        .unwrap_or_else(|e| json!(format!("unreadable: {e}")));
+    let (store_json, integration) = match store {
+        Ok(store) => {
+            let schema = store::migrations::version(store)
+                .map(|v| json!(v))
+                .unwrap_or_else(|e| json!(format!("unreadable: {e}")));
+            (
+                json!({
+                    "schema_version": schema,
+                    "schema_version_of_this_build": store::migrations::CURRENT_VERSION,
+                    "path": store.path().display().to_string(),
+                }),
+                integration_summary(store),
+            )
+        }
+        Err(why) => (
+            json!({
+                "error": format!("the store could not be opened: {why}"),
+                "schema_version_of_this_build": store::migrations::CURRENT_VERSION,
+                "path": crate::paths::db_path(data_dir).display().to_string(),
+            }),
+            json!({ "error": "the store could not be opened" }),
+        ),
+    };
     json!({
         "generated_at": crate::time::now_db(),
         "front_end": env.front_end,
@@ -317,14 +363,10 @@ fn summary(
         "core_version": env!("CARGO_PKG_VERSION"),
         "webkitgtk_version": env.webkitgtk_version,
         "os": os_release(),
-        "store": {
-            "schema_version": schema,
-            "schema_version_of_this_build": store::migrations::CURRENT_VERSION,
-            "path": store.path().display().to_string(),
-        },
+        "store": store_json,
         "log_dir": log_dir(data_dir).display().to_string(),
         "logs": logs.iter().map(|l| json!({ "file": l.name, "cut_to_newest": l.cut })).collect::<Vec<_>>(),
-        "integration": integration_summary(store),
+        "integration": integration,
     })
 }
 
@@ -367,7 +409,17 @@ fn integration_summary(store: &Store) -> serde_json::Value {
 /// Recent failures: failed batch items, meetings whose last Graph call failed, and the log's
 /// warnings and errors (each Graph failure there carries `request_id` and `client_request_id`).
 /// Read-only SELECTs of a snapshot, so they live here rather than in the tables' modules.
-fn failures(store: &Store, logs: &[LogFile]) -> serde_json::Value {
+fn failures(store: Result<&Store, &str>, logs: &[LogFile]) -> serde_json::Value {
+    // Newest first: files come newest first, and each file's lines are read from its end.
+    let events: Vec<&str> = logs
+        .iter()
+        .flat_map(|l| l.text.lines().rev())
+        .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+        .take(LOG_EVENTS_MAX)
+        .collect();
+    let Ok(store) = store else {
+        return json!({ "log_events_newest_first": events });
+    };
     let batch_items = query_rows(
         store,
         "SELECT batch_id, line, external_id, error_code, error_message, attempts, updated_at
@@ -401,13 +453,6 @@ fn failures(store: &Store, logs: &[LogFile]) -> serde_json::Value {
             }))
         },
     );
-    // Newest first: files come newest first, and each file's lines are read from its end.
-    let events: Vec<&str> = logs
-        .iter()
-        .flat_map(|l| l.text.lines().rev())
-        .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
-        .take(LOG_EVENTS_MAX)
-        .collect();
     json!({
         "batch_items": batch_items,
         "meetings": meetings,
@@ -542,6 +587,40 @@ mod tests {
         let a = export_into(&store, &Actor::local(), dir.path(), &env(), dir.path()).expect("a");
         let b = export_into(&store, &Actor::local(), dir.path(), &env(), dir.path()).expect("b");
         assert_ne!(a.path, b.path, "a second bundle gets its own name");
+    }
+
+    #[test]
+    fn an_unopenable_store_still_gives_a_bundle_of_logs_and_versions() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(log_dir(dir.path())).expect("logs");
+        std::fs::write(
+            log_dir(dir.path()).join("app.2026-12-04.log"),
+            "2026-12-04T10:00:00Z ERROR teams_scheduler: the store is unusable\n",
+        )
+        .expect("log");
+        let dest = dir.path().join("out.zip");
+        let out = export_without_store(dir.path(), &env(), &dest, "file is not a database")
+            .expect("a bundle without the store");
+        assert!(
+            out.entries.iter().any(|e| e == "logs/app.2026-12-04.log"),
+            "the logs are there when the store is not: {:?}",
+            out.entries
+        );
+        let files = read_zip(&dest);
+        let summary: serde_json::Value = serde_json::from_str(&files[0].1).expect("json");
+        assert!(
+            summary["store"]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("file is not a database")),
+            "the summary says why the store is missing: {summary}"
+        );
+        let failures: serde_json::Value = serde_json::from_str(&files[1].1).expect("json");
+        assert!(
+            failures["log_events_newest_first"][0]
+                .as_str()
+                .is_some_and(|l| l.contains("unusable")),
+            "the log's errors are still listed: {failures}"
+        );
     }
 
     #[test]

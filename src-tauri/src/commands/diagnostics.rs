@@ -33,6 +33,12 @@ pub fn export_inner(state: &AppState, webkitgtk_version: Option<String>) -> CmdR
         app_version: env!("CARGO_PKG_VERSION").into(),
         webkitgtk_version,
     };
+    // A broken store is when support is needed most: logs and versions still go.
+    if let Err(tsched_core::Error::Store(e)) = state.with_store(|_| Ok(())) {
+        let dest = diagnostics::free_name_in(&dir)?;
+        let out = diagnostics::export_without_store(&data_dir, &env, &dest, &e.to_string())?;
+        return Ok(out.path.display().to_string());
+    }
     let out =
         state.with_actor(|s, actor| diagnostics::export_into(s, actor, &data_dir, &env, &dir))?;
     Ok(out.path.display().to_string())

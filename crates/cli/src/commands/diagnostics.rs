@@ -28,14 +28,23 @@ pub fn run(cmd: DiagnosticsCmd, ctx: &Context) -> anyhow::Result<()> {
         DiagnosticsCmd::Export { file, json } => {
             let data_dir = tsched_core::paths::resolve_data_dir(ctx.data_dir.as_deref())
                 .context("no data directory: pass --data-dir or set TSCHED_DATA_DIR")?;
-            let store = ctx.store()?;
-            let actor = ctx.actor(&store)?;
             let env = Environment {
                 front_end: "cli".into(),
                 app_version: env!("CARGO_PKG_VERSION").into(),
                 webkitgtk_version: None,
             };
-            let out = diagnostics::export(&store, &actor, &data_dir, &env, &file)?;
+            let out = match ctx.store() {
+                Ok(store) => {
+                    let actor = ctx.actor(&store)?;
+                    diagnostics::export(&store, &actor, &data_dir, &env, &file)?
+                }
+                // A broken store is when support is needed most: logs and versions still go.
+                Err(e) => {
+                    let why = format!("{e:#}");
+                    eprintln!("tsched: warning: the store could not be opened ({why}); exporting logs and versions only");
+                    diagnostics::export_without_store(&data_dir, &env, &file, &why)?
+                }
+            };
             if json {
                 crate::output::json(&out)?;
             } else {
