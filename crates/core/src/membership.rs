@@ -179,7 +179,10 @@ pub fn addresses_from_csv(bytes: &[u8]) -> Result<Vec<String>, Error> {
         })?;
         rows.push(
             rec.iter()
-                .map(|c| c.trim_start_matches('\u{feff}').to_string())
+                // A cell we exported with a formula guard (`'-ann@…`) reads back as written.
+                .map(|c| {
+                    crate::batch::csv::restore_cell(c.trim_start_matches('\u{feff}')).to_string()
+                })
                 .collect::<Vec<_>>(),
         );
     }
@@ -1013,6 +1016,17 @@ mod tests {
             addresses_from_csv(b"ann@contoso.com\r\nbob@contoso.com\r\n").expect("csv"),
             vec!["ann@contoso.com", "bob@contoso.com"],
             "headerless single column with CRLF"
+        );
+        assert_eq!(
+            addresses_from_csv(
+                b"email
+'-ann@contoso.com
+'+bob@contoso.com
+"
+            )
+            .expect("csv"),
+            vec!["-ann@contoso.com", "+bob@contoso.com"],
+            "an address our own CSV export guarded against formulas reads back unchanged"
         );
     }
 
