@@ -618,3 +618,44 @@ fn a_data_dir_that_cannot_be_created_names_the_path() {
         "the error names the data directory: {line}"
     );
 }
+
+#[test]
+fn audit_csv_stopped_at_one_page_and_all_exports_every_row() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    for i in 0..130 {
+        ok(
+            d,
+            &[
+                "programs",
+                "add",
+                &format!("P {i}"),
+                "--code",
+                &format!("p{i}"),
+            ],
+        );
+    }
+    let o = tsched(d, &["audit", "--action", "program.create", "--csv"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).lines().count(),
+        101,
+        "one page: a header and the default 100 rows"
+    );
+    assert!(
+        stderr(&o).contains("--after"),
+        "and it says what it left out: {}",
+        stderr(&o)
+    );
+    let o = tsched(
+        d,
+        &["audit", "--action", "program.create", "--csv", "--all"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).lines().count(),
+        131,
+        "--all: a header and all 130 rows"
+    );
+    assert!(stderr(&o).is_empty(), "nothing left out: {}", stderr(&o));
+}

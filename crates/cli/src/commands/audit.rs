@@ -35,6 +35,9 @@ pub struct Audit {
     /// Export as CSV.
     #[arg(long)]
     csv: bool,
+    /// Every matching row, page after page, instead of one page (for a complete export).
+    #[arg(long, conflicts_with = "after")]
+    all: bool,
 }
 
 pub fn run(cmd: Audit, ctx: &Context) -> anyhow::Result<()> {
@@ -55,8 +58,12 @@ pub fn run(cmd: Audit, ctx: &Context) -> anyhow::Result<()> {
         limit: cmd.limit,
         after: cmd.after,
     };
-    let page = audit::list_page(&store, &actor, &filter)?;
-    let rows = page.items;
+    let (rows, next_cursor) = if cmd.all {
+        (audit::list_all(&store, &actor, &filter)?, None)
+    } else {
+        let page = audit::list_page(&store, &actor, &filter)?;
+        (page.items, page.next_cursor)
+    };
     if cmd.json {
         println!("{}", audit::to_json(&rows)?);
     } else if cmd.csv {
@@ -84,6 +91,6 @@ pub fn run(cmd: Audit, ctx: &Context) -> anyhow::Result<()> {
             )
         );
     }
-    output::more(page.next_cursor.as_deref());
+    output::more(next_cursor.as_deref());
     Ok(())
 }
