@@ -32,6 +32,11 @@ struct Cli {
     )]
     as_upn: Option<String>,
 
+    /// Also trust the CA certificates in this PEM file for identity and Graph (e.g. the
+    /// `ca_file` of `tsched-sandbox --tls`); verification always stays on.
+    #[arg(long, global = true, env = "TSCHED_CA_FILE", value_name = "PEM")]
+    ca_file: Option<PathBuf>,
+
     /// Also print the log on stderr: -v our info, -vv our debug (RUST_LOG overrides). The log
     /// file under <data dir>/logs is written either way.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -81,6 +86,12 @@ fn main() -> ExitCode {
         cli.verbose,
     );
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "tsched started");
+    if let Some(path) = cli.ca_file.as_deref() {
+        if let Err(e) = tsched_core::tls::trust_ca_file(path) {
+            eprintln!("tsched: error: {e}");
+            return ExitCode::from(3);
+        }
+    }
     let ctx = commands::Context {
         data_dir: cli.data_dir,
         as_upn: cli.as_upn,

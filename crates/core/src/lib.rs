@@ -29,6 +29,7 @@ pub mod secret;
 pub mod signin;
 pub mod store;
 pub mod time;
+pub mod tls;
 pub mod tz;
 pub mod welcome;
 

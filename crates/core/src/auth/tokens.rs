@@ -51,7 +51,8 @@ const TOKEN_PATH: &str = "/{tenant}/oauth2/v2.0/token";
 
 /// The HTTP client for identity and Graph: no redirects, bounded time.
 pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
+    // Extra CAs (--ca-file / TSCHED_CA_FILE, checked when configured) on top of the web roots.
+    crate::tls::with_extra_roots(reqwest::Client::builder())
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(15))
         .timeout(Duration::from_secs(60))
