@@ -269,6 +269,7 @@ pub struct ImportReport {
 
 /// Adds one participant. Needs [`Action::ParticipantsEdit`]; refused on an archived program or
 /// when the email is already a participant.
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, program = %program))]
 pub fn add(
     store: &mut Store,
     actor: &Actor,
@@ -312,6 +313,7 @@ pub fn add(
 
 /// Removes one participant. Needs [`Action::ParticipantsEdit`]; refused on an archived program;
 /// `NotFound` when the email is not a participant.
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, program = %program))]
 pub fn remove(store: &mut Store, actor: &Actor, program: &str, email: &str) -> Result<(), Error> {
     let email = email.trim().to_string();
     store.write(|tx| {
@@ -365,6 +367,7 @@ pub fn list_page(
 /// Imports participants from CSV bytes (see [`parse_csv`]), all or nothing, with one audit row.
 /// `file` is only for messages and the audit row. Emails already in the program are left alone
 /// and counted, so re-running an import is harmless.
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, program = %program, file = %file))]
 pub fn import_csv(
     store: &mut Store,
     actor: &Actor,

@@ -268,6 +268,7 @@ pub fn prepare(store: &Store, req: &SignInRequest) -> Result<PreparedSignIn, Err
 }
 
 /// The browser leg and `GET /me`. Nothing is stored.
+#[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn sign_in(
     prepared: &PreparedSignIn,
     opener: &dyn BrowserOpener,
@@ -330,6 +331,7 @@ fn info(op: &Operator, signed: &SignedIn, at: &str, bootstrapped: bool) -> Sessi
 /// Matches the signed-in account to the roster (or bootstraps the first global admin in setup
 /// mode). The window calls this and keeps only the returned [`SessionInfo`]: every token in
 /// `signed` is dropped here.
+#[tracing::instrument(skip_all, err(level = "warn"))]
 pub fn complete(store: &mut Store, signed: SignedIn) -> Result<SessionInfo, Error> {
     complete_ref(store, &signed)
 }
@@ -445,6 +447,7 @@ fn put_cli_session(store: &mut Store, session: Option<&CliSession>) -> Result<()
 
 /// `tsched logout`: forgets the CLI session and deletes the operator's refresh token from the
 /// keyring. Returns who was signed in.
+#[tracing::instrument(skip_all, err(level = "warn"))]
 pub fn logout(store: &mut Store, tokens: &dyn TokenStore) -> Result<Option<CliSession>, Error> {
     // An unreadable session is forgotten too.
     let session = cli_session(store).unwrap_or(None);
