@@ -4,8 +4,8 @@
 //!
 //! Connect keeps the store lock only for `prepare` and `save`; the browser wait runs without it,
 //! and its cancel handle lives in [`AppState`] so the window can cancel. The browser is the
-//! system browser (RFC 8252 §8.12: never an embedded web view), through the core's
-//! `SystemBrowser` (`$BROWSER` when set, else the OS's URL handler).
+//! system browser (RFC 8252 §8.12: never an embedded web view), through tauri-plugin-opener
+//! (`commands::system_browser`: http(s) addresses only).
 
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
