@@ -278,6 +278,11 @@ pub async fn sign_in(
     let http = http_client();
     let f = &prepared.flow;
     let tokens = flow::sign_in(&http, f, opener, cancel, progress).await?;
+    if let Some(id) = tokens.id_token.as_ref() {
+        // The ID token must verify against the tenant's published keys (issue 21).
+        let (base, tenant) = (&f.endpoints.authority_base, &f.tenant);
+        crate::auth::id_token::verify(&http, base, tenant, &f.client_id, id).await?;
+    }
     progress(ConnectProgress::ReadingProfile);
     let graph = GraphClient::with_http(
         http,

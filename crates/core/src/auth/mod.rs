@@ -15,6 +15,7 @@ pub mod cloud;
 pub mod consent;
 pub mod error;
 pub mod flow;
+pub mod id_token;
 pub mod keyring;
 pub mod loopback;
 pub mod opener;
