@@ -11,6 +11,13 @@ pub mod state;
 
 use std::path::PathBuf;
 
+/// `generate_handler!` over every command of [`commands::names`], the one list.
+macro_rules! handler {
+    ($($module:ident :: $command:ident),* $(,)?) => {
+        tauri::generate_handler![$(commands::$module::$command),*]
+    };
+}
+
 /// Builds and runs the app. The data directory comes from `--data-dir DIR`, then
 /// `TSCHED_DATA_DIR`, then the platform default — the same rule as the CLI.
 pub fn run() {
@@ -45,57 +52,7 @@ pub fn run() {
                 .build()?;
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
-            commands::app::app_info,
-            commands::app::session_info,
-            commands::session::session_sign_in,
-            commands::session::session_sign_out,
-            commands::files::save_export,
-            commands::diagnostics::diagnostics_export,
-            commands::programs::programs_page,
-            commands::programs::programs_add,
-            commands::programs::programs_show,
-            commands::programs::programs_edit,
-            commands::programs::programs_archive,
-            commands::programs::programs_set_mode,
-            commands::programs::participants_page,
-            commands::programs::participants_add,
-            commands::programs::participants_remove,
-            commands::programs::participants_import,
-            commands::operators::operators_page,
-            commands::operators::operators_add,
-            commands::operators::operators_grant,
-            commands::operators::operators_revoke,
-            commands::operators::operators_set_active,
-            commands::operators::operators_remove,
-            commands::audit::audit_page,
-            commands::audit::audit_export,
-            commands::integration::integration_status,
-            commands::integration::integration_consent_url,
-            commands::integration::integration_connect,
-            commands::integration::integration_cancel,
-            commands::integration::integration_remove,
-            commands::integration::integration_sandbox_start,
-            commands::integration::integration_sandbox_prefill,
-            commands::welcome::welcome_status,
-            commands::welcome::welcome_dismiss,
-            commands::members::members_check,
-            commands::members::members_diagnose,
-            commands::meetings::meetings_default_tz,
-            commands::meetings::meetings_page,
-            commands::meetings::meetings_show,
-            commands::meetings::meetings_create,
-            commands::meetings::meetings_cancel,
-            commands::meetings::meetings_reschedule,
-            commands::meetings::meetings_ics,
-            commands::batches::batches_validate,
-            commands::batches::batches_run,
-            commands::batches::batches_resume,
-            commands::batches::batches_cancel,
-            commands::batches::batches_page,
-            commands::batches::batch_items_page,
-            commands::batches::batches_export,
-        ])
+        .invoke_handler(commands::names::with_commands!(handler))
         .run(tauri::generate_context!())
         .expect("invariant: the Tauri runtime starts");
 }

@@ -115,54 +115,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn every_named_command_is_registered_in_the_handler_and_nothing_else() {
-        let src = include_str!("../lib.rs");
-        let start = src
-            .find("generate_handler![")
-            .expect("lib.rs registers a handler");
-        let block = &src[start..start + src[start..].find(']').expect("handler list closes")];
-        let registered: Vec<&str> = block
-            .split(',')
-            .filter_map(|item| item.trim().rsplit("::").next())
-            .filter(|n| !n.is_empty() && !n.contains('['))
-            .collect();
-        for name in names::ALL {
-            assert!(
-                registered.contains(name),
-                "command {name} is named in names.rs but not registered in generate_handler!"
-            );
-        }
-        for name in &registered {
-            assert!(names::ALL.contains(name), "command {name} is registered but missing from names.rs, so the window may not call it");
-        }
-    }
-
-    #[test]
-    fn every_registered_command_is_granted_in_the_capability() {
-        let cap: serde_json::Value =
-            serde_json::from_str(include_str!("../../capabilities/default.json"))
-                .expect("capability is JSON");
-        let perms: Vec<&str> = cap["permissions"]
-            .as_array()
-            .expect("permissions list")
-            .iter()
-            .filter_map(|p| p.as_str())
-            .collect();
-        for name in names::ALL {
-            let want = format!("allow-{}", name.replace('_', "-"));
-            assert!(
-                perms.contains(&want.as_str()),
-                "command {name} must be granted as {want}"
-            );
-        }
-        let foreign: Vec<&&str> = perms.iter().filter(|p| p.contains(':')).collect();
-        assert!(
-            foreign.is_empty(),
-            "only our own commands may be granted, found {foreign:?}"
-        );
-    }
-
     /// A store with programs eng and ops, a global admin and a track admin of eng who
     /// coordinates ops; the window acts as `acting`.
     fn seeded(acting: &str) -> (tempfile::TempDir, crate::state::AppState) {
