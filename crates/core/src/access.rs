@@ -222,6 +222,27 @@ pub struct Resolved {
     pub subject: Subject,
 }
 
+impl Resolved {
+    /// Appends the audit row of a change this actor made, inside the change's transaction:
+    /// `entry` says what changed; the row names the actor (`operator`) and, when they were
+    /// impersonated, who really acted (`real_actor`) — filled in here so no use case can forget
+    /// either.
+    pub fn audit(
+        &self,
+        conn: &Connection,
+        entry: crate::store::audit_log::AuditEntry<'_>,
+    ) -> rusqlite::Result<i64> {
+        crate::store::audit_log::append(
+            conn,
+            &crate::store::audit_log::AuditEntry {
+                operator: &self.label,
+                real_actor: self.real_actor.as_deref(),
+                ..entry
+            },
+        )
+    }
+}
+
 /// Resolves `actor` against the roster in `conn` (call it inside the use case's transaction).
 ///
 /// - an operator actor must be an active operator of this store;

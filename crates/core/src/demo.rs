@@ -19,7 +19,7 @@ use crate::actor::Actor;
 use crate::error::Error;
 use crate::participants::{validate_display_name, validate_email};
 use crate::programs::{self, MeetingMode};
-use crate::store::audit_log::{self, AuditEntry};
+use crate::store::audit_log::AuditEntry;
 use crate::store::{participants as participant_table, programs as program_table, Store};
 
 /// One demo program.
@@ -167,11 +167,9 @@ pub fn prefill(store: &mut Store, actor: &Actor) -> Result<Prefilled, Error> {
                 what: "program",
                 key: code.clone(),
             })?;
-            audit_log::append(
+            who.audit(
                 tx,
-                &AuditEntry {
-                    operator: &who.label,
-                    real_actor: who.real_actor.as_deref(),
+                AuditEntry {
                     action: "program.create",
                     target: &format!("program:{code}"),
                     program_code: Some(&code),
@@ -186,11 +184,9 @@ pub fn prefill(store: &mut Store, actor: &Actor) -> Result<Prefilled, Error> {
                 participant_table::insert(tx, id, &email, &display_name)?;
             }
             let n = demo.participants.len();
-            audit_log::append(
+            who.audit(
                 tx,
-                &AuditEntry {
-                    operator: &who.label,
-                    real_actor: who.real_actor.as_deref(),
+                AuditEntry {
                     action: "participants.import",
                     target: &format!("program:{code}"),
                     program_code: Some(&code),
@@ -203,11 +199,9 @@ pub fn prefill(store: &mut Store, actor: &Actor) -> Result<Prefilled, Error> {
             added.programs.push(code);
             added.participants += n;
         }
-        audit_log::append(
+        who.audit(
             tx,
-            &AuditEntry {
-                operator: &who.label,
-                real_actor: who.real_actor.as_deref(),
+            AuditEntry {
                 action: "demo.prefill",
                 target: "store",
                 after: Some(json!({
@@ -225,6 +219,7 @@ pub fn prefill(store: &mut Store, actor: &Actor) -> Result<Prefilled, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::audit_log;
     use crate::error::ErrorCode;
     use crate::programs::{ListQuery, NewProgram};
     use crate::store::audit_log::AuditFilter;

@@ -219,11 +219,9 @@ pub fn set_default_time_zone(
         let who = access::require(tx, actor, Action::IntegrationManage, None)?;
         let before = crate::store::integration::setting(tx, SETTING_DEFAULT_TZ)?;
         crate::store::settings::put(tx, SETTING_DEFAULT_TZ, &name)?;
-        audit_log::append(
+        who.audit(
             tx,
-            &AuditEntry {
-                operator: &who.label,
-                real_actor: who.real_actor.as_deref(),
+            AuditEntry {
                 action: "settings.default_time_zone",
                 target: &format!("setting:{SETTING_DEFAULT_TZ}"),
                 before: before.map(|b| json!(b)),
@@ -855,17 +853,16 @@ pub async fn reschedule(
             table::replace_attendees(tx, before.id, a)?;
         }
         let after = table::by_id(tx, before.id)?.expect("invariant: row exists");
-        audit_log::append(
+        who.audit(
             tx,
-            &AuditEntry {
-                operator: &who.label,
-                real_actor: who.real_actor.as_deref(),
+            AuditEntry {
                 action: "meeting.reschedule",
                 target: &format!("meeting:{}", before.external_id),
                 program_code: Some(&before.program_code),
                 before: Some(audit_view(&before)),
                 after: Some(audit_view(&after)),
                 graph_request_id: resp.request_id.as_deref(),
+                ..Default::default()
             },
         )?;
         Ok(())
@@ -954,17 +951,16 @@ pub async fn cancel(
     store.write(|tx| -> Result<(), Error> {
         table::mark_cancelled(tx, row.id, &now)?;
         let after = table::by_id(tx, row.id)?.expect("invariant: row exists");
-        audit_log::append(
+        who.audit(
             tx,
-            &AuditEntry {
-                operator: &who.label,
-                real_actor: who.real_actor.as_deref(),
+            AuditEntry {
                 action: "meeting.cancel",
                 target: &format!("meeting:{}", row.external_id),
                 program_code: Some(&row.program_code),
                 before: Some(audit_view(&before)),
                 after: Some(audit_view(&after)),
                 graph_request_id: request_id.as_deref(),
+                ..Default::default()
             },
         )?;
         Ok(())

@@ -537,11 +537,9 @@ pub fn set_cache_ttl_hours(store: &mut Store, actor: &Actor, hours: i64) -> Resu
         let who = access::require(tx, actor, Action::IntegrationManage, None)?;
         let before = cache::ttl_hours(tx)?;
         cache::set_ttl_hours(tx, hours)?;
-        crate::store::audit_log::append(
+        who.audit(
             tx,
-            &crate::store::audit_log::AuditEntry {
-                operator: &who.label,
-                real_actor: who.real_actor.as_deref(),
+            crate::store::audit_log::AuditEntry {
                 action: "settings.membership_cache_ttl",
                 target: &format!("setting:{}", cache::SETTING_TTL_HOURS),
                 before: Some(serde_json::json!(before)),

@@ -183,11 +183,9 @@ pub fn add(store: &mut Store, actor: &Actor, input: NewOperator) -> Result<Opera
         let op = load(tx, &upn)?;
         let mut after = snapshot(&op);
         after["ends_setup_mode"] = json!(first);
-        audit_log::append(
+        who.audit(
             tx,
-            &AuditEntry {
-                operator: &who.label,
-                real_actor: who.real_actor.as_deref(),
+            AuditEntry {
                 action: "operator.add",
                 target: &format!("operator:{}", op.upn),
                 after: Some(after),
@@ -207,11 +205,9 @@ pub fn remove(store: &mut Store, actor: &Actor, upn: &str) -> Result<(), Error> 
         let op = load(tx, upn)?;
         table::delete(tx, op.id)?;
         keep_a_global_admin(tx, &op.upn)?;
-        audit_log::append(
+        who.audit(
             tx,
-            &AuditEntry {
-                operator: &who.label,
-                real_actor: who.real_actor.as_deref(),
+            AuditEntry {
                 action: "operator.remove",
                 target: &format!("operator:{}", op.upn),
                 before: Some(snapshot(&op)),
@@ -241,11 +237,9 @@ pub fn set_active(
         table::set_active(tx, before.id, active)?;
         keep_a_global_admin(tx, &before.upn)?;
         let after = load(tx, &before.upn)?;
-        audit_log::append(
+        who.audit(
             tx,
-            &AuditEntry {
-                operator: &who.label,
-                real_actor: who.real_actor.as_deref(),
+            AuditEntry {
                 action: if active {
                     "operator.activate"
                 } else {
@@ -310,11 +304,9 @@ pub fn grant(
         }
         table::grant(tx, before.id, role, prog.as_ref().map(|(id, _)| *id))?;
         let after = load(tx, &before.upn)?;
-        audit_log::append(
+        who.audit(
             tx,
-            &AuditEntry {
-                operator: &who.label,
-                real_actor: who.real_actor.as_deref(),
+            AuditEntry {
                 action: "operator.grant",
                 target: &format!("operator:{}", after.upn),
                 program_code: grant.program.as_deref(),
@@ -353,11 +345,9 @@ pub fn revoke(
         }
         keep_a_global_admin(tx, &before.upn)?;
         let after = load(tx, &before.upn)?;
-        audit_log::append(
+        who.audit(
             tx,
-            &AuditEntry {
-                operator: &who.label,
-                real_actor: who.real_actor.as_deref(),
+            AuditEntry {
                 action: "operator.revoke",
                 target: &format!("operator:{}", after.upn),
                 program_code: grant.program.as_deref(),

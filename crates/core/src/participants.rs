@@ -16,7 +16,7 @@ use crate::access::{self, Action};
 use crate::actor::Actor;
 use crate::error::{Error, LineProblem};
 use crate::programs::{ensure_active, load};
-use crate::store::audit_log::{self, AuditEntry};
+use crate::store::audit_log::AuditEntry;
 use crate::store::page::Page;
 use crate::store::participants as table;
 use crate::store::Store;
@@ -295,11 +295,9 @@ pub fn add(
             what: "participant",
             key: email.clone(),
         })?;
-        audit_log::append(
+        who.audit(
             tx,
-            &AuditEntry {
-                operator: &who.label,
-                real_actor: who.real_actor.as_deref(),
+            AuditEntry {
                 action: "participant.add",
                 target: &format!("participant:{}/{}", p.code, row.email),
                 program_code: Some(&p.code),
@@ -325,11 +323,9 @@ pub fn remove(store: &mut Store, actor: &Actor, program: &str, email: &str) -> R
             key: format!("{email}' in program '{}", p.code),
         })?;
         table::delete(tx, p.id, &row.email)?;
-        audit_log::append(
+        who.audit(
             tx,
-            &AuditEntry {
-                operator: &who.label,
-                real_actor: who.real_actor.as_deref(),
+            AuditEntry {
                 action: "participant.remove",
                 target: &format!("participant:{}/{}", p.code, row.email),
                 program_code: Some(&p.code),
@@ -398,11 +394,9 @@ pub fn import_csv(
             added,
             already_present: rows.len() - added,
         };
-        audit_log::append(
+        who.audit(
             tx,
-            &AuditEntry {
-                operator: &who.label,
-                real_actor: who.real_actor.as_deref(),
+            AuditEntry {
                 action: "participants.import",
                 target: &format!("program:{}", p.code),
                 program_code: Some(&p.code),
@@ -420,6 +414,7 @@ pub fn import_csv(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::audit_log;
     use crate::error::ErrorCode;
     use crate::programs::{self, NewProgram};
 

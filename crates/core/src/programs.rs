@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::access::{self, Action};
 use crate::actor::Actor;
 use crate::error::Error;
-use crate::store::audit_log::{self, AuditEntry};
+use crate::store::audit_log::AuditEntry;
 use crate::store::page::{Page, PageError};
 use crate::store::programs as table;
 use crate::store::Store;
@@ -400,11 +400,9 @@ pub fn add(store: &mut Store, actor: &Actor, input: NewProgram) -> Result<Progra
         }
         table::insert(tx, &code, &name, &description, &modes)?;
         let program = load(tx, &code)?;
-        audit_log::append(
+        who.audit(
             tx,
-            &AuditEntry {
-                operator: &who.label,
-                real_actor: who.real_actor.as_deref(),
+            AuditEntry {
                 action: "program.create",
                 target: &format!("program:{code}"),
                 program_code: Some(&code),
@@ -448,11 +446,9 @@ pub fn edit(
         }
         table::update_details(tx, before.id, &name, &description)?;
         let after = load(tx, &before.code)?;
-        audit_log::append(
+        who.audit(
             tx,
-            &AuditEntry {
-                operator: &who.label,
-                real_actor: who.real_actor.as_deref(),
+            AuditEntry {
                 action: "program.edit",
                 target: &format!("program:{}", before.code),
                 program_code: Some(&before.code),
@@ -482,11 +478,9 @@ pub fn set_archived(
         }
         table::set_archived(tx, before.id, archived)?;
         let after = load(tx, &before.code)?;
-        audit_log::append(
+        who.audit(
             tx,
-            &AuditEntry {
-                operator: &who.label,
-                real_actor: who.real_actor.as_deref(),
+            AuditEntry {
                 action: if archived {
                     "program.archive"
                 } else {
@@ -535,11 +529,9 @@ pub fn set_mode(
         }
         table::set_mode(tx, before.id, mode.as_str(), enabled)?;
         let after = load(tx, &before.code)?;
-        audit_log::append(
+        who.audit(
             tx,
-            &AuditEntry {
-                operator: &who.label,
-                real_actor: who.real_actor.as_deref(),
+            AuditEntry {
                 action: if enabled {
                     "program.mode_enable"
                 } else {
@@ -611,6 +603,7 @@ pub fn show(store: &Store, actor: &Actor, code: &str) -> Result<ProgramView, Err
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::audit_log;
     use crate::error::ErrorCode;
 
     fn add_named(store: &mut Store, name: &str, code: Option<&str>) -> Result<ProgramView, Error> {

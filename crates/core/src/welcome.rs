@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::access;
 use crate::actor::Actor;
 use crate::error::Error;
-use crate::store::audit_log::{self, AuditEntry};
+use crate::store::audit_log::AuditEntry;
 use crate::store::Store;
 
 /// Settings key holding when the welcome was dismissed (RFC 3339 UTC).
@@ -86,11 +86,9 @@ pub fn dismiss(store: &mut Store, actor: &Actor) -> Result<bool, Error> {
         }
         let now = crate::time::now_db();
         crate::store::settings::put(tx, SETTING_DISMISSED, &now)?;
-        audit_log::append(
+        who.audit(
             tx,
-            &AuditEntry {
-                operator: &who.label,
-                real_actor: who.real_actor.as_deref(),
+            AuditEntry {
                 action: "settings.welcome_dismissed",
                 target: &format!("setting:{SETTING_DISMISSED}"),
                 after: Some(json!(now)),
@@ -104,6 +102,7 @@ pub fn dismiss(store: &mut Store, actor: &Actor) -> Result<bool, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::audit_log;
     use crate::programs::{self, NewProgram};
     use crate::store::audit_log::AuditFilter;
 
