@@ -49,6 +49,9 @@ pub struct Knobs {
     pub refresh_inactivity_secs: i64,
     /// Token requests fail with `interaction_required` (AADSTS50076).
     pub mfa_required: bool,
+    /// Tokens carry a signature that does not verify with the published key (a forger's or a
+    /// broken proxy's tokens), to test that clients check ID-token signatures.
+    pub forge_signatures: bool,
 }
 
 impl Default for Knobs {
@@ -61,6 +64,7 @@ impl Default for Knobs {
             token_lifetime_secs: 3_600,
             refresh_inactivity_secs: 90 * 24 * 3_600,
             mfa_required: false,
+            forge_signatures: false,
         }
     }
 }

@@ -330,6 +330,25 @@ async fn mfa_required_says_complete_mfa() {
     assert!(env.nothing_saved(), "nothing saved");
 }
 
+/// Issue 21: the ID token must verify against the keys the identity platform publishes; a
+/// token endpoint that hands out forged tokens (a rogue proxy, a broken emulator) connects nothing.
+#[tokio::test]
+async fn an_id_token_whose_signature_does_not_verify_connects_nothing() {
+    let mut env = Env::new(true).await;
+    env.sandbox
+        .handle()
+        .update_knobs(|k| k.forge_signatures = true);
+    let err = env
+        .connect(&Browser::default())
+        .await
+        .expect_err("a forged ID token must fail the sign-in");
+    assert!(
+        err.to_string().contains("signature does not verify"),
+        "the error says why: {err}"
+    );
+    assert!(env.nothing_saved(), "nothing saved after a forged token");
+}
+
 #[tokio::test]
 async fn a_guest_host_is_refused_with_an_explanation() {
     let mut env = Env::new(true).await;

@@ -286,7 +286,7 @@ pub fn issue_tokens(
         "appid": client_id, "oid": user_id, "tid": tenant_id, "upn": upn, "name": name,
         "scp": scp, "ver": "1.0", "uti": random_token(16),
     });
-    let access = jwt_shaped(&claims);
+    let access = jwt_shaped(&claims, st.knobs.forge_signatures);
     st.issued.push(("access_token", access.clone()));
     st.access_tokens.insert(
         access.clone(),
@@ -336,7 +336,7 @@ pub fn issue_tokens(
         if let Some(n) = nonce {
             id["nonce"] = json!(n);
         }
-        let id_token = jwt_shaped(&id);
+        let id_token = jwt_shaped(&id, st.knobs.forge_signatures);
         st.issued.push(("id_token", id_token.clone()));
         body["id_token"] = json!(id_token);
     }
@@ -368,8 +368,14 @@ fn pairwise_sub(client_id: &str, user_id: &str) -> String {
 /// A compact JWS signed RS256 with the sandbox's signing key (`kid` in the header). Should the
 /// key be unavailable (RSA generation failed), the token keeps the JWT shape with a random
 /// signature: Graph in the sandbox looks tokens up and still works; signature checks fail.
-fn jwt_shaped(claims: &Value) -> String {
+/// With the `forge_signatures` knob the signature is replaced by random bytes of the same size.
+fn jwt_shaped(claims: &Value, forge: bool) -> String {
     match crate::keys::SigningKey::shared() {
+        Ok(key) if forge => {
+            let signed = key.sign_jwt(claims);
+            let (input, _) = signed.rsplit_once('.').unwrap_or((&signed, ""));
+            format!("{input}.{}", random_token(256))
+        }
         Ok(key) => key.sign_jwt(claims),
         Err(_) => {
             let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
