@@ -11,7 +11,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -25,7 +24,7 @@ use crate::auth::tokens::{http_client, token_url, RefreshConfig, TokenManager, T
 use crate::auth::{AuthError, BrowserOpener, CancelToken, Cloud, RedirectSpec};
 use crate::error::{Error, ErrorCode};
 use crate::graph::users::{self, Me};
-use crate::graph::{GraphClient, StaticToken};
+use crate::graph::GraphClient;
 use crate::secret::Sensitive;
 use crate::store::audit_log::{self, AuditEntry};
 use crate::store::integration::{self as table, IntegrationRow};
@@ -256,17 +255,6 @@ fn with_consent_url(e: AuthError, flow: &FlowConfig) -> Error {
     }
 }
 
-/// The `tid` claim of the ID token. The token came straight from the token endpoint over TLS,
-/// so its claims may be read without checking the signature (OpenID Connect Core §3.1.3.7 6.).
-pub(crate) fn tid_from_id_token(id_token: Option<&Sensitive<String>>) -> Option<String> {
-    let payload = id_token?.expose().split('.').nth(1)?.to_string();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    v.get("tid")?.as_str().map(str::to_string)
-}
-
 /// The browser legs and the profile read. Nothing is stored.
 pub async fn sign_in(
     prepared: &PreparedConnect,
@@ -274,7 +262,6 @@ pub async fn sign_in(
     cancel: CancelToken,
     progress: &(dyn Fn(ConnectProgress) + Send + Sync),
 ) -> Result<SignedIn, Error> {
-    let http = http_client();
     let f = &prepared.flow;
     if prepared.approach == Approach::AdminConsent {
         flow::admin_consent(f, opener, cancel.clone(), progress)
@@ -282,32 +269,28 @@ pub async fn sign_in(
             .map_err(|e| with_consent_url(e, f))?;
         progress(ConnectProgress::AdminConsentGranted);
     }
-    let tokens = flow::sign_in(&http, f, opener, cancel, progress)
-        .await
-        .map_err(|e| with_consent_url(e, f))?;
-    if let Some(id) = tokens.id_token.as_ref() {
-        // The ID token must verify against the tenant's published keys (issue 21).
-        let (base, tenant) = (&f.endpoints.authority_base, &f.tenant);
-        crate::auth::id_token::verify(&http, base, tenant, &f.client_id, id).await?;
-    }
-    progress(ConnectProgress::ReadingProfile);
-    let graph = GraphClient::with_http(
-        http,
-        &f.endpoints.graph_base,
-        Arc::new(StaticToken(tokens.access_token.clone())),
-    );
-    let me = users::me(&graph).await?.value;
-    if me.is_guest() {
-        return Err(Error::invalid(
-            "host",
-            format!("{} is a guest account (#EXT#) in this tenant; the host must be a member account of the tenant, such as a dedicated 'Teams Scheduler' user — sign in with that account", me.user_principal_name),
-        ));
-    }
+    let crate::identity::Account {
+        tokens,
+        me,
+        tenant_id,
+    } = crate::identity::sign_in(
+        f,
+        opener,
+        cancel,
+        progress,
+        |e| with_consent_url(e, f),
+        |upn| {
+            Error::invalid(
+                "host",
+                format!("{upn} is a guest account (#EXT#) in this tenant; the host must be a member account of the tenant, such as a dedicated 'Teams Scheduler' user — sign in with that account"),
+            )
+        },
+    )
+    .await?;
     let refresh_token = tokens
         .refresh_token
         .clone()
         .ok_or(AuthError::NoRefreshToken)?;
-    let tenant_id = tid_from_id_token(tokens.id_token.as_ref()).unwrap_or_else(|| f.tenant.clone());
     Ok(SignedIn {
         approach: prepared.approach,
         cloud: prepared.cloud.clone(),
@@ -916,26 +899,6 @@ mod tests {
             none.state,
             ConnectionState::NotConnected,
             "no row: not connected"
-        );
-    }
-
-    #[test]
-    fn tid_is_read_from_the_id_token_payload() {
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let tok = format!(
-            "{}.{}.sig",
-            b64.encode("{}"),
-            b64.encode(r#"{"tid":"abc"}"#)
-        );
-        assert_eq!(
-            tid_from_id_token(Some(&Sensitive::new(tok))),
-            Some("abc".into()),
-            "tid claim read"
-        );
-        assert_eq!(
-            tid_from_id_token(Some(&Sensitive::new("garbage".into()))),
-            None,
-            "garbage tolerated"
         );
     }
 }

@@ -17,6 +17,7 @@ pub mod error;
 pub mod exports;
 pub mod graph;
 pub mod ics;
+pub mod identity;
 pub mod integration;
 pub mod meetings;
 pub mod membership;

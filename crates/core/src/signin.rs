@@ -40,7 +40,7 @@ use crate::auth::tokens::{http_client, token_url, RefreshConfig, TokenManager};
 use crate::auth::{AuthError, BrowserOpener, CancelToken, Cloud, RedirectSpec};
 use crate::error::Error;
 use crate::graph::users::{self, Me};
-use crate::graph::{GraphClient, StaticToken};
+use crate::graph::GraphClient;
 use crate::operators::{self, Operator};
 use crate::secret::Sensitive;
 use crate::store::integration as integration_table;
@@ -275,29 +275,17 @@ pub async fn sign_in(
     cancel: CancelToken,
     progress: &(dyn Fn(ConnectProgress) + Send + Sync),
 ) -> Result<SignedIn, Error> {
-    let http = http_client();
     let f = &prepared.flow;
-    let tokens = flow::sign_in(&http, f, opener, cancel, progress).await?;
-    if let Some(id) = tokens.id_token.as_ref() {
-        // The ID token must verify against the tenant's published keys (issue 21).
-        let (base, tenant) = (&f.endpoints.authority_base, &f.tenant);
-        crate::auth::id_token::verify(&http, base, tenant, &f.client_id, id).await?;
-    }
-    progress(ConnectProgress::ReadingProfile);
-    let graph = GraphClient::with_http(
-        http,
-        &f.endpoints.graph_base,
-        Arc::new(StaticToken(tokens.access_token.clone())),
-    );
-    let me = users::me(&graph).await?.value;
-    if me.is_guest() {
-        return Err(Error::Denied(format!(
-            "{} is a guest account (#EXT#) in this tenant; operators sign in with their member account of the tenant",
-            me.user_principal_name
-        )));
-    }
-    let tenant_id = crate::integration::tid_from_id_token(tokens.id_token.as_ref())
-        .unwrap_or_else(|| f.tenant.clone());
+    let crate::identity::Account {
+        tokens,
+        me,
+        tenant_id,
+    } = crate::identity::sign_in(f, opener, cancel, progress, Error::from, |upn| {
+        Error::Denied(format!(
+            "{upn} is a guest account (#EXT#) in this tenant; operators sign in with their member account of the tenant"
+        ))
+    })
+    .await?;
     Ok(SignedIn {
         cloud: prepared.cloud.clone(),
         flow: f.clone(),
