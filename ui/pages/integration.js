@@ -102,19 +102,22 @@ export async function render(root) {
     if (!progress.hidden) progress.scrollIntoView({ block: "nearest" });
   }
 
-  async function connect(approach) {
+  /** Runs a command that signs the host in (`cmd` with `args` and a progress channel) while the
+   *  page shows its steps; `onStep` sees every step first. Returns the command's result, or null
+   *  when it failed (the error is shown). */
+  async function signIn(cmd, args, onStep = () => {}) {
     error.textContent = "";
     busy(true, "Starting…");
     const ch = channel((p) => {
+      onStep(p);
       const f = PROGRESS_TEXT[p.kind];
       const t = document.getElementById("connect-progress-text");
       if (f && t) t.textContent = f(p);
     });
-    let ok = false;
+    let result = null;
     try {
-      await invoke("integration_connect", { input: input(approach), onProgress: ch });
+      result = await invoke(cmd, { ...args, onProgress: ch });
       busy(false, "Connected.");
-      ok = true;
       await refresh();
       statusCard.scrollIntoView({ block: "start" });
     } catch (e) {
@@ -123,24 +126,25 @@ export async function render(root) {
       await refresh();
     }
     refreshSession();
-    return ok;
+    return result;
   }
+
+  const connect = (approach) => signIn("integration_connect", { input: input(approach) });
 
   cancel.addEventListener("click", () => invoke("integration_cancel"));
   connectHost.addEventListener("click", () => connect("host_sign_in"));
   connectAdmin.addEventListener("click", () => connect("admin_consent"));
   explore.addEventListener("click", async () => {
-    error.textContent = "";
-    try {
-      const sb = await invoke("integration_sandbox_start");
-      fillSandbox(sb);
-      if (!(await connect("host_sign_in"))) return;
-      // Demo programs and participants, so every page has something to show (an empty store only).
-      const r = await invoke("integration_sandbox_prefill");
-      busy(false, r.skipped
-        ? `Connected to the sandbox tenant. No demo programs were added: ${r.skipped}.`
-        : `Connected to the sandbox tenant, with ${r.programs.length} demo programs and ${r.participants} participants: see Programs.`);
-    } catch (e) { error.textContent = errorText(e); }
+    // Start the embedded sandbox, connect to it (its facts fill the form) and add the demo
+    // programs and participants (an empty store only), all in the one command.
+    const r = await signIn("sandbox_explore", {}, (p) => {
+      if (p.kind === "sandbox_started") fillSandbox(p.sandbox);
+    });
+    if (!r) return;
+    const d = r.prefilled;
+    busy(false, d.skipped
+      ? `Connected to the sandbox tenant. No demo programs were added: ${d.skipped}.`
+      : `Connected to the sandbox tenant, with ${d.programs.length} demo programs and ${d.participants} participants: see Programs.`);
   });
   copy.addEventListener("click", async () => {
     await updateConsentUrl();

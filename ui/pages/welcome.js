@@ -62,18 +62,13 @@ export async function render(root) {
     busy("Starting the sandbox tenant…");
     cancel.hidden = true;
     try {
-      const sb = await invoke("integration_sandbox_start");
-      cancel.hidden = false;
-      await invoke("integration_connect", {
-        input: {
-          approach: "host_sign_in", cloud: "sandbox", sandbox_url: sb.base_url,
-          tenant: sb.tenant_id, client_id: sb.client_id, login_hint: sb.host_upn || null,
-        },
-        onProgress: channel((p) => { if (STEPS[p.kind]) say(STEPS[p.kind](p)); }),
+      const { prefilled: r } = await invoke("sandbox_explore", {
+        onProgress: channel((p) => {
+          if (p.kind === "sandbox_started") cancel.hidden = false;
+          else if (p.kind === "prefilling") { cancel.hidden = true; say("Adding demo programs and participants…"); }
+          else if (STEPS[p.kind]) say(STEPS[p.kind](p));
+        }),
       });
-      cancel.hidden = true;
-      say("Adding demo programs and participants…");
-      const r = await invoke("integration_sandbox_prefill");
       await refreshSession();
       if (r.skipped) {
         busy("");

@@ -1,6 +1,6 @@
 //! Integration page commands: status, the organization-wide approval URL, connect (with live
-//! progress over an `ipc::Channel`), cancel, remove, and the embedded sandbox tenant with its
-//! demo data.
+//! progress over an `ipc::Channel`), cancel and remove. The embedded sandbox tenant and its demo
+//! data live in `commands::sandbox`.
 //!
 //! Connect keeps the store lock only for `prepare` and `save`; the browser wait runs without it,
 //! and its cancel handle lives in [`AppState`] so the window can cancel. The browser is the
@@ -12,10 +12,8 @@ use tauri::ipc::Channel;
 use tauri::State;
 use tsched_core::access::{self, Action};
 use tsched_core::auth::{cancel_pair, BrowserOpener, Cloud, ConnectProgress};
-use tsched_core::demo::{self, Prefilled};
 use tsched_core::integration::{self, Approach, ConnectRequest, IntegrationStatus, Removed};
 use tsched_core::Error;
-use tsched_sandbox::{RunningSandbox, Sandbox, SandboxConfig};
 
 use super::{blank_none, CmdResult};
 use crate::state::{AppState, Via};
@@ -32,20 +30,7 @@ pub struct IntegrationPage {
     /// Why not, when not.
     pub denied_reason: Option<String>,
     /// The embedded sandbox, when one runs.
-    pub sandbox: Option<SandboxInfo>,
-}
-
-/// The embedded sandbox's facts, to fill the form.
-#[derive(Debug, Clone, Serialize)]
-pub struct SandboxInfo {
-    /// Base URL (authority base).
-    pub base_url: String,
-    /// Its tenant id.
-    pub tenant_id: String,
-    /// Its public client's id.
-    pub client_id: String,
-    /// Its host account.
-    pub host_upn: Option<String>,
+    pub sandbox: Option<super::sandbox::SandboxInfo>,
 }
 
 /// The connect form.
@@ -83,7 +68,7 @@ pub fn status_inner(state: &AppState) -> CmdResult<IntegrationPage> {
             access::decide(&who.subject, Action::IntegrationManage, None),
         ))
     })?;
-    let sandbox = state.sandbox().as_ref().map(sandbox_info);
+    let sandbox = state.sandbox().as_ref().map(super::sandbox::info);
     Ok(IntegrationPage {
         status,
         signing_in: state.signing_in(),
@@ -211,140 +196,13 @@ pub fn integration_remove(state: State<'_, AppState>) -> CmdResult<Removed> {
     remove_inner(&state)
 }
 
-fn sandbox_info(sb: &tsched_sandbox::RunningSandbox) -> SandboxInfo {
-    let h = sb.handle();
-    SandboxInfo {
-        base_url: sb.base_url().to_string(),
-        tenant_id: h.tenant_id(),
-        client_id: h.client_id(),
-        host_upn: h.host_upn(),
-    }
-}
-
-/// Starts the embedded sandbox tenant (a local emulator of Microsoft's sign-in and Graph, with
-/// every consent approved automatically) in the app's runtime, once; returns its facts so the
-/// window can connect to it.
-///
-/// Exploring connects the store to the sandbox, which is the integration's business: it needs
-/// the same role as connecting (a global admin, or anyone in setup mode).
-#[tauri::command]
-pub async fn integration_sandbox_start(state: State<'_, AppState>) -> CmdResult<SandboxInfo> {
-    sandbox_start_inner(&state).await
-}
-
-/// See [`integration_sandbox_start`].
-pub async fn sandbox_start_inner(state: &AppState) -> CmdResult<SandboxInfo> {
-    state.with_actor(|s, a| integration::authorize(s, a))?;
-    start_embedded_sandbox(state).await
-}
-
-/// Where a store that explored the embedded sandbox in an earlier run had it listening
-/// (`http://127.0.0.1:PORT`), so this run can bring it back at the same address. Only when the
-/// integration is connected to the very address the window's embedded sandbox had (recorded when
-/// it started): a sandbox a global admin connected to on purpose is never replaced.
-fn explored_port(state: &AppState) -> Option<u16> {
-    use tsched_core::store::integration as table;
-    let (row, embedded) = state
-        .with_store(|s| {
-            Ok((
-                table::get(s.conn())?,
-                table::setting(s.conn(), table::SETTING_EMBEDDED_SANDBOX)?,
-            ))
-        })
-        .ok()?;
-    let row = row?;
-    if row.cloud != "sandbox" || embedded.as_deref() != Some(row.authority_base.as_str()) {
-        return None;
-    }
-    let url = url::Url::parse(&row.authority_base).ok()?;
-    (url.host_str() == Some("127.0.0.1"))
-        .then_some(url.port())
-        .flatten()
-}
-
-/// Starts the embedded sandbox tenant once per run: at the address an earlier run of this store
-/// used when it is free (so the stored connection and sign-ins work again), else anywhere (the
-/// explore path then connects the store to the new address).
-pub async fn start_embedded_sandbox(state: &AppState) -> CmdResult<SandboxInfo> {
-    if let Some(sb) = state.sandbox().as_ref() {
-        return Ok(sandbox_info(sb));
-    }
-    let again = match explored_port(state) {
-        Some(port) => spawn_at(port).await.ok(),
-        None => None,
-    };
-    let sb = match again {
-        Some(sb) => sb,
-        None => Sandbox::spawn(embedded_config())
-            .await
-            .map_err(|e| Error::Conflict(format!("the sandbox tenant could not start: {e}")))?,
-    };
-    let base = sb.base_url().to_string();
-    state.with_store(|s| {
-        Ok(tsched_core::store::integration::put_setting(
-            s.conn(),
-            tsched_core::store::integration::SETTING_EMBEDDED_SANDBOX,
-            &base,
-        )?)
-    })?;
-    let mut slot = state.sandbox();
-    let info = sandbox_info(slot.get_or_insert(sb));
-    Ok(info)
-}
-
-fn embedded_config() -> SandboxConfig {
-    SandboxConfig {
-        auto_consent: true,
-        ..Default::default()
-    }
-}
-
-async fn spawn_at(port: u16) -> Result<RunningSandbox, tsched_sandbox::SandboxError> {
-    Sandbox::spawn(SandboxConfig {
-        bind: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-        ..embedded_config()
-    })
-    .await
-}
-
-/// Before a sign-in to a store that explored the embedded sandbox: bring it back at its stored
-/// address (a sandbox lives only as long as the app run that started it). When another program
-/// — perhaps another local user's — holds that address, the sign-in is refused: it would
-/// otherwise go to whatever answers there.
-pub async fn revive_explored_sandbox(state: &AppState) -> CmdResult<()> {
-    if state.sandbox().is_some() {
-        return Ok(());
-    }
-    let Some(port) = explored_port(state) else {
-        return Ok(());
-    };
-    let sb = spawn_at(port).await.map_err(|e| {
-        Error::Conflict(format!(
-            "the sandbox tenant this store explored cannot come back at 127.0.0.1:{port}, because another program holds that address ({e}); a sign-in there would go to that program. Close it, or explore the sandbox again from the Integration page"
-        ))
-    })?;
-    state.sandbox().get_or_insert(sb);
-    Ok(())
-}
-
-/// Pre-fills a store connected to the sandbox tenant with the demo programs and participants
-/// (`tsched_core::demo`): only into an empty store, never into one connected to a real tenant.
-pub fn sandbox_prefill_inner(state: &AppState) -> CmdResult<Prefilled> {
-    Ok(state.with_actor(demo::prefill)?)
-}
-
-/// See [`sandbox_prefill_inner`]; the explore path calls it once the sandbox is connected.
-#[tauri::command(async)]
-pub fn integration_sandbox_prefill(state: State<'_, AppState>) -> CmdResult<Prefilled> {
-    sandbox_prefill_inner(&state)
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
     use tsched_core::auth::{AuthError, FnOpener, MemoryTokenStore};
+    use tsched_sandbox::{Sandbox, SandboxConfig};
 
     use super::*;
 
@@ -468,121 +326,5 @@ mod tests {
             integration::ConnectionState::NotConnected,
             "nothing was saved"
         );
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_track_admin_cannot_start_the_embedded_sandbox() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let state = AppState::with(
-            Some(dir.path().to_path_buf()),
-            None,
-            Arc::new(MemoryTokenStore::default()),
-        );
-        state
-            .with_store(|s| {
-                let local = tsched_core::Actor::local();
-                let add = |s: &mut tsched_core::Store, a: &tsched_core::Actor, upn: &str| {
-                    tsched_core::operators::add(
-                        s,
-                        a,
-                        tsched_core::operators::NewOperator {
-                            upn: upn.into(),
-                            display_name: String::new(),
-                        },
-                    )
-                };
-                add(s, &local, "admin@x.example")?;
-                let admin = tsched_core::Actor::operator("admin@x.example");
-                add(s, &admin, "support@x.example")?;
-                tsched_core::operators::grant(
-                    s,
-                    &admin,
-                    "support@x.example",
-                    tsched_core::access::Role::Support,
-                    None,
-                )?;
-                Ok(())
-            })
-            .expect("roster");
-        state.set_operator("support@x.example".into(), Via::SignIn);
-        let err = sandbox_start_inner(&state)
-            .await
-            .expect_err("exploring is the integration's business");
-        assert_eq!(err.code, "denied", "{err:?}");
-        assert!(state.sandbox().is_none(), "no sandbox was started");
-        state.set_operator("admin@x.example".into(), Via::SignIn);
-        sandbox_start_inner(&state)
-            .await
-            .expect("a global admin may explore");
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_sign_in_is_refused_when_another_program_holds_the_explored_sandbox_address() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let state = AppState::with(
-            Some(dir.path().to_path_buf()),
-            None,
-            Arc::new(MemoryTokenStore::default()),
-        );
-        // Another local user's program listens where this store's sandbox used to be.
-        let squatter = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let base = format!("http://{}", squatter.local_addr().expect("addr"));
-        state
-            .with_store(|s| {
-                let now = tsched_core::time::now_db();
-                tsched_core::store::integration::put(
-                    s.conn(),
-                    &tsched_core::store::integration::IntegrationRow {
-                        cloud: "sandbox".into(),
-                        authority_base: base.clone(),
-                        graph_base: format!("{base}/v1.0"),
-                        tenant_id: "00000000-0000-0000-0000-000000000001".into(),
-                        client_id: "00000000-0000-0000-0000-000000000002".into(),
-                        host_object_id: "h".into(),
-                        host_upn: "host@x.example".into(),
-                        host_display_name: String::new(),
-                        granted_scopes: String::new(),
-                        state: "connected".into(),
-                        attention_reason: None,
-                        connected_at: now,
-                        connected_by: None,
-                        last_refresh_at: None,
-                        removed_at: None,
-                    },
-                )?;
-                // It was the window's embedded sandbox ("explore").
-                tsched_core::store::integration::put_setting(
-                    s.conn(),
-                    tsched_core::store::integration::SETTING_EMBEDDED_SANDBOX,
-                    &base,
-                )?;
-                Ok(())
-            })
-            .expect("row");
-        let err = revive_explored_sandbox(&state)
-            .await
-            .expect_err("the stored address is held by someone else");
-        assert!(
-            err.message.contains("another program holds that address"),
-            "says why and what to do: {err:?}"
-        );
-        assert!(
-            state.sandbox().is_none(),
-            "no sandbox started elsewhere behind the stored address's back"
-        );
-        // A sandbox the admin connected to on purpose (not the embedded one) is left alone.
-        state
-            .with_store(|s| {
-                Ok(tsched_core::store::integration::put_setting(
-                    s.conn(),
-                    tsched_core::store::integration::SETTING_EMBEDDED_SANDBOX,
-                    "http://127.0.0.1:1",
-                )?)
-            })
-            .expect("setting");
-        revive_explored_sandbox(&state)
-            .await
-            .expect("nothing to revive for an external sandbox");
-        assert!(state.sandbox().is_none(), "and nothing was started");
     }
 }

@@ -16,6 +16,7 @@ pub mod members;
 pub mod names;
 pub mod operators;
 pub mod programs;
+pub mod sandbox;
 pub mod session;
 pub mod welcome;
 pub mod work;

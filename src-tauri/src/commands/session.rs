@@ -63,7 +63,7 @@ pub async fn session_sign_in(
     let progress = move |p: ConnectProgress| {
         let _ = on_progress.send(p);
     };
-    super::integration::revive_explored_sandbox(&state).await?;
+    super::sandbox::revive_explored_sandbox(&state).await?;
     let browser = super::system_browser();
     sign_in_inner(
         &state,

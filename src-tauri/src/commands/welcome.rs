@@ -69,8 +69,7 @@ mod tests {
     fn prefill_is_refused_in_the_window_until_the_sandbox_is_connected() {
         let dir = tempfile::tempdir().expect("tempdir");
         let st = state(dir.path(), None);
-        let err = super::super::integration::sandbox_prefill_inner(&st)
-            .expect_err("no tenant is connected");
+        let err = super::super::sandbox::prefill_inner(&st).expect_err("no tenant is connected");
         assert_eq!(err.code, "conflict", "a clear, stable code: {err:?}");
         assert!(
             err.message.contains("sandbox tenant"),
