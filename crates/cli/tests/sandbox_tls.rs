@@ -99,6 +99,25 @@ async fn connect_over_tls_redeems_the_code_when_the_sandbox_ca_is_trusted() {
     );
     if std::env::var("TSCHED_TEST_SECRET_SERVICE").as_deref() == Ok("1") {
         assert!(out.status.success(), "connect succeeds: {stderr}");
+        // Later runs reach identity and Graph over TLS with the same CA.
+        let data = dir.path().join("data");
+        let status = tokio::task::spawn_blocking(move || {
+            tsched(
+                &data,
+                "true",
+                Some(&ca),
+                &["integration", "check", "--json"],
+            )
+        })
+        .await
+        .expect("join");
+        let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap_or_else(|_| {
+            panic!(
+                "check answers JSON: {}",
+                String::from_utf8_lossy(&status.stderr)
+            )
+        });
+        assert_eq!(json["state"], "connected", "check over TLS: {json}");
     } else {
         assert_eq!(
             out.status.code(),
