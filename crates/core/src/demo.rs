@@ -138,7 +138,7 @@ pub fn prefill(store: &mut Store, actor: &Actor) -> Result<Prefilled, Error> {
     store.write(|tx| {
         let who = access::require(tx, actor, Action::ProgramCreate, None)?;
         require_sandbox(tx)?;
-        let existing: i64 = tx.query_row("SELECT COUNT(*) FROM programs", [], |r| r.get(0))?;
+        let existing = crate::store::programs::count(tx)?;
         if existing > 0 {
             return Ok(Prefilled {
                 programs: Vec::new(),
@@ -219,9 +219,9 @@ pub fn prefill(store: &mut Store, actor: &Actor) -> Result<Prefilled, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::audit_log;
     use crate::error::ErrorCode;
     use crate::programs::{ListQuery, NewProgram};
+    use crate::store::audit_log;
     use crate::store::audit_log::AuditFilter;
     use crate::store::integration::{self as integration_table, IntegrationRow};
 

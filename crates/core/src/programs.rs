@@ -9,7 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 use serde::Serialize;
 use serde_json::json;
 
@@ -124,13 +124,7 @@ pub const REASON_CLOUD: &str = "Teams online meetings are not offered in this cl
 /// Reads the `integration` row (owned by the integration module; only `state` and `cloud` are
 /// read here) and says whether Teams video calls are available.
 pub fn teams_availability(conn: &Connection) -> Result<TeamsAvailability, Error> {
-    let row: Option<(String, String, Option<String>)> = conn
-        .query_row(
-            "SELECT state, cloud, attention_reason FROM integration WHERE id = 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
+    let row = crate::store::integration::get(conn)?.map(|r| (r.state, r.cloud, r.attention_reason));
     let reason = match row {
         None => Some(REASON_NOT_CONNECTED.to_string()),
         Some((state, _, _)) if state == "removed" => Some(REASON_REMOVED.to_string()),
@@ -603,8 +597,8 @@ pub fn show(store: &Store, actor: &Actor, code: &str) -> Result<ProgramView, Err
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::audit_log;
     use crate::error::ErrorCode;
+    use crate::store::audit_log;
 
     fn add_named(store: &mut Store, name: &str, code: Option<&str>) -> Result<ProgramView, Error> {
         add(

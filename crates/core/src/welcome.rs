@@ -10,7 +10,6 @@
 //! every other setting. This module reads the other tables only to count; it changes nothing but
 //! that one setting.
 
-use rusqlite::Connection;
 use serde::Serialize;
 use serde_json::json;
 
@@ -53,20 +52,13 @@ pub struct Welcome {
     pub facts: Facts,
 }
 
-fn exists(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
-    // `table` is one of the fixed names below, never input.
-    conn.query_row(&format!("SELECT EXISTS (SELECT 1 FROM {table})"), [], |r| {
-        r.get(0)
-    })
-}
-
 /// Reads the facts and decides. Reads only; needs no actor (the page shows nothing private).
 pub fn status(store: &Store) -> Result<Welcome, Error> {
     let conn = store.conn();
     let facts = Facts {
-        has_programs: exists(conn, "programs")?,
-        has_operators: exists(conn, "operators")?,
-        ever_connected: exists(conn, "integration")?,
+        has_programs: crate::store::programs::any(conn)?,
+        has_operators: crate::store::operators::count(conn)? > 0,
+        ever_connected: crate::store::integration::ever_connected(conn)?,
         dismissed: crate::store::integration::setting(conn, SETTING_DISMISSED)?.is_some(),
     };
     Ok(Welcome {
@@ -102,8 +94,8 @@ pub fn dismiss(store: &mut Store, actor: &Actor) -> Result<bool, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::audit_log;
     use crate::programs::{self, NewProgram};
+    use crate::store::audit_log;
     use crate::store::audit_log::AuditFilter;
 
     fn audit_actions(store: &Store) -> Vec<String> {

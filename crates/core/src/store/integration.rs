@@ -138,6 +138,13 @@ pub fn mark_removed(conn: &Connection, at: &str) -> rusqlite::Result<usize> {
 /// this store ("explore"): only a store connected to exactly that address revives it.
 pub const SETTING_EMBEDDED_SANDBOX: &str = "sandbox.embedded_url";
 
+/// Whether the store was ever connected (a row exists, removed or not).
+pub fn ever_connected(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT EXISTS (SELECT 1 FROM integration)", [], |r| {
+        r.get(0)
+    })
+}
+
 pub use super::settings::{get as setting, put as put_setting};
 
 #[cfg(test)]

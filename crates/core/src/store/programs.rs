@@ -283,6 +283,16 @@ fn escape_like(s: &str) -> String {
     out
 }
 
+/// Whether any program exists (archived ones included).
+pub fn any(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT EXISTS (SELECT 1 FROM programs)", [], |r| r.get(0))
+}
+
+/// How many programs exist (archived ones included).
+pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT COUNT(*) FROM programs", [], |r| r.get(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
