@@ -161,6 +161,22 @@ mod tests {
     }
 
     #[test]
+    fn signing_a_token_takes_well_under_ten_milliseconds() {
+        let key = SigningKey::shared().expect("key generation works");
+        let claims = json!({"sub": "x", "scp": "User.Read OnlineMeetings.ReadWrite"});
+        let t = std::time::Instant::now();
+        for _ in 0..100 {
+            let _ = key.sign_jwt(&claims);
+        }
+        let each = t.elapsed() / 100;
+        eprintln!("RS256 signing took {each:?} per token");
+        assert!(
+            each < std::time::Duration::from_millis(10),
+            "token issuance must stay cheap for the throughput bench: {each:?}"
+        );
+    }
+
+    #[test]
     fn key_generation_takes_under_ten_seconds_even_in_debug() {
         let t = std::time::Instant::now();
         let _k = SigningKey::generate().expect("key generation works");
