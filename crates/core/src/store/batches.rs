@@ -7,6 +7,119 @@ use serde::Serialize;
 
 use super::page::{self, Page, PageError, PageQuery};
 
+/// Lifecycle of a batch, stored as its snake_case name (the one mapping: [`BatchState::as_str`]
+/// and [`BatchState::parse`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BatchState {
+    /// Stored, nothing sent yet.
+    Planned,
+    /// A run is sending its items (or was, when it was killed).
+    Running,
+    /// Stopped until a person acts (e.g. "reconnect the host").
+    Paused,
+    /// Cancelled: no new item is sent.
+    Cancelled,
+    /// Every item reached an end state.
+    Completed,
+}
+
+impl BatchState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Planned => "planned",
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Cancelled => "cancelled",
+            Self::Completed => "completed",
+        }
+    }
+
+    /// The state a stored name stands for (`None` for a name this build does not know).
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::Planned,
+            Self::Running,
+            Self::Paused,
+            Self::Cancelled,
+            Self::Completed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+
+    /// Whether `batch resume` has work to do: not finished and not cancelled.
+    pub fn resumable(self) -> bool {
+        matches!(self, Self::Planned | Self::Running | Self::Paused)
+    }
+}
+
+impl std::fmt::Display for BatchState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Lifecycle of a batch item, stored as its snake_case name (the one mapping:
+/// [`ItemState::as_str`] and [`ItemState::parse`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ItemState {
+    /// Waiting to be sent.
+    Queued,
+    /// Sent, answer not recorded.
+    InFlight,
+    /// The meeting exists.
+    Done,
+    /// Given up.
+    Failed,
+    /// Never sent (cancelled).
+    Cancelled,
+    /// Created, then deleted by `cancel --undo`.
+    Undone,
+}
+
+impl ItemState {
+    /// Every state, in the order front ends list them.
+    pub const ALL: [Self; 6] = [
+        Self::Queued,
+        Self::InFlight,
+        Self::Done,
+        Self::Failed,
+        Self::Cancelled,
+        Self::Undone,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::InFlight => "in_flight",
+            Self::Done => "done",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Undone => "undone",
+        }
+    }
+
+    /// The state a stored name stands for (`None` for a name this build does not know).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// Whether an executor still has to send it (`in_flight` ones of a dead run included).
+    pub fn pending(self) -> bool {
+        matches!(self, Self::Queued | Self::InFlight)
+    }
+}
+
+impl std::fmt::Display for ItemState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A batch with its item counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BatchRow {
@@ -41,7 +154,12 @@ pub struct BatchRow {
 impl BatchRow {
     /// Whether `batch resume` has work to do: not finished and not cancelled.
     pub fn resumable(&self) -> bool {
-        matches!(self.state.as_str(), "planned" | "running" | "paused")
+        self.lifecycle().is_some_and(BatchState::resumable)
+    }
+
+    /// The stored `state` as a [`BatchState`] (`None` for a name this build does not know).
+    pub fn lifecycle(&self) -> Option<BatchState> {
+        BatchState::parse(&self.state)
     }
 }
 
@@ -91,6 +209,13 @@ pub struct ItemRow {
     pub attempts: u32,
     /// Last change (UTC).
     pub updated_at: String,
+}
+
+impl ItemRow {
+    /// The stored `state` as an [`ItemState`] (`None` for a name this build does not know).
+    pub fn lifecycle(&self) -> Option<ItemState> {
+        ItemState::parse(&self.state)
+    }
 }
 
 /// Inserts a batch in state `planned`; returns its id.
@@ -145,7 +270,7 @@ pub fn live_item(conn: &Connection, external_id: &str) -> rusqlite::Result<Optio
 pub fn set_state(
     conn: &Connection,
     id: i64,
-    state: &str,
+    state: BatchState,
     reason: Option<&str>,
     finished: bool,
     now: &str,
@@ -154,16 +279,19 @@ pub fn set_state(
         "UPDATE batches SET state = ?2, pause_reason = ?3, updated_at = ?4,
            finished_at = CASE WHEN ?5 THEN ?4 ELSE finished_at END
          WHERE id = ?1",
-        params![id, state, reason, now, finished],
+        params![id, state.as_str(), reason, now, finished],
     )
 }
 
-/// The state of a batch (cheap: polled while running to notice a cancel).
-pub fn state(conn: &Connection, id: i64) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT state FROM batches WHERE id = ?1", [id], |r| {
-        r.get(0)
-    })
-    .optional()
+/// The state of a batch (cheap: polled while running to notice a cancel); `None` when there is
+/// no such batch or its state is a name this build does not know.
+pub fn state(conn: &Connection, id: i64) -> rusqlite::Result<Option<BatchState>> {
+    let name: Option<String> = conn
+        .query_row("SELECT state FROM batches WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(name.as_deref().and_then(BatchState::parse))
 }
 
 fn batch_from(r: &Row<'_>) -> rusqlite::Result<BatchRow> {
@@ -309,14 +437,14 @@ impl Counts {
     fn add(&mut self, state: &str, n: i64) {
         let n = u64::try_from(n).unwrap_or(0);
         self.total += n;
-        match state {
-            "queued" => self.queued = n,
-            "in_flight" => self.in_flight = n,
-            "done" => self.done = n,
-            "failed" => self.failed = n,
-            "cancelled" => self.cancelled = n,
-            "undone" => self.undone = n,
-            _ => {}
+        match ItemState::parse(state) {
+            Some(ItemState::Queued) => self.queued = n,
+            Some(ItemState::InFlight) => self.in_flight = n,
+            Some(ItemState::Done) => self.done = n,
+            Some(ItemState::Failed) => self.failed = n,
+            Some(ItemState::Cancelled) => self.cancelled = n,
+            Some(ItemState::Undone) => self.undone = n,
+            None => {}
         }
     }
 }
@@ -345,13 +473,13 @@ const ITEM_COLS: &str = "batch_id, line, external_id, row_json, state, graph_id,
 pub fn items(
     conn: &Connection,
     batch_id: i64,
-    state: Option<&str>,
+    state: Option<ItemState>,
 ) -> rusqlite::Result<Vec<ItemRow>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {ITEM_COLS} FROM batch_items
          WHERE batch_id = ?1 AND (?2 IS NULL OR state = ?2) ORDER BY line"
     ))?;
-    let rows = stmt.query_map(params![batch_id, state], item_from)?;
+    let rows = stmt.query_map(params![batch_id, state.map(ItemState::as_str)], item_from)?;
     rows.collect()
 }
 
@@ -533,6 +661,35 @@ pub fn mark_undone(
 mod tests {
     use super::*;
     use crate::store::Store;
+
+    #[test]
+    fn every_state_maps_to_its_stored_name_and_back() {
+        for s in ItemState::ALL {
+            assert_eq!(
+                ItemState::parse(s.as_str()),
+                Some(s),
+                "item state {s} must read back from its stored name"
+            );
+        }
+        for s in [
+            BatchState::Planned,
+            BatchState::Running,
+            BatchState::Paused,
+            BatchState::Cancelled,
+            BatchState::Completed,
+        ] {
+            assert_eq!(
+                BatchState::parse(s.as_str()),
+                Some(s),
+                "batch state {s} must read back from its stored name"
+            );
+        }
+        assert_eq!(
+            (ItemState::InFlight.as_str(), BatchState::parse("bogus")),
+            ("in_flight", None),
+            "stored names are snake_case and an unknown name is no state"
+        );
+    }
 
     #[test]
     fn resume_bookkeeping_requeues_in_flight_and_counts_by_state() {

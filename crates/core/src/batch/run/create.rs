@@ -1,0 +1,135 @@
+//! Storing a planned batch ([`create`]: the batch and all its items in one transaction, before
+//! the first request) and the one-call path that validates, stores and runs a file ([`run`]).
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::executor::execute;
+use super::{now_db, RunOptions, RunOutcome, Transport};
+use crate::access::{self, Action};
+use crate::actor::Actor;
+use crate::batch::plan::{self, Plan, PlanOptions};
+use crate::batch::BatchEvent;
+use crate::error::Error;
+use crate::graph::GraphClient;
+use crate::store::audit_log::{self, AuditEntry};
+use crate::store::batches as table;
+use crate::store::Store;
+
+/// Stores a planned batch: the batch row, one `queued` item per ready row and an audit entry,
+/// all in one transaction, before anything is sent. Refuses a plan with rejected rows unless
+/// `skip_rejected`, and a plan with no ready row.
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, source = %source_name))]
+pub fn create(
+    store: &mut Store,
+    actor: &Actor,
+    source_name: &str,
+    bytes: &[u8],
+    plan: &Plan,
+    opts: &RunOptions,
+) -> Result<i64, Error> {
+    if !plan.file_problems.is_empty() {
+        return Err(Error::Invalid {
+            field: "file",
+            reason: plan
+                .file_problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        });
+    }
+    if plan.summary.rejected > 0 && !opts.skip_rejected {
+        return Err(Error::invalid(
+            "file",
+            format!(
+                "{} of {} rows are not ready (see `tsched batch validate`); fix them, or pass --skip-rejected to create only the {} ready rows",
+                plan.summary.rejected, plan.summary.rows, plan.summary.ready
+            ),
+        ));
+    }
+    if plan.summary.ready == 0 {
+        return Err(Error::invalid("file", "no row is ready; nothing to create"));
+    }
+    use sha2::Digest;
+    let sha = hex(&sha2::Sha256::digest(bytes));
+    let uid = uuid::Uuid::new_v4().to_string();
+    store.write(|tx| -> Result<i64, Error> {
+        let who = access::resolve(tx, actor)?;
+        let now = now_db();
+        let codes: std::collections::BTreeSet<String> =
+            plan.ready().map(|m| m.program.clone()).collect();
+        let codes: Vec<String> = codes.into_iter().collect();
+        let id = table::insert(
+            tx,
+            &uid,
+            source_name,
+            &sha,
+            opts.concurrency as i64,
+            &codes,
+            &who.label,
+            &now,
+        )?;
+        let mut programs = std::collections::BTreeSet::new();
+        for m in plan.ready() {
+            // Re-checked inside the write lock: another batch may have taken the meeting meanwhile.
+            access::require(tx, actor, Action::BatchesManage, Some(&m.program))?;
+            if let Some((b, l)) = table::live_item(tx, &m.external_id)? {
+                return Err(Error::Conflict(format!(
+                    "line {}: this meeting is already scheduled by batch {b} (line {l})",
+                    m.line
+                )));
+            }
+            let row_json =
+                serde_json::to_string(m).map_err(|e| Error::invalid("row", e.to_string()))?;
+            table::insert_item(tx, id, m.line, &m.external_id, &row_json, &now)?;
+            programs.insert(m.program.clone());
+        }
+        audit_log::append(
+            tx,
+            &AuditEntry {
+                operator: &who.label,
+                real_actor: who.real_actor.as_deref(),
+                action: "batch.create",
+                target: &format!("batch:{id}"),
+                program_code: if programs.len() == 1 {
+                    programs.iter().next().map(String::as_str)
+                } else {
+                    None
+                },
+                after: Some(json!({
+                    "uid": uid, "source": source_name, "sha256": sha,
+                    "rows": plan.summary.rows, "ready": plan.summary.ready,
+                    "rejected": plan.summary.rejected, "programs": programs,
+                })),
+                ..Default::default()
+            },
+        )?;
+        Ok(id)
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Validates, stores and runs a file (`tsched batch run`). Refuses (nothing stored) when rows
+/// are rejected, unless `opts.skip_rejected`.
+#[allow(clippy::too_many_arguments)]
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, source = %source_name))]
+pub async fn run(
+    store: &mut Store,
+    graph: &GraphClient,
+    transport: Arc<dyn Transport>,
+    actor: &Actor,
+    source_name: &str,
+    bytes: &[u8],
+    plan_opts: &PlanOptions,
+    opts: &RunOptions,
+    progress: &(dyn Fn(BatchEvent) + Send + Sync),
+) -> Result<RunOutcome, Error> {
+    let (_, plan) = plan::validate(store, Some(graph), actor, bytes, plan_opts).await?;
+    let id = create(store, actor, source_name, bytes, &plan, opts)?;
+    execute(store, transport, actor, id, opts, progress).await
+}

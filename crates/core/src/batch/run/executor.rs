@@ -1,0 +1,602 @@
+//! The executor: runs every queued item of a batch to an end state (or until a cancel or a
+//! pause), with at most `concurrency` requests in flight under the rate controller, and records
+//! every answer as it comes. Idempotent and restartable at any instant: a resume requeues what a
+//! dead run left in flight, and the `externalId` makes `createOrGet` return a meeting that was
+//! already made.
+//!
+//! The loop is an [`Executor`]: one small step per job (release due retries, send what the
+//! rate allows, record an answer, tick), each a method over the state the loop keeps.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::task::JoinSet;
+
+use super::{load, now_db, require_programs, rows_of, Attempt, RunOptions, RunOutcome, Transport};
+use crate::access;
+use crate::actor::Actor;
+use crate::batch::rate::{backoff, RateController};
+use crate::batch::{BatchEvent, MeetingRow};
+use crate::error::Error;
+use crate::store::audit_log::{self, AuditEntry};
+use crate::store::batches::{self as table, BatchRow, BatchState, ItemState};
+use crate::store::Store;
+
+/// Finishes an interrupted, paused or planned batch (`tsched batch resume ID`).
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, batch = id))]
+pub async fn resume(
+    store: &mut Store,
+    transport: Arc<dyn Transport>,
+    actor: &Actor,
+    id: i64,
+    opts: &RunOptions,
+    progress: &(dyn Fn(BatchEvent) + Send + Sync),
+) -> Result<RunOutcome, Error> {
+    execute(store, transport, actor, id, opts, progress).await
+}
+
+/// Records a created meeting in the `meetings` table (shared with single meetings, so lists,
+/// ICS exports and reschedules see batch meetings too); returns its row id.
+fn record_meeting(
+    tx: &rusqlite::Connection,
+    batch_id: i64,
+    row: &MeetingRow,
+    graph_id: &str,
+    join_web_url: &str,
+    created_by: &str,
+    now: &str,
+) -> Result<i64, Error> {
+    use crate::store::meetings as mt;
+    let start = crate::time::to_db(row.start_utc);
+    let end = crate::time::to_db(row.end_utc);
+    let id = match mt::by_external_id(tx, &row.external_id)? {
+        Some(m) => m.id,
+        None => {
+            let program =
+                crate::store::programs::by_code(tx, &row.program)?.ok_or(Error::NotFound {
+                    what: "program",
+                    key: row.program.clone(),
+                })?;
+            let attendees: Vec<mt::AttendeeRow> = row
+                .attendees
+                .iter()
+                .map(|a| mt::AttendeeRow {
+                    address: a.upn.to_lowercase(),
+                    upn: Some(a.upn.clone()),
+                    object_id: Some(a.user_id.clone()),
+                    display_name: None,
+                })
+                .collect();
+            mt::insert_pending(
+                tx,
+                &mt::NewRow {
+                    external_id: &row.external_id,
+                    program_id: program.id,
+                    batch_id: Some(batch_id),
+                    subject: &row.subject,
+                    start_utc: &start,
+                    end_utc: &end,
+                    time_zone: &row.time_zone,
+                    created_by,
+                    now,
+                },
+                &attendees,
+            )?
+        }
+    };
+    let host = crate::store::integration::get(tx)?.map(|r| r.host_upn);
+    mt::mark_created(
+        tx,
+        id,
+        &mt::Confirmed {
+            graph_id,
+            join_web_url: (!join_web_url.is_empty()).then_some(join_web_url),
+            join_meeting_id: None,
+            passcode: None,
+            organizer_upn: host.as_deref(),
+            start_utc: &start,
+            end_utc: &end,
+        },
+        now,
+    )?;
+    Ok(id)
+}
+
+/// One answered attempt, handed back by its request task.
+struct Inflight {
+    line: u64,
+    sent_at: Instant,
+    attempt: Attempt,
+}
+
+/// The executor: runs every queued item of batch `id` to an end state (or until a cancel or a
+/// pause). Idempotent and restartable at any instant.
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, batch = id))]
+pub async fn execute(
+    store: &mut Store,
+    transport: Arc<dyn Transport>,
+    actor: &Actor,
+    id: i64,
+    opts: &RunOptions,
+    progress: &(dyn Fn(BatchEvent) + Send + Sync),
+) -> Result<RunOutcome, Error> {
+    let mut run = Executor::start(store, transport, actor, id, opts, progress)?;
+    run.drive().await?;
+    run.finish()
+}
+
+/// Why the executor stops scheduling new attempts (both can hold: a pause wins the end state,
+/// a cancel still cancels the queued items).
+#[derive(Debug, Default)]
+struct Halt {
+    /// The batch was cancelled (here or in another process).
+    cancelled: bool,
+    /// The host must reconnect first (the reason).
+    pause: Option<String>,
+}
+
+impl Halt {
+    fn any(&self) -> bool {
+        self.cancelled || self.pause.is_some()
+    }
+}
+
+/// The running state of one execution: the queues, the requests in flight and the figures.
+struct Executor<'a> {
+    store: &'a mut Store,
+    transport: Arc<dyn Transport>,
+    id: i64,
+    who: access::Resolved,
+    opts: &'a RunOptions,
+    progress: &'a (dyn Fn(BatchEvent) + Send + Sync),
+    rate: RateController,
+    /// The stored row of every line still to send.
+    by_line: HashMap<u64, MeetingRow>,
+    /// Lines to send now, in order.
+    ready: VecDeque<u64>,
+    /// Lines waiting out a transient failure's backoff, by due time.
+    delayed: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// Transient failures per line.
+    transient: HashMap<u64, u32>,
+    /// Attempts per line in this run.
+    attempts: HashMap<u64, u32>,
+    set: JoinSet<Inflight>,
+    halt: Halt,
+    done: u64,
+    failed: u64,
+    /// When recent items were done (the last 5 s), for the achieved rate.
+    done_times: VecDeque<Instant>,
+    requests: u64,
+    started_wall: Instant,
+    next_tick: Instant,
+}
+
+impl<'a> Executor<'a> {
+    /// Checks the batch may run, requeues what a dead run left in flight, marks it running
+    /// (audited) and emits `Started`.
+    fn start(
+        store: &'a mut Store,
+        transport: Arc<dyn Transport>,
+        actor: &Actor,
+        id: i64,
+        opts: &'a RunOptions,
+        progress: &'a (dyn Fn(BatchEvent) + Send + Sync),
+    ) -> Result<Self, Error> {
+        let batch = load(store, id)?;
+        if !batch.resumable() {
+            return Err(Error::Conflict(format!(
+                "batch {id} is {}; there is nothing to resume",
+                batch.state
+            )));
+        }
+        let all = table::items(store.conn(), id, None)?;
+        let all_rows = rows_of(&all)?;
+        let who = require_programs(store, actor, &all_rows)?;
+        let started_wall = Instant::now();
+        let counts = mark_running(store, &who, id)?;
+        let mut by_line: HashMap<u64, MeetingRow> = HashMap::new();
+        let mut ready: VecDeque<u64> = VecDeque::new();
+        for (item, row) in all.iter().zip(all_rows) {
+            if item.lifecycle().is_some_and(ItemState::pending) {
+                ready.push_back(item.line);
+                by_line.insert(item.line, row);
+            }
+        }
+        progress(BatchEvent::Started {
+            batch: id,
+            total: counts.total,
+            queued: ready.len() as u64,
+            already_done: counts.done,
+        });
+        Ok(Self {
+            store,
+            transport,
+            id,
+            who,
+            opts,
+            progress,
+            rate: RateController::new(opts.rate, Instant::now()),
+            by_line,
+            ready,
+            delayed: BinaryHeap::new(),
+            transient: HashMap::new(),
+            attempts: HashMap::new(),
+            set: JoinSet::new(),
+            halt: Halt::default(),
+            done: counts.done,
+            failed: counts.failed,
+            done_times: VecDeque::new(),
+            requests: 0,
+            started_wall,
+            next_tick: Instant::now() + opts.tick,
+        })
+    }
+
+    /// The loop: send, wait for an answer or the next wake-up, record, tick; until nothing is
+    /// left or a halt has drained the requests in flight.
+    async fn drive(&mut self) -> Result<(), Error> {
+        loop {
+            let now = Instant::now();
+            self.release_due(now);
+            let mut wake = now + self.opts.tick;
+            if !self.halt.any() {
+                wake = wake.min(self.send_allowed()?);
+            }
+            if let Some(Reverse((due, _))) = self.delayed.peek() {
+                wake = wake.min(*due);
+            }
+            let nothing_left = self.ready.is_empty() && self.delayed.is_empty();
+            if self.set.is_empty() && (nothing_left || self.halt.any()) {
+                return Ok(());
+            }
+            if let Some(answer) = self.next_answer(wake).await? {
+                self.record(answer)?;
+            }
+            self.tick()?;
+        }
+    }
+
+    /// Moves the lines whose backoff is over to the ready queue.
+    fn release_due(&mut self, now: Instant) {
+        while let Some(Reverse((due, line))) = self.delayed.peek().copied() {
+            if due > now {
+                break;
+            }
+            self.delayed.pop();
+            self.ready.push_back(line);
+        }
+    }
+
+    /// Sends ready lines while the concurrency and the rate allow; returns when the rate
+    /// allows the next one (or a tick away when it is the concurrency that stops).
+    fn send_allowed(&mut self) -> Result<Instant, Error> {
+        let concurrency = self.opts.concurrency.max(1);
+        let mut wake = Instant::now() + self.opts.tick;
+        while self.set.len() < concurrency {
+            let Some(&line) = self.ready.front() else {
+                break;
+            };
+            match self.rate.acquire(Instant::now()) {
+                Ok(()) => {
+                    self.ready.pop_front();
+                    // Atomic with a cancel in another process: an item that is no longer
+                    // queued (cancelled) is never sent, so an undo cannot miss its meeting.
+                    if table::mark_in_flight(self.store.conn(), self.id, line, &now_db())? == 0 {
+                        self.halt.cancelled = true;
+                        continue;
+                    }
+                    self.send(line);
+                }
+                Err(w) => {
+                    wake = wake.min(Instant::now() + w);
+                    break;
+                }
+            }
+        }
+        Ok(wake)
+    }
+
+    /// Spawns one attempt for `line` (already marked in flight).
+    fn send(&mut self, line: u64) {
+        let row = self
+            .by_line
+            .get(&line)
+            .cloned()
+            .expect("invariant: every queued line has its row");
+        let n = self.attempts.entry(line).or_insert(0);
+        *n += 1;
+        (self.progress)(BatchEvent::InFlight { line, attempt: *n });
+        self.requests += 1;
+        let t = self.transport.clone();
+        self.set.spawn(async move {
+            let sent_at = Instant::now();
+            let attempt = t.create_or_get(row.create_or_get()).await;
+            Inflight {
+                line,
+                sent_at,
+                attempt,
+            }
+        });
+    }
+
+    /// The next answered attempt, or `None` when `wake` comes first.
+    async fn next_answer(&mut self, wake: Instant) -> Result<Option<Inflight>, Error> {
+        let finished = tokio::select! {
+            r = self.set.join_next(), if !self.set.is_empty() => r,
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => None,
+        };
+        finished
+            .transpose()
+            .map_err(|e| Error::invalid("batch", format!("a request task failed: {e}")))
+    }
+
+    /// Records one answer and decides what becomes of its item.
+    fn record(&mut self, f: Inflight) -> Result<(), Error> {
+        let now = Instant::now();
+        match f.attempt {
+            Attempt::Done {
+                id: gid,
+                join_web_url,
+                created,
+            } => self.on_done(f.line, now, gid, join_web_url, created),
+            Attempt::Throttled { retry_after } => {
+                self.rate.on_throttled(now, f.sent_at, retry_after);
+                self.requeue_now(f.line)?;
+                (self.progress)(BatchEvent::Throttled {
+                    retry_after_ms: retry_after.unwrap_or(Duration::from_secs(1)).as_millis()
+                        as u64,
+                    rate: self.rate.rate(),
+                });
+                Ok(())
+            }
+            Attempt::Transient {
+                reason,
+                retry_after,
+            } => self.on_transient(f.line, now, reason, retry_after),
+            Attempt::Fatal { code, message } => self.fail(f.line, code, &message, message.clone()),
+            Attempt::Reconnect { reason } => {
+                self.requeue_now(f.line)?;
+                if self.halt.pause.is_none() {
+                    self.halt.pause = Some(reason);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The meeting exists: the item is done, the meeting recorded and audited in one write.
+    fn on_done(
+        &mut self,
+        line: u64,
+        now: Instant,
+        gid: String,
+        join_web_url: String,
+        created: bool,
+    ) -> Result<(), Error> {
+        self.rate.on_success(now);
+        self.done += 1;
+        self.done_times.push_back(now);
+        let row = self
+            .by_line
+            .get(&line)
+            .expect("invariant: in-flight line has its row");
+        let (id, who) = (self.id, &self.who);
+        self.store.write(|tx| -> Result<(), Error> {
+            let at = now_db();
+            table::mark_done(tx, id, line, &gid, &join_web_url, created, &at)?;
+            let meeting = record_meeting(tx, id, row, &gid, &join_web_url, &who.label, &at)?;
+            table::set_meeting(tx, id, line, meeting)?;
+            audit_log::append(
+                tx,
+                &AuditEntry {
+                    operator: &who.label,
+                    real_actor: who.real_actor.as_deref(),
+                    action: "meeting.create",
+                    target: &format!("meeting:{}", row.external_id),
+                    program_code: Some(&row.program),
+                    after: Some(json!({
+                        "batch": id, "line": line, "graph_id": gid,
+                        "subject": row.subject, "start": crate::time::to_db(row.start_utc),
+                        "end": crate::time::to_db(row.end_utc), "join_web_url": join_web_url,
+                        "created_now": created,
+                    })),
+                    ..Default::default()
+                },
+            )?;
+            Ok(())
+        })?;
+        (self.progress)(BatchEvent::Done {
+            line,
+            meeting_id: gid,
+            join_web_url,
+            created,
+        });
+        Ok(())
+    }
+
+    /// A transient failure: retried after a backoff (or `Retry-After`), until
+    /// `max_transient_attempts` make it fail.
+    fn on_transient(
+        &mut self,
+        line: u64,
+        now: Instant,
+        reason: String,
+        retry_after: Option<Duration>,
+    ) -> Result<(), Error> {
+        let n = self.transient.entry(line).or_insert(0);
+        *n += 1;
+        let n = *n;
+        if n >= self.opts.max_transient_attempts {
+            let stored = format!("gave up after {n} transient failures; last: {reason}");
+            return self.fail(line, "transient".into(), &stored, reason);
+        }
+        let wait =
+            retry_after.unwrap_or_else(|| backoff(self.opts.backoff, n, rand::random::<f64>()));
+        table::mark_queued(self.store.conn(), self.id, line, &now_db())?;
+        self.delayed.push(Reverse((now + wait, line)));
+        (self.progress)(BatchEvent::Retrying {
+            line,
+            attempt: n,
+            wait_ms: wait.as_millis() as u64,
+            reason,
+        });
+        Ok(())
+    }
+
+    /// The item fails: `stored` is the message kept with it, `message` the one in the event.
+    fn fail(
+        &mut self,
+        line: u64,
+        code: String,
+        stored: &str,
+        message: String,
+    ) -> Result<(), Error> {
+        self.failed += 1;
+        table::mark_failed(self.store.conn(), self.id, line, &code, stored, &now_db())?;
+        (self.progress)(BatchEvent::Failed {
+            line,
+            code,
+            message,
+        });
+        Ok(())
+    }
+
+    /// Back to the front of the queue, to be sent as soon as the hold (or the halt) allows.
+    fn requeue_now(&mut self, line: u64) -> Result<(), Error> {
+        table::mark_queued(self.store.conn(), self.id, line, &now_db())?;
+        self.ready.push_front(line);
+        Ok(())
+    }
+
+    /// Every `tick`: notice a cancel from another process (or window) and emit `Progress`.
+    fn tick(&mut self) -> Result<(), Error> {
+        let now = Instant::now();
+        if now < self.next_tick {
+            return Ok(());
+        }
+        self.next_tick = now + self.opts.tick;
+        // A cancel from another process (or window) shows up as the batch's state.
+        if table::state(self.store.conn(), self.id)? == Some(BatchState::Cancelled) {
+            self.halt.cancelled = true;
+        }
+        let achieved = self.achieved(now);
+        let remaining = (self.ready.len() + self.delayed.len() + self.set.len()) as u64;
+        (self.progress)(BatchEvent::Progress {
+            done: self.done,
+            failed: self.failed,
+            in_flight: self.set.len() as u64,
+            remaining,
+            rate: self.rate.rate(),
+            achieved,
+            eta_secs: (achieved > 0.0).then(|| remaining as f64 / achieved),
+        });
+        Ok(())
+    }
+
+    /// Meetings done per second over the last 5 seconds (or since the start, when shorter).
+    fn achieved(&mut self, now: Instant) -> f64 {
+        while self
+            .done_times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(5))
+        {
+            self.done_times.pop_front();
+        }
+        let window = now
+            .duration_since(self.started_wall)
+            .min(Duration::from_secs(5))
+            .as_secs_f64();
+        if window > 0.0 {
+            self.done_times.len() as f64 / window
+        } else {
+            0.0
+        }
+    }
+
+    /// Stores the end state (paused, cancelled or completed) with an audit entry, and emits
+    /// `Paused` and `Finished`.
+    fn finish(self) -> Result<RunOutcome, Error> {
+        let (state, reason) = if let Some(r) = &self.halt.pause {
+            (BatchState::Paused, Some(r.as_str()))
+        } else if self.halt.cancelled {
+            (BatchState::Cancelled, None)
+        } else {
+            (BatchState::Completed, None)
+        };
+        let cancelled = self.halt.cancelled;
+        let (id, who, requests) = (self.id, &self.who, self.requests);
+        let throttled = self.rate.throttles();
+        let batch = self.store.write(|tx| -> Result<BatchRow, Error> {
+            let at = now_db();
+            if cancelled {
+                table::cancel_queued(tx, id, &at)?;
+            }
+            table::set_state(tx, id, state, reason, state != BatchState::Paused, &at)?;
+            let c = table::counts(tx, id)?;
+            audit_log::append(
+                tx,
+                &AuditEntry {
+                    operator: &who.label,
+                    real_actor: who.real_actor.as_deref(),
+                    action: "batch.finish",
+                    target: &format!("batch:{id}"),
+                    after: Some(json!({
+                        "state": state.as_str(), "reason": reason, "total": c.total,
+                        "done": c.done, "failed": c.failed, "cancelled": c.cancelled,
+                        "requests": requests, "throttled": throttled,
+                    })),
+                    ..Default::default()
+                },
+            )?;
+            table::get(tx, id)?.ok_or(Error::NotFound {
+                what: "batch",
+                key: id.to_string(),
+            })
+        })?;
+        if let Some(r) = &self.halt.pause {
+            (self.progress)(BatchEvent::Paused { reason: r.clone() });
+        }
+        (self.progress)(BatchEvent::Finished {
+            state: state.to_string(),
+            done: batch.counts.done,
+            failed: batch.counts.failed,
+            cancelled: batch.counts.cancelled,
+            elapsed_ms: self.started_wall.elapsed().as_millis() as u64,
+        });
+        Ok(RunOutcome {
+            batch,
+            throttled,
+            requests,
+        })
+    }
+}
+
+/// Requeues what a dead run left in flight and marks the batch running, with an audit entry;
+/// returns the item counts.
+fn mark_running(
+    store: &mut Store,
+    who: &access::Resolved,
+    id: i64,
+) -> Result<table::Counts, Error> {
+    store.write(|tx| -> Result<table::Counts, Error> {
+        let now = now_db();
+        table::requeue_in_flight(tx, id, &now)?;
+        table::set_state(tx, id, BatchState::Running, None, false, &now)?;
+        let c = table::counts(tx, id)?;
+        audit_log::append(
+            tx,
+            &AuditEntry {
+                operator: &who.label,
+                real_actor: who.real_actor.as_deref(),
+                action: "batch.start",
+                target: &format!("batch:{id}"),
+                after: Some(json!({"total": c.total, "queued": c.queued, "done": c.done, "failed": c.failed})),
+                ..Default::default()
+            },
+        )?;
+        Ok(c)
+    })
+}
