@@ -10,6 +10,7 @@ use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, Utc};
 use super::csv::{Column, CsvFile, CsvRow};
 use super::{MeetingRow, Problem, ProblemCode};
 use crate::tz::{self, DstChoice, TzProblem};
+use chrono_tz::Tz;
 
 /// Longest meeting accepted.
 pub const MAX_DURATION: Duration = Duration::hours(24);
@@ -117,289 +118,16 @@ pub fn parse_time(raw: &str) -> Result<WrittenTime, String> {
 pub type DuplicateKey = (String, DateTime<Utc>, Vec<String>, String);
 
 /// Checks one row. `Ok` is ready to create; `Err` holds every problem found, located.
+///
+/// Each group of checks (program, subject, zone, times, participants) returns its own problems;
+/// they are kept in this order, the order a coordinator reads the row in.
 pub fn check_row(file: &CsvFile, row: &CsvRow, facts: &Facts) -> Result<MeetingRow, Vec<Problem>> {
     let mut problems = Vec::new();
-    let mut push = |col: Column, code: ProblemCode, msg: String| {
-        problems.push(file.problem(row, col, code, msg));
-    };
-
-    // Program.
-    let program = match file.get(row, Column::Program) {
-        None => {
-            push(
-                Column::Program,
-                ProblemCode::MissingValue,
-                "the program is empty".into(),
-            );
-            None
-        }
-        Some(code) => match facts.programs.get(&code.to_lowercase()) {
-            None => {
-                push(
-                    Column::Program,
-                    ProblemCode::UnknownProgram,
-                    format!("there is no program '{code}'"),
-                );
-                None
-            }
-            Some(p) => {
-                if p.archived {
-                    push(
-                        Column::Program,
-                        ProblemCode::ArchivedProgram,
-                        format!("the program '{}' is archived", p.code),
-                    );
-                }
-                if !p.teams_enabled {
-                    push(
-                        Column::Program,
-                        ProblemCode::TeamsOff,
-                        format!(
-                            "Teams video calls are off in the program '{}'{}",
-                            p.code,
-                            p.teams_reason
-                                .as_deref()
-                                .map(|r| format!(" ({r})"))
-                                .unwrap_or_default()
-                        ),
-                    );
-                }
-                if let Some(why) = &p.denied {
-                    push(Column::Program, ProblemCode::Denied, why.clone());
-                }
-                Some(p)
-            }
-        },
-    };
-
-    // Subject.
-    let subject = file.get(row, Column::Subject).map(str::to_string);
-    match &subject {
-        None => push(
-            Column::Subject,
-            ProblemCode::MissingValue,
-            "the subject is empty".into(),
-        ),
-        Some(s) if s.chars().count() > MAX_SUBJECT_CHARS => push(
-            Column::Subject,
-            ProblemCode::BadSubject,
-            format!("the subject is longer than {MAX_SUBJECT_CHARS} characters"),
-        ),
-        Some(s) if s.chars().any(|c| c.is_control() && c != '\n') => push(
-            Column::Subject,
-            ProblemCode::BadSubject,
-            "the subject contains a control character".into(),
-        ),
-        _ => {}
-    }
-
-    // Zone.
-    let zone_name = file
-        .get(row, Column::TimeZone)
-        .map(str::to_string)
-        .or_else(|| facts.default_zone.clone());
-    let zone = match zone_name.as_deref() {
-        None => {
-            push(
-                Column::TimeZone,
-                ProblemCode::MissingValue,
-                "no time zone: fill time_zone or set a default time zone in the settings".into(),
-            );
-            None
-        }
-        Some(z) => match tz::parse_zone(z) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                push(Column::TimeZone, ProblemCode::BadTimeZone, e.to_string());
-                None
-            }
-        },
-    };
-
-    // Start and end.
-    let mut resolve = |col: Column, raw: Option<&str>, what: &str| -> Option<DateTime<Utc>> {
-        let raw = match raw {
-            None => {
-                push(
-                    col,
-                    ProblemCode::MissingValue,
-                    format!("the {what} is empty"),
-                );
-                return None;
-            }
-            Some(r) => r,
-        };
-        match parse_time(raw) {
-            Err(e) => {
-                push(col, ProblemCode::BadTime, e);
-                None
-            }
-            Ok(WrittenTime::Instant(t)) => Some(t.with_timezone(&Utc)),
-            Ok(WrittenTime::Local(n)) => {
-                let z = zone?;
-                match tz::resolve_local(n, z, facts.dst) {
-                    Ok(t) => Some(t),
-                    Err(e @ TzProblem::NonexistentLocalTime { .. }) => {
-                        push(col, ProblemCode::DstGap, e.to_string());
-                        None
-                    }
-                    Err(e @ TzProblem::Ambiguous { .. }) => {
-                        push(
-                            col,
-                            ProblemCode::DstAmbiguous,
-                            format!("{e} (--dst earlier|later)"),
-                        );
-                        None
-                    }
-                    Err(e) => {
-                        push(col, ProblemCode::BadTimeZone, e.to_string());
-                        None
-                    }
-                }
-            }
-        }
-    };
-    let start = resolve(Column::Start, file.get(row, Column::Start), "start");
-    let end_raw = file.get(row, Column::End);
-    let duration_raw = file.get(row, Column::DurationMinutes);
-    let end = match (end_raw, duration_raw) {
-        (Some(_), Some(_)) => {
-            push(
-                Column::DurationMinutes,
-                ProblemCode::BadDuration,
-                "give either end or duration_minutes, not both".into(),
-            );
-            None
-        }
-        (Some(e), None) => resolve(Column::End, Some(e), "end"),
-        (None, Some(d)) => match d.parse::<i64>() {
-            Ok(m) if m > 0 => {
-                if Duration::minutes(m) > MAX_DURATION {
-                    push(
-                        Column::DurationMinutes,
-                        ProblemCode::TooLong,
-                        format!("{m} minutes is longer than 24 hours"),
-                    );
-                    None
-                } else {
-                    start.map(|s| s + Duration::minutes(m))
-                }
-            }
-            _ => {
-                push(
-                    Column::DurationMinutes,
-                    ProblemCode::BadDuration,
-                    format!("'{d}' is not a positive whole number of minutes"),
-                );
-                None
-            }
-        },
-        (None, None) => {
-            let col = if file.columns.contains_key(&Column::End) {
-                Column::End
-            } else {
-                Column::DurationMinutes
-            };
-            push(
-                col,
-                ProblemCode::MissingValue,
-                "give an end or a duration_minutes".into(),
-            );
-            None
-        }
-    };
-    if let Some(s) = start {
-        if s < facts.now {
-            push(
-                Column::Start,
-                ProblemCode::InPast,
-                format!("the start ({}) is in the past", crate::time::to_db(s)),
-            );
-        }
-    }
-    if let (Some(s), Some(e)) = (start, end) {
-        if e <= s {
-            push(
-                Column::End,
-                ProblemCode::EndNotAfterStart,
-                "the end is not after the start".into(),
-            );
-        } else if e - s > MAX_DURATION && end_raw.is_some() {
-            push(
-                Column::End,
-                ProblemCode::TooLong,
-                "the meeting is longer than 24 hours".into(),
-            );
-        }
-    }
-
-    // Participants.
-    let mut addresses = BTreeSet::new();
-    match file.get(row, Column::Participants) {
-        None => push(
-            Column::Participants,
-            ProblemCode::MissingValue,
-            "no participants".into(),
-        ),
-        Some(list) => {
-            for raw in list.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-                match crate::participants::validate_email(raw) {
-                    Err(why) => push(Column::Participants, ProblemCode::BadAddress, why),
-                    Ok(a) => {
-                        addresses.insert(a.to_lowercase());
-                    }
-                }
-            }
-            if addresses.is_empty() && !list.split(';').any(|s| !s.trim().is_empty()) {
-                push(
-                    Column::Participants,
-                    ProblemCode::MissingValue,
-                    "no participants".into(),
-                );
-            }
-        }
-    }
-    for a in &addresses {
-        match facts.directory.get(a) {
-            Some(AddressClass::Member { .. }) => {}
-            Some(AddressClass::Guest) => push(
-                Column::Participants,
-                ProblemCode::Guest,
-                format!("{a} is a guest account; Teams meetings here are for members"),
-            ),
-            Some(AddressClass::NotFound) => push(
-                Column::Participants,
-                ProblemCode::NotMember,
-                format!("{a} is not a member of the tenant's directory"),
-            ),
-            Some(AddressClass::Ambiguous) => push(
-                Column::Participants,
-                ProblemCode::AmbiguousAddress,
-                format!("{a} matches several directory accounts"),
-            ),
-            Some(AddressClass::Unknown(why)) => push(
-                Column::Participants,
-                ProblemCode::MembershipUnknown,
-                format!("{a} could not be checked: {why}"),
-            ),
-            None => push(
-                Column::Participants,
-                ProblemCode::MembershipUnknown,
-                format!("{a} was not checked against the directory"),
-            ),
-        }
-        if let Some(p) = program {
-            if !p.participants.contains(a) {
-                push(
-                    Column::Participants,
-                    ProblemCode::NotParticipant,
-                    format!("{a} is not a participant of the program '{}'", p.code),
-                );
-            }
-        }
-    }
-
-    let external_ref = file.get(row, Column::ExternalRef).map(str::to_string);
+    let program = keep(&mut problems, check_program(file, row, facts));
+    let subject = keep(&mut problems, check_subject(file, row));
+    let (zone_name, zone) = keep(&mut problems, check_zone(file, row, facts));
+    let (start, end) = keep(&mut problems, check_times(file, row, facts, zone));
+    let addresses = keep(&mut problems, check_participants(file, row, facts, program));
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -414,6 +142,394 @@ pub fn check_row(file: &CsvFile, row: &CsvRow, facts: &Facts) -> Result<MeetingR
             "the row is incomplete",
         )]);
     };
+    Ok(ready_row(
+        file, row, facts, p, subject, start, end, &zone, addresses,
+    ))
+}
+
+/// What one group of checks found: its value (when it could be read) and its problems.
+type Checked<T> = (T, Vec<Problem>);
+
+/// Start and end in UTC, each when it could be read.
+type Span = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// Adds a group's problems to the row's and hands back its value.
+fn keep<T>(all: &mut Vec<Problem>, (value, found): Checked<T>) -> T {
+    all.extend(found);
+    value
+}
+
+/// The problems of one group of checks on one row, located as they are pushed.
+struct Found<'a> {
+    file: &'a CsvFile,
+    row: &'a CsvRow,
+    problems: Vec<Problem>,
+}
+
+impl<'a> Found<'a> {
+    fn new(file: &'a CsvFile, row: &'a CsvRow) -> Self {
+        Self {
+            file,
+            row,
+            problems: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, col: Column, code: ProblemCode, msg: impl Into<String>) {
+        self.problems
+            .push(self.file.problem(self.row, col, code, msg));
+    }
+
+    fn with<T>(self, value: T) -> Checked<T> {
+        (value, self.problems)
+    }
+}
+
+/// The program: known, not archived, Teams on, and the operator may manage batches in it.
+fn check_program<'f>(
+    file: &CsvFile,
+    row: &CsvRow,
+    facts: &'f Facts,
+) -> Checked<Option<&'f ProgramFacts>> {
+    let mut found = Found::new(file, row);
+    let Some(code) = file.get(row, Column::Program) else {
+        found.push(
+            Column::Program,
+            ProblemCode::MissingValue,
+            "the program is empty",
+        );
+        return found.with(None);
+    };
+    let Some(p) = facts.programs.get(&code.to_lowercase()) else {
+        found.push(
+            Column::Program,
+            ProblemCode::UnknownProgram,
+            format!("there is no program '{code}'"),
+        );
+        return found.with(None);
+    };
+    if p.archived {
+        found.push(
+            Column::Program,
+            ProblemCode::ArchivedProgram,
+            format!("the program '{}' is archived", p.code),
+        );
+    }
+    if !p.teams_enabled {
+        found.push(
+            Column::Program,
+            ProblemCode::TeamsOff,
+            format!(
+                "Teams video calls are off in the program '{}'{}",
+                p.code,
+                p.teams_reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ),
+        );
+    }
+    if let Some(why) = &p.denied {
+        found.push(Column::Program, ProblemCode::Denied, why.clone());
+    }
+    found.with(Some(p))
+}
+
+/// The subject: present, not too long, no control character but a newline.
+fn check_subject(file: &CsvFile, row: &CsvRow) -> Checked<Option<String>> {
+    let mut found = Found::new(file, row);
+    let subject = file.get(row, Column::Subject).map(str::to_string);
+    match &subject {
+        None => found.push(
+            Column::Subject,
+            ProblemCode::MissingValue,
+            "the subject is empty",
+        ),
+        Some(s) if s.chars().count() > MAX_SUBJECT_CHARS => found.push(
+            Column::Subject,
+            ProblemCode::BadSubject,
+            format!("the subject is longer than {MAX_SUBJECT_CHARS} characters"),
+        ),
+        Some(s) if s.chars().any(|c| c.is_control() && c != '\n') => found.push(
+            Column::Subject,
+            ProblemCode::BadSubject,
+            "the subject contains a control character",
+        ),
+        _ => {}
+    }
+    found.with(subject)
+}
+
+/// The zone: the row's `time_zone`, else the default; a known IANA name. Gives the name as
+/// written and the zone.
+fn check_zone(
+    file: &CsvFile,
+    row: &CsvRow,
+    facts: &Facts,
+) -> Checked<(Option<String>, Option<Tz>)> {
+    let mut found = Found::new(file, row);
+    let zone_name = file
+        .get(row, Column::TimeZone)
+        .map(str::to_string)
+        .or_else(|| facts.default_zone.clone());
+    let zone = match zone_name.as_deref() {
+        None => {
+            found.push(
+                Column::TimeZone,
+                ProblemCode::MissingValue,
+                "no time zone: fill time_zone or set a default time zone in the settings",
+            );
+            None
+        }
+        Some(z) => match tz::parse_zone(z) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                found.push(Column::TimeZone, ProblemCode::BadTimeZone, e.to_string());
+                None
+            }
+        },
+    };
+    found.with((zone_name, zone))
+}
+
+/// Start and end (from `end` or `duration_minutes`) in UTC, not in the past, the end after the
+/// start and at most [`MAX_DURATION`] later.
+fn check_times(file: &CsvFile, row: &CsvRow, facts: &Facts, zone: Option<Tz>) -> Checked<Span> {
+    let mut found = Found::new(file, row);
+    let start = resolve_time(
+        &mut found,
+        Column::Start,
+        file.get(row, Column::Start),
+        "start",
+        zone,
+        facts.dst,
+    );
+    let end_raw = file.get(row, Column::End);
+    let end = end_of(&mut found, file, row, start, zone, facts.dst);
+    if let Some(s) = start {
+        if s < facts.now {
+            found.push(
+                Column::Start,
+                ProblemCode::InPast,
+                format!("the start ({}) is in the past", crate::time::to_db(s)),
+            );
+        }
+    }
+    if let (Some(s), Some(e)) = (start, end) {
+        if e <= s {
+            found.push(
+                Column::End,
+                ProblemCode::EndNotAfterStart,
+                "the end is not after the start",
+            );
+        } else if e - s > MAX_DURATION && end_raw.is_some() {
+            found.push(
+                Column::End,
+                ProblemCode::TooLong,
+                "the meeting is longer than 24 hours",
+            );
+        }
+    }
+    found.with((start, end))
+}
+
+/// The end: from `end`, or `start` plus `duration_minutes` (exactly one of them given).
+fn end_of(
+    found: &mut Found<'_>,
+    file: &CsvFile,
+    row: &CsvRow,
+    start: Option<DateTime<Utc>>,
+    zone: Option<Tz>,
+    dst: DstChoice,
+) -> Option<DateTime<Utc>> {
+    match (
+        file.get(row, Column::End),
+        file.get(row, Column::DurationMinutes),
+    ) {
+        (Some(_), Some(_)) => {
+            found.push(
+                Column::DurationMinutes,
+                ProblemCode::BadDuration,
+                "give either end or duration_minutes, not both",
+            );
+            None
+        }
+        (Some(e), None) => resolve_time(found, Column::End, Some(e), "end", zone, dst),
+        (None, Some(d)) => match d.parse::<i64>() {
+            Ok(m) if m > 0 => {
+                if Duration::minutes(m) > MAX_DURATION {
+                    found.push(
+                        Column::DurationMinutes,
+                        ProblemCode::TooLong,
+                        format!("{m} minutes is longer than 24 hours"),
+                    );
+                    None
+                } else {
+                    start.map(|s| s + Duration::minutes(m))
+                }
+            }
+            _ => {
+                found.push(
+                    Column::DurationMinutes,
+                    ProblemCode::BadDuration,
+                    format!("'{d}' is not a positive whole number of minutes"),
+                );
+                None
+            }
+        },
+        (None, None) => {
+            let col = if file.columns.contains_key(&Column::End) {
+                Column::End
+            } else {
+                Column::DurationMinutes
+            };
+            found.push(
+                col,
+                ProblemCode::MissingValue,
+                "give an end or a duration_minutes",
+            );
+            None
+        }
+    }
+}
+
+/// One date-time cell in UTC: an instant as written, or a local time in `zone` (nothing, and no
+/// problem of its own, when the zone is already refused).
+fn resolve_time(
+    found: &mut Found<'_>,
+    col: Column,
+    raw: Option<&str>,
+    what: &str,
+    zone: Option<Tz>,
+    dst: DstChoice,
+) -> Option<DateTime<Utc>> {
+    let Some(raw) = raw else {
+        found.push(
+            col,
+            ProblemCode::MissingValue,
+            format!("the {what} is empty"),
+        );
+        return None;
+    };
+    match parse_time(raw) {
+        Err(e) => {
+            found.push(col, ProblemCode::BadTime, e);
+            None
+        }
+        Ok(WrittenTime::Instant(t)) => Some(t.with_timezone(&Utc)),
+        Ok(WrittenTime::Local(n)) => match tz::resolve_local(n, zone?, dst) {
+            Ok(t) => Some(t),
+            Err(e @ TzProblem::NonexistentLocalTime { .. }) => {
+                found.push(col, ProblemCode::DstGap, e.to_string());
+                None
+            }
+            Err(e @ TzProblem::Ambiguous { .. }) => {
+                found.push(
+                    col,
+                    ProblemCode::DstAmbiguous,
+                    format!("{e} (--dst earlier|later)"),
+                );
+                None
+            }
+            Err(e) => {
+                found.push(col, ProblemCode::BadTimeZone, e.to_string());
+                None
+            }
+        },
+    }
+}
+
+/// The participants: at least one, each an email address, a member of the directory and a
+/// participant of the program. Gives the addresses read, lower-cased and sorted.
+fn check_participants(
+    file: &CsvFile,
+    row: &CsvRow,
+    facts: &Facts,
+    program: Option<&ProgramFacts>,
+) -> Checked<BTreeSet<String>> {
+    let mut found = Found::new(file, row);
+    let mut addresses = BTreeSet::new();
+    match file.get(row, Column::Participants) {
+        None => found.push(
+            Column::Participants,
+            ProblemCode::MissingValue,
+            "no participants",
+        ),
+        Some(list) => {
+            for raw in list.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                match crate::participants::validate_email(raw) {
+                    Err(why) => found.push(Column::Participants, ProblemCode::BadAddress, why),
+                    Ok(a) => {
+                        addresses.insert(a.to_lowercase());
+                    }
+                }
+            }
+            if addresses.is_empty() && !list.split(';').any(|s| !s.trim().is_empty()) {
+                found.push(
+                    Column::Participants,
+                    ProblemCode::MissingValue,
+                    "no participants",
+                );
+            }
+        }
+    }
+    for a in &addresses {
+        if let Some((code, msg)) = directory_problem(a, facts.directory.get(a)) {
+            found.push(Column::Participants, code, msg);
+        }
+        if let Some(p) = program.filter(|p| !p.participants.contains(a)) {
+            found.push(
+                Column::Participants,
+                ProblemCode::NotParticipant,
+                format!("{a} is not a participant of the program '{}'", p.code),
+            );
+        }
+    }
+    found.with(addresses)
+}
+
+/// Why the directory's answer about `a` refuses it (`None` for a member).
+fn directory_problem(a: &str, class: Option<&AddressClass>) -> Option<(ProblemCode, String)> {
+    match class {
+        Some(AddressClass::Member { .. }) => None,
+        Some(AddressClass::Guest) => Some((
+            ProblemCode::Guest,
+            format!("{a} is a guest account; Teams meetings here are for members"),
+        )),
+        Some(AddressClass::NotFound) => Some((
+            ProblemCode::NotMember,
+            format!("{a} is not a member of the tenant's directory"),
+        )),
+        Some(AddressClass::Ambiguous) => Some((
+            ProblemCode::AmbiguousAddress,
+            format!("{a} matches several directory accounts"),
+        )),
+        Some(AddressClass::Unknown(why)) => Some((
+            ProblemCode::MembershipUnknown,
+            format!("{a} could not be checked: {why}"),
+        )),
+        None => Some((
+            ProblemCode::MembershipUnknown,
+            format!("{a} was not checked against the directory"),
+        )),
+    }
+}
+
+/// The ready row of a row that passed every check: attendees from the directory and the
+/// deterministic `externalId`.
+#[allow(clippy::too_many_arguments)]
+fn ready_row(
+    file: &CsvFile,
+    row: &CsvRow,
+    facts: &Facts,
+    p: &ProgramFacts,
+    subject: String,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    zone: &str,
+    addresses: BTreeSet<String>,
+) -> MeetingRow {
+    let external_ref = file.get(row, Column::ExternalRef).map(str::to_string);
     let participants: Vec<String> = addresses.into_iter().collect();
     let attendees = participants
         .iter()
@@ -435,7 +551,7 @@ pub fn check_row(file: &CsvFile, row: &CsvRow, facts: &Facts) -> Result<MeetingR
         &subject,
         &participants,
     );
-    Ok(MeetingRow {
+    MeetingRow {
         line: row.line,
         program: p.code.clone(),
         subject,
@@ -446,7 +562,7 @@ pub fn check_row(file: &CsvFile, row: &CsvRow, facts: &Facts) -> Result<MeetingR
         attendees,
         external_ref,
         external_id,
-    })
+    }
 }
 
 /// The key two rows are duplicates by.
