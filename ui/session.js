@@ -1,6 +1,7 @@
 // The header: who is acting (the signed-in operator and their roles, or setup mode), sign in and
 // sign out, and the integration's state.
-import { invoke, channel, h, roleText, errorText } from "./ipc.js";
+import { invoke, channel } from "./ipc.js";
+import { h, roleText, errorText } from "./dom.js";
 
 const INTEGRATION = {
   connected: ["ok", "Microsoft 365 connected"],

@@ -1,6 +1,7 @@
 // Audit page: every change anyone made, filtered by operator, program, action and dates, and
 // exported as CSV or JSON (a Blob download).
-import { invoke, h, errorText, download } from "../ipc.js";
+import { invoke, download } from "../ipc.js";
+import { h, errorText, field } from "../dom.js";
 import { pagedList } from "../list.js";
 
 const ACTIONS = [
@@ -27,11 +28,10 @@ export async function render(root) {
   const csv = h("button", { id: "audit-export-csv", type: "button", class: "secondary" }, "Export CSV");
   const json = h("button", { id: "audit-export-json", type: "button", class: "secondary" }, "Export JSON");
   const error = h("div", { id: "audit-error", class: "alert error", role: "alert" });
-  const f = (id, label, el) => h("div", { class: "field" }, h("label", { for: id }, label), el);
   const form = h("form", { id: "audit-filters", novalidate: true },
     h("div", { class: "form-row" },
-      f("audit-operator", "Operator", operator), f("audit-program", "Program code", program), f("audit-action", "Action", action),
-      f("audit-since", "From", since), f("audit-until", "To (inclusive)", until), apply));
+      field("audit-operator", "Operator", operator), field("audit-program", "Program code", program), field("audit-action", "Action", action),
+      field("audit-since", "From", since), field("audit-until", "To (inclusive)", until), apply));
 
   const filter = () => ({
     operator: operator.value || null, program: program.value || null, action: action.value || null,

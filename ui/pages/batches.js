@@ -1,7 +1,8 @@
 // Batches page: pick a CSV, validate it (every row with its problems, filter to problems), run it
 // with a progress bar fed by a channel and a Cancel button, the history with Resume, and the
 // export of a batch's results (CSV or .ics, a Blob download).
-import { invoke, h, errorText, download, channel } from "../ipc.js";
+import { invoke, download, channel } from "../ipc.js";
+import { h, errorText, field } from "../dom.js";
 import { pagedList } from "../list.js";
 
 const STATE_BADGE = { completed: "ok", running: "warn", planned: "muted", paused: "warn", cancelled: "muted" };
@@ -142,8 +143,8 @@ export async function render(root) {
     h("section", { class: "card", "aria-labelledby": "batch-file-title" },
       h("h2", { id: "batch-file-title" }, "Validate and run a file"),
       h("div", { class: "form-row import-row" },
-        h("div", { class: "field" }, h("label", { for: "batch-file" }, "CSV file"), file),
-        h("div", { class: "field" }, h("label", { for: "batch-tz" }, "Time zone for rows without one"), tz),
+        field("batch-file", "CSV file", file),
+        field("batch-tz", "Time zone for rows without one", tz),
         validate),
       summary,
       h("div", { class: "toolbar-controls" },

@@ -1,6 +1,7 @@
 // Integration page (global admins): connect the Microsoft 365 tenant by either approach, watch
 // the sign-in while the browser is open, see the status, remove it.
-import { invoke, channel, h, errorText, toast } from "../ipc.js";
+import { invoke, channel } from "../ipc.js";
+import { h, errorText, toast, field, confirmInline } from "../dom.js";
 import { refreshSession } from "../session.js";
 
 const PERMISSIONS = [
@@ -25,10 +26,6 @@ const PROGRESS_TEXT = {
   reading_profile: () => "Reading the host account…",
   saved: () => "Connected.",
 };
-
-function field(id, label, control, hint) {
-  return h("div", { class: "field" }, h("label", { for: id }, label), control, hint ? h("span", { class: "hint", id: `${id}-hint` }, hint) : null);
-}
 
 // Support's bundle: recent logs, versions, integration status and failures; never a token.
 function diagnosticsCard() {
@@ -218,14 +215,11 @@ export async function render(root) {
   function removeControls() {
     const box = h("div", { class: "danger-zone" });
     const start = h("button", { id: "integration-remove", type: "button", class: "danger" }, "Remove integration");
-    start.addEventListener("click", () => {
-      const yes = h("button", { id: "remove-confirm-yes", type: "button", class: "danger" }, "Remove");
-      const no = h("button", { id: "remove-confirm-no", type: "button", class: "secondary" }, "Keep it");
-      const confirm = h("div", { id: "remove-confirm", class: "confirm", role: "alertdialog", "aria-labelledby": "remove-q" },
-        h("p", { id: "remove-q" }, "Remove the integration? The host account's sign-in is deleted from this computer's keyring. Programs keep their settings, but Teams meetings become unavailable until someone connects again."),
-        h("div", { class: "actions" }, yes, no));
-      no.addEventListener("click", () => { box.replaceChildren(start); start.focus(); });
-      yes.addEventListener("click", async () => {
+    return confirmInline(box, start, {
+      question: "Remove the integration? The host account's sign-in is deleted from this computer's keyring. Programs keep their settings, but Teams meetings become unavailable until someone connects again.",
+      no: "Keep it",
+      ids: { confirm: "remove-confirm", question: "remove-q", yes: "remove-confirm-yes", no: "remove-confirm-no" },
+      onYes: async (yes) => {
         yes.disabled = true;
         try {
           const removed = await invoke("integration_remove");
@@ -237,12 +231,8 @@ export async function render(root) {
         } catch (e) {
           box.append(h("div", { class: "alert error", role: "alert" }, errorText(e)));
         }
-      });
-      box.replaceChildren(confirm);
-      yes.focus();
+      },
     });
-    box.append(start);
-    return box;
   }
 
   const permissionList = h("ul", { class: "permissions" }, PERMISSIONS.map(([p, why]) => h("li", {}, h("code", {}, p), h("span", {}, why))));

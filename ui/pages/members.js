@@ -1,7 +1,8 @@
 // Members page (support staff): look up an address in the tenant's directory (member, guest, not
 // found or ambiguous; which rule matched; cached or fresh, with Refresh) and diagnose whether a
 // person can be offered a Teams meeting in a program, each check with pass/fail and its fix.
-import { invoke, h, errorText } from "../ipc.js";
+import { invoke } from "../ipc.js";
+import { h, errorText, field } from "../dom.js";
 import { programPicker } from "../picker.js";
 
 const CLASS_TEXT = {
@@ -25,10 +26,8 @@ export async function render(root) {
 
   const form = h("form", { id: "member-form", novalidate: true },
     h("div", { class: "form-row" },
-      h("div", { class: "field" }, h("label", { for: "member-address" }, "Address"), address,
-        h("span", { class: "hint" }, "Email, UPN or a guest's #EXT# UPN")),
-      h("div", { class: "field" }, h("label", { for: "member-program" }, "Program (optional)"), program, picker.find,
-        h("span", { class: "hint" }, "Needed for Diagnose; lets a program's staff check")),
+      field("member-address", "Address", address, "Email, UPN or a guest's #EXT# UPN"),
+      field("member-program", "Program (optional)", program, picker.find, "Needed for Diagnose; lets a program's staff check"),
       check, diagnose),
     error);
 

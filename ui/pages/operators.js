@@ -1,6 +1,7 @@
 // Operators page (global admins manage, support reads): the roster, add, grant and revoke roles,
 // deactivate or reactivate, remove. A banner explains setup mode while there are no operators.
-import { invoke, h, errorText, roleText, ROLE_LABELS } from "../ipc.js";
+import { invoke } from "../ipc.js";
+import { h, field, confirmInline, act as actions, roleText, ROLE_LABELS } from "../dom.js";
 import { pagedList } from "../list.js";
 import { programPicker } from "../picker.js";
 import { refreshSession } from "../session.js";
@@ -16,8 +17,8 @@ export async function render(root) {
   const dname = h("input", { id: "operator-name", autocomplete: "off" });
   const addForm = h("form", { id: "operator-form", novalidate: true },
     h("div", { class: "form-row" },
-      h("div", { class: "field" }, h("label", { for: "operator-upn" }, "Sign-in name (UPN)"), upn),
-      h("div", { class: "field" }, h("label", { for: "operator-name" }, "Display name"), dname),
+      field("operator-upn", "Sign-in name (UPN)", upn),
+      field("operator-name", "Display name", dname),
       h("button", { id: "operator-add", type: "submit" }, "Add operator")));
 
   // Any operator of the roster by name (the roster can be longer than a page), or filled in by a
@@ -26,23 +27,18 @@ export async function render(root) {
   const grantRole = h("select", { id: "grant-role" }, Object.entries(ROLE_LABELS).map(([v, t]) => h("option", { value: v }, t)));
   const picker = programPicker({ id: "grant-program" });
   const grantProgram = picker.select;
-  const programField = h("div", { class: "field" }, h("label", { for: "grant-program" }, "Program"), grantProgram, picker.find);
+  const programField = field("grant-program", "Program", grantProgram, picker.find);
   const grantForm = h("form", { id: "grant-form", novalidate: true },
     h("div", { class: "form-row" },
-      h("div", { class: "field" }, h("label", { for: "grant-upn" }, "Operator"), grantUpn),
-      h("div", { class: "field" }, h("label", { for: "grant-role" }, "Role"), grantRole),
+      field("grant-upn", "Operator", grantUpn),
+      field("grant-role", "Role", grantRole),
       programField,
       h("button", { id: "grant-submit", type: "submit" }, "Grant role")));
   const perProgram = () => grantRole.value === "track_admin" || grantRole.value === "coordinator";
   const syncProgram = () => { programField.hidden = !perProgram(); };
   grantRole.addEventListener("change", syncProgram);
 
-  async function act(fn, done) {
-    error.textContent = "";
-    status.textContent = "";
-    try { await fn(); status.textContent = done; await refresh(); refreshSession(); }
-    catch (e) { error.textContent = errorText(e); }
-  }
+  const act = actions({ error, status, after: async () => { await refresh(); refreshSession(); } });
 
   addForm.addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -102,18 +98,11 @@ export async function render(root) {
   }
 
   function removeButton(o) {
-    const cell = h("span", {});
     const btn = h("button", { type: "button", class: "secondary small", "aria-label": `Remove ${o.upn}` }, "Remove");
-    btn.addEventListener("click", () => {
-      const yes = h("button", { type: "button", class: "danger small", "aria-label": `Confirm removing ${o.upn}` }, "Remove");
-      const no = h("button", { type: "button", class: "secondary small" }, "Keep");
-      yes.addEventListener("click", () => act(() => invoke("operators_remove", { upn: o.upn }), `Removed ${o.upn}.`));
-      no.addEventListener("click", () => { cell.replaceChildren(btn); btn.focus(); });
-      cell.replaceChildren(h("span", { class: "hint" }, "Remove? "), yes, no);
-      no.focus();
+    return confirmInline(h("span", {}), btn, {
+      question: "Remove? ", yesLabel: `Confirm removing ${o.upn}`, compact: true,
+      onYes: () => act(() => invoke("operators_remove", { upn: o.upn }), `Removed ${o.upn}.`),
     });
-    cell.append(btn);
-    return cell;
   }
 
   root.append(

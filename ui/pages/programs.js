@@ -1,7 +1,8 @@
 // Programs page: list with search, a form to add a program, and a settings panel per program
 // (meeting modes, name and description, archive, participants). Controls the acting operator may
 // not use are disabled with the reason next to them; the core refuses them anyway.
-import { invoke, h, errorText } from "../ipc.js";
+import { invoke } from "../ipc.js";
+import { h, errorText, field, act as actions } from "../dom.js";
 import { refreshSession } from "../session.js";
 import { pagedList } from "../list.js";
 
@@ -19,10 +20,9 @@ export async function render(root) {
   const description = h("input", { id: "program-description", name: "description", autocomplete: "off" });
   const form = h("form", { id: "program-form", novalidate: true },
     h("div", { class: "form-row" },
-      h("div", { class: "field" }, h("label", { for: "program-name" }, "Name"), name),
-      h("div", { class: "field" }, h("label", { for: "program-code" }, "Code"), code,
-        h("span", { class: "hint" }, "a-z, 0-9, - and _; unique")),
-      h("div", { class: "field" }, h("label", { for: "program-description" }, "Description"), description),
+      field("program-name", "Name", name),
+      field("program-code", "Code", code, "a-z, 0-9, - and _; unique"),
+      field("program-description", "Description", description),
       h("button", { id: "program-add", type: "submit" }, "Add program")),
     error, status);
 
@@ -87,11 +87,7 @@ export async function render(root) {
     panel.hidden = false;
     const panelError = h("div", { id: "panel-error", class: "alert error", role: "alert" });
     const panelStatus = h("div", { id: "panel-status", class: "alert ok", role: "status" });
-    const act = async (fn, done) => {
-      panelError.textContent = "";
-      try { await fn(); if (done) panelStatus.textContent = done; await refresh(); }
-      catch (e) { panelError.textContent = errorText(e); }
-    };
+    const act = actions({ error: panelError, status: panelStatus, after: refresh, keepStatus: true });
     panel.replaceChildren(
       h("div", { class: "toolbar" },
         h("h2", { id: "panel-title" }, `${p.name} `, h("code", {}, p.code), p.archived ? h("span", { class: "badge muted" }, "Archived") : null),
@@ -132,8 +128,8 @@ export async function render(root) {
     const save = h("button", { id: "program-save", type: "submit", disabled: !p.allowed.edit.allowed || p.archived }, "Save");
     const f = h("form", { id: "program-edit", novalidate: true },
       h("div", { class: "form-row" },
-        h("div", { class: "field" }, h("label", { for: "edit-name" }, "Name"), editName),
-        h("div", { class: "field" }, h("label", { for: "edit-description" }, "Description"), editDesc),
+        field("edit-name", "Name", editName),
+        field("edit-description", "Description", editDesc),
         save));
     f.addEventListener("submit", (ev) => {
       ev.preventDefault();
@@ -180,8 +176,8 @@ export async function render(root) {
     const add = h("button", { id: "participant-add", type: "submit", disabled: !can }, "Add");
     const addForm = h("form", { id: "participant-form", novalidate: true },
       h("div", { class: "form-row" },
-        h("div", { class: "field" }, h("label", { for: "participant-email" }, "Email"), email),
-        h("div", { class: "field" }, h("label", { for: "participant-name" }, "Display name"), pname),
+        field("participant-email", "Email", email),
+        field("participant-name", "Display name", pname),
         add));
     addForm.addEventListener("submit", (ev) => {
       ev.preventDefault();
@@ -203,8 +199,7 @@ export async function render(root) {
       people.el,
       addForm,
       h("div", { class: "form-row import-row" },
-        h("div", { class: "field" }, h("label", { for: "participants-file" }, "CSV file"), file,
-          h("span", { class: "hint" }, "Columns: email,display_name. All rows or none are added.")),
+        field("participants-file", "CSV file", file, "Columns: email,display_name. All rows or none are added."),
         importBtn),
       can ? null : h("p", { class: "reason" }, p.archived ? "The program is archived." : `You cannot change participants: ${p.allowed.participants.reason}`));
   }

@@ -2,7 +2,8 @@
 // connect a Microsoft 365 tenant, or explore with the sandbox tenant pre-filled with demo
 // programs. The window opens here on a store's first run (the rule is in the core:
 // tsched_core::welcome); later it is reachable from "Getting started" in the sidebar.
-import { invoke, channel, h, errorText } from "../ipc.js";
+import { invoke, channel } from "../ipc.js";
+import { h, errorText } from "../dom.js";
 import { refreshSession } from "../session.js";
 
 const JOBS = [
