@@ -86,6 +86,30 @@ def sign_in(pca, authority_label):
     return flow, auth_response, result
 
 
+def page_sign_in():
+    """The interactive browser leg without --auto-consent: GET the page, pick the account, POST
+    Accept (what a person does), follow the 302 to the redirect URI."""
+    import re
+    knobs = f"{BASE}/_sandbox/knobs"
+    requests.post(knobs, json={"auto_consent": False}, verify=CA, timeout=30).raise_for_status()
+    try:
+        pca = app()
+        flow = pca.initiate_auth_code_flow(SCOPES, redirect_uri=REDIRECT)
+        page = requests.get(flow["auth_uri"], allow_redirects=False, verify=CA, timeout=30)
+        check(page.status_code == 200 and 'id="accept"' in page.text, f"the sign-in page, got {page.status_code}")
+        action = re.search(r'<form id="signin" method="post" action="([^"]+)"', page.text).group(1)
+        txn = re.search(r'name="txn" value="([^"]+)"', page.text).group(1)
+        posted = requests.post(f"{BASE}{action}", data={"txn": txn, "account": HOST_UPN, "action": "accept"},
+                               allow_redirects=False, verify=CA, timeout=30)
+        check(posted.status_code == 302, f"Accept redirects, got {posted.status_code}: {posted.text[:200]}")
+        response = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(posted.headers["location"]).query))
+        result = pca.acquire_token_by_auth_code_flow(flow, response)
+        check("access_token" in result, f"MSAL redeemed the page's code: {result.get('error')}")
+        check(result["id_token_claims"]["preferred_username"] == HOST_UPN, "signed in as the account picked")
+    finally:
+        requests.post(knobs, json={"auto_consent": True}, verify=CA, timeout=30).raise_for_status()
+
+
 def verify_id_token_signature(id_token, pca_authority_issuer):
     """MSAL 1.38+ no longer checks id token signatures (its docs say the app must); do what
     an app would: fetch the JWKS from the discovery document and verify RS256."""
@@ -279,6 +303,9 @@ def main():
     check(silent["access_token"] != result["access_token"], "a new access token came from the refresh token")
     check(silent.get("token_source") == "identity_provider", "MSAL went to the token endpoint")
     ok("acquire_token_silent(force_refresh=True) used the refresh token")
+
+    page_sign_in()
+    ok("MSAL sign-in through the sandbox's sign-in page (account picked, Accept posted)")
 
     for authority in (f"{BASE}/organizations", f"{BASE}/common", f"{BASE}/contoso.example"):
         other = app(authority=authority)
