@@ -7,7 +7,7 @@ use super::csv::neutralise_cell;
 use super::plan::{Plan, RowStatus};
 use super::MeetingRow;
 use crate::error::Error;
-use crate::store::batches::ItemRow;
+use crate::store::batches::{ItemRow, ItemState};
 
 fn writer() -> csv::Writer<Vec<u8>> {
     csv::WriterBuilder::new()
@@ -173,7 +173,11 @@ pub fn batch_ics(
 ) -> Result<String, Error> {
     let view = super::run::show(store, actor, id)?;
     let mut rows = Vec::new();
-    for item in view.items.iter().filter(|i| i.state == "done") {
+    for item in view
+        .items
+        .iter()
+        .filter(|i| i.state == ItemState::Done.as_str())
+    {
         if let Some(m) = crate::store::meetings::by_external_id(store.conn(), &item.external_id)? {
             rows.push(m);
         }
@@ -198,7 +202,7 @@ mod tests {
             line: 7,
             external_id: "e".into(),
             row_json: "{}".into(),
-            state: "failed".into(),
+            state: ItemState::Failed.as_str().into(),
             graph_id: None,
             join_web_url: None,
             created_now: None,
@@ -223,7 +227,7 @@ mod tests {
             line: 2,
             external_id: "e".into(),
             row_json: "{}".into(),
-            state: "failed".into(),
+            state: ItemState::Failed.as_str().into(),
             graph_id: None,
             join_web_url: None,
             created_now: None,

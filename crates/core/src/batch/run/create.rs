@@ -13,7 +13,7 @@ use crate::batch::plan::{self, Plan, PlanOptions};
 use crate::batch::BatchEvent;
 use crate::error::Error;
 use crate::graph::GraphClient;
-use crate::store::audit_log::{self, AuditEntry};
+use crate::store::audit_log::AuditEntry;
 use crate::store::batches as table;
 use crate::store::Store;
 
@@ -86,11 +86,9 @@ pub fn create(
             table::insert_item(tx, id, m.line, &m.external_id, &row_json, &now)?;
             programs.insert(m.program.clone());
         }
-        audit_log::append(
+        who.audit(
             tx,
-            &AuditEntry {
-                operator: &who.label,
-                real_actor: who.real_actor.as_deref(),
+            AuditEntry {
                 action: "batch.create",
                 target: &format!("batch:{id}"),
                 program_code: if programs.len() == 1 {

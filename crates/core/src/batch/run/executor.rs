@@ -21,7 +21,7 @@ use crate::actor::Actor;
 use crate::batch::rate::{backoff, RateController};
 use crate::batch::{BatchEvent, MeetingRow};
 use crate::error::Error;
-use crate::store::audit_log::{self, AuditEntry};
+use crate::store::audit_log::AuditEntry;
 use crate::store::batches::{self as table, BatchRow, BatchState, ItemState};
 use crate::store::Store;
 
@@ -389,11 +389,9 @@ impl<'a> Executor<'a> {
             table::mark_done(tx, id, line, &gid, &join_web_url, created, &at)?;
             let meeting = record_meeting(tx, id, row, &gid, &join_web_url, &who.label, &at)?;
             table::set_meeting(tx, id, line, meeting)?;
-            audit_log::append(
+            who.audit(
                 tx,
-                &AuditEntry {
-                    operator: &who.label,
-                    real_actor: who.real_actor.as_deref(),
+                AuditEntry {
                     action: "meeting.create",
                     target: &format!("meeting:{}", row.external_id),
                     program_code: Some(&row.program),
@@ -536,11 +534,9 @@ impl<'a> Executor<'a> {
             }
             table::set_state(tx, id, state, reason, state != BatchState::Paused, &at)?;
             let c = table::counts(tx, id)?;
-            audit_log::append(
+            who.audit(
                 tx,
-                &AuditEntry {
-                    operator: &who.label,
-                    real_actor: who.real_actor.as_deref(),
+                AuditEntry {
                     action: "batch.finish",
                     target: &format!("batch:{id}"),
                     after: Some(json!({
@@ -586,11 +582,9 @@ fn mark_running(
         table::requeue_in_flight(tx, id, &now)?;
         table::set_state(tx, id, BatchState::Running, None, false, &now)?;
         let c = table::counts(tx, id)?;
-        audit_log::append(
+        who.audit(
             tx,
-            &AuditEntry {
-                operator: &who.label,
-                real_actor: who.real_actor.as_deref(),
+            AuditEntry {
                 action: "batch.start",
                 target: &format!("batch:{id}"),
                 after: Some(json!({"total": c.total, "queued": c.queued, "done": c.done, "failed": c.failed})),

@@ -164,11 +164,9 @@ pub async fn cancel(
                 table::set_state(tx, id, BatchState::Cancelled, None, true, &at)?;
                 table::cancel_queued(tx, id, &at)?;
             }
-            audit_log::append(
+            who.audit(
                 tx,
-                &AuditEntry {
-                    operator: &who.label,
-                    real_actor: who.real_actor.as_deref(),
+                AuditEntry {
                     action: "batch.cancel",
                     target: &format!("batch:{id}"),
                     before: Some(json!({"state": batch.state})),
