@@ -13,10 +13,18 @@ export function programLabel(p) {
   return `${p.name} (${p.code})`;
 }
 
-/** The first programs a picker holds, as `programs_page` answers; two pickers on one page can
- *  share one read (`load(first)`). */
+/** The programs whose name or code contains `search` (all when null), as names: `programs_page`
+ *  with `namesOnly` answers `{ items: [{ code, name, archived, teams }], next_cursor,
+ *  teams_unavailable }`, a tenth of the full rows' JSON (the Meetings page's two pickers read
+ *  ~145 KB of full rows before). */
+function names(search) {
+  return invoke("programs_page", { search, cursor: null, limit: PICK, namesOnly: true });
+}
+
+/** The first programs a picker holds; two pickers on one page can share one read
+ *  (`load(first)`). */
 export function firstPrograms() {
-  return invoke("programs_page", { search: null, cursor: null, limit: PICK });
+  return names(null);
 }
 
 /**
@@ -25,9 +33,11 @@ export function firstPrograms() {
  * - `onChange()`: called when the chosen program changes (by the person or by a search).
  * Returns `{ select, find, load(first), items(), complete(), current() }`: `load()` reads the
  * first programs, or takes them from `first` (a `firstPrograms()` promise) when no search is
- * typed, and resolves to how many it holds; `items()` are the programs held, `complete()`
- * says whether they are all there are (no search typed, no more in the store), and `current()` is
- * the chosen program (or null).
+ * typed, and resolves to how many it holds; `items()` are the programs held (`{ code, name,
+ * archived, teams }`: `teams` is whether it chose Teams video calls), `complete()` says whether
+ * they are all there are (no search typed, no more in the store), `current()` is the chosen
+ * program (or null), and `teamsUnavailable()` why no program can use Teams video calls now (null
+ * when they can).
  */
 export function programPicker({ id, none = null, onChange = () => {} }) {
   const select = h("select", { id });
@@ -39,6 +49,7 @@ export function programPicker({ id, none = null, onChange = () => {} }) {
   let more = false;
   let searched = "";
   let asked = 0;
+  let unavailable = null;
 
   function fill() {
     const options = items.map((p) => h("option", { value: p.code }, programLabel(p)));
@@ -54,9 +65,10 @@ export function programPicker({ id, none = null, onChange = () => {} }) {
 
   async function read(search, first = null) {
     const mine = ++asked;
-    const page = await (first || invoke("programs_page", { search: search || null, cursor: null, limit: PICK }));
+    const page = await (first || names(search || null));
     if (mine !== asked) return false; // a later search has already been asked
     items = page.items;
+    unavailable = page.teams_unavailable ?? null;
     more = Boolean(page.next_cursor);
     searched = search;
     return true;
@@ -91,5 +103,6 @@ export function programPicker({ id, none = null, onChange = () => {} }) {
     items: () => items,
     complete: () => !more && !searched,
     current: () => items.find((p) => p.code === select.value) || null,
+    teamsUnavailable: () => unavailable,
   };
 }

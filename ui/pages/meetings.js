@@ -8,13 +8,13 @@ import { programPicker, firstPrograms } from "../picker.js";
 
 const STATE_BADGE = { created: "ok", pending: "warn", cancelling: "warn", cancelled: "muted", failed: "danger" };
 
-/** Pure: can this program get a Teams meeting, and if not, why not. */
-export function teamsChoice(p) {
+/** Pure: can this program (a picker's `{ archived, teams }`) get a Teams meeting, and if not,
+ *  why not; `unavailable` is why no program can use Teams now (null when they can). */
+export function teamsChoice(p, unavailable) {
   if (!p) return { allowed: false, reason: "Choose a program first." };
   if (p.archived) return { allowed: false, reason: "The program is archived." };
-  const m = (p.modes || []).find((x) => x.mode === "teams_video");
-  if (!m || !m.chosen) return { allowed: false, reason: "This program does not offer Teams video calls; a track admin can turn them on under Programs → Settings → Meeting modes." };
-  if (m.status !== "enabled") return { allowed: false, reason: `Teams video calls are unavailable: ${m.reason || "the integration is not connected"}.` };
+  if (!p.teams) return { allowed: false, reason: "This program does not offer Teams video calls; a track admin can turn them on under Programs → Settings → Meeting modes." };
+  if (unavailable !== null) return { allowed: false, reason: `Teams video calls are unavailable: ${unavailable || "the integration is not connected"}.` };
   return { allowed: true, reason: null };
 }
 
@@ -61,7 +61,7 @@ export async function render(root) {
   const detail = h("section", { id: "meeting-detail", class: "card", hidden: true, tabindex: "-1", "aria-labelledby": "meeting-detail-title" });
 
   function updateMode() {
-    const c = teamsChoice(picker.current());
+    const c = teamsChoice(picker.current(), picker.teamsUnavailable());
     mode.replaceChildren(h("option", { value: "teams_video", disabled: !c.allowed }, c.allowed ? "Teams video call" : "Teams video call (not available)"));
     mode.disabled = !c.allowed;
     modeReason.textContent = c.reason || "";
@@ -83,10 +83,10 @@ export async function render(root) {
   const list = pagedList({
     id: "meetings-list",
     noun: "meetings",
-    // Drawn once the programs are known too: the empty list's advice depends on them.
+    // An empty list waits for the programs too (its advice depends on them); rows do not.
     fetchPage: async (cursor, limit) => {
       const page = await invoke("meetings_page", { program: filter.value || null, stateFilter: null, cursor, limit });
-      await programsKnown;
+      if (!page.items.length) await programsKnown;
       return page;
     },
     table,
@@ -112,7 +112,7 @@ export async function render(root) {
         " and turn on Teams video calls, or ", h("a", { href: "#/welcome" }, "explore with the sandbox tenant"), ".");
     }
     if (filter.value) return say("No meetings in this program yet — create one with the form above, or choose All programs.");
-    if (all && !programs.some((p) => teamsChoice(p).allowed)) {
+    if (all && !programs.some((p) => teamsChoice(p, picker.teamsUnavailable()).allowed)) {
       return say("No meetings yet — no program offers Teams video calls right now: see the reason above the form, and turn them on under ",
         h("a", { href: "#/programs" }, "Programs"), " → Settings → Meeting modes.");
     }

@@ -11,7 +11,7 @@ use tauri::State;
 use tsched_core::access::{self, Action, Decision, Subject};
 use tsched_core::participants::{self, ImportReport};
 use tsched_core::programs::{
-    self, ListQuery, MeetingMode, NewProgram, ProgramChanges, ProgramView,
+    self, ListQuery, MeetingMode, NewProgram, Program, ProgramChanges, ProgramView,
 };
 use tsched_core::store::page::Page;
 use tsched_core::store::participants::ParticipantRow;
@@ -102,7 +102,89 @@ pub fn page_inner(
     })?)
 }
 
-/// See [`page_inner`]: `{ items, next_cursor }`.
+/// A program as a picker shows it. A [`ProgramItem`] carries every mode with its reason and what
+/// the actor may change (about 700 bytes of JSON); a picker of 200 of them cost the Meetings page
+/// ~145 KB of IPC for a name and a yes/no.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgramName {
+    /// The program's code (the picker's value).
+    pub code: String,
+    /// Its display name.
+    pub name: String,
+    /// Archived programs get no new meetings.
+    pub archived: bool,
+    /// Whether the program chose Teams video calls (usable only when `teams_unavailable` of the
+    /// page is none).
+    pub teams: bool,
+}
+
+impl From<&Program> for ProgramName {
+    fn from(p: &Program) -> Self {
+        Self {
+            code: p.code.clone(),
+            name: p.name.clone(),
+            archived: p.archived,
+            teams: p
+                .enabled_modes
+                .iter()
+                .any(|m| m == MeetingMode::TeamsVideo.as_str()),
+        }
+    }
+}
+
+/// One page of [`ProgramName`]s: `{ items, next_cursor, teams_unavailable }`.
+#[derive(Debug, Clone, Serialize)]
+pub struct NamesPage {
+    /// The programs, in the list's order.
+    pub items: Vec<ProgramName>,
+    /// As in [`Page`].
+    pub next_cursor: Option<String>,
+    /// Why Teams video calls cannot be used by any program now (the integration's state: the
+    /// same for every program, so said once), or none when they can.
+    pub teams_unavailable: Option<String>,
+}
+
+/// What `programs_page` answers: full items for the Programs page, names for pickers.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum ProgramsReply {
+    /// See [`page_inner`].
+    Full(Page<ProgramItem>),
+    /// See [`names_inner`].
+    Names(NamesPage),
+}
+
+/// The same page as [`page_inner`] (same visibility, search and cursor), as names for a picker.
+pub fn names_inner(
+    state: &AppState,
+    search: Option<String>,
+    include_archived: bool,
+    cursor: Option<String>,
+    limit: Option<u32>,
+) -> CmdResult<NamesPage> {
+    let q = ListQuery {
+        search: search.filter(|s| !s.trim().is_empty()),
+        include_archived,
+        after: cursor.filter(|c| !c.is_empty()),
+        limit: limit.unwrap_or(0),
+        ..Default::default()
+    };
+    Ok(state.with_actor(|s, actor| {
+        let page = programs::list_page(s, actor, &q)?;
+        let teams = programs::teams_availability(s.conn())?;
+        Ok(NamesPage {
+            items: page
+                .items
+                .iter()
+                .map(|v| ProgramName::from(&v.program))
+                .collect(),
+            next_cursor: page.next_cursor,
+            teams_unavailable: (!teams.available).then(|| teams.reason.unwrap_or_default()),
+        })
+    })?)
+}
+
+/// See [`page_inner`]: `{ items, next_cursor }`; with `names_only`, see [`names_inner`].
 #[tauri::command(async)]
 pub fn programs_page(
     state: State<'_, AppState>,
@@ -110,14 +192,14 @@ pub fn programs_page(
     include_archived: Option<bool>,
     cursor: Option<String>,
     limit: Option<u32>,
-) -> CmdResult<Page<ProgramItem>> {
-    page_inner(
-        &state,
-        search,
-        include_archived.unwrap_or(false),
-        cursor,
-        limit,
-    )
+    names_only: Option<bool>,
+) -> CmdResult<ProgramsReply> {
+    let include_archived = include_archived.unwrap_or(false);
+    if names_only.unwrap_or(false) {
+        return names_inner(&state, search, include_archived, cursor, limit)
+            .map(ProgramsReply::Names);
+    }
+    page_inner(&state, search, include_archived, cursor, limit).map(ProgramsReply::Full)
 }
 
 /// The add-program form.
@@ -304,6 +386,44 @@ mod tests {
         assert!(
             v["items"].is_array() && v["next_cursor"].is_string(),
             "the window gets {{ items, next_cursor }}: {v}"
+        );
+    }
+
+    #[test]
+    fn picker_names_are_the_same_page_as_the_full_list_at_a_fraction_of_its_size() {
+        let (_dir, state) = state_with_programs(7);
+        let full = page_inner(&state, None, false, None, Some(5)).expect("full page");
+        let names = names_inner(&state, None, false, None, Some(5)).expect("names page");
+        assert_eq!(
+            names
+                .items
+                .iter()
+                .map(|n| n.code.as_str())
+                .collect::<Vec<_>>(),
+            full.items
+                .iter()
+                .map(|p| p.view.code.as_str())
+                .collect::<Vec<_>>(),
+            "the names page lists the same programs in the same order"
+        );
+        assert_eq!(
+            names.next_cursor, full.next_cursor,
+            "the names page continues where the full one does"
+        );
+        assert!(
+            names.teams_unavailable.is_some(),
+            "no integration here, so Teams is unavailable and the page says why once"
+        );
+        assert!(
+            names.items.iter().all(|n| !n.teams && !n.archived),
+            "new programs neither chose Teams nor are archived: {names:?}"
+        );
+        let json_len = |r: &ProgramsReply| serde_json::to_string(r).expect("serializes").len();
+        let full_len = json_len(&ProgramsReply::Full(full));
+        let names_len = json_len(&ProgramsReply::Names(names));
+        assert!(
+            names_len * 5 < full_len,
+            "the picker's reply must be a small part of the list's ({names_len} against {full_len} bytes)"
         );
     }
 }
