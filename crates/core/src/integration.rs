@@ -302,6 +302,27 @@ pub async fn sign_in(
     })
 }
 
+/// The address of the embedded sandbox a front end last started for this store, when the
+/// integration is connected to exactly that address (so the front end may bring it back there);
+/// `None` otherwise — a sandbox a global admin connected to on purpose is never replaced.
+pub fn explored_sandbox(store: &Store) -> Result<Option<String>, Error> {
+    let conn = store.conn();
+    let row = table::get(conn)?;
+    let embedded = table::setting(conn, table::SETTING_EMBEDDED_SANDBOX)?;
+    Ok(row
+        .filter(|r| r.cloud == "sandbox" && embedded.as_deref() == Some(r.authority_base.as_str()))
+        .map(|r| r.authority_base))
+}
+
+/// Records the address of the embedded sandbox a front end just started for this store.
+pub fn remember_embedded_sandbox(store: &mut Store, base_url: &str) -> Result<(), Error> {
+    Ok(table::put_setting(
+        store.conn(),
+        table::SETTING_EMBEDDED_SANDBOX,
+        base_url,
+    )?)
+}
+
 /// Refuses unless `actor` may manage the integration (global admins, or anyone in setup mode).
 /// Front ends call it before opening the browser; [`save`] and [`remove`] check again.
 pub fn authorize(store: &Store, actor: &Actor) -> Result<(), Error> {

@@ -106,6 +106,13 @@ pub fn actor_for(store: &Store, upn: Option<&str>) -> Result<Actor, Error> {
     }))
 }
 
+/// The display name the roster holds for `upn`, if any (empty names count as none).
+pub fn display_name(store: &Store, upn: &str) -> Result<Option<String>, Error> {
+    Ok(table::by_upn(store.conn(), upn)?
+        .map(|o| o.display_name)
+        .filter(|n| !n.is_empty()))
+}
+
 /// Who the actor is, resolved against the roster (roles, or setup mode).
 pub fn whoami(store: &Store, actor: &Actor) -> Result<access::Resolved, Error> {
     access::resolve(store.conn(), actor)

@@ -78,9 +78,7 @@ pub fn session_inner(state: &AppState) -> Session {
         }
         out.setup_mode = operators::is_setup_mode(s)?;
         if let Some(w) = &who {
-            out.display_name = tsched_core::store::operators::by_upn(s.conn(), &w.upn)?
-                .map(|o| o.display_name)
-                .filter(|n| !n.is_empty());
+            out.display_name = operators::display_name(s, &w.upn)?;
         }
         let actor = crate::state::actor_in(s, who.as_ref())?;
         operators::whoami(s, &actor)

@@ -62,7 +62,7 @@ pub(crate) fn cloud(name: &str, sandbox_url: Option<&str>) -> Result<Cloud, Erro
 pub fn status_inner(state: &AppState) -> CmdResult<IntegrationPage> {
     let (status, decision) = state.with_actor(|s, actor| {
         let status = integration::status(s, state.tokens().as_ref())?;
-        let who = access::resolve(s.conn(), actor)?;
+        let who = tsched_core::operators::whoami(s, actor)?;
         Ok((
             status,
             access::decide(&who.subject, Action::IntegrationManage, None),
@@ -133,7 +133,7 @@ pub async fn connect_inner(
         )
     };
     let (actor, prepared) = state.with_actor(|s, actor| {
-        access::require(s.conn(), actor, Action::IntegrationManage, None)?;
+        integration::authorize(s, actor)?;
         Ok((actor.clone(), integration::prepare(s, &req)?))
     })?;
     let (handle, token) = cancel_pair();
@@ -185,7 +185,7 @@ pub fn integration_cancel(state: State<'_, AppState>) -> CmdResult<bool> {
 /// consent in Entra.
 pub fn remove_inner(state: &AppState) -> CmdResult<Removed> {
     Ok(state.with_actor(|s, actor| {
-        access::require(s.conn(), actor, Action::IntegrationManage, None)?;
+        integration::authorize(s, actor)?;
         integration::remove(s, state.tokens().as_ref(), actor)
     })?)
 }

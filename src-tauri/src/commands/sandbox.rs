@@ -142,20 +142,10 @@ pub async fn start_inner(state: &AppState) -> CmdResult<SandboxInfo> {
 /// integration is connected to the very address the window's embedded sandbox had (recorded when
 /// it started): a sandbox a global admin connected to on purpose is never replaced.
 fn explored_port(state: &AppState) -> Option<u16> {
-    use tsched_core::store::integration as table;
-    let (row, embedded) = state
-        .with_store(|s| {
-            Ok((
-                table::get(s.conn())?,
-                table::setting(s.conn(), table::SETTING_EMBEDDED_SANDBOX)?,
-            ))
-        })
-        .ok()?;
-    let row = row?;
-    if row.cloud != "sandbox" || embedded.as_deref() != Some(row.authority_base.as_str()) {
-        return None;
-    }
-    let url = url::Url::parse(&row.authority_base).ok()?;
+    let base = state
+        .with_store(|s| integration::explored_sandbox(s))
+        .ok()??;
+    let url = url::Url::parse(&base).ok()?;
     (url.host_str() == Some("127.0.0.1"))
         .then_some(url.port())
         .flatten()
@@ -179,13 +169,7 @@ pub async fn start_embedded_sandbox(state: &AppState) -> CmdResult<SandboxInfo> 
             .map_err(|e| Error::Conflict(format!("the sandbox tenant could not start: {e}")))?,
     };
     let base = sb.base_url().to_string();
-    state.with_store(|s| {
-        Ok(tsched_core::store::integration::put_setting(
-            s.conn(),
-            tsched_core::store::integration::SETTING_EMBEDDED_SANDBOX,
-            &base,
-        )?)
-    })?;
+    state.with_store(|s| integration::remember_embedded_sandbox(s, &base))?;
     let mut slot = state.sandbox();
     Ok(info(slot.get_or_insert(sb)))
 }
