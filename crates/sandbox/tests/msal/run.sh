@@ -12,6 +12,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 workspace=$(cd "$here/../../../.." && pwd)
 venv=${MSAL_VENV_DIR:-$workspace/target/msal-venv}
 
+# Two test runs at once (two cargo test processes) must not build the same venv together.
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock 9
 if ! cmp -s "$here/requirements.txt" "$venv/.requirements.txt" || [ ! -x "$venv/bin/python" ]; then
   rm -rf "$venv"
   if ! python3 -m venv "$venv"; then
@@ -25,6 +29,7 @@ if ! cmp -s "$here/requirements.txt" "$venv/.requirements.txt" || [ ! -x "$venv/
   fi
   cp "$here/requirements.txt" "$venv/.requirements.txt"
 fi
+flock -u 9
 
 work=$(mktemp -d)
 sandbox_pid=""
