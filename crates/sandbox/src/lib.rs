@@ -1,7 +1,9 @@
 //! Tenant sandbox: a local HTTP emulator of the Microsoft identity platform (v2) and the
 //! Microsoft Graph v1.0 endpoints Teams Scheduler uses, so the client, CLI and UI can be tested
 //! without a real tenant. Identity lives under `{base_url}/{tenant}/…`, Graph under
-//! `{base_url}/v1.0/…`, test controls under `{base_url}/_sandbox/…`.
+//! `{base_url}/v1.0/…`, test controls under `{base_url}/_sandbox/…`. With `tls: true` it serves
+//! HTTPS under a CA made at start (`tls`), so Microsoft's own libraries (MSAL requires an https
+//! authority) use it through its OpenID discovery document, JWKS and RS256-signed tokens (`keys`).
 //!
 //! It exists to catch the client's mistakes, so it shares no model types with the client and
 //! is as strict as Microsoft's documentation (`shared/graph-contract/`) wherever it can be.
