@@ -80,16 +80,13 @@ pub fn list_all(
     actor: &Actor,
     filter: &AuditFilter,
 ) -> Result<Vec<AuditRow>, Error> {
-    let mut f = filter.clone();
-    let mut rows = Vec::new();
-    loop {
-        let page = list_page(store, actor, &f)?;
-        rows.extend(page.items);
-        match page.next_cursor {
-            Some(c) => f.after = Some(c),
-            None => return Ok(rows),
-        }
-    }
+    crate::store::page::collect_all(filter.after.clone(), |after| {
+        let f = AuditFilter {
+            after,
+            ..filter.clone()
+        };
+        list_page(store, actor, &f)
+    })
 }
 
 /// The whole trail matching `filter` as `csv` or `json` text (see [`list_all`]).

@@ -994,16 +994,13 @@ pub fn list_all(
     actor: &Actor,
     filter: &MeetingFilter,
 ) -> Result<Vec<MeetingRow>, Error> {
-    let mut f = filter.clone();
-    let mut rows = Vec::new();
-    loop {
-        let page = list_page(store, actor, &f)?;
-        rows.extend(page.items);
-        match page.next_cursor {
-            Some(c) => f.after = Some(c),
-            None => return Ok(rows),
-        }
-    }
+    crate::store::page::collect_all(filter.after.clone(), |after| {
+        let f = MeetingFilter {
+            after,
+            ..filter.clone()
+        };
+        list_page(store, actor, &f)
+    })
 }
 
 #[cfg(test)]

@@ -221,6 +221,24 @@ pub fn finish<T, K: Serialize>(
     }
 }
 
+/// Every row of a paged list: asks `page(after)` from the first page (`after` = `start`) and
+/// follows each `next_cursor` until the last. For exports, which must be complete.
+pub fn collect_all<T, E>(
+    start: Option<String>,
+    mut page: impl FnMut(Option<String>) -> Result<Page<T>, E>,
+) -> Result<Vec<T>, E> {
+    let mut rows = Vec::new();
+    let mut after = start;
+    loop {
+        let p = page(after)?;
+        rows.extend(p.items);
+        match p.next_cursor {
+            Some(c) => after = Some(c),
+            None => return Ok(rows),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
