@@ -1,7 +1,8 @@
 //! `tsched batch …`: create Teams meetings in bulk from a CSV file (docs/BATCH-CSV.md).
 //! `validate` is the dry run; `run` stores the batch and creates the meetings with a progress bar
 //! (or one JSON event per line with `--json`); `list`, `show`, `resume`, `cancel [--undo]` and
-//! `export` work on stored batches. Each arm is a few lines over `tsched_core::batch`.
+//! `export` work on stored batches. `run()` hands each subcommand to one short function over
+//! `tsched_core::batch`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use tsched_core::auth::{KeyringTokenStore, TokenStore};
 use tsched_core::batch::run::{self as batch_run, GraphTransport, Transport};
 use tsched_core::batch::{self, BatchEvent, Plan, PlanOptions, RowStatus, RunOptions};
 use tsched_core::integration;
-use tsched_core::store::batches::BatchRow;
+use tsched_core::store::batches::{BatchRow, BatchState, ItemRow};
 use tsched_core::tz::DstChoice;
 
 use super::Context;
@@ -297,10 +298,15 @@ fn reporter(json: bool) -> (Arc<dyn Fn(BatchEvent) + Send + Sync>, Option<Progre
     (Arc::new(f), Some(bar))
 }
 
-fn finish(outcome: &batch_run::RunOutcome, json: bool) {
+/// Ends a run or resume: clears the bar, then (without `--json`) prints the batch and, when it
+/// paused, how to go on.
+fn finish(outcome: &batch_run::RunOutcome, bar: Option<ProgressBar>, json: bool) {
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     if !json {
         print_batch(&outcome.batch);
-        if outcome.batch.state == "paused" {
+        if outcome.batch.lifecycle() == Some(BatchState::Paused) {
             println!(
                 "Reconnect the host (tsched integration connect …), then: tsched batch resume {}",
                 outcome.batch.id
@@ -309,248 +315,289 @@ fn finish(outcome: &batch_run::RunOutcome, json: bool) {
     }
 }
 
+fn plan_options(time_zone: Option<String>, d: Option<DstArg>) -> PlanOptions {
+    PlanOptions {
+        default_zone: time_zone,
+        dst: dst(d),
+    }
+}
+
 pub fn run(cmd: BatchCmd, ctx: &Context) -> anyhow::Result<()> {
     match cmd {
         BatchCmd::Validate {
             file,
             time_zone,
-            dst: d,
+            dst,
             json,
             csv,
-        } => {
-            let bytes = read(&file)?;
-            let mut store = ctx.store()?;
-            let actor = ctx.actor(&store)?;
-            let opts = PlanOptions {
-                default_zone: time_zone,
-                dst: dst(d),
-            };
-            let session = transport(&store).ok().map(|(s, _)| s);
-            let (_, plan) = super::parallel_runtime()?.block_on(batch::plan::validate(
-                &mut store,
-                session.as_ref().map(|s| s.graph()),
-                &actor,
-                &bytes,
-                &opts,
-            ))?;
-            if json {
-                output::json(&plan)?;
-            } else if csv {
-                print!("{}", batch::export::plan_csv(&plan)?);
-            } else {
-                print_plan(&plan);
-            }
-            let bad = plan.summary.rejected + plan.file_problems.len() as u64;
-            if bad > 0 {
-                return Err(tsched_core::Error::Invalid {
-                    field: "file",
-                    reason: format!("{bad} of {} rows are not ready", plan.summary.rows.max(bad)),
-                }
-                .into());
-            }
-        }
+        } => validate(ctx, &file, plan_options(time_zone, dst), json, csv),
         BatchCmd::Run {
             file,
             concurrency,
             time_zone,
-            dst: d,
+            dst,
             skip_rejected,
             json,
         } => {
-            let bytes = read(&file)?;
-            let mut store = ctx.store()?;
-            let actor = ctx.actor(&store)?;
-            let (session, t) = transport(&store)?;
             let opts = RunOptions {
                 concurrency,
                 skip_rejected,
                 ..Default::default()
             };
-            let plan_opts = PlanOptions {
-                default_zone: time_zone,
-                dst: dst(d),
-            };
-            let rt = super::parallel_runtime()?;
-            let (_, plan) = rt.block_on(batch::plan::validate(
-                &mut store,
-                Some(session.graph()),
-                &actor,
-                &bytes,
-                &plan_opts,
-            ))?;
-            if plan.summary.rejected > 0 && !skip_rejected && !json {
-                print_plan(&plan);
-            }
-            let id = batch_run::create(
-                &mut store,
-                &actor,
-                &source_name(&file),
-                &bytes,
-                &plan,
-                &opts,
-            )?;
-            if !json {
-                eprintln!(
-                    "batch {id} stored with {} items; creating meetings…",
-                    plan.summary.ready
-                );
-            }
-            let (sink, bar) = reporter(json);
-            let outcome =
-                rt.block_on(batch_run::execute(&mut store, t, &actor, id, &opts, &*sink))?;
-            if let Some(b) = bar {
-                b.finish_and_clear();
-            }
-            finish(&outcome, json);
+            run_file(ctx, &file, plan_options(time_zone, dst), &opts, json)
         }
-        BatchCmd::List { limit, after, json } => {
-            let store = ctx.store()?;
-            let actor = ctx.actor(&store)?;
-            let (list, next) = if limit.is_some() || after.is_some() {
-                let page =
-                    batch_run::list_page(&store, &actor, after.as_deref(), limit.unwrap_or(0))?;
-                (page.items, page.next_cursor)
-            } else {
-                (batch_run::list(&store, &actor)?, None)
-            };
-            if json {
-                output::json(&list)?;
-            } else if list.is_empty() {
-                println!("no batches");
-            } else {
-                let rows: Vec<Vec<String>> = list
-                    .iter()
-                    .map(|b| {
-                        vec![
-                            b.id.to_string(),
-                            b.state.clone(),
-                            if b.resumable() { "yes" } else { "" }.into(),
-                            format!("{}/{}", b.counts.done, b.counts.total),
-                            b.counts.failed.to_string(),
-                            b.source_name.clone(),
-                            b.created_at.clone(),
-                        ]
-                    })
-                    .collect();
-                print!(
-                    "{}",
-                    output::table(
-                        &[
-                            "ID",
-                            "STATE",
-                            "RESUMABLE",
-                            "DONE",
-                            "FAILED",
-                            "FILE",
-                            "CREATED"
-                        ],
-                        &rows
-                    )
-                );
-            }
-            output::more(next.as_deref());
-        }
+        BatchCmd::List { limit, after, json } => list(ctx, limit, after, json),
         BatchCmd::Show {
             id,
             state,
             limit,
             after,
             json,
-        } => {
-            let store = ctx.store()?;
-            let actor = ctx.actor(&store)?;
-            let (view, next) = if state.is_some() || limit.is_some() || after.is_some() {
-                batch_run::show_page(
-                    &store,
-                    &actor,
-                    id,
-                    state.as_deref(),
-                    after.as_deref(),
-                    limit.unwrap_or(0),
-                )?
-            } else {
-                (batch_run::show(&store, &actor, id)?, None)
-            };
-            if json {
-                output::json(&view)?;
-            } else {
-                print_batch(&view.batch);
-                let rows: Vec<Vec<String>> = view
-                    .items
-                    .iter()
-                    .map(|i| {
-                        vec![
-                            i.line.to_string(),
-                            i.state.clone(),
-                            i.join_web_url.clone().unwrap_or_default(),
-                            i.error_message.clone().unwrap_or_default(),
-                        ]
-                    })
-                    .collect();
-                print!(
-                    "{}",
-                    output::table(&["LINE", "STATE", "JOIN URL", "ERROR"], &rows)
-                );
-            }
-            output::more(next.as_deref());
-        }
+        } => show(ctx, id, state, limit, after, json),
         BatchCmd::Resume {
             id,
             concurrency,
             json,
-        } => {
-            let mut store = ctx.store()?;
-            let actor = ctx.actor(&store)?;
-            let (_, t) = transport(&store)?;
-            let stored = batch_run::show(&store, &actor, id)?.batch.concurrency as usize;
-            let opts = RunOptions {
-                concurrency: concurrency.unwrap_or(stored),
-                ..Default::default()
-            };
-            let (sink, bar) = reporter(json);
-            let outcome = super::parallel_runtime()?
-                .block_on(batch_run::resume(&mut store, t, &actor, id, &opts, &*sink))?;
-            if let Some(b) = bar {
-                b.finish_and_clear();
-            }
-            finish(&outcome, json);
-        }
-        BatchCmd::Cancel { id, undo } => {
-            let mut store = ctx.store()?;
-            let actor = ctx.actor(&store)?;
-            let t = if undo {
-                Some(transport(&store)?.1)
-            } else {
-                None
-            };
-            let c = super::parallel_runtime()?
-                .block_on(batch_run::cancel(&mut store, t, &actor, id, undo))?;
-            print_batch(&c.batch);
-            if undo {
-                println!("{} meetings cancelled", c.undone);
-            }
-            for (line, why) in &c.undo_failed {
-                println!("  line {line}: could not cancel: {why}");
-            }
-        }
+        } => resume(ctx, id, concurrency, json),
+        BatchCmd::Cancel { id, undo } => cancel(ctx, id, undo),
         BatchCmd::Export {
             id,
             format,
             output: out,
-        } => {
-            let store = ctx.store()?;
-            let actor = ctx.actor(&store)?;
-            let text = match format {
-                ExportFormat::Csv => {
-                    batch::export::items_csv(&batch_run::show(&store, &actor, id)?.items)?
-                }
-                ExportFormat::Ics => batch::export::batch_ics(&store, &actor, id)?,
-            };
-            match out {
-                Some(path) => tsched_core::exports::write_private(&path, &text)?,
-                None => print!("{text}"),
-            }
+        } => export(ctx, id, format, out),
+    }
+}
+
+/// `batch validate`: the plan, and an error when any row is not ready.
+fn validate(
+    ctx: &Context,
+    file: &Path,
+    opts: PlanOptions,
+    json: bool,
+    csv: bool,
+) -> anyhow::Result<()> {
+    let bytes = read(file)?;
+    let mut store = ctx.store()?;
+    let actor = ctx.actor(&store)?;
+    let session = transport(&store).ok().map(|(s, _)| s);
+    let (_, plan) = super::parallel_runtime()?.block_on(batch::plan::validate(
+        &mut store,
+        session.as_ref().map(|s| s.graph()),
+        &actor,
+        &bytes,
+        &opts,
+    ))?;
+    if json {
+        output::json(&plan)?;
+    } else if csv {
+        print!("{}", batch::export::plan_csv(&plan)?);
+    } else {
+        print_plan(&plan);
+    }
+    let bad = plan.summary.rejected + plan.file_problems.len() as u64;
+    if bad > 0 {
+        return Err(tsched_core::Error::Invalid {
+            field: "file",
+            reason: format!("{bad} of {} rows are not ready", plan.summary.rows.max(bad)),
         }
+        .into());
+    }
+    Ok(())
+}
+
+/// `batch run`: plan the file, store the batch, create its meetings.
+fn run_file(
+    ctx: &Context,
+    file: &Path,
+    plan_opts: PlanOptions,
+    opts: &RunOptions,
+    json: bool,
+) -> anyhow::Result<()> {
+    let bytes = read(file)?;
+    let mut store = ctx.store()?;
+    let actor = ctx.actor(&store)?;
+    let (session, t) = transport(&store)?;
+    let rt = super::parallel_runtime()?;
+    let (_, plan) = rt.block_on(batch::plan::validate(
+        &mut store,
+        Some(session.graph()),
+        &actor,
+        &bytes,
+        &plan_opts,
+    ))?;
+    if plan.summary.rejected > 0 && !opts.skip_rejected && !json {
+        print_plan(&plan);
+    }
+    let id = batch_run::create(&mut store, &actor, &source_name(file), &bytes, &plan, opts)?;
+    if !json {
+        eprintln!(
+            "batch {id} stored with {} items; creating meetings…",
+            plan.summary.ready
+        );
+    }
+    let (sink, bar) = reporter(json);
+    let outcome = rt.block_on(batch_run::execute(&mut store, t, &actor, id, opts, &*sink))?;
+    finish(&outcome, bar, json);
+    Ok(())
+}
+
+/// `batch list`: every batch, or one page when `--limit` or `--after` is given.
+fn list(
+    ctx: &Context,
+    limit: Option<u32>,
+    after: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let store = ctx.store()?;
+    let actor = ctx.actor(&store)?;
+    let (list, next) = if limit.is_some() || after.is_some() {
+        let page = batch_run::list_page(&store, &actor, after.as_deref(), limit.unwrap_or(0))?;
+        (page.items, page.next_cursor)
+    } else {
+        (batch_run::list(&store, &actor)?, None)
+    };
+    if json {
+        output::json(&list)?;
+    } else if list.is_empty() {
+        println!("no batches");
+    } else {
+        print!("{}", batches_table(&list));
+    }
+    output::more(next.as_deref());
+    Ok(())
+}
+
+fn batches_table(list: &[BatchRow]) -> String {
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|b| {
+            vec![
+                b.id.to_string(),
+                b.state.clone(),
+                if b.resumable() { "yes" } else { "" }.into(),
+                format!("{}/{}", b.counts.done, b.counts.total),
+                b.counts.failed.to_string(),
+                b.source_name.clone(),
+                b.created_at.clone(),
+            ]
+        })
+        .collect();
+    output::table(
+        &[
+            "ID",
+            "STATE",
+            "RESUMABLE",
+            "DONE",
+            "FAILED",
+            "FILE",
+            "CREATED",
+        ],
+        &rows,
+    )
+}
+
+/// `batch show`: the batch and all its items, or one page of them when a filter is given.
+fn show(
+    ctx: &Context,
+    id: i64,
+    state: Option<String>,
+    limit: Option<u32>,
+    after: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let store = ctx.store()?;
+    let actor = ctx.actor(&store)?;
+    let (view, next) = if state.is_some() || limit.is_some() || after.is_some() {
+        batch_run::show_page(
+            &store,
+            &actor,
+            id,
+            state.as_deref(),
+            after.as_deref(),
+            limit.unwrap_or(0),
+        )?
+    } else {
+        (batch_run::show(&store, &actor, id)?, None)
+    };
+    if json {
+        output::json(&view)?;
+    } else {
+        print_batch(&view.batch);
+        print!("{}", items_table(&view.items));
+    }
+    output::more(next.as_deref());
+    Ok(())
+}
+
+fn items_table(items: &[ItemRow]) -> String {
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|i| {
+            vec![
+                i.line.to_string(),
+                i.state.clone(),
+                i.join_web_url.clone().unwrap_or_default(),
+                i.error_message.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    output::table(&["LINE", "STATE", "JOIN URL", "ERROR"], &rows)
+}
+
+/// `batch resume`: finish a batch, at its stored concurrency unless `--concurrency` says.
+fn resume(ctx: &Context, id: i64, concurrency: Option<usize>, json: bool) -> anyhow::Result<()> {
+    let mut store = ctx.store()?;
+    let actor = ctx.actor(&store)?;
+    let (_, t) = transport(&store)?;
+    let stored = batch_run::show(&store, &actor, id)?.batch.concurrency as usize;
+    let opts = RunOptions {
+        concurrency: concurrency.unwrap_or(stored),
+        ..Default::default()
+    };
+    let (sink, bar) = reporter(json);
+    let outcome = super::parallel_runtime()?
+        .block_on(batch_run::resume(&mut store, t, &actor, id, &opts, &*sink))?;
+    finish(&outcome, bar, json);
+    Ok(())
+}
+
+/// `batch cancel [--undo]`.
+fn cancel(ctx: &Context, id: i64, undo: bool) -> anyhow::Result<()> {
+    let mut store = ctx.store()?;
+    let actor = ctx.actor(&store)?;
+    let t = if undo {
+        Some(transport(&store)?.1)
+    } else {
+        None
+    };
+    let c =
+        super::parallel_runtime()?.block_on(batch_run::cancel(&mut store, t, &actor, id, undo))?;
+    print_batch(&c.batch);
+    if undo {
+        println!("{} meetings cancelled", c.undone);
+    }
+    for (line, why) in &c.undo_failed {
+        println!("  line {line}: could not cancel: {why}");
+    }
+    Ok(())
+}
+
+/// `batch export`: the results as CSV or iCalendar, to a file or stdout.
+fn export(
+    ctx: &Context,
+    id: i64,
+    format: ExportFormat,
+    out: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let store = ctx.store()?;
+    let actor = ctx.actor(&store)?;
+    let text = match format {
+        ExportFormat::Csv => batch::export::items_csv(&batch_run::show(&store, &actor, id)?.items)?,
+        ExportFormat::Ics => batch::export::batch_ics(&store, &actor, id)?,
+    };
+    match out {
+        Some(path) => tsched_core::exports::write_private(&path, &text)?,
+        None => print!("{text}"),
     }
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! `tsched meetings`: create, reschedule, cancel, list, show and export (`ics`) Teams meetings of
-//! a program. A few lines over `tsched_core::meetings`; times are typed as local wall-clock times
-//! in an IANA zone (default from settings) and shown back in that zone and in UTC.
+//! a program. `run()` hands each subcommand to one short function over `tsched_core::meetings`;
+//! times are typed as local wall-clock times in an IANA zone (default from settings) and shown
+//! back in that zone and in UTC.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use tsched_core::meetings::{
@@ -223,188 +224,235 @@ pub fn run(cmd: MeetingsCmd, ctx: &Context) -> anyhow::Result<()> {
         MeetingsCmd::Create {
             program,
             subject,
-            when: w,
+            when,
             participants,
             external_id,
             json,
-        } => {
-            let (start, end, dst) = when(&w)?;
-            let mut store = ctx.store()?;
-            let actor = ctx.actor(&store)?;
-            let input = NewMeeting {
-                program,
-                subject,
-                start,
-                end,
-                time_zone: w.time_zone,
-                dst,
-                participants,
-                external_id,
-                batch_id: None,
-            };
-            // Refuse bad input before touching the network.
-            meetings::validate(&store, &actor, &input)?;
-            let s = session(&store)?;
-            let created =
-                runtime()?.block_on(meetings::create(&mut store, s.graph(), &actor, input))?;
-            if json {
-                output::json(&created)?;
-            } else {
-                if created.outcome == tsched_core::graph::meetings::CreateOrGetOutcome::Existing {
-                    println!("Already created earlier (same externalId); nothing new was made.");
-                } else {
-                    println!("Created.");
-                }
-                print!("{}", describe(&created.meeting));
-            }
-        }
+        } => create(ctx, program, subject, when, participants, external_id, json),
         MeetingsCmd::Reschedule {
             meeting,
-            when: w,
+            when,
             subject,
             participants,
             json,
-        } => {
-            let (start, end, dst) = when(&w)?;
-            let mut store = ctx.store()?;
-            let actor = ctx.actor(&store)?;
-            let s = session(&store)?;
-            let m = runtime()?.block_on(meetings::reschedule(
-                &mut store,
-                s.graph(),
-                &actor,
-                RescheduleInput {
-                    meeting,
-                    start,
-                    end,
-                    time_zone: w.time_zone,
-                    dst,
-                    subject,
-                    participants: (!participants.is_empty()).then_some(participants),
-                },
-            ))?;
-            if json {
-                output::json(&m)?;
-            } else {
-                println!("Rescheduled; the join link is unchanged.");
-                print!("{}", describe(&m));
-            }
-        }
-        MeetingsCmd::Cancel { meeting, json } => {
-            let mut store = ctx.store()?;
-            let actor = ctx.actor(&store)?;
-            let s = session(&store)?;
-            let c =
-                runtime()?.block_on(meetings::cancel(&mut store, s.graph(), &actor, &meeting))?;
-            if json {
-                output::json(&c)?;
-            } else {
-                println!("Cancelled meeting {}.", c.meeting.external_id);
-                for n in &c.notes {
-                    println!("  Note: {n}");
-                }
-            }
-        }
-        MeetingsCmd::List { filter, json } => {
-            let store = ctx.store()?;
-            let actor = ctx.actor(&store)?;
-            let page = meetings::list_page(&store, &actor, &filter.into_core()?)?;
-            let rows = page.items;
-            if json {
-                output::json(&rows)?;
-            } else if rows.is_empty() {
-                println!("No meetings match.");
-            } else {
-                let table: Vec<Vec<String>> = rows
-                    .iter()
-                    .map(|m| {
-                        vec![
-                            m.id.to_string(),
-                            m.program_code.clone(),
-                            tz::format_local(&m.start_utc, &m.time_zone),
-                            m.state.clone(),
-                            m.attendees.len().to_string(),
-                            m.subject.clone(),
-                        ]
-                    })
-                    .collect();
-                print!(
-                    "{}",
-                    output::table(
-                        &[
-                            "ID",
-                            "PROGRAM",
-                            "START (LOCAL)",
-                            "STATE",
-                            "PEOPLE",
-                            "SUBJECT"
-                        ],
-                        &table
-                    )
-                );
-            }
-            output::more(page.next_cursor.as_deref());
-        }
-        MeetingsCmd::Show { meeting, json } => {
-            let store = ctx.store()?;
-            let actor = ctx.actor(&store)?;
-            let m = meetings::show(&store, &actor, &meeting)?;
-            if json {
-                output::json(&m)?;
-            } else {
-                print!("{}", describe(&m));
-            }
-        }
-        MeetingsCmd::DefaultTz { zone } => {
-            let mut store = ctx.store()?;
-            if let Some(z) = zone {
-                let actor = ctx.actor(&store)?;
-                meetings::set_default_time_zone(&mut store, &actor, &z)?;
-            }
-            println!(
-                "New meetings default to the time zone {}.",
-                meetings::default_time_zone(&store)?
-            );
-        }
+        } => reschedule(ctx, meeting, when, subject, participants, json),
+        MeetingsCmd::Cancel { meeting, json } => cancel(ctx, &meeting, json),
+        MeetingsCmd::List { filter, json } => list(ctx, filter, json),
+        MeetingsCmd::Show { meeting, json } => show(ctx, &meeting, json),
+        MeetingsCmd::DefaultTz { zone } => default_tz(ctx, zone),
         MeetingsCmd::Ics {
             meeting,
             filter,
             out,
-        } => {
-            let store = ctx.store()?;
-            let actor = ctx.actor(&store)?;
-            let (main, cancel) = match meeting {
-                Some(key) => (Some(meetings::ics_for(&store, &actor, &key)?), None),
-                None => {
-                    let e = meetings::ics_for_range(&store, &actor, &filter.into_core()?)?;
-                    if e.request.is_none() && e.cancel.is_none() {
-                        anyhow::bail!("no created or cancelled meetings match; nothing to export");
-                    }
-                    (e.request, e.cancel)
-                }
-            };
-            match out {
-                None => {
-                    print!("{}", main.unwrap_or_default());
-                    print!("{}", cancel.unwrap_or_default());
-                }
-                Some(path) => {
-                    if let Some(text) = &main {
-                        tsched_core::exports::write_private(&path, text)?;
-                        eprintln!("wrote {}", path.display());
-                    }
-                    if let Some(text) = &cancel {
-                        let stem = path
-                            .file_stem()
-                            .map(|s| s.to_string_lossy().to_string())
-                            .unwrap_or_else(|| "meetings".into());
-                        let p = path.with_file_name(format!("{stem}-cancel.ics"));
-                        tsched_core::exports::write_private(&p, text)?;
-                        eprintln!("wrote {}", p.display());
-                    }
-                }
-            }
+        } => ics(ctx, meeting, filter, out),
+    }
+}
+
+/// `meetings create`: bad input is refused before the network is touched.
+fn create(
+    ctx: &Context,
+    program: String,
+    subject: String,
+    w: When,
+    participants: Vec<String>,
+    external_id: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let (start, end, dst) = when(&w)?;
+    let mut store = ctx.store()?;
+    let actor = ctx.actor(&store)?;
+    let input = NewMeeting {
+        program,
+        subject,
+        start,
+        end,
+        time_zone: w.time_zone,
+        dst,
+        participants,
+        external_id,
+        batch_id: None,
+    };
+    // Refuse bad input before touching the network.
+    meetings::validate(&store, &actor, &input)?;
+    let s = session(&store)?;
+    let created = runtime()?.block_on(meetings::create(&mut store, s.graph(), &actor, input))?;
+    if json {
+        output::json(&created)?;
+    } else {
+        if created.outcome == tsched_core::graph::meetings::CreateOrGetOutcome::Existing {
+            println!("Already created earlier (same externalId); nothing new was made.");
+        } else {
+            println!("Created.");
         }
+        print!("{}", describe(&created.meeting));
+    }
+    Ok(())
+}
+
+/// `meetings reschedule`: an empty participant list keeps the current one.
+fn reschedule(
+    ctx: &Context,
+    meeting: String,
+    w: When,
+    subject: Option<String>,
+    participants: Vec<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let (start, end, dst) = when(&w)?;
+    let mut store = ctx.store()?;
+    let actor = ctx.actor(&store)?;
+    let s = session(&store)?;
+    let input = RescheduleInput {
+        meeting,
+        start,
+        end,
+        time_zone: w.time_zone,
+        dst,
+        subject,
+        participants: (!participants.is_empty()).then_some(participants),
+    };
+    let m = runtime()?.block_on(meetings::reschedule(&mut store, s.graph(), &actor, input))?;
+    if json {
+        output::json(&m)?;
+    } else {
+        println!("Rescheduled; the join link is unchanged.");
+        print!("{}", describe(&m));
+    }
+    Ok(())
+}
+
+/// `meetings cancel`.
+fn cancel(ctx: &Context, meeting: &str, json: bool) -> anyhow::Result<()> {
+    let mut store = ctx.store()?;
+    let actor = ctx.actor(&store)?;
+    let s = session(&store)?;
+    let c = runtime()?.block_on(meetings::cancel(&mut store, s.graph(), &actor, meeting))?;
+    if json {
+        output::json(&c)?;
+    } else {
+        println!("Cancelled meeting {}.", c.meeting.external_id);
+        for n in &c.notes {
+            println!("  Note: {n}");
+        }
+    }
+    Ok(())
+}
+
+/// `meetings list`: one page.
+fn list(ctx: &Context, filter: Filter, json: bool) -> anyhow::Result<()> {
+    let store = ctx.store()?;
+    let actor = ctx.actor(&store)?;
+    let page = meetings::list_page(&store, &actor, &filter.into_core()?)?;
+    let rows = page.items;
+    if json {
+        output::json(&rows)?;
+    } else if rows.is_empty() {
+        println!("No meetings match.");
+    } else {
+        print!("{}", meetings_table(&rows));
+    }
+    output::more(page.next_cursor.as_deref());
+    Ok(())
+}
+
+fn meetings_table(rows: &[Meeting]) -> String {
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|m| {
+            vec![
+                m.id.to_string(),
+                m.program_code.clone(),
+                tz::format_local(&m.start_utc, &m.time_zone),
+                m.state.clone(),
+                m.attendees.len().to_string(),
+                m.subject.clone(),
+            ]
+        })
+        .collect();
+    output::table(
+        &[
+            "ID",
+            "PROGRAM",
+            "START (LOCAL)",
+            "STATE",
+            "PEOPLE",
+            "SUBJECT",
+        ],
+        &table,
+    )
+}
+
+/// `meetings show`.
+fn show(ctx: &Context, meeting: &str, json: bool) -> anyhow::Result<()> {
+    let store = ctx.store()?;
+    let actor = ctx.actor(&store)?;
+    let m = meetings::show(&store, &actor, meeting)?;
+    if json {
+        output::json(&m)?;
+    } else {
+        print!("{}", describe(&m));
+    }
+    Ok(())
+}
+
+/// `meetings default-tz [ZONE]`: sets the zone when given, then prints the one in force.
+fn default_tz(ctx: &Context, zone: Option<String>) -> anyhow::Result<()> {
+    let mut store = ctx.store()?;
+    if let Some(z) = zone {
+        let actor = ctx.actor(&store)?;
+        meetings::set_default_time_zone(&mut store, &actor, &z)?;
+    }
+    println!(
+        "New meetings default to the time zone {}.",
+        meetings::default_time_zone(&store)?
+    );
+    Ok(())
+}
+
+/// `meetings ics`: one meeting, or the filtered range (its cancellations as a second calendar).
+fn ics(
+    ctx: &Context,
+    meeting: Option<String>,
+    filter: Filter,
+    out: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let store = ctx.store()?;
+    let actor = ctx.actor(&store)?;
+    let (main, cancel) = match meeting {
+        Some(key) => (Some(meetings::ics_for(&store, &actor, &key)?), None),
+        None => {
+            let e = meetings::ics_for_range(&store, &actor, &filter.into_core()?)?;
+            if e.request.is_none() && e.cancel.is_none() {
+                anyhow::bail!("no created or cancelled meetings match; nothing to export");
+            }
+            (e.request, e.cancel)
+        }
+    };
+    match out {
+        None => {
+            print!("{}", main.unwrap_or_default());
+            print!("{}", cancel.unwrap_or_default());
+            Ok(())
+        }
+        Some(path) => write_ics(&path, main.as_deref(), cancel.as_deref()),
+    }
+}
+
+/// Writes the request calendar to `path` and the cancellations next to it with `-cancel` before
+/// the extension, saying each file on stderr.
+fn write_ics(path: &Path, main: Option<&str>, cancel: Option<&str>) -> anyhow::Result<()> {
+    if let Some(text) = main {
+        tsched_core::exports::write_private(path, text)?;
+        eprintln!("wrote {}", path.display());
+    }
+    if let Some(text) = cancel {
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "meetings".into());
+        let p = path.with_file_name(format!("{stem}-cancel.ics"));
+        tsched_core::exports::write_private(&p, text)?;
+        eprintln!("wrote {}", p.display());
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
-//! `tsched programs …`: programs (tracks), their meeting modes and their participants.
+//! `tsched programs …`: programs (tracks), their meeting modes and their participants. `run()`
+//! hands each subcommand to one short function over `tsched_core::programs` / `participants`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Subcommand;
@@ -8,6 +9,7 @@ use tsched_core::participants;
 use tsched_core::programs::{
     self, ListQuery, MeetingMode, ModeStatus, NewProgram, ProgramChanges, ProgramView,
 };
+use tsched_core::{Actor, Store};
 
 use super::Context;
 use crate::output;
@@ -177,203 +179,292 @@ pub enum Participants {
 pub fn run(cmd: Programs, ctx: &Context) -> anyhow::Result<()> {
     let mut store = ctx.store()?;
     let actor = ctx.actor(&store)?;
+    let (store, actor) = (&mut store, &actor);
     match cmd {
         Programs::Add {
             name,
             code,
             description,
             json,
-        } => {
-            let p = programs::add(
-                &mut store,
-                &actor,
-                NewProgram {
-                    name,
-                    code,
-                    description,
-                },
-            )?;
-            done(json, &p, format!("Added program {} ({}).", p.name, p.code))?;
-        }
+        } => add(store, actor, name, code, description, json),
         Programs::List {
             search,
             all,
             limit,
             after,
             json,
-        } => {
-            let page = programs::list_page(
-                &store,
-                &actor,
-                &ListQuery {
-                    search,
-                    include_archived: all,
-                    limit,
-                    after,
-                    ..Default::default()
-                },
-            )?;
-            let list = page.items;
-            if json {
-                output::json(&list)?;
-            } else if list.is_empty() {
-                println!("No programs yet. Add one with: tsched programs add \"Engineering Mentoring\" --code eng");
-            } else {
-                let rows: Vec<Vec<String>> = list
-                    .iter()
-                    .map(|p| {
-                        vec![
-                            p.code.clone(),
-                            p.name.clone(),
-                            modes_summary(p),
-                            status(p.archived).into(),
-                        ]
-                    })
-                    .collect();
-                print!(
-                    "{}",
-                    output::table(&["CODE", "NAME", "MEETING MODES", "STATUS"], &rows)
-                );
-            }
-            output::more(page.next_cursor.as_deref());
-        }
-        Programs::Show { code, json } => {
-            let p = programs::show(&store, &actor, &code)?;
-            if json {
-                output::json(&p)?;
-            } else {
-                print_program(&p);
-            }
-        }
+        } => list(store, actor, search, all, limit, after, json),
+        Programs::Show { code, json } => show(store, actor, &code, json),
         Programs::Rename {
             code,
             name,
             description,
             json,
-        } => {
-            let p = programs::edit(
-                &mut store,
-                &actor,
-                &code,
-                ProgramChanges {
-                    name: Some(name),
-                    description,
-                },
-            )?;
-            done(
-                json,
-                &p,
-                format!("Program {} is now named {}.", p.code, p.name),
-            )?;
-        }
+        } => rename(store, actor, &code, name, description, json),
         Programs::Describe {
             code,
             description,
             json,
-        } => {
-            let p = programs::edit(
-                &mut store,
-                &actor,
-                &code,
-                ProgramChanges {
-                    name: None,
-                    description: Some(description),
-                },
-            )?;
-            done(json, &p, format!("Updated the description of {}.", p.code))?;
-        }
-        Programs::Archive { code, json } => {
-            let p = programs::set_archived(&mut store, &actor, &code, true)?;
-            done(
-                json,
-                &p,
-                format!("Archived program {} ({}).", p.name, p.code),
-            )?;
-        }
-        Programs::Unarchive { code, json } => {
-            let p = programs::set_archived(&mut store, &actor, &code, false)?;
-            done(
-                json,
-                &p,
-                format!("Unarchived program {} ({}).", p.name, p.code),
-            )?;
-        }
-        Programs::Modes(Modes::Enable { code, mode, json }) => {
-            let mode: MeetingMode = mode.parse()?;
-            let p = programs::set_mode(&mut store, &actor, &code, mode, true)?;
-            done(json, &p, format!("{}: {} enabled.", p.code, mode.label()))?;
-        }
-        Programs::Modes(Modes::Disable { code, mode, json }) => {
-            let mode: MeetingMode = mode.parse()?;
-            let p = programs::set_mode(&mut store, &actor, &code, mode, false)?;
-            done(json, &p, format!("{}: {} disabled.", p.code, mode.label()))?;
-        }
-        Programs::Participants(Participants::Add {
+        } => describe(store, actor, &code, description, json),
+        Programs::Archive { code, json } => set_archived(store, actor, &code, true, json),
+        Programs::Unarchive { code, json } => set_archived(store, actor, &code, false, json),
+        Programs::Modes(cmd) => modes(store, actor, cmd),
+        Programs::Participants(cmd) => participants_cmd(store, actor, cmd),
+    }
+}
+
+/// `programs modes …`.
+fn modes(store: &mut Store, actor: &Actor, cmd: Modes) -> anyhow::Result<()> {
+    match cmd {
+        Modes::Enable { code, mode, json } => set_mode(store, actor, &code, &mode, true, json),
+        Modes::Disable { code, mode, json } => set_mode(store, actor, &code, &mode, false, json),
+    }
+}
+
+/// `programs participants …`.
+fn participants_cmd(store: &mut Store, actor: &Actor, cmd: Participants) -> anyhow::Result<()> {
+    match cmd {
+        Participants::Add {
             code,
             email,
             name,
             json,
-        }) => {
-            let row = participants::add(&mut store, &actor, &code, &email, &name)?;
-            done(
-                json,
-                &row,
-                format!("Added {} to {}.", row.email, code.trim()),
-            )?;
+        } => participant_add(store, actor, &code, &email, &name, json),
+        Participants::Remove { code, email } => participant_remove(store, actor, &code, &email),
+        Participants::Import { code, file, json } => {
+            participant_import(store, actor, &code, &file, json)
         }
-        Programs::Participants(Participants::Remove { code, email }) => {
-            participants::remove(&mut store, &actor, &code, &email)?;
-            println!("Removed {} from {}.", email.trim(), code.trim());
-        }
-        Programs::Participants(Participants::Import { code, file, json }) => {
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let name = file.display().to_string();
-            let r = participants::import_csv(&mut store, &actor, &code, &name, &bytes)?;
-            done(
-                json,
-                &r,
-                format!(
-                    "Imported {}: {} added, {} already in {}.",
-                    r.file, r.added, r.already_present, r.program
-                ),
-            )?;
-        }
-        Programs::Participants(Participants::List {
+        Participants::List {
             code,
             limit,
             after,
             json,
-        }) => {
-            let (list, next) = if limit.is_some() || after.is_some() {
-                let page = participants::list_page(
-                    &store,
-                    &actor,
-                    &code,
-                    after.as_deref(),
-                    limit.unwrap_or(0),
-                )?;
-                (page.items, page.next_cursor)
-            } else {
-                (participants::list(&store, &actor, &code)?, None)
-            };
-            if json {
-                output::json(&list)?;
-            } else if list.is_empty() {
-                println!("No participants in {} yet.", code.trim());
-            } else {
-                let rows: Vec<Vec<String>> = list
-                    .iter()
-                    .map(|p| vec![p.email.clone(), p.display_name.clone(), p.added_at.clone()])
-                    .collect();
-                print!(
-                    "{}",
-                    output::table(&["EMAIL", "DISPLAY NAME", "ADDED"], &rows)
-                );
-            }
-            output::more(next.as_deref());
-        }
+        } => participant_list(store, actor, &code, limit, after, json),
     }
+}
+
+/// `programs add`.
+fn add(
+    store: &mut Store,
+    actor: &Actor,
+    name: String,
+    code: Option<String>,
+    description: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let new = NewProgram {
+        name,
+        code,
+        description,
+    };
+    let p = programs::add(store, actor, new)?;
+    done(json, &p, format!("Added program {} ({}).", p.name, p.code))
+}
+
+/// `programs list`: one page.
+fn list(
+    store: &Store,
+    actor: &Actor,
+    search: Option<String>,
+    all: bool,
+    limit: u32,
+    after: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let query = ListQuery {
+        search,
+        include_archived: all,
+        limit,
+        after,
+        ..Default::default()
+    };
+    let page = programs::list_page(store, actor, &query)?;
+    let list = page.items;
+    if json {
+        output::json(&list)?;
+    } else if list.is_empty() {
+        println!(
+            "No programs yet. Add one with: tsched programs add \"Engineering Mentoring\" --code eng"
+        );
+    } else {
+        print!("{}", programs_table(&list));
+    }
+    output::more(page.next_cursor.as_deref());
+    Ok(())
+}
+
+fn programs_table(list: &[ProgramView]) -> String {
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|p| {
+            vec![
+                p.code.clone(),
+                p.name.clone(),
+                modes_summary(p),
+                status(p.archived).into(),
+            ]
+        })
+        .collect();
+    output::table(&["CODE", "NAME", "MEETING MODES", "STATUS"], &rows)
+}
+
+/// `programs show`.
+fn show(store: &Store, actor: &Actor, code: &str, json: bool) -> anyhow::Result<()> {
+    let p = programs::show(store, actor, code)?;
+    if json {
+        output::json(&p)?;
+    } else {
+        print_program(&p);
+    }
+    Ok(())
+}
+
+/// `programs rename`.
+fn rename(
+    store: &mut Store,
+    actor: &Actor,
+    code: &str,
+    name: String,
+    description: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let changes = ProgramChanges {
+        name: Some(name),
+        description,
+    };
+    let p = programs::edit(store, actor, code, changes)?;
+    done(
+        json,
+        &p,
+        format!("Program {} is now named {}.", p.code, p.name),
+    )
+}
+
+/// `programs describe`.
+fn describe(
+    store: &mut Store,
+    actor: &Actor,
+    code: &str,
+    description: String,
+    json: bool,
+) -> anyhow::Result<()> {
+    let changes = ProgramChanges {
+        name: None,
+        description: Some(description),
+    };
+    let p = programs::edit(store, actor, code, changes)?;
+    done(json, &p, format!("Updated the description of {}.", p.code))
+}
+
+/// `programs archive` and `programs unarchive`.
+fn set_archived(
+    store: &mut Store,
+    actor: &Actor,
+    code: &str,
+    archived: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let p = programs::set_archived(store, actor, code, archived)?;
+    let verb = if archived { "Archived" } else { "Unarchived" };
+    done(json, &p, format!("{verb} program {} ({}).", p.name, p.code))
+}
+
+/// `programs modes enable` and `programs modes disable`.
+fn set_mode(
+    store: &mut Store,
+    actor: &Actor,
+    code: &str,
+    mode: &str,
+    enabled: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let mode: MeetingMode = mode.parse()?;
+    let p = programs::set_mode(store, actor, code, mode, enabled)?;
+    let verb = if enabled { "enabled" } else { "disabled" };
+    done(json, &p, format!("{}: {} {verb}.", p.code, mode.label()))
+}
+
+/// `programs participants add`.
+fn participant_add(
+    store: &mut Store,
+    actor: &Actor,
+    code: &str,
+    email: &str,
+    name: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    let row = participants::add(store, actor, code, email, name)?;
+    done(
+        json,
+        &row,
+        format!("Added {} to {}.", row.email, code.trim()),
+    )
+}
+
+/// `programs participants remove`.
+fn participant_remove(
+    store: &mut Store,
+    actor: &Actor,
+    code: &str,
+    email: &str,
+) -> anyhow::Result<()> {
+    participants::remove(store, actor, code, email)?;
+    println!("Removed {} from {}.", email.trim(), code.trim());
+    Ok(())
+}
+
+/// `programs participants import`: all or nothing.
+fn participant_import(
+    store: &mut Store,
+    actor: &Actor,
+    code: &str,
+    file: &Path,
+    json: bool,
+) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let name = file.display().to_string();
+    let r = participants::import_csv(store, actor, code, &name, &bytes)?;
+    done(
+        json,
+        &r,
+        format!(
+            "Imported {}: {} added, {} already in {}.",
+            r.file, r.added, r.already_present, r.program
+        ),
+    )
+}
+
+/// `programs participants list`: all of them, or one page when `--limit` or `--after` is given.
+fn participant_list(
+    store: &Store,
+    actor: &Actor,
+    code: &str,
+    limit: Option<u32>,
+    after: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let (list, next) = if limit.is_some() || after.is_some() {
+        let page =
+            participants::list_page(store, actor, code, after.as_deref(), limit.unwrap_or(0))?;
+        (page.items, page.next_cursor)
+    } else {
+        (participants::list(store, actor, code)?, None)
+    };
+    if json {
+        output::json(&list)?;
+    } else if list.is_empty() {
+        println!("No participants in {} yet.", code.trim());
+    } else {
+        let rows: Vec<Vec<String>> = list
+            .iter()
+            .map(|p| vec![p.email.clone(), p.display_name.clone(), p.added_at.clone()])
+            .collect();
+        print!(
+            "{}",
+            output::table(&["EMAIL", "DISPLAY NAME", "ADDED"], &rows)
+        );
+    }
+    output::more(next.as_deref());
     Ok(())
 }
 
