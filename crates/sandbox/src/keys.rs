@@ -43,8 +43,8 @@ static KEY: OnceLock<Result<SigningKey, String>> = OnceLock::new();
 pub const RSA_BITS: usize = 2048;
 
 impl SigningKey {
-    /// The process-wide key, generated on the first call (about a second in a debug build,
-    /// measured in docs/SANDBOX.md).
+    /// The process-wide key, generated on the first call (0.45-1.0 s in a debug build, 10-60 ms
+    /// in release: docs/SANDBOX.md).
     pub fn shared() -> Result<&'static SigningKey, KeyError> {
         KEY.get_or_init(|| SigningKey::generate().map_err(|e| e.to_string()))
             .as_ref()
