@@ -409,3 +409,53 @@ async fn instance_discovery_answers_in_microsofts_shape_for_this_sandbox_only() 
         "AADSTS50049"
     );
 }
+
+#[tokio::test]
+async fn client_info_is_answered_when_msal_asks_for_it() {
+    let sb = spawn(true).await;
+    let h = sb.handle();
+    let upn = h.host_upn().expect("host");
+    let p = pkce();
+    let url = authorize_url(
+        &sb,
+        "organizations",
+        &p,
+        REDIRECT,
+        SCOPES,
+        &[("login_hint", upn.as_str())],
+    );
+    let resp = http().get(url).send().await.expect("authorize");
+    let code = param(&location(&resp), "code").expect("code").to_owned();
+    let cid = h.client_id();
+    let (status, body) = token(
+        &sb,
+        &[
+            ("client_id", cid.as_str()),
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", p.verifier.as_str()),
+            ("client_info", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "redeemed: {body}");
+    let info = b64json(
+        body["client_info"]
+            .as_str()
+            .expect("client_info when asked"),
+    );
+    let id = b64json(
+        body["id_token"]
+            .as_str()
+            .and_then(|t| t.split('.').nth(1))
+            .expect("id token"),
+    );
+    assert_eq!(info["uid"], id["oid"], "uid = the user's object id");
+    assert_eq!(info["utid"], h.tenant_id().as_str(), "utid = tenant id");
+    let plain = h.mint_tokens(&upn, None, None).expect("mint");
+    assert!(
+        plain.get("client_info").is_none(),
+        "not asked, not answered"
+    );
+}
