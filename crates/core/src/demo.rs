@@ -122,9 +122,9 @@ fn require_sandbox(conn: &rusqlite::Connection) -> Result<(), Error> {
             "this store is connected to a real Microsoft 365 tenant ({} cloud); demo programs are added only for the sandbox tenant, whose people they name",
             r.cloud
         ))),
-        Some(r) if r.state != "connected" => Err(Error::Conflict(format!(
+        Some(r) if r.state != crate::store::integration::RowState::Connected => Err(Error::Conflict(format!(
             "the sandbox tenant's connection is {}; connect to it again first (Explore with the sandbox tenant)",
-            r.state.replace('_', " ")
+            r.state.as_str().replace('_', " ")
         ))),
         Some(_) => Ok(()),
     }
@@ -238,7 +238,7 @@ mod tests {
                 host_upn: "teams.scheduler@contoso.example".into(),
                 host_display_name: "Teams Scheduler".into(),
                 granted_scopes: "User.ReadBasic.All OnlineMeetings.ReadWrite".into(),
-                state: state.into(),
+                state: crate::store::integration::RowState::parse(state).expect("a known state"),
                 attention_reason: None,
                 connected_at: "2027-01-01T00:00:00Z".into(),
                 connected_by: None,

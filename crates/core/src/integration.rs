@@ -27,7 +27,7 @@ use crate::graph::users::{self, Me};
 use crate::graph::GraphClient;
 use crate::secret::Sensitive;
 use crate::store::audit_log::{self, AuditEntry};
-use crate::store::integration::{self as table, IntegrationRow};
+use crate::store::integration::{self as table, IntegrationRow, RowState};
 use crate::store::Store;
 
 /// Refresh tokens expire after 90 days without use
@@ -355,11 +355,10 @@ pub fn save(
         host_display_name: signed.me.display_name.clone().unwrap_or_default(),
         granted_scopes: consent::scope_list(&signed.tokens.scope).join(" "),
         state: if missing.is_empty() {
-            "connected"
+            RowState::Connected
         } else {
-            "needs_attention"
-        }
-        .to_string(),
+            RowState::NeedsAttention
+        },
         attention_reason: (!missing.is_empty()).then(|| missing_reason(&missing)),
         connected_at: now.clone(),
         connected_by: Some(actor.label.clone()),
@@ -410,7 +409,7 @@ pub fn save(
             return Err(e);
         }
     };
-    if let Some(prev) = previous.filter(|p| p.state != "removed") {
+    if let Some(prev) = previous.filter(|p| p.state != RowState::Removed) {
         let old = stored_host_account(store, &prev);
         if old.as_deref() != Some(account.as_str()) {
             // Best effort: the old host's token is no longer referenced by any row.
@@ -567,7 +566,7 @@ pub fn assess(
     s.connected_by = r.connected_by.clone();
     s.last_refresh_at = r.last_refresh_at.clone();
     s.removed_at = r.removed_at.clone();
-    if r.state == "removed" {
+    if r.state == RowState::Removed {
         s.meetings_unavailable_reason = Some(
             "the Microsoft 365 integration was removed; connect it again to create Teams meetings"
                 .into(),
@@ -597,7 +596,7 @@ pub fn assess(
             s.reasons.push(format!("the host account's sign-in expires in {left} days unless used (90-day inactivity limit); run a check or reconnect"));
         }
     }
-    if !s.reasons.is_empty() || r.state == "needs_attention" {
+    if !s.reasons.is_empty() || r.state == RowState::NeedsAttention {
         s.state = ConnectionState::NeedsAttention;
     }
     let cloud = Cloud::from_stored(&r.cloud, &r.authority_base).ok();
@@ -622,7 +621,7 @@ pub fn assess(
 /// The status, asking the keyring whether the refresh token is there.
 pub fn status(store: &Store, tokens: &dyn TokenStore) -> Result<IntegrationStatus, Error> {
     let row = table::get(store.conn()).map_err(|e| Error::Store(store.err(e)))?;
-    let check = match row.as_ref().filter(|r| r.state != "removed") {
+    let check = match row.as_ref().filter(|r| r.state != RowState::Removed) {
         None => KeyringCheck::NotChecked,
         Some(r) => match stored_host_account(store, r) {
             None => KeyringCheck::Missing,
@@ -706,7 +705,7 @@ pub enum Verified {
 pub fn session(store: &Store, tokens: Arc<dyn TokenStore>) -> Result<HostSession, Error> {
     let row = table::get(store.conn())
         .map_err(|e| Error::Store(store.err(e)))?
-        .filter(|r| r.state != "removed")
+        .filter(|r| r.state != RowState::Removed)
         .ok_or(Error::NotConnected)?;
     let cloud = Cloud::from_stored(&row.cloud, &row.authority_base)
         .map_err(|e| Error::invalid("cloud", e))?;
@@ -745,9 +744,9 @@ pub fn record(store: &mut Store, outcome: &Verified) -> Result<(), Error> {
                 {
                     let missing = consent::missing_scopes(scope);
                     let (state, reason) = if missing.is_empty() {
-                        ("connected", None)
+                        (RowState::Connected, None)
                     } else {
-                        ("needs_attention", Some(missing_reason(&missing)))
+                        (RowState::NeedsAttention, Some(missing_reason(&missing)))
                     };
                     table::record_refresh(
                         tx,
@@ -785,7 +784,7 @@ pub fn remove(store: &mut Store, tokens: &dyn TokenStore, actor: &Actor) -> Resu
     authorize(store, actor)?;
     let row = table::get(store.conn())
         .map_err(|e| Error::Store(store.err(e)))?
-        .filter(|r| r.state != "removed")
+        .filter(|r| r.state != RowState::Removed)
         .ok_or(Error::NotConnected)?;
     if let Some(account) = stored_host_account(store, &row) {
         tokens.delete(&account)?;
@@ -830,7 +829,7 @@ mod tests {
             host_upn: "h@x.com".into(),
             host_display_name: "Teams Scheduler".into(),
             granted_scopes: "OnlineMeetings.ReadWrite User.ReadBasic.All".into(),
-            state: "connected".into(),
+            state: RowState::Connected,
             attention_reason: None,
             connected_at: "2027-01-01T00:00:00Z".into(),
             connected_by: None,

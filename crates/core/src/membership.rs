@@ -686,21 +686,23 @@ pub(crate) fn context(store: &Store, actor: &Actor, program: &str) -> Result<Con
             "no Microsoft 365 tenant is connected",
             "a global admin connects the tenant (tsched integration connect)",
         )),
-        Some(r) if r.state == "removed" => checks.push(fail(
+        Some(r) if r.state == crate::store::integration::RowState::Removed => checks.push(fail(
             CheckName::IntegrationConnected,
             "the integration was removed",
             "a global admin connects the tenant again (tsched integration connect)",
         )),
-        Some(r) if r.state == "needs_attention" => checks.push(fail(
-            CheckName::IntegrationConnected,
-            format!(
-                "the integration needs attention: {}",
-                r.attention_reason
-                    .as_deref()
-                    .unwrap_or("see tsched integration status")
-            ),
-            "a global admin repairs it (tsched integration check, or connect again)",
-        )),
+        Some(r) if r.state == crate::store::integration::RowState::NeedsAttention => {
+            checks.push(fail(
+                CheckName::IntegrationConnected,
+                format!(
+                    "the integration needs attention: {}",
+                    r.attention_reason
+                        .as_deref()
+                        .unwrap_or("see tsched integration status")
+                ),
+                "a global admin repairs it (tsched integration check, or connect again)",
+            ))
+        }
         Some(r) => checks.push(pass(
             CheckName::IntegrationConnected,
             format!("connected as {}", r.host_upn),

@@ -124,14 +124,15 @@ pub const REASON_CLOUD: &str = "Teams online meetings are not offered in this cl
 /// Reads the `integration` row (owned by the integration module; only `state` and `cloud` are
 /// read here) and says whether Teams video calls are available.
 pub fn teams_availability(conn: &Connection) -> Result<TeamsAvailability, Error> {
+    use crate::store::integration::RowState;
     let row = crate::store::integration::get(conn)?.map(|r| (r.state, r.cloud, r.attention_reason));
     let reason = match row {
         None => Some(REASON_NOT_CONNECTED.to_string()),
-        Some((state, _, _)) if state == "removed" => Some(REASON_REMOVED.to_string()),
+        Some((RowState::Removed, _, _)) => Some(REASON_REMOVED.to_string()),
         Some((_, cloud, _)) if cloud.eq_ignore_ascii_case("china") => {
             Some(REASON_CLOUD.to_string())
         }
-        Some((state, _, why)) if state == "needs_attention" => Some(format!(
+        Some((RowState::NeedsAttention, _, why)) => Some(format!(
             "unavailable: the integration needs attention ({}); a global admin must repair it",
             why.as_deref().unwrap_or("see tsched integration status")
         )),

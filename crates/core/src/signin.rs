@@ -189,7 +189,8 @@ pub fn prepare(store: &Store, req: &SignInRequest) -> Result<PreparedSignIn, Err
         (None, None) => Cloud::Global,
     };
     if let (Some(r), Some(t)) = (
-        row.as_ref().filter(|r| r.state != "removed"),
+        row.as_ref()
+            .filter(|r| r.state != crate::store::integration::RowState::Removed),
         req.tenant
             .as_deref()
             .map(str::trim)
@@ -299,7 +300,7 @@ pub async fn sign_in(
 /// people of the organization the app serves.
 fn same_tenant(store: &Store, tenant_id: &str) -> Result<(), Error> {
     let row = integration_table::get(store.conn()).map_err(|e| Error::Store(store.err(e)))?;
-    match row.filter(|r| r.state != "removed") {
+    match row.filter(|r| r.state != crate::store::integration::RowState::Removed) {
         Some(r) if !r.tenant_id.eq_ignore_ascii_case(tenant_id) => Err(Error::Denied(format!(
             "you signed in to tenant {tenant_id}, but this store is connected to tenant {}; sign in with your account of that tenant",
             r.tenant_id

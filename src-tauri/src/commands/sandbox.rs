@@ -351,7 +351,7 @@ mod tests {
                         host_upn: "host@x.example".into(),
                         host_display_name: String::new(),
                         granted_scopes: String::new(),
-                        state: "connected".into(),
+                        state: tsched_core::store::integration::RowState::Connected,
                         attention_reason: None,
                         connected_at: now,
                         connected_by: None,

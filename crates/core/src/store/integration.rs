@@ -11,6 +11,40 @@ pub const SETTING_CLIENT_ID: &str = "integration.client_id";
 /// Settings key of the redirect URI (default `http://localhost`).
 pub const SETTING_REDIRECT_URI: &str = "integration.redirect_uri";
 
+/// Where the connection stands, as stored in `integration.state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowState {
+    /// Working.
+    Connected,
+    /// Connected, but something needs doing (`attention_reason` says what).
+    NeedsAttention,
+    /// Removed: the row remains as the record of what was connected.
+    Removed,
+}
+
+impl RowState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowState::Connected => "connected",
+            RowState::NeedsAttention => "needs_attention",
+            RowState::Removed => "removed",
+        }
+    }
+
+    /// From the stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            RowState::Connected,
+            RowState::NeedsAttention,
+            RowState::Removed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+}
+
 /// The stored row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IntegrationRow {
@@ -32,8 +66,8 @@ pub struct IntegrationRow {
     pub host_display_name: String,
     /// Granted scopes, space separated.
     pub granted_scopes: String,
-    /// `connected`, `needs_attention` or `removed`.
-    pub state: String,
+    /// Where the connection stands.
+    pub state: RowState,
     /// Why it needs attention.
     pub attention_reason: Option<String>,
     /// When it was connected (RFC 3339 UTC).
@@ -59,7 +93,16 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<IntegrationRow> {
         host_upn: r.get(6)?,
         host_display_name: r.get(7)?,
         granted_scopes: r.get(8)?,
-        state: r.get(9)?,
+        state: {
+            let name: String = r.get(9)?;
+            RowState::parse(&name).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    9,
+                    rusqlite::types::Type::Text,
+                    format!("unknown integration state '{name}'").into(),
+                )
+            })?
+        },
         attention_reason: r.get(10)?,
         connected_at: r.get(11)?,
         connected_by: r.get(12)?,
@@ -92,7 +135,7 @@ pub fn put(conn: &Connection, row: &IntegrationRow) -> rusqlite::Result<()> {
             row.host_upn,
             row.host_display_name,
             row.granted_scopes,
-            row.state,
+            row.state.as_str(),
             row.attention_reason,
             row.connected_at,
             row.connected_by,
@@ -108,13 +151,13 @@ pub fn record_refresh(
     conn: &Connection,
     at: &str,
     granted: &str,
-    state: &str,
+    state: RowState,
     reason: Option<&str>,
 ) -> rusqlite::Result<usize> {
     conn.execute(
         "UPDATE integration SET last_refresh_at = ?1, granted_scopes = ?2, state = ?3, attention_reason = ?4
          WHERE id = 1 AND state != 'removed'",
-        params![at, granted, state, reason],
+        params![at, granted, state.as_str(), reason],
     )
 }
 
@@ -163,7 +206,7 @@ mod tests {
             host_upn: "host@contoso.com".into(),
             host_display_name: "Teams Scheduler".into(),
             granted_scopes: "User.ReadBasic.All".into(),
-            state: "connected".into(),
+            state: RowState::Connected,
             attention_reason: None,
             connected_at: "2027-01-01T00:00:00Z".into(),
             connected_by: Some("local:me".into()),

@@ -547,7 +547,7 @@ async fn diagnosis_in_a_cloud_without_meetings_fails_the_cloud_check() {
             host_upn: "host@contoso.cn".into(),
             host_display_name: "Teams Scheduler".into(),
             granted_scopes: "OnlineMeetings.ReadWrite User.ReadBasic.All".into(),
-            state: "connected".into(),
+            state: tsched_core::store::integration::RowState::Connected,
             attention_reason: None,
             connected_at: "2027-01-01T00:00:00Z".into(),
             connected_by: None,
