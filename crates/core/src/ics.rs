@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::store::meetings::MeetingRow;
+use crate::store::meetings::{MeetingRow, MeetingState};
 
 /// PRODID of our exports.
 pub const PRODID: &str = "-//Teams Scheduler//tsched//EN";
@@ -80,7 +80,7 @@ pub fn uid(m: &MeetingRow) -> String {
 }
 
 fn event(m: &MeetingRow, now: DateTime<Utc>, out: &mut String) {
-    let cancelled = m.state == "cancelled";
+    let cancelled = m.state == MeetingState::Cancelled;
     let mut lines: Vec<String> = vec![
         "BEGIN:VEVENT".into(),
         format!("UID:{}", uid(m)),
@@ -158,7 +158,7 @@ pub fn calendar(method: &str, meetings: &[&MeetingRow], now: DateTime<Utc>) -> S
 
 /// Pure: the `.ics` of one meeting (CANCEL once cancelled, else REQUEST).
 pub fn render_one(m: &MeetingRow, now: DateTime<Utc>) -> String {
-    let method = if m.state == "cancelled" {
+    let method = if m.state == MeetingState::Cancelled {
         "CANCEL"
     } else {
         "REQUEST"
@@ -181,9 +181,12 @@ pub struct Export {
 pub fn render_many(rows: &[MeetingRow], now: DateTime<Utc>) -> Export {
     let live: Vec<&MeetingRow> = rows
         .iter()
-        .filter(|m| matches!(m.state.as_str(), "created" | "cancelling"))
+        .filter(|m| matches!(m.state, MeetingState::Created | MeetingState::Cancelling))
         .collect();
-    let gone: Vec<&MeetingRow> = rows.iter().filter(|m| m.state == "cancelled").collect();
+    let gone: Vec<&MeetingRow> = rows
+        .iter()
+        .filter(|m| m.state == MeetingState::Cancelled)
+        .collect();
     Export {
         skipped: rows.len() - live.len() - gone.len(),
         request: (!live.is_empty()).then(|| calendar("REQUEST", &live, now)),
@@ -227,7 +230,7 @@ mod tests {
             start_utc: "2027-03-14T09:00:00Z".into(),
             end_utc: "2027-03-14T10:00:00Z".into(),
             time_zone: "UTC".into(),
-            state: "created".into(),
+            state: MeetingState::Created,
             graph_id: Some("g".into()),
             join_web_url: Some("https://teams.example/j\r\nATTACH:https://evil.example/x".into()),
             join_meeting_id: None,

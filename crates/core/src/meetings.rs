@@ -28,7 +28,9 @@ use crate::graph::meetings::{
 use crate::graph::{GraphClient, GraphError};
 use crate::membership::{self, AddressCheck, CheckOptions, Membership};
 use crate::store::audit_log::{self, AuditEntry};
-use crate::store::meetings::{self as table, AttendeeRow, Confirmed, MeetingFilter, MeetingRow};
+use crate::store::meetings::{
+    self as table, AttendeeRow, Confirmed, MeetingFilter, MeetingRow, MeetingState,
+};
 use crate::store::page::Page;
 use crate::store::Store;
 use crate::tz::{self, DstChoice};
@@ -478,12 +480,12 @@ pub async fn create(
                 Action::MeetingsManage,
                 Some(&existing.program_code),
             )?;
-            return match existing.state.as_str() {
-                "created" | "cancelling" => Ok(Created {
+            return match existing.state {
+                MeetingState::Created | MeetingState::Cancelling => Ok(Created {
                     meeting: existing,
                     outcome: CreateOrGetOutcome::Existing,
                 }),
-                "pending" => {
+                MeetingState::Pending => {
                     confirm(
                         store,
                         graph,
@@ -587,8 +589,8 @@ pub async fn resume(
         Action::MeetingsManage,
         Some(&row.program_code),
     )?;
-    match row.state.as_str() {
-        "pending" => {
+    match row.state {
+        MeetingState::Pending => {
             confirm(
                 store,
                 graph,
@@ -598,7 +600,7 @@ pub async fn resume(
             )
             .await
         }
-        "created" => Ok(Created {
+        MeetingState::Created => Ok(Created {
             meeting: row,
             outcome: CreateOrGetOutcome::Existing,
         }),
@@ -634,7 +636,7 @@ async fn confirm(
             );
             let now = crate::time::now_db();
             store.write(|tx| -> Result<(), Error> {
-                table::set_state(tx, row.id, "failed", Some(&msg), &now)?;
+                table::set_state(tx, row.id, MeetingState::Failed, Some(&msg), &now)?;
                 Ok(())
             })?;
             Err(Error::Conflict(msg))
@@ -691,7 +693,11 @@ async fn confirm(
             Ok(Created { meeting, outcome })
         }
         Err(e) => {
-            let state = if definitive(&e) { "failed" } else { "pending" };
+            let state = if definitive(&e) {
+                MeetingState::Failed
+            } else {
+                MeetingState::Pending
+            };
             let msg = e.to_string();
             let now = crate::time::now_db();
             store.write(|tx| -> Result<(), Error> {
@@ -800,7 +806,7 @@ pub async fn reschedule(
         Action::MeetingsManage,
         Some(&before.program_code),
     )?;
-    if before.state != "created" {
+    if before.state != MeetingState::Created {
         return Err(Error::Conflict(format!(
             "meeting '{}' is {}; only a created meeting can be rescheduled",
             before.external_id, before.state
@@ -898,15 +904,15 @@ pub async fn cancel(
         Some(&row.program_code),
     )?;
     let mut notes = Vec::new();
-    match row.state.as_str() {
-        "cancelled" => {
+    match row.state {
+        MeetingState::Cancelled => {
             notes.push("the meeting was already cancelled; nothing to do".to_string());
             return Ok(Cancelled {
                 meeting: row,
                 notes,
             });
         }
-        "pending" => {
+        MeetingState::Pending => {
             row = confirm(
                 store,
                 graph,
@@ -924,7 +930,7 @@ pub async fn cancel(
     if let Some(gid) = row.graph_id.clone() {
         let now = crate::time::now_db();
         store.write(|tx| -> Result<(), Error> {
-            table::set_state(tx, row.id, "cancelling", None, &now)?;
+            table::set_state(tx, row.id, MeetingState::Cancelling, None, &now)?;
             Ok(())
         })?;
         match gm::lock_lobby(graph, &gid).await? {

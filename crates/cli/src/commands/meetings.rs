@@ -363,7 +363,7 @@ fn meetings_table(rows: &[Meeting]) -> String {
                 m.id.to_string(),
                 m.program_code.clone(),
                 tz::format_local(&m.start_utc, &m.time_zone),
-                m.state.clone(),
+                m.state.to_string(),
                 m.attendees.len().to_string(),
                 m.subject.clone(),
             ]

@@ -7,6 +7,62 @@ use serde::Serialize;
 
 use super::page::{self, Page, PageError, PageQuery};
 
+/// Where a meeting stands, as stored in `meetings.state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MeetingState {
+    /// Recorded; Graph has not confirmed it yet (a create to send or resume).
+    Pending,
+    /// It exists in Teams.
+    Created,
+    /// A cancel is under way.
+    Cancelling,
+    /// Cancelled.
+    Cancelled,
+    /// Graph refused it for good.
+    Failed,
+}
+
+impl MeetingState {
+    /// Every state.
+    pub const ALL: [MeetingState; 5] = [
+        MeetingState::Pending,
+        MeetingState::Created,
+        MeetingState::Cancelling,
+        MeetingState::Cancelled,
+        MeetingState::Failed,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MeetingState::Pending => "pending",
+            MeetingState::Created => "created",
+            MeetingState::Cancelling => "cancelling",
+            MeetingState::Cancelled => "cancelled",
+            MeetingState::Failed => "failed",
+        }
+    }
+
+    /// From the stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+/// Compares with a stored name (`state == "created"`), as tests and callers holding text do.
+impl PartialEq<&str> for MeetingState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for MeetingState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A stored meeting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MeetingRow {
@@ -28,8 +84,8 @@ pub struct MeetingRow {
     pub end_utc: String,
     /// IANA zone the times were entered in.
     pub time_zone: String,
-    /// `pending`, `created`, `cancelling`, `cancelled`, `failed`.
-    pub state: String,
+    /// Where it stands.
+    pub state: MeetingState,
     /// Graph id.
     pub graph_id: Option<String>,
     /// Join link.
@@ -126,7 +182,16 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<MeetingRow> {
         start_utc: r.get(6)?,
         end_utc: r.get(7)?,
         time_zone: r.get(8)?,
-        state: r.get(9)?,
+        state: {
+            let name: String = r.get(9)?;
+            MeetingState::parse(&name).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    9,
+                    rusqlite::types::Type::Text,
+                    format!("unknown meeting state '{name}'").into(),
+                )
+            })?
+        },
         graph_id: r.get(10)?,
         join_web_url: r.get(11)?,
         join_meeting_id: r.get(12)?,
@@ -281,13 +346,13 @@ pub fn mark_created(
 pub fn set_state(
     conn: &Connection,
     id: i64,
-    state: &str,
+    state: MeetingState,
     last_error: Option<&str>,
     now: &str,
 ) -> rusqlite::Result<usize> {
     conn.execute(
         "UPDATE meetings SET state = ?2, last_error = ?3, updated_at = ?4 WHERE id = ?1",
-        params![id, state, last_error, now],
+        params![id, state.as_str(), last_error, now],
     )
 }
 
