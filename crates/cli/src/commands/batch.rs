@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use tsched_core::auth::{KeyringTokenStore, TokenStore};
 use tsched_core::batch::run::{self as batch_run, GraphTransport, Transport};
 use tsched_core::batch::{self, BatchEvent, Plan, PlanOptions, RowStatus, RunOptions};
 use tsched_core::integration;
@@ -235,10 +234,10 @@ fn print_batch(b: &BatchRow) {
 }
 
 fn transport(
+    ctx: &Context,
     store: &tsched_core::Store,
 ) -> anyhow::Result<(integration::HostSession, Arc<dyn Transport>)> {
-    let tokens: Arc<dyn TokenStore> = Arc::new(KeyringTokenStore::default());
-    let session = integration::session(store, tokens)?;
+    let session = ctx.host_session(store)?;
     let t: Arc<dyn Transport> = Arc::new(GraphTransport::new(&session));
     Ok((session, t))
 }
@@ -379,7 +378,7 @@ fn validate(
     let bytes = read(file)?;
     let mut store = ctx.store()?;
     let actor = ctx.actor(&store)?;
-    let session = transport(&store).ok().map(|(s, _)| s);
+    let session = transport(ctx, &store).ok().map(|(s, _)| s);
     let (_, plan) = super::parallel_runtime()?.block_on(batch::plan::validate(
         &mut store,
         session.as_ref().map(|s| s.graph()),
@@ -416,7 +415,7 @@ fn run_file(
     let bytes = read(file)?;
     let mut store = ctx.store()?;
     let actor = ctx.actor(&store)?;
-    let (session, t) = transport(&store)?;
+    let (session, t) = transport(ctx, &store)?;
     let rt = super::parallel_runtime()?;
     let (_, plan) = rt.block_on(batch::plan::validate(
         &mut store,
@@ -548,7 +547,7 @@ fn items_table(items: &[ItemRow]) -> String {
 fn resume(ctx: &Context, id: i64, concurrency: Option<usize>, json: bool) -> anyhow::Result<()> {
     let mut store = ctx.store()?;
     let actor = ctx.actor(&store)?;
-    let (_, t) = transport(&store)?;
+    let (_, t) = transport(ctx, &store)?;
     let stored = batch_run::show(&store, &actor, id)?.batch.concurrency as usize;
     let opts = RunOptions {
         concurrency: concurrency.unwrap_or(stored),
@@ -566,7 +565,7 @@ fn cancel(ctx: &Context, id: i64, undo: bool) -> anyhow::Result<()> {
     let mut store = ctx.store()?;
     let actor = ctx.actor(&store)?;
     let t = if undo {
-        Some(transport(&store)?.1)
+        Some(transport(ctx, &store)?.1)
     } else {
         None
     };

@@ -2,13 +2,10 @@
 //! approval), show its status, verify it, print the approval URL, remove it. Each arm is a few
 //! lines over `tsched_core::integration`; progress goes to stderr, results to stdout.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
-use tsched_core::auth::{
-    cancel_pair, AuthError, Cloud, ConnectProgress, FnOpener, KeyringTokenStore, TokenStore,
-};
+use tsched_core::auth::{cancel_pair, AuthError, Cloud, ConnectProgress, FnOpener};
 use tsched_core::integration::{self, Approach, ConnectRequest, ConnectionState};
 
 use super::Context;
@@ -201,7 +198,7 @@ fn print_status(s: &integration::IntegrationStatus) {
 }
 
 pub fn run(cmd: IntegrationCmd, ctx: &Context) -> anyhow::Result<()> {
-    let keyring = KeyringTokenStore::default();
+    let keyring = ctx.tokens();
     match cmd {
         IntegrationCmd::Connect {
             approach,
@@ -227,7 +224,7 @@ pub fn run(cmd: IntegrationCmd, ctx: &Context) -> anyhow::Result<()> {
             let status = super::runtime()?.block_on(async {
                 integration::connect(
                     &mut store,
-                    &keyring,
+                    keyring.as_ref(),
                     &actor,
                     &req,
                     opener.as_ref(),
@@ -256,7 +253,7 @@ pub fn run(cmd: IntegrationCmd, ctx: &Context) -> anyhow::Result<()> {
         }
         IntegrationCmd::Status { json } => {
             let store = ctx.store()?;
-            let s = integration::status(&store, &keyring)?;
+            let s = integration::status(&store, keyring.as_ref())?;
             if json {
                 output::json(&s)?;
             } else {
@@ -265,7 +262,7 @@ pub fn run(cmd: IntegrationCmd, ctx: &Context) -> anyhow::Result<()> {
         }
         IntegrationCmd::Check { json } => {
             let mut store = ctx.store()?;
-            let tokens: Arc<dyn TokenStore> = Arc::new(keyring);
+            let tokens = keyring.clone();
             let s = super::runtime()?.block_on(integration::check(&mut store, tokens))?;
             if json {
                 output::json(&s)?;
@@ -288,7 +285,7 @@ pub fn run(cmd: IntegrationCmd, ctx: &Context) -> anyhow::Result<()> {
         IntegrationCmd::Remove => {
             let mut store = ctx.store()?;
             let actor = ctx.actor(&store)?;
-            let removed = integration::remove(&mut store, &keyring, &actor)?;
+            let removed = integration::remove(&mut store, keyring.as_ref(), &actor)?;
             println!("Integration removed: the host's sign-in was deleted from the OS keyring. Programs keep their settings; Teams meetings are unavailable until you connect again.");
             println!("To also revoke access in Microsoft Entra:");
             for line in removed.revoke_instructions {

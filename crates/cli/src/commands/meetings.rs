@@ -11,7 +11,6 @@ use tsched_core::meetings::{
 };
 use tsched_core::tz::{self, DstChoice};
 
-use super::members::session;
 use super::runtime;
 use super::Context;
 use crate::output;
@@ -274,7 +273,7 @@ fn create(
     };
     // Refuse bad input before touching the network.
     meetings::validate(&store, &actor, &input)?;
-    let s = session(&store)?;
+    let s = ctx.host_session(&store)?;
     let created = runtime()?.block_on(meetings::create(&mut store, s.graph(), &actor, input))?;
     if json {
         output::json(&created)?;
@@ -301,7 +300,7 @@ fn reschedule(
     let (start, end, dst) = when(&w)?;
     let mut store = ctx.store()?;
     let actor = ctx.actor(&store)?;
-    let s = session(&store)?;
+    let s = ctx.host_session(&store)?;
     let input = RescheduleInput {
         meeting,
         start,
@@ -325,7 +324,7 @@ fn reschedule(
 fn cancel(ctx: &Context, meeting: &str, json: bool) -> anyhow::Result<()> {
     let mut store = ctx.store()?;
     let actor = ctx.actor(&store)?;
-    let s = session(&store)?;
+    let s = ctx.host_session(&store)?;
     let c = runtime()?.block_on(meetings::cancel(&mut store, s.graph(), &actor, meeting))?;
     if json {
         output::json(&c)?;

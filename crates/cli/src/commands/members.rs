@@ -3,12 +3,9 @@
 //! `tsched_core::membership`; progress of a bulk check goes to stderr.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Subcommand;
-use tsched_core::auth::{KeyringTokenStore, TokenStore};
-use tsched_core::integration;
 use tsched_core::membership::{self, AddressCheck, CheckOptions, Diagnosis};
 
 use super::Context;
@@ -55,13 +52,6 @@ pub enum Members {
     },
 }
 
-pub(crate) fn session(
-    store: &tsched_core::Store,
-) -> Result<integration::HostSession, tsched_core::Error> {
-    let tokens: Arc<dyn TokenStore> = Arc::new(KeyringTokenStore::default());
-    integration::session(store, tokens)
-}
-
 pub fn run(cmd: Members, ctx: &Context) -> anyhow::Result<()> {
     match cmd {
         Members::Check {
@@ -81,7 +71,7 @@ pub fn run(cmd: Members, ctx: &Context) -> anyhow::Result<()> {
             };
             let mut store = ctx.store()?;
             let actor = ctx.actor(&store)?;
-            let s = session(&store)?;
+            let s = ctx.host_session(&store)?;
             let many = addresses.len() > 1 && !json;
             let results = super::runtime()?.block_on(membership::check_many(
                 &mut store,
@@ -120,7 +110,7 @@ pub fn run(cmd: Members, ctx: &Context) -> anyhow::Result<()> {
         } => {
             let mut store = ctx.store()?;
             let actor = ctx.actor(&store)?;
-            let s = session(&store).ok();
+            let s = ctx.host_session(&store).ok();
             let d = super::runtime()?.block_on(membership::diagnose(
                 &mut store,
                 s.as_ref().map(|s| s.graph()),

@@ -51,6 +51,19 @@ impl Context {
         Ok(Store::open_in(&dir).map_err(tsched_core::Error::from)?)
     }
 
+    /// The OS keyring, where the host's and the operator's refresh tokens live.
+    pub fn tokens(&self) -> std::sync::Arc<dyn tsched_core::auth::TokenStore> {
+        std::sync::Arc::new(tsched_core::auth::KeyringTokenStore::default())
+    }
+
+    /// The host's Graph session of `store`'s integration (no network until first used).
+    pub fn host_session(
+        &self,
+        store: &Store,
+    ) -> Result<tsched_core::integration::HostSession, tsched_core::Error> {
+        tsched_core::integration::session(store, self.tokens())
+    }
+
     /// Who acts: the `--as` operator when given (the local user in setup mode; otherwise only
     /// under the test-only switch `TSCHED_TEST_IMPERSONATION=1`, audited as impersonation),
     /// else the operator signed in with `tsched login` (or the host that ended setup mode by
@@ -59,8 +72,7 @@ impl Context {
     /// every use case.
     pub fn actor(&self, store: &Store) -> anyhow::Result<Actor> {
         let rt = runtime()?;
-        let tokens: std::sync::Arc<dyn tsched_core::auth::TokenStore> =
-            std::sync::Arc::new(tsched_core::auth::KeyringTokenStore::default());
+        let tokens = self.tokens();
         let named = self.as_upn.as_deref().filter(|u| !u.trim().is_empty());
         rt.block_on(tsched_core::signin::cli_actor(
             store,

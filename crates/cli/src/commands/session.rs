@@ -3,13 +3,11 @@
 //! first account in setup mode becomes global admin) and keeps the operator's refresh token in
 //! the OS keyring under its own entry so later runs act as them unattended.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 use serde::Serialize;
 use tsched_core::access::Subject;
-use tsched_core::auth::{KeyringTokenStore, TokenStore};
 use tsched_core::signin::{self, SignInRequest};
 use tsched_core::Actor;
 
@@ -68,7 +66,7 @@ pub fn login(args: Login, ctx: &Context) -> anyhow::Result<()> {
     let signed = runtime()?.block_on(async {
         signin::sign_in(&prepared, opener.as_ref(), ctrl_c_token(), &show_progress).await
     })?;
-    let info = signin::save_cli_session(&mut store, &KeyringTokenStore::default(), signed)?;
+    let info = signin::save_cli_session(&mut store, ctx.tokens().as_ref(), signed)?;
     if args.json {
         return output::json(&info);
     }
@@ -85,7 +83,7 @@ pub fn login(args: Login, ctx: &Context) -> anyhow::Result<()> {
 
 pub fn logout(ctx: &Context) -> anyhow::Result<()> {
     let mut store = ctx.store()?;
-    match signin::logout(&mut store, &KeyringTokenStore::default())? {
+    match signin::logout(&mut store, ctx.tokens().as_ref())? {
         Some(s) => println!(
             "Signed out {}: the saved sign-in was removed from the OS keyring.",
             s.upn
@@ -156,7 +154,7 @@ pub fn whoami(args: Whoami, ctx: &Context) -> anyhow::Result<()> {
     }
     if args.check {
         if let (Some(s), None) = (&session, &ctx.as_upn) {
-            let tokens: Arc<dyn TokenStore> = Arc::new(KeyringTokenStore::default());
+            let tokens = ctx.tokens();
             out.check = Some(runtime()?.block_on(signin::verify_cli_session(&store, s, tokens)));
         }
     }
