@@ -121,6 +121,11 @@ pub const REASON_REMOVED: &str = "unavailable: integration removed";
 /// Reason shown in a cloud without Graph online meetings.
 pub const REASON_CLOUD: &str = "Teams online meetings are not offered in this cloud";
 
+/// Whether Teams video calls are available in `store` now (see [`teams_availability`]).
+pub fn teams(store: &Store) -> Result<TeamsAvailability, Error> {
+    teams_availability(store.conn())
+}
+
 /// Reads the `integration` row (owned by the integration module; only `state` and `cloud` are
 /// read here) and says whether Teams video calls are available.
 pub fn teams_availability(conn: &Connection) -> Result<TeamsAvailability, Error> {

@@ -94,7 +94,7 @@ pub fn page_inner(
         ..Default::default()
     };
     Ok(state.with_actor(|s, actor| {
-        let who = access::resolve(s.conn(), actor)?;
+        let who = tsched_core::operators::whoami(s, actor)?;
         Ok(programs::list_page(s, actor, &q)?.map(|view| ProgramItem {
             allowed: allowed(&who.subject, &view.code),
             view,
@@ -171,7 +171,7 @@ pub fn names_inner(
     };
     Ok(state.with_actor(|s, actor| {
         let page = programs::list_page(s, actor, &q)?;
-        let teams = programs::teams_availability(s.conn())?;
+        let teams = programs::teams(s)?;
         Ok(NamesPage {
             items: page
                 .items
