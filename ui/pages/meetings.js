@@ -270,9 +270,11 @@ export async function render(root) {
       list.el),
     detail,
   );
-  // The time zone, the programs and the list are read side by side.
-  const zone = invoke("meetings_default_tz").then((z) => { tz.value = z; }, () => { tz.value = "UTC"; });
+  // The list, the programs and the time zone are read side by side, the list asked first: the
+  // replies come back in about the order they were asked, and the rows are what is waited for.
+  const listed = refresh();
   programsKnown = loadPrograms();
-  await refresh();
+  const zone = invoke("meetings_default_tz").then((z) => { tz.value = z; }, () => { tz.value = "UTC"; });
+  await listed;
   await zone;
 }
