@@ -408,7 +408,6 @@ fn integration_summary(store: &Store) -> serde_json::Value {
 
 /// Recent failures: failed batch items, meetings whose last Graph call failed, and the log's
 /// warnings and errors (each Graph failure there carries `request_id` and `client_request_id`).
-/// Read-only SELECTs of a snapshot, so they live here rather than in the tables' modules.
 fn failures(store: Result<&Store, &str>, logs: &[LogFile]) -> serde_json::Value {
     // Newest first: files come newest first, and each file's lines are read from its end.
     let events: Vec<&str> = logs
@@ -420,37 +419,32 @@ fn failures(store: Result<&Store, &str>, logs: &[LogFile]) -> serde_json::Value 
     let Ok(store) = store else {
         return json!({ "log_events_newest_first": events });
     };
-    let batch_items = query_rows(
-        store,
-        "SELECT batch_id, line, external_id, error_code, error_message, attempts, updated_at
-         FROM batch_items WHERE state = 'failed' ORDER BY updated_at DESC LIMIT ?1",
-        |r| {
-            let message: Option<String> = r.get(4)?;
-            Ok(json!({
-                "batch_id": r.get::<_, i64>(0)?,
-                "line": r.get::<_, i64>(1)?,
-                "external_id": r.get::<_, String>(2)?,
-                "error_code": r.get::<_, Option<String>>(3)?,
-                "request_id": message.as_deref().and_then(request_id_in),
-                "error": message,
-                "attempts": r.get::<_, i64>(5)?,
-                "at": r.get::<_, String>(6)?,
-            }))
+    let limit = FAILURES_MAX as u32;
+    let batch_items = rows_or_error(
+        crate::store::batches::recent_failed_items(store.conn(), limit),
+        |i| {
+            json!({
+                "batch_id": i.batch_id,
+                "line": i.line,
+                "external_id": i.external_id,
+                "error_code": i.error_code,
+                "request_id": i.error_message.as_deref().and_then(request_id_in),
+                "error": i.error_message,
+                "attempts": i.attempts,
+                "at": i.updated_at,
+            })
         },
     );
-    let meetings = query_rows(
-        store,
-        "SELECT external_id, state, last_error, updated_at
-         FROM meetings WHERE last_error IS NOT NULL ORDER BY updated_at DESC LIMIT ?1",
-        |r| {
-            let message: Option<String> = r.get(2)?;
-            Ok(json!({
-                "external_id": r.get::<_, String>(0)?,
-                "state": r.get::<_, String>(1)?,
-                "request_id": message.as_deref().and_then(request_id_in),
-                "error": message,
-                "at": r.get::<_, String>(3)?,
-            }))
+    let meetings = rows_or_error(
+        crate::store::meetings::recent_with_errors(store.conn(), limit),
+        |m| {
+            json!({
+                "external_id": m.external_id,
+                "state": m.state,
+                "request_id": m.last_error.as_deref().and_then(request_id_in),
+                "error": m.last_error,
+                "at": m.updated_at,
+            })
         },
     );
     json!({
@@ -460,18 +454,13 @@ fn failures(store: Result<&Store, &str>, logs: &[LogFile]) -> serde_json::Value 
     })
 }
 
-fn query_rows(
-    store: &Store,
-    sql: &str,
-    map: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<serde_json::Value>,
+/// The rows as JSON, or what made them unreadable (a bundle is written even then).
+fn rows_or_error<T>(
+    rows: rusqlite::Result<Vec<T>>,
+    map: impl Fn(&T) -> serde_json::Value,
 ) -> serde_json::Value {
-    let run = || -> rusqlite::Result<Vec<serde_json::Value>> {
-        let mut stmt = store.conn().prepare(sql)?;
-        let rows = stmt.query_map([FAILURES_MAX as i64], map)?;
-        rows.collect()
-    };
-    match run() {
-        Ok(rows) => json!(rows),
+    match rows {
+        Ok(rows) => json!(rows.iter().map(map).collect::<Vec<_>>()),
         Err(e) => json!({ "error": format!("unreadable: {e}") }),
     }
 }

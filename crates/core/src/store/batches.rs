@@ -483,6 +483,16 @@ pub fn items(
     rows.collect()
 }
 
+/// The most recently failed items of every batch, newest first, at most `limit` (what a
+/// diagnostics bundle reports).
+pub fn recent_failed_items(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<ItemRow>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {ITEM_COLS} FROM batch_items WHERE state = ?1 ORDER BY updated_at DESC LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(params![ItemState::Failed.as_str(), limit], item_from)?;
+    rows.collect()
+}
+
 /// One page of a batch's items in line order, optionally in one state; `after` is the previous
 /// page's cursor.
 pub fn items_page(

@@ -283,6 +283,16 @@ pub fn by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<MeetingRow>>
     m.map(|m| with_attendees(conn, m)).transpose()
 }
 
+/// The meetings whose last Graph call failed, most recently changed first, at most `limit`
+/// (what a diagnostics bundle reports). Without their attendees.
+pub fn recent_with_errors(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<MeetingRow>> {
+    let mut stmt = conn.prepare(&format!(
+        "{SELECT} WHERE m.last_error IS NOT NULL ORDER BY m.updated_at DESC LIMIT ?1"
+    ))?;
+    let rows = stmt.query_map([limit], from_row)?;
+    rows.collect()
+}
+
 /// By externalId.
 pub fn by_external_id(
     conn: &Connection,
