@@ -754,3 +754,42 @@ async fn an_authority_rewritten_in_the_store_never_receives_the_host_refresh_tok
     );
     assert!(!rt.is_empty(), "a refresh token was issued");
 }
+
+#[tokio::test]
+async fn removing_the_integration_in_a_copied_data_directory_keeps_the_original_stores_token() {
+    let mut env = Env::new(true).await;
+    env.connect(&Browser::default()).await.expect("connect");
+    // A copy of the data directory (a restored backup, a colleague's copy) on the same machine.
+    let copy = tempfile::tempdir().expect("temp dir");
+    let original = env.store.path().to_path_buf();
+    env.store
+        .conn()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        .expect("checkpoint");
+    std::fs::copy(
+        &original,
+        copy.path().join(original.file_name().expect("name")),
+    )
+    .expect("copy the store");
+    let mut copied = Store::open_in(copy.path()).expect("the copy opens");
+    let in_copy = integration::status(&copied, env.tokens.as_ref()).expect("status");
+    assert_ne!(
+        in_copy.state,
+        ConnectionState::Connected,
+        "the copy finds no token of its own: {:?}",
+        in_copy.reasons
+    );
+    integration::remove(
+        &mut copied,
+        env.tokens.as_ref(),
+        &tsched_core::Actor::operator(HOST),
+    )
+    .expect("remove in the copy");
+    let s = integration::status(&env.store, env.tokens.as_ref()).expect("status");
+    assert_eq!(
+        s.state,
+        ConnectionState::Connected,
+        "the original store still has its token after the copy removed its integration: {:?}",
+        s.reasons
+    );
+}
