@@ -1,5 +1,8 @@
 // Operators page (global admins manage, support reads): the roster, add, grant and revoke roles,
 // deactivate or reactivate, remove. A banner explains setup mode while there are no operators.
+// A roster row has one button, Manage: it picks the operator in the grant form and opens their
+// card (revoke a role, deactivate or reactivate, remove). Rows with three buttons and one per
+// role were the dearest of the list pages to draw (docs/BENCHMARKS.md).
 import { invoke } from "../ipc.js";
 import { h, field, confirmInline, act as actions, roleText, ROLE_LABELS } from "../dom.js";
 import { pagedList } from "../list.js";
@@ -12,6 +15,8 @@ export async function render(root) {
     "There are no operators yet, so anyone using this computer may do everything. Add the first operator: they become global admin and setup mode ends, so add yourself first (the address this app acts as, TSCHED_OPERATOR).");
   const error = h("div", { id: "operators-error", class: "alert error", role: "alert" });
   const status = h("div", { id: "operators-status", class: "alert ok", role: "status" });
+  const detail = h("section", { id: "operator-detail", class: "card", hidden: true, tabindex: "-1", "aria-labelledby": "operator-detail-title" });
+  let openUpn = null;
 
   const upn = h("input", { id: "operator-upn", type: "email", autocomplete: "off", placeholder: "ann@contoso.com" });
   const dname = h("input", { id: "operator-name", autocomplete: "off" });
@@ -67,6 +72,10 @@ export async function render(root) {
     // Setup mode is an empty roster, so the first page says it.
     const setup = (await list.refresh()) && list.items().length === 0;
     banner.hidden = !setup;
+    if (openUpn !== null) {
+      const o = list.items().find((r) => r.upn === openUpn);
+      if (o) showDetail(o); else { openUpn = null; detail.hidden = true; }
+    }
     const s = await refreshSession();
     if (setup && s && s.operator && !upn.value) upn.value = s.operator;
   }
@@ -79,22 +88,35 @@ export async function render(root) {
   function operatorRow(o) {
     return h("tr", { "data-upn": o.upn, class: o.active ? null : "inactive" },
       h("td", {}, h("div", {}, o.upn), o.display_name ? h("div", { class: "hint" }, o.display_name) : null),
-      h("td", {}, o.roles.length ? o.roles.map((g) => h("span", { class: "chip role" }, roleText(g),
-        h("button", {
-          type: "button", class: "chip-x", "aria-label": `Revoke ${roleText(g)} from ${o.upn}`, title: "Revoke",
-          onclick: () => act(() => invoke("operators_revoke", { upn: o.upn, role: g.role, program: g.program }), `Revoked ${roleText(g)} from ${o.upn}.`),
-        }, "×"))) : h("span", { class: "hint" }, "no roles")),
+      h("td", {}, o.roles.length ? o.roles.map((g) => h("span", { class: "chip" }, roleText(g))) : h("span", { class: "hint" }, "no roles")),
       h("td", {}, o.active ? "Active" : "Deactivated"),
       h("td", { class: "row-actions" },
         h("button", {
-          type: "button", class: "secondary small grant-open", "aria-label": `Grant a role to ${o.upn}`,
-          onclick: () => { grantUpn.value = o.upn; grantRole.focus(); },
-        }, "Grant role"),
+          type: "button", class: "secondary small grant-open operator-manage", "aria-label": `Manage ${o.upn}`,
+          onclick: () => { openUpn = o.upn; grantUpn.value = o.upn; showDetail(o); detail.focus(); },
+        }, "Manage")));
+  }
+
+  // One operator's card: each role with Revoke, Deactivate or Reactivate, and Remove.
+  function showDetail(o) {
+    const role = (g) => h("li", {}, h("span", { class: "chip" }, roleText(g)), " ",
+      h("button", {
+        type: "button", class: "secondary small operator-revoke", "aria-label": `Revoke ${roleText(g)} from ${o.upn}`,
+        onclick: () => act(() => invoke("operators_revoke", { upn: o.upn, role: g.role, program: g.program }), `Revoked ${roleText(g)} from ${o.upn}.`),
+      }, "Revoke"));
+    detail.replaceChildren(
+      h("div", { class: "toolbar" },
+        h("h2", { id: "operator-detail-title" }, o.upn),
+        h("button", { id: "operator-detail-close", type: "button", class: "secondary small", onclick: () => { openUpn = null; detail.hidden = true; } }, "Close")),
+      o.roles.length ? h("ul", { id: "operator-roles" }, o.roles.map(role)) : h("p", { class: "hint" }, "No roles yet."),
+      h("p", { class: "hint" }, "They are picked in Grant a role below."),
+      h("div", { class: "actions" },
         h("button", {
-          type: "button", class: "secondary small", "aria-label": `${o.active ? "Deactivate" : "Reactivate"} ${o.upn}`,
+          id: "operator-set-active", type: "button", class: "secondary", "aria-label": `${o.active ? "Deactivate" : "Reactivate"} ${o.upn}`,
           onclick: () => act(() => invoke("operators_set_active", { upn: o.upn, active: !o.active }), `${o.active ? "Deactivated" : "Reactivated"} ${o.upn}.`),
         }, o.active ? "Deactivate" : "Reactivate"),
         removeButton(o)));
+    detail.hidden = false;
   }
 
   function removeButton(o) {
@@ -110,6 +132,7 @@ export async function render(root) {
     h("p", { class: "lead" }, "The people who use Teams Scheduler and what each may do: global admins manage everything, track admins their programs' settings, coordinators their programs' meetings, support reads everything."),
     banner,
     h("section", { class: "card", "aria-labelledby": "roster-title" }, h("h2", { id: "roster-title" }, "Operators"), list.el, error, status),
+    detail,
     h("section", { class: "card", "aria-labelledby": "op-add-title" }, h("h2", { id: "op-add-title" }, "Add an operator"), addForm),
     h("section", { class: "card", "aria-labelledby": "grant-title" }, h("h2", { id: "grant-title" }, "Grant a role"), grantForm),
   );
