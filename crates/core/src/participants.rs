@@ -414,9 +414,9 @@ pub fn import_csv(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::audit_log;
     use crate::error::ErrorCode;
     use crate::programs::{self, NewProgram};
+    use crate::store::audit_log;
 
     fn lines(r: Result<Vec<CsvParticipant>, Vec<LineProblem>>) -> Vec<(u64, String)> {
         r.expect_err("expected problems")
