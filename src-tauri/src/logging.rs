@@ -8,7 +8,7 @@ use tracing_subscriber::filter::EnvFilter;
 use tracing_subscriber::fmt;
 use tracing_subscriber::prelude::*;
 
-use tsched_core::diagnostics::{self, APP_LOG_PREFIX, LOG_FILES_KEPT, LOG_SUFFIX};
+use tsched_core::diagnostics::{self, APP_LOG_PREFIX};
 
 /// What the file keeps: our crates at `info` (one line per use case and Graph call), the rest
 /// only when it warns.
@@ -40,38 +40,11 @@ pub fn init(data_dir: Option<&Path>) {
 
 /// The daily rolling file, or `None` (after one warning) when the folder cannot be made.
 fn file_writer(data_dir: &Path) -> Option<tracing_appender::rolling::RollingFileAppender> {
-    let dir = diagnostics::log_dir(data_dir);
-    let made = make_private_dir(&dir)
-        .map_err(|e| e.to_string())
-        .and_then(|()| {
-            tracing_appender::rolling::Builder::new()
-                .rotation(tracing_appender::rolling::Rotation::DAILY)
-                .filename_prefix(APP_LOG_PREFIX)
-                .filename_suffix(LOG_SUFFIX)
-                .max_log_files(LOG_FILES_KEPT)
-                .build(&dir)
-                .map_err(|e| e.to_string())
-        });
-    match made {
+    match diagnostics::log_writer(data_dir, APP_LOG_PREFIX) {
         Ok(w) => Some(w),
         Err(e) => {
-            eprintln!(
-                "teams-scheduler: warning: no log file ({}: {e}); continuing without one",
-                dir.display()
-            );
+            eprintln!("teams-scheduler: warning: no log file ({e}); continuing without one");
             None
         }
     }
-}
-
-/// The log folder, owner-only: log lines name operators and tenants.
-fn make_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt as _;
-        b.mode(0o700);
-    }
-    b.create(dir)
 }

@@ -48,6 +48,24 @@ pub fn log_dir(data_dir: &Path) -> PathBuf {
     data_dir.join(LOG_DIR_NAME)
 }
 
+/// The daily rolling log file of a front end (`<data dir>/logs/{prefix}.YYYY-MM-DD.log`,
+/// [`LOG_FILES_KEPT`] kept), its folder made owner-only first: log lines name operators and
+/// tenants. The error says what could not be made; the front end decides how to warn.
+pub fn log_writer(
+    data_dir: &Path,
+    prefix: &str,
+) -> Result<tracing_appender::rolling::RollingFileAppender, String> {
+    let dir = log_dir(data_dir);
+    crate::store::create_private_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    tracing_appender::rolling::Builder::new()
+        .rotation(tracing_appender::rolling::Rotation::DAILY)
+        .filename_prefix(prefix)
+        .filename_suffix(LOG_SUFFIX)
+        .max_log_files(LOG_FILES_KEPT)
+        .build(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))
+}
+
 /// What only the front end knows about where it runs.
 #[derive(Debug, Clone, Serialize)]
 pub struct Environment {

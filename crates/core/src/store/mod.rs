@@ -97,7 +97,7 @@ pub enum StoreError {
 }
 
 /// Creates `dir` and its missing parents; `dir` itself owner-only (0700 on Unix).
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]
