@@ -77,6 +77,22 @@ pub struct ProgramItem {
     pub allowed: Allowed,
 }
 
+/// The query of a programs page as the window sends it (blank search and cursor mean none).
+fn list_query(
+    search: Option<String>,
+    include_archived: bool,
+    cursor: Option<String>,
+    limit: Option<u32>,
+) -> ListQuery {
+    ListQuery {
+        search: search.filter(|s| !s.trim().is_empty()),
+        include_archived,
+        after: cursor.filter(|c| !c.is_empty()),
+        limit: limit.unwrap_or(0),
+        ..Default::default()
+    }
+}
+
 /// One page of the programs the actor may view, with search; `cursor` is the `next_cursor` of
 /// the previous page (none for the first).
 pub fn page_inner(
@@ -86,13 +102,7 @@ pub fn page_inner(
     cursor: Option<String>,
     limit: Option<u32>,
 ) -> CmdResult<Page<ProgramItem>> {
-    let q = ListQuery {
-        search: search.filter(|s| !s.trim().is_empty()),
-        include_archived,
-        after: cursor.filter(|c| !c.is_empty()),
-        limit: limit.unwrap_or(0),
-        ..Default::default()
-    };
+    let q = list_query(search, include_archived, cursor, limit);
     Ok(state.with_actor(|s, actor| {
         let who = tsched_core::operators::whoami(s, actor)?;
         Ok(programs::list_page(s, actor, &q)?.map(|view| ProgramItem {
@@ -162,13 +172,7 @@ pub fn names_inner(
     cursor: Option<String>,
     limit: Option<u32>,
 ) -> CmdResult<NamesPage> {
-    let q = ListQuery {
-        search: search.filter(|s| !s.trim().is_empty()),
-        include_archived,
-        after: cursor.filter(|c| !c.is_empty()),
-        limit: limit.unwrap_or(0),
-        ..Default::default()
-    };
+    let q = list_query(search, include_archived, cursor, limit);
     Ok(state.with_actor(|s, actor| {
         let page = programs::list_page(s, actor, &q)?;
         let teams = programs::teams(s)?;
