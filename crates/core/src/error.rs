@@ -169,6 +169,7 @@ impl From<crate::store::page::PageError> for Error {
                 reason,
             },
             PageError::Sqlite(e) => e.into(),
+            PageError::Store(e) => Error::Store(e),
         }
     }
 }

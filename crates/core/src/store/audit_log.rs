@@ -197,3 +197,7 @@ mod tests {
         assert_eq!(rows[0].operator, "a@x", "the row must be unchanged");
     }
 }
+
+/// The queries of this table that the use cases call, answered by each backend
+/// (`store::sqlite::audit_log` for SQLite).
+pub trait AuditTable {}

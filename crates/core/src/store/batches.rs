@@ -765,3 +765,7 @@ mod tests {
         assert!(b.resumable(), "a planned batch is resumable");
     }
 }
+
+/// The queries of this table that the use cases call, answered by each backend
+/// (`store::sqlite::batches` for SQLite).
+pub trait BatchTable {}

@@ -120,3 +120,7 @@ mod tests {
         );
     }
 }
+
+/// The queries of this table that the use cases call, answered by each backend
+/// (`store::sqlite::directory_cache` for SQLite).
+pub trait DirectoryTable {}

@@ -246,3 +246,7 @@ mod tests {
         );
     }
 }
+
+/// The queries of this table that the use cases call, answered by each backend
+/// (`store::sqlite::integration` for SQLite).
+pub trait IntegrationTable {}

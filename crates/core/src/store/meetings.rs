@@ -541,3 +541,7 @@ fn attach_attendees(conn: &Connection, meetings: &mut [MeetingRow]) -> rusqlite:
     }
     Ok(())
 }
+
+/// The queries of this table that the use cases call, answered by each backend
+/// (`store::sqlite::meetings` for SQLite).
+pub trait MeetingTable {}

@@ -11,12 +11,59 @@ pub mod batches;
 pub mod directory_cache;
 pub mod integration;
 pub mod meetings;
-pub mod migrations;
 pub mod operators;
 pub mod page;
 pub mod participants;
 pub mod programs;
 pub mod settings;
+pub mod sqlite;
+
+pub use sqlite::migrations;
+
+/// The table traits: `use crate::store::prelude::*;` brings every table's methods into scope,
+/// whichever backend holds them.
+pub mod prelude {
+    pub use super::audit_log::AuditTable;
+    pub use super::batches::BatchTable;
+    pub use super::directory_cache::DirectoryTable;
+    pub use super::integration::IntegrationTable;
+    pub use super::meetings::MeetingTable;
+    pub use super::operators::OperatorTable;
+    pub use super::participants::ParticipantTable;
+    pub use super::programs::ProgramTable;
+    pub use super::settings::SettingTable;
+    pub use super::Tables;
+}
+
+/// The store interface the use cases work through: every table's queries, whichever backend
+/// (SQLite for one seat; PostgreSQL for a team) answers them. Reads go to
+/// [`Store::tables`]; writes run inside [`Store::write`], whose closure gets the same interface
+/// bound to one transaction. Each backend owns its SQL; nothing outside `store/` writes SQL.
+pub trait Tables:
+    audit_log::AuditTable
+    + batches::BatchTable
+    + directory_cache::DirectoryTable
+    + integration::IntegrationTable
+    + meetings::MeetingTable
+    + operators::OperatorTable
+    + participants::ParticipantTable
+    + programs::ProgramTable
+    + settings::SettingTable
+{
+}
+
+impl<T> Tables for T where
+    T: audit_log::AuditTable
+        + batches::BatchTable
+        + directory_cache::DirectoryTable
+        + integration::IntegrationTable
+        + meetings::MeetingTable
+        + operators::OperatorTable
+        + participants::ParticipantTable
+        + programs::ProgramTable
+        + settings::SettingTable
+{
+}
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -254,11 +301,13 @@ impl Store {
         &self.conn
     }
 
+    /// The tables, for reads outside a write (each statement sees a consistent snapshot).
+    pub fn tables(&self) -> &dyn Tables {
+        &self.conn
+    }
+
     /// Runs `f` in one `IMMEDIATE` transaction: everything or nothing is written.
-    pub fn write<T, E>(
-        &mut self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, E>,
-    ) -> Result<T, E>
+    pub fn write<T, E>(&mut self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {

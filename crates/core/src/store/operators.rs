@@ -239,3 +239,7 @@ mod tests {
         );
     }
 }
+
+/// The queries of this table that the use cases call, answered by each backend
+/// (`store::sqlite::operators` for SQLite).
+pub trait OperatorTable {}

@@ -141,9 +141,12 @@ pub enum PageError {
     /// The cursor was not one this list handed out.
     #[error("cursor: {0}")]
     BadCursor(String),
-    /// The query failed.
+    /// The query failed (inside the SQLite backend, before the error is given its file).
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+    /// The query failed, as the backend reports it.
+    #[error(transparent)]
+    Store(#[from] super::StoreError),
 }
 
 /// For the `Vec`-returning first-page helpers, which keep rusqlite's error type: a bad cursor
@@ -154,6 +157,7 @@ pub fn into_sqlite(e: PageError) -> rusqlite::Error {
             rusqlite::Error::InvalidParameterName(format!("cursor: {why}"))
         }
         PageError::Sqlite(e) => e,
+        PageError::Store(e) => rusqlite::Error::InvalidParameterName(e.to_string()),
     }
 }
 

@@ -111,3 +111,7 @@ pub fn count(conn: &Connection, program_id: i64) -> rusqlite::Result<i64> {
         |r| r.get(0),
     )
 }
+
+/// The queries of this table that the use cases call, answered by each backend
+/// (`store::sqlite::participants` for SQLite).
+pub trait ParticipantTable {}

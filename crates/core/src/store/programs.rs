@@ -367,3 +367,7 @@ mod tests {
         assert_eq!(rows[0].code, "a");
     }
 }
+
+/// The queries of this table that the use cases call, answered by each backend
+/// (`store::sqlite::programs` for SQLite).
+pub trait ProgramTable {}

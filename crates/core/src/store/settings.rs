@@ -51,3 +51,7 @@ mod tests {
         assert!(!delete(c, "k").expect("delete"), "and is gone");
     }
 }
+
+/// The queries of this table that the use cases call, answered by each backend
+/// (`store::sqlite::settings` for SQLite).
+pub trait SettingTable {}

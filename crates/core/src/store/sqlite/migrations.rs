@@ -1,7 +1,7 @@
 //! Versioned migrations, tracked in `PRAGMA user_version`. Each entry is applied in its own
 //! transaction. A released migration is never edited; add a new one instead.
 
-use super::{Store, StoreError, APPLICATION_ID};
+use crate::store::{Store, StoreError, APPLICATION_ID};
 
 /// The migrations, in order: `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
 pub const MIGRATIONS: &[&str] = &[
@@ -35,7 +35,7 @@ pub fn migrate(store: &mut Store) -> Result<(), StoreError> {
         return Ok(());
     }
     let path = store.path().to_path_buf();
-    let err = |e| super::classify(&path, e);
+    let err = |e| crate::store::classify(&path, e);
     store.write(|tx| {
         // Re-read inside the write lock: another process may have migrated meanwhile.
         let now: i64 = tx
