@@ -15,6 +15,7 @@ use super::{
     aadsts_description, error_page, escape_html, has_resource_scope, redirect_matches, redirect_to,
     resolve_scopes, tenant_accepted,
 };
+use crate::seed::SeedClient;
 use crate::state::{random_token, AuthCode, PendingAuth, SharedRef, State, ADMIN_ONLY_SCOPES};
 
 fn query_map(raw: Option<String>) -> HashMap<String, String> {
@@ -47,6 +48,153 @@ fn error_redirect(
     redirect_to(redirect_uri, &params)
 }
 
+/// The two interactive legs differ in how they name a tenant or client they cannot find and in
+/// the `admin_consent=True` every reply of the admin-consent leg carries (v2-admin-consent.md).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Leg {
+    Authorize,
+    AdminConsent,
+}
+
+impl Leg {
+    fn extra(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Leg::Authorize => &[],
+            Leg::AdminConsent => &[("admin_consent", "True")],
+        }
+    }
+}
+
+/// Where a request's errors go once its client and redirect URI are known to match a
+/// registration: back to that redirect URI, with the request's `state` (reply-url.md: never to
+/// an unregistered URI, which gets an error page instead).
+struct ReplyTo<'a> {
+    redirect_uri: &'a str,
+    state: Option<&'a str>,
+    leg: Leg,
+}
+
+impl<'a> ReplyTo<'a> {
+    fn of(p: &'a PendingAuth) -> Self {
+        let leg = if p.admin_consent_flow {
+            Leg::AdminConsent
+        } else {
+            Leg::Authorize
+        };
+        ReplyTo {
+            redirect_uri: &p.redirect_uri,
+            state: p.state.as_deref(),
+            leg,
+        }
+    }
+
+    /// An error redirect carrying the leg's own parameters.
+    fn error(&self, st: &State, error: &str, code: u32, message: &str) -> Response {
+        self.error_with(st, error, code, message, &[])
+    }
+
+    /// [`ReplyTo::error`] with `extra` parameters after the leg's own.
+    fn error_with(
+        &self,
+        st: &State,
+        error: &str,
+        code: u32,
+        message: &str,
+        extra: &[(&str, &str)],
+    ) -> Response {
+        let mut params: Vec<(&str, &str)> = self.leg.extra().to_vec();
+        params.extend_from_slice(extra);
+        error_redirect(
+            st,
+            self.redirect_uri,
+            self.state,
+            error,
+            code,
+            message,
+            &params,
+        )
+    }
+
+    /// A required request parameter was missing (AADSTS900144).
+    fn missing(&self, st: &State, parameter: &str) -> Response {
+        self.error(
+            st,
+            "invalid_request",
+            900144,
+            &format!("The request body must contain the following parameter: '{parameter}'."),
+        )
+    }
+}
+
+/// AADSTS65001's message for `client`.
+fn not_consented(client: &SeedClient) -> String {
+    format!("The user or administrator has not consented to use the application with ID '{}' named '{}'. Send an interactive authorization request for this user and resource.", client.client_id, client.display_name)
+}
+
+/// The checks both legs make before anything can be sent back to the application, in Entra's
+/// order: the tenant, the client, the redirect URI (present and registered). Each failure is an
+/// error page, since no redirect URI can be trusted yet. Returns the registration and the
+/// redirect URI to reply to.
+fn check_client(
+    st: &State,
+    tenant: &str,
+    q: &HashMap<String, String>,
+    leg: Leg,
+) -> Result<(SeedClient, String), Box<Response>> {
+    match leg {
+        Leg::AdminConsent if tenant.eq_ignore_ascii_case("common") => {
+            return Err(Box::new(error_page(50194, "The admin consent endpoint needs a tenant: use the tenant id, a verified domain or 'organizations', not 'common'.")));
+        }
+        Leg::AdminConsent if !tenant_accepted(st, tenant, false) => {
+            return Err(Box::new(error_page(
+                90002,
+                &format!("Tenant '{tenant}' not found."),
+            )));
+        }
+        Leg::Authorize if !tenant_accepted(st, tenant, true) => {
+            return Err(Box::new(error_page(90002, &format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."))));
+        }
+        _ => {}
+    }
+    let client = match (leg, q.get("client_id")) {
+        (Leg::Authorize, None) => {
+            return Err(Box::new(error_page(
+                900144,
+                "The request body must contain the following parameter: 'client_id'.",
+            )))
+        }
+        (Leg::Authorize, Some(id)) => st.client(id).cloned().ok_or_else(|| {
+            Box::new(error_page(
+                700016,
+                &format!(
+                    "Application with identifier '{id}' was not found in the directory '{}'.",
+                    st.seed.domains.first().map(String::as_str).unwrap_or("")
+                ),
+            ))
+        })?,
+        (Leg::AdminConsent, id) => id.and_then(|c| st.client(c)).cloned().ok_or_else(|| {
+            Box::new(error_page(
+                700016,
+                "Application with the given identifier was not found in the directory.",
+            ))
+        })?,
+    };
+    let Some(redirect_uri) = q.get("redirect_uri").cloned() else {
+        return Err(Box::new(error_page(
+            900144,
+            "The request body must contain the following parameter: 'redirect_uri'.",
+        )));
+    };
+    if !client
+        .redirect_uris
+        .iter()
+        .any(|r| redirect_matches(r, &redirect_uri))
+    {
+        return Err(Box::new(error_page(50011, &format!("The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{}'.", client.client_id))));
+    }
+    Ok((client, redirect_uri))
+}
+
 /// GET /{tenant}/oauth2/v2.0/authorize
 pub async fn authorize_get(
     AxState(shared): AxState<SharedRef>,
@@ -55,116 +203,56 @@ pub async fn authorize_get(
 ) -> Response {
     let q = query_map(raw);
     let mut st = shared.lock();
-    if !tenant_accepted(&st, &tenant, true) {
-        return error_page(90002, &format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."));
-    }
-    let Some(client_id) = q.get("client_id") else {
-        return error_page(
-            900144,
-            "The request body must contain the following parameter: 'client_id'.",
-        );
+    let (client, redirect_uri) = match check_client(&st, &tenant, &q, Leg::Authorize) {
+        Ok(checked) => checked,
+        Err(page) => return *page,
     };
-    let Some(client) = st.client(client_id).cloned() else {
-        return error_page(
-            700016,
-            &format!(
-                "Application with identifier '{client_id}' was not found in the directory '{}'.",
-                st.seed.domains.first().map(String::as_str).unwrap_or("")
-            ),
-        );
-    };
-    let Some(redirect_uri) = q.get("redirect_uri").cloned() else {
-        return error_page(
-            900144,
-            "The request body must contain the following parameter: 'redirect_uri'.",
-        );
-    };
-    if !client
-        .redirect_uris
-        .iter()
-        .any(|r| redirect_matches(r, &redirect_uri))
-    {
-        return error_page(50011, &format!("The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{}'.", client.client_id));
-    }
     let state = q.get("state").cloned();
-    let state_ref = state.as_deref();
+    let reply = ReplyTo {
+        redirect_uri: &redirect_uri,
+        state: state.as_deref(),
+        leg: Leg::Authorize,
+    };
     match q.get("response_type").map(String::as_str) {
         Some("code") => {}
-        None => {
-            return error_redirect(
-                &st,
-                &redirect_uri,
-                state_ref,
-                "invalid_request",
-                900144,
-                "The request body must contain the following parameter: 'response_type'.",
-                &[],
-            );
-        }
+        None => return reply.missing(&st, "response_type"),
         Some(other) => {
-            return error_redirect(
+            return reply.error(
                 &st,
-                &redirect_uri,
-                state_ref,
                 "unsupported_response_type",
                 700054,
                 &format!("response_type '{other}' is not enabled for the application."),
-                &[],
             );
         }
     }
     let Some(raw_scope) = q.get("scope") else {
-        return error_redirect(
-            &st,
-            &redirect_uri,
-            state_ref,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'scope'.",
-            &[],
-        );
+        return reply.missing(&st, "scope");
     };
     let scopes = match resolve_scopes(raw_scope, &client.api_permissions) {
         Ok(s) if !s.is_empty() => s,
-        Ok(_) => {
-            return error_redirect(
-                &st,
-                &redirect_uri,
-                state_ref,
-                "invalid_request",
-                900144,
-                "The request body must contain the following parameter: 'scope'.",
-                &[],
-            );
-        }
+        Ok(_) => return reply.missing(&st, "scope"),
         Err(bad) => {
-            return error_redirect(&st, &redirect_uri, state_ref, "invalid_scope", 70011, &format!("The provided value for the input parameter 'scope' isn't valid. The scope {bad} isn't valid."), &[]);
+            return reply.error(&st, "invalid_scope", 70011, &format!("The provided value for the input parameter 'scope' isn't valid. The scope {bad} isn't valid."));
         }
     };
     // The sandbox requires PKCE with S256 (RFC 7636 §4.2); Microsoft also allows `plain`.
     let Some(challenge) = q.get("code_challenge").cloned() else {
-        return error_redirect(&st, &redirect_uri, state_ref, "invalid_request", 50147, "The code_challenge parameter is missing. PKCE with code_challenge_method=S256 is required.", &[]);
+        return reply.error(&st, "invalid_request", 50147, "The code_challenge parameter is missing. PKCE with code_challenge_method=S256 is required.");
     };
     if q.get("code_challenge_method").map(String::as_str) != Some("S256") {
-        return error_redirect(
+        return reply.error(
             &st,
-            &redirect_uri,
-            state_ref,
             "invalid_request",
             501491,
             "Invalid code_challenge_method: only S256 is accepted.",
-            &[],
         );
     }
     if challenge.len() != 43 {
-        return error_redirect(
+        return reply.error(
             &st,
-            &redirect_uri,
-            state_ref,
             "invalid_request",
             501491,
             "Invalid size of Code_Challenge parameter.",
-            &[],
         );
     }
     let pending = PendingAuth {
@@ -188,15 +276,13 @@ pub async fn authorize_get(
             .as_deref()
             .and_then(|h| st.user(h))
             .map(|u| u.id.clone());
+        let reply = ReplyTo::of(&pending);
         return match user {
-            None => error_redirect(
+            None => reply.error(
                 &st,
-                &pending.redirect_uri,
-                pending.state.as_deref(),
                 "login_required",
                 50058,
                 "A silent sign-in request was sent but no user is signed in.",
-                &[],
             ),
             Some(uid) => {
                 if st
@@ -205,7 +291,7 @@ pub async fn authorize_get(
                 {
                     issue_code(&mut st, &pending, &uid)
                 } else {
-                    error_redirect(&st, &pending.redirect_uri, pending.state.as_deref(), "consent_required", 65001, &format!("The user or administrator has not consented to use the application with ID '{}' named '{}'. Send an interactive authorization request for this user and resource.", client.client_id, client.display_name), &[])
+                    reply.error(&st, "consent_required", 65001, &not_consented(&client))
                 }
             }
         };
@@ -259,10 +345,8 @@ pub async fn authorize_post(
         );
     }
     if form.action.as_deref() != Some("accept") {
-        return error_redirect(
+        return ReplyTo::of(&pending).error_with(
             &st,
-            &pending.redirect_uri,
-            pending.state.as_deref(),
             "access_denied",
             65004,
             "User declined to consent to access the app.",
@@ -306,14 +390,14 @@ fn complete_sign_in(st: &mut State, p: &PendingAuth, user_id: &str, consent_org:
             .iter()
             .any(|s| ADMIN_ONLY_SCOPES.contains(&s.as_str()))
         {
-            return error_redirect(st, &p.redirect_uri, p.state.as_deref(), "consent_required", 90094, &format!("Admin consent is required for the permissions requested by the application '{}'.", client.display_name), &[]);
+            return ReplyTo::of(p).error(st, "consent_required", 90094, &format!("Admin consent is required for the permissions requested by the application '{}'.", client.display_name));
         } else if client.user_consent_allowed {
             st.user_grants
                 .entry((p.client_id.clone(), user.id.clone()))
                 .or_default()
                 .extend(missing);
         } else {
-            return error_redirect(st, &p.redirect_uri, p.state.as_deref(), "consent_required", 65001, &format!("The user or administrator has not consented to use the application with ID '{}' named '{}'. Send an interactive authorization request for this user and resource.", client.client_id, client.display_name), &[]);
+            return ReplyTo::of(p).error(st, "consent_required", 65001, &not_consented(&client));
         }
     }
     issue_code(st, p, user_id)
@@ -416,56 +500,29 @@ pub async fn admin_consent_get(
 ) -> Response {
     let q = query_map(raw);
     let mut st = shared.lock();
-    if tenant.eq_ignore_ascii_case("common") {
-        return error_page(50194, "The admin consent endpoint needs a tenant: use the tenant id, a verified domain or 'organizations', not 'common'.");
-    }
-    if !tenant_accepted(&st, &tenant, false) {
-        return error_page(90002, &format!("Tenant '{tenant}' not found."));
-    }
-    let Some(client) = q.get("client_id").and_then(|c| st.client(c)).cloned() else {
-        return error_page(
-            700016,
-            "Application with the given identifier was not found in the directory.",
-        );
+    let (client, redirect_uri) = match check_client(&st, &tenant, &q, Leg::AdminConsent) {
+        Ok(checked) => checked,
+        Err(page) => return *page,
     };
-    let Some(redirect_uri) = q.get("redirect_uri").cloned() else {
-        return error_page(
-            900144,
-            "The request body must contain the following parameter: 'redirect_uri'.",
-        );
-    };
-    if !client
-        .redirect_uris
-        .iter()
-        .any(|r| redirect_matches(r, &redirect_uri))
-    {
-        return error_page(50011, &format!("The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{}'.", client.client_id));
-    }
     let state = q.get("state").cloned();
+    let reply = ReplyTo {
+        redirect_uri: &redirect_uri,
+        state: state.as_deref(),
+        leg: Leg::AdminConsent,
+    };
     let Some(raw_scope) = q.get("scope").cloned() else {
-        return error_redirect(
-            &st,
-            &redirect_uri,
-            state.as_deref(),
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'scope'.",
-            &[("admin_consent", "True")],
-        );
+        return reply.missing(&st, "scope");
     };
     let scopes = match resolve_scopes(&raw_scope, &client.api_permissions) {
         Ok(s) if has_resource_scope(&s) => s,
         Ok(_) | Err(_) => {
-            return error_redirect(
+            return reply.error(
                 &st,
-                &redirect_uri,
-                state.as_deref(),
                 "invalid_scope",
                 70011,
                 &format!(
                     "The provided value for the input parameter 'scope' isn't valid: {raw_scope}"
                 ),
-                &[("admin_consent", "True")],
             );
         }
     };
@@ -524,14 +581,12 @@ pub async fn admin_consent_post(
         );
     };
     if form.action.as_deref() != Some("accept") {
-        return error_redirect(
+        return ReplyTo::of(&pending).error_with(
             &st,
-            &pending.redirect_uri,
-            pending.state.as_deref(),
             "consent_required",
             65004,
             "The resource owner or authorization server denied the request.",
-            &[("admin_consent", "True"), ("error_subcode", "cancel")],
+            &[("error_subcode", "cancel")],
         );
     }
     let Some(user) = form.account.as_deref().and_then(|a| st.user(a)).cloned() else {
@@ -543,7 +598,7 @@ pub async fn admin_consent_post(
 fn finish_admin_consent(st: &mut State, p: &PendingAuth, user_id: &str) -> Response {
     let is_admin = st.user(user_id).is_some_and(|u| u.is_admin);
     if !is_admin {
-        return error_redirect(st, &p.redirect_uri, p.state.as_deref(), "consent_required", 90094, "Admin consent is required: the signed-in user is not an administrator and cannot grant permissions for the organization.", &[("admin_consent", "True")]);
+        return ReplyTo::of(p).error(st, "consent_required", 90094, "Admin consent is required: the signed-in user is not an administrator and cannot grant permissions for the organization.");
     }
     st.grant_admin(&p.client_id, &p.scopes);
     let tenant = st.seed.tenant_id.clone();
