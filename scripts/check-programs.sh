@@ -20,6 +20,10 @@ while read -r program mode source; do
   if command -v "$program" >/dev/null 2>&1 || [ -x "$cargo_bin/$program" ]; then
     continue
   fi
+  # Debian's PostgreSQL server programs are not on PATH (crates/pgtest looks here first).
+  for pg_bin in /usr/lib/postgresql/*/bin; do
+    [ -x "$pg_bin/$program" ] && continue 2
+  done
   case "$source" in
     cargo:*) how="cargo install ${source#cargo:} --locked" ;;
     ensure-deps:*) how="scripts/ensure-deps.sh installs it when needed" ;;
