@@ -27,8 +27,12 @@ use tsched_core::audit::{self as audit_uc, AuditFilter};
 use tsched_core::batch::run as batch_run;
 use tsched_core::meetings::{self as meetings_uc, ListFilter};
 use tsched_core::programs::{self as programs_uc, ListQuery};
+use tsched_core::store::batches::ItemState;
 use tsched_core::store::page::{Page, PageQuery};
-use tsched_core::store::{audit_log, batches, meetings, operators, participants, programs};
+use tsched_core::store::sqlite::batches;
+use tsched_core::store::sqlite::meetings;
+use tsched_core::store::sqlite::{audit_log, operators};
+use tsched_core::store::sqlite::{participants, programs};
 use tsched_core::{operators as roster_uc, participants as participants_uc, Actor, Store};
 
 type Res<T> = Result<T, Box<dyn Error>>;
@@ -1122,7 +1126,7 @@ fn run() -> Res<bool> {
     }
     for (what, state, after) in [
         ("items, first page, batch of 50,000", None, None),
-        ("items, filtered: failed", Some("failed"), None),
+        ("items, filtered: failed", Some(ItemState::Failed), None),
         (
             "items, deep page 401 (row 40,000) via cursor",
             None,
@@ -1137,11 +1141,16 @@ fn run() -> Res<bool> {
             what: what.into(),
             plan_of,
             run: Box::new(move || {
-                Ok(
-                    batch_run::items_page(store, admin, big_batch, state, after.as_deref(), 100)?
-                        .items
-                        .len(),
-                )
+                Ok(batch_run::items_page(
+                    store,
+                    admin,
+                    big_batch,
+                    state.map(ItemState::as_str),
+                    after.as_deref(),
+                    100,
+                )?
+                .items
+                .len())
             }),
         });
     }

@@ -20,7 +20,8 @@ use crate::error::Error;
 use crate::participants::{validate_display_name, validate_email};
 use crate::programs::{self, MeetingMode};
 use crate::store::audit_log::AuditEntry;
-use crate::store::{participants as participant_table, programs as program_table, Store};
+use crate::store::prelude::*;
+use crate::store::Store;
 
 /// One demo program.
 #[derive(Debug, Clone, Copy)]
@@ -113,7 +114,7 @@ pub struct Prefilled {
 /// Refuses unless the store is connected to the sandbox cloud: the demo names the sandbox
 /// tenant's people, who do not exist in a real tenant.
 fn require_sandbox(conn: &rusqlite::Connection) -> Result<(), Error> {
-    let row = crate::store::integration::get(conn)?;
+    let row = conn.integration_get()?;
     match row {
         None => Err(Error::Conflict(
             "no tenant is connected: demo programs are added only after connecting to the sandbox tenant (Explore with the sandbox tenant does both)".into(),
@@ -138,7 +139,7 @@ pub fn prefill(store: &mut Store, actor: &Actor) -> Result<Prefilled, Error> {
     store.write(|tx| {
         let who = access::require(tx, actor, Action::ProgramCreate, None)?;
         require_sandbox(tx)?;
-        let existing = crate::store::programs::count(tx)?;
+        let existing = tx.programs_count()?;
         if existing > 0 {
             return Ok(Prefilled {
                 programs: Vec::new(),
@@ -162,8 +163,8 @@ pub fn prefill(store: &mut Store, actor: &Actor) -> Result<Prefilled, Error> {
                 .iter()
                 .map(|m| (m.as_str(), demo.modes.contains(m)))
                 .collect();
-            let id = program_table::insert(tx, &code, &name, &description, &modes)?;
-            let program = program_table::by_code(tx, &code)?.ok_or(Error::NotFound {
+            let id = tx.program_insert(&code, &name, &description, &modes)?;
+            let program = tx.program_by_code(&code)?.ok_or(Error::NotFound {
                 what: "program",
                 key: code.clone(),
             })?;
@@ -181,7 +182,7 @@ pub fn prefill(store: &mut Store, actor: &Actor) -> Result<Prefilled, Error> {
                 let email = validate_email(email).map_err(|r| Error::invalid("email", r))?;
                 let display_name = validate_display_name(display_name)
                     .map_err(|r| Error::invalid("display_name", r))?;
-                participant_table::insert(tx, id, &email, &display_name)?;
+                tx.participant_insert(id, &email, &display_name)?;
             }
             let n = demo.participants.len();
             who.audit(
@@ -221,14 +222,13 @@ mod tests {
     use super::*;
     use crate::error::ErrorCode;
     use crate::programs::{ListQuery, NewProgram};
-    use crate::store::audit_log;
     use crate::store::audit_log::AuditFilter;
-    use crate::store::integration::{self as integration_table, IntegrationRow};
+    use crate::store::integration::IntegrationRow;
 
     fn connected(store: &Store, cloud: &str, state: &str) {
-        integration_table::put(
-            store.conn(),
-            &IntegrationRow {
+        store
+            .tables()
+            .integration_put(&IntegrationRow {
                 cloud: cloud.into(),
                 authority_base: "http://127.0.0.1:1".into(),
                 graph_base: "http://127.0.0.1:1/v1.0".into(),
@@ -244,13 +244,14 @@ mod tests {
                 connected_by: None,
                 last_refresh_at: None,
                 removed_at: None,
-            },
-        )
-        .expect("integration row");
+            })
+            .expect("integration row");
     }
 
     fn audit_count(store: &Store) -> usize {
-        audit_log::list(store.conn(), &AuditFilter::default())
+        store
+            .tables()
+            .audit_list(&AuditFilter::default())
             .expect("audit")
             .len()
     }
@@ -301,7 +302,9 @@ mod tests {
                     && p.display_name == "Adele Vance"),
             "participants keep their display names: {people:?}"
         );
-        let actions: Vec<String> = audit_log::list(store.conn(), &AuditFilter::default())
+        let actions: Vec<String> = store
+            .tables()
+            .audit_list(&AuditFilter::default())
             .expect("audit")
             .into_iter()
             .map(|r| r.action)

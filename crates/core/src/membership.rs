@@ -26,6 +26,7 @@ use crate::graph::users::{self, DirectoryUser, UserList};
 use crate::graph::{GraphClient, GraphError, GraphRequest};
 use crate::programs::MeetingMode;
 use crate::store::directory_cache::{self as cache, CacheRow};
+use crate::store::prelude::*;
 use crate::store::Store;
 
 /// What the directory says about an address.
@@ -438,7 +439,7 @@ async fn check_inner(
     progress: &(dyn Fn(MembershipProgress) + Send + Sync),
 ) -> Result<(Vec<AddressCheck>, HashMap<String, GraphError>), Error> {
     let now = Utc::now();
-    let ttl = cache::ttl_hours(store.conn())?;
+    let ttl = store.tables().directory_ttl_hours()?;
     let mut known: HashMap<String, Result<Membership, String>> = HashMap::new();
     let mut to_ask: Vec<String> = Vec::new();
     for raw in addresses {
@@ -451,7 +452,9 @@ async fn check_inner(
         let cached = if opts.refresh {
             None
         } else {
-            cache::get(store.conn(), &addr)?
+            store
+                .tables()
+                .directory_get(&addr)?
                 .filter(|r| is_fresh(&r.checked_at, ttl, now))
                 .and_then(from_cache)
         };
@@ -477,7 +480,7 @@ async fn check_inner(
     .await?;
     store.write(|tx| -> Result<(), Error> {
         for m in asked.values().flatten() {
-            cache::put(tx, &to_cache(m))?;
+            tx.directory_put(&to_cache(m))?;
         }
         Ok(())
     })?;
@@ -535,8 +538,8 @@ pub fn set_cache_ttl_hours(store: &mut Store, actor: &Actor, hours: i64) -> Resu
     }
     store.write(|tx| -> Result<(), Error> {
         let who = access::require(tx, actor, Action::IntegrationManage, None)?;
-        let before = cache::ttl_hours(tx)?;
-        cache::set_ttl_hours(tx, hours)?;
+        let before = tx.directory_ttl_hours()?;
+        tx.directory_set_ttl_hours(hours)?;
         who.audit(
             tx,
             crate::store::audit_log::AuditEntry {
@@ -553,7 +556,7 @@ pub fn set_cache_ttl_hours(store: &mut Store, actor: &Actor, hours: i64) -> Resu
 
 /// The cache lifetime in hours.
 pub fn cache_ttl_hours(store: &Store) -> Result<i64, Error> {
-    Ok(cache::ttl_hours(store.conn())?)
+    Ok(store.tables().directory_ttl_hours()?)
 }
 
 /// Checks one address; a malformed address or a Graph failure is an error.
@@ -679,7 +682,7 @@ pub(crate) struct Context {
 pub(crate) fn context(store: &Store, actor: &Actor, program: &str) -> Result<Context, Error> {
     let conn = store.conn();
     let mut checks = Vec::new();
-    let row = crate::store::integration::get(conn)?;
+    let row = conn.integration_get()?;
     match row.as_ref() {
         None => checks.push(fail(
             CheckName::IntegrationConnected,
@@ -730,7 +733,7 @@ pub(crate) fn context(store: &Store, actor: &Actor, program: &str) -> Result<Con
         ),
     });
     let code = program.trim().to_ascii_lowercase();
-    let p = crate::store::programs::by_code(conn, &code)?;
+    let p = conn.program_by_code(&code)?;
     match &p {
         None => checks.push(fail(
             CheckName::ProgramActive,
@@ -849,7 +852,7 @@ pub(crate) fn person_checks(
             }
             let mut found = None;
             for k in keys {
-                if let Some(p) = crate::store::participants::by_email(store.conn(), pid, &k)? {
+                if let Some(p) = store.tables().participant_by_email(pid, &k)? {
                     found = Some(p.email);
                     break;
                 }

@@ -18,7 +18,7 @@ use crate::error::{Error, LineProblem};
 use crate::programs::{ensure_active, load};
 use crate::store::audit_log::AuditEntry;
 use crate::store::page::Page;
-use crate::store::participants as table;
+use crate::store::prelude::*;
 use crate::store::Store;
 
 pub use crate::store::participants::ParticipantRow as Participant;
@@ -284,17 +284,19 @@ pub fn add(
         let p = load(tx, program)?;
         let who = access::require(tx, actor, Action::ParticipantsEdit, Some(&p.code))?;
         ensure_active(&p)?;
-        if let Some(existing) = table::by_email(tx, p.id, &email)? {
+        if let Some(existing) = tx.participant_by_email(p.id, &email)? {
             return Err(Error::Conflict(format!(
                 "{} is already a participant of program '{}'",
                 existing.email, p.code
             )));
         }
-        table::insert(tx, p.id, &email, &display_name)?;
-        let row = table::by_email(tx, p.id, &email)?.ok_or_else(|| Error::NotFound {
-            what: "participant",
-            key: email.clone(),
-        })?;
+        tx.participant_insert(p.id, &email, &display_name)?;
+        let row = tx
+            .participant_by_email(p.id, &email)?
+            .ok_or_else(|| Error::NotFound {
+                what: "participant",
+                key: email.clone(),
+            })?;
         who.audit(
             tx,
             AuditEntry {
@@ -318,11 +320,13 @@ pub fn remove(store: &mut Store, actor: &Actor, program: &str, email: &str) -> R
         let p = load(tx, program)?;
         let who = access::require(tx, actor, Action::ParticipantsEdit, Some(&p.code))?;
         ensure_active(&p)?;
-        let row = table::by_email(tx, p.id, &email)?.ok_or_else(|| Error::NotFound {
-            what: "participant",
-            key: format!("{email}' in program '{}", p.code),
-        })?;
-        table::delete(tx, p.id, &row.email)?;
+        let row = tx
+            .participant_by_email(p.id, &email)?
+            .ok_or_else(|| Error::NotFound {
+                what: "participant",
+                key: format!("{email}' in program '{}", p.code),
+            })?;
+        tx.participant_delete(p.id, &row.email)?;
         who.audit(
             tx,
             AuditEntry {
@@ -342,7 +346,7 @@ pub fn list(store: &Store, actor: &Actor, program: &str) -> Result<Vec<Participa
     let conn = store.conn();
     let p = load(conn, program)?;
     access::require(conn, actor, Action::ViewProgram, Some(&p.code))?;
-    Ok(table::list(conn, p.id)?)
+    Ok(conn.participants(p.id)?)
 }
 
 /// One page of the participants of a program, by email; `after` is the previous page's
@@ -357,7 +361,7 @@ pub fn list_page(
     let conn = store.conn();
     let p = load(conn, program)?;
     access::require(conn, actor, Action::ViewProgram, Some(&p.code))?;
-    Ok(table::list_page(conn, p.id, after, limit)?)
+    Ok(conn.participants_page(p.id, after, limit)?)
 }
 
 /// Imports participants from CSV bytes (see [`parse_csv`]), all or nothing, with one audit row.
@@ -382,8 +386,8 @@ pub fn import_csv(
         })?;
         let mut added = 0;
         for row in &rows {
-            if table::by_email(tx, p.id, &row.email)?.is_none() {
-                table::insert(tx, p.id, &row.email, &row.display_name)?;
+            if tx.participant_by_email(p.id, &row.email)?.is_none() {
+                tx.participant_insert(p.id, &row.email, &row.display_name)?;
                 added += 1;
             }
         }
@@ -416,7 +420,6 @@ mod tests {
     use super::*;
     use crate::error::ErrorCode;
     use crate::programs::{self, NewProgram};
-    use crate::store::audit_log;
 
     fn lines(r: Result<Vec<CsvParticipant>, Vec<LineProblem>>) -> Vec<(u64, String)> {
         r.expect_err("expected problems")
@@ -550,7 +553,9 @@ mod tests {
     }
 
     fn audit_count(store: &Store) -> usize {
-        audit_log::list(store.conn(), &Default::default())
+        store
+            .tables()
+            .audit_list(&Default::default())
             .expect("audit")
             .len()
     }

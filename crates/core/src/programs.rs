@@ -17,8 +17,8 @@ use crate::access::{self, Action};
 use crate::actor::Actor;
 use crate::error::Error;
 use crate::store::audit_log::AuditEntry;
-use crate::store::page::{Page, PageError};
-use crate::store::programs as table;
+use crate::store::page::Page;
+use crate::store::prelude::*;
 use crate::store::Store;
 
 pub use crate::store::programs::{ListQuery, ProgramRow as Program};
@@ -130,7 +130,9 @@ pub fn teams(store: &Store) -> Result<TeamsAvailability, Error> {
 /// read here) and says whether Teams video calls are available.
 pub fn teams_availability(conn: &Connection) -> Result<TeamsAvailability, Error> {
     use crate::store::integration::RowState;
-    let row = crate::store::integration::get(conn)?.map(|r| (r.state, r.cloud, r.attention_reason));
+    let row = conn
+        .integration_get()?
+        .map(|r| (r.state, r.cloud, r.attention_reason));
     let reason = match row {
         None => Some(REASON_NOT_CONNECTED.to_string()),
         Some((RowState::Removed, _, _)) => Some(REASON_REMOVED.to_string()),
@@ -340,7 +342,7 @@ pub fn validate_description(raw: Option<&str>) -> Result<String, Error> {
 /// Loads a program by code inside a use case, or `NotFound`.
 pub(crate) fn load(conn: &Connection, code: &str) -> Result<Program, Error> {
     let code = code.trim().to_ascii_lowercase();
-    table::by_code(conn, &code)?.ok_or(Error::NotFound {
+    conn.program_by_code(&code)?.ok_or(Error::NotFound {
         what: "program",
         key: code,
     })
@@ -386,19 +388,19 @@ pub fn add(store: &mut Store, actor: &Actor, input: NewProgram) -> Result<Progra
         .collect();
     store.write(|tx| {
         let who = access::require(tx, actor, Action::ProgramCreate, None)?;
-        if let Some(p) = table::by_code(tx, &code)? {
+        if let Some(p) = tx.program_by_code(&code)? {
             return Err(Error::Conflict(format!(
                 "a program with code '{}' already exists ({})",
                 p.code, p.name
             )));
         }
-        if let Some(p) = table::by_name(tx, &name)? {
+        if let Some(p) = tx.program_by_name(&name)? {
             return Err(Error::Conflict(format!(
                 "a program named '{}' already exists (code '{}')",
                 p.name, p.code
             )));
         }
-        table::insert(tx, &code, &name, &description, &modes)?;
+        tx.program_insert(&code, &name, &description, &modes)?;
         let program = load(tx, &code)?;
         who.audit(
             tx,
@@ -438,13 +440,13 @@ pub fn edit(
         if name == before.name && description == before.description {
             return view(tx, before);
         }
-        if let Some(other) = table::by_name(tx, &name)?.filter(|o| o.id != before.id) {
+        if let Some(other) = tx.program_by_name(&name)?.filter(|o| o.id != before.id) {
             return Err(Error::Conflict(format!(
                 "a program named '{}' already exists (code '{}')",
                 other.name, other.code
             )));
         }
-        table::update_details(tx, before.id, &name, &description)?;
+        tx.program_update_details(before.id, &name, &description)?;
         let after = load(tx, &before.code)?;
         who.audit(
             tx,
@@ -476,7 +478,7 @@ pub fn set_archived(
         if before.archived == archived {
             return view(tx, before);
         }
-        table::set_archived(tx, before.id, archived)?;
+        tx.program_set_archived(before.id, archived)?;
         let after = load(tx, &before.code)?;
         who.audit(
             tx,
@@ -527,7 +529,7 @@ pub fn set_mode(
         if was == enabled {
             return view(tx, before);
         }
-        table::set_mode(tx, before.id, mode.as_str(), enabled)?;
+        tx.program_set_mode(before.id, mode.as_str(), enabled)?;
         let after = load(tx, &before.code)?;
         who.audit(
             tx,
@@ -581,10 +583,7 @@ pub fn list_page(
             None => own,
         });
     }
-    let rows = table::list_page(conn, &q).map_err(|e| match e {
-        PageError::Sqlite(e) => Error::from(store.err(e)),
-        other => Error::from(other),
-    })?;
+    let rows = conn.programs_page(&q)?;
     let teams = teams_availability(conn)?;
     Ok(rows.map(|program| ProgramView {
         modes: mode_states(&program, &teams),
@@ -604,7 +603,6 @@ pub fn show(store: &Store, actor: &Actor, code: &str) -> Result<ProgramView, Err
 mod tests {
     use super::*;
     use crate::error::ErrorCode;
-    use crate::store::audit_log;
 
     fn add_named(store: &mut Store, name: &str, code: Option<&str>) -> Result<ProgramView, Error> {
         add(
@@ -686,7 +684,10 @@ mod tests {
             vec!["in_person", "phone"],
             "Teams starts disabled until a track admin enables it"
         );
-        let audit = audit_log::list(store.conn(), &Default::default()).expect("audit");
+        let audit = store
+            .tables()
+            .audit_list(&Default::default())
+            .expect("audit");
         assert_eq!(
             audit.len(),
             1,
@@ -720,7 +721,10 @@ mod tests {
             1,
             "refused adds leave nothing behind"
         );
-        let audit = audit_log::list(store.conn(), &Default::default()).expect("audit");
+        let audit = store
+            .tables()
+            .audit_list(&Default::default())
+            .expect("audit");
         assert_eq!(audit.len(), 1, "refused adds write no audit row");
     }
 

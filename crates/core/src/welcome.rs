@@ -17,6 +17,7 @@ use crate::access;
 use crate::actor::Actor;
 use crate::error::Error;
 use crate::store::audit_log::AuditEntry;
+use crate::store::prelude::*;
 use crate::store::Store;
 
 /// Settings key holding when the welcome was dismissed (RFC 3339 UTC).
@@ -56,10 +57,10 @@ pub struct Welcome {
 pub fn status(store: &Store) -> Result<Welcome, Error> {
     let conn = store.conn();
     let facts = Facts {
-        has_programs: crate::store::programs::any(conn)?,
-        has_operators: crate::store::operators::count(conn)? > 0,
-        ever_connected: crate::store::integration::ever_connected(conn)?,
-        dismissed: crate::store::integration::setting(conn, SETTING_DISMISSED)?.is_some(),
+        has_programs: conn.programs_any()?,
+        has_operators: conn.operator_count()? > 0,
+        ever_connected: conn.integration_ever_connected()?,
+        dismissed: conn.setting(SETTING_DISMISSED)?.is_some(),
     };
     Ok(Welcome {
         first_run: facts.first_run(),
@@ -73,11 +74,11 @@ pub fn status(store: &Store) -> Result<Welcome, Error> {
 pub fn dismiss(store: &mut Store, actor: &Actor) -> Result<bool, Error> {
     store.write(|tx| {
         let who = access::resolve(tx, actor)?;
-        if crate::store::integration::setting(tx, SETTING_DISMISSED)?.is_some() {
+        if tx.setting(SETTING_DISMISSED)?.is_some() {
             return Ok(false);
         }
         let now = crate::time::now_db();
-        crate::store::settings::put(tx, SETTING_DISMISSED, &now)?;
+        tx.setting_put(SETTING_DISMISSED, &now)?;
         who.audit(
             tx,
             AuditEntry {
@@ -95,11 +96,12 @@ pub fn dismiss(store: &mut Store, actor: &Actor) -> Result<bool, Error> {
 mod tests {
     use super::*;
     use crate::programs::{self, NewProgram};
-    use crate::store::audit_log;
     use crate::store::audit_log::AuditFilter;
 
     fn audit_actions(store: &Store) -> Vec<String> {
-        audit_log::list(store.conn(), &AuditFilter::default())
+        store
+            .tables()
+            .audit_list(&AuditFilter::default())
             .expect("audit")
             .into_iter()
             .map(|r| r.action)

@@ -339,9 +339,8 @@ mod tests {
         state
             .with_store(|s| {
                 let now = tsched_core::time::now_db();
-                tsched_core::store::integration::put(
-                    s.conn(),
-                    &tsched_core::store::integration::IntegrationRow {
+                s.tables()
+                    .integration_put(&tsched_core::store::integration::IntegrationRow {
                         cloud: "sandbox".into(),
                         authority_base: base.clone(),
                         graph_base: format!("{base}/v1.0"),
@@ -357,11 +356,9 @@ mod tests {
                         connected_by: None,
                         last_refresh_at: None,
                         removed_at: None,
-                    },
-                )?;
+                    })?;
                 // It was the window's embedded sandbox ("explore").
-                tsched_core::store::integration::put_setting(
-                    s.conn(),
+                s.tables().setting_put(
                     tsched_core::store::integration::SETTING_EMBEDDED_SANDBOX,
                     &base,
                 )?;
@@ -382,8 +379,7 @@ mod tests {
         // A sandbox the admin connected to on purpose (not the embedded one) is left alone.
         state
             .with_store(|s| {
-                Ok(tsched_core::store::integration::put_setting(
-                    s.conn(),
+                Ok(s.tables().setting_put(
                     tsched_core::store::integration::SETTING_EMBEDDED_SANDBOX,
                     "http://127.0.0.1:1",
                 )?)

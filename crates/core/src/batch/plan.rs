@@ -14,6 +14,7 @@ use super::{MeetingRow, Problem, ProblemCode};
 use crate::access::{self, Action};
 use crate::actor::Actor;
 use crate::error::Error;
+use crate::store::prelude::*;
 use crate::store::Store;
 use crate::tz::DstChoice;
 
@@ -235,7 +236,7 @@ pub fn program_facts(
     let teams = crate::programs::teams_availability(conn)?;
     let mut out = HashMap::new();
     for code in codes {
-        let Some(p) = crate::store::programs::by_code(conn, &code)? else {
+        let Some(p) = conn.program_by_code(&code)? else {
             continue;
         };
         let mode_on = p.enabled_modes.iter().any(|m| m == "teams_video");
@@ -244,7 +245,8 @@ pub fn program_facts(
             Err(Error::Denied(m)) => Some(m),
             Err(e) => return Err(e),
         };
-        let participants = crate::store::participants::list(conn, p.id)?
+        let participants = conn
+            .participants(p.id)?
             .into_iter()
             .map(|x| x.email.to_lowercase())
             .collect();
@@ -272,10 +274,7 @@ pub fn default_zone(store: &Store, opt: Option<&str>) -> Result<Option<String>, 
     if let Some(z) = opt {
         return Ok(Some(z.to_string()));
     }
-    Ok(crate::store::settings::get(
-        store.conn(),
-        SETTING_DEFAULT_ZONE,
-    )?)
+    Ok(store.tables().setting(SETTING_DEFAULT_ZONE)?)
 }
 
 /// Every distinct, well-formed address in the file (lower-cased): what the membership check asks.
@@ -387,7 +386,9 @@ pub fn directory_from(
 pub fn already_scheduled(store: &Store, file: &CsvFile, plan: &mut Plan) -> Result<(), Error> {
     for (i, row) in plan.rows.iter_mut().enumerate() {
         let Some(m) = &row.meeting else { continue };
-        let foreign = crate::store::meetings::by_external_id(store.conn(), &m.external_id)?
+        let foreign = store
+            .tables()
+            .meeting_by_external_id(&m.external_id)?
             .filter(|stored| !stored.program_code.eq_ignore_ascii_case(&m.program));
         let (code, key, message) = if let Some(stored) = foreign {
             (
@@ -399,9 +400,7 @@ pub fn already_scheduled(store: &Store, file: &CsvFile, plan: &mut Plan) -> Resu
                     m.external_id, stored.program_code
                 ),
             )
-        } else if let Some((batch, line)) =
-            crate::store::batches::live_item(store.conn(), &m.external_id)?
-        {
+        } else if let Some((batch, line)) = store.tables().batch_live_item(&m.external_id)? {
             (
                 ProblemCode::AlreadyScheduled,
                 "already_scheduled",

@@ -1,8 +1,10 @@
 //! Table `directory_cache`: membership results with the time they were checked, so repeated
 //! checks do not hit Graph. Freshness (the TTL) is decided in `crate::membership`; this module
-//! only reads and writes rows. Holds directory facts only, never a token.
+//! holds the row type and the [`DirectoryTable`] interface (SQLite's statements are in
+//! `store::sqlite::directory_cache`). Holds directory facts only, never a token.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use super::settings::SettingTable;
+use super::StoreError;
 
 /// Settings key of the cache lifetime in hours (default [`DEFAULT_TTL_HOURS`]).
 pub const SETTING_TTL_HOURS: &str = "membership.cache_ttl_hours";
@@ -28,99 +30,54 @@ pub struct CacheRow {
     pub checked_at: String,
 }
 
-/// Reads the row for `address`.
-pub fn get(conn: &Connection, address: &str) -> rusqlite::Result<Option<CacheRow>> {
-    conn.query_row(
-        "SELECT address, class, matched_by, object_id, upn, display_name, checked_at
-         FROM directory_cache WHERE address = ?1",
-        [address],
-        |r| {
-            Ok(CacheRow {
-                address: r.get(0)?,
-                class: r.get(1)?,
-                matched_by: r.get(2)?,
-                object_id: r.get(3)?,
-                upn: r.get(4)?,
-                display_name: r.get(5)?,
-                checked_at: r.get(6)?,
-            })
-        },
-    )
-    .optional()
-}
-
-/// Inserts or replaces the row.
-pub fn put(conn: &Connection, row: &CacheRow) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO directory_cache (address, class, matched_by, object_id, upn, display_name, checked_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (address) DO UPDATE SET class = excluded.class, matched_by = excluded.matched_by,
-           object_id = excluded.object_id, upn = excluded.upn, display_name = excluded.display_name,
-           checked_at = excluded.checked_at",
-        params![
-            row.address,
-            row.class,
-            row.matched_by,
-            row.object_id,
-            row.upn,
-            row.display_name,
-            row.checked_at
-        ],
-    )?;
-    Ok(())
-}
-
-/// The TTL in hours from `settings` (default when absent or unreadable).
-pub fn ttl_hours(conn: &Connection) -> rusqlite::Result<i64> {
-    Ok(crate::store::integration::setting(conn, SETTING_TTL_HOURS)?
+/// The cache lifetime a stored [`SETTING_TTL_HOURS`] value means: [`DEFAULT_TTL_HOURS`] when
+/// absent, unreadable or negative.
+pub fn ttl_hours_from(setting: Option<&str>) -> i64 {
+    setting
         .and_then(|v| v.trim().parse::<i64>().ok())
         .filter(|h| *h >= 0)
-        .unwrap_or(DEFAULT_TTL_HOURS))
+        .unwrap_or(DEFAULT_TTL_HOURS)
 }
 
-/// Sets the TTL in hours.
-pub fn set_ttl_hours(conn: &Connection, hours: i64) -> rusqlite::Result<()> {
-    super::settings::put(conn, SETTING_TTL_HOURS, &hours.to_string())
+/// The queries of this table that the use cases call, answered by each backend
+/// (`store::sqlite::directory_cache` for SQLite). The lifetime lives in `settings`, so its two
+/// methods are written once here over [`SettingTable`].
+pub trait DirectoryTable: SettingTable {
+    /// Reads the row for `address` (case-insensitive).
+    fn directory_get(&self, address: &str) -> Result<Option<CacheRow>, StoreError>;
+
+    /// Inserts or replaces the row.
+    fn directory_put(&self, row: &CacheRow) -> Result<(), StoreError>;
+
+    /// The TTL in hours from `settings` (default when absent or unreadable).
+    fn directory_ttl_hours(&self) -> Result<i64, StoreError> {
+        Ok(ttl_hours_from(self.setting(SETTING_TTL_HOURS)?.as_deref()))
+    }
+
+    /// Sets the TTL in hours.
+    fn directory_set_ttl_hours(&self, hours: i64) -> Result<(), StoreError> {
+        self.setting_put(SETTING_TTL_HOURS, &hours.to_string())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
 
     #[test]
-    fn put_replaces_and_lookup_ignores_case() {
-        let store = Store::open_in_memory().expect("store");
-        let mut row = CacheRow {
-            address: "a@contoso.example".into(),
-            class: "member".into(),
-            matched_by: Some("upn".into()),
-            object_id: Some("id".into()),
-            upn: Some("a@contoso.example".into()),
-            display_name: Some("A".into()),
-            checked_at: "2027-01-01T00:00:00Z".into(),
-        };
-        put(store.conn(), &row).expect("put");
-        row.class = "guest".into();
-        put(store.conn(), &row).expect("replace");
-        let got = get(store.conn(), "A@Contoso.Example")
-            .expect("get")
-            .expect("row");
-        assert_eq!(got.class, "guest", "the newer result replaces the older");
+    fn an_unreadable_or_negative_ttl_setting_means_the_default() {
+        assert_eq!(ttl_hours_from(None), DEFAULT_TTL_HOURS, "unset: default");
+        assert_eq!(ttl_hours_from(Some(" 2 ")), 2, "a number of hours, trimmed");
+        assert_eq!(ttl_hours_from(Some("0")), 0, "0 turns the cache off");
         assert_eq!(
-            ttl_hours(store.conn()).expect("ttl"),
-            24,
-            "default TTL 24 h"
+            ttl_hours_from(Some("-1")),
+            DEFAULT_TTL_HOURS,
+            "negative: default"
         );
-        set_ttl_hours(store.conn(), 2).expect("set");
         assert_eq!(
-            ttl_hours(store.conn()).expect("ttl"),
-            2,
-            "TTL setting read back"
+            ttl_hours_from(Some("day")),
+            DEFAULT_TTL_HOURS,
+            "not a number: default"
         );
     }
 }
-
-/// The queries of this table that the use cases call, answered by each backend
-/// (`store::sqlite::directory_cache` for SQLite).
-pub trait DirectoryTable {}

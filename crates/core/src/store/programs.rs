@@ -1,10 +1,12 @@
-//! Tables `programs` and `program_meeting_modes`: row types and queries. Validation lives in
-//! `crate::programs`; this module only reads and writes.
+//! Tables `programs` and `program_meeting_modes`: the row type, the list query and the
+//! [`ProgramTable`] interface every backend answers (SQLite's statements are in
+//! `store::sqlite::programs`). Validation lives in `crate::programs`; this module only describes
+//! reads and writes.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
-use super::page::{self, Page, PageError, PageQuery};
+use super::page::{Page, PageError};
+use super::StoreError;
 
 /// A program (track) with the meeting modes it allows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -27,7 +29,7 @@ pub struct ProgramRow {
     pub updated_at: String,
 }
 
-/// Search and paging for [`list`].
+/// Search and paging for [`ProgramTable::programs_page`].
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
     /// Case-insensitive search of name or code: a term of [`TRIGRAM`] characters or more matches
@@ -36,7 +38,7 @@ pub struct ListQuery {
     pub search: Option<String>,
     /// Include archived programs.
     pub include_archived: bool,
-    /// Page size; 0 means 100 (see [`page::limit`]).
+    /// Page size; 0 means 100 (see [`super::page::limit`]).
     pub limit: u32,
     /// Start after this cursor (the `next_cursor` of the previous page).
     pub after: Option<String>,
@@ -44,330 +46,51 @@ pub struct ListQuery {
     pub only_codes: Option<Vec<String>>,
 }
 
-/// The cursor's list name.
-const KIND: &str = "programs";
-
-/// Search terms at least this long match anywhere, through the trigram index
-/// (`programs_search`). A trigram index cannot find shorter ones, and a substring scan of every
+/// Search terms at least this long match anywhere (SQLite: through the trigram index
+/// `programs_search`). A trigram index cannot find shorter ones, and a substring scan of every
 /// name costs milliseconds per ten thousand programs, so shorter terms match the start of the
 /// name or code, through their unique indexes.
 pub const TRIGRAM: usize = 3;
 
-/// With at most this many candidate programs (search matches, an allow-list), a page is built
-/// from them (each read by id, then sorted: about 2 µs a candidate); with more, by walking the
-/// list order until the page is full (about 0.4 µs a program walked). Spread evenly, 1,000
-/// matches among 10,000 programs fill a page of 100 after about 1,000 programs; clustered at
-/// the end of the list, the walk costs one pass over it (about 4 ms for 10,000 programs).
-/// Measured by `cargo bench -p tsched-core --bench store_scale`.
-pub const FEW_CANDIDATES: i64 = 1_000;
-
-const SELECT: &str =
-    "SELECT p.id, p.code, p.name, p.description, p.archived, p.created_at, p.updated_at,
-        (SELECT group_concat(mode, ',') FROM (SELECT mode FROM program_meeting_modes m
-            WHERE m.program_id = p.id AND m.enabled = 1 ORDER BY mode))
-     FROM programs p";
-
-fn from_row(r: &Row<'_>) -> rusqlite::Result<ProgramRow> {
-    let modes: Option<String> = r.get(7)?;
-    Ok(ProgramRow {
-        id: r.get(0)?,
-        code: r.get(1)?,
-        name: r.get(2)?,
-        description: r.get(3)?,
-        archived: r.get(4)?,
-        created_at: r.get(5)?,
-        updated_at: r.get(6)?,
-        enabled_modes: modes
-            .map(|m| m.split(',').map(str::to_string).collect())
-            .unwrap_or_default(),
-    })
-}
-
-/// Inserts a program and its initial meeting modes; returns its id.
-pub fn insert(
-    conn: &Connection,
-    code: &str,
-    name: &str,
-    description: &str,
-    modes: &[(&str, bool)],
-) -> rusqlite::Result<i64> {
-    let now = crate::time::now_db();
-    conn.execute(
-        "INSERT INTO programs (code, name, description, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
-        params![code, name, description, now],
-    )?;
-    let id = conn.last_insert_rowid();
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO program_meeting_modes (program_id, mode, enabled, updated_at) VALUES (?1, ?2, ?3, ?4)",
-    )?;
-    for (mode, enabled) in modes {
-        stmt.execute(params![id, mode, enabled, now])?;
-    }
-    Ok(id)
-}
-
-/// Finds a program by code (case-insensitive).
-pub fn by_code(conn: &Connection, code: &str) -> rusqlite::Result<Option<ProgramRow>> {
-    conn.prepare_cached(&format!("{SELECT} WHERE p.code = ?1"))?
-        .query_row([code], from_row)
-        .optional()
-}
-
-/// Finds a program by name (case-insensitive).
-pub fn by_name(conn: &Connection, name: &str) -> rusqlite::Result<Option<ProgramRow>> {
-    conn.prepare_cached(&format!("{SELECT} WHERE p.name = ?1"))?
-        .query_row([name], from_row)
-        .optional()
-}
-
-/// One page of programs in list order (active first, then by name), with optional search.
-pub fn list_page(conn: &Connection, q: &ListQuery) -> Result<Page<ProgramRow>, PageError> {
-    let query = list_query(conn, q)?;
-    let rows = query.rows(conn, from_row)?;
-    Ok(page::finish(KIND, rows, query.limit, |p| {
-        (p.archived, p.name.clone())
-    }))
-}
-
-/// The statement [`list_page`] runs for `q` (a search of three characters or more first counts
-/// its matches in the trigram index, to choose between the two shapes below).
-///
-/// The page's ids are chosen by an inner query over narrow rows; the outer one reads those
-/// rows whole (meeting modes included) and orders them. The inner query either walks
-/// `programs_archived_name` in list order, testing each program, and stops when the page is
-/// full; or, when few programs can match ([`FEW_CANDIDATES`]), starts from them — search
-/// matches, name or code prefixes, the allow-list — and sorts them: a unary `+` on `archived`
-/// keeps SQLite from walking the index instead.
-pub fn list_query(conn: &Connection, q: &ListQuery) -> Result<PageQuery, PageError> {
-    let after: Option<(bool, String)> = q
-        .after
-        .as_deref()
-        .map(|c| page::decode(KIND, c))
-        .transpose()?;
-    let term = q.search.as_deref().map(str::trim).filter(|t| !t.is_empty());
-    let long_term = term.filter(|t| t.chars().count() >= TRIGRAM);
-    let few = match long_term {
-        _ if q.only_codes.is_some() => true,
-        Some(t) => {
-            let matches: i64 = conn
-                .prepare_cached(
-                    "SELECT count(*) FROM programs_search WHERE programs_search MATCH ?1",
-                )?
-                .query_row([fts_phrase(t)], |r| r.get(0))?;
-            matches <= FEW_CANDIDATES
-        }
-        None => term.is_some(),
-    };
-    let archived = if few { "+c.archived" } else { "c.archived" };
-    let mut query = PageQuery::new(
-        format!("{SELECT} WHERE p.id IN (SELECT c.id FROM programs c WHERE 1 = 1"),
-        q.limit,
-    );
-    if !q.include_archived {
-        query.push(&format!(" AND {archived} = 0"));
-    }
-    match (term, long_term) {
-        (Some(_), Some(t)) => {
-            // The phrase matches exactly the rows that contain the term, case-insensitively
-            // (Unicode case folding): no LIKE needed.
-            let n = query.arg(fts_phrase(t));
-            query.push(&format!(
-                " AND c.id IN (SELECT rowid FROM programs_search WHERE programs_search MATCH ?{n})"
-            ));
-        }
-        (Some(t), None) => {
-            // Both columns compare with NOCASE, which folds ASCII only: from the lower-cased
-            // term up to the same with its last character incremented covers every name that
-            // starts with it (and maybe a few more, which LIKE drops).
-            let lo = t.to_ascii_lowercase();
-            let a = query.arg(lo.clone());
-            let range = |col: &str, b: Option<usize>| match b {
-                Some(b) => format!("{col} >= ?{a} AND {col} < ?{b}"),
-                None => format!("{col} >= ?{a}"),
-            };
-            let b = prefix_end(&lo).map(|hi| query.arg(hi));
-            query.push(&format!(
-                " AND c.id IN (SELECT id FROM programs WHERE {} UNION SELECT id FROM programs WHERE {})",
-                range("name", b),
-                range("code", b)
-            ));
-            let n = query.arg(format!("{}%", escape_like(t)));
-            query.push(&format!(
-                " AND (c.name LIKE ?{n} ESCAPE '\\' OR c.code LIKE ?{n} ESCAPE '\\')"
-            ));
-        }
-        (None, _) => {}
-    }
-    if let Some(codes) = &q.only_codes {
-        // The allow-list travels as one JSON array so the statement stays cacheable.
-        let n = query.arg(serde_json::Value::from(codes.clone()).to_string());
-        query.push(&format!(
-            " AND c.code IN (SELECT value FROM json_each(?{n}))"
-        ));
-    }
-    if let Some((was_archived, name)) = after {
-        let a = query.arg(was_archived);
-        let b = query.arg(name);
-        query.push(&format!(" AND ({archived}, c.name) > (?{a}, ?{b})"));
-    }
-    let n = query.arg(i64::from(query.limit) + 1);
-    query.push(&format!(
-        " ORDER BY {archived}, c.name LIMIT ?{n}) ORDER BY +p.archived, p.name"
-    ));
-    Ok(query)
-}
-
-/// The smallest string above every string that starts with `prefix` (in code-point order), or
-/// `None` when there is none (the prefix ends with the last code point).
-fn prefix_end(prefix: &str) -> Option<String> {
-    let mut chars: Vec<char> = prefix.chars().collect();
-    let last = chars.pop()?;
-    let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32)?;
-    chars.push(next);
-    Some(chars.into_iter().collect())
-}
-
-/// A full-text query matching `term` as one phrase: with the trigram tokenizer, every row
-/// containing it as a substring (case-insensitively). Quotes are doubled per FTS5's syntax;
-/// every other character, `%` and `_` included, is literal.
-fn fts_phrase(term: &str) -> String {
-    format!("\"{}\"", term.replace('"', "\"\""))
-}
-
-/// Changes name and description.
-pub fn update_details(
-    conn: &Connection,
-    id: i64,
-    name: &str,
-    description: &str,
-) -> rusqlite::Result<usize> {
-    conn.execute(
-        "UPDATE programs SET name = ?2, description = ?3, updated_at = ?4 WHERE id = ?1",
-        params![id, name, description, crate::time::now_db()],
-    )
-}
-
-/// Archives or unarchives.
-pub fn set_archived(conn: &Connection, id: i64, archived: bool) -> rusqlite::Result<usize> {
-    conn.execute(
-        "UPDATE programs SET archived = ?2, updated_at = ?3 WHERE id = ?1",
-        params![id, archived, crate::time::now_db()],
-    )
-}
-
-/// Stores a meeting mode's choice (inserting the row for a mode the program has not seen yet,
-/// so new modes need no migration).
-pub fn set_mode(conn: &Connection, id: i64, mode: &str, enabled: bool) -> rusqlite::Result<()> {
-    let now = crate::time::now_db();
-    conn.execute(
-        "INSERT INTO program_meeting_modes (program_id, mode, enabled, updated_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (program_id, mode) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at",
-        params![id, mode, enabled, now],
-    )?;
-    conn.execute(
-        "UPDATE programs SET updated_at = ?2 WHERE id = ?1",
-        params![id, now],
-    )?;
-    Ok(())
-}
-
-/// Escapes `%`, `_` and `\` so a search term matches literally inside LIKE.
-fn escape_like(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// Whether any program exists (archived ones included).
-pub fn any(conn: &Connection) -> rusqlite::Result<bool> {
-    conn.query_row("SELECT EXISTS (SELECT 1 FROM programs)", [], |r| r.get(0))
-}
-
-/// How many programs exist (archived ones included).
-pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT COUNT(*) FROM programs", [], |r| r.get(0))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::Store;
-
-    #[test]
-    fn prefix_end_bounds_every_string_with_the_prefix() {
-        assert_eq!(prefix_end("ab").as_deref(), Some("ac"));
-        assert_eq!(
-            prefix_end("a\u{D7FF}").as_deref(),
-            Some("a\u{E000}"),
-            "skips surrogates"
-        );
-        assert_eq!(
-            prefix_end("\u{10FFFF}"),
-            None,
-            "nothing is above the last code point"
-        );
-        assert_eq!(prefix_end(""), None);
-    }
-
-    #[test]
-    fn short_searches_match_the_start_and_long_ones_anywhere() {
-        let store = Store::open_in_memory().expect("store");
-        insert(store.conn(), "eng", "Engineering", "", &[]).expect("insert");
-        insert(store.conn(), "des", "Design Engineering", "", &[]).expect("insert");
-        let codes = |term: &str| -> Vec<String> {
-            let q = ListQuery {
-                search: Some(term.into()),
-                ..Default::default()
-            };
-            list_page(store.conn(), &q)
-                .expect("list")
-                .items
-                .into_iter()
-                .map(|p| p.code)
-                .collect()
-        };
-        assert_eq!(
-            codes("EN"),
-            ["eng"],
-            "two characters: the start of name or code"
-        );
-        assert_eq!(
-            codes("de"),
-            ["des"],
-            "two characters: the start of the code"
-        );
-        assert_eq!(codes("ENGIN"), ["des", "eng"], "three or more: anywhere");
-        assert!(codes("zq").is_empty(), "no match");
-        insert(store.conn(), "eco", "Design École", "", &[]).expect("insert");
-        assert_eq!(codes("ÉCOLE"), ["eco"], "three or more: any letter case");
-        for odd in [r#"a"b"#, "NEAR(", "x* OR y", "AND", "'; --"] {
-            assert!(
-                codes(odd).is_empty(),
-                "full-text syntax in a search is literal text: {odd}"
-            );
-        }
-    }
-
-    #[test]
-    fn search_treats_like_wildcards_literally() {
-        let store = Store::open_in_memory().expect("store");
-        insert(store.conn(), "a", "Alpha 100%", "", &[]).expect("insert");
-        insert(store.conn(), "b", "Beta 1000", "", &[]).expect("insert");
-        let q = ListQuery {
-            search: Some("100%".into()),
-            ..Default::default()
-        };
-        let rows = list_page(store.conn(), &q).expect("list").items;
-        assert_eq!(rows.len(), 1, "'%' in a search must not act as a wildcard");
-        assert_eq!(rows[0].code, "a");
-    }
-}
-
 /// The queries of this table that the use cases call, answered by each backend
 /// (`store::sqlite::programs` for SQLite).
-pub trait ProgramTable {}
+pub trait ProgramTable {
+    /// Inserts a program and its initial meeting modes; returns its id.
+    fn program_insert(
+        &self,
+        code: &str,
+        name: &str,
+        description: &str,
+        modes: &[(&str, bool)],
+    ) -> Result<i64, StoreError>;
+
+    /// Finds a program by code (case-insensitive).
+    fn program_by_code(&self, code: &str) -> Result<Option<ProgramRow>, StoreError>;
+
+    /// Finds a program by name (case-insensitive).
+    fn program_by_name(&self, name: &str) -> Result<Option<ProgramRow>, StoreError>;
+
+    /// One page of programs in list order (active first, then by name), with optional search.
+    fn programs_page(&self, q: &ListQuery) -> Result<Page<ProgramRow>, PageError>;
+
+    /// Changes name and description; returns how many rows changed.
+    fn program_update_details(
+        &self,
+        id: i64,
+        name: &str,
+        description: &str,
+    ) -> Result<usize, StoreError>;
+
+    /// Archives or unarchives; returns how many rows changed.
+    fn program_set_archived(&self, id: i64, archived: bool) -> Result<usize, StoreError>;
+
+    /// Stores a meeting mode's choice (inserting the row for a mode the program has not seen
+    /// yet, so new modes need no migration).
+    fn program_set_mode(&self, id: i64, mode: &str, enabled: bool) -> Result<(), StoreError>;
+
+    /// Whether any program exists (archived ones included).
+    fn programs_any(&self) -> Result<bool, StoreError>;
+
+    /// How many programs exist (archived ones included).
+    fn programs_count(&self) -> Result<i64, StoreError>;
+}

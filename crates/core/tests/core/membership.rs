@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use tsched_core::graph::GraphClient;
 use tsched_core::membership::{self, CheckName, CheckOptions, MatchRule, MemberClass};
 use tsched_core::programs::{self, MeetingMode, NewProgram};
-use tsched_core::store::directory_cache;
 use tsched_core::{participants, Actor};
 use tsched_sandbox::{RunningSandbox, SandboxConfig, Seed, SeedUser};
 
@@ -229,7 +228,10 @@ async fn cache_answers_within_the_ttl_and_refresh_or_expiry_ask_again() {
         users_calls(&env.sandbox) > after_first,
         "refresh asked Graph"
     );
-    directory_cache::set_ttl_hours(env.store.conn(), 0).expect("TTL setting");
+    env.store
+        .tables()
+        .directory_set_ttl_hours(0)
+        .expect("TTL setting");
     let before = users_calls(&env.sandbox);
     let expired = check_one(&mut env, &graph, addr).await;
     assert!(!expired.from_cache, "a stale row is not used");
@@ -535,9 +537,9 @@ async fn diagnosis_without_a_connection_fails_the_integration_check() {
 #[tokio::test]
 async fn diagnosis_in_a_cloud_without_meetings_fails_the_cloud_check() {
     let mut env = Env::new(true).await;
-    tsched_core::store::integration::put(
-        env.store.conn(),
-        &tsched_core::store::integration::IntegrationRow {
+    env.store
+        .tables()
+        .integration_put(&tsched_core::store::integration::IntegrationRow {
             cloud: "china".into(),
             authority_base: "https://login.chinacloudapi.cn".into(),
             graph_base: "https://microsoftgraph.chinacloudapi.cn/v1.0".into(),
@@ -553,9 +555,8 @@ async fn diagnosis_in_a_cloud_without_meetings_fails_the_cloud_check() {
             connected_by: None,
             last_refresh_at: None,
             removed_at: None,
-        },
-    )
-    .expect("integration row");
+        })
+        .expect("integration row");
     let d = membership::diagnose(
         &mut env.store,
         None,

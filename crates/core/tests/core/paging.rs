@@ -12,8 +12,9 @@ use tsched_core::audit::{self, AuditFilter};
 use tsched_core::batch::run as batch_run;
 use tsched_core::meetings::{self, ListFilter};
 use tsched_core::programs::{self, ListQuery};
+use tsched_core::store::batches::ItemState;
 use tsched_core::store::page::{Page, PageQuery};
-use tsched_core::store::{batches, operators, participants as participant_table};
+use tsched_core::store::prelude::*;
 use tsched_core::{operators as roster, participants, Actor, ErrorCode, Store};
 
 const ADMIN: &str = "admin@contoso.example";
@@ -45,14 +46,14 @@ fn seeded() -> (tempfile::TempDir, Store) {
                 } else {
                     format!("person{i:02}@contoso.example")
                 };
-                participant_table::insert(tx, 1, &email, "")?;
+                tx.participant_insert(1, &email, "")?;
             }
-            operators::insert(tx, ADMIN, None, "Admin")?;
-            operators::grant(tx, 1, Role::GlobalAdmin, None)?;
-            operators::insert(tx, COORD, None, "Coordinator")?;
-            operators::grant(tx, 2, Role::Coordinator, Some(1))?;
+            tx.operator_insert(ADMIN, None, "Admin")?;
+            tx.operator_grant(1, Role::GlobalAdmin, None)?;
+            tx.operator_insert(COORD, None, "Coordinator")?;
+            tx.operator_grant(2, Role::Coordinator, Some(1))?;
             for i in 0..10 {
-                operators::insert(tx, &format!("op{i:02}@contoso.example"), None, "")?;
+                tx.operator_insert(&format!("op{i:02}@contoso.example"), None, "")?;
             }
             // 90 audit rows over 6 distinct seconds: most pages cut through a run of ties.
             for i in 0..90_i64 {
@@ -98,13 +99,13 @@ fn seeded() -> (tempfile::TempDir, Store) {
             // 13 batches, alternately of program p00 and p01; batch 3 has 23 items.
             for i in 0..13_i64 {
                 let program = if i % 2 == 0 { "p00" } else { "p01" };
-                batches::insert(tx, &format!("u{i}"), "f.csv", "sha", 4, &[program.to_string()], "me", t)?;
+                tx.batch_insert(&format!("u{i}"), "f.csv", "sha", 4, &[program.to_string()], "me", t)?;
             }
             for line in 2..25_u64 {
-                batches::insert_item(tx, 3, line, &format!("x{line}"), "{}", t)?;
+                tx.batch_item_insert(3, line, &format!("x{line}"), "{}", t)?;
                 if line % 3 == 0 {
-                    batches::mark_in_flight(tx, 3, line, t)?;
-                    batches::mark_failed(tx, 3, line, "E", "m", t)?;
+                    tx.batch_item_mark_in_flight(3, line, t)?;
+                    tx.batch_item_mark_failed(3, line, "E", "m", t)?;
                 }
             }
             Ok(())
@@ -229,7 +230,9 @@ fn programs_pages_cover_every_row_once_with_search_archived_and_visibility() {
 fn participants_and_operators_pages_cover_every_row_once() {
     let (_dir, store) = seeded();
     let admin = Actor::operator(ADMIN);
-    let mut expected: Vec<String> = participant_table::list(store.conn(), 1)
+    let mut expected: Vec<String> = store
+        .tables()
+        .participants(1)
         .expect("all")
         .into_iter()
         .map(|p| p.email)
@@ -585,7 +588,12 @@ fn seeks(store: &Store, what: &str, q: &PageQuery) -> String {
 
 #[test]
 fn every_list_query_seeks_an_index_that_yields_list_order() {
-    use tsched_core::store::{audit_log, meetings as meeting_table, programs as program_table};
+    use tsched_core::store::sqlite::batches;
+    use tsched_core::store::sqlite::meetings as meeting_table;
+    use tsched_core::store::sqlite::{audit_log, operators};
+    use tsched_core::store::sqlite::{
+        participants as participant_table, programs as program_table,
+    };
     let (_dir, store) = seeded();
     let after = |kind: &str, key: serde_json::Value| {
         // A cursor as the list would hand it out (only its shape matters to the plan).
@@ -811,7 +819,7 @@ fn every_list_query_seeks_an_index_that_yields_list_order() {
         ),
         (
             "items of a batch in a state",
-            batches::items_query(3, Some("failed"), None, 5).expect("q"),
+            batches::items_query(3, Some(ItemState::Failed), None, 5).expect("q"),
             "batch_items_state_line",
         ),
     ];

@@ -62,6 +62,7 @@ pub fn migrate(store: &mut Store) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::prelude::*;
     use rusqlite::{params, Connection};
 
     /// A file exactly as the released v1 wrote it, with rows in every table v2 touches.
@@ -149,14 +150,12 @@ mod tests {
                 "{table} keeps its rows across the migration"
             );
         }
-        let found = crate::store::programs::list_page(
-            c,
-            &crate::store::programs::ListQuery {
+        let found = c
+            .programs_page(&crate::store::programs::ListQuery {
                 search: Some("MENTOR".into()),
                 ..Default::default()
-            },
-        )
-        .expect("search");
+            })
+            .expect("search");
         assert_eq!(
             found
                 .items
@@ -166,20 +165,18 @@ mod tests {
             ["eng"],
             "programs written by v1 are in the new search index"
         );
-        let counts = crate::store::batches::counts(c, 1).expect("counts");
+        let counts = c.batch_counts(1).expect("counts");
         assert_eq!(
             (counts.total, counts.done, counts.failed, counts.queued),
             (4, 2, 1, 1),
             "item counts of v1 batches are filled in by the migration"
         );
-        let by_upn = crate::store::meetings::list_page(
-            c,
-            &crate::store::meetings::MeetingFilter {
+        let by_upn = c
+            .meetings_page(&crate::store::meetings::MeetingFilter {
                 participant: Some("ann@x.example".into()),
                 ..Default::default()
-            },
-        )
-        .expect("meetings");
+            })
+            .expect("meetings");
         assert_eq!(by_upn.items.len(), 1, "v1 attendees are found");
         let start = |c: &rusqlite::Connection| -> Option<String> {
             c.query_row(
@@ -194,8 +191,7 @@ mod tests {
             Some("2027-01-01T00:00:00Z"),
             "v1 attendees get their meeting's start"
         );
-        crate::store::meetings::reschedule(
-            c,
+        c.meeting_reschedule(
             1,
             "2027-02-01T09:00:00Z",
             "2027-02-01T10:00:00Z",
@@ -214,10 +210,11 @@ mod tests {
             "the audit trail stays append-only"
         );
         // Later writes keep the new structures in step.
-        crate::store::programs::insert(c, "ops", "Operations Guild", "", &[]).expect("insert");
-        crate::store::batches::mark_queued(c, 1, 5, "t").expect("no-op");
-        crate::store::batches::mark_in_flight(c, 1, 5, "t").expect("in flight");
-        let after = crate::store::batches::counts(c, 1).expect("counts");
+        c.program_insert("ops", "Operations Guild", "", &[])
+            .expect("insert");
+        c.batch_item_mark_queued(1, 5, "t").expect("no-op");
+        c.batch_item_mark_in_flight(1, 5, "t").expect("in flight");
+        let after = c.batch_counts(1).expect("counts");
         assert_eq!(
             (after.total, after.in_flight, after.queued),
             (4, 1, 0),
@@ -225,14 +222,13 @@ mod tests {
         );
         drop(store);
         store = Store::open(&path).expect("reopens");
-        let found = crate::store::programs::list_page(
-            store.conn(),
-            &crate::store::programs::ListQuery {
+        let found = store
+            .tables()
+            .programs_page(&crate::store::programs::ListQuery {
                 search: Some("guild".into()),
                 ..Default::default()
-            },
-        )
-        .expect("search");
+            })
+            .expect("search");
         assert_eq!(
             found.items.len(),
             1,
@@ -255,25 +251,28 @@ mod tests {
         }
         let store = Store::open(&path).expect("a v2 file opens");
         assert_eq!(version(&store).expect("version"), 3, "migrated to v3");
-        let rows = crate::store::audit_log::list(store.conn(), &Default::default())
+        let rows = store
+            .tables()
+            .audit_list(&Default::default())
             .expect("audit rows read through the new column");
         assert_eq!(rows.len(), 1, "the v2 audit row is kept");
         assert_eq!(
             rows[0].real_actor, None,
             "rows written before v3 name no impersonator"
         );
-        crate::store::audit_log::append(
-            store.conn(),
-            &crate::store::audit_log::AuditEntry {
+        store
+            .tables()
+            .audit_append(&crate::store::audit_log::AuditEntry {
                 operator: "admin@x.example",
                 action: "program.edit",
                 target: "program:eng",
                 real_actor: Some("local:tester"),
                 ..Default::default()
-            },
-        )
-        .expect("append");
-        let newest = crate::store::audit_log::list(store.conn(), &Default::default())
+            })
+            .expect("append");
+        let newest = store
+            .tables()
+            .audit_list(&Default::default())
             .expect("rows")
             .into_iter()
             .find(|r| r.action == "program.edit")
