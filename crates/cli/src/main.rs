@@ -92,10 +92,7 @@ fn main() -> ExitCode {
             return ExitCode::from(3);
         }
     }
-    let ctx = commands::Context {
-        data_dir: cli.data_dir,
-        as_upn: cli.as_upn,
-    };
+    let ctx = commands::Context::new(cli.data_dir, cli.as_upn);
     let result = match cli.command {
         Command::Programs(cmd) => commands::programs::run(cmd, &ctx),
         Command::Operators(cmd) => commands::operators::run(cmd, &ctx),

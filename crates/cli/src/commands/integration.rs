@@ -221,7 +221,7 @@ pub fn run(cmd: IntegrationCmd, ctx: &Context) -> anyhow::Result<()> {
                 ..ConnectRequest::new(tenant, cloud(&cloud_name, browser.sandbox.as_deref())?)
             };
             let opener = browser.opener();
-            let status = super::runtime()?.block_on(async {
+            let status = ctx.runtime()?.block_on(async {
                 integration::connect(
                     &mut store,
                     keyring.as_ref(),
@@ -263,7 +263,9 @@ pub fn run(cmd: IntegrationCmd, ctx: &Context) -> anyhow::Result<()> {
         IntegrationCmd::Check { json } => {
             let mut store = ctx.store()?;
             let tokens = keyring.clone();
-            let s = super::runtime()?.block_on(integration::check(&mut store, tokens))?;
+            let s = ctx
+                .runtime()?
+                .block_on(integration::check(&mut store, tokens))?;
             if json {
                 output::json(&s)?;
             } else {

@@ -11,7 +11,6 @@ use tsched_core::meetings::{
 };
 use tsched_core::tz::{self, DstChoice};
 
-use super::runtime;
 use super::Context;
 use crate::output;
 
@@ -274,7 +273,9 @@ fn create(
     // Refuse bad input before touching the network.
     meetings::validate(&store, &actor, &input)?;
     let s = ctx.host_session(&store)?;
-    let created = runtime()?.block_on(meetings::create(&mut store, s.graph(), &actor, input))?;
+    let created =
+        ctx.runtime()?
+            .block_on(meetings::create(&mut store, s.graph(), &actor, input))?;
     if json {
         output::json(&created)?;
     } else {
@@ -310,7 +311,9 @@ fn reschedule(
         subject,
         participants: (!participants.is_empty()).then_some(participants),
     };
-    let m = runtime()?.block_on(meetings::reschedule(&mut store, s.graph(), &actor, input))?;
+    let m = ctx
+        .runtime()?
+        .block_on(meetings::reschedule(&mut store, s.graph(), &actor, input))?;
     if json {
         output::json(&m)?;
     } else {
@@ -325,7 +328,9 @@ fn cancel(ctx: &Context, meeting: &str, json: bool) -> anyhow::Result<()> {
     let mut store = ctx.store()?;
     let actor = ctx.actor(&store)?;
     let s = ctx.host_session(&store)?;
-    let c = runtime()?.block_on(meetings::cancel(&mut store, s.graph(), &actor, meeting))?;
+    let c = ctx
+        .runtime()?
+        .block_on(meetings::cancel(&mut store, s.graph(), &actor, meeting))?;
     if json {
         output::json(&c)?;
     } else {

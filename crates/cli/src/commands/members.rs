@@ -73,7 +73,7 @@ pub fn run(cmd: Members, ctx: &Context) -> anyhow::Result<()> {
             let actor = ctx.actor(&store)?;
             let s = ctx.host_session(&store)?;
             let many = addresses.len() > 1 && !json;
-            let results = super::runtime()?.block_on(membership::check_many(
+            let results = ctx.runtime()?.block_on(membership::check_many(
                 &mut store,
                 s.graph(),
                 &actor,
@@ -111,7 +111,7 @@ pub fn run(cmd: Members, ctx: &Context) -> anyhow::Result<()> {
             let mut store = ctx.store()?;
             let actor = ctx.actor(&store)?;
             let s = ctx.host_session(&store).ok();
-            let d = super::runtime()?.block_on(membership::diagnose(
+            let d = ctx.runtime()?.block_on(membership::diagnose(
                 &mut store,
                 s.as_ref().map(|s| s.graph()),
                 &actor,

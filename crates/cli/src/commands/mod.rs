@@ -15,24 +15,6 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use tsched_core::{Actor, Store};
 
-/// The async runtime of one command (one thread: a command waits on one thing at a time).
-pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
-/// The runtime of a batch run: two workers, so the executor's concurrent Graph calls and its
-/// store bookkeeping overlap.
-pub(crate) fn parallel_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
 /// What every subcommand gets from the global flags.
 #[derive(Debug)]
 pub struct Context {
@@ -41,9 +23,37 @@ pub struct Context {
     /// `--as UPN` / `TSCHED_OPERATOR`: act as this operator of the roster without the saved
     /// sign-in: test-only (`TSCHED_TEST_IMPERSONATION=1`), audited as impersonation.
     pub as_upn: Option<String>,
+    /// The command's one async runtime, started when first needed (most reads never need it).
+    rt: std::sync::OnceLock<tokio::runtime::Runtime>,
 }
 
 impl Context {
+    /// The context of one command run.
+    pub fn new(data_dir: Option<PathBuf>, as_upn: Option<String>) -> Self {
+        Self {
+            data_dir,
+            as_upn,
+            rt: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The command's async runtime: one per command, shared by the proof of the operator's
+    /// sign-in and the command itself. Two workers, so a batch's concurrent Graph calls and its
+    /// store bookkeeping overlap.
+    pub fn runtime(&self) -> anyhow::Result<&tokio::runtime::Runtime> {
+        Ok(match self.rt.get() {
+            Some(rt) => rt,
+            None => {
+                let built = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .context("cannot start the async runtime")?;
+                self.rt.get_or_init(|| built)
+            }
+        })
+    }
+
     /// Opens the shared store, creating the data directory when needed.
     pub fn store(&self) -> anyhow::Result<Store> {
         let dir = tsched_core::paths::resolve_data_dir(self.data_dir.as_deref())
@@ -71,25 +81,25 @@ impl Context {
     /// local user in setup mode, else "sign in first". The core re-checks the roster inside
     /// every use case.
     pub fn actor(&self, store: &Store) -> anyhow::Result<Actor> {
-        let rt = runtime()?;
         let tokens = self.tokens();
         let named = self.as_upn.as_deref().filter(|u| !u.trim().is_empty());
-        rt.block_on(tsched_core::signin::cli_actor(
-            store,
-            tokens,
-            named,
-            tsched_core::operators::impersonation_allowed(),
-        ))
-        .map_err(|e| {
-            match e {
-                tsched_core::Error::Denied(m)
-                    if named.is_none() && m.starts_with("sign in first") =>
-                {
-                    tsched_core::Error::Denied(format!("{m}; run `tsched login`"))
+        self.runtime()?
+            .block_on(tsched_core::signin::cli_actor(
+                store,
+                tokens,
+                named,
+                tsched_core::operators::impersonation_allowed(),
+            ))
+            .map_err(|e| {
+                match e {
+                    tsched_core::Error::Denied(m)
+                        if named.is_none() && m.starts_with("sign in first") =>
+                    {
+                        tsched_core::Error::Denied(format!("{m}; run `tsched login`"))
+                    }
+                    other => other,
                 }
-                other => other,
-            }
-            .into()
-        })
+                .into()
+            })
     }
 }

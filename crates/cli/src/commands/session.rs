@@ -12,7 +12,6 @@ use tsched_core::signin::{self, SignInRequest};
 use tsched_core::Actor;
 
 use super::integration::{cloud, ctrl_c_token, show_progress, BrowserArgs};
-use super::runtime;
 use super::Context;
 use crate::output;
 
@@ -63,7 +62,7 @@ pub fn login(args: Login, ctx: &Context) -> anyhow::Result<()> {
     };
     let prepared = signin::prepare(&store, &req)?;
     let opener = b.opener();
-    let signed = runtime()?.block_on(async {
+    let signed = ctx.runtime()?.block_on(async {
         signin::sign_in(&prepared, opener.as_ref(), ctrl_c_token(), &show_progress).await
     })?;
     let info = signin::save_cli_session(&mut store, ctx.tokens().as_ref(), signed)?;
@@ -155,7 +154,10 @@ pub fn whoami(args: Whoami, ctx: &Context) -> anyhow::Result<()> {
     if args.check {
         if let (Some(s), None) = (&session, &ctx.as_upn) {
             let tokens = ctx.tokens();
-            out.check = Some(runtime()?.block_on(signin::verify_cli_session(&store, s, tokens)));
+            out.check = Some(
+                ctx.runtime()?
+                    .block_on(signin::verify_cli_session(&store, s, tokens)),
+            );
         }
     }
     if args.json {
