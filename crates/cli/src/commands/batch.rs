@@ -379,7 +379,7 @@ fn validate(
     let mut store = ctx.store()?;
     let actor = ctx.actor(&store)?;
     let session = transport(ctx, &store).ok().map(|(s, _)| s);
-    let (_, plan) = super::parallel_runtime()?.block_on(batch::plan::validate(
+    let (_, plan) = ctx.runtime()?.block_on(batch::plan::validate(
         &mut store,
         session.as_ref().map(|s| s.graph()),
         &actor,
@@ -416,7 +416,7 @@ fn run_file(
     let mut store = ctx.store()?;
     let actor = ctx.actor(&store)?;
     let (session, t) = transport(ctx, &store)?;
-    let rt = super::parallel_runtime()?;
+    let rt = ctx.runtime()?;
     let (_, plan) = rt.block_on(batch::plan::validate(
         &mut store,
         Some(session.graph()),
@@ -554,7 +554,8 @@ fn resume(ctx: &Context, id: i64, concurrency: Option<usize>, json: bool) -> any
         ..Default::default()
     };
     let (sink, bar) = reporter(json);
-    let outcome = super::parallel_runtime()?
+    let outcome = ctx
+        .runtime()?
         .block_on(batch_run::resume(&mut store, t, &actor, id, &opts, &*sink))?;
     finish(&outcome, bar, json);
     Ok(())
@@ -569,8 +570,9 @@ fn cancel(ctx: &Context, id: i64, undo: bool) -> anyhow::Result<()> {
     } else {
         None
     };
-    let c =
-        super::parallel_runtime()?.block_on(batch_run::cancel(&mut store, t, &actor, id, undo))?;
+    let c = ctx
+        .runtime()?
+        .block_on(batch_run::cancel(&mut store, t, &actor, id, undo))?;
     print_batch(&c.batch);
     if undo {
         println!("{} meetings cancelled", c.undone);
