@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::actor::Actor;
 use crate::error::Error;
 pub use crate::roles::{Role, RoleGrant};
+use crate::store::prelude::*;
 
 /// Everything a use case can ask permission for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -231,15 +232,12 @@ impl Resolved {
         &self,
         conn: &Connection,
         entry: crate::store::audit_log::AuditEntry<'_>,
-    ) -> rusqlite::Result<i64> {
-        crate::store::audit_log::append(
-            conn,
-            &crate::store::audit_log::AuditEntry {
-                operator: &self.label,
-                real_actor: self.real_actor.as_deref(),
-                ..entry
-            },
-        )
+    ) -> Result<i64, crate::store::StoreError> {
+        conn.audit_append(&crate::store::audit_log::AuditEntry {
+            operator: &self.label,
+            real_actor: self.real_actor.as_deref(),
+            ..entry
+        })
     }
 }
 
@@ -248,9 +246,8 @@ impl Resolved {
 /// - an operator actor must be an active operator of this store;
 /// - the local actor acts only while the store has no operators (setup mode).
 pub fn resolve(conn: &Connection, actor: &Actor) -> Result<Resolved, Error> {
-    use crate::store::operators as roster;
     match actor.operator_upn.as_deref() {
-        Some(upn) => match roster::by_upn(conn, upn)? {
+        Some(upn) => match conn.operator_by_upn(upn)? {
             Some(op) if op.active => Ok(Resolved {
                 label: op.upn,
                 real_actor: actor.impersonated_by.clone(),
@@ -260,7 +257,7 @@ pub fn resolve(conn: &Connection, actor: &Actor) -> Result<Resolved, Error> {
                 "operator '{}' is deactivated; a global admin can reactivate them",
                 op.upn
             ))),
-            None if roster::count(conn)? == 0 => Ok(Resolved {
+            None if conn.operator_count()? == 0 => Ok(Resolved {
                 label: actor.label.clone(),
                 real_actor: None,
                 subject: Subject::Setup,
@@ -269,7 +266,7 @@ pub fn resolve(conn: &Connection, actor: &Actor) -> Result<Resolved, Error> {
                 "'{upn}' is not an operator of this store; a global admin can add them"
             ))),
         },
-        None if roster::count(conn)? == 0 => Ok(Resolved {
+        None if conn.operator_count()? == 0 => Ok(Resolved {
             label: actor.label.clone(),
             real_actor: None,
             subject: Subject::Setup,

@@ -12,8 +12,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::access::{self, Action};
 use crate::actor::Actor;
 use crate::error::Error;
-use crate::store::audit_log;
 use crate::store::page::Page;
+use crate::store::prelude::*;
 use crate::store::Store;
 
 pub use crate::store::audit_log::{AuditEntry, AuditFilter, AuditRow};
@@ -69,7 +69,7 @@ pub fn list_page(
         };
         return Err(Error::Denied(format!("{} as {reason}{hint}", who.label)));
     }
-    Ok(audit_log::list_page(conn, &filter)?)
+    Ok(conn.audit_page(&filter)?)
 }
 
 /// Every audit row matching `filter`, newest first, page after page until the last (an export
@@ -232,14 +232,13 @@ mod tests {
         let mut last = 0;
         let mut step = |store: &mut Store, expect: &str, f: &dyn Fn(&mut Store)| {
             f(store);
-            let rows = audit_log::list(
-                store.conn(),
-                &AuditFilter {
+            let rows = store
+                .tables()
+                .audit_list(&AuditFilter {
                     limit: 1000,
                     ..Default::default()
-                },
-            )
-            .expect("audit");
+                })
+                .expect("audit");
             assert_eq!(
                 rows.len(),
                 last + 1,
@@ -348,7 +347,11 @@ mod tests {
         });
 
         let mut fresh = Store::open_in_memory().expect("store");
-        let rows = |s: &Store| audit_log::list(s.conn(), &AuditFilter::default()).expect("audit");
+        let rows = |s: &Store| {
+            s.tables()
+                .audit_list(&AuditFilter::default())
+                .expect("audit")
+        };
         operators::bootstrap_or_match(&mut fresh, "oid-1", "ann@x.com", "Ann").expect("bootstrap");
         let r = rows(&fresh);
         assert_eq!(r.len(), 1, "the first sign-in writes exactly one row");

@@ -26,8 +26,9 @@ use crate::error::{Error, ErrorCode};
 use crate::graph::users::{self, Me};
 use crate::graph::GraphClient;
 use crate::secret::Sensitive;
-use crate::store::audit_log::{self, AuditEntry};
+use crate::store::audit_log::AuditEntry;
 use crate::store::integration::{self as table, IntegrationRow, RowState};
+use crate::store::prelude::*;
 use crate::store::Store;
 
 /// Refresh tokens expire after 90 days without use
@@ -200,8 +201,7 @@ pub fn prepare(store: &Store, req: &ConnectRequest) -> Result<PreparedConnect, E
 fn client_id(store: &Store, flag: Option<&str>) -> Result<String, Error> {
     let raw = match flag.map(str::trim).filter(|s| !s.is_empty()) {
         Some(f) => f.to_string(),
-        None => table::setting(store.conn(), table::SETTING_CLIENT_ID)
-            .map_err(|e| Error::Store(store.err(e)))?
+        None => store.tables().setting(table::SETTING_CLIENT_ID)?
             .filter(|s| !s.trim().is_empty())
             .ok_or_else(|| Error::invalid("client_id", "no application (client) id: pass --client-id or set it in the settings (docs/ADMIN-GUIDE.md explains how to register the app)"))?,
     };
@@ -216,8 +216,7 @@ fn client_id(store: &Store, flag: Option<&str>) -> Result<String, Error> {
 fn redirect(store: &Store, flag: Option<&str>) -> Result<RedirectSpec, Error> {
     let raw = match flag {
         Some(f) => Some(f.to_string()),
-        None => table::setting(store.conn(), table::SETTING_REDIRECT_URI)
-            .map_err(|e| Error::Store(store.err(e)))?,
+        None => store.tables().setting(table::SETTING_REDIRECT_URI)?,
     };
     match raw.filter(|s| !s.trim().is_empty()) {
         Some(r) => RedirectSpec::parse(&r).map_err(|e| Error::invalid("redirect_uri", e)),
@@ -306,9 +305,9 @@ pub async fn sign_in(
 /// integration is connected to exactly that address (so the front end may bring it back there);
 /// `None` otherwise — a sandbox a global admin connected to on purpose is never replaced.
 pub fn explored_sandbox(store: &Store) -> Result<Option<String>, Error> {
-    let conn = store.conn();
-    let row = table::get(conn)?;
-    let embedded = table::setting(conn, table::SETTING_EMBEDDED_SANDBOX)?;
+    let tables = store.tables();
+    let row = tables.integration_get()?;
+    let embedded = tables.setting(table::SETTING_EMBEDDED_SANDBOX)?;
     Ok(row
         .filter(|r| r.cloud == "sandbox" && embedded.as_deref() == Some(r.authority_base.as_str()))
         .map(|r| r.authority_base))
@@ -316,11 +315,7 @@ pub fn explored_sandbox(store: &Store) -> Result<Option<String>, Error> {
 
 /// Records the address of the embedded sandbox a front end just started for this store.
 pub fn remember_embedded_sandbox(store: &mut Store, base_url: &str) -> Result<(), Error> {
-    Ok(table::put_setting(
-        store.conn(),
-        table::SETTING_EMBEDDED_SANDBOX,
-        base_url,
-    )?)
+    store.write(|tx| Ok(tx.setting_put(table::SETTING_EMBEDDED_SANDBOX, base_url)?))
 }
 
 /// Refuses unless `actor` may manage the integration (global admins, or anyone in setup mode).
@@ -340,7 +335,7 @@ pub fn save(
 ) -> Result<IntegrationStatus, Error> {
     authorize(store, actor)?;
     let account = host_account(store, &signed.cloud, &signed.tenant_id, &signed.me.id);
-    let previous = table::get(store.conn()).map_err(|e| Error::Store(store.err(e)))?;
+    let previous = store.tables().integration_get()?;
     tokens.set(&account, &signed.refresh_token)?;
     let missing = consent::missing_scopes(&signed.tokens.scope);
     let now = crate::time::now_db();
@@ -368,28 +363,25 @@ pub fn save(
     let written = store.write(|tx| -> Result<Option<String>, Error> {
         // Checked again inside the write lock: the roster may have changed during sign-in.
         access::require(tx, actor, Action::IntegrationManage, None)?;
-        table::put(tx, &row)?;
-        audit_log::append(
-            tx,
-            &AuditEntry {
-                operator: &actor.label,
-                real_actor: actor.impersonated_by.as_deref(),
-                action: "integration.connect",
-                target: &format!("integration:{}", row.tenant_id),
-                after: Some(json!({
-                    "approach": signed.approach,
-                    "cloud": row.cloud,
-                    "tenant_id": row.tenant_id,
-                    "client_id": row.client_id,
-                    "host_upn": row.host_upn,
-                    "host_object_id": row.host_object_id,
-                    "granted_scopes": row.granted_scopes,
-                    "missing_scopes": missing,
-                })),
-                before: previous.as_ref().map(summary),
-                ..Default::default()
-            },
-        )?;
+        tx.integration_put(&row)?;
+        tx.audit_append(&AuditEntry {
+            operator: &actor.label,
+            real_actor: actor.impersonated_by.as_deref(),
+            action: "integration.connect",
+            target: &format!("integration:{}", row.tenant_id),
+            after: Some(json!({
+                "approach": signed.approach,
+                "cloud": row.cloud,
+                "tenant_id": row.tenant_id,
+                "client_id": row.client_id,
+                "host_upn": row.host_upn,
+                "host_object_id": row.host_object_id,
+                "granted_scopes": row.granted_scopes,
+                "missing_scopes": missing,
+            })),
+            before: previous.as_ref().map(summary),
+            ..Default::default()
+        })?;
         // Setup mode ends with the first account to sign in: here the host, which is how the
         // organizations set up (the dedicated host account is their first global admin).
         let first = crate::operators::bootstrap_in(
@@ -418,8 +410,9 @@ pub fn save(
             }
         }
     }
-    let row = table::get(store.conn())
-        .map_err(|e| Error::Store(store.err(e)))?
+    let row = store
+        .tables()
+        .integration_get()?
         .ok_or(Error::NotConnected)?;
     let mut status = assess(Some(&row), KeyringCheck::Present, Utc::now());
     status.first_global_admin = first_global_admin;
@@ -620,7 +613,7 @@ pub fn assess(
 
 /// The status, asking the keyring whether the refresh token is there.
 pub fn status(store: &Store, tokens: &dyn TokenStore) -> Result<IntegrationStatus, Error> {
-    let row = table::get(store.conn()).map_err(|e| Error::Store(store.err(e)))?;
+    let row = store.tables().integration_get()?;
     let check = match row.as_ref().filter(|r| r.state != RowState::Removed) {
         None => KeyringCheck::NotChecked,
         Some(r) => match stored_host_account(store, r) {
@@ -703,8 +696,9 @@ pub enum Verified {
 
 /// Builds the host session from the stored row (sync; no network).
 pub fn session(store: &Store, tokens: Arc<dyn TokenStore>) -> Result<HostSession, Error> {
-    let row = table::get(store.conn())
-        .map_err(|e| Error::Store(store.err(e)))?
+    let row = store
+        .tables()
+        .integration_get()?
         .filter(|r| r.state != RowState::Removed)
         .ok_or(Error::NotConnected)?;
     let cloud = Cloud::from_stored(&row.cloud, &row.authority_base)
@@ -748,8 +742,7 @@ pub fn record(store: &mut Store, outcome: &Verified) -> Result<(), Error> {
                     } else {
                         (RowState::NeedsAttention, Some(missing_reason(&missing)))
                     };
-                    table::record_refresh(
-                        tx,
+                    tx.integration_record_refresh(
                         &crate::time::to_db(*at),
                         &consent::scope_list(scope).join(" "),
                         state,
@@ -758,7 +751,7 @@ pub fn record(store: &mut Store, outcome: &Verified) -> Result<(), Error> {
                 }
             }
             Verified::Failed { reason, .. } => {
-                table::set_attention(tx, reason)?;
+                tx.integration_set_attention(reason)?;
             }
         }
         Ok(())
@@ -782,8 +775,9 @@ pub async fn check(
 #[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label))]
 pub fn remove(store: &mut Store, tokens: &dyn TokenStore, actor: &Actor) -> Result<Removed, Error> {
     authorize(store, actor)?;
-    let row = table::get(store.conn())
-        .map_err(|e| Error::Store(store.err(e)))?
+    let row = store
+        .tables()
+        .integration_get()?
         .filter(|r| r.state != RowState::Removed)
         .ok_or(Error::NotConnected)?;
     if let Some(account) = stored_host_account(store, &row) {
@@ -793,19 +787,16 @@ pub fn remove(store: &mut Store, tokens: &dyn TokenStore, actor: &Actor) -> Resu
     let now = crate::time::now_db();
     store.write(|tx| -> Result<(), Error> {
         access::require(tx, actor, Action::IntegrationManage, None)?;
-        table::mark_removed(tx, &now)?;
-        audit_log::append(
-            tx,
-            &AuditEntry {
-                operator: &actor.label,
-                real_actor: actor.impersonated_by.as_deref(),
-                action: "integration.remove",
-                target: &format!("integration:{}", row.tenant_id),
-                before: Some(summary(&row)),
-                after: Some(json!({"state": "removed"})),
-                ..Default::default()
-            },
-        )?;
+        tx.integration_mark_removed(&now)?;
+        tx.audit_append(&AuditEntry {
+            operator: &actor.label,
+            real_actor: actor.impersonated_by.as_deref(),
+            action: "integration.remove",
+            target: &format!("integration:{}", row.tenant_id),
+            before: Some(summary(&row)),
+            after: Some(json!({"state": "removed"})),
+            ..Default::default()
+        })?;
         Ok(())
     })?;
     Ok(Removed {

@@ -20,9 +20,9 @@ use crate::actor::Actor;
 use crate::error::Error;
 use crate::participants::validate_email;
 use crate::programs::load as load_program;
-use crate::store::audit_log::{self, AuditEntry};
-use crate::store::operators as table;
+use crate::store::audit_log::AuditEntry;
 use crate::store::page::Page;
+use crate::store::prelude::*;
 use crate::store::Store;
 
 pub use crate::store::operators::OperatorRow as Operator;
@@ -47,7 +47,7 @@ pub struct NewOperator {
 
 /// Whether the store is in setup mode (no operators yet).
 pub fn is_setup_mode(store: &Store) -> Result<bool, Error> {
-    Ok(table::count(store.conn())? == 0)
+    Ok(store.tables().operator_count()? == 0)
 }
 
 /// The environment variable that turns on impersonation (`--as UPN` / `TSCHED_OPERATOR`):
@@ -66,8 +66,8 @@ pub fn impersonation_allowed() -> bool {
 /// the test-only switch ([`IMPERSONATION_SWITCH`]) on, and then as an impersonated actor whose
 /// audit rows name the real local user too. Without the switch: `Denied`.
 pub fn impersonated_actor(store: &Store, upn: &str, switch_on: bool) -> Result<Actor, Error> {
-    let conn = store.conn();
-    if table::count(conn)? == 0 {
+    let tables = store.tables();
+    if tables.operator_count()? == 0 {
         return Ok(Actor::local());
     }
     if !switch_on {
@@ -76,7 +76,7 @@ pub fn impersonated_actor(store: &Store, upn: &str, switch_on: bool) -> Result<A
             upn.trim()
         )));
     }
-    match table::by_upn(conn, upn.trim())? {
+    match tables.operator_by_upn(upn.trim())? {
         Some(op) => Ok(Actor::impersonated(op.upn)),
         None => Err(Error::Denied(format!(
             "'{}' is not an operator of this store; a global admin can add them",
@@ -90,14 +90,14 @@ pub fn impersonated_actor(store: &Store, upn: &str, switch_on: bool) -> Result<A
 /// they are in the roster, else the local user while in setup mode, else `Denied` ("sign in
 /// first"). Never pass a name the person merely typed: that is [`impersonated_actor`].
 pub fn actor_for(store: &Store, upn: Option<&str>) -> Result<Actor, Error> {
-    let conn = store.conn();
+    let tables = store.tables();
     let upn = upn.map(str::trim).filter(|u| !u.is_empty());
     if let Some(upn) = upn {
-        if let Some(op) = table::by_upn(conn, upn)? {
+        if let Some(op) = tables.operator_by_upn(upn)? {
             return Ok(Actor::operator(op.upn));
         }
     }
-    if table::count(conn)? == 0 {
+    if tables.operator_count()? == 0 {
         return Ok(Actor::local());
     }
     Err(Error::Denied(match upn {
@@ -108,7 +108,9 @@ pub fn actor_for(store: &Store, upn: Option<&str>) -> Result<Actor, Error> {
 
 /// The display name the roster holds for `upn`, if any (empty names count as none).
 pub fn display_name(store: &Store, upn: &str) -> Result<Option<String>, Error> {
-    Ok(table::by_upn(store.conn(), upn)?
+    Ok(store
+        .tables()
+        .operator_by_upn(upn)?
         .map(|o| o.display_name)
         .filter(|n| !n.is_empty()))
 }
@@ -122,7 +124,7 @@ pub fn whoami(store: &Store, actor: &Actor) -> Result<access::Resolved, Error> {
 pub fn roster(store: &Store, actor: &Actor) -> Result<Roster, Error> {
     let conn = store.conn();
     access::require(conn, actor, Action::OperatorsView, None)?;
-    let operators = table::list(conn)?;
+    let operators = conn.operators_list()?;
     Ok(Roster {
         setup_mode: operators.is_empty(),
         operators,
@@ -139,11 +141,11 @@ pub fn list_page(
 ) -> Result<Page<Operator>, Error> {
     let conn = store.conn();
     access::require(conn, actor, Action::OperatorsView, None)?;
-    Ok(table::list_page(conn, after, limit)?)
+    Ok(conn.operators_page(after, limit)?)
 }
 
 fn load(conn: &rusqlite::Connection, upn: &str) -> Result<Operator, Error> {
-    table::by_upn(conn, upn)?.ok_or_else(|| Error::NotFound {
+    conn.operator_by_upn(upn)?.ok_or_else(|| Error::NotFound {
         what: "operator",
         key: upn.trim().to_string(),
     })
@@ -159,7 +161,7 @@ fn snapshot(op: &Operator) -> serde_json::Value {
 /// Refuses a change that would leave no active global admin (call after making it, inside the
 /// transaction, so the refusal rolls it back).
 fn keep_a_global_admin(conn: &rusqlite::Connection, upn: &str) -> Result<(), Error> {
-    if table::count_active_global_admins(conn)? == 0 {
+    if conn.operator_count_active_global_admins()? == 0 {
         return Err(Error::Conflict(format!(
             "{upn} is the last global admin; grant global-admin to another operator first"
         )));
@@ -176,16 +178,16 @@ pub fn add(store: &mut Store, actor: &Actor, input: NewOperator) -> Result<Opera
         .map_err(|r| Error::invalid("display_name", r))?;
     store.write(|tx| {
         let who = access::require(tx, actor, Action::OperatorsManage, None)?;
-        if let Some(existing) = table::by_upn(tx, &upn)? {
+        if let Some(existing) = tx.operator_by_upn(&upn)? {
             return Err(Error::Conflict(format!(
                 "operator '{}' already exists",
                 existing.upn
             )));
         }
-        let first = table::count(tx)? == 0;
-        let id = table::insert(tx, &upn, None, &display_name)?;
+        let first = tx.operator_count()? == 0;
+        let id = tx.operator_insert(&upn, None, &display_name)?;
         if first {
-            table::grant(tx, id, Role::GlobalAdmin, None)?;
+            tx.operator_grant(id, Role::GlobalAdmin, None)?;
         }
         let op = load(tx, &upn)?;
         let mut after = snapshot(&op);
@@ -210,7 +212,7 @@ pub fn remove(store: &mut Store, actor: &Actor, upn: &str) -> Result<(), Error> 
     store.write(|tx| {
         let who = access::require(tx, actor, Action::OperatorsManage, None)?;
         let op = load(tx, upn)?;
-        table::delete(tx, op.id)?;
+        tx.operator_delete(op.id)?;
         keep_a_global_admin(tx, &op.upn)?;
         who.audit(
             tx,
@@ -241,7 +243,7 @@ pub fn set_active(
         if before.active == active {
             return Ok(before);
         }
-        table::set_active(tx, before.id, active)?;
+        tx.operator_set_active(before.id, active)?;
         keep_a_global_admin(tx, &before.upn)?;
         let after = load(tx, &before.upn)?;
         who.audit(
@@ -309,7 +311,7 @@ pub fn grant(
                 before.upn
             )));
         }
-        table::grant(tx, before.id, role, prog.as_ref().map(|(id, _)| *id))?;
+        tx.operator_grant(before.id, role, prog.as_ref().map(|(id, _)| *id))?;
         let after = load(tx, &before.upn)?;
         who.audit(
             tx,
@@ -344,7 +346,7 @@ pub fn revoke(
             role,
             program: prog.as_ref().map(|(_, c)| c.clone()),
         };
-        if table::revoke(tx, before.id, role, prog.as_ref().map(|(id, _)| *id))? == 0 {
+        if tx.operator_revoke(before.id, role, prog.as_ref().map(|(id, _)| *id))? == 0 {
             return Err(Error::NotFound {
                 what: "role",
                 key: format!("{grant}' of operator '{}", before.upn),
@@ -377,28 +379,25 @@ pub(crate) fn bootstrap_in(
     display_name: &str,
     via: &str,
 ) -> Result<Option<Operator>, Error> {
-    if table::count(tx)? != 0 {
+    if tx.operator_count()? != 0 {
         return Ok(None);
     }
     let upn = validate_email(upn).map_err(|r| Error::invalid("upn", r))?;
     let display_name = crate::participants::validate_display_name(display_name)
         .map_err(|r| Error::invalid("display_name", r))?;
-    let id = table::insert(tx, &upn, Some(object_id), &display_name)?;
-    table::grant(tx, id, Role::GlobalAdmin, None)?;
+    let id = tx.operator_insert(&upn, Some(object_id), &display_name)?;
+    tx.operator_grant(id, Role::GlobalAdmin, None)?;
     let op = load(tx, &upn)?;
     let mut after = snapshot(&op);
     after["ends_setup_mode"] = json!(true);
     after["via"] = json!(via);
-    audit_log::append(
-        tx,
-        &AuditEntry {
-            operator: &op.upn,
-            action: "operator.bootstrap",
-            target: &format!("operator:{}", op.upn),
-            after: Some(after),
-            ..Default::default()
-        },
-    )?;
+    tx.audit_append(&AuditEntry {
+        operator: &op.upn,
+        action: "operator.bootstrap",
+        target: &format!("operator:{}", op.upn),
+        after: Some(after),
+        ..Default::default()
+    })?;
     Ok(Some(op))
 }
 
@@ -427,15 +426,13 @@ pub fn bootstrap_or_match(
         if let Some(op) = bootstrap_in(tx, object_id, &upn, &display_name, "operator sign-in")? {
             return Ok(op);
         }
-        let op = match table::by_object_id(tx, object_id)? {
+        let op = match tx.operator_by_object_id(object_id)? {
             Some(op) => op,
-            None => match table::by_upn(tx, &upn)? {
+            None => match tx.operator_by_upn(&upn)? {
                 Some(op) if op.object_id.is_none() => {
-                    table::link_identity(tx, op.id, object_id, &display_name)?;
+                    tx.operator_link_identity(op.id, object_id, &display_name)?;
                     let linked = load(tx, &op.upn)?;
-                    audit_log::append(
-                        tx,
-                        &AuditEntry {
+                    tx.audit_append(&AuditEntry {
                             operator: &linked.upn,
                             action: "operator.link",
                             target: &format!("operator:{}", linked.upn),
@@ -475,7 +472,9 @@ mod tests {
     use crate::error::ErrorCode;
 
     fn audit_actions(store: &Store) -> Vec<String> {
-        audit_log::list(store.conn(), &Default::default())
+        store
+            .tables()
+            .audit_list(&Default::default())
             .expect("audit")
             .into_iter()
             .rev()

@@ -43,7 +43,8 @@ use crate::graph::users::{self, Me};
 use crate::graph::GraphClient;
 use crate::operators::{self, Operator};
 use crate::secret::Sensitive;
-use crate::store::integration as integration_table;
+use crate::store::integration::{self as integration_table, RowState};
+use crate::store::prelude::*;
 use crate::store::Store;
 
 /// The `settings` key of the CLI's signed-in session (no secret in it).
@@ -165,7 +166,7 @@ fn legacy_keyring_account(cloud: &str, tenant_id: &str, object_id: &str) -> Stri
 /// integration a Microsoft cloud may be named; a sandbox only in setup mode (otherwise a local
 /// sandbox seeded with a victim's name would sign in "as" them).
 pub fn prepare(store: &Store, req: &SignInRequest) -> Result<PreparedSignIn, Error> {
-    let row = integration_table::get(store.conn()).map_err(|e| Error::Store(store.err(e)))?;
+    let row = store.tables().integration_get()?;
     let stored = row
         .as_ref()
         .map(|r| Cloud::from_stored(&r.cloud, &r.authority_base))
@@ -189,8 +190,7 @@ pub fn prepare(store: &Store, req: &SignInRequest) -> Result<PreparedSignIn, Err
         (None, None) => Cloud::Global,
     };
     if let (Some(r), Some(t)) = (
-        row.as_ref()
-            .filter(|r| r.state != crate::store::integration::RowState::Removed),
+        row.as_ref().filter(|r| r.state != RowState::Removed),
         req.tenant
             .as_deref()
             .map(str::trim)
@@ -225,10 +225,9 @@ pub fn prepare(store: &Store, req: &SignInRequest) -> Result<PreparedSignIn, Err
         .filter(|c| !c.is_empty())
         .map(str::to_string)
         .or_else(|| row.as_ref().map(|r| r.client_id.clone()))
-        .or(
-            integration_table::setting(store.conn(), integration_table::SETTING_CLIENT_ID)
-                .map_err(|e| Error::Store(store.err(e)))?,
-        )
+        .or(store
+            .tables()
+            .setting(integration_table::SETTING_CLIENT_ID)?)
         .ok_or_else(|| {
             Error::invalid(
                 "client_id",
@@ -245,10 +244,9 @@ pub fn prepare(store: &Store, req: &SignInRequest) -> Result<PreparedSignIn, Err
     let redirect = match req
         .redirect_uri
         .clone()
-        .or(
-            integration_table::setting(store.conn(), integration_table::SETTING_REDIRECT_URI)
-                .map_err(|e| Error::Store(store.err(e)))?,
-        )
+        .or(store
+            .tables()
+            .setting(integration_table::SETTING_REDIRECT_URI)?)
         .filter(|r| !r.trim().is_empty())
     {
         Some(r) => RedirectSpec::parse(&r).map_err(|e| Error::invalid("redirect_uri", e))?,
@@ -299,8 +297,8 @@ pub async fn sign_in(
 /// Refuses a sign-in to a different tenant than the connected integration's: operators are
 /// people of the organization the app serves.
 fn same_tenant(store: &Store, tenant_id: &str) -> Result<(), Error> {
-    let row = integration_table::get(store.conn()).map_err(|e| Error::Store(store.err(e)))?;
-    match row.filter(|r| r.state != crate::store::integration::RowState::Removed) {
+    let row = store.tables().integration_get()?;
+    match row.filter(|r| r.state != RowState::Removed) {
         Some(r) if !r.tenant_id.eq_ignore_ascii_case(tenant_id) => Err(Error::Denied(format!(
             "you signed in to tenant {tenant_id}, but this store is connected to tenant {}; sign in with your account of that tenant",
             r.tenant_id
@@ -389,8 +387,9 @@ pub fn save_cli_session(
 /// CLI's session (no operator refresh token is kept for it: the host's own entry is the
 /// integration's). Used when connecting ended setup mode.
 pub fn adopt_host_as_cli_session(store: &mut Store, op: &Operator) -> Result<(), Error> {
-    let row = integration_table::get(store.conn())
-        .map_err(|e| Error::Store(store.err(e)))?
+    let row = store
+        .tables()
+        .integration_get()?
         .ok_or(Error::NotConnected)?;
     put_cli_session(
         store,
@@ -411,8 +410,7 @@ pub fn adopt_host_as_cli_session(store: &mut Store, op: &Operator) -> Result<(),
 
 /// The CLI's session, if any.
 pub fn cli_session(store: &Store) -> Result<Option<CliSession>, Error> {
-    let raw = integration_table::setting(store.conn(), SETTING_CLI_SESSION)
-        .map_err(|e| Error::Store(store.err(e)))?;
+    let raw = store.tables().setting(SETTING_CLI_SESSION)?;
     match raw {
         None => Ok(None),
         Some(s) => serde_json::from_str(&s).map(Some).map_err(|e| {
@@ -429,10 +427,10 @@ fn put_cli_session(store: &mut Store, session: Option<&CliSession>) -> Result<()
         match session {
             Some(s) => {
                 let json = serde_json::to_string(s).expect("invariant: session serializes");
-                crate::store::settings::put(tx, SETTING_CLI_SESSION, &json)?;
+                tx.setting_put(SETTING_CLI_SESSION, &json)?;
             }
             None => {
-                crate::store::settings::delete(tx, SETTING_CLI_SESSION)?;
+                tx.setting_delete(SETTING_CLI_SESSION)?;
             }
         }
         Ok(())
@@ -455,9 +453,7 @@ pub fn logout(store: &mut Store, tokens: &dyn TokenStore) -> Result<Option<CliSe
             &s.object_id,
         ))?;
     }
-    let exists = integration_table::setting(store.conn(), SETTING_CLI_SESSION)
-        .map_err(|e| Error::Store(store.err(e)))?
-        .is_some();
+    let exists = store.tables().setting(SETTING_CLI_SESSION)?.is_some();
     if exists {
         put_cli_session(store, None)?;
     }

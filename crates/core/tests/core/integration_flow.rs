@@ -8,7 +8,6 @@ use std::time::Duration;
 use tsched_core::audit::AuditFilter;
 use tsched_core::auth::{AuthError, RedirectSpec, TokenStore};
 use tsched_core::integration::{self, Approach, ConnectionState, Verified};
-use tsched_core::store::audit_log;
 use tsched_core::{ErrorCode, Store};
 
 use crate::support::{route_count, Browser, Env};
@@ -16,7 +15,10 @@ use crate::support::{route_count, Browser, Env};
 const HOST: &str = "teams.scheduler@contoso.example";
 
 fn account(env: &Env) -> String {
-    let row = tsched_core::store::integration::get(env.store.conn())
+    let row = env
+        .store
+        .tables()
+        .integration_get()
         .expect("read")
         .expect("row");
     let cloud = tsched_core::auth::Cloud::from_stored(&row.cloud, &row.authority_base)
@@ -79,14 +81,14 @@ async fn host_sign_in_connects_and_keeps_the_refresh_token_only_in_the_keyring()
         !refresh_token(&env).is_empty(),
         "the refresh token is in the keyring"
     );
-    let audit = audit_log::list(
-        env.store.conn(),
-        &AuditFilter {
+    let audit = env
+        .store
+        .tables()
+        .audit_list(&AuditFilter {
             action: Some("integration.connect".into()),
             ..Default::default()
-        },
-    )
-    .expect("audit");
+        })
+        .expect("audit");
     assert_eq!(audit.len(), 1, "the connection is audited once");
     assert_eq!(
         audit[0].operator, "admin@contoso.example",
@@ -544,14 +546,14 @@ async fn remove_deletes_the_keyring_entry_and_keeps_an_audited_record() {
     );
     assert!(!s.meetings_available, "Teams meetings become unavailable");
     assert!(s.removed_at.is_some(), "removal time kept");
-    let audit = audit_log::list(
-        env.store.conn(),
-        &AuditFilter {
+    let audit = env
+        .store
+        .tables()
+        .audit_list(&AuditFilter {
             action: Some("integration.remove".into()),
             ..Default::default()
-        },
-    )
-    .expect("audit");
+        })
+        .expect("audit");
     assert_eq!(audit.len(), 1, "removal audited");
     let again = integration::remove(
         &mut env.store,
@@ -597,7 +599,10 @@ async fn no_token_code_or_secret_reaches_the_database_or_the_audit_export() {
     )
     .expect("remove");
     let export = serde_json::to_string(
-        &audit_log::list(env.store.conn(), &AuditFilter::default()).expect("audit"),
+        &env.store
+            .tables()
+            .audit_list(&AuditFilter::default())
+            .expect("audit"),
     )
     .expect("json");
     let status = serde_json::to_string(

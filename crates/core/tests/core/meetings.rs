@@ -7,7 +7,7 @@
 use chrono::Duration;
 use tsched_core::graph::GraphClient;
 use tsched_core::meetings::{self, EndSpec, NewMeeting, RescheduleInput};
-use tsched_core::store::audit_log::{self, AuditFilter};
+use tsched_core::store::audit_log::AuditFilter;
 use tsched_core::tz::{parse_local, DstChoice};
 use tsched_core::{Actor, ErrorCode};
 use tsched_sandbox::RunningSandbox;
@@ -101,14 +101,14 @@ async fn create_then_same_external_id_returns_the_same_meeting_not_a_second_one(
         "subject as given"
     );
 
-    let audit = audit_log::list(
-        env.store.conn(),
-        &AuditFilter {
+    let audit = env
+        .store
+        .tables()
+        .audit_list(&AuditFilter {
             action: Some("meeting.create".into()),
             ..Default::default()
-        },
-    )
-    .expect("audit");
+        })
+        .expect("audit");
     assert_eq!(audit.len(), 1, "creation audited once");
     assert!(
         audit[0].graph_request_id.is_some(),
@@ -283,7 +283,11 @@ async fn reschedule_keeps_the_join_link_and_cancel_locks_deletes_and_confirms() 
         "second cancel notes it: {:?}",
         twice.notes
     );
-    let audit = audit_log::list(env.store.conn(), &AuditFilter::default()).expect("audit");
+    let audit = env
+        .store
+        .tables()
+        .audit_list(&AuditFilter::default())
+        .expect("audit");
     for action in ["meeting.create", "meeting.reschedule", "meeting.cancel"] {
         assert!(
             audit

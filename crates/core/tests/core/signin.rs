@@ -9,7 +9,6 @@ use tsched_core::auth::TokenStore;
 use tsched_core::integration::{self, ConnectionState};
 use tsched_core::operators::{self, NewOperator};
 use tsched_core::signin::{self, SignInRequest};
-use tsched_core::store::audit_log;
 use tsched_core::{Actor, Error, ErrorCode};
 use tsched_sandbox::SandboxConfig;
 
@@ -62,7 +61,9 @@ async fn sign_in_as(env: &Env, account: &str) -> Result<signin::SignedIn, Error>
 }
 
 fn actions(env: &Env) -> Vec<(String, String)> {
-    audit_log::list(env.store.conn(), &Default::default())
+    env.store
+        .tables()
+        .audit_list(&Default::default())
         .expect("audit")
         .into_iter()
         .rev()
@@ -500,7 +501,10 @@ async fn naming_an_operator_without_the_test_switch_is_refused_and_with_it_is_au
         },
     )
     .expect("add as the impersonated admin");
-    let row = audit_log::list(env.store.conn(), &Default::default())
+    let row = env
+        .store
+        .tables()
+        .audit_list(&Default::default())
         .expect("audit")
         .into_iter()
         .next()
