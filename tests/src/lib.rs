@@ -42,14 +42,22 @@ pub fn binary(name: &str) -> PathBuf {
     p
 }
 
-/// Runs `tsched` with `--data-dir dir` and the given arguments.
+#[path = "../../crates/cli/tests/support/tsched.rs"]
+mod runner;
+pub use runner::Tsched;
+
+impl Tsched {
+    /// The `tsched` cargo built ([`binary`]) on `data_dir`, with the runner's default
+    /// environment but the session's own D-Bus: the window suites run inside their own
+    /// `dbus-run-session` and share its unlocked keyring ([`ensure_secret_service`]) with the app.
+    pub fn new(data_dir: impl AsRef<Path>) -> Self {
+        Self::at(binary("tsched"), data_dir).session_bus(true)
+    }
+}
+
+/// Runs `tsched --data-dir dir ARGS` ([`Tsched::new`]).
 pub fn tsched(dir: &Path, args: &[&str]) -> Output {
-    Command::new(binary("tsched"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("tsched runs")
+    Tsched::new(dir).run(args)
 }
 
 fn free_port() -> u16 {
@@ -480,17 +488,11 @@ pub async fn open_page(c: &Client, page: &str, title: &str) -> Result<(), BoxErr
     Ok(())
 }
 
-/// Runs `tsched --data-dir dir ARGS` with `env` (and no inherited `TSCHED_OPERATOR`).
+/// Runs `tsched --data-dir dir ARGS` ([`Tsched::new`]) with `env` set as well.
 pub fn tsched_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    Command::new(binary("tsched"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("TSCHED_OPERATOR")
-        .env("TSCHED_TEST_IMPERSONATION", "1")
-        .envs(env.iter().copied())
-        .output()
-        .expect("tsched runs")
+    env.iter()
+        .fold(Tsched::new(dir), |t, (key, value)| t.env(key, value))
+        .run(args)
 }
 
 /// The output of a command that must have succeeded; else an error naming `what` with its

@@ -8,7 +8,7 @@
 //! keyring tests say so and return.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -17,9 +17,9 @@ use rand::{Rng, SeedableRng};
 use tsched_core::programs::{self, MeetingMode, NewProgram};
 use tsched_core::{participants, Actor, Store};
 use tsched_sandbox::{RunningSandbox, Sandbox, SandboxConfig};
-#[path = "support/keyring.rs"]
-mod keyring;
-use keyring::{command, connect_through_cli, private_keyring_or_skip, tsched, PrivateKeyring};
+mod support;
+use support::keyring::{connect_through_cli, private_keyring_or_skip, PrivateKeyring};
+use support::Tsched;
 
 /// Sandbox + private keyring + connected integration + program `eng` with Teams on.
 struct World {
@@ -96,8 +96,8 @@ fn csv_rows(n: usize, people: &[String]) -> String {
     s
 }
 
-fn batch_ids(data: &Path, bus: &str) -> Vec<i64> {
-    let out = tsched(data, bus, &["batch", "list", "--json"]);
+fn batch_ids(cli: &Tsched) -> Vec<i64> {
+    let out = cli.run(&["batch", "list", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("list JSON");
     v.as_array()
         .expect("array")
@@ -119,21 +119,13 @@ async fn kill_dash_nine_at_random_moments_then_resume_makes_exactly_one_meeting_
         .and_then(|s| s.parse().ok())
         .unwrap_or(20_271_127);
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let bus = w.keyring.address.clone();
+    let cli = Tsched::new(&w.data).bus(&w.keyring.address);
     let mut kills = 0;
     while kills < 10 {
-        let ids = batch_ids(&w.data, &bus);
+        let ids = batch_ids(&cli);
         let mut cmd = match ids.first() {
-            None => command(
-                &w.data,
-                &bus,
-                &["batch", "run", file.to_str().expect("utf-8 path"), "--json"],
-            ),
-            Some(id) => command(
-                &w.data,
-                &bus,
-                &["batch", "resume", &id.to_string(), "--json"],
-            ),
+            None => cli.command(&["batch", "run", file.to_str().expect("utf-8 path"), "--json"]),
+            Some(id) => cli.command(&["batch", "resume", &id.to_string(), "--json"]),
         };
         let mut child = cmd
             .stdout(Stdio::null())
@@ -150,14 +142,14 @@ async fn kill_dash_nine_at_random_moments_then_resume_makes_exactly_one_meeting_
         kills += 1;
     }
     eprintln!("crash test: {kills} kills (seed {seed})");
-    let ids = batch_ids(&w.data, &bus);
+    let ids = batch_ids(&cli);
     assert_eq!(
         ids.len(),
         1,
         "every resume continued the same batch, never a new one"
     );
     let id = ids[0].to_string();
-    let listed = tsched(&w.data, &bus, &["batch", "list", "--json"]);
+    let listed = cli.run(&["batch", "list", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("json");
     if kills > 0 && v[0]["state"] != "completed" {
         assert!(
@@ -165,7 +157,7 @@ async fn kill_dash_nine_at_random_moments_then_resume_makes_exactly_one_meeting_
             "a killed batch is listed as resumable: {v}"
         );
     }
-    let fin = tsched(&w.data, &bus, &["batch", "resume", &id, "--json"]);
+    let fin = cli.run(&["batch", "resume", &id, "--json"]);
     let stdout = String::from_utf8_lossy(&fin.stdout).to_string();
     for line in stdout.lines() {
         let v: serde_json::Value =
@@ -196,7 +188,7 @@ async fn kill_dash_nine_at_random_moments_then_resume_makes_exactly_one_meeting_
         "exactly one meeting per row after {kills} kills (seed {seed})"
     );
     assert_eq!(ext.len(), 200, "no externalId twice");
-    let show = tsched(&w.data, &bus, &["batch", "show", &id, "--json"]);
+    let show = cli.run(&["batch", "show", &id, "--json"]);
     let view: serde_json::Value = serde_json::from_slice(&show.stdout).expect("show JSON");
     let items = view["items"].as_array().expect("items");
     let local: HashMap<&str, &str> = items
@@ -219,7 +211,7 @@ async fn kill_dash_nine_at_random_moments_then_resume_makes_exactly_one_meeting_
             "the store agrees with the sandbox on every meeting"
         );
     }
-    let export = tsched(&w.data, &bus, &["batch", "export", &id, "--format", "csv"]);
+    let export = cli.run(&["batch", "export", &id, "--format", "csv"]);
     let text = String::from_utf8_lossy(&export.stdout);
     assert!(
         text.starts_with("line,status,"),
@@ -242,20 +234,15 @@ fn validate_locates_every_problem_and_exits_3_without_a_tenant() {
     )
     .expect("write");
     let data = dir.path().join("data");
-    let out = command(
-        &data,
-        "unix:path=/nonexistent/tsched-test-bus",
-        &[
-            "batch",
-            "validate",
-            file.to_str().expect("path"),
-            "--time-zone",
-            "UTC",
-            "--json",
-        ],
-    )
-    .output()
-    .expect("run");
+    let cli = Tsched::new(&data);
+    let out = cli.run(&[
+        "batch",
+        "validate",
+        file.to_str().expect("path"),
+        "--time-zone",
+        "UTC",
+        "--json",
+    ]);
     assert_eq!(
         out.status.code(),
         Some(3),
@@ -280,13 +267,7 @@ fn validate_locates_every_problem_and_exits_3_without_a_tenant() {
             .all(|p| p["line"] == 2 && p["column"].as_u64().is_some_and(|c| c >= 1)),
         "every problem has line 2 and a column: {problems:?}"
     );
-    let csv = command(
-        &data,
-        "unix:path=/nonexistent/tsched-test-bus",
-        &["batch", "validate", file.to_str().expect("path"), "--csv"],
-    )
-    .output()
-    .expect("run");
+    let csv = cli.run(&["batch", "validate", file.to_str().expect("path"), "--csv"]);
     assert!(
         String::from_utf8_lossy(&csv.stdout).starts_with("line,status,"),
         "CSV output"

@@ -2,20 +2,15 @@
 //! one-line errors, concurrency, refusal of unusable store files, and access denials.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use tsched_core::access::{self, Action, Role, RoleGrant, Subject};
 
+mod support;
+use support::Tsched;
+
 fn tsched(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tsched"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("TSCHED_OPERATOR")
-        .env("TSCHED_TEST_IMPERSONATION", "1")
-        .env_remove("TSCHED_DATA_DIR")
-        .output()
-        .expect("invariant: the tsched binary runs")
+    Tsched::new(dir).run(args)
 }
 
 fn stdout(o: &Output) -> String {
@@ -28,31 +23,12 @@ fn stderr(o: &Output) -> String {
 
 /// Runs and asserts success, returning stdout.
 fn ok(dir: &Path, args: &[&str]) -> String {
-    let o = tsched(dir, args);
-    assert!(
-        o.status.success(),
-        "tsched {args:?} must succeed; stderr: {}",
-        stderr(&o)
-    );
-    stdout(&o)
+    Tsched::new(dir).ok(args)
 }
 
 /// Runs and asserts failure with `code` and exactly one line on stderr, returning that line.
 fn fails(dir: &Path, args: &[&str], code: i32) -> String {
-    let o = tsched(dir, args);
-    let err = stderr(&o);
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "tsched {args:?} must exit {code}; stdout: {} stderr: {err}",
-        stdout(&o)
-    );
-    assert_eq!(
-        err.lines().count(),
-        1,
-        "a failure prints exactly one line on stderr: {err:?}"
-    );
-    err.trim_end().to_string()
+    Tsched::new(dir).fails(args, code)
 }
 
 fn db_file(dir: &Path) -> std::path::PathBuf {
@@ -130,18 +106,14 @@ fn concurrent_writers_on_one_data_dir_all_succeed() {
     ok(dir.path(), &["programs", "list"]); // create the store first
     let procs: Vec<_> = (0..8)
         .map(|i| {
-            Command::new(env!("CARGO_BIN_EXE_tsched"))
-                .arg("--data-dir")
-                .arg(dir.path())
-                .args([
+            Tsched::new(dir.path())
+                .command(&[
                     "programs",
                     "add",
                     &format!("Program {i}"),
                     "--code",
                     &format!("p{i}"),
                 ])
-                .env_remove("TSCHED_OPERATOR")
-                .env("TSCHED_TEST_IMPERSONATION", "1")
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
@@ -432,21 +404,6 @@ fn role_action_program_denials_match_the_core_through_the_cli() {
     );
 }
 
-/// `tsched` with `TSCHED_OPERATOR` set and the test-only impersonation switch on or off.
-fn tsched_env_operator(dir: &Path, upn: &str, switch: bool, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsched"));
-    cmd.arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env("TSCHED_OPERATOR", upn)
-        .env_remove("TSCHED_DATA_DIR")
-        .env_remove("TSCHED_TEST_IMPERSONATION");
-    if switch {
-        cmd.env("TSCHED_TEST_IMPERSONATION", "1");
-    }
-    cmd.output().expect("invariant: the tsched binary runs")
-}
-
 #[test]
 fn a_track_admin_naming_a_global_admin_in_tsched_operator_cannot_grant_themselves_global_admin() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -473,12 +430,10 @@ fn a_track_admin_naming_a_global_admin_in_tsched_operator_cannot_grant_themselve
     };
     let before = audit_rows(d).len();
     // The repro of the review: the track admin names the global admin.
-    let o = tsched_env_operator(
-        d,
-        "admin@x.com",
-        false,
-        &["operators", "grant", "ta@x.com", "global-admin"],
-    );
+    let o = Tsched::new(d)
+        .env("TSCHED_OPERATOR", "admin@x.com")
+        .env_remove("TSCHED_TEST_IMPERSONATION")
+        .run(&["operators", "grant", "ta@x.com", "global-admin"]);
     assert_eq!(
         o.status.code(),
         Some(6),
@@ -496,12 +451,12 @@ fn a_track_admin_naming_a_global_admin_in_tsched_operator_cannot_grant_themselve
         "nothing was done, nothing audited"
     );
     // Under the test-only switch it works, and the audit says who really acted.
-    let o = tsched_env_operator(
-        d,
-        "admin@x.com",
-        true,
-        &["operators", "grant", "ta@x.com", "global-admin"],
-    );
+    let o = Tsched::new(d).env("TSCHED_OPERATOR", "admin@x.com").run(&[
+        "operators",
+        "grant",
+        "ta@x.com",
+        "global-admin",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let rows = audit_rows(d);
     let newest = rows.first().expect("a row");
@@ -520,7 +475,10 @@ fn acting_operator_comes_from_as_flag_or_tsched_operator_env() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     ok(d, &["operators", "add", "ann@x.com", "--name", "Ann"]);
-    let o = tsched_env_operator(d, "ann@x.com", true, &["operators", "list", "--json"]);
+    let o =
+        Tsched::new(d)
+            .env("TSCHED_OPERATOR", "ann@x.com")
+            .run(&["operators", "list", "--json"]);
     assert!(
         o.status.success(),
         "TSCHED_OPERATOR names the acting operator: {}",

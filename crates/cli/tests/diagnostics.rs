@@ -6,30 +6,17 @@
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use tsched_sandbox::{Sandbox, SandboxConfig};
 
-#[path = "support/keyring.rs"]
-mod keyring;
-use keyring::{connect_through_cli, private_keyring_or_skip, tsched};
+mod support;
+use support::keyring::{connect_through_cli, private_keyring_or_skip};
+use support::Tsched;
 
 const HOST: &str = "teams.scheduler@contoso.example";
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_string()
-}
-
-fn plain(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tsched"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("TSCHED_OPERATOR")
-        .env_remove("TSCHED_DATA_DIR")
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("invariant: the tsched binary runs")
 }
 
 fn log_files(data: &Path) -> Vec<PathBuf> {
@@ -43,7 +30,7 @@ fn log_files(data: &Path) -> Vec<PathBuf> {
 #[test]
 fn a_log_file_appears_under_the_data_dir_after_one_command() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = plain(dir.path(), &["programs", "list"]);
+    let out = Tsched::new(dir.path()).run(&["programs", "list"]);
     assert!(
         out.status.success(),
         "programs list runs: {}",
@@ -64,7 +51,7 @@ fn a_log_file_appears_under_the_data_dir_after_one_command() {
     let log = std::fs::read_to_string(&files[0]).expect("read log");
     assert!(log.contains("tsched started"), "the run is logged: {log}");
 
-    let verbose = plain(dir.path(), &["-v", "programs", "list"]);
+    let verbose = Tsched::new(dir.path()).run(&["-v", "programs", "list"]);
     assert!(
         text(&verbose.stderr).contains("tsched started"),
         "-v also prints the log on stderr: {}",
@@ -77,7 +64,7 @@ fn an_unusable_log_folder_warns_once_and_the_command_still_runs() {
     let dir = tempfile::tempdir().expect("tempdir");
     // A regular file where the folder should be: it can never be created, even as root.
     std::fs::write(dir.path().join("logs"), "not a folder").expect("write");
-    let out = plain(dir.path(), &["programs", "list"]);
+    let out = Tsched::new(dir.path()).run(&["programs", "list"]);
     assert!(
         out.status.success(),
         "no log file must not stop the command: {}",
@@ -94,7 +81,7 @@ fn an_unusable_log_folder_warns_once_and_the_command_still_runs() {
 #[test]
 fn a_corrupt_store_still_exports_logs_and_versions() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let ok = plain(dir.path(), &["programs", "list"]);
+    let ok = Tsched::new(dir.path()).run(&["programs", "list"]);
     assert!(
         ok.status.success(),
         "a first run leaves a log: {}",
@@ -103,10 +90,8 @@ fn a_corrupt_store_still_exports_logs_and_versions() {
     std::fs::write(tsched_core::paths::db_path(dir.path()), vec![0x42u8; 8192])
         .expect("corrupt the store");
     let bundle = dir.path().join("diag.zip");
-    let out = plain(
-        dir.path(),
-        &["diagnostics", "export", bundle.to_str().expect("utf-8")],
-    );
+    let out =
+        Tsched::new(dir.path()).run(&["diagnostics", "export", bundle.to_str().expect("utf-8")]);
     assert!(
         out.status.success(),
         "a broken store is when support needs the bundle most: {}",
@@ -200,25 +185,21 @@ async fn diagnostics_bundle_holds_no_token_the_sandbox_issued() {
     let data = scratch.path().join("data");
     connect_through_cli(scratch.path(), &data, &kr, &sandbox).await;
 
-    let bus = kr.address.clone();
-    let run = |args: Vec<&'static str>| {
-        let (d, b) = (data.clone(), bus.clone());
-        tokio::task::spawn_blocking(move || tsched(&d, &b, &args))
-    };
+    let cli = Tsched::new(&data).bus(&kr.address);
     // Graph calls that succeed: /me through the refresh token, then a directory look-up.
-    let check = run(vec!["--as", HOST, "integration", "check", "--json"])
-        .await
-        .expect("join");
+    let check = cli
+        .run_async(&["--as", HOST, "integration", "check", "--json"])
+        .await;
     assert!(check.status.success(), "check: {}", text(&check.stderr));
-    let member = run(vec![
-        "--as",
-        HOST,
-        "members",
-        "check",
-        "adele.vance0@contoso.example",
-    ])
-    .await
-    .expect("join");
+    let member = cli
+        .run_async(&[
+            "--as",
+            HOST,
+            "members",
+            "check",
+            "adele.vance0@contoso.example",
+        ])
+        .await;
     assert!(
         member.status.success(),
         "members check: {}",
@@ -229,16 +210,16 @@ async fn diagnostics_bundle_holds_no_token_the_sandbox_issued() {
         fault_rate: 1.0,
         ..h.knobs()
     });
-    let failing = run(vec![
-        "--as",
-        HOST,
-        "members",
-        "check",
-        "--refresh",
-        "alex.wilber1@contoso.example",
-    ])
-    .await
-    .expect("join");
+    let failing = cli
+        .run_async(&[
+            "--as",
+            HOST,
+            "members",
+            "check",
+            "--refresh",
+            "alex.wilber1@contoso.example",
+        ])
+        .await;
     h.set_knobs(tsched_sandbox::Knobs {
         fault_rate: 0.0,
         ..h.knobs()
@@ -250,17 +231,13 @@ async fn diagnostics_bundle_holds_no_token_the_sandbox_issued() {
     );
 
     let bundle = scratch.path().join("diag.zip");
-    let out = tsched(
-        &data,
-        &bus,
-        &[
-            "--as",
-            HOST,
-            "diagnostics",
-            "export",
-            bundle.to_str().expect("utf-8"),
-        ],
-    );
+    let out = cli.run(&[
+        "--as",
+        HOST,
+        "diagnostics",
+        "export",
+        bundle.to_str().expect("utf-8"),
+    ]);
     assert!(out.status.success(), "export: {}", text(&out.stderr));
     #[cfg(unix)]
     {
@@ -354,17 +331,13 @@ async fn diagnostics_bundle_holds_no_token_the_sandbox_issued() {
     text_now.push_str(&format!("planted by the test {planted}\n"));
     std::fs::write(&log, text_now).expect("plant");
     let second = scratch.path().join("diag-planted.zip");
-    let out = tsched(
-        &data,
-        &bus,
-        &[
-            "--as",
-            HOST,
-            "diagnostics",
-            "export",
-            second.to_str().expect("utf-8"),
-        ],
-    );
+    let out = cli.run(&[
+        "--as",
+        HOST,
+        "diagnostics",
+        "export",
+        second.to_str().expect("utf-8"),
+    ]);
     assert!(out.status.success(), "second export: {}", text(&out.stderr));
     let hits = leaks(&second, &secrets);
     assert!(

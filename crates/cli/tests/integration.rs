@@ -4,28 +4,10 @@
 //! succeeds and is removed again; otherwise the keyring is made unreachable and the test pins
 //! that the whole browser flow runs and then fails cleanly, saving nothing.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
 use tsched_sandbox::{Sandbox, SandboxConfig};
 
-fn tsched(dir: &Path, browser: &str, real_keyring: bool, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsched"));
-    cmd.arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env("BROWSER", browser)
-        // Some steps name the operator with --as: the test-only switch.
-        .env("TSCHED_TEST_IMPERSONATION", "1");
-    if !real_keyring {
-        // Never touch a developer's real keyring: point D-Bus nowhere.
-        cmd.env(
-            "DBUS_SESSION_BUS_ADDRESS",
-            "unix:path=/nonexistent/tsched-test-bus",
-        );
-    }
-    cmd.output().expect("run tsched")
-}
+mod support;
+use support::{in_secret_service_session, Tsched};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_through_browser_variable_then_status_and_remove() {
@@ -44,31 +26,24 @@ async fn connect_through_browser_variable_then_status_and_remove() {
     )
     .expect("script");
     let browser = format!("python3 {}", script.display());
-    let real = std::env::var("TSCHED_TEST_SECRET_SERVICE").as_deref() == Ok("1");
-    let data = dir.path().join("data");
-    let (tenant, client, base) = (h.tenant_id(), h.client_id(), sandbox.base_url().to_string());
-    let (d, b) = (data.clone(), browser.clone());
-    let out = tokio::task::spawn_blocking(move || {
-        tsched(
-            &d,
-            &b,
-            real,
-            &[
-                "integration",
-                "connect",
-                "--tenant",
-                &tenant,
-                "--client-id",
-                &client,
-                "--sandbox",
-                &base,
-                "--timeout",
-                "30",
-            ],
-        )
-    })
-    .await
-    .expect("join");
+    let real = in_secret_service_session();
+    let cli = Tsched::new(dir.path().join("data"))
+        .browser(&browser)
+        .session_bus(real);
+    let out = cli
+        .run_async(&[
+            "integration",
+            "connect",
+            "--tenant",
+            &h.tenant_id(),
+            "--client-id",
+            &h.client_id(),
+            "--sandbox",
+            sandbox.base_url(),
+            "--timeout",
+            "30",
+        ])
+        .await;
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     let log = h.request_log().to_string();
     assert!(
@@ -80,30 +55,17 @@ async fn connect_through_browser_variable_then_status_and_remove() {
             out.status.success(),
             "connect succeeds with the Secret Service: {stderr}"
         );
-        let (d, b) = (data.clone(), browser.clone());
-        let status = tokio::task::spawn_blocking(move || {
-            tsched(&d, &b, true, &["integration", "status", "--json"])
-        })
-        .await
-        .expect("join");
+        let status = cli.run_async(&["integration", "status", "--json"]).await;
         let json: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status JSON");
         assert_eq!(json["state"], "connected", "status after connect: {json}");
-        let (d, b) = (data.clone(), browser.clone());
-        let rm = tokio::task::spawn_blocking(move || {
-            tsched(
-                &d,
-                &b,
-                true,
-                &[
-                    "--as",
-                    "teams.scheduler@contoso.example",
-                    "integration",
-                    "remove",
-                ],
-            )
-        })
-        .await
-        .expect("join");
+        let rm = cli
+            .run_async(&[
+                "--as",
+                "teams.scheduler@contoso.example",
+                "integration",
+                "remove",
+            ])
+            .await;
         assert!(
             rm.status.success(),
             "remove succeeds: {}",
@@ -123,12 +85,7 @@ async fn connect_through_browser_variable_then_status_and_remove() {
             stderr.contains("tsched: error: the OS keyring is unavailable"),
             "one clear line: {stderr}"
         );
-        let (d, b) = (data.clone(), browser.clone());
-        let status = tokio::task::spawn_blocking(move || {
-            tsched(&d, &b, false, &["integration", "status", "--json"])
-        })
-        .await
-        .expect("join");
+        let status = cli.run_async(&["integration", "status", "--json"]).await;
         let json: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status JSON");
         assert_eq!(
             json["state"], "not_connected",
@@ -140,37 +97,28 @@ async fn connect_through_browser_variable_then_status_and_remove() {
 #[test]
 fn consent_url_refuses_common_and_prints_the_documented_address() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let bad = tsched(
-        dir.path(),
-        "true",
-        false,
-        &[
-            "integration",
-            "consent-url",
-            "--tenant",
-            "common",
-            "--client-id",
-            "7d3c9a2e-1b4f-4e6a-9c8d-2f5e7a1b3c4d",
-        ],
-    );
+    let cli = Tsched::new(dir.path()).browser("true");
+    let bad = cli.run(&[
+        "integration",
+        "consent-url",
+        "--tenant",
+        "common",
+        "--client-id",
+        "7d3c9a2e-1b4f-4e6a-9c8d-2f5e7a1b3c4d",
+    ]);
     assert_eq!(bad.status.code(), Some(3), "common is invalid input");
     assert!(
         String::from_utf8_lossy(&bad.stderr).contains("'common' is not allowed"),
         "explains why"
     );
-    let ok = tsched(
-        dir.path(),
-        "true",
-        false,
-        &[
-            "integration",
-            "consent-url",
-            "--tenant",
-            "contoso.onmicrosoft.com",
-            "--client-id",
-            "7d3c9a2e-1b4f-4e6a-9c8d-2f5e7a1b3c4d",
-        ],
-    );
+    let ok = cli.run(&[
+        "integration",
+        "consent-url",
+        "--tenant",
+        "contoso.onmicrosoft.com",
+        "--client-id",
+        "7d3c9a2e-1b4f-4e6a-9c8d-2f5e7a1b3c4d",
+    ]);
     let url = String::from_utf8_lossy(&ok.stdout).to_string();
     assert!(url.starts_with("https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/adminconsent?client_id="), "{url}");
 }
@@ -199,29 +147,21 @@ async fn a_browser_variable_with_percent_s_gets_the_url_in_its_place() {
     )
     .expect("script");
     let browser = format!("python3 {} --url=%s", script.display());
-    let data = dir.path().join("data");
-    let (tenant, client, base) = (h.tenant_id(), h.client_id(), sandbox.base_url().to_string());
-    let out = tokio::task::spawn_blocking(move || {
-        tsched(
-            &data,
-            &browser,
-            false,
-            &[
-                "integration",
-                "connect",
-                "--tenant",
-                &tenant,
-                "--client-id",
-                &client,
-                "--sandbox",
-                &base,
-                "--timeout",
-                "30",
-            ],
-        )
-    })
-    .await
-    .expect("join");
+    let out = Tsched::new(dir.path().join("data"))
+        .browser(&browser)
+        .run_async(&[
+            "integration",
+            "connect",
+            "--tenant",
+            &h.tenant_id(),
+            "--client-id",
+            &h.client_id(),
+            "--sandbox",
+            sandbox.base_url(),
+            "--timeout",
+            "30",
+        ])
+        .await;
     let argv = std::fs::read_to_string(&argv_log).unwrap_or_default();
     let args: Vec<&str> = argv.lines().collect();
     assert_eq!(

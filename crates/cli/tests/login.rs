@@ -9,9 +9,9 @@ use std::process::Output;
 use serde_json::Value;
 use tsched_sandbox::{Sandbox, SandboxConfig};
 
-#[path = "support/keyring.rs"]
-mod keyring;
-use keyring::{connect_through_cli, private_keyring_or_skip, tsched, with_following_browser};
+mod support;
+use support::keyring::{connect_through_cli, private_keyring_or_skip, with_following_browser};
+use support::Tsched;
 
 const ADMIN: &str = "admin@contoso.example";
 const STRANGER: &str = "adele.vance0@contoso.example";
@@ -53,10 +53,8 @@ async fn login(
         "--timeout",
         "30",
         "--json",
-    ]
-    .map(str::to_string)
-    .to_vec();
-    with_following_browser(scratch, data, bus, args).await
+    ];
+    with_following_browser(scratch, data, bus, &args).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,10 +71,11 @@ async fn login_ends_setup_mode_then_runs_act_as_the_operator_until_logout() {
     .expect("sandbox");
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
+    let cli = Tsched::new(&data).bus(&bus);
 
-    let who = json(&tsched(&data, &bus, &["whoami", "--json"]));
+    let who = json(&cli.run(&["whoami", "--json"]));
     assert_eq!(who["state"], "setup_mode", "a fresh store: {who}");
-    let plain = tsched(&data, &bus, &["whoami"]);
+    let plain = cli.run(&["whoami"]);
     assert!(
         text(&plain.stdout).contains("Setup mode"),
         "and says so plainly: {}",
@@ -97,7 +96,7 @@ async fn login_ends_setup_mode_then_runs_act_as_the_operator_until_logout() {
         text(&out.stderr)
     );
 
-    let who = json(&tsched(&data, &bus, &["whoami", "--check", "--json"]));
+    let who = json(&cli.run(&["whoami", "--check", "--json"]));
     assert_eq!(
         (who["state"].as_str(), who["upn"].as_str()),
         (Some("signed_in"), Some(ADMIN)),
@@ -109,13 +108,9 @@ async fn login_ends_setup_mode_then_runs_act_as_the_operator_until_logout() {
     );
 
     // Without --as, commands act as the signed-in operator; the audit names them.
-    let out = tsched(
-        &data,
-        &bus,
-        &["programs", "add", "Engineering", "--code", "eng"],
-    );
+    let out = cli.run(&["programs", "add", "Engineering", "--code", "eng"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let audit = json(&tsched(&data, &bus, &["audit", "--json"]));
+    let audit = json(&cli.run(&["audit", "--json"]));
     let rows = audit.as_array().expect("rows");
     let by = |action: &str| {
         rows.iter()
@@ -128,7 +123,9 @@ async fn login_ends_setup_mode_then_runs_act_as_the_operator_until_logout() {
     // Another OS user sharing this data directory has their own keyring, without ADMIN's token:
     // the saved session does not make them ADMIN.
     let other_user = private_keyring_or_skip().expect("a second private keyring");
-    let out = tsched(&data, &other_user.address, &["programs", "list"]);
+    let out = Tsched::new(&data)
+        .bus(&other_user.address)
+        .run(&["programs", "list"]);
     assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("could not be proven") && text(&out.stderr).contains(ADMIN),
@@ -156,19 +153,19 @@ async fn login_ends_setup_mode_then_runs_act_as_the_operator_until_logout() {
         "names the account and who can add them: {}",
         text(&out.stderr)
     );
-    let who = json(&tsched(&data, &bus, &["whoami", "--json"]));
+    let who = json(&cli.run(&["whoami", "--json"]));
     assert_eq!(who["upn"], ADMIN, "the previous sign-in is kept");
 
     // Logout: the keyring entry and the session go; the local user may no longer act.
-    let out = tsched(&data, &bus, &["logout"]);
+    let out = cli.run(&["logout"]);
     assert!(
         text(&out.stdout).contains(&format!("Signed out {ADMIN}")),
         "{}",
         text(&out.stdout)
     );
-    let who = json(&tsched(&data, &bus, &["whoami", "--json"]));
+    let who = json(&cli.run(&["whoami", "--json"]));
     assert_eq!(who["state"], "signed_out", "{who}");
-    let out = tsched(&data, &bus, &["programs", "list"]);
+    let out = cli.run(&["programs", "list"]);
     assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("tsched login"),
@@ -179,7 +176,7 @@ async fn login_ends_setup_mode_then_runs_act_as_the_operator_until_logout() {
     // Signing in again works and acts again.
     let info = json(&login(dir.path(), &data, &bus, &sandbox, ADMIN).await);
     assert_eq!(info["bootstrapped"], false, "no second bootstrap");
-    let out = tsched(&data, &bus, &["programs", "list"]);
+    let out = cli.run(&["programs", "list"]);
     assert!(
         out.status.success() && text(&out.stdout).contains("eng"),
         "{}{}",

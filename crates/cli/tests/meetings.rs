@@ -13,11 +13,10 @@ use tsched_sandbox::{RunningSandbox, Sandbox, SandboxConfig};
 
 const MEMBER: &str = "zoe.odegard1@contoso.example";
 const GUEST: &str = "zoe0@fabrikam.com";
-#[path = "support/keyring.rs"]
-mod keyring;
-use keyring::{connect_through_cli, private_keyring_or_skip, tsched, PrivateKeyring};
+mod support;
+use support::keyring::{connect_through_cli, private_keyring_or_skip, PrivateKeyring};
+use support::Tsched;
 
-const NO_BUS: &str = "unix:path=/nonexistent/tsched-test-bus";
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_string()
 }
@@ -49,6 +48,7 @@ fn bad_times_and_unknown_programs_are_refused_with_the_exact_reason() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     program(&data, false, &[MEMBER]);
+    let cli = Tsched::new(&data);
     let create = |extra: &[&str]| {
         let mut args = vec![
             "meetings",
@@ -61,7 +61,7 @@ fn bad_times_and_unknown_programs_are_refused_with_the_exact_reason() {
             MEMBER,
         ];
         args.extend_from_slice(extra);
-        tsched(&data, NO_BUS, &args)
+        cli.run(&args)
     };
     const NY: &str = "America/New_York";
     let cases: [(&[&str], u8, &str); 6] = [
@@ -145,65 +145,53 @@ fn bad_times_and_unknown_programs_are_refused_with_the_exact_reason() {
         assert!(err.contains(why), "expected '{why}' for {extra:?}: {err}");
         assert_eq!(err.trim_end().lines().count(), 1, "one-line error: {err}");
     }
-    let out = tsched(
-        &data,
-        NO_BUS,
-        &[
-            "meetings",
-            "create",
-            "--program",
-            "nope",
-            "--subject",
-            "x",
-            "--start",
-            "2027-03-15 09:00",
-            "--duration",
-            "1h",
-            "--participant",
-            MEMBER,
-        ],
-    );
+    let out = cli.run(&[
+        "meetings",
+        "create",
+        "--program",
+        "nope",
+        "--subject",
+        "x",
+        "--start",
+        "2027-03-15 09:00",
+        "--duration",
+        "1h",
+        "--participant",
+        MEMBER,
+    ]);
     assert_eq!(
         out.status.code(),
         Some(4),
         "unknown program: {}",
         text(&out.stderr)
     );
-    let out = tsched(
-        &data,
-        NO_BUS,
-        &[
-            "meetings",
-            "create",
-            "--program",
-            "eng",
-            "--subject",
-            "x",
-            "--start",
-            "2027-11-07 01:30",
-            "--dst",
-            "later",
-            "--duration",
-            "1h",
-            "--tz",
-            "America/New_York",
-            "--participant",
-            MEMBER,
-        ],
-    );
+    let out = cli.run(&[
+        "meetings",
+        "create",
+        "--program",
+        "eng",
+        "--subject",
+        "x",
+        "--start",
+        "2027-11-07 01:30",
+        "--dst",
+        "later",
+        "--duration",
+        "1h",
+        "--tz",
+        "America/New_York",
+        "--participant",
+        MEMBER,
+    ]);
     assert_eq!(
         out.status.code(),
         Some(9),
         "a resolved fold passes validation and then needs the tenant: {}",
         text(&out.stderr)
     );
-    let out = tsched(&data, NO_BUS, &["meetings", "default-tz", "Mars/Base"]);
+    let out = cli.run(&["meetings", "default-tz", "Mars/Base"]);
     assert_eq!(out.status.code(), Some(3), "unknown default zone refused");
-    let out = tsched(
-        &data,
-        NO_BUS,
-        &["meetings", "default-tz", "America/New_York"],
-    );
+    let out = cli.run(&["meetings", "default-tz", "America/New_York"]);
     assert!(
         text(&out.stdout).contains("America/New_York"),
         "default zone set: {}",
@@ -215,17 +203,13 @@ fn bad_times_and_unknown_programs_are_refused_with_the_exact_reason() {
         "the default zone applies without --tz: {}",
         text(&out.stderr)
     );
-    let out = tsched(&data, NO_BUS, &["members", "cache-ttl", "2"]);
+    let out = cli.run(&["members", "cache-ttl", "2"]);
     assert!(
         text(&out.stdout).contains("cached for 2 hours"),
         "TTL set: {}",
         text(&out.stderr)
     );
-    let out = tsched(
-        &data,
-        NO_BUS,
-        &["members", "diagnose", MEMBER, "--program", "eng"],
-    );
+    let out = cli.run(&["members", "diagnose", MEMBER, "--program", "eng"]);
     let stdout = text(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -274,14 +258,10 @@ async fn world() -> Option<World> {
 }
 
 async fn run(w: &World, args: &[&str]) -> Output {
-    let (d, bus) = (w.data.clone(), w.keyring.address.clone());
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        tsched(&d, &bus, &a)
-    })
-    .await
-    .expect("join")
+    Tsched::new(&w.data)
+        .bus(&w.keyring.address)
+        .run_async(args)
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -538,21 +518,18 @@ fn meetings_ics_with_filters_exported_only_the_first_100_of_250_meetings() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     seed_created_meetings(&data, 250);
+    let cli = Tsched::new(&data);
     let out_file = dir.path().join("eng.ics");
-    let out = tsched(
-        &data,
-        NO_BUS,
-        &[
-            "meetings",
-            "ics",
-            "--program",
-            "eng",
-            "--from",
-            "2027-04-01",
-            "--out",
-            out_file.to_str().expect("utf-8 path"),
-        ],
-    );
+    let out = cli.run(&[
+        "meetings",
+        "ics",
+        "--program",
+        "eng",
+        "--from",
+        "2027-04-01",
+        "--out",
+        out_file.to_str().expect("utf-8 path"),
+    ]);
     assert!(
         out.status.success(),
         "the export runs: {}",

@@ -6,27 +6,18 @@
 //! after the code was redeemed over TLS.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use tsched_sandbox::{RunningSandbox, Sandbox, SandboxConfig};
 
-fn tsched(dir: &Path, browser: &str, ca: Option<&Path>, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsched"));
-    cmd.arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env("BROWSER", browser)
-        .env_remove("TSCHED_CA_FILE");
-    if let Some(ca) = ca {
-        cmd.env("TSCHED_CA_FILE", ca);
-    }
-    if std::env::var("TSCHED_TEST_SECRET_SERVICE").as_deref() != Ok("1") {
-        cmd.env(
-            "DBUS_SESSION_BUS_ADDRESS",
-            "unix:path=/nonexistent/tsched-test-bus",
-        );
-    }
-    cmd.output().expect("run tsched")
+mod support;
+use support::{in_secret_service_session, Tsched};
+
+/// `tsched` on `data` with `$BROWSER`; the session's keyring only inside `make test`'s.
+fn tsched(data: &Path, browser: &str) -> Tsched {
+    Tsched::new(data)
+        .browser(browser)
+        .session_bus(in_secret_service_session())
 }
 
 async fn tls_sandbox() -> RunningSandbox {
@@ -58,30 +49,24 @@ fn browser_script(dir: &Path, ca: &Path) -> String {
 async fn connect(sb: &RunningSandbox, dir: &Path, ca: Option<&Path>) -> Output {
     let h = sb.handle();
     let browser = browser_script(dir, sb.ca_file().expect("CA file"));
-    let (tenant, client, base) = (h.tenant_id(), h.client_id(), sb.base_url().to_string());
-    let data = dir.join("data");
-    let ca = ca.map(Path::to_owned);
-    tokio::task::spawn_blocking(move || {
-        tsched(
-            &data,
-            &browser,
-            ca.as_deref(),
-            &[
-                "integration",
-                "connect",
-                "--tenant",
-                &tenant,
-                "--client-id",
-                &client,
-                "--sandbox",
-                &base,
-                "--timeout",
-                "30",
-            ],
-        )
-    })
+    let cli = tsched(&dir.join("data"), &browser);
+    let cli = match ca {
+        Some(ca) => cli.ca_file(ca),
+        None => cli,
+    };
+    cli.run_async(&[
+        "integration",
+        "connect",
+        "--tenant",
+        &h.tenant_id(),
+        "--client-id",
+        &h.client_id(),
+        "--sandbox",
+        sb.base_url(),
+        "--timeout",
+        "30",
+    ])
     .await
-    .expect("join")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,20 +82,13 @@ async fn connect_over_tls_redeems_the_code_when_the_sandbox_ca_is_trusted() {
         1,
         "tsched redeemed the code over TLS, trusting the CA from TSCHED_CA_FILE: {stderr}"
     );
-    if std::env::var("TSCHED_TEST_SECRET_SERVICE").as_deref() == Ok("1") {
+    if in_secret_service_session() {
         assert!(out.status.success(), "connect succeeds: {stderr}");
         // Later runs reach identity and Graph over TLS with the same CA.
-        let data = dir.path().join("data");
-        let status = tokio::task::spawn_blocking(move || {
-            tsched(
-                &data,
-                "true",
-                Some(&ca),
-                &["integration", "check", "--json"],
-            )
-        })
-        .await
-        .expect("join");
+        let status = tsched(&dir.path().join("data"), "true")
+            .ca_file(&ca)
+            .run_async(&["integration", "check", "--json"])
+            .await;
         let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap_or_else(|_| {
             panic!(
                 "check answers JSON: {}",
@@ -167,17 +145,12 @@ fn a_ca_file_that_is_not_a_certificate_is_a_located_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let bad = dir.path().join("ca.pem");
     std::fs::write(&bad, "hello\n").expect("write");
-    let out = tsched(
-        &dir.path().join("data"),
-        "true",
-        None,
-        &[
-            "--ca-file",
-            bad.to_str().expect("utf-8 path"),
-            "integration",
-            "status",
-        ],
-    );
+    let out = tsched(&dir.path().join("data"), "true").run(&[
+        "--ca-file",
+        bad.to_str().expect("utf-8 path"),
+        "integration",
+        "status",
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "bad input exits 3: {stderr}");
     assert!(

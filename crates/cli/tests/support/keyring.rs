@@ -1,13 +1,12 @@
-//! Shared by the CLI test binaries: a private Secret Service (a throwaway `dbus-daemon` +
-//! `gnome-keyring-daemon` with a temporary home, so a developer's real keyring is never touched)
-//! and running the real `tsched` binary against it.
-
-#![allow(dead_code)]
+//! A private Secret Service (a throwaway `dbus-daemon` + `gnome-keyring-daemon` with a temporary
+//! home, so a developer's real keyring is never touched) for the real `tsched` binary.
 
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
+
+use super::Tsched;
 
 /// A private session bus with an unlocked Secret Service; both die with this value.
 pub struct PrivateKeyring {
@@ -75,21 +74,6 @@ impl Drop for PrivateKeyring {
     }
 }
 
-pub fn command(data: &Path, bus: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsched"));
-    cmd.arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .env("DBUS_SESSION_BUS_ADDRESS", bus)
-        .env_remove("TSCHED_OPERATOR")
-        .env("TSCHED_TEST_IMPERSONATION", "1");
-    cmd
-}
-
-pub fn tsched(data: &Path, bus: &str, args: &[&str]) -> Output {
-    command(data, bus, args).output().expect("run tsched")
-}
-
 /// A private keyring, or `None` (the caller skips) where the daemons are missing. Under `make
 /// test` (TSCHED_TEST_SECRET_SERVICE set) a missing daemon fails: a skip would hide a test.
 pub fn private_keyring_or_skip() -> Option<PrivateKeyring> {
@@ -111,7 +95,7 @@ pub async fn with_following_browser(
     scratch: &Path,
     data: &Path,
     bus: &str,
-    args: Vec<String>,
+    args: &[&str],
 ) -> Output {
     let script = scratch.join("follow.py");
     std::fs::write(
@@ -119,17 +103,11 @@ pub async fn with_following_browser(
         "import sys, urllib.request\nurllib.request.urlopen(sys.argv[1], timeout=20).read()\n",
     )
     .expect("script");
-    let (d, bus) = (data.to_path_buf(), bus.to_string());
-    let browser = format!("python3 {}", script.display());
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        command(&d, &bus, &args)
-            .env("BROWSER", browser)
-            .output()
-            .expect("run tsched")
-    })
-    .await
-    .expect("join")
+    Tsched::new(data)
+        .bus(bus)
+        .browser(&format!("python3 {}", script.display()))
+        .run_async(args)
+        .await
 }
 
 /// Connects the integration with `tsched integration connect` against `sandbox` (auto-consent).
@@ -151,10 +129,8 @@ pub async fn connect_through_cli(
         sandbox.base_url(),
         "--timeout",
         "30",
-    ]
-    .map(str::to_string)
-    .to_vec();
-    let out = with_following_browser(scratch, data, &keyring.address, args).await;
+    ];
+    let out = with_following_browser(scratch, data, &keyring.address, &args).await;
     assert!(
         out.status.success(),
         "connect through the private keyring: {}",
