@@ -391,7 +391,7 @@ fn summary(
 /// Tenant, hosts, scopes and expiry from the store row; the keyring is not read (so no token
 /// can be), hence `NotChecked`.
 fn integration_summary(store: &Store) -> serde_json::Value {
-    let row = match store::integration::get(store.conn()) {
+    let row = match store.tables().integration_get() {
         Ok(row) => row,
         Err(e) => return json!({ "error": format!("unreadable: {e}") }),
     };

@@ -27,11 +27,12 @@ use crate::graph::meetings::{
 };
 use crate::graph::{GraphClient, GraphError};
 use crate::membership::{self, AddressCheck, CheckOptions, Membership};
-use crate::store::audit_log::{self, AuditEntry};
+use crate::store::audit_log::AuditEntry;
 use crate::store::meetings::{
     self as table, AttendeeRow, Confirmed, MeetingFilter, MeetingRow, MeetingState,
 };
 use crate::store::page::Page;
+use crate::store::prelude::*;
 use crate::store::Store;
 use crate::tz::{self, DstChoice};
 
@@ -674,19 +675,16 @@ async fn confirm(
                     &now,
                 )?;
                 let after = table::by_id(tx, row.id)?.expect("invariant: row exists");
-                audit_log::append(
-                    tx,
-                    &AuditEntry {
-                        operator,
-                        action: "meeting.create",
-                        target: &format!("meeting:{}", row.external_id),
-                        program_code: Some(&row.program_code),
-                        before: None,
-                        after: Some(audit_view(&after)),
-                        graph_request_id: resp.request_id.as_deref(),
-                        real_actor,
-                    },
-                )?;
+                tx.audit_append(&AuditEntry {
+                    operator,
+                    action: "meeting.create",
+                    target: &format!("meeting:{}", row.external_id),
+                    program_code: Some(&row.program_code),
+                    before: None,
+                    after: Some(audit_view(&after)),
+                    graph_request_id: resp.request_id.as_deref(),
+                    real_actor,
+                })?;
                 Ok(())
             })?;
             let meeting = table::by_id(store.conn(), row.id)?.expect("invariant: row exists");

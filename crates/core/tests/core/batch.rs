@@ -280,8 +280,11 @@ async fn run_creates_one_meeting_per_row_and_a_rerun_creates_none() {
                 .is_some_and(|u| u.starts_with("https://"))),
         "every item has its meeting id and join link"
     );
-    let audit =
-        tsched_core::store::audit_log::list(env.store.conn(), &Default::default()).expect("audit");
+    let audit = env
+        .store
+        .tables()
+        .audit_list(&Default::default())
+        .expect("audit");
     let created = audit
         .iter()
         .filter(|a| a.action == "meeting.create")

@@ -23,6 +23,7 @@ use crate::batch::{BatchEvent, MeetingRow};
 use crate::error::Error;
 use crate::store::audit_log::AuditEntry;
 use crate::store::batches::{self as table, BatchRow, BatchState, ItemState};
+use crate::store::prelude::*;
 use crate::store::Store;
 
 /// Finishes an interrupted, paused or planned batch (`tsched batch resume ID`).
@@ -87,7 +88,7 @@ fn record_meeting(
             )?
         }
     };
-    let host = crate::store::integration::get(tx)?.map(|r| r.host_upn);
+    let host = tx.integration_get()?.map(|r| r.host_upn);
     mt::mark_created(
         tx,
         id,

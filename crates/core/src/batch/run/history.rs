@@ -12,9 +12,10 @@ use crate::access::{self, Action};
 use crate::actor::Actor;
 use crate::batch::rate::{backoff, BackoffConfig};
 use crate::error::Error;
-use crate::store::audit_log::{self, AuditEntry};
+use crate::store::audit_log::AuditEntry;
 use crate::store::batches::{self as table, BatchRow, BatchState, ItemRow, ItemState};
 use crate::store::page::{self, Page};
+use crate::store::prelude::*;
 use crate::store::Store;
 
 /// The batches the acting operator may manage (every program of the batch), newest first, with
@@ -336,16 +337,13 @@ async fn undo_item(
                     {
                         crate::store::meetings::mark_cancelled(tx, m.id, &at)?;
                     }
-                    audit_log::append(
-                        tx,
-                        &AuditEntry {
-                            operator: who,
-                            action: "meeting.delete",
-                            target: &format!("meeting:{}", item.external_id),
-                            before: Some(json!({"batch": id, "line": item.line, "graph_id": gid})),
-                            ..Default::default()
-                        },
-                    )?;
+                    tx.audit_append(&AuditEntry {
+                        operator: who,
+                        action: "meeting.delete",
+                        target: &format!("meeting:{}", item.external_id),
+                        before: Some(json!({"batch": id, "line": item.line, "graph_id": gid})),
+                        ..Default::default()
+                    })?;
                     Ok(())
                 })?;
                 return Ok(None);

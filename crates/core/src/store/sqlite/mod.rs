@@ -34,12 +34,12 @@ pub(crate) fn page_err(conn: &Connection, e: super::page::PageError) -> super::p
     }
 }
 
-mod audit_log;
+pub mod audit_log;
 mod batches;
 mod directory_cache;
 mod integration;
 mod meetings;
-mod operators;
+pub mod operators;
 mod participants;
 mod programs;
 mod settings;
