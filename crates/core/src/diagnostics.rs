@@ -438,33 +438,27 @@ fn failures(store: Result<&Store, &str>, logs: &[LogFile]) -> serde_json::Value 
         return json!({ "log_events_newest_first": events });
     };
     let limit = FAILURES_MAX as u32;
-    let batch_items = rows_or_error(
-        crate::store::batches::recent_failed_items(store.conn(), limit),
-        |i| {
-            json!({
-                "batch_id": i.batch_id,
-                "line": i.line,
-                "external_id": i.external_id,
-                "error_code": i.error_code,
-                "request_id": i.error_message.as_deref().and_then(request_id_in),
-                "error": i.error_message,
-                "attempts": i.attempts,
-                "at": i.updated_at,
-            })
-        },
-    );
-    let meetings = rows_or_error(
-        crate::store::meetings::recent_with_errors(store.conn(), limit),
-        |m| {
-            json!({
-                "external_id": m.external_id,
-                "state": m.state,
-                "request_id": m.last_error.as_deref().and_then(request_id_in),
-                "error": m.last_error,
-                "at": m.updated_at,
-            })
-        },
-    );
+    let batch_items = rows_or_error(store.tables().batch_items_recent_failed(limit), |i| {
+        json!({
+            "batch_id": i.batch_id,
+            "line": i.line,
+            "external_id": i.external_id,
+            "error_code": i.error_code,
+            "request_id": i.error_message.as_deref().and_then(request_id_in),
+            "error": i.error_message,
+            "attempts": i.attempts,
+            "at": i.updated_at,
+        })
+    });
+    let meetings = rows_or_error(store.tables().meetings_recent_with_errors(limit), |m| {
+        json!({
+            "external_id": m.external_id,
+            "state": m.state,
+            "request_id": m.last_error.as_deref().and_then(request_id_in),
+            "error": m.last_error,
+            "at": m.updated_at,
+        })
+    });
     json!({
         "batch_items": batch_items,
         "meetings": meetings,
@@ -473,8 +467,8 @@ fn failures(store: Result<&Store, &str>, logs: &[LogFile]) -> serde_json::Value 
 }
 
 /// The rows as JSON, or what made them unreadable (a bundle is written even then).
-fn rows_or_error<T>(
-    rows: rusqlite::Result<Vec<T>>,
+fn rows_or_error<T, E: std::fmt::Display>(
+    rows: Result<Vec<T>, E>,
     map: impl Fn(&T) -> serde_json::Value,
 ) -> serde_json::Value {
     match rows {

@@ -305,7 +305,7 @@ fn finish(outcome: &batch_run::RunOutcome, bar: Option<ProgressBar>, json: bool)
     }
     if !json {
         print_batch(&outcome.batch);
-        if outcome.batch.lifecycle() == Some(BatchState::Paused) {
+        if outcome.batch.state == BatchState::Paused {
             println!(
                 "Reconnect the host (tsched integration connect …), then: tsched batch resume {}",
                 outcome.batch.id
@@ -472,7 +472,7 @@ fn batches_table(list: &[BatchRow]) -> String {
         .map(|b| {
             vec![
                 b.id.to_string(),
-                b.state.clone(),
+                b.state.to_string(),
                 if b.resumable() { "yes" } else { "" }.into(),
                 format!("{}/{}", b.counts.done, b.counts.total),
                 b.counts.failed.to_string(),
@@ -534,7 +534,7 @@ fn items_table(items: &[ItemRow]) -> String {
         .map(|i| {
             vec![
                 i.line.to_string(),
-                i.state.clone(),
+                i.state.to_string(),
                 i.join_web_url.clone().unwrap_or_default(),
                 i.error_message.clone().unwrap_or_default(),
             ]

@@ -173,12 +173,8 @@ pub fn batch_ics(
 ) -> Result<String, Error> {
     let view = super::run::show(store, actor, id)?;
     let mut rows = Vec::new();
-    for item in view
-        .items
-        .iter()
-        .filter(|i| i.state == ItemState::Done.as_str())
-    {
-        if let Some(m) = crate::store::meetings::by_external_id(store.conn(), &item.external_id)? {
+    for item in view.items.iter().filter(|i| i.state == ItemState::Done) {
+        if let Some(m) = store.tables().meeting_by_external_id(&item.external_id)? {
             rows.push(m);
         }
     }
@@ -202,7 +198,7 @@ mod tests {
             line: 7,
             external_id: "e".into(),
             row_json: "{}".into(),
-            state: ItemState::Failed.as_str().into(),
+            state: ItemState::Failed,
             graph_id: None,
             join_web_url: None,
             created_now: None,
@@ -227,7 +223,7 @@ mod tests {
             line: 2,
             external_id: "e".into(),
             row_json: "{}".into(),
-            state: ItemState::Failed.as_str().into(),
+            state: ItemState::Failed,
             graph_id: None,
             join_web_url: None,
             created_now: None,

@@ -16,6 +16,7 @@ use tsched_core::batch::run::{self as batch_run, GraphTransport, Transport};
 use tsched_core::batch::{self, BatchEvent, PlanOptions, ProblemCode, RowStatus, RunOptions};
 use tsched_core::integration;
 use tsched_core::programs::{self, MeetingMode, NewProgram};
+use tsched_core::store::batches::BatchState;
 use tsched_core::{participants, Actor};
 use tsched_sandbox::SandboxConfig;
 
@@ -254,7 +255,11 @@ async fn run_creates_one_meeting_per_row_and_a_rerun_creates_none() {
     )
     .await
     .expect("run");
-    assert_eq!(out.batch.state, "completed", "the batch completes");
+    assert_eq!(
+        out.batch.state,
+        BatchState::Completed,
+        "the batch completes"
+    );
     assert_eq!(out.batch.counts.done, 30, "every row done");
     assert_eq!(
         sandbox_meetings(&env),
@@ -429,7 +434,8 @@ async fn revoked_refresh_token_pauses_then_reconnect_and_resume_finish() {
     .await
     .expect("execute");
     assert_eq!(
-        out.batch.state, "paused",
+        out.batch.state,
+        BatchState::Paused,
         "a revoked sign-in pauses the batch"
     );
     assert!(
@@ -456,8 +462,8 @@ async fn revoked_refresh_token_pauses_then_reconnect_and_resume_finish() {
         .await
         .expect("resume");
     assert_eq!(
-        (out.batch.state.as_str(), out.batch.counts.done),
-        ("completed", 60),
+        (out.batch.state, out.batch.counts.done),
+        (BatchState::Completed, 60),
         "resume finishes it"
     );
     assert_eq!(
@@ -505,7 +511,7 @@ async fn a_run_dropped_midway_resumes_without_a_second_meeting() {
             _ = rx => {}
         }
         let v = batch_run::show(&env.store, &host(), id).expect("show");
-        if v.batch.state == "completed" {
+        if v.batch.state == BatchState::Completed {
             break;
         }
         dropped_midway += 1;
@@ -518,7 +524,7 @@ async fn a_run_dropped_midway_resumes_without_a_second_meeting() {
         .expect("show")
         .batch
         .state;
-    let finished = if state == "completed" {
+    let finished = if state == BatchState::Completed {
         batch_run::show(&env.store, &host(), id)
             .expect("show")
             .batch
@@ -759,7 +765,11 @@ async fn cancelling_from_another_connection_stops_scheduling_new_items() {
     })
     .await
     .expect("execute");
-    assert_eq!(out.batch.state, "cancelled", "the run noticed the cancel");
+    assert_eq!(
+        out.batch.state,
+        BatchState::Cancelled,
+        "the run noticed the cancel"
+    );
     let c = out.batch.counts;
     assert!(
         c.cancelled > 0 && c.done < 80,
@@ -807,7 +817,11 @@ async fn undo_while_another_run_is_live_leaves_no_meeting_behind() {
         .await
         .expect("cancel with undo");
     let out = runner.await.expect("join").expect("the run ends");
-    assert_eq!(out.batch.state, "cancelled", "the run noticed the cancel");
+    assert_eq!(
+        out.batch.state,
+        BatchState::Cancelled,
+        "the run noticed the cancel"
+    );
     assert!(c.undo_failed.is_empty(), "{:?}", c.undo_failed);
     assert_eq!(
         sandbox_meetings(&env).0,

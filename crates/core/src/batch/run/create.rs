@@ -14,7 +14,7 @@ use crate::batch::BatchEvent;
 use crate::error::Error;
 use crate::graph::GraphClient;
 use crate::store::audit_log::AuditEntry;
-use crate::store::batches as table;
+use crate::store::prelude::*;
 use crate::store::Store;
 
 /// Stores a planned batch: the batch row, one `queued` item per ready row and an audit entry,
@@ -61,8 +61,7 @@ pub fn create(
         let codes: std::collections::BTreeSet<String> =
             plan.ready().map(|m| m.program.clone()).collect();
         let codes: Vec<String> = codes.into_iter().collect();
-        let id = table::insert(
-            tx,
+        let id = tx.batch_insert(
             &uid,
             source_name,
             &sha,
@@ -75,7 +74,7 @@ pub fn create(
         for m in plan.ready() {
             // Re-checked inside the write lock: another batch may have taken the meeting meanwhile.
             access::require(tx, actor, Action::BatchesManage, Some(&m.program))?;
-            if let Some((b, l)) = table::live_item(tx, &m.external_id)? {
+            if let Some((b, l)) = tx.batch_live_item(&m.external_id)? {
                 return Err(Error::Conflict(format!(
                     "line {}: this meeting is already scheduled by batch {b} (line {l})",
                     m.line
@@ -83,7 +82,7 @@ pub fn create(
             }
             let row_json =
                 serde_json::to_string(m).map_err(|e| Error::invalid("row", e.to_string()))?;
-            table::insert_item(tx, id, m.line, &m.external_id, &row_json, &now)?;
+            tx.batch_item_insert(id, m.line, &m.external_id, &row_json, &now)?;
             programs.insert(m.program.clone());
         }
         who.audit(

@@ -22,7 +22,7 @@ use crate::batch::rate::{backoff, RateController};
 use crate::batch::{BatchEvent, MeetingRow};
 use crate::error::Error;
 use crate::store::audit_log::AuditEntry;
-use crate::store::batches::{self as table, BatchRow, BatchState, ItemState};
+use crate::store::batches::{BatchRow, BatchState, Counts};
 use crate::store::prelude::*;
 use crate::store::Store;
 
@@ -53,14 +53,13 @@ fn record_meeting(
     use crate::store::meetings as mt;
     let start = crate::time::to_db(row.start_utc);
     let end = crate::time::to_db(row.end_utc);
-    let id = match mt::by_external_id(tx, &row.external_id)? {
+    let id = match tx.meeting_by_external_id(&row.external_id)? {
         Some(m) => m.id,
         None => {
-            let program =
-                crate::store::programs::by_code(tx, &row.program)?.ok_or(Error::NotFound {
-                    what: "program",
-                    key: row.program.clone(),
-                })?;
+            let program = tx.program_by_code(&row.program)?.ok_or(Error::NotFound {
+                what: "program",
+                key: row.program.clone(),
+            })?;
             let attendees: Vec<mt::AttendeeRow> = row
                 .attendees
                 .iter()
@@ -71,8 +70,7 @@ fn record_meeting(
                     display_name: None,
                 })
                 .collect();
-            mt::insert_pending(
-                tx,
+            tx.meeting_insert_pending(
                 &mt::NewRow {
                     external_id: &row.external_id,
                     program_id: program.id,
@@ -86,11 +84,17 @@ fn record_meeting(
                 },
                 &attendees,
             )?
+            // The look-up above ran in this same write transaction: nothing can have taken it.
+            .ok_or_else(|| {
+                Error::Conflict(format!(
+                    "a meeting with externalId '{}' is already recorded",
+                    row.external_id
+                ))
+            })?
         }
     };
     let host = tx.integration_get()?.map(|r| r.host_upn);
-    mt::mark_created(
-        tx,
+    tx.meeting_mark_created(
         id,
         &mt::Confirmed {
             graph_id,
@@ -193,7 +197,7 @@ impl<'a> Executor<'a> {
                 batch.state
             )));
         }
-        let all = table::items(store.conn(), id, None)?;
+        let all = store.tables().batch_items(id, None)?;
         let all_rows = rows_of(&all)?;
         let who = require_programs(store, actor, &all_rows)?;
         let started_wall = Instant::now();
@@ -201,7 +205,7 @@ impl<'a> Executor<'a> {
         let mut by_line: HashMap<u64, MeetingRow> = HashMap::new();
         let mut ready: VecDeque<u64> = VecDeque::new();
         for (item, row) in all.iter().zip(all_rows) {
-            if item.lifecycle().is_some_and(ItemState::pending) {
+            if item.state.pending() {
                 ready.push_back(item.line);
                 by_line.insert(item.line, row);
             }
@@ -285,7 +289,12 @@ impl<'a> Executor<'a> {
                     self.ready.pop_front();
                     // Atomic with a cancel in another process: an item that is no longer
                     // queued (cancelled) is never sent, so an undo cannot miss its meeting.
-                    if table::mark_in_flight(self.store.conn(), self.id, line, &now_db())? == 0 {
+                    if self
+                        .store
+                        .tables()
+                        .batch_item_mark_in_flight(self.id, line, &now_db())?
+                        == 0
+                    {
                         self.halt.cancelled = true;
                         continue;
                     }
@@ -387,9 +396,9 @@ impl<'a> Executor<'a> {
         let (id, who) = (self.id, &self.who);
         self.store.write(|tx| -> Result<(), Error> {
             let at = now_db();
-            table::mark_done(tx, id, line, &gid, &join_web_url, created, &at)?;
+            tx.batch_item_mark_done(id, line, &gid, &join_web_url, created, &at)?;
             let meeting = record_meeting(tx, id, row, &gid, &join_web_url, &who.label, &at)?;
-            table::set_meeting(tx, id, line, meeting)?;
+            tx.batch_item_set_meeting(id, line, meeting)?;
             who.audit(
                 tx,
                 AuditEntry {
@@ -434,7 +443,9 @@ impl<'a> Executor<'a> {
         }
         let wait =
             retry_after.unwrap_or_else(|| backoff(self.opts.backoff, n, rand::random::<f64>()));
-        table::mark_queued(self.store.conn(), self.id, line, &now_db())?;
+        self.store
+            .tables()
+            .batch_item_mark_queued(self.id, line, &now_db())?;
         self.delayed.push(Reverse((now + wait, line)));
         (self.progress)(BatchEvent::Retrying {
             line,
@@ -454,7 +465,9 @@ impl<'a> Executor<'a> {
         message: String,
     ) -> Result<(), Error> {
         self.failed += 1;
-        table::mark_failed(self.store.conn(), self.id, line, &code, stored, &now_db())?;
+        self.store
+            .tables()
+            .batch_item_mark_failed(self.id, line, &code, stored, &now_db())?;
         (self.progress)(BatchEvent::Failed {
             line,
             code,
@@ -465,7 +478,9 @@ impl<'a> Executor<'a> {
 
     /// Back to the front of the queue, to be sent as soon as the hold (or the halt) allows.
     fn requeue_now(&mut self, line: u64) -> Result<(), Error> {
-        table::mark_queued(self.store.conn(), self.id, line, &now_db())?;
+        self.store
+            .tables()
+            .batch_item_mark_queued(self.id, line, &now_db())?;
         self.ready.push_front(line);
         Ok(())
     }
@@ -478,7 +493,7 @@ impl<'a> Executor<'a> {
         }
         self.next_tick = now + self.opts.tick;
         // A cancel from another process (or window) shows up as the batch's state.
-        if table::state(self.store.conn(), self.id)? == Some(BatchState::Cancelled) {
+        if self.store.tables().batch_state(self.id)? == Some(BatchState::Cancelled) {
             self.halt.cancelled = true;
         }
         let achieved = self.achieved(now);
@@ -531,10 +546,10 @@ impl<'a> Executor<'a> {
         let batch = self.store.write(|tx| -> Result<BatchRow, Error> {
             let at = now_db();
             if cancelled {
-                table::cancel_queued(tx, id, &at)?;
+                tx.batch_items_cancel_queued(id, &at)?;
             }
-            table::set_state(tx, id, state, reason, state != BatchState::Paused, &at)?;
-            let c = table::counts(tx, id)?;
+            tx.batch_set_state(id, state, reason, state != BatchState::Paused, &at)?;
+            let c = tx.batch_counts(id)?;
             who.audit(
                 tx,
                 AuditEntry {
@@ -548,7 +563,7 @@ impl<'a> Executor<'a> {
                     ..Default::default()
                 },
             )?;
-            table::get(tx, id)?.ok_or(Error::NotFound {
+            tx.batch_by_id(id)?.ok_or(Error::NotFound {
                 what: "batch",
                 key: id.to_string(),
             })
@@ -573,16 +588,12 @@ impl<'a> Executor<'a> {
 
 /// Requeues what a dead run left in flight and marks the batch running, with an audit entry;
 /// returns the item counts.
-fn mark_running(
-    store: &mut Store,
-    who: &access::Resolved,
-    id: i64,
-) -> Result<table::Counts, Error> {
-    store.write(|tx| -> Result<table::Counts, Error> {
+fn mark_running(store: &mut Store, who: &access::Resolved, id: i64) -> Result<Counts, Error> {
+    store.write(|tx| -> Result<Counts, Error> {
         let now = now_db();
-        table::requeue_in_flight(tx, id, &now)?;
-        table::set_state(tx, id, BatchState::Running, None, false, &now)?;
-        let c = table::counts(tx, id)?;
+        tx.batch_items_requeue_in_flight(id, &now)?;
+        tx.batch_set_state(id, BatchState::Running, None, false, &now)?;
+        let c = tx.batch_counts(id)?;
         who.audit(
             tx,
             AuditEntry {

@@ -13,7 +13,7 @@ use crate::actor::Actor;
 use crate::batch::rate::{backoff, BackoffConfig};
 use crate::error::Error;
 use crate::store::audit_log::AuditEntry;
-use crate::store::batches::{self as table, BatchRow, BatchState, ItemRow, ItemState};
+use crate::store::batches::{BatchRow, BatchState, ItemRow, ItemState, BATCHES_CURSOR};
 use crate::store::page::{self, Page};
 use crate::store::prelude::*;
 use crate::store::Store;
@@ -22,7 +22,9 @@ use crate::store::Store;
 /// counts (`tsched batch list`; resumable ones say so).
 pub fn list(store: &Store, actor: &Actor) -> Result<Vec<BatchRow>, Error> {
     let who = access::resolve(store.conn(), actor)?;
-    Ok(table::list(store.conn())?
+    Ok(store
+        .tables()
+        .batches_list()?
         .into_iter()
         .filter(|b| {
             b.programs
@@ -46,7 +48,9 @@ pub fn list_page(
     let mut visible = Vec::new();
     let mut cursor = after.map(str::to_string);
     loop {
-        let read = table::list_page(store.conn(), cursor.as_deref(), limit.saturating_add(1))?;
+        let read = store
+            .tables()
+            .batches_page(cursor.as_deref(), limit.saturating_add(1))?;
         visible.extend(read.items.into_iter().filter(|b| {
             b.programs
                 .iter()
@@ -57,9 +61,7 @@ pub fn list_page(
         }
         cursor = read.next_cursor;
     }
-    Ok(page::finish(table::BATCHES_CURSOR, visible, limit, |b| {
-        b.id
-    }))
+    Ok(page::finish(BATCHES_CURSOR, visible, limit, |b| b.id))
 }
 
 /// One page of a batch's items in line order, optionally only those in `state`; `after` is the
@@ -80,13 +82,7 @@ pub fn items_page(
     for p in &batch.programs {
         access::require(store.conn(), actor, Action::BatchesManage, Some(p))?;
     }
-    Ok(table::items_page(
-        store.conn(),
-        id,
-        state.map(ItemState::as_str),
-        after,
-        limit,
-    )?)
+    Ok(store.tables().batch_items_page(id, state, after, limit)?)
 }
 
 /// An item state as a person types it (`In-Flight` is `in_flight`), or a located error naming
@@ -126,7 +122,7 @@ pub fn show_page(
 /// One batch with its items (`tsched batch show ID`).
 pub fn show(store: &Store, actor: &Actor, id: i64) -> Result<BatchView, Error> {
     let batch = load(store, id)?;
-    let items = table::items(store.conn(), id, None)?;
+    let items = store.tables().batch_items(id, None)?;
     require_programs(store, actor, &rows_of(&items)?)?;
     Ok(BatchView { batch, items })
 }
@@ -154,16 +150,16 @@ pub async fn cancel(
     undo: bool,
 ) -> Result<Cancelled, Error> {
     let batch = load(store, id)?;
-    let items = table::items(store.conn(), id, None)?;
+    let items = store.tables().batch_items(id, None)?;
     let who = require_programs(store, actor, &rows_of(&items)?)?;
-    let state = batch.lifecycle();
-    let finished = matches!(state, Some(BatchState::Cancelled | BatchState::Completed));
+    let state = batch.state;
+    let finished = matches!(state, BatchState::Cancelled | BatchState::Completed);
     if !finished || undo {
         store.write(|tx| -> Result<(), Error> {
             let at = now_db();
-            if state != Some(BatchState::Completed) {
-                table::set_state(tx, id, BatchState::Cancelled, None, true, &at)?;
-                table::cancel_queued(tx, id, &at)?;
+            if state != BatchState::Completed {
+                tx.batch_set_state(id, BatchState::Cancelled, None, true, &at)?;
+                tx.batch_items_cancel_queued(id, &at)?;
             }
             who.audit(
                 tx,
@@ -195,10 +191,10 @@ pub async fn cancel(
 /// Without undo: a live run records its own requests in flight; only those of a run that is
 /// gone are closed here.
 fn close_orphans(store: &mut Store, id: i64) -> Result<(), Error> {
-    let flying = table::items(store.conn(), id, Some(ItemState::InFlight))?;
+    let flying = store.tables().batch_items(id, Some(ItemState::InFlight))?;
     if !flying.is_empty() && !any_recent(&flying) {
         store.write(|tx| -> Result<(), Error> {
-            table::cancel_in_flight(tx, id, &now_db())?;
+            tx.batch_items_cancel_in_flight(id, &now_db())?;
             Ok(())
         })?;
     }
@@ -225,8 +221,10 @@ async fn undo_all(
     loop {
         // Read in flight first: once none is in flight (and the batch is cancelled, so none can
         // start), the done list read after it is final.
-        let flying = table::items(store.conn(), id, Some(ItemState::InFlight))?;
-        let to_delete: Vec<ItemRow> = table::items(store.conn(), id, Some(ItemState::Done))?
+        let flying = store.tables().batch_items(id, Some(ItemState::InFlight))?;
+        let to_delete: Vec<ItemRow> = store
+            .tables()
+            .batch_items(id, Some(ItemState::Done))?
             .into_iter()
             .filter(|i| !gave_up.contains(&i.line))
             .collect();
@@ -272,7 +270,14 @@ async fn resolve_in_flight(
                 created,
             } => {
                 store.write(|tx| -> Result<(), Error> {
-                    table::mark_done(tx, id, item.line, &gid, &join_web_url, created, &now_db())?;
+                    tx.batch_item_mark_done(
+                        id,
+                        item.line,
+                        &gid,
+                        &join_web_url,
+                        created,
+                        &now_db(),
+                    )?;
                     Ok(())
                 })?;
             }
@@ -283,8 +288,7 @@ async fn resolve_in_flight(
                     format!("an interrupted request could not be resolved: {other:?}"),
                 ));
                 store.write(|tx| -> Result<(), Error> {
-                    table::mark_failed(
-                        tx,
+                    tx.batch_item_mark_failed(
                         id,
                         item.line,
                         "undo_unresolved",
@@ -332,10 +336,9 @@ async fn undo_item(
             Attempt::Done { .. } => {
                 store.write(|tx| -> Result<(), Error> {
                     let at = now_db();
-                    table::mark_undone(tx, id, item.line, &at)?;
-                    if let Some(m) = crate::store::meetings::by_external_id(tx, &item.external_id)?
-                    {
-                        crate::store::meetings::mark_cancelled(tx, m.id, &at)?;
+                    tx.batch_item_mark_undone(id, item.line, &at)?;
+                    if let Some(m) = tx.meeting_by_external_id(&item.external_id)? {
+                        tx.meeting_mark_cancelled(m.id, &at)?;
                     }
                     tx.audit_append(&AuditEntry {
                         operator: who,

@@ -31,7 +31,7 @@ use super::MeetingRow;
 use crate::access::{self, Action};
 use crate::actor::Actor;
 use crate::error::Error;
-use crate::store::batches::{self as table, BatchRow, ItemRow};
+use crate::store::batches::{BatchRow, ItemRow};
 use crate::store::Store;
 
 /// Options of a run.
@@ -89,7 +89,7 @@ fn now_db() -> String {
 }
 
 fn load(store: &Store, id: i64) -> Result<BatchRow, Error> {
-    table::get(store.conn(), id)?.ok_or(Error::NotFound {
+    store.tables().batch_by_id(id)?.ok_or(Error::NotFound {
         what: "batch",
         key: id.to_string(),
     })

@@ -35,11 +35,11 @@ pub(crate) fn page_err(conn: &Connection, e: super::page::PageError) -> super::p
 }
 
 pub mod audit_log;
-mod batches;
+pub mod batches;
 mod directory_cache;
 mod integration;
-mod meetings;
+pub mod meetings;
 pub mod operators;
-mod participants;
-mod programs;
+pub mod participants;
+pub mod programs;
 mod settings;
