@@ -137,10 +137,19 @@ impl Error {
                 StoreError::Locked { .. } => ErrorCode::StoreLocked,
                 StoreError::NotADatabase { .. }
                 | StoreError::ForeignDatabase { .. }
-                | StoreError::NewerVersion { .. } => ErrorCode::StoreUnusable,
+                | StoreError::NewerVersion { .. }
+                | StoreError::PgSchema { .. } => ErrorCode::StoreUnusable,
                 StoreError::ReadOnly { .. } | StoreError::Open { .. } => {
                     ErrorCode::StoreUnavailable
                 }
+                StoreError::PgDenied { .. } => ErrorCode::Denied,
+                StoreError::PgConfig { .. } => ErrorCode::InvalidInput,
+                StoreError::PgUnreachable { .. }
+                | StoreError::PgAuthFailed { .. }
+                | StoreError::PgLoginRefused { .. }
+                | StoreError::PgTls { .. }
+                | StoreError::PgUnknownDatabase { .. }
+                | StoreError::PgConnectionLost { .. } => ErrorCode::StoreUnavailable,
                 _ => ErrorCode::Internal,
             },
         }

@@ -14,6 +14,7 @@ pub mod meetings;
 pub mod operators;
 pub mod page;
 pub mod participants;
+pub mod postgres;
 pub mod programs;
 pub mod settings;
 pub mod sqlite;
@@ -140,6 +141,91 @@ pub enum StoreError {
         /// SQLite's error.
         #[source]
         source: rusqlite::Error,
+    },
+    /// The team database URL cannot be used (the message never repeats the URL: it may hold a
+    /// password).
+    #[error("the team database URL is not usable: {reason}")]
+    PgConfig {
+        /// What is wrong and how to write it.
+        reason: String,
+    },
+    /// Nothing answers at the team database's address (server down, wrong host or port).
+    #[error("cannot reach the team database at {address} ({detail}); is the server running and the address right?")]
+    PgUnreachable {
+        /// `host:port`.
+        address: String,
+        /// What the network said.
+        detail: String,
+    },
+    /// The server refused the login's password.
+    #[error("password authentication failed for login {login}; check the password")]
+    PgAuthFailed {
+        /// The login.
+        login: String,
+    },
+    /// The server refused the login for another reason (no pg_hba.conf rule, no LOGIN right).
+    #[error("the team database at {address} refused login {login} ({message}); ask a global admin to allow it")]
+    PgLoginRefused {
+        /// The login.
+        login: String,
+        /// `host:port`.
+        address: String,
+        /// The server's message.
+        message: String,
+    },
+    /// TLS could not be set up as `sslmode` asks.
+    #[error("TLS with the team database at {address} failed: {reason}")]
+    PgTls {
+        /// `host:port`.
+        address: String,
+        /// Which problem, with the fix.
+        reason: postgres::TlsProblem,
+    },
+    /// The server has no such database.
+    #[error(
+        "the database {database} does not exist on {address}; check the database name in the URL"
+    )]
+    PgUnknownDatabase {
+        /// The database named.
+        database: String,
+        /// `host:port`.
+        address: String,
+    },
+    /// The login lacks a grant (SQLSTATE 42501): the database refused, as the role matrix says.
+    #[error("login {login} may not do this ({message}); ask a global admin")]
+    PgDenied {
+        /// The login.
+        login: String,
+        /// The server's message (`permission denied for table …`).
+        message: String,
+    },
+    /// The team database's schema is missing, older or newer than this build's.
+    #[error("{}", postgres::schema_message(database, *found, *supported))]
+    PgSchema {
+        /// The database.
+        database: String,
+        /// Its `tsched_meta.schema_version`; `None` when it has none.
+        found: Option<i64>,
+        /// The version this build works with.
+        supported: i64,
+    },
+    /// An open connection to the team database broke.
+    #[error("the connection to the team database at {address} was lost ({detail}); try again, and check the server if it keeps happening")]
+    PgConnectionLost {
+        /// `host:port`.
+        address: String,
+        /// Why, as the server or the network said.
+        detail: String,
+    },
+    /// Any other error of the team database (one line).
+    #[error("team database error: {message}")]
+    Pg {
+        /// The server's or the client's message.
+        message: String,
+        /// The SQLSTATE, when the server sent one (`23505` for a unique violation).
+        sqlstate: Option<String>,
+        /// The constraint at fault, when the server named one.
+        constraint: Option<String>,
     },
 }
 
