@@ -29,7 +29,7 @@ use crate::graph::{GraphClient, GraphError};
 use crate::membership::{self, AddressCheck, CheckOptions, Membership};
 use crate::store::audit_log::AuditEntry;
 use crate::store::meetings::{
-    self as table, AttendeeRow, Confirmed, MeetingFilter, MeetingRow, MeetingState,
+    AttendeeRow, Confirmed, MeetingFilter, MeetingRow, MeetingState, NewRow,
 };
 use crate::store::page::Page;
 use crate::store::prelude::*;
@@ -202,11 +202,11 @@ pub struct Created {
 
 /// The default zone (settings, else UTC).
 pub fn default_time_zone(store: &Store) -> Result<String, Error> {
-    Ok(
-        crate::store::integration::setting(store.conn(), SETTING_DEFAULT_TZ)?
-            .filter(|z| !z.trim().is_empty())
-            .unwrap_or_else(|| DEFAULT_TZ.to_string()),
-    )
+    Ok(store
+        .tables()
+        .setting(SETTING_DEFAULT_TZ)?
+        .filter(|z| !z.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_TZ.to_string()))
 }
 
 /// Sets the default IANA zone for new meetings (a global admin's setting; audited).
@@ -220,8 +220,8 @@ pub fn set_default_time_zone(
     let name = tz.name().to_string();
     store.write(|tx| -> Result<(), Error> {
         let who = access::require(tx, actor, Action::IntegrationManage, None)?;
-        let before = crate::store::integration::setting(tx, SETTING_DEFAULT_TZ)?;
-        crate::store::settings::put(tx, SETTING_DEFAULT_TZ, &name)?;
+        let before = tx.setting(SETTING_DEFAULT_TZ)?;
+        tx.setting_put(SETTING_DEFAULT_TZ, &name)?;
         who.audit(
             tx,
             AuditEntry {
@@ -465,7 +465,7 @@ pub async fn create(
                 ),
             ));
         }
-        if let Some(existing) = table::by_external_id(store.conn(), ext)? {
+        if let Some(existing) = store.tables().meeting_by_external_id(ext)? {
             let program = input.program.trim().to_ascii_lowercase();
             if existing.program_code != program {
                 // Only someone who may schedule in the program they named learns why.
@@ -515,9 +515,8 @@ pub async fn create(
     );
     let attendees = attendee_rows(&members);
     let id = store.write(|tx| -> Result<i64, Error> {
-        table::insert_pending(
-            tx,
-            &table::NewRow {
+        tx.meeting_insert_pending(
+            &NewRow {
                 external_id: &external_id,
                 program_id: v.program_id,
                 batch_id: input.batch_id,
@@ -529,16 +528,16 @@ pub async fn create(
                 now: &now,
             },
             &attendees,
-        )
-        .map_err(|e| match e.sqlite_error_code() {
-            // Another process wrote the same externalId between our look-up and this insert.
-            Some(rusqlite::ErrorCode::ConstraintViolation) => Error::Conflict(format!(
-                "a meeting with externalId '{external_id}' is already being created; try again to resume it"
-            )),
-            _ => Error::from(e),
-        })
+        )?
+        // Another process wrote the same externalId between our look-up and this insert.
+        .ok_or_else(|| Error::Conflict(format!(
+            "a meeting with externalId '{external_id}' is already being created; try again to resume it"
+        )))
     })?;
-    let row = table::by_id(store.conn(), id)?.expect("invariant: row just inserted");
+    let row = store
+        .tables()
+        .meeting_by_id(id)?
+        .expect("invariant: row just inserted");
     // A row made just now cannot have a meeting upstream yet, unless that meeting is someone
     // else's (another program's predictable externalId in another store): never adopt it.
     let adopt = if input.external_id.is_some() {
@@ -637,7 +636,7 @@ async fn confirm(
             );
             let now = crate::time::now_db();
             store.write(|tx| -> Result<(), Error> {
-                table::set_state(tx, row.id, MeetingState::Failed, Some(&msg), &now)?;
+                tx.meeting_set_state(row.id, MeetingState::Failed, Some(&msg), &now)?;
                 Ok(())
             })?;
             Err(Error::Conflict(msg))
@@ -660,8 +659,7 @@ async fn confirm(
                 .and_then(|o| o.upn.clone());
             let jid = m.join_meeting_id_settings.as_ref();
             store.write(|tx| -> Result<(), Error> {
-                table::mark_created(
-                    tx,
+                tx.meeting_mark_created(
                     row.id,
                     &Confirmed {
                         graph_id: &m.id,
@@ -674,7 +672,7 @@ async fn confirm(
                     },
                     &now,
                 )?;
-                let after = table::by_id(tx, row.id)?.expect("invariant: row exists");
+                let after = tx.meeting_by_id(row.id)?.expect("invariant: row exists");
                 tx.audit_append(&AuditEntry {
                     operator,
                     action: "meeting.create",
@@ -687,7 +685,10 @@ async fn confirm(
                 })?;
                 Ok(())
             })?;
-            let meeting = table::by_id(store.conn(), row.id)?.expect("invariant: row exists");
+            let meeting = store
+                .tables()
+                .meeting_by_id(row.id)?
+                .expect("invariant: row exists");
             Ok(Created { meeting, outcome })
         }
         Err(e) => {
@@ -699,7 +700,7 @@ async fn confirm(
             let msg = e.to_string();
             let now = crate::time::now_db();
             store.write(|tx| -> Result<(), Error> {
-                table::set_state(tx, row.id, state, Some(&msg), &now)?;
+                tx.meeting_set_state(row.id, state, Some(&msg), &now)?;
                 Ok(())
             })?;
             Err(e.into())
@@ -711,12 +712,12 @@ async fn confirm(
 pub fn find(store: &Store, key: &str) -> Result<MeetingRow, Error> {
     let key = key.trim();
     let row = match key.parse::<i64>() {
-        Ok(id) => table::by_id(store.conn(), id)?,
+        Ok(id) => store.tables().meeting_by_id(id)?,
         Err(_) => None,
     };
     let row = match row {
         Some(r) => Some(r),
-        None => table::by_external_id(store.conn(), key)?,
+        None => store.tables().meeting_by_external_id(key)?,
     };
     row.ok_or(Error::NotFound {
         what: "meeting",
@@ -766,7 +767,7 @@ pub fn list_page(
     if let Some(p) = &f.participant {
         f.participant = Some(p.trim().to_lowercase());
     }
-    Ok(table::list_page(store.conn(), &f)?)
+    Ok(store.tables().meetings_page(&f)?)
 }
 
 /// Input of [`reschedule`].
@@ -852,11 +853,11 @@ pub async fn reschedule(
         .unwrap_or_else(|| crate::time::to_db(times.end));
     let subject = subject.unwrap_or_else(|| before.subject.clone());
     store.write(|tx| -> Result<(), Error> {
-        table::reschedule(tx, before.id, &start, &end, &zone, &subject, &now)?;
+        tx.meeting_reschedule(before.id, &start, &end, &zone, &subject, &now)?;
         if let Some(a) = &new_attendees {
-            table::replace_attendees(tx, before.id, a)?;
+            tx.meeting_replace_attendees(before.id, a)?;
         }
-        let after = table::by_id(tx, before.id)?.expect("invariant: row exists");
+        let after = tx.meeting_by_id(before.id)?.expect("invariant: row exists");
         who.audit(
             tx,
             AuditEntry {
@@ -871,7 +872,10 @@ pub async fn reschedule(
         )?;
         Ok(())
     })?;
-    Ok(table::by_id(store.conn(), before.id)?.expect("invariant: row exists"))
+    Ok(store
+        .tables()
+        .meeting_by_id(before.id)?
+        .expect("invariant: row exists"))
 }
 
 /// What [`cancel`] did.
@@ -928,7 +932,7 @@ pub async fn cancel(
     if let Some(gid) = row.graph_id.clone() {
         let now = crate::time::now_db();
         store.write(|tx| -> Result<(), Error> {
-            table::set_state(tx, row.id, MeetingState::Cancelling, None, &now)?;
+            tx.meeting_set_state(row.id, MeetingState::Cancelling, None, &now)?;
             Ok(())
         })?;
         match gm::lock_lobby(graph, &gid).await? {
@@ -953,8 +957,8 @@ pub async fn cancel(
     }
     let now = crate::time::now_db();
     store.write(|tx| -> Result<(), Error> {
-        table::mark_cancelled(tx, row.id, &now)?;
-        let after = table::by_id(tx, row.id)?.expect("invariant: row exists");
+        tx.meeting_mark_cancelled(row.id, &now)?;
+        let after = tx.meeting_by_id(row.id)?.expect("invariant: row exists");
         who.audit(
             tx,
             AuditEntry {
@@ -969,7 +973,10 @@ pub async fn cancel(
         )?;
         Ok(())
     })?;
-    let meeting = table::by_id(store.conn(), row.id)?.expect("invariant: row exists");
+    let meeting = store
+        .tables()
+        .meeting_by_id(row.id)?
+        .expect("invariant: row exists");
     Ok(Cancelled { meeting, notes })
 }
 
