@@ -18,7 +18,6 @@
 //!
 //! Roles add up: an operator holding several roles may do what any one of them allows.
 
-use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::actor::Actor;
@@ -230,7 +229,7 @@ impl Resolved {
     /// either.
     pub fn audit(
         &self,
-        conn: &Connection,
+        conn: &dyn Tables,
         entry: crate::store::audit_log::AuditEntry<'_>,
     ) -> Result<i64, crate::store::StoreError> {
         conn.audit_append(&crate::store::audit_log::AuditEntry {
@@ -245,7 +244,7 @@ impl Resolved {
 ///
 /// - an operator actor must be an active operator of this store;
 /// - the local actor acts only while the store has no operators (setup mode).
-pub fn resolve(conn: &Connection, actor: &Actor) -> Result<Resolved, Error> {
+pub fn resolve(conn: &dyn Tables, actor: &Actor) -> Result<Resolved, Error> {
     match actor.operator_upn.as_deref() {
         Some(upn) => match conn.operator_by_upn(upn)? {
             Some(op) if op.active => Ok(Resolved {
@@ -280,7 +279,7 @@ pub fn resolve(conn: &Connection, actor: &Actor) -> Result<Resolved, Error> {
 /// Resolves `actor` and applies [`decide`]; `Error::Denied` names who, their roles, and what
 /// they may not do.
 pub fn require(
-    conn: &Connection,
+    conn: &dyn Tables,
     actor: &Actor,
     action: Action,
     program: Option<&str>,

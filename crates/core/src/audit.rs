@@ -13,7 +13,6 @@ use crate::access::{self, Action};
 use crate::actor::Actor;
 use crate::error::Error;
 use crate::store::page::Page;
-use crate::store::prelude::*;
 use crate::store::Store;
 
 pub use crate::store::audit_log::{AuditEntry, AuditFilter, AuditRow};
@@ -51,7 +50,7 @@ pub fn list_page(
     actor: &Actor,
     filter: &AuditFilter,
 ) -> Result<Page<AuditRow>, Error> {
-    let conn = store.conn();
+    let conn = store.tables();
     let mut filter = filter.clone();
     if let Some(code) = filter.program_code.as_mut() {
         *code = code.trim().to_ascii_lowercase();

@@ -113,7 +113,7 @@ pub struct Prefilled {
 
 /// Refuses unless the store is connected to the sandbox cloud: the demo names the sandbox
 /// tenant's people, who do not exist in a real tenant.
-fn require_sandbox(conn: &rusqlite::Connection) -> Result<(), Error> {
+fn require_sandbox(conn: &dyn Tables) -> Result<(), Error> {
     let row = conn.integration_get()?;
     match row {
         None => Err(Error::Conflict(

@@ -95,7 +95,7 @@ pub fn export(
     env: &Environment,
     dest: &Path,
 ) -> Result<Exported, Error> {
-    access::require(store.conn(), actor, Action::IntegrationManage, None)?;
+    access::require(store.tables(), actor, Action::IntegrationManage, None)?;
     write_to(dest, Ok(store), data_dir, env)
 }
 

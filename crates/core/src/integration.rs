@@ -321,7 +321,7 @@ pub fn remember_embedded_sandbox(store: &mut Store, base_url: &str) -> Result<()
 /// Refuses unless `actor` may manage the integration (global admins, or anyone in setup mode).
 /// Front ends call it before opening the browser; [`save`] and [`remove`] check again.
 pub fn authorize(store: &Store, actor: &Actor) -> Result<(), Error> {
-    access::require(store.conn(), actor, Action::IntegrationManage, None).map(|_| ())
+    access::require(store.tables(), actor, Action::IntegrationManage, None).map(|_| ())
 }
 
 /// Saves a sign-in: refresh token to the keyring, then the row and its audit entry in one

@@ -394,9 +394,9 @@ fn definitive(e: &GraphError) -> bool {
 pub fn validate(store: &Store, actor: &Actor, input: &NewMeeting) -> Result<Validated, Error> {
     let subject = validate_subject(&input.subject)?;
     let participants = validate_participants(&input.participants)?;
-    let program = crate::programs::load(store.conn(), &input.program)?;
+    let program = crate::programs::load(store.tables(), &input.program)?;
     let who = access::require(
-        store.conn(),
+        store.tables(),
         actor,
         Action::MeetingsManage,
         Some(&program.code),
@@ -469,14 +469,19 @@ pub async fn create(
             let program = input.program.trim().to_ascii_lowercase();
             if existing.program_code != program {
                 // Only someone who may schedule in the program they named learns why.
-                access::require(store.conn(), actor, Action::MeetingsManage, Some(&program))?;
+                access::require(
+                    store.tables(),
+                    actor,
+                    Action::MeetingsManage,
+                    Some(&program),
+                )?;
                 return Err(Error::Conflict(format!(
                     "externalId '{ext}' belongs to a meeting of another program; a meeting is \
                      never moved between programs: use a new externalId"
                 )));
             }
             let who = access::require(
-                store.conn(),
+                store.tables(),
                 actor,
                 Action::MeetingsManage,
                 Some(&existing.program_code),
@@ -584,7 +589,7 @@ pub async fn resume(
 ) -> Result<Created, Error> {
     let row = find(store, key)?;
     let who = access::require(
-        store.conn(),
+        store.tables(),
         actor,
         Action::MeetingsManage,
         Some(&row.program_code),
@@ -729,7 +734,7 @@ pub fn find(store: &Store, key: &str) -> Result<MeetingRow, Error> {
 pub fn show(store: &Store, actor: &Actor, key: &str) -> Result<MeetingRow, Error> {
     let m = find(store, key)?;
     access::require(
-        store.conn(),
+        store.tables(),
         actor,
         Action::ViewProgram,
         Some(&m.program_code),
@@ -756,10 +761,10 @@ pub fn list_page(
     let mut f = filter.clone();
     if let Some(p) = &f.program_code {
         let p = p.trim().to_ascii_lowercase();
-        access::require(store.conn(), actor, Action::ViewProgram, Some(&p))?;
+        access::require(store.tables(), actor, Action::ViewProgram, Some(&p))?;
         f.program_code = Some(p);
     } else {
-        access::require(store.conn(), actor, Action::ViewProgram, None).map_err(|e| match e {
+        access::require(store.tables(), actor, Action::ViewProgram, None).map_err(|e| match e {
             Error::Denied(m) => Error::Denied(format!("{m}; name a program (--program)")),
             other => other,
         })?;
@@ -800,7 +805,7 @@ pub async fn reschedule(
 ) -> Result<MeetingRow, Error> {
     let before = find(store, &input.meeting)?;
     let who = access::require(
-        store.conn(),
+        store.tables(),
         actor,
         Action::MeetingsManage,
         Some(&before.program_code),
@@ -900,7 +905,7 @@ pub async fn cancel(
 ) -> Result<Cancelled, Error> {
     let mut row = find(store, key)?;
     let who = access::require(
-        store.conn(),
+        store.tables(),
         actor,
         Action::MeetingsManage,
         Some(&row.program_code),

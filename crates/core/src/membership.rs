@@ -403,7 +403,7 @@ pub async fn check_many(
 ) -> Result<Vec<AddressCheck>, Error> {
     let program = program.map(|p| p.trim().to_ascii_lowercase());
     access::require(
-        store.conn(),
+        store.tables(),
         actor,
         Action::MembershipCheck,
         program.as_deref(),
@@ -569,7 +569,7 @@ pub async fn check(
     opts: CheckOptions,
 ) -> Result<Membership, Error> {
     let addr = normalize_address(address).map_err(|why| Error::invalid("address", why))?;
-    access::require(store.conn(), actor, Action::MembershipCheck, None)?;
+    access::require(store.tables(), actor, Action::MembershipCheck, None)?;
     let (mut out, mut failures) =
         check_inner(store, graph, &[address.to_string()], opts, &|_| {}).await?;
     if let Some(e) = failures.remove(&addr) {
@@ -680,7 +680,7 @@ pub(crate) struct Context {
 }
 
 pub(crate) fn context(store: &Store, actor: &Actor, program: &str) -> Result<Context, Error> {
-    let conn = store.conn();
+    let conn = store.tables();
     let mut checks = Vec::new();
     let row = conn.integration_get()?;
     match row.as_ref() {
@@ -917,7 +917,7 @@ pub async fn diagnose_many(
     opts: CheckOptions,
 ) -> Result<Vec<Diagnosis>, Error> {
     let code = program.trim().to_ascii_lowercase();
-    access::require(store.conn(), actor, Action::MembershipCheck, Some(&code))?;
+    access::require(store.tables(), actor, Action::MembershipCheck, Some(&code))?;
     let ctx = context(store, actor, &code)?;
     let connected = ctx.checks[0].passed;
     let results: Vec<AddressCheck> = match graph {

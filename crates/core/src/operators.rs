@@ -117,12 +117,12 @@ pub fn display_name(store: &Store, upn: &str) -> Result<Option<String>, Error> {
 
 /// Who the actor is, resolved against the roster (roles, or setup mode).
 pub fn whoami(store: &Store, actor: &Actor) -> Result<access::Resolved, Error> {
-    access::resolve(store.conn(), actor)
+    access::resolve(store.tables(), actor)
 }
 
 /// The roster. Needs [`Action::OperatorsView`].
 pub fn roster(store: &Store, actor: &Actor) -> Result<Roster, Error> {
-    let conn = store.conn();
+    let conn = store.tables();
     access::require(conn, actor, Action::OperatorsView, None)?;
     let operators = conn.operators_list()?;
     Ok(Roster {
@@ -139,12 +139,12 @@ pub fn list_page(
     after: Option<&str>,
     limit: u32,
 ) -> Result<Page<Operator>, Error> {
-    let conn = store.conn();
+    let conn = store.tables();
     access::require(conn, actor, Action::OperatorsView, None)?;
     Ok(conn.operators_page(after, limit)?)
 }
 
-fn load(conn: &rusqlite::Connection, upn: &str) -> Result<Operator, Error> {
+fn load(conn: &dyn Tables, upn: &str) -> Result<Operator, Error> {
     conn.operator_by_upn(upn)?.ok_or_else(|| Error::NotFound {
         what: "operator",
         key: upn.trim().to_string(),
@@ -160,7 +160,7 @@ fn snapshot(op: &Operator) -> serde_json::Value {
 
 /// Refuses a change that would leave no active global admin (call after making it, inside the
 /// transaction, so the refusal rolls it back).
-fn keep_a_global_admin(conn: &rusqlite::Connection, upn: &str) -> Result<(), Error> {
+fn keep_a_global_admin(conn: &dyn Tables, upn: &str) -> Result<(), Error> {
     if conn.operator_count_active_global_admins()? == 0 {
         return Err(Error::Conflict(format!(
             "{upn} is the last global admin; grant global-admin to another operator first"
@@ -266,7 +266,7 @@ pub fn set_active(
 
 /// Resolves the program of a role change: per-program roles need one, the others refuse one.
 fn role_program(
-    conn: &rusqlite::Connection,
+    conn: &dyn Tables,
     role: Role,
     program: Option<&str>,
 ) -> Result<Option<(i64, String)>, Error> {
@@ -373,7 +373,7 @@ pub fn revoke(
 /// signed in (`via`: "operator sign-in" or "integration connect") the first global admin,
 /// audited `operator.bootstrap`; `None` when operators already exist.
 pub(crate) fn bootstrap_in(
-    tx: &rusqlite::Connection,
+    tx: &dyn Tables,
     object_id: &str,
     upn: &str,
     display_name: &str,

@@ -343,7 +343,7 @@ pub fn remove(store: &mut Store, actor: &Actor, program: &str, email: &str) -> R
 
 /// Lists the participants of a program. Needs [`Action::ViewProgram`] on it.
 pub fn list(store: &Store, actor: &Actor, program: &str) -> Result<Vec<Participant>, Error> {
-    let conn = store.conn();
+    let conn = store.tables();
     let p = load(conn, program)?;
     access::require(conn, actor, Action::ViewProgram, Some(&p.code))?;
     Ok(conn.participants(p.id)?)
@@ -358,7 +358,7 @@ pub fn list_page(
     after: Option<&str>,
     limit: u32,
 ) -> Result<Page<Participant>, Error> {
-    let conn = store.conn();
+    let conn = store.tables();
     let p = load(conn, program)?;
     access::require(conn, actor, Action::ViewProgram, Some(&p.code))?;
     Ok(conn.participants_page(p.id, after, limit)?)

@@ -9,7 +9,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use rusqlite::Connection;
 use serde::Serialize;
 use serde_json::json;
 
@@ -123,12 +122,12 @@ pub const REASON_CLOUD: &str = "Teams online meetings are not offered in this cl
 
 /// Whether Teams video calls are available in `store` now (see [`teams_availability`]).
 pub fn teams(store: &Store) -> Result<TeamsAvailability, Error> {
-    teams_availability(store.conn())
+    teams_availability(store.tables())
 }
 
 /// Reads the `integration` row (owned by the integration module; only `state` and `cloud` are
 /// read here) and says whether Teams video calls are available.
-pub fn teams_availability(conn: &Connection) -> Result<TeamsAvailability, Error> {
+pub fn teams_availability(conn: &dyn Tables) -> Result<TeamsAvailability, Error> {
     use crate::store::integration::RowState;
     let row = conn
         .integration_get()?
@@ -217,7 +216,7 @@ pub fn mode_states(program: &Program, teams: &TeamsAvailability) -> Vec<ModeStat
         .collect()
 }
 
-fn view(conn: &Connection, program: Program) -> Result<ProgramView, Error> {
+fn view(conn: &dyn Tables, program: Program) -> Result<ProgramView, Error> {
     let teams = teams_availability(conn)?;
     Ok(ProgramView {
         modes: mode_states(&program, &teams),
@@ -340,7 +339,7 @@ pub fn validate_description(raw: Option<&str>) -> Result<String, Error> {
 }
 
 /// Loads a program by code inside a use case, or `NotFound`.
-pub(crate) fn load(conn: &Connection, code: &str) -> Result<Program, Error> {
+pub(crate) fn load(conn: &dyn Tables, code: &str) -> Result<Program, Error> {
     let code = code.trim().to_ascii_lowercase();
     conn.program_by_code(&code)?.ok_or(Error::NotFound {
         what: "program",
@@ -563,7 +562,7 @@ pub fn list_page(
     actor: &Actor,
     query: &ListQuery,
 ) -> Result<Page<ProgramView>, Error> {
-    let conn = store.conn();
+    let conn = store.tables();
     let who = access::resolve(conn, actor)?;
     let mut q = query.clone();
     if !access::decide(&who.subject, Action::ViewProgram, None).is_allowed() {
@@ -593,7 +592,7 @@ pub fn list_page(
 
 /// Shows one program by code. Needs [`Action::ViewProgram`] on it.
 pub fn show(store: &Store, actor: &Actor, code: &str) -> Result<ProgramView, Error> {
-    let conn = store.conn();
+    let conn = store.tables();
     let program = load(conn, code)?;
     access::require(conn, actor, Action::ViewProgram, Some(&program.code))?;
     view(conn, program)

@@ -55,7 +55,7 @@ pub struct Welcome {
 
 /// Reads the facts and decides. Reads only; needs no actor (the page shows nothing private).
 pub fn status(store: &Store) -> Result<Welcome, Error> {
-    let conn = store.conn();
+    let conn = store.tables();
     let facts = Facts {
         has_programs: conn.programs_any()?,
         has_operators: conn.operator_count()? > 0,

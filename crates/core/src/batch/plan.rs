@@ -14,7 +14,6 @@ use super::{MeetingRow, Problem, ProblemCode};
 use crate::access::{self, Action};
 use crate::actor::Actor;
 use crate::error::Error;
-use crate::store::prelude::*;
 use crate::store::Store;
 use crate::tz::DstChoice;
 
@@ -226,7 +225,7 @@ pub fn program_facts(
     actor: &Actor,
     file: &CsvFile,
 ) -> Result<HashMap<String, ProgramFacts>, Error> {
-    let conn = store.conn();
+    let conn = store.tables();
     let codes: BTreeSet<String> = file
         .rows
         .iter()
@@ -323,7 +322,7 @@ pub async fn validate(
     opts: &PlanOptions,
 ) -> Result<(Option<CsvFile>, Plan), Error> {
     // Who acts must be known before anything is read for them.
-    access::resolve(store.conn(), actor)?;
+    access::resolve(store.tables(), actor)?;
     let file = match csv::read(bytes) {
         Ok(f) => f,
         Err(problems) => return Ok((None, file_rejected(problems))),

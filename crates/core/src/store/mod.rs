@@ -382,7 +382,9 @@ impl Store {
         &self.path
     }
 
-    /// The raw connection, for the table modules.
+    /// The raw SQLite connection, for tests and benches that seed or inspect rows with SQL
+    /// (feature `test-support`). The use cases go through [`Store::tables`] and [`Store::write`].
+    #[cfg(any(test, feature = "test-support"))]
     pub fn conn(&self) -> &Connection {
         &self.conn
     }

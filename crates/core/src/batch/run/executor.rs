@@ -42,7 +42,7 @@ pub async fn resume(
 /// Records a created meeting in the `meetings` table (shared with single meetings, so lists,
 /// ICS exports and reschedules see batch meetings too); returns its row id.
 fn record_meeting(
-    tx: &rusqlite::Connection,
+    tx: &dyn Tables,
     batch_id: i64,
     row: &MeetingRow,
     graph_id: &str,

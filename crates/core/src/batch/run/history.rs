@@ -21,7 +21,7 @@ use crate::store::Store;
 /// The batches the acting operator may manage (every program of the batch), newest first, with
 /// counts (`tsched batch list`; resumable ones say so).
 pub fn list(store: &Store, actor: &Actor) -> Result<Vec<BatchRow>, Error> {
-    let who = access::resolve(store.conn(), actor)?;
+    let who = access::resolve(store.tables(), actor)?;
     Ok(store
         .tables()
         .batches_list()?
@@ -43,7 +43,7 @@ pub fn list_page(
     after: Option<&str>,
     limit: u32,
 ) -> Result<Page<BatchRow>, Error> {
-    let who = access::resolve(store.conn(), actor)?;
+    let who = access::resolve(store.tables(), actor)?;
     let limit = page::limit(limit);
     let mut visible = Vec::new();
     let mut cursor = after.map(str::to_string);
@@ -77,10 +77,10 @@ pub fn items_page(
     let state = state.map(item_state).transpose()?;
     let batch = load(store, id)?;
     if batch.programs.is_empty() {
-        access::require(store.conn(), actor, Action::BatchesManage, None)?;
+        access::require(store.tables(), actor, Action::BatchesManage, None)?;
     }
     for p in &batch.programs {
-        access::require(store.conn(), actor, Action::BatchesManage, Some(p))?;
+        access::require(store.tables(), actor, Action::BatchesManage, Some(p))?;
     }
     Ok(store.tables().batch_items_page(id, state, after, limit)?)
 }

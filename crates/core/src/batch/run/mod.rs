@@ -114,11 +114,11 @@ fn require_programs(
     actor: &Actor,
     rows: &[MeetingRow],
 ) -> Result<access::Resolved, Error> {
-    let mut who = access::resolve(store.conn(), actor)?;
+    let mut who = access::resolve(store.tables(), actor)?;
     let programs: std::collections::BTreeSet<&str> =
         rows.iter().map(|r| r.program.as_str()).collect();
     for p in programs {
-        who = access::require(store.conn(), actor, Action::BatchesManage, Some(p))?;
+        who = access::require(store.tables(), actor, Action::BatchesManage, Some(p))?;
     }
     Ok(who)
 }

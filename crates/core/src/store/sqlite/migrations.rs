@@ -16,7 +16,7 @@ pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Reads the file's schema version.
 pub fn version(store: &Store) -> Result<i64, StoreError> {
     store
-        .conn()
+        .conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(|e| store.err(e))
 }
