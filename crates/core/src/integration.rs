@@ -28,7 +28,6 @@ use crate::graph::GraphClient;
 use crate::secret::Sensitive;
 use crate::store::audit_log::AuditEntry;
 use crate::store::integration::{self as table, IntegrationRow, RowState};
-use crate::store::prelude::*;
 use crate::store::Store;
 
 /// Refresh tokens expire after 90 days without use

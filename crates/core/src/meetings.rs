@@ -32,7 +32,6 @@ use crate::store::meetings::{
     AttendeeRow, Confirmed, MeetingFilter, MeetingRow, MeetingState, NewRow,
 };
 use crate::store::page::Page;
-use crate::store::prelude::*;
 use crate::store::Store;
 use crate::tz::{self, DstChoice};
 

@@ -26,7 +26,6 @@ use crate::graph::users::{self, DirectoryUser, UserList};
 use crate::graph::{GraphClient, GraphError, GraphRequest};
 use crate::programs::MeetingMode;
 use crate::store::directory_cache::{self as cache, CacheRow};
-use crate::store::prelude::*;
 use crate::store::Store;
 
 /// What the directory says about an address.

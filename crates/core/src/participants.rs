@@ -18,7 +18,6 @@ use crate::error::{Error, LineProblem};
 use crate::programs::{ensure_active, load};
 use crate::store::audit_log::AuditEntry;
 use crate::store::page::Page;
-use crate::store::prelude::*;
 use crate::store::Store;
 
 pub use crate::store::participants::ParticipantRow as Participant;

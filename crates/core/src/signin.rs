@@ -44,7 +44,6 @@ use crate::graph::GraphClient;
 use crate::operators::{self, Operator};
 use crate::secret::Sensitive;
 use crate::store::integration::{self as integration_table, RowState};
-use crate::store::prelude::*;
 use crate::store::Store;
 
 /// The `settings` key of the CLI's signed-in session (no secret in it).

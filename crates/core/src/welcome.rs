@@ -17,7 +17,6 @@ use crate::access;
 use crate::actor::Actor;
 use crate::error::Error;
 use crate::store::audit_log::AuditEntry;
-use crate::store::prelude::*;
 use crate::store::Store;
 
 /// Settings key holding when the welcome was dismissed (RFC 3339 UTC).

@@ -289,10 +289,18 @@ fn secure_db_files(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// An open store. Not `Sync`: front ends hold it behind a mutex.
+/// An open store: the embedded SQLite file (one seat) or a team's PostgreSQL database. Not
+/// `Sync`: front ends hold it behind a mutex.
 pub struct Store {
-    conn: Connection,
+    backend: Backend,
+    /// The SQLite file, or the team database's address (a URL without its password).
     path: PathBuf,
+}
+
+/// Which backend answers the table traits.
+enum Backend {
+    Sqlite(Connection),
+    Postgres(Box<postgres::PgConn>),
 }
 
 impl fmt::Debug for Store {
@@ -372,9 +380,40 @@ impl Store {
             CACHE_KIB
         ))
         .map_err(|e| classify(&path, e))?;
-        let mut store = Self { conn, path };
-        migrations::migrate(&mut store)?;
-        Ok(store)
+        let mut conn = conn;
+        migrations::migrate(&mut conn, &path)?;
+        Ok(Self {
+            backend: Backend::Sqlite(conn),
+            path,
+        })
+    }
+
+    /// Opens a team's PostgreSQL database (set up by `store init`), checking that its schema is
+    /// the one this build knows. `password` wins over one written in the URL.
+    pub fn open_postgres(
+        cfg: &postgres::PgConfig,
+        password: Option<&crate::secret::Sensitive<String>>,
+    ) -> Result<Self, StoreError> {
+        let conn = postgres::PgConn::connect(cfg, password)?;
+        conn.batch_execute("SET search_path = tsched, public")?;
+        postgres::check_schema(&conn, postgres::SCHEMA_VERSION)?;
+        Ok(Self {
+            backend: Backend::Postgres(Box::new(conn)),
+            path: PathBuf::from(cfg.to_string()),
+        })
+    }
+
+    /// The SQLite connection, when this is the embedded store.
+    pub(crate) fn sqlite(&self) -> Option<&Connection> {
+        match &self.backend {
+            Backend::Sqlite(c) => Some(c),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// True for a team's shared PostgreSQL database.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
     }
 
     /// The file this store lives in (`:memory:` for an in-memory store).
@@ -386,27 +425,55 @@ impl Store {
     /// (feature `test-support`). The use cases go through [`Store::tables`] and [`Store::write`].
     #[cfg(any(test, feature = "test-support"))]
     pub fn conn(&self) -> &Connection {
-        &self.conn
+        self.sqlite()
+            .expect("invariant: conn() is only used on SQLite stores in tests")
     }
 
-    /// The tables, for reads outside a write (each statement sees a consistent snapshot).
-    pub fn tables(&self) -> &dyn Tables {
-        &self.conn
-    }
-
-    /// Runs `f` in one `IMMEDIATE` transaction: everything or nothing is written.
-    pub fn write<T, E>(&mut self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
+    /// [`Store::write`] on the SQLite store with the raw connection, for tests and benches that
+    /// seed rows with SQL beside the table traits (feature `test-support`).
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn write_sql<T, E>(&mut self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
         let path = self.path.clone();
-        let tx = self
-            .conn
+        let Backend::Sqlite(conn) = &mut self.backend else {
+            panic!("invariant: write_sql() is only used on SQLite stores in tests");
+        };
+        let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| E::from(classify(&path, e)))?;
         let out = f(&tx)?;
         tx.commit().map_err(|e| E::from(classify(&path, e)))?;
         Ok(out)
+    }
+
+    /// The tables, for reads outside a write (each statement sees a consistent snapshot).
+    pub fn tables(&self) -> &dyn Tables {
+        match &self.backend {
+            Backend::Sqlite(c) => c,
+            Backend::Postgres(c) => &**c,
+        }
+    }
+
+    /// Runs `f` in one transaction (SQLite: `IMMEDIATE`, so writers queue instead of failing
+    /// later): everything or nothing is written.
+    pub fn write<T, E>(&mut self, f: impl FnOnce(&dyn Tables) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        match &mut self.backend {
+            Backend::Sqlite(conn) => {
+                let path = self.path.clone();
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(|e| E::from(classify(&path, e)))?;
+                let out = f(&*tx)?;
+                tx.commit().map_err(|e| E::from(classify(&path, e)))?;
+                Ok(out)
+            }
+            Backend::Postgres(conn) => conn.write(|tx| f(tx)),
+        }
     }
 
     /// Maps a SQLite error of this store to a [`StoreError`] naming its file.

@@ -25,7 +25,7 @@ fn seeded() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut store = Store::open_in(dir.path()).expect("store file");
     store
-        .write(|tx| -> Result<(), tsched_core::Error> {
+        .write_sql(|tx| -> Result<(), tsched_core::Error> {
             let t = "2027-01-01T00:00:00Z";
             for i in 0..40 {
                 // Mixed case so the NOCASE order differs from byte order; every 5th archived.

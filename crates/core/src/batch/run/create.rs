@@ -14,7 +14,6 @@ use crate::batch::BatchEvent;
 use crate::error::Error;
 use crate::graph::GraphClient;
 use crate::store::audit_log::AuditEntry;
-use crate::store::prelude::*;
 use crate::store::Store;
 
 /// Stores a planned batch: the batch row, one `queued` item per ready row and an audit entry,

@@ -15,7 +15,6 @@ use crate::error::Error;
 use crate::store::audit_log::AuditEntry;
 use crate::store::batches::{BatchRow, BatchState, ItemRow, ItemState, BATCHES_CURSOR};
 use crate::store::page::{self, Page};
-use crate::store::prelude::*;
 use crate::store::Store;
 
 /// The batches the acting operator may manage (every program of the batch), newest first, with

@@ -8,10 +8,23 @@
 //! elsewhere; nothing here knows a table but `tsched_meta`. A password never reaches an error,
 //! a `Debug` or a log line.
 
+mod audit_log;
+mod batches;
 mod config;
 mod conn;
+mod directory_cache;
 mod error;
+pub mod exec;
+mod integration;
+mod meetings;
+mod operators;
+mod participants;
+mod programs;
+mod settings;
 mod tls;
+
+/// The team database's schema version this build reads and writes (`tsched_meta`).
+pub const SCHEMA_VERSION: i64 = 1;
 
 pub use config::{PgConfig, SslMode, DEFAULT_CONNECT_TIMEOUT, DEFAULT_PORT};
 pub use conn::{check_schema, PgConn, PgTx, APPLICATION_NAME};

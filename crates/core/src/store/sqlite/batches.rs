@@ -682,7 +682,7 @@ mod tests {
         // mapping gives that the CHECK refuses would fail the first write of that state.
         let mut store = Store::open_in_memory().expect("store");
         store
-            .write(|tx| -> Result<(), crate::Error> {
+            .write_sql(|tx| -> Result<(), crate::Error> {
                 let id = tx.batch_insert("u1", "f.csv", "sha", 1, &[], "local:me", "t")?;
                 for s in BatchState::ALL {
                     tx.batch_set_state(id, s, None, false, "t")?;

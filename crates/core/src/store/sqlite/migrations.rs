@@ -1,6 +1,10 @@
 //! Versioned migrations, tracked in `PRAGMA user_version`. Each entry is applied in its own
 //! transaction. A released migration is never edited; add a new one instead.
 
+use std::path::Path;
+
+use rusqlite::Connection;
+
 use crate::store::{Store, StoreError, APPLICATION_ID};
 
 /// The migrations, in order: `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
@@ -13,20 +17,26 @@ pub const MIGRATIONS: &[&str] = &[
 /// The schema version this build writes.
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// Reads the file's schema version.
+/// Reads the store's schema version (a PostgreSQL store was checked to be
+/// [`crate::store::postgres::SCHEMA_VERSION`] when it was opened).
 pub fn version(store: &Store) -> Result<i64, StoreError> {
-    store
-        .conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(|e| store.err(e))
+    match store.sqlite() {
+        Some(conn) => file_version(conn, store.path()),
+        None => Ok(crate::store::postgres::SCHEMA_VERSION),
+    }
 }
 
-/// Brings the store to [`CURRENT_VERSION`], refusing files from a newer version.
-pub fn migrate(store: &mut Store) -> Result<(), StoreError> {
-    let found = version(store)?;
+fn file_version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| crate::store::classify(path, e))
+}
+
+/// Brings the file to [`CURRENT_VERSION`], refusing files from a newer version.
+pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let found = file_version(conn, path)?;
     if found > CURRENT_VERSION {
         return Err(StoreError::NewerVersion {
-            path: store.path().to_path_buf(),
+            path: path.to_path_buf(),
             found,
             supported: CURRENT_VERSION,
         });
@@ -34,29 +44,29 @@ pub fn migrate(store: &mut Store) -> Result<(), StoreError> {
     if found == CURRENT_VERSION {
         return Ok(());
     }
-    let path = store.path().to_path_buf();
-    let err = |e| crate::store::classify(&path, e);
-    store.write(|tx| {
-        // Re-read inside the write lock: another process may have migrated meanwhile.
-        let now: i64 = tx
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
+    let err = |e| crate::store::classify(path, e);
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(err)?;
+    // Re-read inside the write lock: another process may have migrated meanwhile.
+    let now: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(err)?;
+    if now > CURRENT_VERSION {
+        return Err(StoreError::NewerVersion {
+            path: path.to_path_buf(),
+            found: now,
+            supported: CURRENT_VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(now.max(0) as usize) {
+        tx.execute_batch(sql).map_err(err)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
             .map_err(err)?;
-        if now > CURRENT_VERSION {
-            return Err(StoreError::NewerVersion {
-                path: path.clone(),
-                found: now,
-                supported: CURRENT_VERSION,
-            });
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(now.max(0) as usize) {
-            tx.execute_batch(sql).map_err(err)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)
-                .map_err(err)?;
-        }
-        tx.pragma_update(None, "application_id", APPLICATION_ID)
-            .map_err(err)?;
-        Ok(())
-    })
+    }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)
+        .map_err(err)?;
+    tx.commit().map_err(err)
 }
 
 #[cfg(test)]

@@ -1,0 +1,79 @@
+//! What the PostgreSQL backend's table statements run on: the connection itself (reads outside a
+//! write) or a write's transaction. Every table trait is implemented once, for any [`Exec`], so
+//! `Store::tables()` and the closure of `Store::write` answer the same way.
+
+use super::{PgConn, PgTx, Row, ToSql};
+use crate::store::StoreError;
+
+/// A place to run statements: [`PgConn`] or [`PgTx`].
+pub trait Exec {
+    /// Every row of `sql`.
+    fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, StoreError>;
+    /// The row of `sql`, if any (more than one is an error).
+    fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, StoreError>;
+    /// Exactly one row of `sql`.
+    fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, StoreError>;
+    /// Rows changed by `sql`.
+    fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError>;
+    /// Maps a driver error (e.g. from `Row::try_get`) to a [`StoreError`].
+    fn err(&self, e: &tokio_postgres::Error) -> StoreError;
+    /// The login acting (the operator's UPN in lower case, or the database owner).
+    fn login(&self) -> &str;
+}
+
+macro_rules! exec_for {
+    ($t:ty) => {
+        impl Exec for $t {
+            fn query(
+                &self,
+                sql: &str,
+                params: &[&(dyn ToSql + Sync)],
+            ) -> Result<Vec<Row>, StoreError> {
+                <$t>::query(self, sql, params)
+            }
+            fn query_opt(
+                &self,
+                sql: &str,
+                params: &[&(dyn ToSql + Sync)],
+            ) -> Result<Option<Row>, StoreError> {
+                <$t>::query_opt(self, sql, params)
+            }
+            fn query_one(
+                &self,
+                sql: &str,
+                params: &[&(dyn ToSql + Sync)],
+            ) -> Result<Row, StoreError> {
+                <$t>::query_one(self, sql, params)
+            }
+            fn execute(
+                &self,
+                sql: &str,
+                params: &[&(dyn ToSql + Sync)],
+            ) -> Result<u64, StoreError> {
+                <$t>::execute(self, sql, params)
+            }
+            fn err(&self, e: &tokio_postgres::Error) -> StoreError {
+                <$t>::err(self, e)
+            }
+            fn login(&self) -> &str {
+                <$t>::login(self)
+            }
+        }
+    };
+}
+
+exec_for!(PgConn);
+exec_for!(PgTx<'_>);
+
+/// Reads column `idx` of `row`, mapping a type mismatch to a [`StoreError`].
+pub(crate) fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
+    db: &impl Exec,
+    row: &'a Row,
+    idx: usize,
+) -> Result<T, StoreError> {
+    row.try_get(idx).map_err(|e| db.err(&e))
+}
