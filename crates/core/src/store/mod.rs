@@ -403,6 +403,18 @@ impl Store {
         })
     }
 
+    /// A store over an open PostgreSQL connection whose schema was checked (tests and
+    /// `store init`, which make the connection themselves).
+    pub fn from_postgres(conn: postgres::PgConn) -> Result<Self, StoreError> {
+        conn.batch_execute("SET search_path = tsched, public")?;
+        postgres::check_schema(&conn, postgres::SCHEMA_VERSION)?;
+        let path = PathBuf::from(conn.config().to_string());
+        Ok(Self {
+            backend: Backend::Postgres(Box::new(conn)),
+            path,
+        })
+    }
+
     /// The SQLite connection, when this is the embedded store.
     pub(crate) fn sqlite(&self) -> Option<&Connection> {
         match &self.backend {

@@ -15,6 +15,7 @@ mod conn;
 mod directory_cache;
 mod error;
 pub mod exec;
+mod init;
 mod integration;
 mod meetings;
 mod operators;
@@ -29,5 +30,6 @@ pub const SCHEMA_VERSION: i64 = 1;
 pub use config::{PgConfig, SslMode, DEFAULT_CONNECT_TIMEOUT, DEFAULT_PORT};
 pub use conn::{check_schema, PgConn, PgTx, APPLICATION_NAME};
 pub use error::{schema_message, TlsProblem};
+pub use init::{bootstrap, init, ROLES, SCHEMA_V1};
 /// Row and parameter types of the statements, so callers need no direct tokio-postgres import.
 pub use tokio_postgres::{types::ToSql, Row};

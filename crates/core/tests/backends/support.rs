@@ -1,0 +1,45 @@
+//! Runs one test body against each backend.
+
+use tsched_core::secret::Sensitive;
+use tsched_core::store::postgres::{self, PgConfig, PgConn};
+use tsched_core::store::Store;
+use tsched_pgtest::Cluster;
+
+/// The database owner's login (CREATEROLE: `store init` creates the group roles).
+pub const OWNER: &str = "tsched_owner";
+const PASSWORD: &str = "owner-pw-1";
+const DB: &str = "tsched";
+
+/// A PostgreSQL store initialised by its owner, and the cluster it lives on (dropping the
+/// cluster stops the server and removes it).
+pub struct PgStore {
+    pub store: Store,
+    pub cluster: Cluster,
+}
+
+/// Starts a throwaway cluster, creates the team database as its owner and runs `store init`;
+/// the returned store acts as the owner (its own policy lets it see and change every row).
+pub fn postgres_store() -> PgStore {
+    let cluster = Cluster::start();
+    cluster.create_login(OWNER, PASSWORD);
+    cluster.superuser_sql("postgres", &format!("ALTER ROLE {OWNER} CREATEROLE;"));
+    cluster.create_database(DB, Some(OWNER));
+    let url = cluster.url(OWNER, PASSWORD, DB, "verify-full");
+    let cfg = PgConfig::parse(&url)
+        .expect("the harness URL parses")
+        .with_ca_file(cluster.ca_file());
+    let password = Sensitive::new(PASSWORD.to_string());
+    let mut conn = PgConn::connect(&cfg, Some(&password)).expect("the owner connects");
+    postgres::init(&mut conn).expect("store init");
+    let store = Store::from_postgres(conn).expect("the initialised store opens");
+    PgStore { store, cluster }
+}
+
+/// Runs `test` on a fresh in-memory SQLite store, then on a fresh PostgreSQL store; the name
+/// passed in says which, for assert messages.
+pub fn each_backend(test: impl Fn(&str, &mut Store)) {
+    let mut sqlite = Store::open_in_memory().expect("in-memory store");
+    test("sqlite", &mut sqlite);
+    let mut pg = postgres_store();
+    test("postgres", &mut pg.store);
+}
