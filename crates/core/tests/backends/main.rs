@@ -5,8 +5,6 @@
 
 mod support;
 
-use tsched_core::store::prelude::*;
-
 #[test]
 fn settings_are_set_replaced_and_removed() {
     support::each_backend(|backend, store| {

@@ -14,6 +14,8 @@ const DB: &str = "tsched";
 /// cluster stops the server and removes it).
 pub struct PgStore {
     pub store: Store,
+    /// Kept so the server lives as long as the store (and for tests that psql into it).
+    #[allow(dead_code)]
     pub cluster: Cluster,
 }
 
