@@ -117,11 +117,7 @@ pub fn resume_inner(
     let (mut store, actor) = work.open()?;
     let session = work.session(&store)?;
     let transport: Arc<dyn Transport> = Arc::new(GraphTransport::new(&session));
-    let stored = batch_run::show(&store, &actor, id)?.batch.concurrency;
-    let opts = RunOptions {
-        concurrency: usize::try_from(stored).unwrap_or(1).max(1),
-        ..Default::default()
-    };
+    let opts = RunOptions::for_resume(&store, &actor, id, None)?;
     Ok(work::block_on(batch_run::resume(
         &mut store, transport, &actor, id, &opts, progress,
     ))?)

@@ -548,11 +548,7 @@ fn resume(ctx: &Context, id: i64, concurrency: Option<usize>, json: bool) -> any
     let mut store = ctx.store()?;
     let actor = ctx.actor(&store)?;
     let (_, t) = transport(ctx, &store)?;
-    let stored = batch_run::show(&store, &actor, id)?.batch.concurrency as usize;
-    let opts = RunOptions {
-        concurrency: concurrency.unwrap_or(stored),
-        ..Default::default()
-    };
+    let opts = RunOptions::for_resume(&store, &actor, id, concurrency)?;
     let (sink, bar) = reporter(json);
     let outcome = ctx
         .runtime()?

@@ -64,6 +64,27 @@ impl Default for RunOptions {
     }
 }
 
+impl RunOptions {
+    /// The options to resume batch `id` with: the concurrency it was started with (stored with
+    /// the batch), unless `concurrency` overrides it; at least 1. Both front ends resume through
+    /// this, so "resume" means the same thing in the window and the CLI. Needs the view of the
+    /// batch that [`show`] needs.
+    pub fn for_resume(
+        store: &Store,
+        actor: &Actor,
+        id: i64,
+        concurrency: Option<usize>,
+    ) -> Result<Self, Error> {
+        let stored = show(store, actor, id)?.batch.concurrency;
+        Ok(Self {
+            concurrency: concurrency
+                .unwrap_or_else(|| usize::try_from(stored).unwrap_or(1))
+                .max(1),
+            ..Self::default()
+        })
+    }
+}
+
 /// How a run ended.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunOutcome {
