@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use serde::Serialize;
 use tsched_core::auth::{CancelHandle, KeyringTokenStore, TokenStore};
 use tsched_core::{Actor, Error, Store};
 use tsched_sandbox::RunningSandbox;
@@ -212,5 +213,29 @@ pub struct SignInRunning<'a>(&'a AppState);
 impl Drop for SignInRunning<'_> {
     fn drop(&mut self) {
         self.0.end_sign_in();
+    }
+}
+
+/// The embedded sandbox's facts, to fill the connect form.
+#[derive(Debug, Clone, Serialize)]
+pub struct SandboxInfo {
+    /// Base URL (authority base).
+    pub base_url: String,
+    /// Its tenant id.
+    pub tenant_id: String,
+    /// Its public client's id.
+    pub client_id: String,
+    /// Its host account.
+    pub host_upn: Option<String>,
+}
+
+/// The running sandbox's facts.
+pub fn sandbox_info(sb: &RunningSandbox) -> SandboxInfo {
+    let h = sb.handle();
+    SandboxInfo {
+        base_url: sb.base_url().to_string(),
+        tenant_id: h.tenant_id(),
+        client_id: h.client_id(),
+        host_upn: h.host_upn(),
     }
 }

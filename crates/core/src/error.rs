@@ -163,6 +163,12 @@ impl Error {
     }
 }
 
+impl From<crate::roles::UnknownRole> for Error {
+    fn from(e: crate::roles::UnknownRole) -> Self {
+        Error::invalid("role", e.to_string())
+    }
+}
+
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         Error::Store(crate::store::classify(std::path::Path::new("the store"), e))

@@ -8,8 +8,6 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
-
 /// A role an operator can hold. `GlobalAdmin` and `Support` hold for every program;
 /// `TrackAdmin` and `Coordinator` are granted per program.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -60,25 +58,22 @@ impl Role {
     }
 }
 
+/// A role name that is none of the four (becomes an invalid-input [`crate::Error`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role '{0}'; use global-admin, track-admin, coordinator or support")]
+pub struct UnknownRole(pub String);
+
 impl FromStr for Role {
-    type Err = Error;
+    type Err = UnknownRole;
 
     /// Accepts `global-admin`, `global_admin`, `track-admin`, `coordinator`, `support`
     /// (case-insensitive).
-    fn from_str(s: &str) -> Result<Self, Error> {
+    fn from_str(s: &str) -> Result<Self, UnknownRole> {
         let norm = s.trim().to_ascii_lowercase().replace(['-', ' '], "_");
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == norm)
-            .ok_or_else(|| {
-                Error::invalid(
-                    "role",
-                    format!(
-                        "unknown role '{}'; use global-admin, track-admin, coordinator or support",
-                        s.trim()
-                    ),
-                )
-            })
+            .ok_or_else(|| UnknownRole(s.trim().to_string()))
     }
 }
 

@@ -30,7 +30,7 @@ pub struct IntegrationPage {
     /// Why not, when not.
     pub denied_reason: Option<String>,
     /// The embedded sandbox, when one runs.
-    pub sandbox: Option<super::sandbox::SandboxInfo>,
+    pub sandbox: Option<crate::state::SandboxInfo>,
 }
 
 /// The connect form.
@@ -68,7 +68,7 @@ pub fn status_inner(state: &AppState) -> CmdResult<IntegrationPage> {
             access::decide(&who.subject, Action::IntegrationManage, None),
         ))
     })?;
-    let sandbox = state.sandbox().as_ref().map(super::sandbox::info);
+    let sandbox = state.sandbox().as_ref().map(crate::state::sandbox_info);
     Ok(IntegrationPage {
         status,
         signing_in: state.signing_in(),

@@ -49,7 +49,7 @@ pub fn grant_inner(
     role: &str,
     program_code: Option<String>,
 ) -> CmdResult<Operator> {
-    let role: Role = role.parse()?;
+    let role: Role = role.parse().map_err(tsched_core::Error::from)?;
     let p = program(program_code);
     Ok(state.with_actor(|s, actor| operators::grant(s, actor, upn, role, p.as_deref()))?)
 }
@@ -73,7 +73,7 @@ pub fn operators_revoke(
     role: String,
     program: Option<String>,
 ) -> CmdResult<Operator> {
-    let role: Role = role.parse()?;
+    let role: Role = role.parse().map_err(tsched_core::Error::from)?;
     let p = self::program(program);
     Ok(state.with_actor(|s, actor| operators::revoke(s, actor, &upn, role, p.as_deref()))?)
 }

@@ -19,20 +19,7 @@ use tsched_sandbox::{RunningSandbox, Sandbox, SandboxConfig};
 
 use super::integration::{connect_inner, ConnectInput};
 use super::CmdResult;
-use crate::state::AppState;
-
-/// The embedded sandbox's facts, to fill the connect form.
-#[derive(Debug, Clone, Serialize)]
-pub struct SandboxInfo {
-    /// Base URL (authority base).
-    pub base_url: String,
-    /// Its tenant id.
-    pub tenant_id: String,
-    /// Its public client's id.
-    pub client_id: String,
-    /// Its host account.
-    pub host_upn: Option<String>,
-}
+use crate::state::{sandbox_info as info, AppState, SandboxInfo};
 
 /// A step of exploring, on the command's channel: the explore's own steps (`kind`
 /// `sandbox_started` with the sandbox's facts, then `prefilling`) around the connect's
@@ -115,17 +102,6 @@ pub async fn sandbox_explore(
     };
     let browser = super::system_browser();
     explore_inner(&state, browser.as_ref(), &progress).await
-}
-
-/// The running sandbox's facts.
-pub(crate) fn info(sb: &RunningSandbox) -> SandboxInfo {
-    let h = sb.handle();
-    SandboxInfo {
-        base_url: sb.base_url().to_string(),
-        tenant_id: h.tenant_id(),
-        client_id: h.client_id(),
-        host_upn: h.host_upn(),
-    }
 }
 
 /// Starts the embedded sandbox (see [`start_embedded_sandbox`]) for the acting operator.

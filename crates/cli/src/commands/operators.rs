@@ -142,7 +142,7 @@ pub fn run(cmd: Operators, ctx: &Context) -> anyhow::Result<()> {
             program,
             json,
         } => {
-            let role: Role = role.parse()?;
+            let role: Role = role.parse().map_err(tsched_core::Error::from)?;
             let op = operators::grant(&mut store, &actor, &upn, role, program.as_deref())?;
             done(json, &op, format!("{} now holds: {}.", op.upn, roles(&op)))?;
         }
@@ -152,7 +152,7 @@ pub fn run(cmd: Operators, ctx: &Context) -> anyhow::Result<()> {
             program,
             json,
         } => {
-            let role: Role = role.parse()?;
+            let role: Role = role.parse().map_err(tsched_core::Error::from)?;
             let op = operators::revoke(&mut store, &actor, &upn, role, program.as_deref())?;
             done(json, &op, format!("{} now holds: {}.", op.upn, roles(&op)))?;
         }
