@@ -3,6 +3,10 @@
 //! created by `store init` as its owner). A behaviour that differs between them is a bug in one
 //! backend.
 
+mod batches;
+mod meetings;
+mod programs;
+mod roster;
 mod support;
 
 #[test]

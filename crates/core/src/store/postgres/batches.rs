@@ -1,12 +1,160 @@
-//! PostgreSQL statements of the `batches` table(s), behind [`BatchTable`].
-//! Not written yet: every method answers "not written yet".
+//! PostgreSQL statements of the `batches` and `batch_items` tables, behind [`BatchTable`]. The
+//! statements are the SQLite backend's (`store::sqlite::batches`), with `$n` parameters; item
+//! counts are read from `batch_item_counts`, which the server keeps by trigger (v1.sql). States
+//! are stored under the same names as in SQLite (the schema's `CHECK`s spell them), and the
+//! cursors are the same, so a cursor means the same thing on both backends.
 
-#![allow(unused_variables, unused_imports)]
-
-use super::exec::Exec;
-use crate::store::batches::*;
-use crate::store::page::{Page, PageError};
+use super::exec::{get, Exec};
+use super::Row;
+use crate::store::batches::{
+    BatchRow, BatchState, BatchTable, Counts, ItemRow, ItemState, BATCHES_CURSOR,
+};
+use crate::store::page::{self, Page, PageError};
 use crate::store::StoreError;
+
+/// The cursor's list name of [`BatchTable::batch_items_page`], as the SQLite backend names it (an
+/// item page's sort key is its line).
+const ITEMS_CURSOR: &str = "batch-items";
+
+/// The name `batches.state` stores for `state`.
+fn batch_state_name(state: BatchState) -> &'static str {
+    match state {
+        BatchState::Planned => "planned",
+        BatchState::Running => "running",
+        BatchState::Paused => "paused",
+        BatchState::Cancelled => "cancelled",
+        BatchState::Completed => "completed",
+    }
+}
+
+/// The state a stored `batches.state` stands for (`None` for a name this build does not know).
+fn batch_state_of(name: &str) -> Option<BatchState> {
+    BatchState::ALL
+        .into_iter()
+        .find(|s| batch_state_name(*s) == name)
+}
+
+/// The name `batch_items.state` (and `batch_item_counts.state`) stores for `state`.
+fn item_state_name(state: ItemState) -> &'static str {
+    match state {
+        ItemState::Queued => "queued",
+        ItemState::InFlight => "in_flight",
+        ItemState::Done => "done",
+        ItemState::Failed => "failed",
+        ItemState::Cancelled => "cancelled",
+        ItemState::Undone => "undone",
+    }
+}
+
+/// The state a stored `batch_items.state` stands for (`None` for a name this build does not
+/// know).
+fn item_state_of(name: &str) -> Option<ItemState> {
+    ItemState::ALL
+        .into_iter()
+        .find(|s| item_state_name(*s) == name)
+}
+
+/// A value read that this build cannot represent (SQLite reports these as conversion failures).
+fn bad_value(what: String) -> StoreError {
+    StoreError::Pg {
+        message: what,
+        sqlstate: None,
+        constraint: None,
+    }
+}
+
+/// Reads a stored state in column `idx`, refusing a name this build does not know (the schema's
+/// `CHECK` admits none).
+fn state_column<S>(
+    db: &impl Exec,
+    row: &Row,
+    idx: usize,
+    what: &str,
+    of: fn(&str) -> Option<S>,
+) -> Result<S, StoreError> {
+    let name: String = get(db, row, idx)?;
+    of(&name).ok_or_else(|| bad_value(format!("unknown {what} state '{name}'")))
+}
+
+const BATCH_COLS: &str = "id, uid, source_name, source_sha256, state, pause_reason, concurrency, created_by, created_at, updated_at, finished_at, programs";
+
+fn batch_from(db: &impl Exec, r: &Row) -> Result<BatchRow, StoreError> {
+    Ok(BatchRow {
+        id: get(db, r, 0)?,
+        uid: get(db, r, 1)?,
+        source_name: get(db, r, 2)?,
+        source_sha256: get(db, r, 3)?,
+        state: state_column(db, r, 4, "batch", batch_state_of)?,
+        pause_reason: get(db, r, 5)?,
+        concurrency: get(db, r, 6)?,
+        created_by: get(db, r, 7)?,
+        created_at: get(db, r, 8)?,
+        updated_at: get(db, r, 9)?,
+        finished_at: get(db, r, 10)?,
+        programs: get::<String>(db, r, 11)?
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+        counts: Counts::default(),
+    })
+}
+
+const ITEM_COLS: &str = "batch_id, line, external_id, row_json, state, graph_id, join_web_url,
+    created_now, error_code, error_message, attempts, updated_at";
+
+fn item_from(db: &impl Exec, r: &Row) -> Result<ItemRow, StoreError> {
+    let line: i64 = get(db, r, 1)?;
+    let attempts: i64 = get(db, r, 10)?;
+    Ok(ItemRow {
+        batch_id: get(db, r, 0)?,
+        // As SQLite's `as u64`: lines are 1-based and never negative.
+        line: line as u64,
+        external_id: get(db, r, 2)?,
+        row_json: get(db, r, 3)?,
+        state: state_column(db, r, 4, "batch item", item_state_of)?,
+        graph_id: get(db, r, 5)?,
+        join_web_url: get(db, r, 6)?,
+        created_now: get(db, r, 7)?,
+        error_code: get(db, r, 8)?,
+        error_message: get(db, r, 9)?,
+        attempts: u32::try_from(attempts)
+            .map_err(|_| bad_value(format!("batch item attempts {attempts} out of range")))?,
+        updated_at: get(db, r, 11)?,
+    })
+}
+
+/// Adds one `batch_item_counts` row to `c`.
+fn add(c: &mut Counts, state: &str, n: i64) {
+    c.add(item_state_of(state), u64::try_from(n).unwrap_or(0));
+}
+
+/// Fills in the counts of many batches with one read of `batch_item_counts`.
+fn attach_counts(db: &impl Exec, batches: &mut [BatchRow]) -> Result<(), StoreError> {
+    if batches.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = batches.iter().map(|b| b.id).collect();
+    let rows = db.query(
+        "SELECT batch_id, state, n FROM batch_item_counts WHERE batch_id = ANY($1)",
+        &[&ids],
+    )?;
+    let mut by_batch: std::collections::HashMap<i64, Counts> = std::collections::HashMap::new();
+    for r in &rows {
+        let id: i64 = get(db, r, 0)?;
+        let state: String = get(db, r, 1)?;
+        let n: i64 = get(db, r, 2)?;
+        add(by_batch.entry(id).or_default(), &state, n);
+    }
+    for b in batches {
+        b.counts = by_batch.remove(&b.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// The number of rows a statement changed, as the trait's `usize`.
+fn changed(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
 
 impl<T: Exec> BatchTable for T {
     fn batch_insert(
@@ -19,7 +167,14 @@ impl<T: Exec> BatchTable for T {
         created_by: &str,
         now: &str,
     ) -> Result<i64, StoreError> {
-        Err(pending())
+        let programs = programs.join(" ");
+        let row = self.query_one(
+            "INSERT INTO batches (uid, source_name, source_sha256, state, concurrency, programs, created_by, created_at, updated_at)
+             VALUES ($1, $2, $3, 'planned', $4, $5, $6, $7, $7)
+             RETURNING id",
+            &[&uid, &source_name, &sha256, &concurrency, &programs, &created_by, &now],
+        )?;
+        get(self, &row, 0)
     }
 
     fn batch_item_insert(
@@ -30,11 +185,29 @@ impl<T: Exec> BatchTable for T {
         row_json: &str,
         now: &str,
     ) -> Result<(), StoreError> {
-        Err(pending())
+        self.execute(
+            "INSERT INTO batch_items (batch_id, line, external_id, row_json, state, updated_at)
+             VALUES ($1, $2, $3, $4, 'queued', $5)",
+            &[&batch_id, &(line as i64), &external_id, &row_json, &now],
+        )
+        .map(|_| ())
     }
 
     fn batch_live_item(&self, external_id: &str) -> Result<Option<(i64, u64)>, StoreError> {
-        Err(pending())
+        let row = self.query_opt(
+            "SELECT batch_id, line FROM batch_items
+             WHERE external_id = $1 AND state IN ('queued', 'in_flight', 'done')
+             ORDER BY batch_id, line LIMIT 1",
+            &[&external_id],
+        )?;
+        match row {
+            Some(r) => {
+                let batch: i64 = get(self, &r, 0)?;
+                let line: i64 = get(self, &r, 1)?;
+                Ok(Some((batch, line as u64)))
+            }
+            None => Ok(None),
+        }
     }
 
     fn batch_set_state(
@@ -45,27 +218,85 @@ impl<T: Exec> BatchTable for T {
         finished: bool,
         now: &str,
     ) -> Result<usize, StoreError> {
-        Err(pending())
+        self.execute(
+            "UPDATE batches SET state = $2, pause_reason = $3, updated_at = $4,
+               finished_at = CASE WHEN $5 THEN $4 ELSE finished_at END
+             WHERE id = $1",
+            &[&id, &batch_state_name(state), &reason, &now, &finished],
+        )
+        .map(changed)
     }
 
     fn batch_state(&self, id: i64) -> Result<Option<BatchState>, StoreError> {
-        Err(pending())
+        match self.query_opt("SELECT state FROM batches WHERE id = $1", &[&id])? {
+            Some(r) => Ok(batch_state_of(&get::<String>(self, &r, 0)?)),
+            None => Ok(None),
+        }
     }
 
     fn batch_by_id(&self, id: i64) -> Result<Option<BatchRow>, StoreError> {
-        Err(pending())
+        let row = self.query_opt(
+            &format!("SELECT {BATCH_COLS} FROM batches WHERE id = $1"),
+            &[&id],
+        )?;
+        match row {
+            Some(r) => {
+                let mut b = batch_from(self, &r)?;
+                b.counts = self.batch_counts(id)?;
+                Ok(Some(b))
+            }
+            None => Ok(None),
+        }
     }
 
     fn batches_list(&self) -> Result<Vec<BatchRow>, StoreError> {
-        Err(pending())
+        let rows = self.query(
+            &format!("SELECT {BATCH_COLS} FROM batches ORDER BY id DESC"),
+            &[],
+        )?;
+        let mut batches = rows
+            .iter()
+            .map(|r| batch_from(self, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        attach_counts(self, &mut batches)?;
+        Ok(batches)
     }
 
     fn batches_page(&self, after: Option<&str>, limit: u32) -> Result<Page<BatchRow>, PageError> {
-        Err(PageError::Store(pending()))
+        let after: Option<i64> = after.map(|c| page::decode(BATCHES_CURSOR, c)).transpose()?;
+        let limit = page::limit(limit);
+        let fetch = i64::from(limit) + 1;
+        // As in SQLite: the first page is "ids up to the largest there can be", the same seek on
+        // the primary key as a deeper page.
+        let (op, bound) = match after {
+            Some(id) => ("<", id),
+            None => ("<=", i64::MAX),
+        };
+        let rows = self.query(
+            &format!("SELECT {BATCH_COLS} FROM batches WHERE id {op} $1 ORDER BY id DESC LIMIT $2"),
+            &[&bound, &fetch],
+        )?;
+        let rows = rows
+            .iter()
+            .map(|r| batch_from(self, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut page = page::finish(BATCHES_CURSOR, rows, limit, |b| b.id);
+        attach_counts(self, &mut page.items)?;
+        Ok(page)
     }
 
     fn batch_counts(&self, batch_id: i64) -> Result<Counts, StoreError> {
-        Err(pending())
+        let rows = self.query(
+            "SELECT state, n FROM batch_item_counts WHERE batch_id = $1",
+            &[&batch_id],
+        )?;
+        let mut c = Counts::default();
+        for r in &rows {
+            let state: String = get(self, r, 0)?;
+            let n: i64 = get(self, r, 1)?;
+            add(&mut c, &state, n);
+        }
+        Ok(c)
     }
 
     fn batch_items(
@@ -73,11 +304,26 @@ impl<T: Exec> BatchTable for T {
         batch_id: i64,
         state: Option<ItemState>,
     ) -> Result<Vec<ItemRow>, StoreError> {
-        Err(pending())
+        let state = state.map(item_state_name);
+        let rows = self.query(
+            &format!(
+                "SELECT {ITEM_COLS} FROM batch_items
+                 WHERE batch_id = $1 AND ($2::text IS NULL OR state = $2) ORDER BY line"
+            ),
+            &[&batch_id, &state],
+        )?;
+        rows.iter().map(|r| item_from(self, r)).collect()
     }
 
     fn batch_items_recent_failed(&self, limit: u32) -> Result<Vec<ItemRow>, StoreError> {
-        Err(pending())
+        let rows = self.query(
+            &format!(
+                "SELECT {ITEM_COLS} FROM batch_items WHERE state = $1
+                 ORDER BY updated_at DESC LIMIT $2"
+            ),
+            &[&item_state_name(ItemState::Failed), &i64::from(limit)],
+        )?;
+        rows.iter().map(|r| item_from(self, r)).collect()
     }
 
     fn batch_items_page(
@@ -87,11 +333,38 @@ impl<T: Exec> BatchTable for T {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Page<ItemRow>, PageError> {
-        Err(PageError::Store(pending()))
+        let after: Option<i64> = after.map(|c| page::decode(ITEMS_CURSOR, c)).transpose()?;
+        let limit = page::limit(limit);
+        let fetch = i64::from(limit) + 1;
+        let state = state.map(item_state_name);
+        // Served by the primary key, or batch_items_state_line with a state.
+        let mut sql = format!("SELECT {ITEM_COLS} FROM batch_items WHERE batch_id = $1");
+        let mut params: Vec<&(dyn super::ToSql + Sync)> = vec![&batch_id];
+        if let Some(state) = &state {
+            params.push(state);
+            sql.push_str(&format!(" AND state = ${}", params.len()));
+        }
+        if let Some(line) = &after {
+            params.push(line);
+            sql.push_str(&format!(" AND line > ${}", params.len()));
+        }
+        params.push(&fetch);
+        sql.push_str(&format!(" ORDER BY line LIMIT ${}", params.len()));
+        let rows = self.query(&sql, &params)?;
+        let rows = rows
+            .iter()
+            .map(|r| item_from(self, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(page::finish(ITEMS_CURSOR, rows, limit, |i| i.line as i64))
     }
 
     fn batch_items_requeue_in_flight(&self, batch_id: i64, now: &str) -> Result<usize, StoreError> {
-        Err(pending())
+        self.execute(
+            "UPDATE batch_items SET state = 'queued', updated_at = $2
+             WHERE batch_id = $1 AND state = 'in_flight'",
+            &[&batch_id, &now],
+        )
+        .map(changed)
     }
 
     fn batch_item_mark_in_flight(
@@ -100,7 +373,17 @@ impl<T: Exec> BatchTable for T {
         line: u64,
         now: &str,
     ) -> Result<usize, StoreError> {
-        Err(pending())
+        // Never once the batch is cancelled. SQLite serializes a cancel and this update; here the
+        // batch row is read FOR SHARE, so a cancel in another transaction either waits for this
+        // one (and then sees the item in flight) or has committed and this one sees 'cancelled'
+        // (a locking read in READ COMMITTED reads the newest committed row).
+        self.execute(
+            "UPDATE batch_items SET state = 'in_flight', attempts = attempts + 1, updated_at = $3
+             WHERE batch_id = $1 AND line = $2 AND state IN ('queued', 'in_flight')
+               AND (SELECT state FROM batches WHERE id = $1 FOR SHARE) <> 'cancelled'",
+            &[&batch_id, &(line as i64), &now],
+        )
+        .map(changed)
     }
 
     fn batch_item_mark_queued(
@@ -109,7 +392,16 @@ impl<T: Exec> BatchTable for T {
         line: u64,
         now: &str,
     ) -> Result<usize, StoreError> {
-        Err(pending())
+        // A batch cancelled while this attempt was in flight does not get the item back: it ends
+        // cancelled (the attempt made no meeting). The batch row is read FOR SHARE, as above.
+        self.execute(
+            "UPDATE batch_items SET state = CASE WHEN (SELECT state FROM batches WHERE id = $1 FOR SHARE) = 'cancelled'
+                                            THEN 'cancelled' ELSE 'queued' END,
+                    updated_at = $3
+             WHERE batch_id = $1 AND line = $2 AND state = 'in_flight'",
+            &[&batch_id, &(line as i64), &now],
+        )
+        .map(changed)
     }
 
     fn batch_item_mark_done(
@@ -121,7 +413,20 @@ impl<T: Exec> BatchTable for T {
         created_now: bool,
         now: &str,
     ) -> Result<usize, StoreError> {
-        Err(pending())
+        self.execute(
+            "UPDATE batch_items SET state = 'done', graph_id = $3, join_web_url = $4, created_now = $5,
+               error_code = NULL, error_message = NULL, updated_at = $6
+             WHERE batch_id = $1 AND line = $2",
+            &[
+                &batch_id,
+                &(line as i64),
+                &graph_id,
+                &join_web_url,
+                &created_now,
+                &now,
+            ],
+        )
+        .map(changed)
     }
 
     fn batch_item_set_meeting(
@@ -130,7 +435,11 @@ impl<T: Exec> BatchTable for T {
         line: u64,
         meeting_id: i64,
     ) -> Result<usize, StoreError> {
-        Err(pending())
+        self.execute(
+            "UPDATE batch_items SET meeting_id = $3 WHERE batch_id = $1 AND line = $2",
+            &[&batch_id, &(line as i64), &meeting_id],
+        )
+        .map(changed)
     }
 
     fn batch_item_mark_failed(
@@ -141,15 +450,30 @@ impl<T: Exec> BatchTable for T {
         message: &str,
         now: &str,
     ) -> Result<usize, StoreError> {
-        Err(pending())
+        self.execute(
+            "UPDATE batch_items SET state = 'failed', error_code = $3, error_message = $4, updated_at = $5
+             WHERE batch_id = $1 AND line = $2",
+            &[&batch_id, &(line as i64), &code, &message, &now],
+        )
+        .map(changed)
     }
 
     fn batch_items_cancel_queued(&self, batch_id: i64, now: &str) -> Result<usize, StoreError> {
-        Err(pending())
+        self.execute(
+            "UPDATE batch_items SET state = 'cancelled', updated_at = $2
+             WHERE batch_id = $1 AND state = 'queued'",
+            &[&batch_id, &now],
+        )
+        .map(changed)
     }
 
     fn batch_items_cancel_in_flight(&self, batch_id: i64, now: &str) -> Result<usize, StoreError> {
-        Err(pending())
+        self.execute(
+            "UPDATE batch_items SET state = 'cancelled', updated_at = $2
+             WHERE batch_id = $1 AND state = 'in_flight'",
+            &[&batch_id, &now],
+        )
+        .map(changed)
     }
 
     fn batch_item_mark_undone(
@@ -158,14 +482,11 @@ impl<T: Exec> BatchTable for T {
         line: u64,
         now: &str,
     ) -> Result<usize, StoreError> {
-        Err(pending())
-    }
-}
-
-fn pending() -> StoreError {
-    StoreError::Pg {
-        message: "this part of the team database is not written yet".to_string(),
-        sqlstate: None,
-        constraint: None,
+        self.execute(
+            "UPDATE batch_items SET state = 'undone', updated_at = $3
+             WHERE batch_id = $1 AND line = $2 AND state = 'done'",
+            &[&batch_id, &(line as i64), &now],
+        )
+        .map(changed)
     }
 }
