@@ -45,3 +45,16 @@ pub fn each_backend(test: impl Fn(&str, &mut Store)) {
     let mut pg = postgres_store();
     test("postgres", &mut pg.store);
 }
+
+/// A second store on `cluster`'s team database, connected as `login` (which must exist with
+/// `password` and, to get anywhere, be an operator): for tests that need an operator's session,
+/// such as a global admin's for the roster functions.
+#[allow(dead_code)]
+pub fn connect_as(cluster: &Cluster, login: &str, password: &str) -> Store {
+    let cfg = PgConfig::parse(&cluster.url(login, password, DB, "verify-full"))
+        .expect("the harness URL parses")
+        .with_ca_file(cluster.ca_file());
+    let password = Sensitive::new(password.to_string());
+    let conn = PgConn::connect(&cfg, Some(&password)).expect("the login connects");
+    Store::from_postgres(conn).expect("the store opens")
+}

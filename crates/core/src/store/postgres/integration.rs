@@ -1,20 +1,87 @@
-//! PostgreSQL statements of the `integration` table(s), behind [`IntegrationTable`].
-//! Not written yet: every method answers "not written yet".
+//! PostgreSQL statements of the `integration` table, behind [`IntegrationTable`]. One row at
+//! most (id 1); the state column holds [`RowState::as_str`]'s names. Row-level security lets
+//! every operator read it and record refreshes on a live connection; the rest is a global
+//! admin's (roles.sql).
 
-#![allow(unused_variables, unused_imports)]
-
-use super::exec::Exec;
-use crate::store::integration::*;
-use crate::store::page::{Page, PageError};
+use super::exec::{get, Exec};
+use super::Row;
+use crate::store::integration::{IntegrationRow, IntegrationTable, RowState};
 use crate::store::StoreError;
+
+const COLUMNS: &str = "cloud, authority_base, graph_base, tenant_id, client_id, host_object_id, \
+     host_upn, host_display_name, granted_scopes, state, attention_reason, connected_at, \
+     connected_by, last_refresh_at, removed_at";
+
+fn from_row(db: &impl Exec, r: &Row) -> Result<IntegrationRow, StoreError> {
+    let state: String = get(db, r, 9)?;
+    Ok(IntegrationRow {
+        cloud: get(db, r, 0)?,
+        authority_base: get(db, r, 1)?,
+        graph_base: get(db, r, 2)?,
+        tenant_id: get(db, r, 3)?,
+        client_id: get(db, r, 4)?,
+        host_object_id: get(db, r, 5)?,
+        host_upn: get(db, r, 6)?,
+        host_display_name: get(db, r, 7)?,
+        granted_scopes: get(db, r, 8)?,
+        state: RowState::parse(&state).ok_or_else(|| StoreError::Pg {
+            message: format!("unknown integration state '{state}'"),
+            sqlstate: None,
+            constraint: None,
+        })?,
+        attention_reason: get(db, r, 10)?,
+        connected_at: get(db, r, 11)?,
+        connected_by: get(db, r, 12)?,
+        last_refresh_at: get(db, r, 13)?,
+        removed_at: get(db, r, 14)?,
+    })
+}
+
+fn changed(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
 
 impl<T: Exec> IntegrationTable for T {
     fn integration_get(&self) -> Result<Option<IntegrationRow>, StoreError> {
-        Err(pending())
+        self.query_opt(
+            &format!("SELECT {COLUMNS} FROM integration WHERE id = 1"),
+            &[],
+        )?
+        .map(|r| from_row(self, &r))
+        .transpose()
     }
 
     fn integration_put(&self, row: &IntegrationRow) -> Result<(), StoreError> {
-        Err(pending())
+        // SQLite's INSERT OR REPLACE: every column of the one row is replaced.
+        let set = COLUMNS
+            .split(',')
+            .map(|c| format!("{0} = excluded.{0}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.execute(
+            &format!(
+                "INSERT INTO integration (id, {COLUMNS}) VALUES (1, $1, $2, $3, $4, $5, $6, $7, \
+                 $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (id) DO UPDATE SET {set}"
+            ),
+            &[
+                &row.cloud,
+                &row.authority_base,
+                &row.graph_base,
+                &row.tenant_id,
+                &row.client_id,
+                &row.host_object_id,
+                &row.host_upn,
+                &row.host_display_name,
+                &row.granted_scopes,
+                &row.state.as_str(),
+                &row.attention_reason,
+                &row.connected_at,
+                &row.connected_by,
+                &row.last_refresh_at,
+                &row.removed_at,
+            ],
+        )
+        .map(|_| ())
     }
 
     fn integration_record_refresh(
@@ -24,26 +91,37 @@ impl<T: Exec> IntegrationTable for T {
         state: RowState,
         reason: Option<&str>,
     ) -> Result<usize, StoreError> {
-        Err(pending())
+        self.execute(
+            "UPDATE integration SET last_refresh_at = $1, granted_scopes = $2, state = $3, \
+             attention_reason = $4 WHERE id = 1 AND state <> 'removed'",
+            &[&at, &granted, &state.as_str(), &reason],
+        )
+        .map(changed)
     }
 
     fn integration_set_attention(&self, reason: &str) -> Result<usize, StoreError> {
-        Err(pending())
+        self.execute(
+            "UPDATE integration SET state = 'needs_attention', attention_reason = $1 \
+             WHERE id = 1 AND state <> 'removed'",
+            &[&reason],
+        )
+        .map(changed)
     }
 
     fn integration_mark_removed(&self, at: &str) -> Result<usize, StoreError> {
-        Err(pending())
+        self.execute(
+            "UPDATE integration SET state = 'removed', removed_at = $1, attention_reason = NULL \
+             WHERE id = 1 AND state <> 'removed'",
+            &[&at],
+        )
+        .map(changed)
     }
 
     fn integration_ever_connected(&self) -> Result<bool, StoreError> {
-        Err(pending())
-    }
-}
-
-fn pending() -> StoreError {
-    StoreError::Pg {
-        message: "this part of the team database is not written yet".to_string(),
-        sqlstate: None,
-        constraint: None,
+        get(
+            self,
+            &self.query_one("SELECT EXISTS (SELECT 1 FROM integration)", &[])?,
+            0,
+        )
     }
 }
