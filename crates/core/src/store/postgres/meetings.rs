@@ -1,11 +1,18 @@
-//! PostgreSQL statements of the `meetings` table(s), behind [`MeetingTable`].
-//! Not written yet: every method answers "not written yet".
+//! PostgreSQL statements of the `meetings` and `meeting_attendees` tables, behind
+//! [`MeetingTable`]. The same answers as `store::sqlite::meetings`: states are stored by their
+//! names, NOCASE comparisons and orders use the lower-case twins (`address_key`, `upn_key`,
+//! `programs.code_key`), and a page's cursor is the one SQLite hands out ([`page`]).
+//!
+//! Must not: decide the lifecycle (which state may follow which), which `crate::meetings` owns.
 
-#![allow(unused_variables, unused_imports)]
+use std::collections::HashMap;
 
-use super::exec::Exec;
-use crate::store::meetings::*;
-use crate::store::page::{Page, PageError};
+use super::exec::{get, Exec};
+use super::{Row, ToSql};
+use crate::store::meetings::{
+    AttendeeRow, Confirmed, MeetingFilter, MeetingRow, MeetingState, MeetingTable, NewRow,
+};
+use crate::store::page::{self, Page, PageError};
 use crate::store::StoreError;
 
 impl<T: Exec> MeetingTable for T {
@@ -14,7 +21,35 @@ impl<T: Exec> MeetingTable for T {
         row: &NewRow<'_>,
         attendees: &[AttendeeRow],
     ) -> Result<Option<i64>, StoreError> {
-        Err(pending())
+        // A taken externalId inserts nothing (no error, so the transaction stays usable, as
+        // SQLite's does); any other constraint the row or its attendees break answers `None`
+        // too, as SQLite's constraint errors do.
+        let inserted = self.query_opt(
+            "INSERT INTO meetings (external_id, program_id, batch_id, subject, start_utc, end_utc,
+                time_zone, state, created_by, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $9)
+             ON CONFLICT (external_id) DO NOTHING
+             RETURNING id",
+            &[
+                &row.external_id,
+                &row.program_id,
+                &row.batch_id,
+                &row.subject,
+                &row.start_utc,
+                &row.end_utc,
+                &row.time_zone,
+                &row.created_by,
+                &row.now,
+            ],
+        );
+        let id: i64 = match constraint_is_none(inserted)? {
+            Some(Some(r)) => get(self, &r, 0)?,
+            Some(None) | None => return Ok(None),
+        };
+        match constraint_is_none(replace_attendees(self, id, attendees))? {
+            Some(()) => Ok(Some(id)),
+            None => Ok(None),
+        }
     }
 
     fn meeting_replace_attendees(
@@ -22,32 +57,68 @@ impl<T: Exec> MeetingTable for T {
         meeting_id: i64,
         attendees: &[AttendeeRow],
     ) -> Result<(), StoreError> {
-        Err(pending())
+        replace_attendees(self, meeting_id, attendees)
     }
 
     fn meeting_attendees(&self, meeting_id: i64) -> Result<Vec<AttendeeRow>, StoreError> {
-        Err(pending())
+        let rows = self.query(
+            "SELECT address, upn, object_id, display_name FROM meeting_attendees
+             WHERE meeting_id = $1 ORDER BY address_key",
+            &[&meeting_id],
+        )?;
+        rows.iter().map(|r| attendee_from_row(self, r, 0)).collect()
     }
 
     fn meeting_by_id(&self, id: i64) -> Result<Option<MeetingRow>, StoreError> {
-        Err(pending())
+        let row = self.query_opt(&format!("{SELECT} WHERE m.id = $1"), &[&id])?;
+        row.map(|r| with_attendees(self, &r)).transpose()
     }
 
     fn meeting_by_external_id(&self, external_id: &str) -> Result<Option<MeetingRow>, StoreError> {
-        Err(pending())
+        let row = self.query_opt(
+            &format!("{SELECT} WHERE m.external_id = $1"),
+            &[&external_id],
+        )?;
+        row.map(|r| with_attendees(self, &r)).transpose()
     }
 
     fn meetings_recent_with_errors(&self, limit: u32) -> Result<Vec<MeetingRow>, StoreError> {
-        Err(pending())
+        // SQLite leaves the order of equal `updated_at` unspecified; here the newer row (higher
+        // id) comes first.
+        let rows = self.query(
+            &format!(
+                "{SELECT} WHERE m.last_error IS NOT NULL
+                 ORDER BY m.updated_at DESC, m.id DESC LIMIT $1"
+            ),
+            &[&i64::from(limit)],
+        )?;
+        rows.iter().map(|r| from_row(self, r)).collect()
     }
 
     fn meeting_mark_created(
         &self,
         id: i64,
-        confirmed: &Confirmed<'_>,
+        c: &Confirmed<'_>,
         now: &str,
     ) -> Result<usize, StoreError> {
-        Err(pending())
+        self.execute(
+            "UPDATE meetings SET state = 'created', graph_id = $2, join_web_url = $3,
+                join_meeting_id = $4, passcode = $5, organizer_upn = $6, start_utc = $7,
+                end_utc = $8, last_error = NULL, updated_at = $9
+             WHERE id = $1",
+            &[
+                &id,
+                &c.graph_id,
+                &c.join_web_url,
+                &c.join_meeting_id,
+                &c.passcode,
+                &c.organizer_upn,
+                &c.start_utc,
+                &c.end_utc,
+                &now,
+            ],
+        )
+        .map(count)
     }
 
     fn meeting_set_state(
@@ -57,7 +128,11 @@ impl<T: Exec> MeetingTable for T {
         last_error: Option<&str>,
         now: &str,
     ) -> Result<usize, StoreError> {
-        Err(pending())
+        self.execute(
+            "UPDATE meetings SET state = $2, last_error = $3, updated_at = $4 WHERE id = $1",
+            &[&id, &state_name(state), &last_error, &now],
+        )
+        .map(count)
     }
 
     fn meeting_reschedule(
@@ -69,22 +144,319 @@ impl<T: Exec> MeetingTable for T {
         subject: &str,
         now: &str,
     ) -> Result<usize, StoreError> {
-        Err(pending())
+        self.execute(
+            "UPDATE meetings SET start_utc = $2, end_utc = $3, time_zone = $4, subject = $5,
+                sequence = sequence + 1, last_error = NULL, updated_at = $6 WHERE id = $1",
+            &[&id, &start_utc, &end_utc, &time_zone, &subject, &now],
+        )
+        .map(count)
     }
 
     fn meeting_mark_cancelled(&self, id: i64, now: &str) -> Result<usize, StoreError> {
-        Err(pending())
+        self.execute(
+            "UPDATE meetings SET state = 'cancelled', sequence = sequence + 1, last_error = NULL,
+                updated_at = $2 WHERE id = $1",
+            &[&id, &now],
+        )
+        .map(count)
     }
 
     fn meetings_page(&self, f: &MeetingFilter) -> Result<Page<MeetingRow>, PageError> {
-        Err(PageError::Store(pending()))
+        let query = list_query(f)?;
+        let params: Vec<&(dyn ToSql + Sync)> = query
+            .args
+            .iter()
+            .map(|a| a.as_ref() as &(dyn ToSql + Sync))
+            .collect();
+        let rows = self.query(&query.sql, &params)?;
+        let rows = rows
+            .iter()
+            .map(|r| from_row(self, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut page = page::finish(KIND, rows, query.limit, |m| (m.start_utc.clone(), m.id));
+        attach_attendees(self, &mut page.items)?;
+        Ok(page)
     }
 }
 
-fn pending() -> StoreError {
-    StoreError::Pg {
-        message: "this part of the team database is not written yet".to_string(),
-        sqlstate: None,
-        constraint: None,
+/// Rows changed, as the trait counts them.
+fn count(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// `Ok(None)` for an integrity-constraint violation (SQLSTATE class 23: unique, foreign key,
+/// check, not null), as SQLite's `meeting_insert_pending` answers any constraint error.
+fn constraint_is_none<V>(r: Result<V, StoreError>) -> Result<Option<V>, StoreError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(StoreError::Pg {
+            sqlstate: Some(code),
+            ..
+        }) if code.starts_with("23") => Ok(None),
+        Err(e) => Err(e),
     }
+}
+
+/// How a state is stored in `meetings.state` (the statements also write `'pending'`,
+/// `'created'` and `'cancelled'` literally). The same names as SQLite's.
+fn state_name(state: MeetingState) -> &'static str {
+    match state {
+        MeetingState::Pending => "pending",
+        MeetingState::Created => "created",
+        MeetingState::Cancelling => "cancelling",
+        MeetingState::Cancelled => "cancelled",
+        MeetingState::Failed => "failed",
+    }
+}
+
+/// The state a stored `meetings.state` stands for (`None` for a value this build does not know).
+fn state_of(stored: &str) -> Option<MeetingState> {
+    MeetingState::ALL
+        .into_iter()
+        .find(|s| state_name(*s) == stored)
+}
+
+/// The stored value a filter's state name matches: the state's, or the name itself when it
+/// names no state (it then matches no row).
+fn filter_state(name: &str) -> String {
+    match MeetingState::parse(name) {
+        Some(state) => state_name(state).to_string(),
+        None => name.to_string(),
+    }
+}
+
+/// A NOCASE key as the schema's `lower(x)` under "C" computes it: ASCII letters folded only.
+fn nocase_key(s: &str) -> String {
+    s.to_ascii_lowercase()
+}
+
+const SELECT: &str = "SELECT m.id, m.external_id, m.program_id, p.code, m.batch_id, m.subject,
+    m.start_utc, m.end_utc, m.time_zone, m.state, m.graph_id, m.join_web_url, m.join_meeting_id,
+    m.passcode, m.organizer_upn, m.sequence, m.last_error, m.created_by, m.created_at, m.updated_at
+    FROM meetings m JOIN programs p ON p.id = m.program_id";
+
+fn from_row(db: &impl Exec, r: &Row) -> Result<MeetingRow, StoreError> {
+    let state: String = get(db, r, 9)?;
+    Ok(MeetingRow {
+        id: get(db, r, 0)?,
+        external_id: get(db, r, 1)?,
+        program_id: get(db, r, 2)?,
+        program_code: get(db, r, 3)?,
+        batch_id: get(db, r, 4)?,
+        subject: get(db, r, 5)?,
+        start_utc: get(db, r, 6)?,
+        end_utc: get(db, r, 7)?,
+        time_zone: get(db, r, 8)?,
+        state: state_of(&state).ok_or_else(|| StoreError::Pg {
+            message: format!("unknown meeting state '{state}' in the team database"),
+            sqlstate: None,
+            constraint: None,
+        })?,
+        graph_id: get(db, r, 10)?,
+        join_web_url: get(db, r, 11)?,
+        join_meeting_id: get(db, r, 12)?,
+        passcode: get(db, r, 13)?,
+        organizer_upn: get(db, r, 14)?,
+        sequence: get(db, r, 15)?,
+        last_error: get(db, r, 16)?,
+        created_by: get(db, r, 17)?,
+        created_at: get(db, r, 18)?,
+        updated_at: get(db, r, 19)?,
+        attendees: Vec::new(),
+    })
+}
+
+/// An attendee from columns `first..first + 4` (address, upn, object_id, display_name).
+fn attendee_from_row(db: &impl Exec, r: &Row, first: usize) -> Result<AttendeeRow, StoreError> {
+    Ok(AttendeeRow {
+        address: get(db, r, first)?,
+        upn: get(db, r, first + 1)?,
+        object_id: get(db, r, first + 2)?,
+        display_name: get(db, r, first + 3)?,
+    })
+}
+
+fn with_attendees<T: Exec>(db: &T, r: &Row) -> Result<MeetingRow, StoreError> {
+    let mut m = from_row(db, r)?;
+    m.attendees = db.meeting_attendees(m.id)?;
+    Ok(m)
+}
+
+/// Replaces the attendee list: one DELETE, one INSERT of every attendee (the server copies the
+/// meeting's start into each row).
+fn replace_attendees(
+    db: &impl Exec,
+    meeting_id: i64,
+    attendees: &[AttendeeRow],
+) -> Result<(), StoreError> {
+    db.execute(
+        "DELETE FROM meeting_attendees WHERE meeting_id = $1",
+        &[&meeting_id],
+    )?;
+    if attendees.is_empty() {
+        return Ok(());
+    }
+    let address: Vec<&str> = attendees.iter().map(|a| a.address.as_str()).collect();
+    let upn: Vec<Option<&str>> = attendees.iter().map(|a| a.upn.as_deref()).collect();
+    let object_id: Vec<Option<&str>> = attendees.iter().map(|a| a.object_id.as_deref()).collect();
+    let display_name: Vec<Option<&str>> = attendees
+        .iter()
+        .map(|a| a.display_name.as_deref())
+        .collect();
+    db.execute(
+        "INSERT INTO meeting_attendees (meeting_id, address, upn, object_id, display_name)
+         SELECT $1, t.address, t.upn, t.object_id, t.display_name
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])
+             AS t (address, upn, object_id, display_name)",
+        &[&meeting_id, &address, &upn, &object_id, &display_name],
+    )?;
+    Ok(())
+}
+
+const KIND: &str = "meetings";
+
+/// A page's statement with its `$n` arguments.
+struct PgPageQuery {
+    sql: String,
+    args: Vec<Box<dyn ToSql + Sync>>,
+    limit: u32,
+}
+
+impl PgPageQuery {
+    fn arg(&mut self, value: impl ToSql + Sync + 'static) -> usize {
+        self.args.push(Box::new(value));
+        self.args.len()
+    }
+
+    fn push(&mut self, sql: &str) {
+        self.sql.push_str(sql);
+    }
+}
+
+/// The statement [`MeetingTable::meetings_page`] runs for `f`: SQLite's (`list_query` there),
+/// with the NOCASE comparisons on the lower-case twins. The page's attendees are read after it.
+fn list_query(f: &MeetingFilter) -> Result<PgPageQuery, PageError> {
+    let after: Option<(String, i64)> = f
+        .after
+        .as_deref()
+        .map(|c| page::decode(KIND, c))
+        .transpose()?;
+    let mut query = PgPageQuery {
+        sql: format!("{SELECT} WHERE true"),
+        args: Vec::new(),
+        limit: page::limit(f.limit),
+    };
+    if let Some(person) = &f.participant {
+        person_page(&mut query, f, person, after);
+        return Ok(query);
+    }
+    if let Some(p) = &f.program_code {
+        // The program's id first (an init plan), so the seek is on meetings_program_start.
+        let n = query.arg(nocase_key(p));
+        query.push(&format!(
+            " AND m.program_id = (SELECT id FROM programs WHERE code_key = ${n})"
+        ));
+    }
+    if let Some(s) = &f.state {
+        let n = query.arg(filter_state(s));
+        query.push(&format!(" AND m.state = ${n}"));
+    }
+    if let Some(t) = &f.from {
+        let n = query.arg(t.clone());
+        query.push(&format!(" AND m.start_utc >= ${n}"));
+    }
+    if let Some(t) = &f.to {
+        let n = query.arg(t.clone());
+        query.push(&format!(" AND m.start_utc < ${n}"));
+    }
+    if let Some((start, id)) = after {
+        let a = query.arg(start);
+        let b = query.arg(id);
+        query.push(&format!(" AND (m.start_utc, m.id) > (${a}, ${b})"));
+    }
+    let n = query.arg(i64::from(query.limit) + 1);
+    query.push(&format!(" ORDER BY m.start_utc, m.id LIMIT ${n}"));
+    Ok(query)
+}
+
+/// The meetings of one person: their attendee rows by address, and by UPN where it differs
+/// (`meeting_attendees_address_start`, `meeting_attendees_upn_start`, both in
+/// `(start_utc, meeting_id)` order), one page of them; the outer query reads those meetings.
+fn person_page(
+    query: &mut PgPageQuery,
+    f: &MeetingFilter,
+    person: &str,
+    after: Option<(String, i64)>,
+) {
+    let who = query.arg(nocase_key(person));
+    let mut on_meeting = String::new();
+    let mut on_attendee = String::new();
+    if let Some(p) = &f.program_code {
+        let n = query.arg(nocase_key(p));
+        on_meeting.push_str(&format!(
+            " AND c.program_id = (SELECT id FROM programs WHERE code_key = ${n})"
+        ));
+    }
+    if let Some(s) = &f.state {
+        let n = query.arg(filter_state(s));
+        on_meeting.push_str(&format!(" AND c.state = ${n}"));
+    }
+    if let Some(t) = &f.from {
+        let n = query.arg(t.clone());
+        on_attendee.push_str(&format!(" AND a.start_utc >= ${n}"));
+    }
+    if let Some(t) = &f.to {
+        let n = query.arg(t.clone());
+        on_attendee.push_str(&format!(" AND a.start_utc < ${n}"));
+    }
+    if let Some((start, id)) = after {
+        let a = query.arg(start);
+        let b = query.arg(id);
+        on_attendee.push_str(&format!(" AND (a.start_utc, a.meeting_id) > (${a}, ${b})"));
+    }
+    let join = if on_meeting.is_empty() {
+        ""
+    } else {
+        " JOIN meetings c ON c.id = a.meeting_id"
+    };
+    let branch = |by: &str| {
+        format!(
+            "SELECT a.meeting_id, a.start_utc FROM meeting_attendees a{join}
+             WHERE {by}{on_attendee}{on_meeting}"
+        )
+    };
+    let by_address = branch(&format!("a.address_key = ${who}"));
+    let by_upn = branch(&format!(
+        "a.upn_key = ${who} AND a.upn_key <> a.address_key"
+    ));
+    let n = query.arg(i64::from(query.limit) + 1);
+    query.push(&format!(
+        " AND m.id IN (SELECT s.meeting_id FROM ({by_address} UNION {by_upn} ORDER BY 2, 1 LIMIT ${n}) s)
+         ORDER BY m.start_utc, m.id"
+    ));
+}
+
+/// Fills in the attendees of many meetings with one query (not one per meeting).
+fn attach_attendees(db: &impl Exec, meetings: &mut [MeetingRow]) -> Result<(), StoreError> {
+    if meetings.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = meetings.iter().map(|m| m.id).collect();
+    let rows = db.query(
+        "SELECT meeting_id, address, upn, object_id, display_name FROM meeting_attendees
+         WHERE meeting_id = ANY($1) ORDER BY meeting_id, address_key",
+        &[&ids],
+    )?;
+    let mut by_meeting: HashMap<i64, Vec<AttendeeRow>> = HashMap::new();
+    for r in &rows {
+        let id: i64 = get(db, r, 0)?;
+        by_meeting
+            .entry(id)
+            .or_default()
+            .push(attendee_from_row(db, r, 1)?);
+    }
+    for m in meetings {
+        m.attendees = by_meeting.remove(&m.id).unwrap_or_default();
+    }
+    Ok(())
 }
