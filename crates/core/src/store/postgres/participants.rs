@@ -1,12 +1,29 @@
-//! PostgreSQL statements of the `participants` table(s), behind [`ParticipantTable`].
-//! Not written yet: every method answers "not written yet".
+//! PostgreSQL statements of the `participants` table, behind [`ParticipantTable`].
+//!
+//! SQLite's `email` is `COLLATE NOCASE`; here lookups, uniqueness and the list order use the
+//! generated `email_key` (`lower(email)` under "C": ASCII letters folded, as NOCASE), compared
+//! with the argument lower-cased the same way ([`str::to_ascii_lowercase`]). The page cursor is
+//! SQLite's (the last row's email as stored), so a cursor means the same on both backends.
 
-#![allow(unused_variables, unused_imports)]
-
-use super::exec::Exec;
-use crate::store::page::{Page, PageError};
-use crate::store::participants::*;
+use super::exec::{get, Exec};
+use super::Row;
+use crate::store::page::{self, Page, PageError};
+use crate::store::participants::{ParticipantRow, ParticipantTable};
 use crate::store::StoreError;
+
+/// The cursor's list name (SQLite's).
+const KIND: &str = "participants";
+
+const SELECT: &str = "SELECT id, email, display_name, added_at FROM participants";
+
+fn from_row(db: &impl Exec, r: &Row) -> Result<ParticipantRow, StoreError> {
+    Ok(ParticipantRow {
+        id: get(db, r, 0)?,
+        email: get(db, r, 1)?,
+        display_name: get(db, r, 2)?,
+        added_at: get(db, r, 3)?,
+    })
+}
 
 impl<T: Exec> ParticipantTable for T {
     fn participant_insert(
@@ -15,7 +32,12 @@ impl<T: Exec> ParticipantTable for T {
         email: &str,
         display_name: &str,
     ) -> Result<i64, StoreError> {
-        Err(pending())
+        let row = self.query_one(
+            "INSERT INTO participants (program_id, email, display_name, added_at)
+             VALUES ($1, $2, $3, $4) RETURNING id",
+            &[&program_id, &email, &display_name, &crate::time::now_db()],
+        )?;
+        get(self, &row, 0)
     }
 
     fn participant_by_email(
@@ -23,15 +45,32 @@ impl<T: Exec> ParticipantTable for T {
         program_id: i64,
         email: &str,
     ) -> Result<Option<ParticipantRow>, StoreError> {
-        Err(pending())
+        let key = email.to_ascii_lowercase();
+        self.query_opt(
+            &format!("{SELECT} WHERE program_id = $1 AND email_key = $2"),
+            &[&program_id, &key],
+        )?
+        .map(|r| from_row(self, &r))
+        .transpose()
     }
 
     fn participant_delete(&self, program_id: i64, email: &str) -> Result<usize, StoreError> {
-        Err(pending())
+        let key = email.to_ascii_lowercase();
+        let n = self.execute(
+            "DELETE FROM participants WHERE program_id = $1 AND email_key = $2",
+            &[&program_id, &key],
+        )?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
     fn participants(&self, program_id: i64) -> Result<Vec<ParticipantRow>, StoreError> {
-        Err(pending())
+        self.query(
+            &format!("{SELECT} WHERE program_id = $1 ORDER BY email_key"),
+            &[&program_id],
+        )?
+        .iter()
+        .map(|r| from_row(self, r))
+        .collect()
     }
 
     fn participants_page(
@@ -40,18 +79,37 @@ impl<T: Exec> ParticipantTable for T {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Page<ParticipantRow>, PageError> {
-        Err(PageError::Store(pending()))
+        let after: Option<String> = after.map(|c| page::decode(KIND, c)).transpose()?;
+        let limit = page::limit(limit);
+        let fetch = i64::from(limit) + 1;
+        let rows = match after {
+            Some(email) => {
+                let key = email.to_ascii_lowercase();
+                self.query(
+                    &format!(
+                        "{SELECT} WHERE program_id = $1 AND email_key > $2
+                         ORDER BY email_key LIMIT $3"
+                    ),
+                    &[&program_id, &key, &fetch],
+                )?
+            }
+            None => self.query(
+                &format!("{SELECT} WHERE program_id = $1 ORDER BY email_key LIMIT $2"),
+                &[&program_id, &fetch],
+            )?,
+        };
+        let rows = rows
+            .iter()
+            .map(|r| from_row(self, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(page::finish(KIND, rows, limit, |r| r.email.clone()))
     }
 
     fn participants_count(&self, program_id: i64) -> Result<i64, StoreError> {
-        Err(pending())
-    }
-}
-
-fn pending() -> StoreError {
-    StoreError::Pg {
-        message: "this part of the team database is not written yet".to_string(),
-        sqlstate: None,
-        constraint: None,
+        let row = self.query_one(
+            "SELECT count(*) FROM participants WHERE program_id = $1",
+            &[&program_id],
+        )?;
+        get(self, &row, 0)
     }
 }
