@@ -1125,3 +1125,115 @@ fn an_operator_who_cannot_read_the_trail_still_appends_to_it() {
         "{b}: and their roles, with the program's code"
     );
 }
+
+/// Setup mode through the use case: the local user adds the first operator, who becomes global
+/// admin (on PostgreSQL the owner's `tsched_bootstrap`), audited.
+#[test]
+fn the_first_operator_added_in_setup_mode_is_global_admin() {
+    support::each_backend(|b, store| {
+        let op = operators::add(
+            store,
+            &Actor::local(),
+            NewOperator {
+                upn: "Ann@x.test".into(),
+                display_name: "Ann".into(),
+            },
+        )
+        .unwrap_or_else(|e| panic!("{b}: add in setup mode: {e}"));
+        assert_eq!(
+            (op.upn.as_str(), op.roles.clone()),
+            ("Ann@x.test", vec![grant(Role::GlobalAdmin, None)]),
+            "{b}: the first operator is global admin"
+        );
+        let t = store.tables();
+        assert_eq!(t.operator_count().expect("count"), 1, "{b}: setup over");
+        assert_eq!(
+            t.operator_count_active_global_admins().expect("count"),
+            1,
+            "{b}: one global admin"
+        );
+        let trail = t.audit_list(&AuditFilter::default()).expect("audit");
+        assert_eq!(trail.len(), 1, "{b}: audited once");
+        assert_eq!(
+            (trail[0].action.as_str(), trail[0].target.as_str()),
+            ("operator.add", "operator:Ann@x.test"),
+            "{b}: the add"
+        );
+        assert_eq!(
+            trail[0]
+                .after
+                .as_ref()
+                .map(|a| a["ends_setup_mode"].clone()),
+            Some(json!(true)),
+            "{b}: says it ended setup mode"
+        );
+    });
+}
+
+/// Any operator records the token refresh bookkeeping of a live connection; removing it is a
+/// global admin's.
+#[test]
+fn any_operator_records_refreshes_but_only_an_admin_removes_the_integration() {
+    let mut pg = support::postgres_store();
+    let b = "postgres";
+    pg.cluster.create_login(ADMIN, ADMIN_PW);
+    bootstrap_admin(b, &mut pg.store);
+    let mut admin = support::connect_as(&pg.cluster, ADMIN, ADMIN_PW);
+    write(b, &mut admin, |tx| {
+        tx.operator_insert("sup@x.test", None, "S")?;
+        let id = tx.operator_by_upn("sup@x.test")?.expect("sup").id;
+        tx.operator_grant(id, Role::Support, None)?;
+        tx.integration_put(&integration_row())
+    });
+    pg.cluster
+        .superuser_sql("postgres", "ALTER ROLE \"sup@x.test\" PASSWORD 'sup-pw-1';");
+    let mut sup = support::connect_as(&pg.cluster, "sup@x.test", "sup-pw-1");
+    assert_eq!(
+        sup.tables().integration_get().expect("get"),
+        Some(integration_row()),
+        "{b}: every operator reads the row"
+    );
+    let n = write(b, &mut sup, |tx| {
+        tx.integration_record_refresh("2027-01-05T00:00:00Z", "S1", RowState::Connected, None)
+    });
+    assert_eq!(n, 1, "{b}: support records a refresh");
+    assert_eq!(
+        write(b, &mut sup, |tx| tx.integration_set_attention("expired")),
+        1,
+        "{b}: and the need for attention"
+    );
+    let e = refused(b, &mut sup, "support removing the integration", |tx| {
+        tx.integration_mark_removed("2027-02-01T00:00:00Z")
+    });
+    assert_eq!(sqlstate(&e), Some("42501"), "{b}: denied: {e}");
+    let e = refused(b, &mut sup, "support replacing the integration", |tx| {
+        tx.integration_put(&integration_row())
+    });
+    assert!(matches!(sqlstate(&e), Some("42501")), "{b}: denied: {e}");
+    let r = admin.tables().integration_get().expect("get").expect("row");
+    assert_eq!(
+        (
+            r.granted_scopes.as_str(),
+            r.state,
+            r.attention_reason.as_deref()
+        ),
+        ("S1", RowState::NeedsAttention, Some("expired")),
+        "{b}: what support recorded, nothing else"
+    );
+    assert_eq!(
+        write(b, &mut admin, |tx| tx
+            .integration_mark_removed("2027-02-01T00:00:00Z")),
+        1,
+        "{b}: the admin removes it"
+    );
+    assert_eq!(
+        write(b, &mut sup, |tx| tx.integration_record_refresh(
+            "2027-02-02T00:00:00Z",
+            "S2",
+            RowState::Connected,
+            None
+        )),
+        0,
+        "{b}: a removed row takes no refresh"
+    );
+}
