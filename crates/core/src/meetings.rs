@@ -388,6 +388,21 @@ fn definitive(e: &GraphError) -> bool {
     matches!(e, GraphError::Status { status, .. } if (400..500).contains(status) && *status != 408 && *status != 429)
 }
 
+/// Creates a meeting as the integration's host: refuses bad input first (see [`validate`]),
+/// only then opens the host's Graph session (which may refresh the host's token), then
+/// [`create`]s. The one path both front ends take, so neither can reach the network with input
+/// that would be refused anyway.
+pub async fn create_as_host(
+    store: &mut Store,
+    tokens: std::sync::Arc<dyn crate::auth::TokenStore>,
+    actor: &Actor,
+    input: NewMeeting,
+) -> Result<Created, Error> {
+    validate(store, actor, &input)?;
+    let session = crate::integration::session(store, tokens)?;
+    create(store, session.graph(), actor, input).await
+}
+
 /// The synchronous checks of [`create`] (no Graph): subject, participants, program, access,
 /// zone and times. Front ends may call it first to refuse bad input before any network use.
 pub fn validate(store: &Store, actor: &Actor, input: &NewMeeting) -> Result<Validated, Error> {
@@ -1028,6 +1043,49 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         parse_utc("2027-01-01T00:00:00Z").expect("time")
+    }
+
+    #[tokio::test]
+    async fn create_as_host_refuses_bad_input_before_it_needs_the_host() {
+        let mut store = Store::open_in_memory().expect("store");
+        crate::programs::add(
+            &mut store,
+            &Actor::operator("t@x"),
+            crate::programs::NewProgram {
+                name: "Mentoring".into(),
+                code: Some("m".into()),
+                description: None,
+            },
+        )
+        .expect("program");
+        let tokens: std::sync::Arc<dyn crate::auth::TokenStore> =
+            std::sync::Arc::new(crate::auth::MemoryTokenStore::default());
+        let input = |subject: &str| NewMeeting {
+            program: "m".into(),
+            subject: subject.into(),
+            start: local("2030-03-04T10:00"),
+            end: EndSpec::Duration(Duration::minutes(30)),
+            time_zone: Some("UTC".into()),
+            dst: DstChoice::default(),
+            participants: vec!["ana@contoso.com".into()],
+            external_id: None,
+            batch_id: None,
+        };
+        let actor = Actor::operator("t@x");
+        let bad = create_as_host(&mut store, tokens.clone(), &actor, input("  "))
+            .await
+            .expect_err("an empty subject is refused");
+        assert!(
+            matches!(bad, Error::Invalid { field: "subject", .. }),
+            "bad input is refused before the host's session is needed (nothing is connected here): {bad:?}"
+        );
+        let good = create_as_host(&mut store, tokens, &actor, input("Kick-off"))
+            .await
+            .expect_err("valid input, but no integration");
+        assert!(
+            matches!(good, Error::NotConnected),
+            "valid input goes on to the host's session: {good:?}"
+        );
     }
 
     #[test]

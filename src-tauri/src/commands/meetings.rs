@@ -134,10 +134,12 @@ pub fn create_inner(work: &Work, input: CreateInput) -> CmdResult<CreatedView> {
         batch_id: None,
     };
     let (mut store, actor) = work.open()?;
-    // Refuse bad input before touching the network.
-    meetings::validate(&store, &actor, &new)?;
-    let session = work.session(&store)?;
-    let created = work::block_on(meetings::create(&mut store, session.graph(), &actor, new))?;
+    let created = work::block_on(meetings::create_as_host(
+        &mut store,
+        work.tokens(),
+        &actor,
+        new,
+    ))?;
     Ok(CreatedView {
         existing: created.outcome == CreateOrGetOutcome::Existing,
         meeting: created.meeting.into(),

@@ -42,6 +42,11 @@ impl Work {
         Ok((store, actor))
     }
 
+    /// The keyring, where the host's refresh token lives.
+    pub fn tokens(&self) -> Arc<dyn TokenStore> {
+        self.tokens.clone()
+    }
+
     /// The host's Graph session.
     pub fn session(&self, store: &Store) -> Result<integration::HostSession, Error> {
         integration::session(store, self.tokens.clone())

@@ -270,12 +270,12 @@ fn create(
         external_id,
         batch_id: None,
     };
-    // Refuse bad input before touching the network.
-    meetings::validate(&store, &actor, &input)?;
-    let s = ctx.host_session(&store)?;
-    let created =
-        ctx.runtime()?
-            .block_on(meetings::create(&mut store, s.graph(), &actor, input))?;
+    let created = ctx.runtime()?.block_on(meetings::create_as_host(
+        &mut store,
+        ctx.tokens(),
+        &actor,
+        input,
+    ))?;
     if json {
         output::json(&created)?;
     } else {
