@@ -690,3 +690,164 @@ fn meetings_page_filters_nocase_and_cursors() {
         same.check(backend, (answers, full.items));
     });
 }
+
+/// What only PostgreSQL has: a coordinator's own session, under row-level security. They record
+/// and change their program's meetings (RETURNING, the attendees' second statement and the
+/// server-kept start copy pass the policies), see nothing of another program, are refused a
+/// meeting in it, and an externalId taken by a meeting they cannot see still answers `None`
+/// without failing their write.
+#[test]
+fn a_coordinator_schedules_their_program_only() {
+    use tsched_core::roles::Role;
+
+    const ADMIN: &str = "admin@x.test";
+    let pg = support::postgres_store();
+    let b = "postgres";
+    let mut owner = pg.store;
+    pg.cluster.create_login(ADMIN, "admin-pw-1");
+    write(b, &mut owner, |tx| {
+        let id = tx.operator_insert(ADMIN, None, "Admin")?;
+        tx.operator_grant(id, Role::GlobalAdmin, None)
+    });
+    let mut admin = support::connect_as(&pg.cluster, ADMIN, "admin-pw-1");
+    let (eng, ops) = programs(b, &mut admin);
+    write(b, &mut admin, |tx| {
+        let id = tx.operator_insert("coord@x.test", None, "C")?;
+        tx.operator_grant(id, Role::Coordinator, Some(eng))
+    });
+    pg.cluster.superuser_sql(
+        "postgres",
+        "ALTER ROLE \"coord@x.test\" PASSWORD 'coord-pw-1';",
+    );
+    let theirs = insert(
+        b,
+        &mut admin,
+        &new_row("ops-1", ops, T1, T2),
+        &[attendee("ana@x.example", None)],
+    );
+    let mut coord = support::connect_as(&pg.cluster, "coord@x.test", "coord-pw-1");
+
+    let (mine, taken, second) = write(b, &mut coord, |tx| {
+        let mine = tx.meeting_insert_pending(
+            &new_row("eng-1", eng, T2, T3),
+            &[
+                attendee("Ana@x.example", Some("ana.lima@x.example")),
+                attendee("bob@x.example", None),
+            ],
+        )?;
+        let taken = tx.meeting_insert_pending(&new_row("ops-1", eng, T2, T3), &[])?;
+        let second = tx.meeting_insert_pending(&new_row("eng-2", eng, T3, T3), &[])?;
+        Ok((mine, taken, second))
+    });
+    let mine = mine.expect("recorded");
+    assert_eq!(
+        taken, None,
+        "{b}: taken by a meeting the coordinator cannot see"
+    );
+    assert!(second.is_some(), "{b}: and the write went on");
+
+    let t = coord.tables();
+    let row = t.meeting_by_id(mine).expect("read").expect("their meeting");
+    assert_eq!(row.attendees.len(), 2, "{b}: with its attendees");
+    assert_eq!(t.meeting_by_id(theirs).expect("read"), None, "{b}");
+    assert_eq!(
+        t.meeting_by_external_id("ops-1").expect("read"),
+        None,
+        "{b}"
+    );
+    assert_eq!(t.meeting_attendees(theirs).expect("read"), vec![], "{b}");
+    let listed = |t: &dyn Tables, f: MeetingFilter| -> Vec<String> {
+        t.meetings_page(&f)
+            .expect("page")
+            .items
+            .into_iter()
+            .map(|m| m.external_id)
+            .collect()
+    };
+    assert_eq!(
+        listed(t, MeetingFilter::default()),
+        ["eng-1", "eng-2"],
+        "{b}: only their program's meetings"
+    );
+    let ana = || MeetingFilter {
+        participant: Some("ANA@x.example".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        listed(t, ana()),
+        ["eng-1"],
+        "{b}: a person, in their program"
+    );
+    assert_eq!(
+        listed(admin.tables(), ana()),
+        ["ops-1", "eng-1"],
+        "{b}: the admin sees both"
+    );
+
+    let refused = coord.write(|tx| tx.meeting_insert_pending(&new_row("ops-2", ops, T1, T2), &[]));
+    assert!(
+        matches!(refused, Err(StoreError::PgDenied { .. })),
+        "{b}: another program's meeting is refused by the database: {refused:?}"
+    );
+
+    let changed = write(b, &mut coord, |tx| {
+        Ok([
+            tx.meeting_mark_created(
+                mine,
+                &Confirmed {
+                    graph_id: "g-1",
+                    join_web_url: None,
+                    join_meeting_id: None,
+                    passcode: None,
+                    organizer_upn: None,
+                    start_utc: T2,
+                    end_utc: T3,
+                },
+                T3,
+            )?,
+            tx.meeting_set_state(mine, MeetingState::Cancelling, Some("x"), T3)?,
+            tx.meeting_reschedule(
+                mine,
+                "2027-02-01T00:00:00Z",
+                "2027-02-01T01:00:00Z",
+                "UTC",
+                "s",
+                T3,
+            )?,
+            tx.meeting_mark_cancelled(mine, T3)?,
+            tx.meeting_set_state(theirs, MeetingState::Failed, Some("x"), T3)?,
+            tx.meeting_mark_cancelled(theirs, T3)?,
+        ])
+    });
+    assert_eq!(
+        changed,
+        [1, 1, 1, 1, 0, 0],
+        "{b}: their meeting changes; another program's matches nothing"
+    );
+    write(b, &mut coord, |tx| {
+        tx.meeting_replace_attendees(mine, &[attendee("zoe@x.example", None)])
+    });
+    let t = coord.tables();
+    assert_eq!(
+        listed(
+            t,
+            MeetingFilter {
+                participant: Some("zoe@x.example".into()),
+                from: Some("2027-02-01T00:00:00Z".into()),
+                ..Default::default()
+            }
+        ),
+        ["eng-1"],
+        "{b}: the new attendee, at the new start"
+    );
+    let theirs_row = admin
+        .tables()
+        .meeting_by_id(theirs)
+        .expect("read")
+        .expect("row");
+    assert_eq!(
+        (theirs_row.state, theirs_row.attendees.len()),
+        (MeetingState::Pending, 1),
+        "{b}: another program's meeting is untouched"
+    );
+}
