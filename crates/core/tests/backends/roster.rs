@@ -1237,3 +1237,34 @@ fn any_operator_records_refreshes_but_only_an_admin_removes_the_integration() {
         "{b}: a removed row takes no refresh"
     );
 }
+
+/// NOCASE folds ASCII letters only, on both backends: `Éva` and `éva` are two operators.
+#[test]
+fn upns_fold_ascii_letters_only() {
+    with_admin(|ctx, store| {
+        let b = ctx.backend;
+        write(b, store, |tx| tx.operator_insert("Éva@x.test", None, ""));
+        assert_eq!(
+            store
+                .tables()
+                .operator_by_upn("éva@X.TEST")
+                .expect("by upn"),
+            None,
+            "{b}: É is not é"
+        );
+        assert!(
+            store
+                .tables()
+                .operator_by_upn("Éva@X.TEST")
+                .expect("by upn")
+                .is_some(),
+            "{b}: ASCII letters fold"
+        );
+        write(b, store, |tx| tx.operator_insert("éva@x.test", None, ""));
+        assert_eq!(
+            upns(&store.tables().operators_list().expect("list")),
+            vec![ADMIN, "Éva@x.test", "éva@x.test"],
+            "{b}: by bytes after folding ASCII"
+        );
+    });
+}
