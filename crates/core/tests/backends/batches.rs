@@ -695,3 +695,238 @@ fn items_page_in_line_order_with_and_without_state() {
         }
     });
 }
+
+// PostgreSQL only: what the server adds to the statements above (row-level security on batches,
+// their items and counts; two sessions at once).
+
+const PW: &str = "batch-pw-1";
+const COORD: &str = "coord@x.test";
+const SUPPORT: &str = "support@x.test";
+
+/// A store with programs `eng` and `ops`, a global admin (bootstrapped), a coordinator of `eng`
+/// and a support operator, set up with psql as the superuser acting as each (the roster is
+/// another part's; this only needs the server's functions).
+fn team() -> support::PgStore {
+    let pg = support::postgres_store();
+    for login in ["admin@x.test", COORD, SUPPORT] {
+        pg.cluster.create_login(login, PW);
+    }
+    pg.cluster.superuser_sql(
+        "tsched",
+        &format!(
+            "SET SESSION AUTHORIZATION {owner};
+             SELECT tsched.tsched_bootstrap('admin@x.test', 'Admin');
+             RESET SESSION AUTHORIZATION;
+             INSERT INTO tsched.programs (code, name, created_at, updated_at)
+             VALUES ('eng', 'Eng', '{T0}', '{T0}'), ('ops', 'Ops', '{T0}', '{T0}');
+             SET SESSION AUTHORIZATION \"admin@x.test\";
+             SELECT tsched.tsched_operator_add('{COORD}', 'Coordinator');
+             SELECT tsched.tsched_role_grant('{COORD}', 'coordinator', 'eng');
+             SELECT tsched.tsched_operator_add('{SUPPORT}', 'Support');
+             SELECT tsched.tsched_role_grant('{SUPPORT}', 'support', NULL);",
+            owner = support::OWNER
+        ),
+    );
+    pg
+}
+
+#[test]
+fn on_postgres_a_coordinator_sees_and_runs_only_the_batches_of_their_programs() {
+    let mut pg = team();
+    let b = "postgres";
+    let ops = seed(b, &mut pg.store, "ops", 2); // programs eng and ops: not the coordinator's
+    let mut coord = support::connect_as(&pg.cluster, COORD, PW);
+    let mine = write(b, &mut coord, |tx| {
+        let id = tx.batch_insert("mine", "m.csv", "sha", 2, &["eng".into()], COORD, T0)?;
+        tx.batch_item_insert(id, 2, "mine-2", "{}", T0)?;
+        tx.batch_item_insert(id, 3, "mine-3", "{}", T0)?;
+        Ok(id)
+    });
+    let t = coord.tables();
+    // The run's statements work under the policies (mark_in_flight locks the batch row).
+    assert_eq!(t.batch_item_mark_in_flight(mine, 2, T1).expect("m"), 1);
+    assert_eq!(t.batch_item_mark_queued(mine, 2, T1).expect("m"), 1);
+    assert_eq!(t.batch_item_mark_in_flight(mine, 2, T1).expect("m"), 1);
+    assert_eq!(
+        t.batch_item_mark_done(mine, 2, "g", "u", true, T2)
+            .expect("m"),
+        1
+    );
+    assert_eq!(
+        t.batch_set_state(mine, BatchState::Running, None, false, T2)
+            .expect("s"),
+        1
+    );
+    assert_eq!(
+        t.batch_counts(mine).expect("counts"),
+        counts(1, 0, 1, 0, 0, 0),
+        "{b}: the coordinator reads the counts of their batch"
+    );
+    assert_eq!(
+        t.batches_list()
+            .expect("list")
+            .iter()
+            .map(|x| x.id)
+            .collect::<Vec<_>>(),
+        [mine],
+        "{b}: only the batch of their program"
+    );
+    let p = t.batches_page(None, 10).expect("page");
+    assert_eq!(
+        (p.items.len(), p.items[0].id, p.items[0].counts.total),
+        (1, mine, 2),
+        "{b}: the page too"
+    );
+    // Another program's batch is not there for them, and nothing of it changes.
+    assert_eq!(t.batch_by_id(ops).expect("q"), None, "{b}: not visible");
+    assert_eq!(t.batch_state(ops).expect("q"), None, "{b}: not visible");
+    assert_eq!(
+        t.batch_counts(ops).expect("q"),
+        Counts::default(),
+        "{b}: no counts"
+    );
+    assert_eq!(t.batch_items(ops, None).expect("q"), [], "{b}: no items");
+    assert_eq!(
+        t.batch_live_item("ops-2").expect("q"),
+        None,
+        "{b}: another program's live item is not seen"
+    );
+    assert_eq!(
+        t.batch_item_mark_in_flight(ops, 2, T1).expect("m"),
+        0,
+        "{b}: cannot start it"
+    );
+    assert_eq!(
+        t.batch_set_state(ops, BatchState::Cancelled, None, true, T1)
+            .expect("s"),
+        0,
+        "{b}: cannot cancel it"
+    );
+    assert_eq!(
+        t.batch_items_cancel_queued(ops, T1).expect("c"),
+        0,
+        "{b}: cannot cancel its items"
+    );
+    let e = coord
+        .write(|tx| tx.batch_insert("theirs", "t.csv", "sha", 1, &["ops".into()], COORD, T0))
+        .expect_err("a batch of another program");
+    assert!(
+        matches!(e, StoreError::PgDenied { .. }) || e.to_string().contains("row-level security"),
+        "{b}: refused by the policy: {e:?}"
+    );
+    assert_eq!(
+        pg.store.tables().batch_counts(ops).expect("owner"),
+        counts(2, 0, 0, 0, 0, 0),
+        "{b}: the other batch is untouched"
+    );
+    assert_eq!(
+        pg.store.tables().batch_state(ops).expect("owner"),
+        Some(BatchState::Planned),
+        "{b}: still planned"
+    );
+
+    // Support reads every batch and changes none.
+    let support = support::connect_as(&pg.cluster, SUPPORT, PW);
+    let s = support.tables();
+    assert_eq!(
+        s.batches_list()
+            .expect("list")
+            .iter()
+            .map(|x| (x.id, x.counts.total))
+            .collect::<Vec<_>>(),
+        [(mine, 2), (ops, 2)],
+        "{b}: support sees every batch with its counts"
+    );
+    assert_eq!(
+        s.batch_live_item("ops-2").expect("q"),
+        Some((ops, 2)),
+        "{b}: and every item"
+    );
+    s.batch_item_mark_in_flight(ops, 2, T1)
+        .expect_err("support starts nothing");
+    s.batch_item_mark_failed(mine, 3, "E", "m", T1)
+        .expect_err("support fails nothing");
+    assert_eq!(
+        s.batch_counts(mine).expect("counts"),
+        counts(1, 0, 1, 0, 0, 0),
+        "{b}: unchanged"
+    );
+}
+
+#[test]
+fn on_postgres_a_cancel_and_a_start_in_two_sessions_are_serialized() {
+    use std::time::{Duration, Instant};
+    let mut pg = team();
+    let b = "postgres";
+    let mut coord = support::connect_as(&pg.cluster, COORD, PW);
+    let id = write(b, &mut coord, |tx| {
+        let id = tx.batch_insert("s", "s.csv", "sha", 2, &["eng".into()], COORD, T0)?;
+        for line in 2..6 {
+            tx.batch_item_insert(id, line, &format!("s-{line}"), "{}", T0)?;
+        }
+        Ok(id)
+    });
+
+    // A cancel in progress (batch cancelled, queued items not yet): a start in another session
+    // waits for it and then starts nothing, so no item is left in flight behind the cancel.
+    let started = std::thread::scope(|scope| {
+        let owner = &mut pg.store;
+        let cancel = scope.spawn(move || {
+            write(b, owner, |tx| {
+                tx.batch_set_state(id, BatchState::Cancelled, None, true, T1)?;
+                std::thread::sleep(Duration::from_millis(800));
+                tx.batch_items_cancel_queued(id, T1)
+            })
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let at = Instant::now();
+        let n = coord
+            .tables()
+            .batch_item_mark_in_flight(id, 2, T1)
+            .expect("m");
+        let waited = at.elapsed();
+        assert_eq!(cancel.join().expect("cancel"), 4, "{b}: every item queued");
+        assert!(
+            waited >= Duration::from_millis(300),
+            "{b}: the start waited for the cancel ({waited:?})"
+        );
+        n
+    });
+    assert_eq!(started, 0, "{b}: nothing starts once the cancel commits");
+    assert_eq!(
+        pg.store.tables().batch_counts(id).expect("counts"),
+        counts(0, 0, 0, 0, 4, 0),
+        "{b}: every item cancelled, none in flight"
+    );
+
+    // The other order: a start in progress makes the cancel wait; the cancel then leaves the
+    // item in flight to the run that sent it.
+    let id = write(b, &mut coord, |tx| {
+        let id = tx.batch_insert("s2", "s.csv", "sha", 2, &["eng".into()], COORD, T0)?;
+        tx.batch_item_insert(id, 2, "s2-2", "{}", T0)?;
+        tx.batch_item_insert(id, 3, "s2-3", "{}", T0)?;
+        Ok(id)
+    });
+    std::thread::scope(|scope| {
+        let coord = &mut coord;
+        let start = scope.spawn(move || {
+            write(b, coord, |tx| {
+                let n = tx.batch_item_mark_in_flight(id, 2, T1)?;
+                std::thread::sleep(Duration::from_millis(800));
+                Ok(n)
+            })
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let cancelled = write(b, &mut pg.store, |tx| {
+            tx.batch_set_state(id, BatchState::Cancelled, None, true, T1)?;
+            tx.batch_items_cancel_queued(id, T1)
+        });
+        assert_eq!(start.join().expect("start"), 1, "{b}: the start went first");
+        assert_eq!(cancelled, 1, "{b}: only the item still queued");
+    });
+    assert_eq!(
+        pg.store.tables().batch_counts(id).expect("counts"),
+        counts(0, 1, 0, 0, 1, 0),
+        "{b}: the started item is left to its run"
+    );
+}
