@@ -573,3 +573,122 @@ fn program_search_short_terms_match_the_start_long_ones_anywhere() {
         )
     });
 }
+
+/// A session of `login` (made a track admin of `eng` by the global admin) on `pg`.
+fn track_admin_store(pg: &support::PgStore, login: &str, pw: &str) -> Store {
+    let out = pg.cluster.psql_as(
+        ADMIN,
+        ADMIN_PW,
+        "tsched",
+        &format!(
+            "SELECT tsched.tsched_operator_add('{login}', 'Track Admin');
+             SELECT tsched.tsched_role_grant('{login}', 'track_admin', 'ENG');"
+        ),
+    );
+    assert!(
+        out.success,
+        "the admin adds the track admin: {}",
+        out.stderr
+    );
+    pg.cluster.superuser_sql(
+        "postgres",
+        &format!("ALTER ROLE \"{login}\" PASSWORD '{pw}';"),
+    );
+    let url = pg.cluster.url(login, pw, "tsched", "verify-full");
+    let cfg = PgConfig::parse(&url)
+        .expect("the harness URL parses")
+        .with_ca_file(pg.cluster.ca_file());
+    let conn = PgConn::connect(&cfg, Some(&Sensitive::new(pw.to_string())))
+        .expect("the track admin connects");
+    Store::from_postgres(conn).expect("the store opens for the track admin")
+}
+
+/// PostgreSQL only (SQLite has no sessions): row-level security narrows every read of these
+/// tables to the programs a track admin may view, the search function included, and the
+/// statements a track admin may run (details, modes, participants) work through their grants.
+#[test]
+fn a_track_admin_sees_and_edits_only_their_program_on_postgres() {
+    let pg = support::postgres_store();
+    let mut admin = admin_store(&pg);
+    let eng = insert_program(&mut admin, "eng", "Engineering", &[("video", true)]);
+    let ops = insert_program(&mut admin, "ops", "Engineering Ops", &[("video", true)]);
+    for p in [eng, ops] {
+        admin
+            .write(|tx| -> Res<i64> { tx.participant_insert(p, "ann@x.example", "Ann") })
+            .expect("participant");
+    }
+    let mut ta = track_admin_store(&pg, "ta@x.example", "ta-pw-1");
+    let t = ta.tables();
+    let visible = |q: ListQuery| -> Vec<String> {
+        t.programs_page(&q)
+            .expect("page")
+            .items
+            .into_iter()
+            .map(|p| p.code)
+            .collect()
+    };
+    assert_eq!(
+        visible(ListQuery::default()),
+        ["eng"],
+        "the list: their program"
+    );
+    for term in ["engin", "EN", "ops"] {
+        let codes = visible(ListQuery {
+            search: Some(term.into()),
+            ..Default::default()
+        });
+        let want: &[&str] = if term == "ops" { &[] } else { &["eng"] };
+        assert_eq!(codes, want, "search {term:?}: only what they may view");
+    }
+    assert_eq!(
+        t.program_by_code("ops").expect("by code"),
+        None,
+        "ops hidden"
+    );
+    assert_eq!(
+        t.programs_count().expect("count"),
+        1,
+        "counts what they see"
+    );
+    assert!(t.participants(ops).expect("list").is_empty(), "ops' hidden");
+    assert_eq!(t.participants_count(eng).expect("count"), 1, "eng's shown");
+    ta.write(|tx| -> Res<()> {
+        tx.program_update_details(eng, "Engineering Guild", "d")?;
+        tx.program_set_mode(eng, "chat", true)?;
+        tx.participant_insert(eng, "Bo@x.example", "Bo")?;
+        assert_eq!(tx.participant_delete(eng, "ANN@x.example")?, 1);
+        Ok(())
+    })
+    .expect("a track admin edits their program");
+    let p = ta
+        .tables()
+        .program_by_code("ENG")
+        .expect("by code")
+        .expect("eng");
+    assert_eq!(
+        (p.name.as_str(), p.enabled_modes.clone()),
+        (
+            "Engineering Guild",
+            vec!["chat".to_string(), "video".to_string()]
+        )
+    );
+    let refused = [
+        ta.write(|tx| -> Res<()> { tx.program_set_archived(eng, true).map(|_| ()) }),
+        ta.write(|tx| -> Res<()> { tx.participant_insert(ops, "c@x.example", "").map(|_| ()) }),
+        ta.write(|tx| -> Res<()> { tx.program_insert("new", "New", "", &[]).map(|_| ()) }),
+    ];
+    for (i, r) in refused.iter().enumerate() {
+        assert!(r.is_err(), "refused #{i}: {r:?}");
+    }
+    let changed = ta.write(|tx| -> Res<(usize, usize)> {
+        Ok((
+            tx.program_update_details(ops, "Renamed", "")?,
+            tx.participant_delete(ops, "ann@x.example")?,
+        ))
+    });
+    assert_eq!(
+        changed.expect("invisible rows are not matched"),
+        (0, 0),
+        "another program's rows are out of reach"
+    );
+}
