@@ -51,11 +51,7 @@ pub struct ConnectInput {
 }
 
 pub(crate) fn cloud(name: &str, sandbox_url: Option<&str>) -> Result<Cloud, Error> {
-    let c = match name.trim() {
-        "sandbox" => Cloud::sandbox(sandbox_url.unwrap_or_default()),
-        other => other.parse(),
-    };
-    c.map_err(|reason| super::invalid("cloud", reason))
+    Cloud::chosen(name, sandbox_url).map_err(|reason| super::invalid("cloud", reason))
 }
 
 /// Status, whether a sign-in runs, and whether the actor may manage the integration.

@@ -78,9 +78,9 @@ pub enum IntegrationCmd {
         /// Tenant id (GUID) or verified domain, e.g. contoso.onmicrosoft.com.
         #[arg(long)]
         tenant: String,
-        /// Cloud: global, usgov, dod, china.
-        #[arg(long, default_value = "global")]
-        cloud: String,
+        /// Cloud: global (the default), usgov, dod, china; or sandbox with --sandbox URL.
+        #[arg(long)]
+        cloud: Option<String>,
         /// Application (client) id of your app registration (else the settings).
         #[arg(long)]
         client_id: Option<String>,
@@ -104,9 +104,9 @@ pub enum IntegrationCmd {
         /// Tenant id (GUID) or verified domain.
         #[arg(long)]
         tenant: String,
-        /// Cloud: global, usgov, dod, china.
-        #[arg(long, default_value = "global")]
-        cloud: String,
+        /// Cloud: global (the default), usgov, dod, china; or sandbox with --sandbox URL.
+        #[arg(long)]
+        cloud: Option<String>,
         /// Application (client) id (else the settings).
         #[arg(long)]
         client_id: Option<String>,
@@ -119,11 +119,7 @@ pub enum IntegrationCmd {
 }
 
 pub(super) fn cloud(name: &str, sandbox: Option<&str>) -> anyhow::Result<Cloud> {
-    let c = match sandbox {
-        Some(url) => Cloud::sandbox(url),
-        None => name.parse(),
-    };
-    c.map_err(|reason| {
+    Cloud::chosen(name, sandbox).map_err(|reason| {
         tsched_core::Error::Invalid {
             field: "cloud",
             reason,
@@ -218,7 +214,13 @@ pub fn run(cmd: IntegrationCmd, ctx: &Context) -> anyhow::Result<()> {
                 redirect_uri: browser.redirect_uri.clone(),
                 timeout: Duration::from_secs(browser.timeout.max(1)),
                 login_hint: browser.login_hint.clone(),
-                ..ConnectRequest::new(tenant, cloud(&cloud_name, browser.sandbox.as_deref())?)
+                ..ConnectRequest::new(
+                    tenant,
+                    cloud(
+                        cloud_name.as_deref().unwrap_or(""),
+                        browser.sandbox.as_deref(),
+                    )?,
+                )
             };
             let opener = browser.opener();
             let status = ctx.runtime()?.block_on(async {
@@ -279,7 +281,7 @@ pub fn run(cmd: IntegrationCmd, ctx: &Context) -> anyhow::Result<()> {
             sandbox,
         } => {
             let store = ctx.store()?;
-            let c = cloud(&cloud_name, sandbox.as_deref())?;
+            let c = cloud(cloud_name.as_deref().unwrap_or(""), sandbox.as_deref())?;
             let url = integration::consent_url(&store, &tenant, &c, client_id.as_deref())?;
             println!("{url}");
             eprintln!("A global admin of the tenant opens this address and accepts. Then connect with the host account: tsched integration connect --tenant {tenant}");

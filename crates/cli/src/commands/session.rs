@@ -50,7 +50,7 @@ pub fn login(args: Login, ctx: &Context) -> anyhow::Result<()> {
     let b = &args.browser;
     let cloud = match (&args.cloud, &b.sandbox) {
         (None, None) => None,
-        (c, s) => Some(cloud(c.as_deref().unwrap_or("global"), s.as_deref())?),
+        (c, s) => Some(cloud(c.as_deref().unwrap_or(""), s.as_deref())?),
     };
     let req = SignInRequest {
         tenant: args.tenant,

@@ -154,6 +154,25 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
+impl Cloud {
+    /// The cloud a person chose, as both front ends ask for it: a cloud name (`global`,
+    /// `usgov`, `dod`, `china`, or `sandbox`) and, for the sandbox, its base URL. A sandbox URL
+    /// with a real cloud's name is refused rather than silently picking one of the two.
+    pub fn chosen(name: &str, sandbox_url: Option<&str>) -> Result<Self, String> {
+        let url = sandbox_url.map(str::trim).filter(|u| !u.is_empty());
+        let name = name.trim();
+        match url {
+            Some(url) if name.is_empty() || name.eq_ignore_ascii_case("sandbox") => {
+                Cloud::sandbox(url)
+            }
+            Some(_) => Err(format!(
+                "a sandbox URL was given with the cloud '{name}'; choose the sandbox or that cloud"
+            )),
+            None => name.parse(),
+        }
+    }
+}
+
 impl FromStr for Cloud {
     type Err = String;
 
@@ -184,6 +203,31 @@ impl fmt::Display for Cloud {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_chosen_cloud_is_a_name_or_a_sandbox_url_never_both() {
+        assert_eq!(
+            Cloud::chosen("", None),
+            Ok(Cloud::Global),
+            "no choice is global"
+        );
+        assert_eq!(Cloud::chosen(" usgov ", None), Ok(Cloud::UsGov));
+        let sb = Cloud::chosen("", Some("http://127.0.0.1:8080")).expect("sandbox by URL");
+        assert_eq!(
+            Cloud::chosen("sandbox", Some("http://127.0.0.1:8080")),
+            Ok(sb),
+            "naming the sandbox with its URL is the same choice"
+        );
+        assert!(
+            Cloud::chosen("sandbox", None).is_err(),
+            "the sandbox needs its URL"
+        );
+        let both = Cloud::chosen("china", Some("http://127.0.0.1:8080")).expect_err("both");
+        assert!(
+            both.contains("china"),
+            "a real cloud with a sandbox URL is refused, naming the cloud: {both}"
+        );
+    }
 
     #[test]
     fn each_cloud_has_its_documented_endpoints() {
