@@ -143,6 +143,15 @@ impl Error {
                     ErrorCode::StoreUnavailable
                 }
                 StoreError::PgDenied { .. } => ErrorCode::Denied,
+                // The team database refused a change that breaks one of its rules (a unique
+                // name, a missing program, the last active global admin): the same answer the
+                // use case gives when it finds the conflict itself.
+                StoreError::Pg {
+                    sqlstate: Some(code),
+                    ..
+                } if matches!(code.as_str(), "23505" | "23503" | "23514" | "40001") => {
+                    ErrorCode::Conflict
+                }
                 StoreError::PgConfig { .. } => ErrorCode::InvalidInput,
                 StoreError::PgUnreachable { .. }
                 | StoreError::PgAuthFailed { .. }
@@ -186,5 +195,33 @@ impl From<crate::store::page::PageError> for Error {
             PageError::Sqlite(e) => e.into(),
             PageError::Store(e) => Error::Store(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_team_database_rule_refusal_is_a_conflict_and_other_database_errors_are_not() {
+        let pg = |sqlstate: &str| {
+            Error::Store(StoreError::Pg {
+                message: "refused".into(),
+                sqlstate: Some(sqlstate.into()),
+                constraint: None,
+            })
+        };
+        for rule in ["23505", "23503", "23514", "40001"] {
+            assert_eq!(
+                pg(rule).code(),
+                ErrorCode::Conflict,
+                "SQLSTATE {rule} is the database refusing a conflicting change"
+            );
+        }
+        assert_eq!(
+            pg("XX000").code(),
+            ErrorCode::Internal,
+            "an internal server error stays internal"
+        );
     }
 }
