@@ -851,3 +851,68 @@ fn a_coordinator_schedules_their_program_only() {
         "{b}: another program's meeting is untouched"
     );
 }
+
+/// A person found by address in some meetings, by UPN in others, by both in one: each meeting
+/// once, in order, across pages of every size and with the other filters.
+#[test]
+fn meetings_page_person_by_address_and_upn_each_once() {
+    let same = Same::new();
+    support::each_backend(|backend, store| {
+        let (eng, ops) = programs(backend, store);
+        let lee = || attendee("lee@x.example", None);
+        let alias = || attendee("l.chen@x.example", Some("LEE@x.example"));
+        let other = || attendee("kim@x.example", Some("kim@x.example"));
+        let plan = [
+            ("p1", eng, "2027-06-01T09:00:00Z", vec![lee(), other()]),
+            ("p2", ops, "2027-06-01T09:00:00Z", vec![alias()]),
+            ("p3", eng, "2027-06-02T09:00:00Z", vec![lee(), alias()]),
+            ("p4", eng, "2027-06-03T09:00:00Z", vec![alias(), other()]),
+            ("p5", ops, "2027-06-03T09:00:00Z", vec![other()]),
+            ("p6", ops, "2027-06-04T09:00:00Z", vec![lee()]),
+            ("p7", eng, "2027-06-05T09:00:00Z", vec![alias()]),
+        ];
+        for (ext, program, start, people) in &plan {
+            insert(
+                backend,
+                store,
+                &new_row(ext, *program, start, start),
+                people,
+            );
+        }
+        let t = store.tables();
+        let mut answers = Vec::new();
+        let who = |p: &str, program: Option<&str>, from: Option<&str>| MeetingFilter {
+            participant: Some(p.to_string()),
+            program_code: program.map(str::to_string),
+            from: from.map(str::to_string),
+            ..Default::default()
+        };
+        let cases: [(MeetingFilter, &[&str]); 5] = [
+            (
+                who("Lee@X.example", None, None),
+                &["p1", "p2", "p3", "p4", "p6", "p7"],
+            ),
+            (
+                who("lee@x.example", Some("ENG"), None),
+                &["p1", "p3", "p4", "p7"],
+            ),
+            (
+                who("lee@x.example", None, Some("2027-06-02T09:00:00Z")),
+                &["p3", "p4", "p6", "p7"],
+            ),
+            (
+                who("L.CHEN@x.example", None, None),
+                &["p2", "p3", "p4", "p7"],
+            ),
+            (who("kim@x.example", Some("ops"), None), &["p5"]),
+        ];
+        for (f, want) in cases {
+            for limit in [1, 2, 3, 10] {
+                let (pages, cursors) = walk(backend, t, &f, limit);
+                assert_eq!(flat(&pages), ids(want), "{backend}: {f:?} by {limit}");
+                answers.push((pages, cursors));
+            }
+        }
+        same.check(backend, answers);
+    });
+}

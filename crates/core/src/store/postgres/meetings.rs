@@ -382,6 +382,7 @@ fn list_query(f: &MeetingFilter) -> Result<PgPageQuery, PageError> {
 /// The meetings of one person: their attendee rows by address, and by UPN where it differs
 /// (`meeting_attendees_address_start`, `meeting_attendees_upn_start`, both in
 /// `(start_utc, meeting_id)` order), one page of them; the outer query reads those meetings.
+/// The other filters are checked on the way (program and state on the joined meeting).
 fn person_page(
     query: &mut PgPageQuery,
     f: &MeetingFilter,
@@ -419,19 +420,24 @@ fn person_page(
     } else {
         " JOIN meetings c ON c.id = a.meeting_id"
     };
+    // Each branch is its own ordered, limited read of its index: PostgreSQL stops after one
+    // page of rows that pass the filters and the attendees' policy, where one UNION over both
+    // would read every attendee row of the person (and check its policy) before sorting. The
+    // page is among the first `limit + 1` meetings of either branch.
+    let n = query.arg(i64::from(query.limit) + 1);
     let branch = |by: &str| {
         format!(
-            "SELECT a.meeting_id, a.start_utc FROM meeting_attendees a{join}
-             WHERE {by}{on_attendee}{on_meeting}"
+            "(SELECT DISTINCT a.start_utc, a.meeting_id FROM meeting_attendees a{join}
+              WHERE {by}{on_attendee}{on_meeting}
+              ORDER BY 1, 2 LIMIT ${n})"
         )
     };
     let by_address = branch(&format!("a.address_key = ${who}"));
     let by_upn = branch(&format!(
         "a.upn_key = ${who} AND a.upn_key <> a.address_key"
     ));
-    let n = query.arg(i64::from(query.limit) + 1);
     query.push(&format!(
-        " AND m.id IN (SELECT s.meeting_id FROM ({by_address} UNION {by_upn} ORDER BY 2, 1 LIMIT ${n}) s)
+        " AND m.id IN (SELECT s.meeting_id FROM ({by_address} UNION {by_upn} ORDER BY 1, 2 LIMIT ${n}) s)
          ORDER BY m.start_utc, m.id"
     ));
 }
