@@ -133,14 +133,13 @@ fn not_consented(client: &SeedClient) -> String {
 
 /// The checks both legs make before anything can be sent back to the application, in Entra's
 /// order: the tenant, the client, the redirect URI (present and registered). Each failure is an
-/// error page, since no redirect URI can be trusted yet. Returns the registration and the
-/// redirect URI to reply to.
+/// error page, since no redirect URI can be trusted yet.
 fn check_client(
     st: &State,
     tenant: &str,
     q: &HashMap<String, String>,
     leg: Leg,
-) -> Result<(SeedClient, String), Box<Response>> {
+) -> Result<Checked, Box<Response>> {
     match leg {
         Leg::AdminConsent if tenant.eq_ignore_ascii_case("common") => {
             return Err(Box::new(error_page(50194, "The admin consent endpoint needs a tenant: use the tenant id, a verified domain or 'organizations', not 'common'.")));
@@ -192,7 +191,31 @@ fn check_client(
     {
         return Err(Box::new(error_page(50011, &format!("The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{}'.", client.client_id))));
     }
-    Ok((client, redirect_uri))
+    Ok(Checked {
+        client,
+        redirect_uri,
+        state: q.get("state").cloned(),
+        leg,
+    })
+}
+
+/// A request whose client and redirect URI passed [`check_client`].
+struct Checked {
+    client: SeedClient,
+    redirect_uri: String,
+    state: Option<String>,
+    leg: Leg,
+}
+
+impl Checked {
+    /// Where this request's errors go.
+    fn reply(&self) -> ReplyTo<'_> {
+        ReplyTo {
+            redirect_uri: &self.redirect_uri,
+            state: self.state.as_deref(),
+            leg: self.leg,
+        }
+    }
 }
 
 /// GET /{tenant}/oauth2/v2.0/authorize
@@ -203,16 +226,12 @@ pub async fn authorize_get(
 ) -> Response {
     let q = query_map(raw);
     let mut st = shared.lock();
-    let (client, redirect_uri) = match check_client(&st, &tenant, &q, Leg::Authorize) {
+    let req = match check_client(&st, &tenant, &q, Leg::Authorize) {
         Ok(checked) => checked,
         Err(page) => return *page,
     };
-    let state = q.get("state").cloned();
-    let reply = ReplyTo {
-        redirect_uri: &redirect_uri,
-        state: state.as_deref(),
-        leg: Leg::Authorize,
-    };
+    let reply = req.reply();
+    let client = &req.client;
     match q.get("response_type").map(String::as_str) {
         Some("code") => {}
         None => return reply.missing(&st, "response_type"),
@@ -258,9 +277,9 @@ pub async fn authorize_get(
     let pending = PendingAuth {
         tenant_path: tenant.clone(),
         client_id: client.client_id.clone(),
-        redirect_uri,
+        redirect_uri: req.redirect_uri.clone(),
         scopes,
-        state,
+        state: req.state.clone(),
         code_challenge: challenge,
         requested_scope: raw_scope.clone(),
         nonce: q.get("nonce").cloned(),
@@ -291,7 +310,7 @@ pub async fn authorize_get(
                 {
                     issue_code(&mut st, &pending, &uid)
                 } else {
-                    reply.error(&st, "consent_required", 65001, &not_consented(&client))
+                    reply.error(&st, "consent_required", 65001, &not_consented(client))
                 }
             }
         };
@@ -500,16 +519,12 @@ pub async fn admin_consent_get(
 ) -> Response {
     let q = query_map(raw);
     let mut st = shared.lock();
-    let (client, redirect_uri) = match check_client(&st, &tenant, &q, Leg::AdminConsent) {
+    let req = match check_client(&st, &tenant, &q, Leg::AdminConsent) {
         Ok(checked) => checked,
         Err(page) => return *page,
     };
-    let state = q.get("state").cloned();
-    let reply = ReplyTo {
-        redirect_uri: &redirect_uri,
-        state: state.as_deref(),
-        leg: Leg::AdminConsent,
-    };
+    let reply = req.reply();
+    let client = &req.client;
     let Some(raw_scope) = q.get("scope").cloned() else {
         return reply.missing(&st, "scope");
     };
@@ -529,9 +544,9 @@ pub async fn admin_consent_get(
     let pending = PendingAuth {
         tenant_path: tenant.clone(),
         client_id: client.client_id.clone(),
-        redirect_uri,
+        redirect_uri: req.redirect_uri.clone(),
         scopes,
-        state,
+        state: req.state.clone(),
         code_challenge: String::new(),
         requested_scope: raw_scope,
         nonce: None,
