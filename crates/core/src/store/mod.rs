@@ -36,37 +36,34 @@ pub mod prelude {
     pub use super::Tables;
 }
 
-/// The store interface the use cases work through: every table's queries, whichever backend
-/// (SQLite for one seat; PostgreSQL for a team) answers them. Reads go to
-/// [`Store::tables`]; writes run inside [`Store::write`], whose closure gets the same interface
-/// bound to one transaction. Each backend owns its SQL; nothing outside `store/` writes SQL.
-pub trait Tables:
-    audit_log::AuditTable
-    + batches::BatchTable
-    + directory_cache::DirectoryTable
-    + integration::IntegrationTable
-    + meetings::MeetingTable
-    + operators::OperatorTable
-    + participants::ParticipantTable
-    + programs::ProgramTable
-    + settings::SettingTable
-{
-}
+/// Declares [`Tables`] as the sum of the table traits and implements it for every type that
+/// implements them all, from one list.
+macro_rules! tables {
+    ($($table:path),+ $(,)?) => {
+        /// The store interface the use cases work through: every table's queries, whichever
+        /// backend (SQLite for one seat; PostgreSQL for a team) answers them. Reads go to
+        /// [`Store::tables`]; writes run inside [`Store::write`], whose closure gets the same
+        /// interface bound to one transaction. Each backend owns its SQL; nothing outside
+        /// `store/` writes SQL.
+        pub trait Tables: $($table +)+ {}
 
-impl<T> Tables for T where
-    T: audit_log::AuditTable
-        + batches::BatchTable
-        + directory_cache::DirectoryTable
-        + integration::IntegrationTable
-        + meetings::MeetingTable
-        + operators::OperatorTable
-        + participants::ParticipantTable
-        + programs::ProgramTable
-        + settings::SettingTable
-{
+        impl<T> Tables for T where T: $($table +)+ {}
+    };
 }
 
 use std::fmt;
+tables!(
+    audit_log::AuditTable,
+    batches::BatchTable,
+    directory_cache::DirectoryTable,
+    integration::IntegrationTable,
+    meetings::MeetingTable,
+    operators::OperatorTable,
+    participants::ParticipantTable,
+    programs::ProgramTable,
+    settings::SettingTable,
+);
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
