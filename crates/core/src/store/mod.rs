@@ -412,6 +412,23 @@ impl Store {
         })
     }
 
+    /// Starts a feed of the tables other sessions change (see [`postgres::ChangeFeed`]), for a
+    /// team's database; `None` for SQLite, whose only writer is this process. The feed connects
+    /// as this store's login on a connection of its own; `password` as for
+    /// [`Store::open_postgres`] (the store does not keep it).
+    pub fn change_feed(
+        &self,
+        password: Option<&crate::secret::Sensitive<String>>,
+        on_event: impl FnMut(postgres::FeedEvent) + Send + 'static,
+    ) -> Result<Option<postgres::ChangeFeed>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Postgres(c) => {
+                postgres::ChangeFeed::start(c.config(), password, on_event).map(Some)
+            }
+        }
+    }
+
     /// The SQLite connection, when this is the embedded store.
     pub(crate) fn sqlite(&self) -> Option<&Connection> {
         match &self.backend {

@@ -17,6 +17,7 @@ mod error;
 pub mod exec;
 mod init;
 mod integration;
+mod listen;
 mod meetings;
 mod operators;
 mod participants;
@@ -31,5 +32,9 @@ pub use config::{PgConfig, SslMode, DEFAULT_CONNECT_TIMEOUT, DEFAULT_PORT};
 pub use conn::{check_schema, PgConn, PgTx, APPLICATION_NAME};
 pub use error::{schema_message, TlsProblem};
 pub use init::{bootstrap, init, ROLES, SCHEMA_V1};
+pub use listen::{
+    backoff, Change, ChangeFeed, Coalescer, FeedEvent, CHANNEL, COALESCE, FEED_APPLICATION_NAME,
+    TABLES,
+};
 /// Row and parameter types of the statements, so callers need no direct tokio-postgres import.
 pub use tokio_postgres::{types::ToSql, Row};

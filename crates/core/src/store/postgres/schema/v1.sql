@@ -373,3 +373,35 @@ CREATE TABLE settings (
     key   text COLLATE "C" PRIMARY KEY,
     value text COLLATE "C" NOT NULL
 );
+
+-- ---------------------------------------------------------------------------------------------
+-- Change notifications: other workstations reload a page when a table it shows changed
+-- (store::postgres::listen, `LISTEN tsched_changes`). One NOTIFY per statement (a statement-level
+-- trigger), and the payload is the table's name only: every session may LISTEN to any channel,
+-- and row-level security does not filter notifications, so a row's id or program would leak
+-- another program's data to whoever listens. The server also folds identical notifications of
+-- one transaction into one, and delivers them only at commit (never for a rollback).
+-- Not SECURITY DEFINER: pg_notify is executable by everyone, and a trigger function's EXECUTE
+-- privilege is checked when the trigger is created, not when it fires (roles.sql revokes it
+-- from PUBLIC like every tsched_ function's; operators' writes still fire it).
+CREATE FUNCTION tsched_notify_change() RETURNS trigger
+LANGUAGE plpgsql SET search_path = tsched, pg_temp AS $$
+BEGIN
+    PERFORM pg_notify('tsched_changes', TG_TABLE_NAME);
+    RETURN NULL;
+END
+$$;
+
+DO $notify$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['programs', 'program_meeting_modes', 'participants', 'operators',
+                             'operator_roles', 'meetings', 'batches', 'batch_items',
+                             'integration', 'audit_log'] LOOP
+        EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %I '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION tsched_notify_change()',
+                       t || '_notify', t);
+    END LOOP;
+END
+$notify$;
