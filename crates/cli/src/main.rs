@@ -20,6 +20,12 @@ struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
 
+    /// Work with this team database (postgres://login@host:port/database?sslmode=verify-full)
+    /// instead of TSCHED_DATABASE_URL, the one `tsched store use` remembered, or the embedded
+    /// store. Its password comes from the OS keyring (`tsched store login`).
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+
     /// Act as this operator of the roster (their UPN) without proving it: a test-only switch,
     /// honoured only with TSCHED_TEST_IMPERSONATION=1 (and then audited as impersonation by the
     /// local user). Otherwise `tsched login` proves who acts; without a sign-in the local user
@@ -77,6 +83,9 @@ enum Command {
     /// Diagnostics for support: export a zip of recent logs, versions and failures.
     #[command(subcommand)]
     Diagnostics(commands::diagnostics::DiagnosticsCmd),
+    /// Which store: the embedded one or a team's shared database (init, use, login, status, forget).
+    #[command(subcommand)]
+    Store(commands::store::StoreCmd),
 }
 
 fn main() -> ExitCode {
@@ -92,7 +101,7 @@ fn main() -> ExitCode {
             return ExitCode::from(3);
         }
     }
-    let ctx = commands::Context::new(cli.data_dir, cli.as_upn);
+    let ctx = commands::Context::new(cli.data_dir, cli.as_upn).with_database_url(cli.database_url);
     let result = match cli.command {
         Command::Programs(cmd) => commands::programs::run(cmd, &ctx),
         Command::Operators(cmd) => commands::operators::run(cmd, &ctx),
@@ -105,6 +114,7 @@ fn main() -> ExitCode {
         Command::Logout => commands::session::logout(&ctx),
         Command::Whoami(args) => commands::session::whoami(args, &ctx),
         Command::Diagnostics(cmd) => commands::diagnostics::run(cmd, &ctx),
+        Command::Store(cmd) => commands::store::run(cmd, &ctx, cli.ca_file.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

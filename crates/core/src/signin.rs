@@ -469,6 +469,8 @@ fn session_account(store: &Store, s: &CliSession) -> Option<String> {
 
 /// Who a CLI run acts as.
 ///
+/// - on a team's shared database, its login ([`crate::store::location::shared_actor`]);
+///   `as_upn` is refused there;
 /// - `as_upn` (`--as` / `TSCHED_OPERATOR`): [`operators::impersonated_actor`] — the local user
 ///   in setup mode, else only under the test-only switch, audited as impersonation.
 /// - else the saved session, **proven** ([`prove_cli_session`]: this OS user's keyring holds
@@ -480,6 +482,10 @@ pub async fn cli_actor(
     as_upn: Option<&str>,
     switch_on: bool,
 ) -> Result<Actor, Error> {
+    // A team database: its login is who acts (the sign-in below proves the embedded store's).
+    if let Some(actor) = crate::store::location::shared_actor(store, as_upn) {
+        return actor;
+    }
     if let Some(upn) = as_upn.map(str::trim).filter(|u| !u.is_empty()) {
         return operators::impersonated_actor(store, upn, switch_on);
     }

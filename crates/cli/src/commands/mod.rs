@@ -9,6 +9,7 @@ pub mod members;
 pub mod operators;
 pub mod programs;
 pub mod session;
+pub mod store;
 
 use std::path::PathBuf;
 
@@ -23,6 +24,8 @@ pub struct Context {
     /// `--as UPN` / `TSCHED_OPERATOR`: act as this operator of the roster without the saved
     /// sign-in: test-only (`TSCHED_TEST_IMPERSONATION=1`), audited as impersonation.
     pub as_upn: Option<String>,
+    /// `--database-url`, if given (it may hold a password: redacted in `Debug`).
+    database_url: Option<tsched_core::secret::Sensitive<String>>,
     /// The command's one async runtime, started when first needed (most reads never need it).
     rt: std::sync::OnceLock<tokio::runtime::Runtime>,
 }
@@ -33,8 +36,29 @@ impl Context {
         Self {
             data_dir,
             as_upn,
+            database_url: None,
             rt: std::sync::OnceLock::new(),
         }
+    }
+
+    /// With `--database-url URL`.
+    pub fn with_database_url(mut self, url: Option<String>) -> Self {
+        self.database_url = url.map(tsched_core::secret::Sensitive::new);
+        self
+    }
+
+    /// The data directory (`--data-dir`, `TSCHED_DATA_DIR` or the platform's).
+    pub fn data_dir(&self) -> anyhow::Result<PathBuf> {
+        tsched_core::paths::resolve_data_dir(self.data_dir.as_deref())
+            .context("no data directory: pass --data-dir or set TSCHED_DATA_DIR")
+    }
+
+    /// Which store this run works with: `--database-url`, `TSCHED_DATABASE_URL`, the data
+    /// directory's store.toml, else the embedded store.
+    pub fn location(&self) -> anyhow::Result<tsched_core::store::location::Location> {
+        let dir = self.data_dir()?;
+        let flag = self.database_url.as_ref().map(|u| u.expose().as_str());
+        Ok(tsched_core::store::location::resolve(flag, &dir)?)
     }
 
     /// The command's async runtime: one per command, shared by the proof of the operator's
@@ -54,11 +78,12 @@ impl Context {
         })
     }
 
-    /// Opens the shared store, creating the data directory when needed.
+    /// Opens the store [`Context::location`] names: the embedded one (creating the data
+    /// directory when needed) or the team database with the saved password.
     pub fn store(&self) -> anyhow::Result<Store> {
-        let dir = tsched_core::paths::resolve_data_dir(self.data_dir.as_deref())
-            .context("no data directory: pass --data-dir or set TSCHED_DATA_DIR")?;
-        Ok(Store::open_in(&dir).map_err(tsched_core::Error::from)?)
+        let location = self.location()?;
+        let passwords = tsched_core::store::location::keyring();
+        Ok(tsched_core::store::location::open(&location, &passwords)?)
     }
 
     /// The OS keyring, where the host's and the operator's refresh tokens live.

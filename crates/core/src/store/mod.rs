@@ -10,6 +10,7 @@ pub mod audit_log;
 pub mod batches;
 pub mod directory_cache;
 pub mod integration;
+pub mod location;
 pub mod meetings;
 pub mod operators;
 pub mod page;

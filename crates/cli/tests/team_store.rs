@@ -1,0 +1,383 @@
+//! `tsched store …` against a real PostgreSQL 15 cluster (tsched-pgtest) and a private Secret
+//! Service: the owner sets the team database up, the first global admin chooses it from their
+//! own data directory and saves their password in the keyring, then works through it; the
+//! password never reaches the config file, and `--as` is refused on the shared store.
+//!
+//! Run with the keyring tests: `scripts/test-in-session.sh -p tsched --test team_store` (a
+//! private keyring is started either way; without its daemons the tests skip, except under
+//! `make test`).
+
+mod support;
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use support::keyring::private_keyring_or_skip;
+use support::Tsched;
+use tsched_pgtest::Cluster;
+
+const OWNER: &str = "tsched_owner";
+const OWNER_PW: &str = "owner-Pw-9";
+const DB: &str = "tsched";
+const ADMIN: &str = "ana@contoso.com";
+const ADMIN_PW: &str = "Ana-S3cret-pw";
+const KEYRING_SERVICE: &str = "teams-scheduler-database";
+
+/// A cluster with the owner's login (CREATEROLE) and the empty team database it owns.
+fn cluster() -> Cluster {
+    let cluster = Cluster::start();
+    cluster.create_login(OWNER, OWNER_PW);
+    cluster.superuser_sql("postgres", &format!("ALTER ROLE {OWNER} CREATEROLE;"));
+    cluster.create_database(DB, Some(OWNER));
+    cluster
+}
+
+/// `postgres://login@127.0.0.1:port/tsched?sslmode=verify-full`, without a password.
+fn url(cluster: &Cluster, login: &str) -> String {
+    format!(
+        "postgres://{}@{}:{}/{DB}?sslmode=verify-full",
+        login.replace('@', "%40"),
+        cluster.host(),
+        cluster.port()
+    )
+}
+
+/// Runs `tsched ARGS` with `input` on its standard input.
+fn run_stdin(t: &Tsched, args: &[&str], input: &str) -> Output {
+    let mut child = t
+        .command(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tsched starts");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("tsched ends")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).trim_end().to_string()
+}
+
+fn assert_ok(o: &Output, what: &str) -> String {
+    assert!(
+        o.status.success(),
+        "{what} must succeed; stderr: {}",
+        stderr(o)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Asserts a failure with one line on stderr; returns it.
+fn assert_one_line_failure(o: &Output, what: &str) -> String {
+    let err = stderr(o);
+    assert!(!o.status.success(), "{what} must fail; stderr: {err}");
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "{what}: a failure is one line on stderr: {err:?}"
+    );
+    err
+}
+
+/// The secret the private keyring holds for `account` under the database service, if any.
+fn keyring_lookup(bus: &str, account: &str) -> Option<String> {
+    let out = Command::new("secret-tool")
+        .args(["lookup", "service", KEYRING_SERVICE, "username", account])
+        .env("DBUS_SESSION_BUS_ADDRESS", bus)
+        .output()
+        .expect("secret-tool runs");
+    let value = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.success() && !value.is_empty()).then_some(value)
+}
+
+fn status_json(t: &Tsched) -> serde_json::Value {
+    let out = t.ok(&["store", "status", "--json"]);
+    serde_json::from_str(&out).expect("store status --json is JSON")
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path)
+        .expect("the file exists")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[test]
+fn the_owner_sets_up_the_team_database_and_the_first_admin_works_through_it() {
+    let Some(keyring) = private_keyring_or_skip() else {
+        return;
+    };
+    let cluster = cluster();
+    let ca = cluster.ca_file().to_str().expect("utf-8 path").to_string();
+    let tmp = tempfile::tempdir().expect("tempdir");
+
+    // The owner initialises the database and names the first global admin.
+    let owner = Tsched::new(tmp.path().join("owner")).bus(&keyring.address);
+    let owner_url = url(&cluster, OWNER);
+    let init_args = [
+        "store",
+        "init",
+        &owner_url,
+        "--admin",
+        ADMIN,
+        "--admin-name",
+        "Ana",
+        "--ca-file",
+        &ca,
+        "--password-stdin",
+    ];
+    let out = run_stdin(&owner, &init_args, &format!("{OWNER_PW}\n"));
+    let said = assert_ok(&out, "store init by the owner");
+    assert!(
+        said.contains("First global admin: ana@contoso.com"),
+        "init names the first global admin: {said}"
+    );
+    let roster = cluster.superuser_sql(
+        DB,
+        "SELECT string_agg(o.login || ':' || r.role, ',') FROM tsched.operators o JOIN tsched.operator_roles r ON r.operator_id = o.id;",
+    );
+    assert_eq!(
+        roster.trim(),
+        "ana@contoso.com:global_admin",
+        "the first global admin is on the roster with their login"
+    );
+    let again = run_stdin(&owner, &init_args, &format!("{OWNER_PW}\n"));
+    let err = assert_one_line_failure(&again, "a second store init");
+    assert!(
+        err.contains("already holds a Teams Scheduler store"),
+        "the second run is refused with the scripts' message: {err}"
+    );
+    assert!(
+        !err.contains(OWNER_PW),
+        "the owner's password never shows: {err}"
+    );
+
+    // The DBA gives the admin's login a password (the roster made it without one).
+    cluster.superuser_sql(
+        "postgres",
+        &format!("SET password_encryption = 'scram-sha-256'; ALTER ROLE \"{ADMIN}\" PASSWORD '{ADMIN_PW}';"),
+    );
+
+    // The admin, from their own data directory: a URL with a wrong password saves nothing.
+    let admin_dir = tmp.path().join("ana");
+    let admin = Tsched::new(&admin_dir).bus(&keyring.address);
+    let admin_url = url(&cluster, ADMIN);
+    let with_wrong = admin_url.replace("%40contoso.com@", "%40contoso.com:Wrong-pw-1@");
+    let out = admin.run(&["store", "use", &with_wrong, "--ca-file", &ca]);
+    let err = assert_one_line_failure(&out, "store use with a wrong password");
+    assert!(
+        err.contains("password authentication failed for login ana@contoso.com"),
+        "the wrong password is named as such: {err}"
+    );
+    assert!(
+        !err.contains("Wrong-pw-1"),
+        "the error never repeats the password: {err}"
+    );
+    assert!(
+        !admin_dir.join("store.toml").exists(),
+        "a refused password saves no config either"
+    );
+
+    // `store use` without a password remembers the URL only.
+    let said = admin.ok(&["store", "use", &admin_url, "--ca-file", &ca]);
+    assert!(
+        said.contains("store login"),
+        "use points at the next step: {said}"
+    );
+    let config = admin_dir.join("store.toml");
+    assert_eq!(mode(&config), 0o600, "the config file is owner-only");
+    let status = status_json(&admin);
+    assert_eq!(
+        status["backend"], "postgresql",
+        "the team database is chosen: {status}"
+    );
+    assert_eq!(status["source"], "config_file", "by store.toml: {status}");
+    assert_eq!(status["password_saved"], false, "no password yet: {status}");
+    assert_eq!(
+        status["reachable"], false,
+        "not usable without a password: {status}"
+    );
+    assert!(
+        status["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("run `tsched store login`")),
+        "status names the fix: {status}"
+    );
+    let err = assert_one_line_failure(
+        &admin.run(&["programs", "list"]),
+        "a command before store login",
+    );
+    assert!(
+        err.contains("run `tsched store login`"),
+        "a command without a saved password names the fix: {err}"
+    );
+
+    // A wrong password at login: one clear line, nothing in the keyring.
+    let account = format!("{ADMIN}@{}:{}/{DB}", cluster.host(), cluster.port());
+    let out = run_stdin(
+        &admin,
+        &["store", "login", "--password-stdin"],
+        "Wrong-pw-2\n",
+    );
+    let err = assert_one_line_failure(&out, "store login with a wrong password");
+    assert!(
+        err.contains("password authentication failed") && !err.contains("Wrong-pw-2"),
+        "a wrong password is one clear line without the password: {err}"
+    );
+    assert_eq!(
+        keyring_lookup(&keyring.address, &account),
+        None,
+        "a refused password is not saved"
+    );
+
+    // The right one is checked and saved in the keyring.
+    let out = run_stdin(
+        &admin,
+        &["store", "login", "--password-stdin"],
+        &format!("{ADMIN_PW}\n"),
+    );
+    assert_ok(&out, "store login with the right password");
+    assert_eq!(
+        keyring_lookup(&keyring.address, &account).as_deref(),
+        Some(ADMIN_PW),
+        "the password lives in the OS keyring under login@host:port/database"
+    );
+    let text = std::fs::read_to_string(&config).expect("config");
+    assert!(
+        !text.contains(ADMIN_PW) && !text.contains("Wrong-pw"),
+        "the config file never holds a password: {text}"
+    );
+    assert!(
+        text.contains("sslmode = \"verify-full\"") && text.contains(&format!("ca_file = \"{ca}\"")),
+        "the config file keeps sslmode and the CA file: {text}"
+    );
+
+    let status = status_json(&admin);
+    assert_eq!(status["store"], "shared", "{status}");
+    assert_eq!(status["login"], ADMIN, "the database login: {status}");
+    assert_eq!(status["password_saved"], true, "{status}");
+    assert_eq!(
+        status["schema_version"], 1,
+        "the schema the owner made: {status}"
+    );
+    assert_eq!(status["reachable"], true, "{status}");
+    let shown = status.to_string();
+    assert!(
+        !shown.contains(ADMIN_PW)
+            && status["address"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("postgres://ana%40contoso.com@")),
+        "the address is the URL without a password: {shown}"
+    );
+
+    // Work goes through the shared store, acted by the database login.
+    admin.ok(&["programs", "add", "Engineering Mentoring", "--code", "eng"]);
+    let list = admin.ok(&["programs", "list", "--json"]);
+    assert!(
+        list.contains("\"eng\""),
+        "the program added through the team database is listed: {list}"
+    );
+    let in_pg = cluster.superuser_sql(DB, "SELECT code FROM tsched.programs;");
+    assert_eq!(
+        in_pg.trim(),
+        "eng",
+        "the program is in PostgreSQL, not a local file"
+    );
+    assert!(
+        !admin_dir.join("teams-scheduler.db").exists(),
+        "no embedded store is made while a team database is chosen"
+    );
+    let audited = cluster.superuser_sql(
+        DB,
+        "SELECT DISTINCT operator FROM tsched.audit_log WHERE action LIKE 'program.%';",
+    );
+    assert_eq!(
+        audited.trim(),
+        ADMIN,
+        "the server records the database login as who acted"
+    );
+
+    // --as (and TSCHED_OPERATOR) are refused on a shared store, even with the test switch on.
+    let err = assert_one_line_failure(
+        &admin.run(&["--as", ADMIN, "programs", "list"]),
+        "--as on the shared store",
+    );
+    assert!(
+        err.contains("--as cannot act as someone else on a team database"),
+        "--as is refused with the reason: {err}"
+    );
+    let err = assert_one_line_failure(
+        &admin
+            .clone()
+            .env("TSCHED_OPERATOR", "bob@contoso.com")
+            .run(&["programs", "add", "Other", "--code", "other"]),
+        "TSCHED_OPERATOR on the shared store",
+    );
+    assert!(
+        err.contains("--as cannot act as someone else on a team database"),
+        "TSCHED_OPERATOR is refused too: {err}"
+    );
+    assert_eq!(
+        cluster
+            .superuser_sql(DB, "SELECT count(*) FROM tsched.programs;")
+            .trim(),
+        "1",
+        "a refused --as changes nothing"
+    );
+
+    // TSCHED_DATABASE_URL (with its password) chooses the store for one run, keyring-less, and
+    // nothing of it is written to that data directory.
+    let other_dir = tmp.path().join("other");
+    let with_pw = format!(
+        "{}&sslrootcert={ca}",
+        admin_url.replace("%40contoso.com@", &format!("%40contoso.com:{ADMIN_PW}@"))
+    );
+    let env_run = Tsched::new(&other_dir).env("TSCHED_DATABASE_URL", &with_pw);
+    let list = env_run.ok(&["programs", "list", "--json"]);
+    assert!(
+        list.contains("\"eng\""),
+        "the env URL reaches the team database: {list}"
+    );
+    assert!(
+        !other_dir.join("store.toml").exists(),
+        "the environment's URL is not remembered"
+    );
+    // The flag wins over the environment: an unreachable flag URL is what fails.
+    let err = assert_one_line_failure(
+        &env_run.run(&[
+            "--database-url",
+            "postgres://x:Flag-pw-3@127.0.0.1:1/db?sslmode=disable&connect_timeout=2",
+            "programs",
+            "list",
+        ]),
+        "a flag naming an unreachable database",
+    );
+    assert!(
+        err.contains("cannot reach the team database at 127.0.0.1:1") && !err.contains("Flag-pw-3"),
+        "--database-url wins over TSCHED_DATABASE_URL, and its password is not shown: {err}"
+    );
+
+    // forget: back to the embedded store, config and keyring entry gone.
+    admin.ok(&["store", "forget"]);
+    assert!(!config.exists(), "store forget removes store.toml");
+    assert_eq!(
+        keyring_lookup(&keyring.address, &account),
+        None,
+        "store forget deletes the saved password"
+    );
+    let status = status_json(&admin);
+    assert_eq!(
+        (status["backend"].as_str(), status["source"].as_str()),
+        (Some("sqlite"), Some("default")),
+        "after forget the embedded store is used: {status}"
+    );
+}
