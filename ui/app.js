@@ -1,6 +1,7 @@
 // Shell: hash router over one ES module per page. Pages export `render(root)`.
 import { invoke } from "./ipc.js";
 import { refreshSession } from "./session.js";
+import { startLive } from "./live.js";
 
 const pages = {
   welcome: () => import("./pages/welcome.js"),
@@ -68,3 +69,4 @@ window.addEventListener("hashchange", route);
 start();
 info();
 refreshSession();
+startLive();

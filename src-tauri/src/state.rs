@@ -44,6 +44,8 @@ pub struct AppState {
     tokens: Arc<dyn TokenStore>,
     sign_in: Mutex<Option<CancelHandle>>,
     sandbox: Mutex<Option<RunningSandbox>>,
+    /// The window's live updates from a shared store.
+    live: crate::commands::live::Live,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -82,6 +84,7 @@ impl AppState {
             tokens,
             sign_in: Mutex::new(None),
             sandbox: Mutex::new(None),
+            live: Default::default(),
         }
     }
 
@@ -184,6 +187,11 @@ impl AppState {
             }
             None => false,
         }
+    }
+
+    /// The window's live updates (a shared store's changes made elsewhere).
+    pub fn live(&self) -> &crate::commands::live::Live {
+        &self.live
     }
 
     /// The embedded sandbox slot (started by "Explore with the sandbox tenant").

@@ -3,6 +3,7 @@
 import { invoke, download } from "../ipc.js";
 import { h, errorText, field } from "../dom.js";
 import { pagedList } from "../list.js";
+import { liveReload } from "../live.js";
 
 const ACTIONS = [
   "program.create", "program.edit", "program.archive", "program.unarchive", "program.mode_enable", "program.mode_disable",
@@ -73,6 +74,8 @@ export async function render(root) {
     h("section", { class: "card", "aria-labelledby": "filters-title" }, h("h2", { id: "filters-title" }, "Filters"), form),
     h("section", { class: "card" }, h("div", { class: "toolbar" }, h("h2", {}, "Entries"), h("div", { class: "toolbar-controls" }, csv, json)), error, list.el),
   );
+  // A change reloads the rows shown, as far as they were scrolled (refresh() starts again).
+  liveReload(root, ["audit_log"], () => list.refresh());
   await refresh();
 }
 

@@ -4,6 +4,7 @@
 import { invoke, download, channel } from "../ipc.js";
 import { h, errorText, field } from "../dom.js";
 import { pagedList } from "../list.js";
+import { liveReload } from "../live.js";
 
 const STATE_BADGE = { completed: "ok", running: "warn", planned: "muted", paused: "warn", cancelled: "muted" };
 
@@ -155,5 +156,6 @@ export async function render(root) {
     progressBox,
     h("section", { class: "card", "aria-labelledby": "batch-history-title" }, h("h2", { id: "batch-history-title" }, "History"), history.el),
   );
+  liveReload(root, ["batches", "batch_items"], refreshHistory);
   await refreshHistory();
 }

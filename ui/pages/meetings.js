@@ -4,6 +4,7 @@
 // rescheduling and cancellation after a confirmation.
 import { invoke, h, errorText, download } from "../ipc.js";
 import { pagedList } from "../list.js";
+import { liveReload } from "../live.js";
 import { programPicker, firstPrograms } from "../picker.js";
 
 const STATE_BADGE = { created: "ok", pending: "warn", cancelling: "warn", cancelled: "muted", failed: "danger" };
@@ -272,6 +273,7 @@ export async function render(root) {
   );
   // The list, the programs and the time zone are read side by side, the list asked first: the
   // replies come back in about the order they were asked, and the rows are what is waited for.
+  liveReload(root, ["meetings"], () => refresh());
   const listed = refresh();
   programsKnown = loadPrograms();
   const zone = invoke("meetings_default_tz").then((z) => { tz.value = z; }, () => { tz.value = "UTC"; });

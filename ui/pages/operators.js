@@ -6,6 +6,7 @@
 import { invoke } from "../ipc.js";
 import { h, field, confirmInline, act as actions, roleText, ROLE_LABELS } from "../dom.js";
 import { pagedList } from "../list.js";
+import { liveReload } from "../live.js";
 import { programPicker } from "../picker.js";
 import { refreshSession } from "../session.js";
 
@@ -137,5 +138,6 @@ export async function render(root) {
     h("section", { class: "card", "aria-labelledby": "grant-title" }, h("h2", { id: "grant-title" }, "Grant a role"), grantForm),
   );
   syncProgram();
+  liveReload(root, ["operators", "operator_roles"], () => refresh());
   await Promise.all([refresh(), loadPrograms()]);
 }

@@ -5,6 +5,7 @@ import { invoke } from "../ipc.js";
 import { h, errorText, field, act as actions } from "../dom.js";
 import { refreshSession } from "../session.js";
 import { pagedList } from "../list.js";
+import { liveReload } from "../live.js";
 
 const MODE_LABELS = { in_person: "In person", phone: "Phone", teams_video: "Teams video call" };
 
@@ -253,5 +254,6 @@ export async function render(root) {
   sessionKnown = refreshSession().then((session) => {
     addCard.hidden = Boolean(session && !session.global_admin);
   }, () => {});
+  liveReload(root, ["programs", "program_meeting_modes", "participants"], () => refresh());
   await refresh();
 }

@@ -11,6 +11,7 @@ pub mod batches;
 pub mod diagnostics;
 pub mod files;
 pub mod integration;
+pub mod live;
 pub mod meetings;
 pub mod members;
 pub mod names;

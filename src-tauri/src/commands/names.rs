@@ -58,6 +58,7 @@ macro_rules! with_commands {
             batches::batches_page,
             batches::batch_items_page,
             batches::batches_export,
+            live::store_changes,
         }
     };
 }
