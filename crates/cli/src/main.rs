@@ -39,7 +39,8 @@ struct Cli {
     as_upn: Option<String>,
 
     /// Also trust the CA certificates in this PEM file for identity and Graph (e.g. the
-    /// `ca_file` of `tsched-sandbox --tls`); verification always stays on.
+    /// `ca_file` of `tsched-sandbox --tls`); verification always stays on. For `store init` and
+    /// `store use`, also the team database server's CA (remembered in store.toml).
     #[arg(long, global = true, env = "TSCHED_CA_FILE", value_name = "PEM")]
     ca_file: Option<PathBuf>,
 
