@@ -5,6 +5,7 @@
 
 mod batches;
 mod meetings;
+mod migrate;
 mod programs;
 mod roster;
 mod support;

@@ -58,3 +58,20 @@ pub fn connect_as(cluster: &Cluster, login: &str, password: &str) -> Store {
     let conn = PgConn::connect(&cfg, Some(&password)).expect("the login connects");
     Store::from_postgres(conn).expect("the store opens")
 }
+
+/// Another connection as the database owner of `cluster`'s team database (its search_path is
+/// not set): for the owner's one-time jobs such as `store migrate-to`.
+#[allow(dead_code)]
+pub fn owner_conn(cluster: &Cluster) -> PgConn {
+    owner_conn_to(cluster, DB)
+}
+
+/// [`owner_conn`] to another database of the cluster (one the owner owns).
+#[allow(dead_code)]
+pub fn owner_conn_to(cluster: &Cluster, db: &str) -> PgConn {
+    let cfg = PgConfig::parse(&cluster.url(OWNER, PASSWORD, db, "verify-full"))
+        .expect("the harness URL parses")
+        .with_ca_file(cluster.ca_file());
+    let password = Sensitive::new(PASSWORD.to_string());
+    PgConn::connect(&cfg, Some(&password)).expect("the owner connects")
+}

@@ -19,6 +19,7 @@ mod init;
 mod integration;
 mod listen;
 mod meetings;
+mod migrate;
 mod operators;
 mod participants;
 mod programs;
@@ -32,6 +33,9 @@ pub use config::{PgConfig, SslMode, DEFAULT_CONNECT_TIMEOUT, DEFAULT_PORT};
 pub use conn::{check_schema, PgConn, PgTx, APPLICATION_NAME};
 pub use error::{schema_message, TlsProblem};
 pub use init::{bootstrap, init, ROLES, SCHEMA_V1};
+pub use migrate::{
+    migrate_from_sqlite, MigrationReport, Step, TableCount, LOCAL_SETTINGS, SERVER_KEPT,
+};
 pub use listen::{
     backoff, Change, ChangeFeed, Coalescer, FeedEvent, CHANNEL, COALESCE, FEED_APPLICATION_NAME,
     TABLES,
