@@ -161,6 +161,20 @@ fn the_owner_sets_up_the_team_database_and_the_first_admin_works_through_it() {
         "the owner's password never shows: {err}"
     );
 
+    // The owner is no operator: working through the store as the owner is refused, in one line.
+    let owner_with_pw = format!(
+        "{}&sslrootcert={ca}",
+        owner_url.replace("tsched_owner@", &format!("tsched_owner:{OWNER_PW}@"))
+    );
+    let err = assert_one_line_failure(
+        &owner.run(&["--database-url", &owner_with_pw, "programs", "list"]),
+        "the owner acting as an operator",
+    );
+    assert!(
+        err.contains("'tsched_owner' is not an operator of this store") && !err.contains(OWNER_PW),
+        "the database login is who acts, and the owner is not on the roster: {err}"
+    );
+
     // The DBA gives the admin's login a password (the roster made it without one).
     cluster.superuser_sql(
         "postgres",
