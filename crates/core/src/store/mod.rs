@@ -413,9 +413,10 @@ impl Store {
         })
     }
 
-    /// Starts a feed of the tables other sessions change (see [`postgres::ChangeFeed`]), for a
-    /// team's database; `None` for SQLite, whose only writer is this process. The feed connects
-    /// as this store's login on a connection of its own; `password` as for
+    /// Starts a feed of the tables changed in a team's database (see [`postgres::ChangeFeed`]):
+    /// by other workstations, and by this process's own sessions too (a listener hears every
+    /// session's); `None` for SQLite, whose only writer is this process. The feed connects as
+    /// this store's login on a connection of its own; `password` as for
     /// [`Store::open_postgres`] (the store does not keep it).
     pub fn change_feed(
         &self,
