@@ -135,6 +135,7 @@ pub fn store_changes(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
     use tsched_core::store::postgres::Change;
 
     #[test]
@@ -179,5 +180,90 @@ mod tests {
             "SQLite has no other writer, so nothing to listen to"
         );
         assert!(lock(&live.feed).is_none(), "and no feed is started for it");
+    }
+
+    /// A PostgreSQL store made by `store init`, acting as its owner, and its cluster.
+    fn shared_store() -> (Store, tsched_pgtest::Cluster) {
+        use tsched_core::store::postgres::{self, PgConfig, PgConn};
+        let cluster = tsched_pgtest::Cluster::start();
+        cluster.create_login("tsched_owner", "owner-pw-1");
+        cluster.superuser_sql("postgres", "ALTER ROLE tsched_owner CREATEROLE;");
+        cluster.create_database("tsched", Some("tsched_owner"));
+        let cfg =
+            PgConfig::parse(&cluster.url("tsched_owner", "owner-pw-1", "tsched", "verify-full"))
+                .expect("the harness URL parses")
+                .with_ca_file(cluster.ca_file());
+        let mut conn = PgConn::connect(&cfg, None).expect("the owner connects");
+        postgres::init(&mut conn).expect("store init");
+        (
+            Store::from_postgres(conn).expect("the store opens"),
+            cluster,
+        )
+    }
+
+    /// A channel whose messages (JSON) arrive on the returned receiver.
+    fn window() -> (
+        Channel<StoreChanged>,
+        std::sync::mpsc::Receiver<serde_json::Value>,
+    ) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let ch = Channel::new(move |body| {
+            if let tauri::ipc::InvokeResponseBody::Json(s) = body {
+                let _ = tx.send(serde_json::from_str(&s).expect("the channel carries JSON"));
+            }
+            Ok(())
+        });
+        (ch, rx)
+    }
+
+    fn add_program(cluster: &tsched_pgtest::Cluster, code: &str) {
+        cluster.superuser_sql(
+            "tsched",
+            &format!(
+                "INSERT INTO tsched.programs (code, name, created_at, updated_at) VALUES \
+                 ('{code}', '{code}', '2027-01-01T00:00:00Z', '2027-01-01T00:00:00Z');"
+            ),
+        );
+    }
+
+    #[test]
+    fn a_shared_stores_changes_reach_the_window_that_subscribed_last() {
+        let (store, cluster) = shared_store();
+        let live = Live::default();
+        let (first, first_rx) = window();
+        assert!(
+            live.subscribe(&store, first),
+            "a shared store has live updates"
+        );
+        add_program(&cluster, "p1");
+        let got = first_rx
+            .recv_timeout(Duration::from_secs(2))
+            .expect("the window hears of the change within two seconds");
+        assert_eq!(
+            got,
+            serde_json::json!({ "kind": "changed", "table": "programs" }),
+            "the change names its table, as ui/live.js reads it"
+        );
+
+        // A reloaded window subscribes again: the feed goes on, its events go to the new one.
+        let (second, second_rx) = window();
+        assert!(live.subscribe(&store, second), "still on");
+        let feeds = cluster.superuser_sql(
+            "postgres",
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'teams-scheduler-feed';",
+        );
+        assert_eq!(feeds.trim(), "1", "one feed, not one per subscription");
+        add_program(&cluster, "p2");
+        assert_eq!(
+            second_rx
+                .recv_timeout(Duration::from_secs(2))
+                .expect("the new window hears of it"),
+            serde_json::json!({ "kind": "changed", "table": "programs" }),
+            "the second change reaches the window that subscribed last"
+        );
+        assert!(
+            first_rx.try_recv().is_err(),
+            "the replaced window hears nothing more"
+        );
     }
 }
