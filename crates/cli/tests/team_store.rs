@@ -395,3 +395,95 @@ fn the_owner_sets_up_the_team_database_and_the_first_admin_works_through_it() {
         "after forget the embedded store is used: {status}"
     );
 }
+
+#[test]
+fn migrate_to_copies_a_local_store_into_an_empty_team_database_and_leaves_the_file_alone() {
+    let cluster = cluster();
+    let ca = cluster.ca_file().to_str().expect("utf-8 path").to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let local = Tsched::new(dir.path());
+    // A local store in setup mode with two programs.
+    local.ok(&["programs", "add", "Engineering Mentoring", "--code", "eng"]);
+    local.ok(&["programs", "add", "Operations Guild", "--code", "ops"]);
+    let db_file = tsched_core::paths::db_path(dir.path());
+    let before = std::fs::read(&db_file).expect("the local store file");
+
+    let owner_url = url(&cluster, OWNER);
+    let init = run_stdin(
+        &local,
+        &[
+            "--ca-file",
+            &ca,
+            "store",
+            "init",
+            &owner_url,
+            "--password-stdin",
+        ],
+        &format!("{OWNER_PW}\n"),
+    );
+    assert_ok(
+        &init,
+        "store init without --admin (migrate-to names the roster)",
+    );
+    let migrated = run_stdin(
+        &local,
+        &[
+            "--ca-file",
+            &ca,
+            "store",
+            "migrate-to",
+            &owner_url,
+            "--password-stdin",
+            "--json",
+        ],
+        &format!("{OWNER_PW}\n"),
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&assert_ok(&migrated, "store migrate-to")).expect("JSON report");
+    let programs = report["tables"]
+        .as_array()
+        .expect("tables")
+        .iter()
+        .find(|t| t["table"] == "programs")
+        .expect("programs counted");
+    assert_eq!(
+        programs["rows"], 2,
+        "both local programs are reported copied"
+    );
+    let rows = cluster.superuser_sql(DB, "SELECT code FROM tsched.programs ORDER BY code;");
+    assert_eq!(
+        rows.lines().collect::<Vec<_>>(),
+        ["eng", "ops"],
+        "the programs are in the team database"
+    );
+    assert_eq!(
+        std::fs::read(&db_file).expect("the local store file"),
+        before,
+        "the local file is left untouched"
+    );
+
+    let again = run_stdin(
+        &local,
+        &[
+            "--ca-file",
+            &ca,
+            "store",
+            "migrate-to",
+            &owner_url,
+            "--password-stdin",
+        ],
+        &format!("{OWNER_PW}\n"),
+    );
+    let err = assert_one_line_failure(&again, "a second migrate-to");
+    assert!(
+        err.contains("not empty"),
+        "a second copy into the now filled database is refused, saying why: {err}"
+    );
+    assert_eq!(
+        cluster
+            .superuser_sql(DB, "SELECT count(*) FROM tsched.programs;")
+            .trim(),
+        "2",
+        "the refused copy changed nothing"
+    );
+}

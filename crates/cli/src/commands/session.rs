@@ -46,6 +46,14 @@ pub struct Whoami {
 }
 
 pub fn login(args: Login, ctx: &Context) -> anyhow::Result<()> {
+    if ctx.location()?.is_shared() {
+        // On a team database the database login is the operator (proven by the server); a
+        // Microsoft sign-in would only write this workstation's session into shared settings.
+        anyhow::bail!(tsched_core::Error::Invalid {
+            field: "store",
+            reason: "this data directory works with a team database, where you act as your database login: use `tsched store login --password-stdin` instead".into(),
+        });
+    }
     let mut store = ctx.store()?;
     let b = &args.browser;
     let cloud = match (&args.cloud, &b.sandbox) {

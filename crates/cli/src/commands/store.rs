@@ -34,6 +34,23 @@ pub enum StoreCmd {
     },
     /// Back to the embedded store: removes store.toml and the saved database password.
     Forget,
+    /// Copy this data directory's embedded store (programs, modes, participants, operators,
+    /// meetings, batches, audit) into an empty team database, as its owner, in one
+    /// transaction, verified by counts and spot checks; the local file is left untouched. Run
+    /// `store init URL` (without --admin) first. The global --ca-file is the server's CA.
+    MigrateTo(MigrateArgs),
+}
+
+/// `tsched store migrate-to`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// postgres://owner@host:port/database?sslmode=verify-full (the database owner's login).
+    url: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    password: PasswordArgs,
 }
 
 /// `tsched store init`.
@@ -101,6 +118,7 @@ pub fn run(cmd: StoreCmd, ctx: &Context, ca_file: Option<&Path>) -> anyhow::Resu
         StoreCmd::Login(args) => login(args, ctx),
         StoreCmd::Status { json } => status(ctx, json),
         StoreCmd::Forget => forget(ctx),
+        StoreCmd::MigrateTo(args) => migrate_to(args, ctx, ca_file),
     }
 }
 
@@ -112,13 +130,16 @@ fn parse(url: &str, ca_file: Option<&Path>) -> anyhow::Result<PgConfig> {
     })
 }
 
-fn init(args: InitArgs, ca_file: Option<&Path>) -> anyhow::Result<()> {
-    let cfg = parse(&args.url, ca_file)?;
-    let password = match args.password.read()? {
+/// The database owner's password: from standard input, the URL, or the keyring.
+fn owner_password(
+    args: &PasswordArgs,
+    cfg: &PgConfig,
+) -> anyhow::Result<Option<Sensitive<String>>> {
+    Ok(match args.read()? {
         Some(pw) => Some(pw),
         None if cfg.has_url_password() => None,
         None => Some(
-            location::saved_password(&location::keyring(), &cfg)
+            location::saved_password(&location::keyring(), cfg)
                 .ok()
                 .flatten()
                 .ok_or_else(|| {
@@ -131,7 +152,12 @@ fn init(args: InitArgs, ca_file: Option<&Path>) -> anyhow::Result<()> {
                     )
                 })?,
         ),
-    };
+    })
+}
+
+fn init(args: InitArgs, ca_file: Option<&Path>) -> anyhow::Result<()> {
+    let cfg = parse(&args.url, ca_file)?;
+    let password = owner_password(&args.password, &cfg)?;
     let admin = args
         .admin
         .as_deref()
@@ -193,6 +219,43 @@ fn login(args: PasswordArgs, ctx: &Context) -> anyhow::Result<()> {
         config.address(),
         config.dbname
     );
+    Ok(())
+}
+
+fn migrate_to(args: MigrateArgs, ctx: &Context, ca_file: Option<&Path>) -> anyhow::Result<()> {
+    use tsched_core::store::postgres::{self, Step};
+    let cfg = parse(&args.url, ca_file)?;
+    let password = owner_password(&args.password, &cfg)?;
+    // The local store of this data directory, whatever store.toml names for daily work.
+    let local = tsched_core::Store::open_in(&ctx.data_dir()?).map_err(tsched_core::Error::from)?;
+    let mut owner =
+        postgres::PgConn::connect(&cfg, password.as_ref()).map_err(tsched_core::Error::from)?;
+    let show = |step: Step| match step {
+        Step::Checked => eprintln!("The team database is empty and ready; copying…"),
+        Step::Copied { table, rows } => eprintln!("  {table}: {rows} rows"),
+        Step::Logins { operators } => eprintln!("  logins of {operators} operators"),
+        Step::Verified => eprintln!("Counts and spot checks match; committing."),
+        _ => {}
+    };
+    let report = postgres::migrate_from_sqlite(&local, &mut owner, &show)
+        .map_err(tsched_core::Error::from)?;
+    if args.json {
+        return output::json(&report);
+    }
+    let total: u64 = report.tables.iter().map(|t| t.rows).sum();
+    println!(
+        "Copied {total} rows in {} tables into {} ({} rows compared field by field); {} was left untouched.",
+        report.tables.len(),
+        location::url_of(&location::without_password(&cfg)?),
+        report.rows_spot_checked,
+        local.path().display()
+    );
+    if !report.logins_created.is_empty() {
+        println!(
+            "New database logins without a password (give each one, e.g. ALTER ROLE ... PASSWORD): {}",
+            report.logins_created.join(", ")
+        );
+    }
     Ok(())
 }
 

@@ -15,10 +15,12 @@ use std::process::{Command, Output};
 const NO_BUS: &str = "unix:path=/nonexistent/tsched-test-bus";
 
 /// The developer's settings a run never inherits (tests set what they need explicitly).
-const NOT_INHERITED: [&str; 4] = [
+const NOT_INHERITED: [&str; 5] = [
     "TSCHED_OPERATOR",
     "TSCHED_DATA_DIR",
     "TSCHED_CA_FILE",
+    // A developer's team database must never be what a test writes to.
+    "TSCHED_DATABASE_URL",
     "RUST_LOG",
 ];
 
