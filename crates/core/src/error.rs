@@ -152,6 +152,13 @@ impl Error {
                 } if matches!(code.as_str(), "23505" | "23503" | "23514" | "40001") => {
                     ErrorCode::Conflict
                 }
+                // The same refusal from the embedded store (a UNIQUE, FOREIGN KEY or CHECK).
+                StoreError::Sqlite { source, .. }
+                    if source.sqlite_error_code()
+                        == Some(rusqlite::ErrorCode::ConstraintViolation) =>
+                {
+                    ErrorCode::Conflict
+                }
                 StoreError::PgConfig { .. } => ErrorCode::InvalidInput,
                 StoreError::PgUnreachable { .. }
                 | StoreError::PgAuthFailed { .. }

@@ -474,9 +474,9 @@ fn batch_constraints_refuse_and_change_nothing() {
         assert!(
             matches!(
                 tsched_core::Error::Store(e).code(),
-                tsched_core::ErrorCode::Internal
+                tsched_core::ErrorCode::Conflict
             ),
-            "{backend}: a taken uid is an internal error on both"
+            "{backend}: a taken uid is a conflict on both"
         );
         let e = store
             .write(|tx| tx.batch_item_insert(id, 2, "other", "{}", T1))
