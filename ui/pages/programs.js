@@ -1,13 +1,21 @@
 // Programs page: list with search, a form to add a program, and a settings panel per program
 // (meeting modes, name and description, archive, participants). Controls the acting operator may
 // not use are disabled with the reason next to them; the core refuses them anyway.
+// Every change of a program sends the version the panel was drawn from: if another workstation
+// changed the program since, the core refuses with who and when, and the panel offers a reload.
 import { invoke } from "../ipc.js";
-import { h, errorText, field, act as actions } from "../dom.js";
+import { h, errorText, field } from "../dom.js";
 import { refreshSession } from "../session.js";
 import { pagedList } from "../list.js";
 import { liveReload } from "../live.js";
 
 const MODE_LABELS = { in_person: "In person", phone: "Phone", teams_video: "Teams video call" };
+
+/** Whether `e` refuses a change made on data someone changed meanwhile (the core's message ends
+ *  with its RELOAD_HINT), as opposed to other conflicts such as a name already taken. */
+function isStale(e) {
+  return Boolean(e && e.code === "conflict" && /reload and try again$/.test(e.message || ""));
+}
 
 export async function render(root) {
   const panel = h("section", { id: "program-panel", class: "card", hidden: true, "aria-labelledby": "panel-title", tabindex: "-1" });
@@ -88,7 +96,21 @@ export async function render(root) {
     panel.hidden = false;
     const panelError = h("div", { id: "panel-error", class: "alert error", role: "alert" });
     const panelStatus = h("div", { id: "panel-status", class: "alert ok", role: "status" });
-    const act = actions({ error: panelError, status: panelStatus, after: refresh, keepStatus: true });
+    // Runs a change, then redraws the list and this panel (with the program's new version); a
+    // refusal stays in the panel, with a Reload button when the program changed meanwhile.
+    const act = async (fn, done) => {
+      panelError.replaceChildren();
+      try {
+        await fn();
+        if (done) panelStatus.textContent = done;
+        await refresh();
+      } catch (e) {
+        panelError.replaceChildren(errorText(e));
+        if (isStale(e)) {
+          panelError.append(" ", h("button", { type: "button", id: "panel-reload", class: "secondary small", onclick: () => refresh() }, "Reload"));
+        }
+      }
+    };
     panel.replaceChildren(
       h("div", { class: "toolbar" },
         h("h2", { id: "panel-title" }, `${p.name} `, h("code", {}, p.code), p.archived ? h("span", { class: "badge muted" }, "Archived") : null),
@@ -108,7 +130,7 @@ export async function render(root) {
         id, type: "checkbox", role: "switch", class: "switch", checked: m.chosen,
         disabled: !perm.allowed || p.archived || unusable, "aria-describedby": perm.allowed ? `${id}-state` : `${id}-state modes-denied`,
       });
-      box.addEventListener("change", () => act(() => invoke("programs_set_mode", { code: p.code, mode: m.mode, enabled: box.checked })));
+      box.addEventListener("change", () => act(() => invoke("programs_set_mode", { code: p.code, mode: m.mode, enabled: box.checked, version: p.version })));
       let state;
       if (m.status === "unavailable") state = m.reason || "unavailable";
       else state = m.chosen ? "On" : "Off";
@@ -134,11 +156,11 @@ export async function render(root) {
         save));
     f.addEventListener("submit", (ev) => {
       ev.preventDefault();
-      act(() => invoke("programs_edit", { code: p.code, name: editName.value, description: editDesc.value }), "Saved.");
+      act(() => invoke("programs_edit", { code: p.code, name: editName.value, description: editDesc.value, version: p.version }), "Saved.");
     });
     const archive = h("button", { id: "program-archive", type: "button", class: "secondary", disabled: !p.allowed.archive.allowed },
       p.archived ? "Unarchive program" : "Archive program");
-    archive.addEventListener("click", () => act(() => invoke("programs_archive", { code: p.code, archived: !p.archived }),
+    archive.addEventListener("click", () => act(() => invoke("programs_archive", { code: p.code, archived: !p.archived, version: p.version }),
       p.archived ? "Unarchived." : "Archived: the program keeps everything but refuses changes."));
     return h("section", { class: "panel-part", "aria-labelledby": "details-title" },
       h("h3", { id: "details-title" }, "Name and description"),

@@ -458,6 +458,7 @@ async fn cli_peak_memory() -> Option<(u64, f64)> {
             "eng",
             tsched_core::programs::MeetingMode::TeamsVideo,
             true,
+            None,
         )
         .ok()?;
         for (u, _) in &p {

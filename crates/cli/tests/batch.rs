@@ -54,7 +54,15 @@ async fn world(throttle: Option<f64>) -> Option<World> {
         },
     )
     .expect("program");
-    programs::set_mode(&mut store, &actor, "eng", MeetingMode::TeamsVideo, true).expect("teams on");
+    programs::set_mode(
+        &mut store,
+        &actor,
+        "eng",
+        MeetingMode::TeamsVideo,
+        true,
+        None,
+    )
+    .expect("teams on");
     let snap = sandbox.handle().snapshot();
     let people: Vec<String> = snap["users"]
         .as_array()

@@ -617,3 +617,106 @@ fn audit_csv_stopped_at_one_page_and_all_exports_every_row() {
     );
     assert!(stderr(&o).is_empty(), "nothing left out: {}", stderr(&o));
 }
+
+/// Two workstations (two processes on one data directory) rename the same program, each on the
+/// version it saw: exactly one wins; the other exits with the conflict code, naming who changed
+/// the program first, and writes nothing.
+#[test]
+fn two_processes_editing_the_same_program_one_wins_the_other_gets_the_conflict() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    ok(d, &["programs", "add", "Engineering", "--code", "eng"]);
+    ok(d, &["operators", "add", "ana@x.com"]);
+    ok(d, &["--as", "ana@x.com", "operators", "add", "bo@x.com"]);
+    ok(
+        d,
+        &[
+            "--as",
+            "ana@x.com",
+            "operators",
+            "grant",
+            "bo@x.com",
+            "track_admin",
+            "--program",
+            "eng",
+        ],
+    );
+    let shown = ok(
+        d,
+        &["programs", "show", "eng", "--as", "ana@x.com", "--json"],
+    );
+    let v: serde_json::Value = serde_json::from_str(&shown).expect("show --json");
+    assert_eq!(v["version"], 1, "both start from version 1: {shown}");
+    let procs: Vec<_> = [("ana@x.com", "Ana's name"), ("bo@x.com", "Bo's name")]
+        .into_iter()
+        .map(|(upn, name)| {
+            let child = Tsched::new(d)
+                .command(&[
+                    "--as",
+                    upn,
+                    "programs",
+                    "rename",
+                    "eng",
+                    name,
+                    "--if-version",
+                    "1",
+                ])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn tsched");
+            (upn, name, child)
+        })
+        .collect();
+    let outcomes: Vec<_> = procs
+        .into_iter()
+        .map(|(upn, name, child)| (upn, name, child.wait_with_output().expect("wait")))
+        .collect();
+    let (winners, losers): (Vec<_>, Vec<_>) =
+        outcomes.iter().partition(|(_, _, o)| o.status.success());
+    assert_eq!(
+        (winners.len(), losers.len()),
+        (1, 1),
+        "exactly one of two edits on version 1 wins: {:?}",
+        outcomes
+            .iter()
+            .map(|(u, _, o)| (u, o.status.code(), stderr(o)))
+            .collect::<Vec<_>>()
+    );
+    let (winner, won_name, _) = winners[0];
+    let (_, _, lost) = losers[0];
+    assert_eq!(lost.status.code(), Some(5), "the conflict exit code");
+    let err = stderr(lost);
+    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+    assert!(
+        err.contains(&format!("program 'eng' was changed by {winner} at "))
+            && err.trim_end().ends_with("reload and try again"),
+        "the loser is told who changed it first and what to do: {err}"
+    );
+    let shown = ok(
+        d,
+        &["programs", "show", "eng", "--as", "ana@x.com", "--json"],
+    );
+    let v: serde_json::Value = serde_json::from_str(&shown).expect("show --json");
+    assert_eq!(
+        (&v["name"], &v["version"], &v["updated_by"]),
+        (
+            &serde_json::json!(won_name),
+            &serde_json::json!(2),
+            &serde_json::json!(winner)
+        ),
+        "the row holds the winner's edit, once: {shown}"
+    );
+    let trail = ok(
+        d,
+        &["--as", "ana@x.com", "audit", "--program", "eng", "--json"],
+    );
+    let rows: serde_json::Value = serde_json::from_str(&trail).expect("audit --json");
+    let edits = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["action"] == "program.edit")
+        .count();
+    assert_eq!(edits, 1, "one audit row, the winner's: {trail}");
+}

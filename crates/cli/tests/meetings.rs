@@ -35,8 +35,15 @@ fn program(data: &Path, teams: bool, people: &[&str]) {
     )
     .expect("program");
     if teams {
-        programs::set_mode(&mut store, &actor, "eng", MeetingMode::TeamsVideo, true)
-            .expect("teams on");
+        programs::set_mode(
+            &mut store,
+            &actor,
+            "eng",
+            MeetingMode::TeamsVideo,
+            true,
+            None,
+        )
+        .expect("teams on");
     }
     for p in people {
         participants::add(&mut store, &actor, "eng", p, "").expect("participant");

@@ -523,17 +523,23 @@ mod tests {
                         name: None,
                         description: Some(format!("text {n}")),
                     },
+                    None,
                 )
                 .map(drop),
                 (Action::ProgramArchive, Some(p)) => {
-                    let r = programs::set_archived(store, actor, p, true).map(drop);
-                    programs::set_archived(store, &root, p, false).expect("root unarchives");
+                    let r = programs::set_archived(store, actor, p, true, None).map(drop);
+                    programs::set_archived(store, &root, p, false, None).expect("root unarchives");
                     r
                 }
-                (Action::ModeToggle, Some(p)) => {
-                    programs::set_mode(store, actor, p, MeetingMode::Phone, n.is_multiple_of(2))
-                        .map(drop)
-                }
+                (Action::ModeToggle, Some(p)) => programs::set_mode(
+                    store,
+                    actor,
+                    p,
+                    MeetingMode::Phone,
+                    n.is_multiple_of(2),
+                    None,
+                )
+                .map(drop),
                 (Action::ParticipantsEdit, Some(p)) => {
                     participants::add(store, actor, p, &format!("p{n}@x.com"), "").map(drop)
                 }

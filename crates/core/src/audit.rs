@@ -283,20 +283,23 @@ mod tests {
                     name: Some("Engineering".into()),
                     description: None,
                 },
+                None,
             )
             .expect("rename");
         });
         step(&mut store, "program.archive", &|s| {
-            programs::set_archived(s, &root, "eng", true).expect("archive");
+            programs::set_archived(s, &root, "eng", true, None).expect("archive");
         });
         step(&mut store, "program.unarchive", &|s| {
-            programs::set_archived(s, &root, "eng", false).expect("unarchive");
+            programs::set_archived(s, &root, "eng", false, None).expect("unarchive");
         });
         step(&mut store, "program.mode_enable", &|s| {
-            programs::set_mode(s, &root, "eng", MeetingMode::TeamsVideo, true).expect("teams");
+            programs::set_mode(s, &root, "eng", MeetingMode::TeamsVideo, true, None)
+                .expect("teams");
         });
         step(&mut store, "program.mode_disable", &|s| {
-            programs::set_mode(s, &root, "eng", MeetingMode::Phone, false).expect("phone off");
+            programs::set_mode(s, &root, "eng", MeetingMode::Phone, false, None)
+                .expect("phone off");
         });
         step(&mut store, "participant.add", &|s| {
             participants::add(s, &root, "eng", "a@x.com", "A").expect("add");

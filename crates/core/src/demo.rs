@@ -357,7 +357,7 @@ mod tests {
             },
         )
         .expect("add");
-        programs::set_archived(&mut store, &local, "own", true).expect("archive");
+        programs::set_archived(&mut store, &local, "own", true, None).expect("archive");
         connected(&store, "sandbox", "connected");
         let done = prefill(&mut store, &local).expect("prefill");
         assert!(

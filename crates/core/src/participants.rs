@@ -618,13 +618,13 @@ mod tests {
         assert_eq!(e.code(), ErrorCode::InvalidInput);
         let e = add(&mut store, &me, "zzz", "b@x.com", "").expect_err("unknown program");
         assert_eq!(e.code(), ErrorCode::NotFound);
-        programs::set_archived(&mut store, &me, "eng", true).expect("archive");
+        programs::set_archived(&mut store, &me, "eng", true, None).expect("archive");
         let e = remove(&mut store, &me, "eng", "a@x.com").expect_err("archived");
         assert!(
             e.to_string().contains("archived"),
             "archived programs refuse changes: {e}"
         );
-        programs::set_archived(&mut store, &me, "eng", false).expect("unarchive");
+        programs::set_archived(&mut store, &me, "eng", false, None).expect("unarchive");
         remove(&mut store, &me, "eng", "A@x.com").expect("remove, any case");
         let e = remove(&mut store, &me, "eng", "a@x.com").expect_err("gone");
         assert_eq!(e.code(), ErrorCode::NotFound);

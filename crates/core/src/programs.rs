@@ -2,6 +2,13 @@
 //! `store::programs`. Every change checks access (`access::require`), refuses archived programs,
 //! and is one transaction that also appends exactly one audit row.
 //!
+//! Two workstations may edit the same program (a team's shared store): every change of a
+//! program or its modes bumps the program's `version`, and a change states the version its
+//! author saw (`expected_version`). A change decided on an older version is refused with who
+//! changed it and when ([`changed_since`]), and writes nothing, not even an audit row. The store's
+//! write is itself conditional on the version read inside the transaction, so two transactions
+//! that both read the same version (PostgreSQL's READ COMMITTED) cannot both write.
+//!
 //! A program stores its *choice* per meeting mode; what the UI shows is the *effective* state,
 //! which for Teams video also depends on the tenant integration (see [`teams_availability`]):
 //! removing the integration keeps every program's choice, and reconnecting restores it.
@@ -18,6 +25,7 @@ use crate::error::Error;
 use crate::store::audit_log::AuditEntry;
 use crate::store::page::Page;
 use crate::store::prelude::*;
+use crate::store::programs::ProgramStamp;
 use crate::store::Store;
 
 pub use crate::store::programs::{ListQuery, ProgramRow as Program};
@@ -358,6 +366,65 @@ pub(crate) fn ensure_active(p: &Program) -> Result<(), Error> {
     Ok(())
 }
 
+/// The words ending every refusal of a change made on data that changed meanwhile: the window
+/// offers to reload when a conflict's message ends with them.
+pub const RELOAD_HINT: &str = "reload and try again";
+
+/// Pure: the refusal of a change decided on an older version of the program, which is `now`:
+/// "program 'eng' was changed by ana@x at 2026-12-04 18:20 UTC — reload and try again".
+pub fn changed_since(now: &Program) -> Error {
+    let by = now.updated_by.as_deref().unwrap_or("another operator");
+    let at = chrono::DateTime::parse_from_rfc3339(&now.updated_at)
+        .map(|t| {
+            t.with_timezone(&chrono::Utc)
+                .format("%Y-%m-%d %H:%M UTC")
+                .to_string()
+        })
+        .unwrap_or_else(|_| now.updated_at.clone());
+    Error::Conflict(format!(
+        "program '{}' was changed by {by} at {at} — {RELOAD_HINT}",
+        now.code
+    ))
+}
+
+/// Refuses a change decided on another version than `p`'s. `None`: the caller saw no version
+/// (a one-shot command), so the version just read is the one the change is decided on.
+fn ensure_version(p: &Program, expected: Option<i64>) -> Result<(), Error> {
+    match expected {
+        Some(v) if v != p.version => Err(changed_since(p)),
+        _ => Ok(()),
+    }
+}
+
+/// The stamp of a change of `p` as read in this transaction, by `who`.
+fn stamp<'a>(p: &Program, who: &'a access::Resolved) -> ProgramStamp<'a> {
+    ProgramStamp {
+        id: p.id,
+        version: p.version,
+        by: &who.label,
+    }
+}
+
+/// Checks what a conditional store change answered: `0` rows means the program moved on since
+/// this transaction read it (another workstation's change committed in between: PostgreSQL
+/// reads committed data per statement) or the database kept it out of this session's reach.
+fn ensure_written(tx: &dyn Tables, before: &Program, rows: usize) -> Result<(), Error> {
+    if rows > 0 {
+        return Ok(());
+    }
+    match tx.program_by_code(&before.code)? {
+        None => Err(Error::NotFound {
+            what: "program",
+            key: before.code.clone(),
+        }),
+        Some(now) if now.version != before.version => Err(changed_since(&now)),
+        Some(_) => Err(Error::Denied(format!(
+            "the store did not let this session change program '{}'",
+            before.code
+        ))),
+    }
+}
+
 /// The audit snapshot of a program (also used by `demo`, so both record the same shape).
 pub(crate) fn snapshot(p: &Program) -> serde_json::Value {
     json!({
@@ -416,13 +483,15 @@ pub fn add(store: &mut Store, actor: &Actor, input: NewProgram) -> Result<Progra
 }
 
 /// Renames a program and/or changes its description. Needs [`Action::ProgramEdit`] on it;
-/// refused on an archived program. A change to nothing writes nothing.
+/// refused on an archived program, and when `expected_version` (the version its author saw) is
+/// no longer the program's (see [`changed_since`]). A change to nothing writes nothing.
 #[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, program = %code))]
 pub fn edit(
     store: &mut Store,
     actor: &Actor,
     code: &str,
     changes: ProgramChanges,
+    expected_version: Option<i64>,
 ) -> Result<ProgramView, Error> {
     let name = changes.name.as_deref().map(validate_name).transpose()?;
     let description = changes
@@ -433,6 +502,7 @@ pub fn edit(
     store.write(|tx| {
         let before = load(tx, code)?;
         let who = access::require(tx, actor, Action::ProgramEdit, Some(&before.code))?;
+        ensure_version(&before, expected_version)?;
         ensure_active(&before)?;
         let name = name.unwrap_or_else(|| before.name.clone());
         let description = description.unwrap_or_else(|| before.description.clone());
@@ -445,7 +515,8 @@ pub fn edit(
                 other.name, other.code
             )));
         }
-        tx.program_update_details(before.id, &name, &description)?;
+        let rows = tx.program_update_details(stamp(&before, &who), &name, &description)?;
+        ensure_written(tx, &before, rows)?;
         let after = load(tx, &before.code)?;
         who.audit(
             tx,
@@ -464,20 +535,24 @@ pub fn edit(
 
 /// Archives (`true`) or unarchives (`false`) a program. Needs [`Action::ProgramArchive`].
 /// Archived programs keep everything but refuse changes. Already in that state: no change.
+/// Refused when `expected_version` is no longer the program's (see [`edit`]).
 #[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, program = %code, archived))]
 pub fn set_archived(
     store: &mut Store,
     actor: &Actor,
     code: &str,
     archived: bool,
+    expected_version: Option<i64>,
 ) -> Result<ProgramView, Error> {
     store.write(|tx| {
         let before = load(tx, code)?;
         let who = access::require(tx, actor, Action::ProgramArchive, Some(&before.code))?;
+        ensure_version(&before, expected_version)?;
         if before.archived == archived {
             return view(tx, before);
         }
-        tx.program_set_archived(before.id, archived)?;
+        let rows = tx.program_set_archived(stamp(&before, &who), archived)?;
+        ensure_written(tx, &before, rows)?;
         let after = load(tx, &before.code)?;
         who.audit(
             tx,
@@ -501,7 +576,7 @@ pub fn set_archived(
 /// Enables or disables a meeting mode of a program. Needs [`Action::ModeToggle`]; refused on an
 /// archived program. Enabling Teams video is refused, with the reason, unless
 /// [`teams_availability`] says it is available; disabling is always allowed. Already in that
-/// state: no change.
+/// state: no change. Refused when `expected_version` is no longer the program's (see [`edit`]).
 #[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, program = %code, enabled))]
 pub fn set_mode(
     store: &mut Store,
@@ -509,10 +584,12 @@ pub fn set_mode(
     code: &str,
     mode: MeetingMode,
     enabled: bool,
+    expected_version: Option<i64>,
 ) -> Result<ProgramView, Error> {
     store.write(|tx| {
         let before = load(tx, code)?;
         let who = access::require(tx, actor, Action::ModeToggle, Some(&before.code))?;
+        ensure_version(&before, expected_version)?;
         ensure_active(&before)?;
         let was = before.enabled_modes.iter().any(|m| m == mode.as_str());
         if enabled && mode == MeetingMode::TeamsVideo {
@@ -528,7 +605,8 @@ pub fn set_mode(
         if was == enabled {
             return view(tx, before);
         }
-        tx.program_set_mode(before.id, mode.as_str(), enabled)?;
+        let rows = tx.program_set_mode(stamp(&before, &who), mode.as_str(), enabled)?;
+        ensure_written(tx, &before, rows)?;
         let after = load(tx, &before.code)?;
         who.audit(
             tx,
@@ -803,14 +881,15 @@ mod tests {
         let mut store = Store::open_in_memory().expect("store");
         add_named(&mut store, "Eng", Some("eng")).expect("add");
         let me = Actor::local();
-        let e = set_mode(&mut store, &me, "eng", MeetingMode::TeamsVideo, true)
+        let e = set_mode(&mut store, &me, "eng", MeetingMode::TeamsVideo, true, None)
             .expect_err("not connected");
         assert!(
             e.to_string().contains(REASON_NOT_CONNECTED),
             "refused with the reason: {e}"
         );
         set_integration(&store, "connected", "global");
-        let v = set_mode(&mut store, &me, "eng", MeetingMode::TeamsVideo, true).expect("enable");
+        let v =
+            set_mode(&mut store, &me, "eng", MeetingMode::TeamsVideo, true, None).expect("enable");
         assert_eq!(teams(&v).status, ModeStatus::Enabled);
         set_integration(&store, "removed", "global");
         let v = show(&store, &me, "eng").expect("show");
@@ -823,10 +902,10 @@ mod tests {
             (true, ModeStatus::Unavailable, Some(REASON_REMOVED)),
             "after removal the choice is kept and shown unavailable"
         );
-        let e =
-            set_mode(&mut store, &me, "eng", MeetingMode::TeamsVideo, true).expect_err("removed");
+        let e = set_mode(&mut store, &me, "eng", MeetingMode::TeamsVideo, true, None)
+            .expect_err("removed");
         assert!(e.to_string().contains(REASON_REMOVED), "{e}");
-        set_mode(&mut store, &me, "eng", MeetingMode::Phone, false)
+        set_mode(&mut store, &me, "eng", MeetingMode::Phone, false, None)
             .expect("other modes still change while Teams is unavailable");
         set_integration(&store, "connected", "global");
         let v = show(&store, &me, "eng").expect("show");
@@ -835,7 +914,8 @@ mod tests {
             ModeStatus::Enabled,
             "reconnecting restores the program's Teams choice"
         );
-        let v = set_mode(&mut store, &me, "eng", MeetingMode::TeamsVideo, false).expect("off");
+        let v =
+            set_mode(&mut store, &me, "eng", MeetingMode::TeamsVideo, false, None).expect("off");
         assert_eq!(teams(&v).status, ModeStatus::Disabled);
     }
 
@@ -854,6 +934,7 @@ mod tests {
                 name: Some("beta".into()),
                 description: None,
             },
+            None,
         )
         .expect_err("name taken");
         assert_eq!(e.code(), ErrorCode::Conflict, "{e}");
@@ -865,11 +946,13 @@ mod tests {
                 name: Some("Alef".into()),
                 description: Some("d".into()),
             },
+            None,
         )
         .expect("rename");
         assert_eq!((v.name.as_str(), v.description.as_str()), ("Alef", "d"));
-        set_archived(&mut store, &me, "b", true).expect("archive");
-        let e = set_mode(&mut store, &me, "b", MeetingMode::Phone, false).expect_err("archived");
+        set_archived(&mut store, &me, "b", true, None).expect("archive");
+        let e =
+            set_mode(&mut store, &me, "b", MeetingMode::Phone, false, None).expect_err("archived");
         assert_eq!(
             e.code(),
             ErrorCode::Conflict,
@@ -904,7 +987,93 @@ mod tests {
             "the second page of two holds the third program"
         );
         assert_eq!(page[0].code, "b", "archived programs sort last");
-        let e = edit(&mut store, &me, "zz", ProgramChanges::default()).expect_err("unknown");
+        let e = edit(&mut store, &me, "zz", ProgramChanges::default(), None).expect_err("unknown");
         assert_eq!(e.code(), ErrorCode::NotFound);
+    }
+
+    #[test]
+    fn a_refusal_of_a_stale_change_names_who_and_when_to_the_minute() {
+        let mut store = Store::open_in_memory().expect("store");
+        let p = add_named(&mut store, "Eng", Some("eng")).expect("add");
+        let now = Program {
+            updated_by: Some("ana@x.example".into()),
+            updated_at: "2026-12-04T18:20:59Z".into(),
+            ..p.program.clone()
+        };
+        assert_eq!(
+            changed_since(&now).to_string(),
+            "program 'eng' was changed by ana@x.example at 2026-12-04 18:20 UTC — reload and try again"
+        );
+        let unknown = Program {
+            updated_by: None,
+            updated_at: "not a time".into(),
+            ..now
+        };
+        assert_eq!(
+            changed_since(&unknown).to_string(),
+            "program 'eng' was changed by another operator at not a time — reload and try again",
+            "a row from before versions (no updater) and an odd time still make a sentence"
+        );
+    }
+
+    #[test]
+    fn a_change_on_an_older_version_is_refused_and_writes_nothing() {
+        let mut store = Store::open_in_memory().expect("store");
+        let me = Actor::local();
+        let v1 = add_named(&mut store, "Eng", Some("eng")).expect("add");
+        assert_eq!(v1.version, 1, "a new program is at version 1");
+        let v2 = set_mode(&mut store, &me, "eng", MeetingMode::Phone, false, Some(1))
+            .expect("on the current version");
+        assert_eq!(
+            (v2.version, v2.updated_by.as_deref()),
+            (2, Some(me.label.as_str())),
+            "a change bumps the version and records who made it"
+        );
+        let audit = |s: &Store| {
+            s.tables()
+                .audit_list(&Default::default())
+                .expect("audit")
+                .len()
+        };
+        let rows = audit(&store);
+        let stale = [
+            edit(
+                &mut store,
+                &me,
+                "eng",
+                ProgramChanges {
+                    name: Some("Other".into()),
+                    description: None,
+                },
+                Some(1),
+            ),
+            set_archived(&mut store, &me, "eng", true, Some(1)),
+            set_mode(&mut store, &me, "eng", MeetingMode::Phone, false, Some(1)),
+            set_mode(&mut store, &me, "eng", MeetingMode::Phone, true, Some(3)),
+        ];
+        for r in stale {
+            let e = r.expect_err("stale");
+            assert_eq!(e.code(), ErrorCode::Conflict, "{e}");
+            assert!(e.to_string().ends_with(RELOAD_HINT), "says what to do: {e}");
+        }
+        let now = show(&store, &me, "eng").expect("show");
+        assert_eq!(
+            (now.name.as_str(), now.archived, now.version),
+            ("Eng", false, 2),
+            "refused changes leave the program as it was"
+        );
+        assert_eq!(audit(&store), rows, "refused changes write no audit row");
+        let v = edit(
+            &mut store,
+            &me,
+            "eng",
+            ProgramChanges {
+                name: Some("Engineering".into()),
+                description: None,
+            },
+            None,
+        )
+        .expect("no version seen: a one-shot change");
+        assert_eq!(v.version, 3, "and it bumps the version too");
     }
 }

@@ -174,7 +174,7 @@ mod tests {
             },
         )
         .expect("add");
-        programs::set_archived(&mut store, &local, "old", true).expect("archive");
+        programs::set_archived(&mut store, &local, "old", true, None).expect("archive");
         let w = status(&store).expect("status");
         assert!(
             !w.first_run && w.facts.has_programs,

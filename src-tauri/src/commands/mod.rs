@@ -169,7 +169,7 @@ mod tests {
     #[test]
     fn a_denial_from_the_core_reaches_the_window_as_code_denied() {
         let (_dir, state) = seeded("ta@contoso.example");
-        let err = programs::set_mode_inner(&state, "ops", "phone", false)
+        let err = programs::set_mode_inner(&state, "ops", "phone", false, None)
             .expect_err("a track admin of eng may not toggle ops");
         assert_eq!(
             err.code, "denied",
@@ -187,7 +187,7 @@ mod tests {
             Some(2),
             "only code and message reach the window: {v}"
         );
-        let ok = programs::set_mode_inner(&state, "eng", "phone", false)
+        let ok = programs::set_mode_inner(&state, "eng", "phone", false, None)
             .expect("their own program is allowed");
         assert!(
             !ok.enabled_modes.iter().any(|m| m == "phone"),

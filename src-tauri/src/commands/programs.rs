@@ -231,40 +231,58 @@ pub fn programs_show(state: State<'_, AppState>, code: String) -> CmdResult<Prog
     Ok(state.with_actor(|s, actor| programs::show(s, actor, &code))?)
 }
 
-/// Renames a program and/or changes its description.
+/// Renames a program and/or changes its description. `version` is the program's version the
+/// page loaded (every change below takes it): a program changed since then is left alone and
+/// the answer is a `conflict` whose message names who changed it and ends with
+/// [`programs::RELOAD_HINT`], for the page to offer a reload. Without it, the change applies to
+/// whatever the program holds now.
+pub fn edit_inner(
+    state: &AppState,
+    code: &str,
+    name: Option<String>,
+    description: Option<String>,
+    version: Option<i64>,
+) -> CmdResult<ProgramView> {
+    let changes = ProgramChanges {
+        name: name.filter(|n| !n.trim().is_empty()),
+        description,
+    };
+    Ok(state.with_actor(|s, actor| programs::edit(s, actor, code, changes, version))?)
+}
+
+/// See [`edit_inner`].
 #[tauri::command(async)]
 pub fn programs_edit(
     state: State<'_, AppState>,
     code: String,
     name: Option<String>,
     description: Option<String>,
+    version: Option<i64>,
 ) -> CmdResult<ProgramView> {
-    let changes = ProgramChanges {
-        name: name.filter(|n| !n.trim().is_empty()),
-        description,
-    };
-    Ok(state.with_actor(|s, actor| programs::edit(s, actor, &code, changes))?)
+    edit_inner(&state, &code, name, description, version)
 }
 
-/// Archives or unarchives a program.
+/// Archives or unarchives a program (`version` as in [`edit_inner`]).
 #[tauri::command(async)]
 pub fn programs_archive(
     state: State<'_, AppState>,
     code: String,
     archived: bool,
+    version: Option<i64>,
 ) -> CmdResult<ProgramView> {
-    Ok(state.with_actor(|s, actor| programs::set_archived(s, actor, &code, archived))?)
+    Ok(state.with_actor(|s, actor| programs::set_archived(s, actor, &code, archived, version))?)
 }
 
-/// Turns a meeting mode on or off.
+/// Turns a meeting mode on or off (`version` as in [`edit_inner`]).
 pub fn set_mode_inner(
     state: &AppState,
     code: &str,
     mode: &str,
     enabled: bool,
+    version: Option<i64>,
 ) -> CmdResult<ProgramView> {
     let mode: MeetingMode = mode.parse()?;
-    Ok(state.with_actor(|s, actor| programs::set_mode(s, actor, code, mode, enabled))?)
+    Ok(state.with_actor(|s, actor| programs::set_mode(s, actor, code, mode, enabled, version))?)
 }
 
 /// See [`set_mode_inner`].
@@ -274,8 +292,9 @@ pub fn programs_set_mode(
     code: String,
     mode: String,
     enabled: bool,
+    version: Option<i64>,
 ) -> CmdResult<ProgramView> {
-    set_mode_inner(&state, &code, &mode, enabled)
+    set_mode_inner(&state, &code, &mode, enabled, version)
 }
 
 /// One page of the participants of a program, by email: `{ items, next_cursor }`; `cursor` is
@@ -428,6 +447,36 @@ mod tests {
         assert!(
             names_len * 5 < full_len,
             "the picker's reply must be a small part of the list's ({names_len} against {full_len} bytes)"
+        );
+    }
+
+    #[test]
+    fn a_change_on_the_version_a_page_loaded_applies_once_and_a_stale_one_is_a_conflict() {
+        let (_dir, state) = state_with_programs(1);
+        let loaded = page_inner(&state, None, false, None, None).expect("page");
+        let v = serde_json::to_value(&loaded).expect("json");
+        assert_eq!(
+            v["items"][0]["version"], 1,
+            "the page carries each program's version to send back: {v}"
+        );
+        let first = set_mode_inner(&state, "p00", "phone", false, Some(1)).expect("on version 1");
+        assert_eq!(first.version, 2, "the change bumps the version");
+        let stale = edit_inner(&state, "p00", Some("Renamed".into()), None, Some(1))
+            .expect_err("a second window still on version 1");
+        assert_eq!(stale.code, "conflict", "{stale:?}");
+        assert!(
+            stale
+                .message
+                .starts_with("program 'p00' was changed by local:")
+                && stale.message.ends_with(programs::RELOAD_HINT),
+            "names who changed it and ends with the words the page offers a reload on: {}",
+            stale.message
+        );
+        let now = edit_inner(&state, "p00", None, None, Some(2)).expect("reloaded: no change");
+        assert_eq!(
+            (now.name.as_str(), now.version),
+            ("Program 00", 2),
+            "the refused rename wrote nothing"
         );
     }
 }

@@ -65,6 +65,10 @@ pub enum Programs {
         /// A new description ("" clears it).
         #[arg(long)]
         description: Option<String>,
+        /// Change it only if it is still at this version (as `programs show` printed it);
+        /// another change since then is refused, naming who made it.
+        #[arg(long, value_name = "N")]
+        if_version: Option<i64>,
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
@@ -75,6 +79,10 @@ pub enum Programs {
         code: String,
         /// The new description ("" clears it).
         description: String,
+        /// Change it only if it is still at this version (as `programs show` printed it);
+        /// another change since then is refused, naming who made it.
+        #[arg(long, value_name = "N")]
+        if_version: Option<i64>,
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
@@ -83,6 +91,10 @@ pub enum Programs {
     Archive {
         /// The program's code.
         code: String,
+        /// Change it only if it is still at this version (as `programs show` printed it);
+        /// another change since then is refused, naming who made it.
+        #[arg(long, value_name = "N")]
+        if_version: Option<i64>,
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
@@ -91,6 +103,10 @@ pub enum Programs {
     Unarchive {
         /// The program's code.
         code: String,
+        /// Change it only if it is still at this version (as `programs show` printed it);
+        /// another change since then is refused, naming who made it.
+        #[arg(long, value_name = "N")]
+        if_version: Option<i64>,
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
@@ -111,6 +127,10 @@ pub enum Modes {
         code: String,
         /// in-person, phone or teams-video.
         mode: String,
+        /// Change it only if it is still at this version (as `programs show` printed it);
+        /// another change since then is refused, naming who made it.
+        #[arg(long, value_name = "N")]
+        if_version: Option<i64>,
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
@@ -121,6 +141,10 @@ pub enum Modes {
         code: String,
         /// in-person, phone or teams-video.
         mode: String,
+        /// Change it only if it is still at this version (as `programs show` printed it);
+        /// another change since then is refused, naming who made it.
+        #[arg(long, value_name = "N")]
+        if_version: Option<i64>,
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
@@ -199,15 +223,40 @@ pub fn run(cmd: Programs, ctx: &Context) -> anyhow::Result<()> {
             code,
             name,
             description,
+            if_version,
             json,
-        } => rename(store, actor, &code, name, description, json),
+        } => {
+            let changes = ProgramChanges {
+                name: Some(name),
+                description,
+            };
+            let p = programs::edit(store, actor, &code, changes, if_version)?;
+            let message = format!("Program {} is now named {}.", p.code, p.name);
+            done(json, &p, message)
+        }
         Programs::Describe {
             code,
             description,
+            if_version,
             json,
-        } => describe(store, actor, &code, description, json),
-        Programs::Archive { code, json } => set_archived(store, actor, &code, true, json),
-        Programs::Unarchive { code, json } => set_archived(store, actor, &code, false, json),
+        } => {
+            let changes = ProgramChanges {
+                name: None,
+                description: Some(description),
+            };
+            let p = programs::edit(store, actor, &code, changes, if_version)?;
+            done(json, &p, format!("Updated the description of {}.", p.code))
+        }
+        Programs::Archive {
+            code,
+            if_version,
+            json,
+        } => set_archived(store, actor, &code, true, if_version, json),
+        Programs::Unarchive {
+            code,
+            if_version,
+            json,
+        } => set_archived(store, actor, &code, false, if_version, json),
         Programs::Modes(cmd) => modes(store, actor, cmd),
         Programs::Participants(cmd) => participants_cmd(store, actor, cmd),
     }
@@ -216,8 +265,18 @@ pub fn run(cmd: Programs, ctx: &Context) -> anyhow::Result<()> {
 /// `programs modes …`.
 fn modes(store: &mut Store, actor: &Actor, cmd: Modes) -> anyhow::Result<()> {
     match cmd {
-        Modes::Enable { code, mode, json } => set_mode(store, actor, &code, &mode, true, json),
-        Modes::Disable { code, mode, json } => set_mode(store, actor, &code, &mode, false, json),
+        Modes::Enable {
+            code,
+            mode,
+            if_version,
+            json,
+        } => set_mode(store, actor, &code, &mode, true, if_version, json),
+        Modes::Disable {
+            code,
+            mode,
+            if_version,
+            json,
+        } => set_mode(store, actor, &code, &mode, false, if_version, json),
     }
 }
 
@@ -319,52 +378,16 @@ fn show(store: &Store, actor: &Actor, code: &str, json: bool) -> anyhow::Result<
     Ok(())
 }
 
-/// `programs rename`.
-fn rename(
-    store: &mut Store,
-    actor: &Actor,
-    code: &str,
-    name: String,
-    description: Option<String>,
-    json: bool,
-) -> anyhow::Result<()> {
-    let changes = ProgramChanges {
-        name: Some(name),
-        description,
-    };
-    let p = programs::edit(store, actor, code, changes)?;
-    done(
-        json,
-        &p,
-        format!("Program {} is now named {}.", p.code, p.name),
-    )
-}
-
-/// `programs describe`.
-fn describe(
-    store: &mut Store,
-    actor: &Actor,
-    code: &str,
-    description: String,
-    json: bool,
-) -> anyhow::Result<()> {
-    let changes = ProgramChanges {
-        name: None,
-        description: Some(description),
-    };
-    let p = programs::edit(store, actor, code, changes)?;
-    done(json, &p, format!("Updated the description of {}.", p.code))
-}
-
 /// `programs archive` and `programs unarchive`.
 fn set_archived(
     store: &mut Store,
     actor: &Actor,
     code: &str,
     archived: bool,
+    if_version: Option<i64>,
     json: bool,
 ) -> anyhow::Result<()> {
-    let p = programs::set_archived(store, actor, code, archived)?;
+    let p = programs::set_archived(store, actor, code, archived, if_version)?;
     let verb = if archived { "Archived" } else { "Unarchived" };
     done(json, &p, format!("{verb} program {} ({}).", p.name, p.code))
 }
@@ -376,10 +399,11 @@ fn set_mode(
     code: &str,
     mode: &str,
     enabled: bool,
+    if_version: Option<i64>,
     json: bool,
 ) -> anyhow::Result<()> {
     let mode: MeetingMode = mode.parse()?;
-    let p = programs::set_mode(store, actor, code, mode, enabled)?;
+    let p = programs::set_mode(store, actor, code, mode, enabled, if_version)?;
     let verb = if enabled { "enabled" } else { "disabled" };
     done(json, &p, format!("{}: {} {verb}.", p.code, mode.label()))
 }
@@ -519,6 +543,11 @@ fn print_program(p: &ProgramView) {
         println!("  description:   {}", p.description);
     }
     println!("  created:       {}", p.created_at);
+    let by = p.updated_by.as_deref().unwrap_or("(not recorded)");
+    println!(
+        "  version:       {} (changed {} by {by})",
+        p.version, p.updated_at
+    );
 }
 
 fn status(archived: bool) -> &'static str {

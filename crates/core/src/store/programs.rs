@@ -27,6 +27,26 @@ pub struct ProgramRow {
     pub created_at: String,
     /// Last changed (UTC).
     pub updated_at: String,
+    /// Bumped by every change of the program or its meeting modes (1 when created): a change
+    /// decided on an older version is refused (optimistic concurrency, see [`ProgramStamp`]).
+    pub version: i64,
+    /// Who changed it last: the operator's label on SQLite, the login (`session_user`) on
+    /// PostgreSQL; `None` for a SQLite row not changed since it was created (or since v4).
+    pub updated_by: Option<String>,
+}
+
+/// Which program a change applies to, on which version of it, and who makes it. The change is
+/// conditional (`WHERE id = ? AND version = ?`): a row that moved on meanwhile is left alone and
+/// the method answers 0 rows, so the use case can say who changed it first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgramStamp<'a> {
+    /// The program's row id.
+    pub id: i64,
+    /// The version the change was decided on.
+    pub version: i64,
+    /// The acting operator's label, recorded in `updated_by` by SQLite (PostgreSQL records the
+    /// session's login instead, set by the server where no client can forge it).
+    pub by: &'a str,
 }
 
 /// Search and paging for [`ProgramTable::programs_page`].
@@ -73,20 +93,33 @@ pub trait ProgramTable {
     /// One page of programs in list order (active first, then by name), with optional search.
     fn programs_page(&self, q: &ListQuery) -> Result<Page<ProgramRow>, PageError>;
 
-    /// Changes name and description; returns how many rows changed.
+    /// Changes name and description of the program at `at`, bumping its version; returns how
+    /// many rows changed (0: no such program, or not at that version any more).
     fn program_update_details(
         &self,
-        id: i64,
+        at: ProgramStamp<'_>,
         name: &str,
         description: &str,
     ) -> Result<usize, StoreError>;
 
-    /// Archives or unarchives; returns how many rows changed.
-    fn program_set_archived(&self, id: i64, archived: bool) -> Result<usize, StoreError>;
+    /// Archives or unarchives the program at `at`, bumping its version; returns how many rows
+    /// changed (0 as for [`ProgramTable::program_update_details`]).
+    fn program_set_archived(
+        &self,
+        at: ProgramStamp<'_>,
+        archived: bool,
+    ) -> Result<usize, StoreError>;
 
-    /// Stores a meeting mode's choice (inserting the row for a mode the program has not seen
-    /// yet, so new modes need no migration).
-    fn program_set_mode(&self, id: i64, mode: &str, enabled: bool) -> Result<(), StoreError>;
+    /// Stores a meeting mode's choice of the program at `at` (inserting the row for a mode the
+    /// program has not seen yet, so new modes need no migration) and bumps the program's
+    /// version; returns how many programs changed (0 as for
+    /// [`ProgramTable::program_update_details`], and then no mode is written).
+    fn program_set_mode(
+        &self,
+        at: ProgramStamp<'_>,
+        mode: &str,
+        enabled: bool,
+    ) -> Result<usize, StoreError>;
 
     /// Whether any program exists (archived ones included).
     fn programs_any(&self) -> Result<bool, StoreError>;

@@ -6,6 +6,7 @@
 mod batches;
 mod meetings;
 mod migrate;
+mod occ;
 mod programs;
 mod roster;
 mod support;

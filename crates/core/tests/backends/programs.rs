@@ -10,7 +10,7 @@ use tsched_core::secret::Sensitive;
 use tsched_core::store::directory_cache::CacheRow;
 use tsched_core::store::page::{Page, PageError};
 use tsched_core::store::postgres::{PgConfig, PgConn};
-use tsched_core::store::programs::{ListQuery, ProgramRow};
+use tsched_core::store::programs::{ListQuery, ProgramRow, ProgramStamp};
 use tsched_core::store::{Store, StoreError};
 
 use crate::support;
@@ -50,6 +50,15 @@ fn each<R: PartialEq + Debug>(test: impl Fn(&str, &mut Store) -> R) {
 }
 
 type Res<T> = Result<T, StoreError>;
+
+/// A change of program `id` decided on `version` (SQLite records `by`; PostgreSQL its login).
+fn at(id: i64, version: i64) -> ProgramStamp<'static> {
+    ProgramStamp {
+        id,
+        version,
+        by: "t@x.example",
+    }
+}
 
 fn insert_program(store: &mut Store, code: &str, name: &str, modes: &[(&str, bool)]) -> i64 {
     store
@@ -320,37 +329,55 @@ fn programs_are_inserted_found_changed_and_refuse_duplicates() {
             );
         }
         let renamed_onto = store
-            .write(|tx| -> Res<usize> { tx.program_update_details(id, "operations", "x") })
+            .write(|tx| -> Res<usize> { tx.program_update_details(at(id, 1), "operations", "x") })
             .expect_err("renaming onto another program's name is refused");
         assert!(is_unique_violation(&renamed_onto), "{backend}: unique");
         let changed = store
-            .write(|tx| -> Res<(usize, usize, usize, usize)> {
+            .write(|tx| -> Res<(usize, usize, usize, usize, usize, usize)> {
                 Ok((
-                    tx.program_update_details(id, "Engineering Guild", "Builders")?,
-                    tx.program_update_details(999, "Ghost", "")?,
-                    tx.program_set_archived(id, true)?,
-                    tx.program_set_archived(999, true)?,
+                    tx.program_update_details(at(id, 1), "Engineering Guild", "Builders")?,
+                    tx.program_update_details(at(999, 1), "Ghost", "")?,
+                    tx.program_set_archived(at(id, 2), true)?,
+                    tx.program_set_archived(at(999, 1), true)?,
+                    tx.program_update_details(at(id, 1), "Stale", "")?,
+                    tx.program_set_archived(at(id, 2), false)?,
                 ))
             })
             .expect("update");
-        store
-            .write(|tx| -> Res<()> {
-                tx.program_set_mode(id, "video", false)?;
-                tx.program_set_mode(id, "in_person", true)?;
-                tx.program_set_mode(id, "chat", true)?;
-                tx.program_set_mode(id, "audio", true)
+        let modes = store
+            .write(|tx| -> Res<[usize; 5]> {
+                Ok([
+                    tx.program_set_mode(at(id, 3), "video", false)?,
+                    tx.program_set_mode(at(id, 4), "in_person", true)?,
+                    tx.program_set_mode(at(id, 5), "chat", true)?,
+                    tx.program_set_mode(at(id, 6), "audio", true)?,
+                    tx.program_set_mode(at(id, 3), "ghost", true)?,
+                ])
             })
             .expect("modes");
-        let no_program = store.write(|tx| -> Res<()> { tx.program_set_mode(999, "video", true) });
-        assert!(
-            no_program.is_err(),
-            "{backend}: a mode of a missing program is refused"
+        assert_eq!(
+            modes,
+            [1, 1, 1, 1, 0],
+            "{backend}: each mode change bumps the version; one on a stale version writes nothing"
         );
+        let no_program = store
+            .write(|tx| -> Res<usize> { tx.program_set_mode(at(999, 1), "video", true) })
+            .expect("a mode of a missing program is no error");
+        assert_eq!(no_program, 0, "{backend}: and changes nothing");
         let t = store.tables();
         let after = t.program_by_code("eng").expect("by code").expect("found");
         assert!(
             after.updated_at >= found.updated_at,
             "{backend}: updated_at moves forward"
+        );
+        assert_eq!(
+            (found.version, after.version),
+            (1, 7),
+            "{backend}: created at version 1, then one version per change that applied"
+        );
+        assert!(
+            after.updated_by.is_some(),
+            "{backend}: the last change names who made it"
         );
         (
             before,
@@ -390,7 +417,7 @@ fn seed(store: &mut Store) {
         let id = insert_program(store, code, name, &[("video", true)]);
         if *archived {
             store
-                .write(|tx| -> Res<usize> { tx.program_set_archived(id, true) })
+                .write(|tx| -> Res<usize> { tx.program_set_archived(at(id, 1), true) })
                 .expect("archive");
         }
     }
@@ -653,8 +680,11 @@ fn a_track_admin_sees_and_edits_only_their_program_on_postgres() {
     assert!(t.participants(ops).expect("list").is_empty(), "ops' hidden");
     assert_eq!(t.participants_count(eng).expect("count"), 1, "eng's shown");
     ta.write(|tx| -> Res<()> {
-        tx.program_update_details(eng, "Engineering Guild", "d")?;
-        tx.program_set_mode(eng, "chat", true)?;
+        assert_eq!(
+            tx.program_update_details(at(eng, 1), "Engineering Guild", "d")?,
+            1
+        );
+        assert_eq!(tx.program_set_mode(at(eng, 2), "chat", true)?, 1);
         tx.participant_insert(eng, "Bo@x.example", "Bo")?;
         assert_eq!(tx.participant_delete(eng, "ANN@x.example")?, 1);
         Ok(())
@@ -673,7 +703,7 @@ fn a_track_admin_sees_and_edits_only_their_program_on_postgres() {
         )
     );
     let refused = [
-        ta.write(|tx| -> Res<()> { tx.program_set_archived(eng, true).map(|_| ()) }),
+        ta.write(|tx| -> Res<()> { tx.program_set_archived(at(eng, 3), true).map(|_| ()) }),
         ta.write(|tx| -> Res<()> { tx.participant_insert(ops, "c@x.example", "").map(|_| ()) }),
         ta.write(|tx| -> Res<()> { tx.program_insert("new", "New", "", &[]).map(|_| ()) }),
     ];
@@ -682,7 +712,7 @@ fn a_track_admin_sees_and_edits_only_their_program_on_postgres() {
     }
     let changed = ta.write(|tx| -> Res<(usize, usize)> {
         Ok((
-            tx.program_update_details(ops, "Renamed", "")?,
+            tx.program_update_details(at(ops, 1), "Renamed", "")?,
             tx.participant_delete(ops, "ann@x.example")?,
         ))
     });

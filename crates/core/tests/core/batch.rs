@@ -41,8 +41,15 @@ async fn setup(cfg: SandboxConfig, people: usize) -> (Env, Vec<String>) {
         },
     )
     .expect("program");
-    programs::set_mode(&mut env.store, &actor, "eng", MeetingMode::TeamsVideo, true)
-        .expect("teams on");
+    programs::set_mode(
+        &mut env.store,
+        &actor,
+        "eng",
+        MeetingMode::TeamsVideo,
+        true,
+        None,
+    )
+    .expect("teams on");
     let snap = env.sandbox.handle().snapshot();
     let members: Vec<String> = snap["users"]
         .as_array()

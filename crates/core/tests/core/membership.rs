@@ -106,8 +106,15 @@ pub fn program_with(env: &mut Env, code: &str, people: &[&str]) {
         },
     )
     .expect("program added");
-    programs::set_mode(&mut env.store, &actor, code, MeetingMode::TeamsVideo, true)
-        .expect("Teams enabled");
+    programs::set_mode(
+        &mut env.store,
+        &actor,
+        code,
+        MeetingMode::TeamsVideo,
+        true,
+        None,
+    )
+    .expect("Teams enabled");
     for p in people {
         participants::add(&mut env.store, &actor, code, p, "").expect("participant added");
     }
@@ -411,6 +418,7 @@ async fn diagnosis_names_each_failing_check_with_a_fix() {
         "eng",
         MeetingMode::TeamsVideo,
         false,
+        None,
     )
     .expect("disable");
     let d = membership::diagnose(
@@ -428,7 +436,7 @@ async fn diagnosis_names_each_failing_check_with_a_fix() {
         vec![CheckName::TeamsModeEnabled],
         "Teams disabled"
     );
-    programs::set_archived(&mut env.store, &actor, "eng", true).expect("archive");
+    programs::set_archived(&mut env.store, &actor, "eng", true, None).expect("archive");
     let d = membership::diagnose(
         &mut env.store,
         Some(&graph),
@@ -472,9 +480,16 @@ async fn diagnosis_names_each_failing_check_with_a_fix() {
         None,
     )
     .expect("grant support");
-    programs::set_archived(&mut env.store, &admin, "eng", false).expect("unarchive");
-    programs::set_mode(&mut env.store, &admin, "eng", MeetingMode::TeamsVideo, true)
-        .expect("enable");
+    programs::set_archived(&mut env.store, &admin, "eng", false, None).expect("unarchive");
+    programs::set_mode(
+        &mut env.store,
+        &admin,
+        "eng",
+        MeetingMode::TeamsVideo,
+        true,
+        None,
+    )
+    .expect("enable");
     let d = membership::diagnose(
         &mut env.store,
         Some(&graph),

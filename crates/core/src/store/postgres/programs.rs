@@ -17,7 +17,7 @@
 use super::exec::{get, Exec};
 use super::{Row, ToSql};
 use crate::store::page::{self, Page, PageError};
-use crate::store::programs::{ListQuery, ProgramRow, ProgramTable, TRIGRAM};
+use crate::store::programs::{ListQuery, ProgramRow, ProgramStamp, ProgramTable, TRIGRAM};
 use crate::store::StoreError;
 
 /// The cursor's list name (SQLite's).
@@ -26,7 +26,8 @@ const KIND: &str = "programs";
 const SELECT: &str = "SELECT p.id, p.code, p.name, p.description, p.archived, p.created_at,
         p.updated_at,
         ARRAY(SELECT m.mode FROM program_meeting_modes m
-              WHERE m.program_id = p.id AND m.enabled ORDER BY m.mode)
+              WHERE m.program_id = p.id AND m.enabled ORDER BY m.mode),
+        p.version, p.updated_by
      FROM programs p";
 
 fn from_row(db: &impl Exec, r: &Row) -> Result<ProgramRow, StoreError> {
@@ -39,6 +40,8 @@ fn from_row(db: &impl Exec, r: &Row) -> Result<ProgramRow, StoreError> {
         created_at: get(db, r, 5)?,
         updated_at: get(db, r, 6)?,
         enabled_modes: get(db, r, 7)?,
+        version: get(db, r, 8)?,
+        updated_by: get(db, r, 9)?,
     })
 }
 
@@ -98,41 +101,64 @@ impl<T: Exec> ProgramTable for T {
         }))
     }
 
+    // The `programs_stamp` trigger bumps `version` and sets `updated_by` to the session's login
+    // on every UPDATE: `at.by` is the client's word, so it is not written here.
     fn program_update_details(
         &self,
-        id: i64,
+        at: ProgramStamp<'_>,
         name: &str,
         description: &str,
     ) -> Result<usize, StoreError> {
         self.execute(
-            "UPDATE programs SET name = $2, description = $3, updated_at = $4 WHERE id = $1",
-            &[&id, &name, &description, &crate::time::now_db()],
+            "UPDATE programs SET name = $3, description = $4, updated_at = $5
+             WHERE id = $1 AND version = $2",
+            &[
+                &at.id,
+                &at.version,
+                &name,
+                &description,
+                &crate::time::now_db(),
+            ],
         )
         .map(changed)
     }
 
-    fn program_set_archived(&self, id: i64, archived: bool) -> Result<usize, StoreError> {
+    fn program_set_archived(
+        &self,
+        at: ProgramStamp<'_>,
+        archived: bool,
+    ) -> Result<usize, StoreError> {
         self.execute(
-            "UPDATE programs SET archived = $2, updated_at = $3 WHERE id = $1",
-            &[&id, &archived, &crate::time::now_db()],
+            "UPDATE programs SET archived = $3, updated_at = $4 WHERE id = $1 AND version = $2",
+            &[&at.id, &at.version, &archived, &crate::time::now_db()],
         )
         .map(changed)
     }
 
-    fn program_set_mode(&self, id: i64, mode: &str, enabled: bool) -> Result<(), StoreError> {
+    fn program_set_mode(
+        &self,
+        at: ProgramStamp<'_>,
+        mode: &str,
+        enabled: bool,
+    ) -> Result<usize, StoreError> {
         let now = crate::time::now_db();
+        // The program first: its row lock queues a second workstation's change of the same
+        // program behind this one, which then finds the version moved on and changes nothing.
+        let n = self.execute(
+            "UPDATE programs SET updated_at = $3 WHERE id = $1 AND version = $2",
+            &[&at.id, &at.version, &now],
+        )?;
+        if n == 0 {
+            return Ok(0);
+        }
         self.execute(
             "INSERT INTO program_meeting_modes (program_id, mode, enabled, updated_at)
              VALUES ($1, $2, $3, $4)
              ON CONFLICT (program_id, mode) DO UPDATE
                SET enabled = excluded.enabled, updated_at = excluded.updated_at",
-            &[&id, &mode, &enabled, &now],
+            &[&at.id, &mode, &enabled, &now],
         )?;
-        self.execute(
-            "UPDATE programs SET updated_at = $2 WHERE id = $1",
-            &[&id, &now],
-        )?;
-        Ok(())
+        Ok(changed(n))
     }
 
     fn programs_any(&self) -> Result<bool, StoreError> {

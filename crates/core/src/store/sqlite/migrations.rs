@@ -12,6 +12,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("schema_v1.sql"),
     include_str!("schema_v2.sql"),
     include_str!("schema_v3.sql"),
+    include_str!("schema_v4.sql"),
 ];
 
 /// The schema version this build writes.
@@ -260,7 +261,11 @@ mod tests {
                 .expect("version");
         }
         let store = Store::open(&path).expect("a v2 file opens");
-        assert_eq!(version(&store).expect("version"), 3, "migrated to v3");
+        assert_eq!(
+            version(&store).expect("version"),
+            CURRENT_VERSION,
+            "migrated through v3 to the current version"
+        );
         let rows = store
             .tables()
             .audit_list(&Default::default())
@@ -291,6 +296,69 @@ mod tests {
             newest.real_actor.as_deref(),
             Some("local:tester"),
             "v3 records who really acted"
+        );
+    }
+
+    #[test]
+    fn a_v3_file_migrates_to_v4_keeping_its_programs_at_version_1_and_edits_bump_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("store.sqlite3");
+        v1_file(&path);
+        {
+            // The previous released schema: v1 to v3, exactly as that release wrote them.
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch(MIGRATIONS[1]).expect("schema v2");
+            conn.execute_batch(MIGRATIONS[2]).expect("schema v3");
+            conn.pragma_update(None, "user_version", 3)
+                .expect("version");
+        }
+        let mut store = Store::open(&path).expect("a v3 file opens");
+        assert_eq!(version(&store).expect("version"), 4, "migrated to v4");
+        let t = store.tables();
+        let eng = t.program_by_code("eng").expect("read").expect("eng kept");
+        let des = t.program_by_code("des").expect("read").expect("des kept");
+        assert_eq!(
+            (eng.name.as_str(), des.name.as_str()),
+            ("Engineering Mentoring", "Design Coaching"),
+            "the v3 programs are kept as they were"
+        );
+        assert_eq!(
+            (eng.version, eng.updated_by.as_deref()),
+            (1, None),
+            "a program from before v4 starts at version 1, changed by nobody known"
+        );
+        assert_eq!(
+            t.participants_count(eng.id).expect("count"),
+            1,
+            "its participants are kept"
+        );
+        let stamp = crate::store::programs::ProgramStamp {
+            id: eng.id,
+            version: 1,
+            by: "ana@x.example",
+        };
+        let rows = store
+            .write(|tx| -> Result<[usize; 2], StoreError> {
+                Ok([
+                    tx.program_update_details(stamp, "Engineering", "")?,
+                    tx.program_update_details(stamp, "Stale", "")?,
+                ])
+            })
+            .expect("edit");
+        assert_eq!(
+            rows,
+            [1, 0],
+            "the edit on version 1 applies; a second one on version 1 is stale"
+        );
+        let eng = store
+            .tables()
+            .program_by_code("eng")
+            .expect("read")
+            .expect("eng");
+        assert_eq!(
+            (eng.name.as_str(), eng.version, eng.updated_by.as_deref()),
+            ("Engineering", 2, Some("ana@x.example")),
+            "the edit bumped the version and recorded who made it"
         );
     }
 }

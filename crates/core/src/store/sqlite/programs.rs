@@ -6,7 +6,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::store::page::{self, Page, PageError, PageQuery};
-use crate::store::programs::{ListQuery, ProgramRow, ProgramTable, TRIGRAM};
+use crate::store::programs::{ListQuery, ProgramRow, ProgramStamp, ProgramTable, TRIGRAM};
 use crate::store::StoreError;
 
 /// The cursor's list name.
@@ -23,7 +23,8 @@ pub const FEW_CANDIDATES: i64 = 1_000;
 const SELECT: &str =
     "SELECT p.id, p.code, p.name, p.description, p.archived, p.created_at, p.updated_at,
         (SELECT group_concat(mode, ',') FROM (SELECT mode FROM program_meeting_modes m
-            WHERE m.program_id = p.id AND m.enabled = 1 ORDER BY mode))
+            WHERE m.program_id = p.id AND m.enabled = 1 ORDER BY mode)),
+        p.version, p.updated_by
      FROM programs p";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<ProgramRow> {
@@ -39,6 +40,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<ProgramRow> {
         enabled_modes: modes
             .map(|m| m.split(',').map(str::to_string).collect())
             .unwrap_or_default(),
+        version: r.get(8)?,
+        updated_by: r.get(9)?,
     })
 }
 
@@ -78,27 +81,47 @@ impl ProgramTable for Connection {
 
     fn program_update_details(
         &self,
-        id: i64,
+        at: ProgramStamp<'_>,
         name: &str,
         description: &str,
     ) -> Result<usize, StoreError> {
         self.execute(
-            "UPDATE programs SET name = ?2, description = ?3, updated_at = ?4 WHERE id = ?1",
-            params![id, name, description, crate::time::now_db()],
+            "UPDATE programs SET name = ?3, description = ?4, updated_at = ?5,
+                 version = version + 1, updated_by = ?6
+             WHERE id = ?1 AND version = ?2",
+            params![
+                at.id,
+                at.version,
+                name,
+                description,
+                crate::time::now_db(),
+                at.by
+            ],
         )
         .map_err(|e| super::err(self, e))
     }
 
-    fn program_set_archived(&self, id: i64, archived: bool) -> Result<usize, StoreError> {
+    fn program_set_archived(
+        &self,
+        at: ProgramStamp<'_>,
+        archived: bool,
+    ) -> Result<usize, StoreError> {
         self.execute(
-            "UPDATE programs SET archived = ?2, updated_at = ?3 WHERE id = ?1",
-            params![id, archived, crate::time::now_db()],
+            "UPDATE programs SET archived = ?3, updated_at = ?4, version = version + 1,
+                 updated_by = ?5
+             WHERE id = ?1 AND version = ?2",
+            params![at.id, at.version, archived, crate::time::now_db(), at.by],
         )
         .map_err(|e| super::err(self, e))
     }
 
-    fn program_set_mode(&self, id: i64, mode: &str, enabled: bool) -> Result<(), StoreError> {
-        set_mode(self, id, mode, enabled).map_err(|e| super::err(self, e))
+    fn program_set_mode(
+        &self,
+        at: ProgramStamp<'_>,
+        mode: &str,
+        enabled: bool,
+    ) -> Result<usize, StoreError> {
+        set_mode(self, at, mode, enabled).map_err(|e| super::err(self, e))
     }
 
     fn programs_any(&self) -> Result<bool, StoreError> {
@@ -135,19 +158,29 @@ fn insert(
     Ok(id)
 }
 
-/// Stores a meeting mode's choice and touches the program's `updated_at`.
-fn set_mode(conn: &Connection, id: i64, mode: &str, enabled: bool) -> rusqlite::Result<()> {
+/// Bumps the program's version (only while it is at `at.version`), then stores the meeting
+/// mode's choice; returns how many programs changed (0: nothing written).
+fn set_mode(
+    conn: &Connection,
+    at: ProgramStamp<'_>,
+    mode: &str,
+    enabled: bool,
+) -> rusqlite::Result<usize> {
     let now = crate::time::now_db();
+    let changed = conn.execute(
+        "UPDATE programs SET updated_at = ?3, version = version + 1, updated_by = ?4
+         WHERE id = ?1 AND version = ?2",
+        params![at.id, at.version, now, at.by],
+    )?;
+    if changed == 0 {
+        return Ok(0);
+    }
     conn.execute(
         "INSERT INTO program_meeting_modes (program_id, mode, enabled, updated_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (program_id, mode) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at",
-        params![id, mode, enabled, now],
+        params![at.id, mode, enabled, now],
     )?;
-    conn.execute(
-        "UPDATE programs SET updated_at = ?2 WHERE id = ?1",
-        params![id, now],
-    )?;
-    Ok(())
+    Ok(changed)
 }
 
 /// The statement [`ProgramTable::programs_page`] runs for `q` (a search of three characters or
