@@ -487,3 +487,115 @@ fn migrate_to_copies_a_local_store_into_an_empty_team_database_and_leaves_the_fi
         "the refused copy changed nothing"
     );
 }
+
+#[test]
+fn a_migrate_to_killed_mid_copy_leaves_the_team_database_empty_and_a_rerun_completes() {
+    let cluster = cluster();
+    let ca = cluster.ca_file().to_str().expect("utf-8 path").to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let local = Tsched::new(dir.path());
+    local.ok(&["programs", "add", "Engineering Mentoring", "--code", "eng"]);
+    // Enough audit rows that the copy is still running when the first table is reported.
+    {
+        let store = tsched_core::Store::open_in(dir.path()).expect("local store");
+        store
+            .conn()
+            .execute_batch(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000)
+                 INSERT INTO audit_log (at, operator, action, target, program_code)
+                 SELECT '2026-01-01T00:00:00Z', 'local:me', 'program.edit', 'program:eng', 'eng' FROM n;",
+            )
+            .expect("seed audit rows");
+    }
+    let owner_url = url(&cluster, OWNER);
+    let init = run_stdin(
+        &local,
+        &[
+            "--ca-file",
+            &ca,
+            "store",
+            "init",
+            &owner_url,
+            "--password-stdin",
+        ],
+        &format!("{OWNER_PW}\n"),
+    );
+    assert_ok(&init, "store init");
+
+    let mut child = local
+        .command(&[
+            "--ca-file",
+            &ca,
+            "store",
+            "migrate-to",
+            &owner_url,
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tsched starts");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(format!("{OWNER_PW}\n").as_bytes())
+        .expect("write stdin");
+    // Wait for the first table to be reported copied: the transaction is open and has written.
+    let mut progress = std::io::BufReader::new(child.stderr.take().expect("piped stderr"));
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = std::io::BufRead::read_line(&mut progress, &mut line).expect("read progress");
+        assert!(n > 0, "migrate-to ended before reporting a copied table");
+        if line.contains(" rows") {
+            break;
+        }
+    }
+    child.kill().expect("kill -9 mid-copy");
+    child.wait().expect("reaped");
+
+    let count = |table: &str| {
+        cluster
+            .superuser_sql(DB, &format!("SELECT count(*) FROM tsched.{table};"))
+            .trim()
+            .to_string()
+    };
+    // The server rolls back the dead session's transaction; wait for it to notice.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while cluster
+        .superuser_sql(
+            DB,
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'teams-scheduler' AND datname = 'tsched';",
+        )
+        .trim()
+        != "0"
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    for table in ["programs", "audit_log", "operators"] {
+        assert_eq!(
+            count(table),
+            "0",
+            "a copy killed mid-transaction leaves no partial {table}"
+        );
+    }
+
+    let rerun = run_stdin(
+        &local,
+        &[
+            "--ca-file",
+            &ca,
+            "store",
+            "migrate-to",
+            &owner_url,
+            "--password-stdin",
+        ],
+        &format!("{OWNER_PW}\n"),
+    );
+    assert_ok(&rerun, "a second migrate-to after the killed one");
+    assert_eq!(count("programs"), "1", "the rerun copies the program");
+    assert_eq!(count("audit_log"), "200001", "and every audit row");
+}
