@@ -173,3 +173,64 @@ async fn lists_and_program_pickers_page_through_more_programs_than_they_show(
     })
     .await
 }
+
+/// Optimistic concurrency in the window: the Programs panel was drawn from version 1; the CLI (a
+/// second workstation) renames the program meanwhile; the window's save is refused naming who
+/// changed it, nothing is overwritten, and Reload shows the other change so the save can be
+/// made again on the new version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_save_on_a_program_changed_elsewhere_is_refused_with_a_reload() -> Result<(), BoxError> {
+    let dir = tempfile::tempdir()?;
+    tsched_e2e::ok(
+        tsched(
+            dir.path(),
+            &["programs", "add", "Engineering", "--code", "eng"],
+        ),
+        "programs add",
+    )?;
+    let app = App::launch(dir.path()).await?;
+    let data = dir.path().to_path_buf();
+    app.run("stale_save", |c| async move {
+        tsched_e2e::open_page(&c, "programs", "Programs").await?;
+        tsched_e2e::click_settled(&c, "button.program-open[data-code=eng]").await?;
+        tsched_e2e::wait_for_text(&c, "#panel-title", "Engineering").await?;
+        tsched_e2e::ok(
+            tsched(&data, &["programs", "rename", "eng", "Engineering Guild"]),
+            "the other workstation's rename",
+        )?;
+        let desc = find(&c, "#edit-description").await?;
+        desc.clear().await?;
+        desc.send_keys("From the window").await?;
+        find(&c, "#program-save").await?.click().await?;
+        let err = tsched_e2e::wait_for_text(&c, "#panel-error", "was changed by").await?;
+        assert!(
+            err.contains("program 'eng'") && err.contains("reload and try again"),
+            "the panel says who changed the program and what to do: {err}"
+        );
+        find(&c, "#panel-reload").await?.click().await?;
+        tsched_e2e::wait_for_text(&c, "#panel-title", "Engineering Guild").await?;
+        let desc = find(&c, "#edit-description").await?;
+        desc.clear().await?;
+        desc.send_keys("From the window").await?;
+        find(&c, "#program-save").await?.click().await?;
+        tsched_e2e::wait_for_text(&c, "#panel-status", "Saved.").await?;
+        Ok(())
+    })
+    .await?;
+
+    let out = tsched_e2e::ok(
+        tsched(dir.path(), &["programs", "show", "eng", "--json"]),
+        "programs show",
+    )?;
+    let p: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(
+        (&p["name"], &p["description"], &p["version"]),
+        (
+            &serde_json::json!("Engineering Guild"),
+            &serde_json::json!("From the window"),
+            &serde_json::json!(3)
+        ),
+        "the CLI's rename was kept and the window's save applied once, after the reload: {p}"
+    );
+    Ok(())
+}
