@@ -288,7 +288,9 @@ fn role_program(
 }
 
 /// Grants a role (per-program roles need `program`). Needs [`Action::OperatorsManage`];
-/// `NotFound` for an unknown operator or program; `Conflict` when already held.
+/// `NotFound` for an unknown operator or program; `Conflict` when already held; `Denied` for a
+/// grant to oneself (another global admin must make it), as the team database's roster
+/// function refuses it too, so both stores give the same answer.
 #[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, program = program.unwrap_or("")))]
 pub fn grant(
     store: &mut Store,
@@ -300,6 +302,14 @@ pub fn grant(
     store.write(|tx| {
         let who = access::require(tx, actor, Action::OperatorsManage, None)?;
         let before = load(tx, upn)?;
+        if matches!(who.subject, access::Subject::Operator { .. })
+            && who.label.eq_ignore_ascii_case(&before.upn)
+        {
+            return Err(Error::Denied(format!(
+                "{} may not grant themselves a role; another global admin must",
+                before.upn
+            )));
+        }
         let prog = role_program(tx, role, program)?;
         let grant = RoleGrant {
             role,
@@ -560,6 +570,28 @@ mod tests {
             ErrorCode::Denied,
             "another directory object with bob's UPN is not bob: {e}"
         );
+    }
+
+    #[test]
+    fn a_global_admin_granting_themselves_a_role_is_denied_as_on_the_team_database() {
+        let mut store = Store::open_in_memory().expect("store");
+        add(&mut store, &Actor::local(), new_op("ann@x.com")).expect("ann");
+        let ann = Actor::operator("ann@x.com");
+        let before = audit_actions(&store).len();
+        let e = grant(&mut store, &ann, "ANN@x.com", Role::Support, None).expect_err("self");
+        assert_eq!(e.code(), ErrorCode::Denied, "a self-grant is refused: {e}");
+        assert!(
+            e.to_string().contains("may not grant themselves a role"),
+            "the refusal says why, in the team database's words: {e}"
+        );
+        assert_eq!(
+            audit_actions(&store).len(),
+            before,
+            "a refused self-grant writes nothing"
+        );
+        add(&mut store, &ann, new_op("bob@x.com")).expect("bob");
+        grant(&mut store, &ann, "bob@x.com", Role::Support, None)
+            .expect("granting someone else is still a global admin's right");
     }
 
     #[test]
