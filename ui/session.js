@@ -84,11 +84,12 @@ export async function refreshSession() {
       parts.push(h("span", { id: "acting", class: "badge danger", title: s.problem || "" }, s.operator ? `${s.operator}: cannot act` : "Not signed in"));
       parts.push(signInButton(s));
     } else {
-      const via = s.via === "environment" ? " (TSCHED_OPERATOR)" : "";
+      const via = s.via === "environment" ? " (TSCHED_OPERATOR)" : s.via === "database" ? " (team database)" : "";
       parts.push(h("span", { id: "acting", class: "acting" },
         h("span", { class: "who", title: s.display_name || "" }, s.operator + via),
         h("span", { class: "roles" }, s.roles.length ? s.roles.map(roleText).join(", ") : "no roles")));
-      parts.push(h("button", { id: "sign-out", type: "button", class: "small secondary", onclick: signOut }, "Sign out"));
+      // On a team database the database login acts: there is no sign-out from it here.
+      if (s.via !== "database") parts.push(h("button", { id: "sign-out", type: "button", class: "small secondary", onclick: signOut }, "Sign out"));
     }
     el.replaceChildren(...parts);
     for (const a of document.querySelectorAll("[data-admin-only]")) a.hidden = !s.global_admin && !s.roles.some((g) => g.role === "support");

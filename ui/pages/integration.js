@@ -3,6 +3,7 @@
 import { invoke, channel } from "../ipc.js";
 import { h, errorText, toast, field, confirmInline } from "../dom.js";
 import { refreshSession } from "../session.js";
+import { storeCard } from "./store_card.js";
 
 const PERMISSIONS = [
   ["openid, profile", "Identify the account that signed in and its tenant."],
@@ -268,6 +269,7 @@ export async function render(root) {
       h("h2", { id: "sandbox-title" }, "Try it without a tenant"),
       h("p", {}, "The sandbox tenant is a local emulator of Microsoft's sign-in and Graph running inside this app. It needs no Microsoft account or network and approves every permission automatically; nothing reaches Microsoft."),
       explore),
+    storeCard(),
     diagnosticsCard(),
   );
   showSandboxField();

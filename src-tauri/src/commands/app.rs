@@ -77,8 +77,14 @@ pub fn session_inner(state: &AppState) -> Session {
                 .filter(|_| st.state != ConnectionState::NotConnected);
         }
         out.setup_mode = operators::is_setup_mode(s)?;
-        if let Some(w) = &who {
-            out.display_name = operators::display_name(s, &w.upn)?;
+        if let Some(login) = s.shared_login() {
+            // A team database: its login acts; no Microsoft sign-in applies (state.rs).
+            out.operator = Some(login.to_lowercase());
+            out.via = Some(Via::Database);
+            out.can_sign_in = false;
+        }
+        if let Some(upn) = &out.operator {
+            out.display_name = operators::display_name(s, upn)?;
         }
         let actor = crate::state::actor_in(s, who.as_ref())?;
         operators::whoami(s, &actor)

@@ -82,6 +82,12 @@ impl Live {
         *lock(&self.password) = password;
     }
 
+    /// Stops the feed (the window now works with another store); the window's next
+    /// subscription starts the new store's.
+    pub fn stop(&self) {
+        lock(&self.feed).take();
+    }
+
     /// Sends `channel` every later change of `store`, starting the feed if it is not running.
     /// Returns whether live updates are on: false for the embedded store (no other writer), and
     /// when the feed cannot start (logged; the window then works as before, reloading on its

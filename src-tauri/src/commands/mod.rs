@@ -19,6 +19,7 @@ pub mod operators;
 pub mod programs;
 pub mod sandbox;
 pub mod session;
+pub mod store;
 pub mod welcome;
 pub mod work;
 

@@ -59,6 +59,9 @@ macro_rules! with_commands {
             batches::batch_items_page,
             batches::batches_export,
             live::store_changes,
+            store::store_status,
+            store::store_use,
+            store::store_forget,
         }
     };
 }

@@ -43,7 +43,16 @@ pub async fn sign_in_inner(
         login_hint: blank_none(input.login_hint),
         ..Default::default()
     };
-    let prepared = state.with_store(|s| signin::prepare(s, &req))?;
+    let prepared = state.with_store(|s| {
+        if s.is_shared() {
+            // The database login is the operator there (state.rs); a Microsoft sign-in would
+            // prove someone the server does not act as.
+            return Err(tsched_core::Error::Denied(
+                "this window works with a team database: its login acts, there is no Microsoft sign-in (Integration page, Store)".into(),
+            ));
+        }
+        signin::prepare(s, &req)
+    })?;
     let (handle, token) = cancel_pair();
     let _running = state.sign_in_running(handle)?;
     let signed = signin::sign_in(&prepared, opener, token, progress).await?;

@@ -1,12 +1,13 @@
 //! Long commands (Graph calls) run off the window's thread on a blocking worker with their own
 //! store connection and a current-thread runtime, so the app's store lock is never held across
-//! a network wait and the core's futures need not be `Send`.
+//! a network wait and the core's futures need not be `Send`. On a team database that is one
+//! more session for the length of the command, next to the window's.
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use tsched_core::auth::TokenStore;
+use tsched_core::store::location::Location;
 use tsched_core::{integration, Actor, Error, Store};
 
 use super::{CmdResult, CommandError};
@@ -15,29 +16,26 @@ use crate::state::AppState;
 /// What a long command needs from the app state, owned so it can move to a worker.
 #[derive(Debug, Clone)]
 pub struct Work {
-    dir: PathBuf,
+    location: Location,
     operator: Option<crate::state::WindowOperator>,
     tokens: Arc<dyn TokenStore>,
+    passwords: Arc<dyn TokenStore>,
 }
 
 impl Work {
-    /// Takes the data directory, the operator and the token store from the state.
+    /// Takes where the store is, the operator and the token stores from the state.
     pub fn from_state(state: &AppState) -> Result<Self, Error> {
-        let dir = state.data_dir().cloned().ok_or_else(|| Error::Invalid {
-            field: "data_dir",
-            reason: "no data directory: start the app with --data-dir or set TSCHED_DATA_DIR"
-                .into(),
-        })?;
         Ok(Self {
-            dir,
+            location: state.location()?,
             operator: state.window_operator(),
             tokens: state.tokens().clone(),
+            passwords: state.passwords().clone(),
         })
     }
 
     /// A dedicated store connection and the acting operator.
     pub fn open(&self) -> Result<(Store, Actor), Error> {
-        let store = Store::open_in(&self.dir)?;
+        let store = tsched_core::store::location::open(&self.location, self.passwords.as_ref())?;
         let actor = crate::state::actor_in(&store, self.operator.as_ref())?;
         Ok((store, actor))
     }

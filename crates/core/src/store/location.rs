@@ -501,6 +501,16 @@ impl Store {
             Backend::Sqlite(_) => None,
         }
     }
+
+    /// Whether this store's team-database connection has ended (the server restarted, a network
+    /// cut, an administrator ended the session): a front end that keeps one store open connects
+    /// again instead of failing every later call. Always false for the embedded store.
+    pub fn is_disconnected(&self) -> bool {
+        match &self.backend {
+            Backend::Postgres(c) => c.is_closed(),
+            Backend::Sqlite(_) => false,
+        }
+    }
 }
 
 /// The refusal of `--as` / `TSCHED_OPERATOR` on a shared store.
