@@ -119,7 +119,8 @@ pub struct App {
     /// The WebDriver session.
     pub client: Client,
     _driver: GroupChild,
-    _guard: tokio::sync::MutexGuard<'static, ()>,
+    /// `None` for a second window started by [`App::launch_beside`] (the first holds the lock).
+    _guard: Option<tokio::sync::MutexGuard<'static, ()>>,
 }
 
 impl App {
@@ -141,11 +142,31 @@ impl App {
         data_dir: &Path,
         env: &[(&str, &str)],
     ) -> Result<Self, BoxError> {
+        let guard = WINDOW_LOCK.lock().await;
+        Self::start(app, data_dir, env, Some(guard)).await
+    }
+
+    /// A second app instance beside this one (two workstations on one team database): its own
+    /// tauri-driver and WebKitWebDriver on their own ports, its own data directory and
+    /// environment. It shares this window's turn on the display instead of waiting for it.
+    pub async fn launch_beside(
+        &self,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+    ) -> Result<Self, BoxError> {
+        Self::start(&binary("teams-scheduler"), data_dir, env, None).await
+    }
+
+    async fn start(
+        app: &Path,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        guard: Option<tokio::sync::MutexGuard<'static, ()>>,
+    ) -> Result<Self, BoxError> {
         assert!(
             std::env::var_os("DISPLAY").is_some(),
             "window tests need a display: run them through `make test` (xvfb-run -a dbus-run-session)"
         );
-        let guard = WINDOW_LOCK.lock().await;
         let port = free_port();
         let native_port = free_port();
         let log = std::fs::File::create(target_dir().join(format!("tauri-driver-{port}.log")))?;

@@ -1,0 +1,207 @@
+//! Two workstations on one team database (issue 19): two app instances, each with its own data
+//! directory, both working with the same PostgreSQL database as the same global admin's login
+//! (`TSCHED_DATABASE_URL` with the password in it, so no keyring is involved). A program added
+//! in one window appears in the other without a manual reload (the change feed,
+//! `src-tauri/src/commands/live.rs` + `ui/live.js`), and the other window's Store card names the
+//! team database and its login. A real PostgreSQL 15 cluster (tsched-pgtest); the owner sets the
+//! database up with `tsched store init`.
+
+use std::time::Duration;
+
+use tsched_e2e::{find, ok, open_page, wait_for_text, App, BoxError, Tsched};
+use tsched_pgtest::Cluster;
+
+const OWNER: &str = "tsched_owner";
+const OWNER_PW: &str = "owner-Pw-9";
+const ADMIN: &str = "ana@contoso.com";
+const ADMIN_PW: &str = "Ana-S3cret-pw";
+
+/// The team database, set up by its owner through `tsched store init --admin`, and the admin's
+/// URL with password and CA (what each workstation's `TSCHED_DATABASE_URL` holds).
+fn team_database(tmp: &std::path::Path) -> Result<(Cluster, String), BoxError> {
+    let cluster = Cluster::start();
+    cluster.create_login(OWNER, OWNER_PW);
+    cluster.superuser_sql("postgres", &format!("ALTER ROLE {OWNER} CREATEROLE;"));
+    cluster.create_database("tsched", Some(OWNER));
+    let ca = cluster.ca_file().display().to_string();
+    let owner_url = format!(
+        "postgres://{OWNER}:{OWNER_PW}@{}:{}/tsched?sslmode=verify-full",
+        cluster.host(),
+        cluster.port()
+    );
+    ok(
+        Tsched::new(tmp.join("owner")).run(&[
+            "store",
+            "init",
+            &owner_url,
+            "--admin",
+            ADMIN,
+            "--admin-name",
+            "Ana",
+            "--ca-file",
+            &ca,
+        ]),
+        "store init by the owner",
+    )?;
+    cluster.superuser_sql(
+        "postgres",
+        &format!(
+            "SET password_encryption = 'scram-sha-256'; ALTER ROLE \"{ADMIN}\" PASSWORD '{ADMIN_PW}';"
+        ),
+    );
+    let url = format!(
+        "postgres://{}:{ADMIN_PW}@{}:{}/tsched?sslmode=verify-full&sslrootcert={ca}",
+        ADMIN.replace('@', "%40"),
+        cluster.host(),
+        cluster.port()
+    );
+    Ok((cluster, url))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_app_instances_on_one_shared_store_see_each_others_changes() -> Result<(), BoxError> {
+    let tmp = tempfile::tempdir()?;
+    let (cluster, url) = team_database(tmp.path())?;
+    let env = [("TSCHED_DATABASE_URL", url.as_str())];
+    let a = App::launch_with(&tmp.path().join("a"), &env).await?;
+    let b = a.launch_beside(&tmp.path().join("b"), &env).await?;
+    let (ca, cb) = (a.client.clone(), b.client.clone());
+
+    let body = async {
+        for c in [&ca, &cb] {
+            open_page(c, "programs", "Programs").await?;
+            let who = wait_for_text(c, "#acting", ADMIN).await?;
+            assert!(
+                who.contains("team database"),
+                "the header names the database login as who acts: {who}"
+            );
+            wait_for_text(c, "main", "No programs yet").await?;
+        }
+        // Give B's feed a moment to be listening before A changes anything.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+
+        find(&ca, "#program-name")
+            .await?
+            .send_keys("Engineering Mentoring")
+            .await?;
+        find(&ca, "#program-code").await?.send_keys("eng").await?;
+        find(&ca, "#program-add").await?.click().await?;
+        wait_for_text(&ca, "#programs-table", "Engineering Mentoring").await?;
+
+        // B reloads its list on its own when the feed tells it programs changed.
+        let row = wait_for_text(&cb, "#programs-table", "Engineering Mentoring").await?;
+        assert!(
+            row.contains("eng"),
+            "window B shows window A's program without a manual reload: {row}"
+        );
+
+        // B's Store card names the team database and the login, never the password.
+        open_page(&cb, "integration", "Integration").await?;
+        let kind = wait_for_text(&cb, "#store-kind", "Team database").await?;
+        let login = wait_for_text(&cb, "#store-login", ADMIN).await?;
+        let address = find(&cb, "#store-address").await?.text().await?;
+        let reachable = wait_for_text(&cb, "#store-reachable", "yes").await?;
+        let card = find(&cb, "#store-card").await?.text().await?;
+        assert!(
+            address.contains(&format!(":{}/tsched", cluster.port())) && !card.contains(ADMIN_PW),
+            "the card shows the address without the password: {kind} / {login} / {address} / {reachable}"
+        );
+        assert!(
+            find(&cb, "#store-url").await.is_err(),
+            "TSCHED_DATABASE_URL wins: the window offers no other choice"
+        );
+        Ok::<(), BoxError>(())
+    };
+    let outcome = tokio::time::timeout(Duration::from_secs(90), body).await;
+    let _ = b.screenshot("team_window_b").await;
+    let _ = a.screenshot("team_window_a").await;
+    let _ = cb.close().await;
+    let _ = ca.close().await;
+    drop(b);
+    drop(a);
+    outcome.map_err(|_| "the two windows did not finish within 90 s")??;
+
+    // The server audited the change as the login (session_user), not as anyone the window named.
+    let who = cluster.superuser_sql(
+        "tsched",
+        "SELECT operator FROM tsched.audit_log WHERE action LIKE 'program%' ORDER BY id DESC LIMIT 1;",
+    );
+    assert_eq!(
+        who.trim(),
+        ADMIN,
+        "the team database audits window A's program as the admin's login"
+    );
+    Ok(())
+}
+
+/// Sets `css`'s value as a person types it.
+async fn type_into(c: &fantoccini::Client, css: &str, text: &str) -> Result<(), BoxError> {
+    let el = find(c, css).await?;
+    el.clear().await?;
+    el.send_keys(text).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_card_moves_a_workstation_to_the_team_database_and_back() -> Result<(), BoxError>
+{
+    tsched_e2e::ensure_secret_service()?;
+    let tmp = tempfile::tempdir()?;
+    let (cluster, _) = team_database(tmp.path())?;
+    let ca = cluster.ca_file().display().to_string();
+    let url = format!(
+        "postgres://{}@{}:{}/tsched?sslmode=verify-full",
+        ADMIN.replace('@', "%40"),
+        cluster.host(),
+        cluster.port()
+    );
+    let dir = tmp.path().join("ws");
+    let app = App::launch(&dir).await?;
+    let store_toml = dir.join("store.toml");
+    app.run("team_store_card", |c| async move {
+        open_page(&c, "integration", "Integration").await?;
+        wait_for_text(&c, "#store-kind", "embedded").await?;
+
+        // A wrong password: refused in the card, nothing saved, still the embedded store.
+        type_into(&c, "#store-url", &url).await?;
+        type_into(&c, "#store-ca", &ca).await?;
+        type_into(&c, "#store-password", "Wrong-pw-1").await?;
+        find(&c, "#store-use").await?.click().await?;
+        let err = wait_for_text(&c, "#store-error", "password authentication failed").await?;
+        assert!(
+            !err.contains("Wrong-pw-1"),
+            "the refusal never repeats the password: {err}"
+        );
+        assert!(
+            !store_toml.exists(),
+            "a refused password leaves this workstation on the embedded store"
+        );
+
+        // The right one: the window reloads on the team database, the login acts.
+        type_into(&c, "#store-password", ADMIN_PW).await?;
+        find(&c, "#store-use").await?.click().await?;
+        wait_for_text(&c, "#store-kind", "Team database").await?;
+        wait_for_text(&c, "#store-reachable", "yes").await?;
+        let who = wait_for_text(&c, "#acting", ADMIN).await?;
+        assert!(
+            who.contains("team database"),
+            "after the switch the database login acts: {who}"
+        );
+        let saved = std::fs::read_to_string(&store_toml)?;
+        assert!(
+            !saved.contains(ADMIN_PW),
+            "store.toml never holds the password: {saved}"
+        );
+
+        // Back to the embedded store, after a confirmation.
+        find(&c, "#store-forget").await?.click().await?;
+        find(&c, "#store-forget-yes").await?.click().await?;
+        wait_for_text(&c, "#store-kind", "embedded").await?;
+        assert!(
+            !store_toml.exists(),
+            "forgetting removes this workstation's store.toml"
+        );
+        Ok(())
+    })
+    .await
+}
