@@ -33,12 +33,12 @@ pub use config::{PgConfig, SslMode, DEFAULT_CONNECT_TIMEOUT, DEFAULT_PORT};
 pub use conn::{check_schema, PgConn, PgTx, APPLICATION_NAME};
 pub use error::{schema_message, TlsProblem};
 pub use init::{bootstrap, init, ROLES, SCHEMA_V1};
-pub use migrate::{
-    migrate_from_sqlite, MigrationReport, Step, TableCount, LOCAL_SETTINGS, SERVER_KEPT,
-};
 pub use listen::{
     backoff, Change, ChangeFeed, Coalescer, FeedEvent, CHANNEL, COALESCE, FEED_APPLICATION_NAME,
     TABLES,
+};
+pub use migrate::{
+    migrate_from_sqlite, MigrationReport, Step, TableCount, LOCAL_SETTINGS, SERVER_KEPT,
 };
 /// Row and parameter types of the statements, so callers need no direct tokio-postgres import.
 pub use tokio_postgres::{types::ToSql, Row};
