@@ -2,8 +2,8 @@
 // through the app. Errors arrive as { code, message } (errorText in dom.js words them).
 import { errorText, toast } from "./dom.js";
 
-// Until meetings.js, picker.js and list.js import them from dom.js, where they now live.
-export { h, errorText } from "./dom.js";
+// Until live.js (being edited elsewhere) imports it from dom.js, where it now lives.
+export { h } from "./dom.js";
 
 export async function invoke(cmd, args) {
   const tauri = window.__TAURI__;

@@ -4,7 +4,7 @@
 // disappears. Each load records how long it took to put the rows on screen (`data-render-ms` on
 // the list element, from the route change for the first load of a page), which the window's
 // list benchmark reads over WebDriver.
-import { h, errorText } from "./ipc.js";
+import { h, errorText } from "./dom.js";
 
 /** Rows a page asks for. */
 export const PAGE = 100;

@@ -3,7 +3,8 @@
 // the store for the programs whose name or code contains what was typed. (A <select> of all
 // 10,000 programs took seconds to read and draw, and a picker of only the first page silently
 // left programs out.)
-import { h, invoke } from "./ipc.js";
+import { h } from "./dom.js";
+import { invoke } from "./ipc.js";
 
 /** Programs a picker holds at once. */
 export const PICK = 200;

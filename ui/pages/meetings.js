@@ -2,7 +2,8 @@
 // Teams only when the program allows it and it is available, and otherwise says why), list
 // meetings with a program filter, and a detail panel with the join link (copy), the .ics export,
 // rescheduling and cancellation after a confirmation.
-import { invoke, h, errorText, download } from "../ipc.js";
+import { invoke, download } from "../ipc.js";
+import { h, errorText, field, confirmInline, act } from "../dom.js";
 import { pagedList } from "../list.js";
 import { liveReload } from "../live.js";
 import { programPicker, firstPrograms } from "../picker.js";
@@ -39,20 +40,17 @@ export async function render(root) {
 
   const form = h("form", { id: "meeting-form", novalidate: true },
     h("div", { class: "form-row" },
-      h("div", { class: "field" }, h("label", { for: "meeting-program" }, "Program"), program, picker.find),
-      h("div", { class: "field" }, h("label", { for: "meeting-mode" }, "Meeting mode"), mode),
-      h("div", { class: "field" }, h("label", { for: "meeting-subject" }, "Subject"), subject)),
+      field("meeting-program", "Program", program, picker.find),
+      field("meeting-mode", "Meeting mode", mode),
+      field("meeting-subject", "Subject", subject)),
     modeReason,
     h("div", { class: "form-row" },
-      h("div", { class: "field" }, h("label", { for: "meeting-start" }, "Start (local)"), start),
-      h("div", { class: "field" }, h("label", { for: "meeting-duration" }, "Duration"), duration,
-        h("span", { class: "hint" }, "or give an end")),
-      h("div", { class: "field" }, h("label", { for: "meeting-end" }, "End (local, optional)"), end),
-      h("div", { class: "field" }, h("label", { for: "meeting-tz" }, "Time zone"), tz,
-        h("span", { class: "hint" }, "IANA name"))),
+      field("meeting-start", "Start (local)", start),
+      field("meeting-duration", "Duration", duration, "or give an end"),
+      field("meeting-end", "End (local, optional)", end),
+      field("meeting-tz", "Time zone", tz, "IANA name")),
     h("div", { class: "form-row" },
-      h("div", { class: "field" }, h("label", { for: "meeting-participants" }, "Participants"), participants,
-        h("span", { class: "hint" }, "One address per line; each must be a participant of the program")),
+      field("meeting-participants", "Participants", participants, "One address per line; each must be a participant of the program"),
       create),
     error, status);
 
@@ -150,22 +148,20 @@ export async function render(root) {
       copy.textContent = "Copied";
       setTimeout(() => { copy.textContent = "Copy join link"; }, 1500);
     });
+    // The detail's actions say their failures in the detail; a change redraws it from the list.
+    const detailAct = act({ error: detailError, status: detailStatus, keepStatus: true });
     const ics = h("button", { id: "meeting-ics", type: "button", class: "secondary" }, "Export .ics");
-    ics.addEventListener("click", async () => {
-      detailError.textContent = "";
-      try {
-        const text = await invoke("meetings_ics", { key: String(m.id) });
-        const path = await download(`meeting-${m.external_id}.ics`, "text/calendar", text);
-        detailStatus.textContent = `Saved the .ics file to ${path}.`;
-      } catch (e) { detailError.textContent = errorText(e); }
-    });
-    const cancelBox = h("div", { class: "danger-zone" });
+    ics.addEventListener("click", () => detailAct(async () => {
+      const text = await invoke("meetings_ics", { key: String(m.id) });
+      const path = await download(`meeting-${m.external_id}.ics`, "text/calendar", text);
+      detailStatus.textContent = `Saved the .ics file to ${path}.`;
+    }));
     const cancel = h("button", { id: "meeting-cancel", type: "button", class: "danger", disabled: m.state === "cancelled" || m.state === "failed" }, "Cancel meeting");
-    cancel.addEventListener("click", () => {
-      const yes = h("button", { id: "meeting-cancel-yes", type: "button", class: "danger" }, "Cancel the meeting");
-      const no = h("button", { id: "meeting-cancel-no", type: "button", class: "secondary" }, "Keep it");
-      no.addEventListener("click", () => { cancelBox.replaceChildren(cancel); cancel.focus(); });
-      yes.addEventListener("click", async () => {
+    const cancelBox = confirmInline(h("div", { class: "danger-zone" }), cancel, {
+      question: `Cancel "${m.subject}"? The lobby is locked and the meeting is deleted in Teams; its join link stops working. This cannot be undone.`,
+      yes: "Cancel the meeting", no: "Keep it",
+      ids: { confirm: "meeting-cancel-confirm", question: "meeting-cancel-q", yes: "meeting-cancel-yes", no: "meeting-cancel-no" },
+      onYes: async (yes, no) => {
         yes.disabled = true; no.disabled = true;
         cancelBox.append(h("div", { class: "progress" }, h("span", { class: "spinner", "aria-hidden": "true" }), "Locking the lobby and deleting the meeting in Teams…"));
         try {
@@ -177,13 +173,8 @@ export async function render(root) {
         } catch (e) {
           cancelBox.replaceChildren(cancel, h("div", { class: "alert error", role: "alert" }, errorText(e)));
         }
-      });
-      cancelBox.replaceChildren(h("div", { id: "meeting-cancel-confirm", class: "confirm", role: "alertdialog", "aria-labelledby": "meeting-cancel-q" },
-        h("p", { id: "meeting-cancel-q" }, `Cancel "${m.subject}"? The lobby is locked and the meeting is deleted in Teams; its join link stops working. This cannot be undone.`),
-        h("div", { class: "actions" }, yes, no)));
-      yes.focus();
+      },
     });
-    cancelBox.append(cancel);
 
     // Reschedule: a new local start with a duration or end; the join link stays the same.
     const live = m.state === "created";
@@ -194,15 +185,14 @@ export async function render(root) {
     const rsForm = h("form", { id: "meeting-reschedule-form", novalidate: true },
       h("h3", {}, "Reschedule"),
       h("div", { class: "form-row" },
-        h("div", { class: "field" }, h("label", { for: "meeting-rs-start" }, `New start (${m.time_zone})`), rsStart),
-        h("div", { class: "field" }, h("label", { for: "meeting-rs-duration" }, "Duration"), rsDuration),
-        h("div", { class: "field" }, h("label", { for: "meeting-rs-end" }, "End"), rsEnd),
+        field("meeting-rs-start", `New start (${m.time_zone})`, rsStart),
+        field("meeting-rs-duration", "Duration", rsDuration),
+        field("meeting-rs-end", "End", rsEnd),
         rsButton));
     rsForm.addEventListener("submit", async (ev) => {
       ev.preventDefault();
-      detailError.textContent = "";
       rsButton.disabled = true;
-      try {
+      await detailAct(async () => {
         const r = await invoke("meetings_reschedule", { input: {
           key: String(m.id), start: rsStart.value, end: rsEnd.value || null,
           duration: rsDuration.value || null, time_zone: null, subject: null } });
@@ -210,10 +200,9 @@ export async function render(root) {
         showDetail(r);
         const st = document.getElementById("meeting-detail-status");
         if (st) st.textContent = `Rescheduled to ${r.start_local}; the join link is unchanged.`;
-      } catch (e) {
-        detailError.textContent = errorText(e);
-        rsButton.disabled = false;
-      }
+      });
+      // After a success this detail is redrawn and the button gone; after a failure, try again.
+      rsButton.disabled = false;
     });
     const fact = (id, label, value) => [h("dt", {}, label), h("dd", { id }, value ?? "—")];
     detail.replaceChildren(
@@ -229,20 +218,18 @@ export async function render(root) {
         fact("meeting-detail-attendees", "Participants", m.attendees.map((a) => a.display_name ? `${a.upn || a.address} (${a.display_name})` : a.upn || a.address).join(", ")),
         fact("meeting-detail-external-id", "External id", m.external_id),
         m.last_error ? fact("meeting-detail-last-error", "Last error", m.last_error) : null),
-      h("div", { class: "field" }, h("label", { for: "meeting-join-url" }, "Join link"),
-        h("div", { class: "copy-row" }, join, copy)),
+      field("meeting-join-url", "Join link", h("div", { class: "copy-row" }, join, copy)),
       h("div", { class: "actions" }, ics),
       ...(live ? [rsForm] : []),
       cancelBox, detailError, detailStatus);
     detail.hidden = false;
   }
 
+  const createAct = act({ error, status });
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    error.textContent = "";
-    status.textContent = "";
     create.disabled = true;
-    try {
+    await createAct(async () => {
       const r = await invoke("meetings_create", { input: {
         program: program.value, subject: subject.value, start: start.value,
         end: end.value || null, duration: end.value ? null : duration.value || null,
@@ -254,13 +241,19 @@ export async function render(root) {
       openId = r.meeting.id;
       await refresh();
       showDetail(r.meeting);
-    } catch (e) {
-      error.textContent = errorText(e);
-    } finally {
-      updateMode();
-    }
+    });
+    updateMode();
   });
 
+  // AB-TEST
+  const ab = window.__ab || {};
+  let listed0 = null;
+  if (ab.oneFrame) {
+    liveReload(root, ["meetings"], () => refresh());
+    listed0 = refresh();
+    if (!ab.pickersAfter) programsKnown = loadPrograms();
+    await Promise.race([listed0, new Promise((r) => setTimeout(r, 250))]);
+  }
   root.append(
     h("h1", {}, "Meetings"),
     h("p", { class: "lead" }, "Create Teams video calls for a program's participants, copy join links, export calendar files and cancel."),
@@ -273,9 +266,10 @@ export async function render(root) {
   );
   // The list, the programs and the time zone are read side by side, the list asked first: the
   // replies come back in about the order they were asked, and the rows are what is waited for.
-  liveReload(root, ["meetings"], () => refresh());
-  const listed = refresh();
-  programsKnown = loadPrograms();
+  if (!ab.oneFrame) liveReload(root, ["meetings"], () => refresh());
+  const listed = listed0 || refresh();
+  if (ab.pickersAfter) await listed;
+  if (!ab.oneFrame || ab.pickersAfter) programsKnown = loadPrograms();
   const zone = invoke("meetings_default_tz").then((z) => { tz.value = z; }, () => { tz.value = "UTC"; });
   await listed;
   await zone;
