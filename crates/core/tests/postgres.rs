@@ -71,6 +71,17 @@ fn assert_clear(e: &StoreError) -> String {
     msg
 }
 
+/// Connects with `cfg` (and the login's password), which must be refused for TLS: the problem
+/// and the message (checked by [`assert_clear`]).
+fn tls_refusal(cfg: &PgConfig) -> (TlsProblem, String) {
+    let e = connect_err(cfg, Some(&pw()));
+    let msg = assert_clear(&e);
+    match e {
+        StoreError::PgTls { reason, .. } => (reason, msg),
+        other => panic!("must be refused as a TLS problem, got {other:?}"),
+    }
+}
+
 #[test]
 fn verify_full_with_the_clusters_ca_connects_over_tls_as_the_login() {
     let c = shared();
@@ -248,17 +259,10 @@ fn verify_full_without_the_ca_says_the_certificate_is_untrusted() {
     let c = shared();
     let (login, db) = login_and_db(&c, "untrusted");
     let cfg = PgConfig::parse(&c.url(&login, "", &db, "verify-full")).expect("url");
-    let e = connect_err(&cfg, Some(&pw()));
-    let msg = assert_clear(&e);
+    let (reason, msg) = tls_refusal(&cfg);
     assert!(
-        matches!(
-            e,
-            StoreError::PgTls {
-                reason: TlsProblem::Untrusted { .. },
-                ..
-            }
-        ),
-        "an unknown CA is 'untrusted': {e:?}"
+        matches!(reason, TlsProblem::Untrusted { .. }),
+        "an unknown CA is 'untrusted': {reason:?}"
     );
     assert!(
         msg.contains("sslrootcert") && msg.contains("verify-full"),
@@ -279,17 +283,10 @@ fn verify_full_with_the_wrong_host_name_says_so() {
     let cfg = PgConfig::parse(&url)
         .expect("url")
         .with_ca_file(c.ca_file());
-    let e = connect_err(&cfg, Some(&pw()));
-    let msg = assert_clear(&e);
+    let (reason, msg) = tls_refusal(&cfg);
     assert!(
-        matches!(
-            e,
-            StoreError::PgTls {
-                reason: TlsProblem::WrongHost { .. },
-                ..
-            }
-        ),
-        "a certificate for another name is 'wrong host': {e:?}"
+        matches!(reason, TlsProblem::WrongHost { .. }),
+        "a certificate for another name is 'wrong host': {reason:?}"
     );
     assert!(
         msg.contains("db.wrong.example"),
@@ -304,17 +301,10 @@ fn disable_against_a_tls_only_login_is_refused_clearly() {
     c.add_hba_rule_first(&format!("hostnossl all \"{login}\" 127.0.0.1/32 reject"));
     let cfg = PgConfig::parse(&c.url(&login, "", &db, "disable")).expect("url");
     assert_eq!(cfg.sslmode, SslMode::Disable, "parsed");
-    let e = connect_err(&cfg, Some(&pw()));
-    let msg = assert_clear(&e);
+    let (reason, msg) = tls_refusal(&cfg);
     assert!(
-        matches!(
-            e,
-            StoreError::PgTls {
-                reason: TlsProblem::ServerRequiresTls,
-                ..
-            }
-        ),
-        "a hostssl-only login under disable: {e:?}"
+        matches!(reason, TlsProblem::ServerRequiresTls),
+        "a hostssl-only login under disable: {reason:?}"
     );
     assert!(msg.contains("sslmode=verify-full"), "names the fix: {msg}");
 }
@@ -328,17 +318,10 @@ fn a_server_without_tls_is_refused_under_require_and_verify_full() {
         let cfg = PgConfig::parse(&c.url(&login, "", &db, mode))
             .expect("url")
             .with_ca_file(c.ca_file());
-        let e = connect_err(&cfg, Some(&pw()));
-        let msg = assert_clear(&e);
+        let (reason, msg) = tls_refusal(&cfg);
         assert!(
-            matches!(
-                e,
-                StoreError::PgTls {
-                    reason: TlsProblem::ServerWithoutTls { .. },
-                    ..
-                }
-            ),
-            "{mode} against a server without TLS: {e:?}"
+            matches!(reason, TlsProblem::ServerWithoutTls { .. }),
+            "{mode} against a server without TLS: {reason:?}"
         );
         assert!(
             msg.contains(&format!("sslmode={mode}")) && msg.contains("ssl = on"),

@@ -2,10 +2,14 @@
 //! backend answers ([`AuditTable`]; the SQL is in `store::sqlite::audit_log`). The schema refuses
 //! UPDATE and DELETE, so even a hand-written SQL statement cannot rewrite history. Callers must
 //! never put a secret in `before`/`after`.
+//!
+//! What both backends do alike lives here once: a row's assembly ([`audit_from`]) and a page's
+//! filter and cursor constraints ([`page_constraints`]); each backend keeps its own SQL.
 
 use serde::Serialize;
 
-use super::page::{Page, PageError};
+use super::columns::Columns;
+use super::page::{self, Arg, Page, PageError};
 use super::StoreError;
 
 /// One change to record.
@@ -72,6 +76,66 @@ pub struct AuditFilter {
     pub limit: u32,
     /// Start after this cursor (the `next_cursor` of the previous page).
     pub after: Option<String>,
+}
+
+/// A row from the columns `id, at, operator, action, target, program_code, before_json,
+/// after_json, graph_request_id, real_actor` (a snapshot that is not JSON reads as none).
+pub(crate) fn audit_from<R: Columns>(r: &R) -> Result<AuditRow, R::Error> {
+    let json = |s: Option<String>| s.and_then(|s| serde_json::from_str(&s).ok());
+    Ok(AuditRow {
+        id: r.get(0)?,
+        at: r.get(1)?,
+        operator: r.get(2)?,
+        action: r.get(3)?,
+        target: r.get(4)?,
+        program_code: r.get(5)?,
+        before: json(r.get(6)?),
+        after: json(r.get(7)?),
+        graph_request_id: r.get(8)?,
+        real_actor: r.get(9)?,
+    })
+}
+
+/// The cursor's list name of [`AuditTable::audit_page`] (a page's sort key is the last row's
+/// `(at, id)`).
+const PAGE_CURSOR: &str = "audit";
+
+/// The constraints of an audit page, as both backends write them: each filter of `f` a plain
+/// condition, then the keyset `(at, id) < cursor` (the list is newest first). `bind` binds each
+/// argument in turn and returns its placeholder (`?N` or `$N`).
+pub(crate) fn page_constraints(
+    f: &AuditFilter,
+    bind: &mut dyn FnMut(Arg) -> String,
+) -> Result<String, PageError> {
+    let after: Option<(String, i64)> = f
+        .after
+        .as_deref()
+        .map(|c| page::decode(PAGE_CURSOR, c))
+        .transpose()?;
+    let mut sql = String::new();
+    for (column, op, value) in [
+        ("operator", "=", &f.operator),
+        ("program_code", "=", &f.program_code),
+        ("action", "=", &f.action),
+        ("at", ">=", &f.since),
+        ("at", "<", &f.until),
+    ] {
+        if let Some(v) = value {
+            let n = bind(Arg::Text(v.clone()));
+            sql.push_str(&format!(" AND {column} {op} {n}"));
+        }
+    }
+    if let Some((at, id)) = after {
+        let a = bind(Arg::Text(at));
+        let b = bind(Arg::Int(id));
+        sql.push_str(&format!(" AND (at, id) < ({a}, {b})"));
+    }
+    Ok(sql)
+}
+
+/// A page of rows from the `limit + 1` its statement fetched.
+pub(crate) fn finish_page(rows: Vec<AuditRow>, limit: u32) -> Page<AuditRow> {
+    page::finish(PAGE_CURSOR, rows, limit, |r| (r.at.clone(), r.id))
 }
 
 /// The queries of this table that the use cases call, answered by each backend

@@ -1,13 +1,21 @@
 //! Tables `batches` and `batch_items`: the row types, the lifecycles and the [`BatchTable`]
-//! queries every backend answers (`store::sqlite::batches` holds the SQLite statements and the
-//! one mapping of the states to their stored names), including the resume bookkeeping (which
-//! items are queued, in flight, done). Validation and the run live in `crate::batch`; this module
-//! only describes reads and writes. No token, passcode or Graph error body beyond Graph's code
-//! and message.
+//! queries every backend answers (`store::sqlite::batches` and `store::postgres::batches` hold
+//! the statements), including the resume bookkeeping (which items are queued, in flight, done).
+//! Validation and the run live in `crate::batch`; this module only describes reads and writes.
+//! No token, passcode or Graph error body beyond Graph's code and message.
+//!
+//! What both backends do alike lives here once: the one mapping of the states to the names
+//! their `state` columns store (which the schemas' `CHECK`s and the statements' literals spell
+//! the same way), the columns a batch and an item are read from and their assembly
+//! ([`batch_from`], [`item_from`]), the counts from `batch_item_counts` rows, and the pages'
+//! cursors and seek constraints.
+
+use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::page::{Page, PageError};
+use super::columns::Columns;
+use super::page::{self, Arg, Page, PageError};
 use super::StoreError;
 
 /// Lifecycle of a batch. Its name ([`BatchState::as_str`]) is what front ends show and JSON
@@ -56,6 +64,23 @@ impl BatchState {
     /// Whether `batch resume` has work to do: not finished and not cancelled.
     pub fn resumable(self) -> bool {
         matches!(self, Self::Planned | Self::Running | Self::Paused)
+    }
+
+    /// The name `batches.state` stores for it, in both backends.
+    pub(crate) fn stored_name(self) -> &'static str {
+        match self {
+            Self::Planned => "planned",
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Cancelled => "cancelled",
+            Self::Completed => "completed",
+        }
+    }
+
+    /// The state a stored `batches.state` stands for (`None` for a name this build does not
+    /// know).
+    pub(crate) fn from_stored(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.stored_name() == name)
     }
 }
 
@@ -122,6 +147,25 @@ impl ItemState {
     /// Whether an executor still has to send it (`in_flight` ones of a dead run included).
     pub fn pending(self) -> bool {
         matches!(self, Self::Queued | Self::InFlight)
+    }
+
+    /// The name `batch_items.state` (and `batch_item_counts.state`) stores for it, in both
+    /// backends.
+    pub(crate) fn stored_name(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::InFlight => "in_flight",
+            Self::Done => "done",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Undone => "undone",
+        }
+    }
+
+    /// The state a stored `batch_items.state` stands for (`None` for a name this build does not
+    /// know).
+    pub(crate) fn from_stored(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.stored_name() == name)
     }
 }
 
@@ -211,6 +255,26 @@ impl Counts {
             None => {}
         }
     }
+
+    /// Adds one `batch_item_counts` row: `n` items in the stored state `state`.
+    pub(crate) fn add_stored(&mut self, state: &str, n: i64) {
+        self.add(ItemState::from_stored(state), u64::try_from(n).unwrap_or(0));
+    }
+
+    /// The counts of many batches from `(batch id, stored state, n)` rows of
+    /// `batch_item_counts`, handed to each batch (none for a batch without rows).
+    pub(crate) fn attach(
+        batches: &mut [BatchRow],
+        rows: impl IntoIterator<Item = (i64, String, i64)>,
+    ) {
+        let mut by_batch: HashMap<i64, Counts> = HashMap::new();
+        for (id, state, n) in rows {
+            by_batch.entry(id).or_default().add_stored(&state, n);
+        }
+        for b in batches {
+            b.counts = by_batch.remove(&b.id).unwrap_or_default();
+        }
+    }
 }
 
 /// One item.
@@ -245,6 +309,100 @@ pub struct ItemRow {
 
 /// The cursor name of [`BatchTable::batches_page`] (a batch page's sort key is its id).
 pub const BATCHES_CURSOR: &str = "batches";
+
+/// The cursor's list name of [`BatchTable::batch_items_page`] (an item page's sort key is its
+/// line).
+pub(crate) const ITEMS_CURSOR: &str = "batch-items";
+
+/// The columns of `batches` that [`batch_from`] reads, in its order.
+pub(crate) const BATCH_COLS: &str = "id, uid, source_name, source_sha256, state, pause_reason, concurrency, created_by, created_at, updated_at, finished_at, programs";
+
+/// The columns of `batch_items` that [`item_from`] reads, in its order.
+pub(crate) const ITEM_COLS: &str =
+    "batch_id, line, external_id, row_json, state, graph_id, join_web_url,
+    created_now, error_code, error_message, attempts, updated_at";
+
+/// A batch from the [`BATCH_COLS`] of a row, without its counts.
+pub(crate) fn batch_from<R: Columns>(r: &R) -> Result<BatchRow, R::Error> {
+    Ok(BatchRow {
+        id: r.get(0)?,
+        uid: r.get(1)?,
+        source_name: r.get(2)?,
+        source_sha256: r.get(3)?,
+        state: r.state(4, "batch", BatchState::from_stored)?,
+        pause_reason: r.get(5)?,
+        concurrency: r.get(6)?,
+        created_by: r.get(7)?,
+        created_at: r.get(8)?,
+        updated_at: r.get(9)?,
+        finished_at: r.get(10)?,
+        programs: r
+            .get::<String>(11)?
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+        counts: Counts::default(),
+    })
+}
+
+/// An item from the [`ITEM_COLS`] of a row.
+pub(crate) fn item_from<R: Columns>(r: &R) -> Result<ItemRow, R::Error> {
+    let attempts: i64 = r.get(10)?;
+    Ok(ItemRow {
+        batch_id: r.get(0)?,
+        // Lines are 1-based and never negative.
+        line: r.get::<i64>(1)? as u64,
+        external_id: r.get(2)?,
+        row_json: r.get(3)?,
+        state: r.state(4, "batch item", ItemState::from_stored)?,
+        graph_id: r.get(5)?,
+        join_web_url: r.get(6)?,
+        created_now: r.get(7)?,
+        error_code: r.get(8)?,
+        error_message: r.get(9)?,
+        attempts: u32::try_from(attempts)
+            .map_err(|_| r.bad_value(10, format!("batch item attempts {attempts} out of range")))?,
+        updated_at: r.get(11)?,
+    })
+}
+
+/// The seek of a batches page, newest first, continuing `after` (a previous page's cursor):
+/// `id < last` on a deeper page; on the first, "ids up to the largest there can be", the same
+/// seek on the primary key, and a plan that says so (a bare scan reads the same rows but looks
+/// like a full scan). Returns the comparison and its bound.
+pub(crate) fn batches_seek(after: Option<&str>) -> Result<(&'static str, i64), PageError> {
+    let after: Option<i64> = after.map(|c| page::decode(BATCHES_CURSOR, c)).transpose()?;
+    Ok(match after {
+        Some(id) => ("<", id),
+        None => ("<=", i64::MAX),
+    })
+}
+
+/// The constraints of an items page beyond its batch: ` AND state = …` with a state and
+/// ` AND line > …` after a previous page's cursor. `bind` binds each argument in turn and
+/// returns its placeholder (`?N` or `$N`).
+pub(crate) fn items_constraints(
+    state: Option<ItemState>,
+    after: Option<&str>,
+    bind: &mut dyn FnMut(Arg) -> String,
+) -> Result<String, PageError> {
+    let after: Option<i64> = after.map(|c| page::decode(ITEMS_CURSOR, c)).transpose()?;
+    let mut sql = String::new();
+    if let Some(state) = state {
+        let n = bind(Arg::Text(state.stored_name().to_string()));
+        sql.push_str(&format!(" AND state = {n}"));
+    }
+    if let Some(line) = after {
+        let n = bind(Arg::Int(line));
+        sql.push_str(&format!(" AND line > {n}"));
+    }
+    Ok(sql)
+}
+
+/// A page of items from the `limit + 1` rows its statement fetched.
+pub(crate) fn finish_items_page(rows: Vec<ItemRow>, limit: u32) -> Page<ItemRow> {
+    page::finish(ITEMS_CURSOR, rows, limit, |i| i.line as i64)
+}
 
 /// The queries of this table that the use cases call, answered by each backend
 /// (`store::sqlite::batches` for SQLite).
@@ -396,6 +554,32 @@ pub trait BatchTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_state_maps_to_its_stored_name_and_back() {
+        for s in ItemState::ALL {
+            assert_eq!(
+                ItemState::from_stored(s.stored_name()),
+                Some(s),
+                "item state {s} must read back from its stored name"
+            );
+        }
+        for s in BatchState::ALL {
+            assert_eq!(
+                BatchState::from_stored(s.stored_name()),
+                Some(s),
+                "batch state {s} must read back from its stored name"
+            );
+        }
+        assert_eq!(
+            (
+                ItemState::InFlight.stored_name(),
+                BatchState::from_stored("bogus")
+            ),
+            ("in_flight", None),
+            "stored names are snake_case and an unknown name is no state"
+        );
+    }
 
     #[test]
     fn every_state_reads_back_from_its_name() {

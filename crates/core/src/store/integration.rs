@@ -4,10 +4,37 @@
 //! the access token in memory only.
 //! Also names the integration's keys of the `settings` table (`integration.client_id`,
 //! `integration.redirect_uri`), which callers read through `SettingTable`.
+//! What both backends do alike lives here once: the columns the row is read from and its
+//! assembly ([`integration_from`]).
 
 use serde::Serialize;
 
+use super::columns::Columns;
 use super::StoreError;
+
+/// The columns [`integration_from`] reads, in its order.
+pub(crate) const COLUMNS: &str = "cloud, authority_base, graph_base, tenant_id, client_id, host_object_id, host_upn, host_display_name, granted_scopes, state, attention_reason, connected_at, connected_by, last_refresh_at, removed_at";
+
+/// The row from its [`COLUMNS`] (the state stored as [`RowState::as_str`]'s name).
+pub(crate) fn integration_from<R: Columns>(r: &R) -> Result<IntegrationRow, R::Error> {
+    Ok(IntegrationRow {
+        cloud: r.get(0)?,
+        authority_base: r.get(1)?,
+        graph_base: r.get(2)?,
+        tenant_id: r.get(3)?,
+        client_id: r.get(4)?,
+        host_object_id: r.get(5)?,
+        host_upn: r.get(6)?,
+        host_display_name: r.get(7)?,
+        granted_scopes: r.get(8)?,
+        state: r.state(9, "integration", RowState::parse)?,
+        attention_reason: r.get(10)?,
+        connected_at: r.get(11)?,
+        connected_by: r.get(12)?,
+        last_refresh_at: r.get(13)?,
+        removed_at: r.get(14)?,
+    })
+}
 
 /// Settings key of the application (client) id.
 pub const SETTING_CLIENT_ID: &str = "integration.client_id";

@@ -2,10 +2,17 @@
 //! [`MeetingTable`] queries every backend answers (`store::sqlite::meetings` holds the SQLite
 //! statements). The lifecycle rules (pending → created → cancelling → cancelled; failed) live in
 //! `crate::meetings`; this module only reads and writes. Times are UTC RFC 3339 text.
+//!
+//! What both backends do alike lives here once: the stored state names, the columns a meeting
+//! is read from and its assembly ([`meeting_from`], [`attendee_from`], [`attach_attendees`]),
+//! and a page's filter constraints ([`filter_constraints`]); each backend keeps its own SQL.
+
+use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::page::{Page, PageError};
+use super::columns::Columns;
+use super::page::{self, Arg, Page, PageError};
 use super::StoreError;
 
 /// Where a meeting stands (`meetings.state`; each backend maps it to its stored value).
@@ -48,6 +55,35 @@ impl MeetingState {
     /// The state a name stands for (`None` for a name this build does not know).
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl MeetingState {
+    /// How it is stored in `meetings.state`, by both backends (the schemas' `CHECK`s spell the
+    /// same names; the statements also write `'pending'`, `'created'` and `'cancelled'`).
+    pub(crate) fn stored_name(self) -> &'static str {
+        match self {
+            MeetingState::Pending => "pending",
+            MeetingState::Created => "created",
+            MeetingState::Cancelling => "cancelling",
+            MeetingState::Cancelled => "cancelled",
+            MeetingState::Failed => "failed",
+        }
+    }
+
+    /// The state a stored `meetings.state` stands for (`None` for a value this build does not
+    /// know).
+    pub(crate) fn from_stored(stored: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.stored_name() == stored)
+    }
+}
+
+/// The stored value a filter's state name matches: the state's, or the name itself when it
+/// names no state (it then matches no row).
+fn filter_state(name: &str) -> String {
+    match MeetingState::parse(name) {
+        Some(state) => state.stored_name().to_string(),
+        None => name.to_string(),
     }
 }
 
@@ -184,6 +220,130 @@ pub struct Confirmed<'a> {
     pub start_utc: &'a str,
     /// End as Graph stored it.
     pub end_utc: &'a str,
+}
+
+/// The columns [`meeting_from`] reads, in its order (`m` the meeting, `p` its program), as a
+/// literal for `concat!`: each backend's statements select them.
+macro_rules! meeting_columns {
+    () => {
+        "m.id, m.external_id, m.program_id, p.code, m.batch_id, m.subject,
+    m.start_utc, m.end_utc, m.time_zone, m.state, m.graph_id, m.join_web_url, m.join_meeting_id,
+    m.passcode, m.organizer_upn, m.sequence, m.last_error, m.created_by, m.created_at, m.updated_at"
+    };
+}
+pub(crate) use meeting_columns;
+
+/// A meeting from the [`meeting_columns`] of a row, without its attendees.
+pub(crate) fn meeting_from<R: Columns>(r: &R) -> Result<MeetingRow, R::Error> {
+    Ok(MeetingRow {
+        id: r.get(0)?,
+        external_id: r.get(1)?,
+        program_id: r.get(2)?,
+        program_code: r.get(3)?,
+        batch_id: r.get(4)?,
+        subject: r.get(5)?,
+        start_utc: r.get(6)?,
+        end_utc: r.get(7)?,
+        time_zone: r.get(8)?,
+        state: r.state(9, "meeting", MeetingState::from_stored)?,
+        graph_id: r.get(10)?,
+        join_web_url: r.get(11)?,
+        join_meeting_id: r.get(12)?,
+        passcode: r.get(13)?,
+        organizer_upn: r.get(14)?,
+        sequence: r.get(15)?,
+        last_error: r.get(16)?,
+        created_by: r.get(17)?,
+        created_at: r.get(18)?,
+        updated_at: r.get(19)?,
+        attendees: Vec::new(),
+    })
+}
+
+/// An attendee from columns `first..first + 4` of a row (address, upn, object_id,
+/// display_name).
+pub(crate) fn attendee_from<R: Columns>(r: &R, first: usize) -> Result<AttendeeRow, R::Error> {
+    Ok(AttendeeRow {
+        address: r.get(first)?,
+        upn: r.get(first + 1)?,
+        object_id: r.get(first + 2)?,
+        display_name: r.get(first + 3)?,
+    })
+}
+
+/// Hands each meeting of a page its attendees, read for the whole page at once as
+/// `(meeting id, attendee)` pairs in the order each meeting lists them.
+pub(crate) fn attach_attendees(
+    meetings: &mut [MeetingRow],
+    rows: impl IntoIterator<Item = (i64, AttendeeRow)>,
+) {
+    let mut by_meeting: HashMap<i64, Vec<AttendeeRow>> = HashMap::new();
+    for (id, a) in rows {
+        by_meeting.entry(id).or_default().push(a);
+    }
+    for m in meetings {
+        m.attendees = by_meeting.remove(&m.id).unwrap_or_default();
+    }
+}
+
+/// The cursor's list name of [`MeetingTable::meetings_page`] (a page's sort key is the last
+/// meeting's `(start_utc, id)`).
+pub(crate) const PAGE_CURSOR: &str = "meetings";
+
+/// The sort key `f.after` continues from.
+pub(crate) fn page_after(f: &MeetingFilter) -> Result<Option<(String, i64)>, PageError> {
+    f.after
+        .as_deref()
+        .map(|c| page::decode(PAGE_CURSOR, c))
+        .transpose()
+}
+
+/// A page of meetings from the `limit + 1` rows its statement fetched.
+pub(crate) fn finish_page(rows: Vec<MeetingRow>, limit: u32) -> Page<MeetingRow> {
+    page::finish(PAGE_CURSOR, rows, limit, |m| (m.start_utc.clone(), m.id))
+}
+
+/// The constraints of a meetings page beyond program and person, as both backends write them.
+pub(crate) struct FilterConstraints {
+    /// The state constraint, or empty.
+    pub state: String,
+    /// The start range and cursor constraints, or empty.
+    pub range: String,
+}
+
+/// Builds the [`FilterConstraints`] of `f` continuing `after`: the state on column `state`
+/// (` AND state = …`), the start range and cursor on columns `start` and `id`
+/// (` AND start >= … AND start < … AND (start, id) > (…, …)`). `bind` binds each argument in
+/// turn (state, from, to, cursor) and returns its placeholder (`?N` or `$N`).
+pub(crate) fn filter_constraints(
+    f: &MeetingFilter,
+    after: Option<(String, i64)>,
+    (state, start, id): (&str, &str, &str),
+    bind: &mut dyn FnMut(Arg) -> String,
+) -> FilterConstraints {
+    let mut c = FilterConstraints {
+        state: String::new(),
+        range: String::new(),
+    };
+    if let Some(s) = &f.state {
+        let n = bind(Arg::Text(filter_state(s)));
+        c.state.push_str(&format!(" AND {state} = {n}"));
+    }
+    if let Some(t) = &f.from {
+        let n = bind(Arg::Text(t.clone()));
+        c.range.push_str(&format!(" AND {start} >= {n}"));
+    }
+    if let Some(t) = &f.to {
+        let n = bind(Arg::Text(t.clone()));
+        c.range.push_str(&format!(" AND {start} < {n}"));
+    }
+    if let Some((t, row)) = after {
+        let a = bind(Arg::Text(t));
+        let b = bind(Arg::Int(row));
+        c.range
+            .push_str(&format!(" AND ({start}, {id}) > ({a}, {b})"));
+    }
+    c
 }
 
 /// The queries of the `meetings` and `meeting_attendees` tables that the use cases call,

@@ -8,6 +8,7 @@
 
 pub mod audit_log;
 pub mod batches;
+pub(crate) mod columns;
 pub mod directory_cache;
 pub mod integration;
 pub mod location;

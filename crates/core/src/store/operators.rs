@@ -1,13 +1,40 @@
 //! Tables `operators` and `operator_roles`: the row type and the queries every backend answers
 //! ([`OperatorTable`]; the SQL is in `store::sqlite::operators`). The rules (who may change the
 //! roster, the last global admin) live in `crate::operators`; this module only reads and writes.
+//! What both backends do alike lives here once: the columns an operator is read from and its
+//! assembly ([`operator_from`]), and the stored role names ([`stored_role`]).
 
 use serde::Serialize;
 
 use crate::roles::{Role, RoleGrant};
 
+use super::columns::Columns;
 use super::page::{Page, PageError};
 use super::StoreError;
+
+/// The statement [`operator_from`] reads the rows of (each backend adds its conditions).
+pub(crate) const SELECT: &str =
+    "SELECT id, upn, object_id, display_name, active, created_at FROM operators";
+
+/// An operator from a row of [`SELECT`], without their roles.
+pub(crate) fn operator_from<R: Columns>(r: &R) -> Result<OperatorRow, R::Error> {
+    Ok(OperatorRow {
+        id: r.get(0)?,
+        upn: r.get(1)?,
+        object_id: r.get(2)?,
+        display_name: r.get(3)?,
+        active: r.get(4)?,
+        created_at: r.get(5)?,
+        roles: Vec::new(),
+    })
+}
+
+/// The role a stored `operator_roles.role` names. The schemas' `CHECK` limits it to the four
+/// names, so this cannot fail on a row this schema wrote; callers skip a `None` rather than fail
+/// if a future version adds one.
+pub(crate) fn stored_role(name: &str) -> Option<Role> {
+    Role::ALL.into_iter().find(|r| r.as_str() == name)
+}
 
 /// An operator with their roles.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -51,6 +51,25 @@ impl<T> Page<T> {
     }
 }
 
+/// An argument of a page's statement, built by a backend-neutral module and bound by each
+/// backend as its own parameter type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arg {
+    /// Text.
+    Text(String),
+    /// An integer.
+    Int(i64),
+}
+
+impl From<Arg> for Value {
+    fn from(a: Arg) -> Self {
+        match a {
+            Arg::Text(s) => Value::Text(s),
+            Arg::Int(n) => Value::Integer(n),
+        }
+    }
+}
+
 /// The statement one page runs, with its arguments: built by each table's `*_query` function,
 /// run by its `list_page`, and open to `EXPLAIN QUERY PLAN` ([`PageQuery::plan`]) so tests and
 /// the benchmark can check which index a list uses without copying its SQL.
@@ -83,6 +102,11 @@ impl PageQuery {
     /// Appends SQL text.
     pub fn push(&mut self, sql: &str) {
         self.sql.push_str(sql);
+    }
+
+    /// Binds `a` and returns its placeholder (`?N`), for the shared constraint builders.
+    pub fn bind(&mut self, a: Arg) -> String {
+        format!("?{}", self.arg(a))
     }
 
     /// Appends ` LIMIT ?N` fetching one row more than the page holds.

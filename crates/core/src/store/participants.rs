@@ -1,11 +1,31 @@
 //! Table `participants`: the row type and the [`ParticipantTable`] interface every backend
 //! answers (SQLite's statements are in `store::sqlite::participants`). Validation and CSV import
-//! live in `crate::participants`; this module only describes reads and writes.
+//! live in `crate::participants`; this module only describes reads and writes. What both
+//! backends do alike lives here once: the columns a participant is read from and its assembly
+//! ([`participant_from`]), and the page cursor's name.
 
 use serde::Serialize;
 
+use super::columns::Columns;
 use super::page::{Page, PageError};
 use super::StoreError;
+
+/// The statement [`participant_from`] reads the rows of (each backend adds its conditions).
+pub(crate) const SELECT: &str = "SELECT id, email, display_name, added_at FROM participants";
+
+/// The cursor's list name of [`ParticipantTable::participants_page`] (a page's sort key is the
+/// last row's email as stored).
+pub(crate) const PAGE_CURSOR: &str = "participants";
+
+/// A participant from a row of [`SELECT`].
+pub(crate) fn participant_from<R: Columns>(r: &R) -> Result<ParticipantRow, R::Error> {
+    Ok(ParticipantRow {
+        id: r.get(0)?,
+        email: r.get(1)?,
+        display_name: r.get(2)?,
+        added_at: r.get(3)?,
+    })
+}
 
 /// A participant of a program.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

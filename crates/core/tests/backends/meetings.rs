@@ -13,23 +13,12 @@ use tsched_core::store::page::{self, Page, PageError};
 use tsched_core::store::prelude::*;
 use tsched_core::store::{Store, StoreError};
 
-use crate::support;
+use crate::support::{self, write};
 
 const T0: &str = "2027-01-01T00:00:00Z";
 const T1: &str = "2027-01-01T00:01:00Z";
 const T2: &str = "2027-01-01T00:02:00Z";
 const T3: &str = "2027-01-01T00:03:00Z";
-
-/// Runs `f` in one write and panics on an error.
-fn write<T>(
-    backend: &str,
-    store: &mut Store,
-    f: impl FnOnce(&dyn Tables) -> Result<T, StoreError>,
-) -> T {
-    store
-        .write(f)
-        .unwrap_or_else(|e| panic!("{backend}: write failed: {e}"))
-}
 
 fn attendee(address: &str, upn: Option<&str>) -> AttendeeRow {
     AttendeeRow {

@@ -17,22 +17,11 @@ use tsched_core::store::{Store, StoreError};
 use tsched_core::Actor;
 use tsched_pgtest::Cluster;
 
-use crate::support;
+use crate::support::{self, write};
 
 const ADMIN: &str = "admin@x.test";
 const ADMIN_PW: &str = "admin-pw-1";
 const DB: &str = "tsched";
-
-/// Runs `f` in one write and panics on an error.
-fn write<T>(
-    backend: &str,
-    store: &mut Store,
-    f: impl FnOnce(&dyn Tables) -> Result<T, StoreError>,
-) -> T {
-    store
-        .write(f)
-        .unwrap_or_else(|e| panic!("{backend}: write failed: {e}"))
-}
 
 /// Runs `f` in one write that must fail; returns the error (the write is rolled back).
 fn refused<T: std::fmt::Debug>(

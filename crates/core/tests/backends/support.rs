@@ -2,7 +2,8 @@
 
 use tsched_core::secret::Sensitive;
 use tsched_core::store::postgres::{self, PgConfig, PgConn};
-use tsched_core::store::Store;
+use tsched_core::store::prelude::*;
+use tsched_core::store::{Store, StoreError};
 use tsched_pgtest::Cluster;
 
 /// The database owner's login (CREATEROLE: `store init` creates the group roles).
@@ -35,6 +36,17 @@ pub fn postgres_store() -> PgStore {
     postgres::init(&mut conn).expect("store init");
     let store = Store::from_postgres(conn).expect("the initialised store opens");
     PgStore { store, cluster }
+}
+
+/// Runs `f` in one write of `store` (on `backend`) and panics on an error.
+pub fn write<T>(
+    backend: &str,
+    store: &mut Store,
+    f: impl FnOnce(&dyn Tables) -> Result<T, StoreError>,
+) -> T {
+    store
+        .write(f)
+        .unwrap_or_else(|e| panic!("{backend}: write failed: {e}"))
 }
 
 /// Runs `test` on a fresh in-memory SQLite store, then on a fresh PostgreSQL store; the name

@@ -6,78 +6,42 @@
 //! coordinator's, a track admin's row of another program) cannot use `RETURNING`, so the id is
 //! read back only when the row is readable; otherwise `audit_append` answers 0.
 
-use super::exec::{get, Exec};
+use super::exec::{get, params, Exec, PgRow};
 use super::{Row, ToSql};
-use crate::store::audit_log::{AuditEntry, AuditFilter, AuditRow, AuditTable};
-use crate::store::page::{self, Page, PageError};
+use crate::store::audit_log::{self as shared, AuditEntry, AuditFilter, AuditRow, AuditTable};
+use crate::store::page::{self, Arg, Page, PageError};
 use crate::store::StoreError;
-
-const KIND: &str = "audit";
 
 const INSERT: &str = "INSERT INTO audit_log (at, operator, action, target, program_code, \
      before_json, after_json, graph_request_id, real_actor) \
      VALUES ('', '', $1, $2, $3, $4, $5, $6, NULL)";
 
-fn from_row(db: &impl Exec, r: &Row) -> Result<AuditRow, StoreError> {
-    let json = |s: Option<String>| s.and_then(|s| serde_json::from_str(&s).ok());
-    Ok(AuditRow {
-        id: get(db, r, 0)?,
-        at: get(db, r, 1)?,
-        operator: get(db, r, 2)?,
-        action: get(db, r, 3)?,
-        target: get(db, r, 4)?,
-        program_code: get(db, r, 5)?,
-        before: json(get(db, r, 6)?),
-        after: json(get(db, r, 7)?),
-        graph_request_id: get(db, r, 8)?,
-        real_actor: get(db, r, 9)?,
-    })
+fn from_row(db: &impl Exec, row: &Row) -> Result<AuditRow, StoreError> {
+    shared::audit_from(&PgRow { db, row })
 }
 
 /// The same filters and order as SQLite's `list_query`: each filter a plain condition, then the
 /// keyset `(at, id) < cursor`, newest first.
 fn list_page(db: &impl Exec, f: &AuditFilter) -> Result<Page<AuditRow>, PageError> {
-    let after: Option<(String, i64)> = f
-        .after
-        .as_deref()
-        .map(|c| page::decode(KIND, c))
-        .transpose()?;
     let limit = page::limit(f.limit);
     let mut sql = String::from(
         "SELECT id, at, operator, action, target, program_code, before_json, after_json, \
          graph_request_id, real_actor FROM audit_log WHERE true",
     );
-    let mut args: Vec<Box<dyn ToSql + Sync>> = Vec::new();
-    for (column, op, value) in [
-        ("operator", "=", &f.operator),
-        ("program_code", "=", &f.program_code),
-        ("action", "=", &f.action),
-        ("at", ">=", &f.since),
-        ("at", "<", &f.until),
-    ] {
-        if let Some(v) = value {
-            args.push(Box::new(v.clone()));
-            sql.push_str(&format!(" AND {column} {op} ${}", args.len()));
-        }
-    }
-    if let Some((at, id)) = after {
-        args.push(Box::new(at));
-        args.push(Box::new(id));
-        sql.push_str(&format!(
-            " AND (at, id) < (${}, ${})",
-            args.len() - 1,
-            args.len()
-        ));
-    }
-    args.push(Box::new(i64::from(limit) + 1));
-    sql.push_str(&format!(" ORDER BY at DESC, id DESC LIMIT ${}", args.len()));
-    let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| &**a).collect();
+    let mut args: Vec<Arg> = Vec::new();
+    let mut bind = |a: Arg| {
+        args.push(a);
+        format!("${}", args.len())
+    };
+    sql.push_str(&shared::page_constraints(f, &mut bind)?);
+    let n = bind(Arg::Int(i64::from(limit) + 1));
+    sql.push_str(&format!(" ORDER BY at DESC, id DESC LIMIT {n}"));
     let rows = db
-        .query(&sql, &params)?
+        .query(&sql, &params(&args))?
         .iter()
         .map(|r| from_row(db, r))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(page::finish(KIND, rows, limit, |r| (r.at.clone(), r.id)))
+    Ok(shared::finish_page(rows, limit))
 }
 
 impl<T: Exec> AuditTable for T {

@@ -4,128 +4,21 @@
 //! are stored under the same names as in SQLite (the schema's `CHECK`s spell them), and the
 //! cursors are the same, so a cursor means the same thing on both backends.
 
-use super::exec::{get, Exec};
+use super::exec::{changed, get, Exec, PgRow};
 use super::Row;
 use crate::store::batches::{
-    BatchRow, BatchState, BatchTable, Counts, ItemRow, ItemState, BATCHES_CURSOR,
+    self as shared, BatchRow, BatchState, BatchTable, Counts, ItemRow, ItemState, BATCHES_CURSOR,
+    BATCH_COLS, ITEM_COLS,
 };
-use crate::store::page::{self, Page, PageError};
+use crate::store::page::{self, Arg, Page, PageError};
 use crate::store::StoreError;
 
-/// The cursor's list name of [`BatchTable::batch_items_page`], as the SQLite backend names it (an
-/// item page's sort key is its line).
-const ITEMS_CURSOR: &str = "batch-items";
-
-/// The name `batches.state` stores for `state`.
-fn batch_state_name(state: BatchState) -> &'static str {
-    match state {
-        BatchState::Planned => "planned",
-        BatchState::Running => "running",
-        BatchState::Paused => "paused",
-        BatchState::Cancelled => "cancelled",
-        BatchState::Completed => "completed",
-    }
+fn batch_from(db: &impl Exec, row: &Row) -> Result<BatchRow, StoreError> {
+    shared::batch_from(&PgRow { db, row })
 }
 
-/// The state a stored `batches.state` stands for (`None` for a name this build does not know).
-fn batch_state_of(name: &str) -> Option<BatchState> {
-    BatchState::ALL
-        .into_iter()
-        .find(|s| batch_state_name(*s) == name)
-}
-
-/// The name `batch_items.state` (and `batch_item_counts.state`) stores for `state`.
-fn item_state_name(state: ItemState) -> &'static str {
-    match state {
-        ItemState::Queued => "queued",
-        ItemState::InFlight => "in_flight",
-        ItemState::Done => "done",
-        ItemState::Failed => "failed",
-        ItemState::Cancelled => "cancelled",
-        ItemState::Undone => "undone",
-    }
-}
-
-/// The state a stored `batch_items.state` stands for (`None` for a name this build does not
-/// know).
-fn item_state_of(name: &str) -> Option<ItemState> {
-    ItemState::ALL
-        .into_iter()
-        .find(|s| item_state_name(*s) == name)
-}
-
-/// A value read that this build cannot represent (SQLite reports these as conversion failures).
-fn bad_value(what: String) -> StoreError {
-    StoreError::Pg {
-        message: what,
-        sqlstate: None,
-        constraint: None,
-    }
-}
-
-/// Reads a stored state in column `idx`, refusing a name this build does not know (the schema's
-/// `CHECK` admits none).
-fn state_column<S>(
-    db: &impl Exec,
-    row: &Row,
-    idx: usize,
-    what: &str,
-    of: fn(&str) -> Option<S>,
-) -> Result<S, StoreError> {
-    let name: String = get(db, row, idx)?;
-    of(&name).ok_or_else(|| bad_value(format!("unknown {what} state '{name}'")))
-}
-
-const BATCH_COLS: &str = "id, uid, source_name, source_sha256, state, pause_reason, concurrency, created_by, created_at, updated_at, finished_at, programs";
-
-fn batch_from(db: &impl Exec, r: &Row) -> Result<BatchRow, StoreError> {
-    Ok(BatchRow {
-        id: get(db, r, 0)?,
-        uid: get(db, r, 1)?,
-        source_name: get(db, r, 2)?,
-        source_sha256: get(db, r, 3)?,
-        state: state_column(db, r, 4, "batch", batch_state_of)?,
-        pause_reason: get(db, r, 5)?,
-        concurrency: get(db, r, 6)?,
-        created_by: get(db, r, 7)?,
-        created_at: get(db, r, 8)?,
-        updated_at: get(db, r, 9)?,
-        finished_at: get(db, r, 10)?,
-        programs: get::<String>(db, r, 11)?
-            .split_whitespace()
-            .map(str::to_string)
-            .collect(),
-        counts: Counts::default(),
-    })
-}
-
-const ITEM_COLS: &str = "batch_id, line, external_id, row_json, state, graph_id, join_web_url,
-    created_now, error_code, error_message, attempts, updated_at";
-
-fn item_from(db: &impl Exec, r: &Row) -> Result<ItemRow, StoreError> {
-    let line: i64 = get(db, r, 1)?;
-    let attempts: i64 = get(db, r, 10)?;
-    Ok(ItemRow {
-        batch_id: get(db, r, 0)?,
-        // As SQLite's `as u64`: lines are 1-based and never negative.
-        line: line as u64,
-        external_id: get(db, r, 2)?,
-        row_json: get(db, r, 3)?,
-        state: state_column(db, r, 4, "batch item", item_state_of)?,
-        graph_id: get(db, r, 5)?,
-        join_web_url: get(db, r, 6)?,
-        created_now: get(db, r, 7)?,
-        error_code: get(db, r, 8)?,
-        error_message: get(db, r, 9)?,
-        attempts: u32::try_from(attempts)
-            .map_err(|_| bad_value(format!("batch item attempts {attempts} out of range")))?,
-        updated_at: get(db, r, 11)?,
-    })
-}
-
-/// Adds one `batch_item_counts` row to `c`.
-fn add(c: &mut Counts, state: &str, n: i64) {
-    c.add(item_state_of(state), u64::try_from(n).unwrap_or(0));
+fn item_from(db: &impl Exec, row: &Row) -> Result<ItemRow, StoreError> {
+    shared::item_from(&PgRow { db, row })
 }
 
 /// Fills in the counts of many batches with one read of `batch_item_counts`.
@@ -138,22 +31,12 @@ fn attach_counts(db: &impl Exec, batches: &mut [BatchRow]) -> Result<(), StoreEr
         "SELECT batch_id, state, n FROM batch_item_counts WHERE batch_id = ANY($1)",
         &[&ids],
     )?;
-    let mut by_batch: std::collections::HashMap<i64, Counts> = std::collections::HashMap::new();
-    for r in &rows {
-        let id: i64 = get(db, r, 0)?;
-        let state: String = get(db, r, 1)?;
-        let n: i64 = get(db, r, 2)?;
-        add(by_batch.entry(id).or_default(), &state, n);
-    }
-    for b in batches {
-        b.counts = by_batch.remove(&b.id).unwrap_or_default();
-    }
+    let rows = rows
+        .iter()
+        .map(|r| Ok((get(db, r, 0)?, get(db, r, 1)?, get(db, r, 2)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Counts::attach(batches, rows);
     Ok(())
-}
-
-/// The number of rows a statement changed, as the trait's `usize`.
-fn changed(n: u64) -> usize {
-    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 impl<T: Exec> BatchTable for T {
@@ -222,14 +105,14 @@ impl<T: Exec> BatchTable for T {
             "UPDATE batches SET state = $2, pause_reason = $3, updated_at = $4,
                finished_at = CASE WHEN $5 THEN $4 ELSE finished_at END
              WHERE id = $1",
-            &[&id, &batch_state_name(state), &reason, &now, &finished],
+            &[&id, &state.stored_name(), &reason, &now, &finished],
         )
         .map(changed)
     }
 
     fn batch_state(&self, id: i64) -> Result<Option<BatchState>, StoreError> {
         match self.query_opt("SELECT state FROM batches WHERE id = $1", &[&id])? {
-            Some(r) => Ok(batch_state_of(&get::<String>(self, &r, 0)?)),
+            Some(r) => Ok(BatchState::from_stored(&get::<String>(self, &r, 0)?)),
             None => Ok(None),
         }
     }
@@ -263,15 +146,9 @@ impl<T: Exec> BatchTable for T {
     }
 
     fn batches_page(&self, after: Option<&str>, limit: u32) -> Result<Page<BatchRow>, PageError> {
-        let after: Option<i64> = after.map(|c| page::decode(BATCHES_CURSOR, c)).transpose()?;
+        let (op, bound) = shared::batches_seek(after)?;
         let limit = page::limit(limit);
         let fetch = i64::from(limit) + 1;
-        // As in SQLite: the first page is "ids up to the largest there can be", the same seek on
-        // the primary key as a deeper page.
-        let (op, bound) = match after {
-            Some(id) => ("<", id),
-            None => ("<=", i64::MAX),
-        };
         let rows = self.query(
             &format!("SELECT {BATCH_COLS} FROM batches WHERE id {op} $1 ORDER BY id DESC LIMIT $2"),
             &[&bound, &fetch],
@@ -292,9 +169,7 @@ impl<T: Exec> BatchTable for T {
         )?;
         let mut c = Counts::default();
         for r in &rows {
-            let state: String = get(self, r, 0)?;
-            let n: i64 = get(self, r, 1)?;
-            add(&mut c, &state, n);
+            c.add_stored(&get::<String>(self, r, 0)?, get(self, r, 1)?);
         }
         Ok(c)
     }
@@ -304,7 +179,7 @@ impl<T: Exec> BatchTable for T {
         batch_id: i64,
         state: Option<ItemState>,
     ) -> Result<Vec<ItemRow>, StoreError> {
-        let state = state.map(item_state_name);
+        let state = state.map(ItemState::stored_name);
         let rows = self.query(
             &format!(
                 "SELECT {ITEM_COLS} FROM batch_items
@@ -321,7 +196,7 @@ impl<T: Exec> BatchTable for T {
                 "SELECT {ITEM_COLS} FROM batch_items WHERE state = $1
                  ORDER BY updated_at DESC LIMIT $2"
             ),
-            &[&item_state_name(ItemState::Failed), &i64::from(limit)],
+            &[&ItemState::Failed.stored_name(), &i64::from(limit)],
         )?;
         rows.iter().map(|r| item_from(self, r)).collect()
     }
@@ -333,29 +208,23 @@ impl<T: Exec> BatchTable for T {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Page<ItemRow>, PageError> {
-        let after: Option<i64> = after.map(|c| page::decode(ITEMS_CURSOR, c)).transpose()?;
         let limit = page::limit(limit);
-        let fetch = i64::from(limit) + 1;
-        let state = state.map(item_state_name);
         // Served by the primary key, or batch_items_state_line with a state.
         let mut sql = format!("SELECT {ITEM_COLS} FROM batch_items WHERE batch_id = $1");
-        let mut params: Vec<&(dyn super::ToSql + Sync)> = vec![&batch_id];
-        if let Some(state) = &state {
-            params.push(state);
-            sql.push_str(&format!(" AND state = ${}", params.len()));
-        }
-        if let Some(line) = &after {
-            params.push(line);
-            sql.push_str(&format!(" AND line > ${}", params.len()));
-        }
-        params.push(&fetch);
-        sql.push_str(&format!(" ORDER BY line LIMIT ${}", params.len()));
-        let rows = self.query(&sql, &params)?;
+        let mut args: Vec<Arg> = vec![Arg::Int(batch_id)];
+        let mut bind = |a: Arg| {
+            args.push(a);
+            format!("${}", args.len())
+        };
+        sql.push_str(&shared::items_constraints(state, after, &mut bind)?);
+        let n = bind(Arg::Int(i64::from(limit) + 1));
+        sql.push_str(&format!(" ORDER BY line LIMIT {n}"));
+        let rows = self.query(&sql, &super::exec::params(&args))?;
         let rows = rows
             .iter()
             .map(|r| item_from(self, r))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(page::finish(ITEMS_CURSOR, rows, limit, |i| i.line as i64))
+        Ok(shared::finish_items_page(rows, limit))
     }
 
     fn batch_items_requeue_in_flight(&self, batch_id: i64, now: &str) -> Result<usize, StoreError> {

@@ -3,6 +3,7 @@
 //! `Store::tables()` and the closure of `Store::write` answer the same way.
 
 use super::{PgConn, PgTx, Row, ToSql};
+use crate::store::page::Arg;
 use crate::store::StoreError;
 
 /// A place to run statements: [`PgConn`] or [`PgTx`].
@@ -76,4 +77,48 @@ pub(crate) fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
     idx: usize,
 ) -> Result<T, StoreError> {
     row.try_get(idx).map_err(|e| db.err(&e))
+}
+
+/// Rows changed by a statement, as the table traits count them.
+pub(crate) fn changed(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// A value read that this build cannot represent (SQLite reports these as conversion failures).
+pub(crate) fn bad_value(message: String) -> StoreError {
+    StoreError::Pg {
+        message,
+        sqlstate: None,
+        constraint: None,
+    }
+}
+
+/// A row of `db`, read by the tables' shared row assembly (`store::columns`).
+pub(crate) struct PgRow<'a, E> {
+    /// Where the row came from (to map a conversion error).
+    pub db: &'a E,
+    /// The row.
+    pub row: &'a Row,
+}
+
+impl<E: Exec> crate::store::columns::Columns for PgRow<'_, E> {
+    type Error = StoreError;
+
+    fn get<T: crate::store::columns::Column>(&self, idx: usize) -> Result<T, StoreError> {
+        get(self.db, self.row, idx)
+    }
+
+    fn bad_value(&self, _idx: usize, what: String) -> StoreError {
+        bad_value(what)
+    }
+}
+
+/// The parameters of a statement built by a backend-neutral module, as the driver takes them.
+pub(crate) fn params(args: &[Arg]) -> Vec<&(dyn ToSql + Sync)> {
+    args.iter()
+        .map(|a| match a {
+            Arg::Text(s) => s as &(dyn ToSql + Sync),
+            Arg::Int(n) => n as &(dyn ToSql + Sync),
+        })
+        .collect()
 }

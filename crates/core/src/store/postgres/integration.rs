@@ -3,42 +3,15 @@
 //! every operator read it and record refreshes on a live connection; the rest is a global
 //! admin's (roles.sql).
 
-use super::exec::{get, Exec};
+use super::exec::{changed, get, Exec, PgRow};
 use super::Row;
-use crate::store::integration::{IntegrationRow, IntegrationTable, RowState};
+use crate::store::integration::{
+    self as shared, IntegrationRow, IntegrationTable, RowState, COLUMNS,
+};
 use crate::store::StoreError;
 
-const COLUMNS: &str = "cloud, authority_base, graph_base, tenant_id, client_id, host_object_id, \
-     host_upn, host_display_name, granted_scopes, state, attention_reason, connected_at, \
-     connected_by, last_refresh_at, removed_at";
-
-fn from_row(db: &impl Exec, r: &Row) -> Result<IntegrationRow, StoreError> {
-    let state: String = get(db, r, 9)?;
-    Ok(IntegrationRow {
-        cloud: get(db, r, 0)?,
-        authority_base: get(db, r, 1)?,
-        graph_base: get(db, r, 2)?,
-        tenant_id: get(db, r, 3)?,
-        client_id: get(db, r, 4)?,
-        host_object_id: get(db, r, 5)?,
-        host_upn: get(db, r, 6)?,
-        host_display_name: get(db, r, 7)?,
-        granted_scopes: get(db, r, 8)?,
-        state: RowState::parse(&state).ok_or_else(|| StoreError::Pg {
-            message: format!("unknown integration state '{state}'"),
-            sqlstate: None,
-            constraint: None,
-        })?,
-        attention_reason: get(db, r, 10)?,
-        connected_at: get(db, r, 11)?,
-        connected_by: get(db, r, 12)?,
-        last_refresh_at: get(db, r, 13)?,
-        removed_at: get(db, r, 14)?,
-    })
-}
-
-fn changed(n: u64) -> usize {
-    usize::try_from(n).unwrap_or(usize::MAX)
+fn from_row(db: &impl Exec, row: &Row) -> Result<IntegrationRow, StoreError> {
+    shared::integration_from(&PgRow { db, row })
 }
 
 impl<T: Exec> IntegrationTable for T {

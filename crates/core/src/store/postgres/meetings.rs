@@ -5,14 +5,14 @@
 //!
 //! Must not: decide the lifecycle (which state may follow which), which `crate::meetings` owns.
 
-use std::collections::HashMap;
-
-use super::exec::{get, Exec};
-use super::{Row, ToSql};
+use super::exec::params;
+use super::exec::{changed, get, Exec, PgRow};
+use super::Row;
 use crate::store::meetings::{
-    AttendeeRow, Confirmed, MeetingFilter, MeetingRow, MeetingState, MeetingTable, NewRow,
+    self as shared, meeting_columns, AttendeeRow, Confirmed, MeetingFilter, MeetingRow,
+    MeetingState, MeetingTable, NewRow,
 };
-use crate::store::page::{self, Page, PageError};
+use crate::store::page::{self, Arg, Page, PageError};
 use crate::store::StoreError;
 
 impl<T: Exec> MeetingTable for T {
@@ -66,7 +66,9 @@ impl<T: Exec> MeetingTable for T {
              WHERE meeting_id = $1 ORDER BY address_key",
             &[&meeting_id],
         )?;
-        rows.iter().map(|r| attendee_from_row(self, r, 0)).collect()
+        rows.iter()
+            .map(|row| shared::attendee_from(&PgRow { db: self, row }, 0))
+            .collect()
     }
 
     fn meeting_by_id(&self, id: i64) -> Result<Option<MeetingRow>, StoreError> {
@@ -118,7 +120,7 @@ impl<T: Exec> MeetingTable for T {
                 &now,
             ],
         )
-        .map(count)
+        .map(changed)
     }
 
     fn meeting_set_state(
@@ -130,9 +132,9 @@ impl<T: Exec> MeetingTable for T {
     ) -> Result<usize, StoreError> {
         self.execute(
             "UPDATE meetings SET state = $2, last_error = $3, updated_at = $4 WHERE id = $1",
-            &[&id, &state_name(state), &last_error, &now],
+            &[&id, &state.stored_name(), &last_error, &now],
         )
-        .map(count)
+        .map(changed)
     }
 
     fn meeting_reschedule(
@@ -149,7 +151,7 @@ impl<T: Exec> MeetingTable for T {
                 sequence = sequence + 1, last_error = NULL, updated_at = $6 WHERE id = $1",
             &[&id, &start_utc, &end_utc, &time_zone, &subject, &now],
         )
-        .map(count)
+        .map(changed)
     }
 
     fn meeting_mark_cancelled(&self, id: i64, now: &str) -> Result<usize, StoreError> {
@@ -158,30 +160,20 @@ impl<T: Exec> MeetingTable for T {
                 updated_at = $2 WHERE id = $1",
             &[&id, &now],
         )
-        .map(count)
+        .map(changed)
     }
 
     fn meetings_page(&self, f: &MeetingFilter) -> Result<Page<MeetingRow>, PageError> {
         let query = list_query(f)?;
-        let params: Vec<&(dyn ToSql + Sync)> = query
-            .args
-            .iter()
-            .map(|a| a.as_ref() as &(dyn ToSql + Sync))
-            .collect();
-        let rows = self.query(&query.sql, &params)?;
+        let rows = self.query(&query.sql, &params(&query.args))?;
         let rows = rows
             .iter()
             .map(|r| from_row(self, r))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut page = page::finish(KIND, rows, query.limit, |m| (m.start_utc.clone(), m.id));
+        let mut page = shared::finish_page(rows, query.limit);
         attach_attendees(self, &mut page.items)?;
         Ok(page)
     }
-}
-
-/// Rows changed, as the trait counts them.
-fn count(n: u64) -> usize {
-    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 /// `Ok(None)` for an integrity-constraint violation (SQLSTATE class 23: unique, foreign key,
@@ -197,83 +189,20 @@ fn constraint_is_none<V>(r: Result<V, StoreError>) -> Result<Option<V>, StoreErr
     }
 }
 
-/// How a state is stored in `meetings.state` (the statements also write `'pending'`,
-/// `'created'` and `'cancelled'` literally). The same names as SQLite's.
-fn state_name(state: MeetingState) -> &'static str {
-    match state {
-        MeetingState::Pending => "pending",
-        MeetingState::Created => "created",
-        MeetingState::Cancelling => "cancelling",
-        MeetingState::Cancelled => "cancelled",
-        MeetingState::Failed => "failed",
-    }
-}
-
-/// The state a stored `meetings.state` stands for (`None` for a value this build does not know).
-fn state_of(stored: &str) -> Option<MeetingState> {
-    MeetingState::ALL
-        .into_iter()
-        .find(|s| state_name(*s) == stored)
-}
-
-/// The stored value a filter's state name matches: the state's, or the name itself when it
-/// names no state (it then matches no row).
-fn filter_state(name: &str) -> String {
-    match MeetingState::parse(name) {
-        Some(state) => state_name(state).to_string(),
-        None => name.to_string(),
-    }
-}
-
 /// A NOCASE key as the schema's `lower(x)` under "C" computes it: ASCII letters folded only.
 fn nocase_key(s: &str) -> String {
     s.to_ascii_lowercase()
 }
 
-const SELECT: &str = "SELECT m.id, m.external_id, m.program_id, p.code, m.batch_id, m.subject,
-    m.start_utc, m.end_utc, m.time_zone, m.state, m.graph_id, m.join_web_url, m.join_meeting_id,
-    m.passcode, m.organizer_upn, m.sequence, m.last_error, m.created_by, m.created_at, m.updated_at
-    FROM meetings m JOIN programs p ON p.id = m.program_id";
+const SELECT: &str = concat!(
+    "SELECT ",
+    meeting_columns!(),
+    "
+    FROM meetings m JOIN programs p ON p.id = m.program_id"
+);
 
-fn from_row(db: &impl Exec, r: &Row) -> Result<MeetingRow, StoreError> {
-    let state: String = get(db, r, 9)?;
-    Ok(MeetingRow {
-        id: get(db, r, 0)?,
-        external_id: get(db, r, 1)?,
-        program_id: get(db, r, 2)?,
-        program_code: get(db, r, 3)?,
-        batch_id: get(db, r, 4)?,
-        subject: get(db, r, 5)?,
-        start_utc: get(db, r, 6)?,
-        end_utc: get(db, r, 7)?,
-        time_zone: get(db, r, 8)?,
-        state: state_of(&state).ok_or_else(|| StoreError::Pg {
-            message: format!("unknown meeting state '{state}' in the team database"),
-            sqlstate: None,
-            constraint: None,
-        })?,
-        graph_id: get(db, r, 10)?,
-        join_web_url: get(db, r, 11)?,
-        join_meeting_id: get(db, r, 12)?,
-        passcode: get(db, r, 13)?,
-        organizer_upn: get(db, r, 14)?,
-        sequence: get(db, r, 15)?,
-        last_error: get(db, r, 16)?,
-        created_by: get(db, r, 17)?,
-        created_at: get(db, r, 18)?,
-        updated_at: get(db, r, 19)?,
-        attendees: Vec::new(),
-    })
-}
-
-/// An attendee from columns `first..first + 4` (address, upn, object_id, display_name).
-fn attendee_from_row(db: &impl Exec, r: &Row, first: usize) -> Result<AttendeeRow, StoreError> {
-    Ok(AttendeeRow {
-        address: get(db, r, first)?,
-        upn: get(db, r, first + 1)?,
-        object_id: get(db, r, first + 2)?,
-        display_name: get(db, r, first + 3)?,
-    })
+fn from_row(db: &impl Exec, row: &Row) -> Result<MeetingRow, StoreError> {
+    shared::meeting_from(&PgRow { db, row })
 }
 
 fn with_attendees<T: Exec>(db: &T, r: &Row) -> Result<MeetingRow, StoreError> {
@@ -313,19 +242,23 @@ fn replace_attendees(
     Ok(())
 }
 
-const KIND: &str = "meetings";
-
 /// A page's statement with its `$n` arguments.
 struct PgPageQuery {
     sql: String,
-    args: Vec<Box<dyn ToSql + Sync>>,
+    args: Vec<Arg>,
     limit: u32,
 }
 
 impl PgPageQuery {
-    fn arg(&mut self, value: impl ToSql + Sync + 'static) -> usize {
-        self.args.push(Box::new(value));
+    /// Binds one more argument; returns its number, for `$N` in the SQL.
+    fn arg(&mut self, value: Arg) -> usize {
+        self.args.push(value);
         self.args.len()
+    }
+
+    /// Binds a shared builder's argument; returns its placeholder (`$N`).
+    fn bind(&mut self, a: Arg) -> String {
+        format!("${}", self.arg(a))
     }
 
     fn push(&mut self, sql: &str) {
@@ -336,11 +269,7 @@ impl PgPageQuery {
 /// The statement [`MeetingTable::meetings_page`] runs for `f`: SQLite's (`list_query` there),
 /// with the NOCASE comparisons on the lower-case twins. The page's attendees are read after it.
 fn list_query(f: &MeetingFilter) -> Result<PgPageQuery, PageError> {
-    let after: Option<(String, i64)> = f
-        .after
-        .as_deref()
-        .map(|c| page::decode(KIND, c))
-        .transpose()?;
+    let after = shared::page_after(f)?;
     let mut query = PgPageQuery {
         sql: format!("{SELECT} WHERE true"),
         args: Vec::new(),
@@ -352,29 +281,17 @@ fn list_query(f: &MeetingFilter) -> Result<PgPageQuery, PageError> {
     }
     if let Some(p) = &f.program_code {
         // The program's id first (an init plan), so the seek is on meetings_program_start.
-        let n = query.arg(nocase_key(p));
+        let n = query.arg(Arg::Text(nocase_key(p)));
         query.push(&format!(
             " AND m.program_id = (SELECT id FROM programs WHERE code_key = ${n})"
         ));
     }
-    if let Some(s) = &f.state {
-        let n = query.arg(filter_state(s));
-        query.push(&format!(" AND m.state = ${n}"));
-    }
-    if let Some(t) = &f.from {
-        let n = query.arg(t.clone());
-        query.push(&format!(" AND m.start_utc >= ${n}"));
-    }
-    if let Some(t) = &f.to {
-        let n = query.arg(t.clone());
-        query.push(&format!(" AND m.start_utc < ${n}"));
-    }
-    if let Some((start, id)) = after {
-        let a = query.arg(start);
-        let b = query.arg(id);
-        query.push(&format!(" AND (m.start_utc, m.id) > (${a}, ${b})"));
-    }
-    let n = query.arg(i64::from(query.limit) + 1);
+    let c = shared::filter_constraints(f, after, ("m.state", "m.start_utc", "m.id"), &mut |a| {
+        query.bind(a)
+    });
+    query.push(&c.state);
+    query.push(&c.range);
+    let n = query.arg(Arg::Int(i64::from(query.limit) + 1));
     query.push(&format!(" ORDER BY m.start_utc, m.id LIMIT ${n}"));
     Ok(query)
 }
@@ -389,32 +306,22 @@ fn person_page(
     person: &str,
     after: Option<(String, i64)>,
 ) {
-    let who = query.arg(nocase_key(person));
+    let who = query.arg(Arg::Text(nocase_key(person)));
     let mut on_meeting = String::new();
-    let mut on_attendee = String::new();
     if let Some(p) = &f.program_code {
-        let n = query.arg(nocase_key(p));
+        let n = query.arg(Arg::Text(nocase_key(p)));
         on_meeting.push_str(&format!(
             " AND c.program_id = (SELECT id FROM programs WHERE code_key = ${n})"
         ));
     }
-    if let Some(s) = &f.state {
-        let n = query.arg(filter_state(s));
-        on_meeting.push_str(&format!(" AND c.state = ${n}"));
-    }
-    if let Some(t) = &f.from {
-        let n = query.arg(t.clone());
-        on_attendee.push_str(&format!(" AND a.start_utc >= ${n}"));
-    }
-    if let Some(t) = &f.to {
-        let n = query.arg(t.clone());
-        on_attendee.push_str(&format!(" AND a.start_utc < ${n}"));
-    }
-    if let Some((start, id)) = after {
-        let a = query.arg(start);
-        let b = query.arg(id);
-        on_attendee.push_str(&format!(" AND (a.start_utc, a.meeting_id) > (${a}, ${b})"));
-    }
+    let c = shared::filter_constraints(
+        f,
+        after,
+        ("c.state", "a.start_utc", "a.meeting_id"),
+        &mut |a| query.bind(a),
+    );
+    on_meeting.push_str(&c.state);
+    let on_attendee = c.range;
     let join = if on_meeting.is_empty() {
         ""
     } else {
@@ -424,7 +331,7 @@ fn person_page(
     // page of rows that pass the filters and the attendees' policy, where one UNION over both
     // would read every attendee row of the person (and check its policy) before sorting. The
     // page is among the first `limit + 1` meetings of either branch.
-    let n = query.arg(i64::from(query.limit) + 1);
+    let n = query.arg(Arg::Int(i64::from(query.limit) + 1));
     let branch = |by: &str| {
         format!(
             "(SELECT DISTINCT a.start_utc, a.meeting_id FROM meeting_attendees a{join}
@@ -453,16 +360,13 @@ fn attach_attendees(db: &impl Exec, meetings: &mut [MeetingRow]) -> Result<(), S
          WHERE meeting_id = ANY($1) ORDER BY meeting_id, address_key",
         &[&ids],
     )?;
-    let mut by_meeting: HashMap<i64, Vec<AttendeeRow>> = HashMap::new();
-    for r in &rows {
-        let id: i64 = get(db, r, 0)?;
-        by_meeting
-            .entry(id)
-            .or_default()
-            .push(attendee_from_row(db, r, 1)?);
-    }
-    for m in meetings {
-        m.attendees = by_meeting.remove(&m.id).unwrap_or_default();
-    }
+    let rows = rows
+        .iter()
+        .map(|row| {
+            let r = PgRow { db, row };
+            Ok((get(db, row, 0)?, shared::attendee_from(&r, 1)?))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    shared::attach_attendees(meetings, rows);
     Ok(())
 }

@@ -16,27 +16,17 @@
 //! The database keeps an active global admin by constraint triggers: a change that would leave
 //! none fails with SQLSTATE 23514 (check_violation) before the use case's own check runs.
 
-use super::exec::{get, Exec};
+use super::exec::{changed, get, Exec, PgRow};
 use super::Row;
 use crate::roles::{Role, RoleGrant};
-use crate::store::operators::{OperatorRow, OperatorTable};
+use crate::store::operators::{self as shared, OperatorRow, OperatorTable, SELECT};
 use crate::store::page::{self, Page, PageError};
 use crate::store::StoreError;
 
-const SELECT: &str = "SELECT id, upn, object_id, display_name, active, created_at FROM operators";
-
 const KIND: &str = "operators";
 
-fn from_row(db: &impl Exec, r: &Row) -> Result<OperatorRow, StoreError> {
-    Ok(OperatorRow {
-        id: get(db, r, 0)?,
-        upn: get(db, r, 1)?,
-        object_id: get(db, r, 2)?,
-        display_name: get(db, r, 3)?,
-        active: get(db, r, 4)?,
-        created_at: get(db, r, 5)?,
-        roles: Vec::new(),
-    })
+fn from_row(db: &impl Exec, row: &Row) -> Result<OperatorRow, StoreError> {
+    shared::operator_from(&PgRow { db, row })
 }
 
 /// The roles of each operator of `ids`, as (operator id, grant).
@@ -54,8 +44,7 @@ fn roles_of_many(db: &impl Exec, ids: &[i64]) -> Result<Vec<(i64, RoleGrant)>, S
         let id: i64 = get(db, r, 0)?;
         let role: String = get(db, r, 1)?;
         let program: Option<String> = get(db, r, 2)?;
-        // The CHECK constraint limits `role` to the four names; skip one a future version adds.
-        if let Some(role) = Role::ALL.into_iter().find(|x| x.as_str() == role) {
+        if let Some(role) = shared::stored_role(&role) {
             out.push((id, RoleGrant { role, program }));
         }
     }
@@ -272,7 +261,7 @@ impl<T: Exec> OperatorTable for T {
              display_name = CASE WHEN $3 = '' THEN display_name ELSE $3 END WHERE id = $1",
             &[&id, &object_id, &display_name],
         )?;
-        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        Ok(changed(n))
     }
 
     /// `tsched_role_grant`. A missing operator or program is refused as SQLite's foreign keys

@@ -5,24 +5,16 @@
 //! with the argument lower-cased the same way ([`str::to_ascii_lowercase`]). The page cursor is
 //! SQLite's (the last row's email as stored), so a cursor means the same on both backends.
 
-use super::exec::{get, Exec};
+use super::exec::{changed, get, Exec, PgRow};
 use super::Row;
 use crate::store::page::{self, Page, PageError};
-use crate::store::participants::{ParticipantRow, ParticipantTable};
+use crate::store::participants::{
+    self as shared, ParticipantRow, ParticipantTable, PAGE_CURSOR as KIND, SELECT,
+};
 use crate::store::StoreError;
 
-/// The cursor's list name (SQLite's).
-const KIND: &str = "participants";
-
-const SELECT: &str = "SELECT id, email, display_name, added_at FROM participants";
-
-fn from_row(db: &impl Exec, r: &Row) -> Result<ParticipantRow, StoreError> {
-    Ok(ParticipantRow {
-        id: get(db, r, 0)?,
-        email: get(db, r, 1)?,
-        display_name: get(db, r, 2)?,
-        added_at: get(db, r, 3)?,
-    })
+fn from_row(db: &impl Exec, row: &Row) -> Result<ParticipantRow, StoreError> {
+    shared::participant_from(&PgRow { db, row })
 }
 
 impl<T: Exec> ParticipantTable for T {
@@ -60,7 +52,7 @@ impl<T: Exec> ParticipantTable for T {
             "DELETE FROM participants WHERE program_id = $1 AND email_key = $2",
             &[&program_id, &key],
         )?;
-        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        Ok(changed(n))
     }
 
     fn participants(&self, program_id: i64) -> Result<Vec<ParticipantRow>, StoreError> {

@@ -3,7 +3,7 @@
 
 use rusqlite::{params, Connection, Row};
 
-use crate::store::audit_log::{AuditEntry, AuditFilter, AuditRow, AuditTable};
+use crate::store::audit_log::{self as shared, AuditEntry, AuditFilter, AuditRow, AuditTable};
 use crate::store::page::{self, Page, PageError, PageQuery};
 use crate::store::StoreError;
 
@@ -34,62 +34,26 @@ fn append(conn: &Connection, e: &AuditEntry<'_>) -> rusqlite::Result<i64> {
 fn list_page(conn: &Connection, f: &AuditFilter) -> Result<Page<AuditRow>, PageError> {
     let query = list_query(f)?;
     let rows = query.rows(conn, from_row)?;
-    Ok(page::finish(KIND, rows, query.limit, |r| {
-        (r.at.clone(), r.id)
-    }))
+    Ok(shared::finish_page(rows, query.limit))
 }
-
-const KIND: &str = "audit";
 
 /// The statement [`AuditTable::audit_page`] runs for `f` (public for the paging tests and the
 /// benchmark, which check its query plan).
 pub fn list_query(f: &AuditFilter) -> Result<PageQuery, PageError> {
-    let after: Option<(String, i64)> = f
-        .after
-        .as_deref()
-        .map(|c| page::decode(KIND, c))
-        .transpose()?;
     let mut query = PageQuery::new(
         "SELECT id, at, operator, action, target, program_code, before_json, after_json, graph_request_id, real_actor
          FROM audit_log WHERE 1 = 1",
         f.limit,
     );
-    for (column, op, value) in [
-        ("operator", "=", &f.operator),
-        ("program_code", "=", &f.program_code),
-        ("action", "=", &f.action),
-        ("at", ">=", &f.since),
-        ("at", "<", &f.until),
-    ] {
-        if let Some(v) = value {
-            let n = query.arg(v.clone());
-            query.push(&format!(" AND {column} {op} ?{n}"));
-        }
-    }
-    if let Some((at, id)) = after {
-        let a = query.arg(at);
-        let b = query.arg(id);
-        query.push(&format!(" AND (at, id) < (?{a}, ?{b})"));
-    }
+    let constraints = shared::page_constraints(f, &mut |a| query.bind(a))?;
+    query.push(&constraints);
     query.push(" ORDER BY at DESC, id DESC");
     query.push_limit();
     Ok(query)
 }
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<AuditRow> {
-    let json = |s: Option<String>| s.and_then(|s| serde_json::from_str(&s).ok());
-    Ok(AuditRow {
-        id: r.get(0)?,
-        at: r.get(1)?,
-        operator: r.get(2)?,
-        action: r.get(3)?,
-        target: r.get(4)?,
-        program_code: r.get(5)?,
-        before: json(r.get(6)?),
-        after: json(r.get(7)?),
-        graph_request_id: r.get(8)?,
-        real_actor: r.get(9)?,
-    })
+    shared::audit_from(r)
 }
 
 impl AuditTable for Connection {

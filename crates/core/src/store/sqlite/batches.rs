@@ -1,71 +1,15 @@
 //! SQLite statements of the `batches` and `batch_items` tables, behind
-//! [`crate::store::batches::BatchTable`], and the one mapping of [`BatchState`] and [`ItemState`]
-//! to the names stored in their `state` columns (which the schema's `CHECK`s and the statements'
-//! literals spell the same way). Item counts are read from `batch_item_counts`, kept by triggers.
+//! [`crate::store::batches::BatchTable`] (the stored state names and the row assembly are
+//! `store::batches`'). Item counts are read from `batch_item_counts`, kept by triggers.
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::store::batches::{
-    BatchRow, BatchState, BatchTable, Counts, ItemRow, ItemState, BATCHES_CURSOR,
+    self as shared, BatchRow, BatchState, BatchTable, Counts, ItemRow, ItemState, BATCHES_CURSOR,
+    BATCH_COLS, ITEM_COLS,
 };
 use crate::store::page::{self, Page, PageError, PageQuery};
 use crate::store::StoreError;
-
-/// The name `batches.state` stores for `state`.
-fn batch_state_name(state: BatchState) -> &'static str {
-    match state {
-        BatchState::Planned => "planned",
-        BatchState::Running => "running",
-        BatchState::Paused => "paused",
-        BatchState::Cancelled => "cancelled",
-        BatchState::Completed => "completed",
-    }
-}
-
-/// The state a stored `batches.state` stands for (`None` for a name this build does not know).
-fn batch_state_of(name: &str) -> Option<BatchState> {
-    BatchState::ALL
-        .into_iter()
-        .find(|s| batch_state_name(*s) == name)
-}
-
-/// The name `batch_items.state` (and `batch_item_counts.state`) stores for `state`.
-fn item_state_name(state: ItemState) -> &'static str {
-    match state {
-        ItemState::Queued => "queued",
-        ItemState::InFlight => "in_flight",
-        ItemState::Done => "done",
-        ItemState::Failed => "failed",
-        ItemState::Cancelled => "cancelled",
-        ItemState::Undone => "undone",
-    }
-}
-
-/// The state a stored `batch_items.state` stands for (`None` for a name this build does not
-/// know).
-fn item_state_of(name: &str) -> Option<ItemState> {
-    ItemState::ALL
-        .into_iter()
-        .find(|s| item_state_name(*s) == name)
-}
-
-/// Reads a stored state in column `idx`, refusing a name this build does not know (the schema's
-/// `CHECK` admits none).
-fn state_column<T>(
-    r: &Row<'_>,
-    idx: usize,
-    what: &str,
-    of: fn(&str) -> Option<T>,
-) -> rusqlite::Result<T> {
-    let name: String = r.get(idx)?;
-    of(&name).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            idx,
-            rusqlite::types::Type::Text,
-            format!("unknown {what} state '{name}'").into(),
-        )
-    })
-}
 
 impl BatchTable for Connection {
     fn batch_insert(
@@ -298,7 +242,7 @@ fn set_state(
         "UPDATE batches SET state = ?2, pause_reason = ?3, updated_at = ?4,
            finished_at = CASE WHEN ?5 THEN ?4 ELSE finished_at END
          WHERE id = ?1",
-        params![id, batch_state_name(state), reason, now, finished],
+        params![id, state.stored_name(), reason, now, finished],
     )
 }
 
@@ -308,32 +252,12 @@ fn state(conn: &Connection, id: i64) -> rusqlite::Result<Option<BatchState>> {
             r.get(0)
         })
         .optional()?;
-    Ok(name.as_deref().and_then(batch_state_of))
+    Ok(name.as_deref().and_then(BatchState::from_stored))
 }
 
 fn batch_from(r: &Row<'_>) -> rusqlite::Result<BatchRow> {
-    Ok(BatchRow {
-        id: r.get(0)?,
-        uid: r.get(1)?,
-        source_name: r.get(2)?,
-        source_sha256: r.get(3)?,
-        state: state_column(r, 4, "batch", batch_state_of)?,
-        pause_reason: r.get(5)?,
-        concurrency: r.get(6)?,
-        created_by: r.get(7)?,
-        created_at: r.get(8)?,
-        updated_at: r.get(9)?,
-        finished_at: r.get(10)?,
-        programs: r
-            .get::<_, String>(11)?
-            .split_whitespace()
-            .map(str::to_string)
-            .collect(),
-        counts: Counts::default(),
-    })
+    shared::batch_from(r)
 }
-
-const BATCH_COLS: &str = "id, uid, source_name, source_sha256, state, pause_reason, concurrency, created_by, created_at, updated_at, finished_at, programs";
 
 fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<BatchRow>> {
     let row = conn
@@ -378,24 +302,13 @@ fn list_page(
 /// The statement [`BatchTable::batches_page`] runs (the counts are read by [`COUNTS_OF_MANY`]
 /// after it).
 pub fn list_query(after: Option<&str>, limit: u32) -> Result<PageQuery, PageError> {
-    let after: Option<i64> = after.map(|c| page::decode(BATCHES_CURSOR, c)).transpose()?;
+    let (op, bound) = shared::batches_seek(after)?;
     let mut query = PageQuery::new(
         format!("SELECT {BATCH_COLS} FROM batches WHERE 1 = 1"),
         limit,
     );
-    // The first page is "ids up to the largest there can be": the same seek on the rowid as a
-    // deep page, and a plan that says so (a bare `SCAN batches` reads the same rows but looks
-    // like a full scan).
-    match after {
-        Some(id) => {
-            let n = query.arg(id);
-            query.push(&format!(" AND id < ?{n}"));
-        }
-        None => {
-            let n = query.arg(i64::MAX);
-            query.push(&format!(" AND id <= ?{n}"));
-        }
-    }
+    let n = query.arg(bound);
+    query.push(&format!(" AND id {op} ?{n}"));
     query.push(" ORDER BY id DESC");
     query.push_limit();
     Ok(query)
@@ -412,21 +325,10 @@ fn attach_counts(conn: &Connection, batches: &mut [BatchRow]) -> rusqlite::Resul
     }
     let ids = serde_json::Value::from(batches.iter().map(|b| b.id).collect::<Vec<_>>()).to_string();
     let mut stmt = conn.prepare_cached(COUNTS_OF_MANY)?;
-    let mut by_batch: std::collections::HashMap<i64, Counts> = std::collections::HashMap::new();
-    let rows = stmt.query_map([ids], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })?;
-    for row in rows {
-        let (id, state, n) = row?;
-        add(by_batch.entry(id).or_default(), &state, n);
-    }
-    for b in batches {
-        b.counts = by_batch.remove(&b.id).unwrap_or_default();
-    }
+    let rows = stmt
+        .query_map([ids], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Counts::attach(batches, rows);
     Ok(())
 }
 
@@ -440,35 +342,14 @@ fn counts(conn: &Connection, batch_id: i64) -> rusqlite::Result<Counts> {
     })?;
     for row in rows {
         let (state, n) = row?;
-        add(&mut c, &state, n);
+        c.add_stored(&state, n);
     }
     Ok(c)
 }
 
-/// Adds one `batch_item_counts` row to `c`.
-fn add(c: &mut Counts, state: &str, n: i64) {
-    c.add(item_state_of(state), u64::try_from(n).unwrap_or(0));
-}
-
 fn item_from(r: &Row<'_>) -> rusqlite::Result<ItemRow> {
-    Ok(ItemRow {
-        batch_id: r.get(0)?,
-        line: r.get::<_, i64>(1)? as u64,
-        external_id: r.get(2)?,
-        row_json: r.get(3)?,
-        state: state_column(r, 4, "batch item", item_state_of)?,
-        graph_id: r.get(5)?,
-        join_web_url: r.get(6)?,
-        created_now: r.get(7)?,
-        error_code: r.get(8)?,
-        error_message: r.get(9)?,
-        attempts: r.get(10)?,
-        updated_at: r.get(11)?,
-    })
+    shared::item_from(r)
 }
-
-const ITEM_COLS: &str = "batch_id, line, external_id, row_json, state, graph_id, join_web_url,
-    created_now, error_code, error_message, attempts, updated_at";
 
 fn items(
     conn: &Connection,
@@ -479,7 +360,10 @@ fn items(
         "SELECT {ITEM_COLS} FROM batch_items
          WHERE batch_id = ?1 AND (?2 IS NULL OR state = ?2) ORDER BY line"
     ))?;
-    let rows = stmt.query_map(params![batch_id, state.map(item_state_name)], item_from)?;
+    let rows = stmt.query_map(
+        params![batch_id, state.map(ItemState::stored_name)],
+        item_from,
+    )?;
     rows.collect()
 }
 
@@ -487,10 +371,7 @@ fn recent_failed_items(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<It
     let mut stmt = conn.prepare(&format!(
         "SELECT {ITEM_COLS} FROM batch_items WHERE state = ?1 ORDER BY updated_at DESC LIMIT ?2"
     ))?;
-    let rows = stmt.query_map(
-        params![item_state_name(ItemState::Failed), limit],
-        item_from,
-    )?;
+    let rows = stmt.query_map(params![ItemState::Failed.stored_name(), limit], item_from)?;
     rows.collect()
 }
 
@@ -503,14 +384,8 @@ fn items_page(
 ) -> Result<Page<ItemRow>, PageError> {
     let query = items_query(batch_id, state, after, limit)?;
     let rows = query.rows(conn, item_from)?;
-    Ok(page::finish(ITEMS_CURSOR, rows, query.limit, |i| {
-        i.line as i64
-    }))
+    Ok(shared::finish_items_page(rows, query.limit))
 }
-
-/// The cursor's list name of [`BatchTable::batch_items_page`] (an item page's sort key is its
-/// line).
-const ITEMS_CURSOR: &str = "batch-items";
 
 /// The statement [`BatchTable::batch_items_page`] runs: the primary key serves it, or
 /// `batch_items_state_line` with a state.
@@ -520,20 +395,13 @@ pub fn items_query(
     after: Option<&str>,
     limit: u32,
 ) -> Result<PageQuery, PageError> {
-    let after: Option<i64> = after.map(|c| page::decode(ITEMS_CURSOR, c)).transpose()?;
     let mut query = PageQuery::new(
         format!("SELECT {ITEM_COLS} FROM batch_items WHERE batch_id = ?1"),
         limit,
     );
     query.arg(batch_id);
-    if let Some(state) = state {
-        let n = query.arg(item_state_name(state).to_string());
-        query.push(&format!(" AND state = ?{n}"));
-    }
-    if let Some(line) = after {
-        let n = query.arg(line);
-        query.push(&format!(" AND line > ?{n}"));
-    }
+    let constraints = shared::items_constraints(state, after, &mut |a| query.bind(a))?;
+    query.push(&constraints);
     query.push(" ORDER BY line");
     query.push_limit();
     Ok(query)
@@ -651,32 +519,6 @@ mod tests {
     use crate::store::Store;
 
     #[test]
-    fn every_state_maps_to_its_stored_name_and_back() {
-        for s in ItemState::ALL {
-            assert_eq!(
-                item_state_of(item_state_name(s)),
-                Some(s),
-                "item state {s} must read back from its stored name"
-            );
-        }
-        for s in BatchState::ALL {
-            assert_eq!(
-                batch_state_of(batch_state_name(s)),
-                Some(s),
-                "batch state {s} must read back from its stored name"
-            );
-        }
-        assert_eq!(
-            (
-                item_state_name(ItemState::InFlight),
-                batch_state_of("bogus")
-            ),
-            ("in_flight", None),
-            "stored names are snake_case and an unknown name is no state"
-        );
-    }
-
-    #[test]
     fn every_state_this_build_stores_passes_the_schema_check() {
         // The statements' literals and the schema's CHECK spell the names too: a name the
         // mapping gives that the CHECK refuses would fail the first write of that state.
@@ -692,7 +534,7 @@ mod tests {
                 for s in ItemState::ALL {
                     tx.execute(
                         "UPDATE batch_items SET state = ?1 WHERE batch_id = ?2",
-                        params![item_state_name(s), id],
+                        params![s.stored_name(), id],
                     )?;
                     let items = tx.batch_items(id, Some(s))?;
                     assert_eq!(items.len(), 1, "item state {s} is stored and filters");

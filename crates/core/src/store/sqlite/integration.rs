@@ -4,40 +4,15 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use crate::store::integration::{IntegrationRow, IntegrationTable, RowState};
+use crate::store::integration::{
+    self as shared, IntegrationRow, IntegrationTable, RowState, COLUMNS,
+};
 use crate::store::StoreError;
 
 use super::err;
 
-const COLUMNS: &str = "cloud, authority_base, graph_base, tenant_id, client_id, host_object_id, host_upn, host_display_name, granted_scopes, state, attention_reason, connected_at, connected_by, last_refresh_at, removed_at";
-
 fn from_row(r: &Row<'_>) -> rusqlite::Result<IntegrationRow> {
-    Ok(IntegrationRow {
-        cloud: r.get(0)?,
-        authority_base: r.get(1)?,
-        graph_base: r.get(2)?,
-        tenant_id: r.get(3)?,
-        client_id: r.get(4)?,
-        host_object_id: r.get(5)?,
-        host_upn: r.get(6)?,
-        host_display_name: r.get(7)?,
-        granted_scopes: r.get(8)?,
-        state: {
-            let name: String = r.get(9)?;
-            RowState::parse(&name).ok_or_else(|| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    9,
-                    rusqlite::types::Type::Text,
-                    format!("unknown integration state '{name}'").into(),
-                )
-            })?
-        },
-        attention_reason: r.get(10)?,
-        connected_at: r.get(11)?,
-        connected_by: r.get(12)?,
-        last_refresh_at: r.get(13)?,
-        removed_at: r.get(14)?,
-    })
+    shared::integration_from(r)
 }
 
 impl IntegrationTable for Connection {
@@ -112,64 +87,5 @@ impl IntegrationTable for Connection {
             r.get(0)
         })
         .map_err(|e| err(self, e))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::Store;
-
-    fn row() -> IntegrationRow {
-        IntegrationRow {
-            cloud: "global".into(),
-            authority_base: "https://login.microsoftonline.com".into(),
-            graph_base: "https://graph.microsoft.com/v1.0".into(),
-            tenant_id: "t".into(),
-            client_id: "c".into(),
-            host_object_id: "o".into(),
-            host_upn: "host@contoso.com".into(),
-            host_display_name: "Teams Scheduler".into(),
-            granted_scopes: "User.ReadBasic.All".into(),
-            state: RowState::Connected,
-            attention_reason: None,
-            connected_at: "2027-01-01T00:00:00Z".into(),
-            connected_by: Some("local:me".into()),
-            last_refresh_at: None,
-            removed_at: None,
-        }
-    }
-
-    #[test]
-    fn one_row_round_trips_and_is_replaced_on_reconnect() {
-        let store = Store::open_in_memory().expect("store");
-        let t = store.tables();
-        assert_eq!(t.integration_get().expect("get"), None, "empty at first");
-        t.integration_put(&row()).expect("put");
-        let mut again = row();
-        again.host_upn = "other@contoso.com".into();
-        t.integration_put(&again).expect("replace");
-        assert_eq!(
-            t.integration_get().expect("get"),
-            Some(again),
-            "a reconnect replaces the single row"
-        );
-        assert_eq!(
-            t.integration_mark_removed("2027-02-01T00:00:00Z")
-                .expect("remove"),
-            1,
-            "removed once"
-        );
-        assert_eq!(
-            t.integration_set_attention("x").expect("attention"),
-            0,
-            "a removed row is not revived by attention"
-        );
-        let r = t.integration_get().expect("get").expect("row kept");
-        assert_eq!(
-            (r.state.as_str(), r.removed_at.as_deref()),
-            ("removed", Some("2027-02-01T00:00:00Z")),
-            "removed, with time"
-        );
     }
 }

@@ -7,9 +7,10 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{err, page_err};
 use crate::store::meetings::{
-    AttendeeRow, Confirmed, MeetingFilter, MeetingRow, MeetingState, MeetingTable, NewRow,
+    self as shared, meeting_columns, AttendeeRow, Confirmed, MeetingFilter, MeetingRow,
+    MeetingState, MeetingTable, NewRow,
 };
-use crate::store::page::{self, Page, PageError, PageQuery};
+use crate::store::page::{Page, PageError, PageQuery};
 use crate::store::StoreError;
 
 impl MeetingTable for Connection {
@@ -91,72 +92,15 @@ impl MeetingTable for Connection {
     }
 }
 
-/// How a state is stored in `meetings.state` (the statements below also write `'pending'`,
-/// `'created'` and `'cancelled'` literally).
-fn state_name(state: MeetingState) -> &'static str {
-    match state {
-        MeetingState::Pending => "pending",
-        MeetingState::Created => "created",
-        MeetingState::Cancelling => "cancelling",
-        MeetingState::Cancelled => "cancelled",
-        MeetingState::Failed => "failed",
-    }
-}
-
-/// The state a stored `meetings.state` stands for (`None` for a value this build does not know).
-fn state_of(stored: &str) -> Option<MeetingState> {
-    MeetingState::ALL
-        .into_iter()
-        .find(|s| state_name(*s) == stored)
-}
-
-/// The stored value a filter's state name matches: the state's, or the name itself when it
-/// names no state (it then matches no row, as before).
-fn filter_state(name: &str) -> String {
-    match MeetingState::parse(name) {
-        Some(state) => state_name(state).to_string(),
-        None => name.to_string(),
-    }
-}
-
-const SELECT: &str = "SELECT m.id, m.external_id, m.program_id, p.code, m.batch_id, m.subject,
-    m.start_utc, m.end_utc, m.time_zone, m.state, m.graph_id, m.join_web_url, m.join_meeting_id,
-    m.passcode, m.organizer_upn, m.sequence, m.last_error, m.created_by, m.created_at, m.updated_at
-    FROM meetings m JOIN programs p ON p.id = m.program_id";
+const SELECT: &str = concat!(
+    "SELECT ",
+    meeting_columns!(),
+    "
+    FROM meetings m JOIN programs p ON p.id = m.program_id"
+);
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<MeetingRow> {
-    Ok(MeetingRow {
-        id: r.get(0)?,
-        external_id: r.get(1)?,
-        program_id: r.get(2)?,
-        program_code: r.get(3)?,
-        batch_id: r.get(4)?,
-        subject: r.get(5)?,
-        start_utc: r.get(6)?,
-        end_utc: r.get(7)?,
-        time_zone: r.get(8)?,
-        state: {
-            let name: String = r.get(9)?;
-            state_of(&name).ok_or_else(|| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    9,
-                    rusqlite::types::Type::Text,
-                    format!("unknown meeting state '{name}'").into(),
-                )
-            })?
-        },
-        graph_id: r.get(10)?,
-        join_web_url: r.get(11)?,
-        join_meeting_id: r.get(12)?,
-        passcode: r.get(13)?,
-        organizer_upn: r.get(14)?,
-        sequence: r.get(15)?,
-        last_error: r.get(16)?,
-        created_by: r.get(17)?,
-        created_at: r.get(18)?,
-        updated_at: r.get(19)?,
-        attendees: Vec::new(),
-    })
+    shared::meeting_from(r)
 }
 
 fn with_attendees(conn: &Connection, mut m: MeetingRow) -> rusqlite::Result<MeetingRow> {
@@ -217,14 +161,7 @@ fn attendees(conn: &Connection, meeting_id: i64) -> rusqlite::Result<Vec<Attende
         "SELECT address, upn, object_id, display_name FROM meeting_attendees
          WHERE meeting_id = ?1 ORDER BY address",
     )?;
-    let rows = st.query_map([meeting_id], |r| {
-        Ok(AttendeeRow {
-            address: r.get(0)?,
-            upn: r.get(1)?,
-            object_id: r.get(2)?,
-            display_name: r.get(3)?,
-        })
-    })?;
+    let rows = st.query_map([meeting_id], |r| shared::attendee_from(r, 0))?;
     rows.collect()
 }
 
@@ -293,7 +230,7 @@ fn set_state(
 ) -> rusqlite::Result<usize> {
     conn.execute(
         "UPDATE meetings SET state = ?2, last_error = ?3, updated_at = ?4 WHERE id = ?1",
-        params![id, state_name(state), last_error, now],
+        params![id, state.stored_name(), last_error, now],
     )
 }
 
@@ -330,21 +267,15 @@ fn mark_cancelled(conn: &Connection, id: i64, now: &str) -> rusqlite::Result<usi
 fn list_page(conn: &Connection, f: &MeetingFilter) -> Result<Page<MeetingRow>, PageError> {
     let query = list_query(f)?;
     let rows = query.rows(conn, from_row)?;
-    let mut page = page::finish(KIND, rows, query.limit, |m| (m.start_utc.clone(), m.id));
+    let mut page = shared::finish_page(rows, query.limit);
     attach_attendees(conn, &mut page.items)?;
     Ok(page)
 }
 
-const KIND: &str = "meetings";
-
 /// The statement [`MeetingTable::meetings_page`] runs for `f` (the attendees of the page's meetings are read by
 /// [`ATTENDEES_OF_MANY`] after it).
 pub fn list_query(f: &MeetingFilter) -> Result<PageQuery, PageError> {
-    let after: Option<(String, i64)> = f
-        .after
-        .as_deref()
-        .map(|c| page::decode(KIND, c))
-        .transpose()?;
+    let after = shared::page_after(f)?;
     let mut query = PageQuery::new(format!("{SELECT} WHERE 1 = 1"), f.limit);
     if let Some(person) = &f.participant {
         person_page(&mut query, f, person, after);
@@ -356,23 +287,11 @@ pub fn list_query(f: &MeetingFilter) -> Result<PageQuery, PageError> {
         let n = query.arg(p.clone());
         query.push(&format!(" AND p.code = ?{n}"));
     }
-    if let Some(s) = &f.state {
-        let n = query.arg(filter_state(s));
-        query.push(&format!(" AND m.state = ?{n}"));
-    }
-    if let Some(t) = &f.from {
-        let n = query.arg(t.clone());
-        query.push(&format!(" AND m.start_utc >= ?{n}"));
-    }
-    if let Some(t) = &f.to {
-        let n = query.arg(t.clone());
-        query.push(&format!(" AND m.start_utc < ?{n}"));
-    }
-    if let Some((start, id)) = after {
-        let a = query.arg(start);
-        let b = query.arg(id);
-        query.push(&format!(" AND (m.start_utc, m.id) > (?{a}, ?{b})"));
-    }
+    let c = shared::filter_constraints(f, after, ("m.state", "m.start_utc", "m.id"), &mut |a| {
+        query.bind(a)
+    });
+    query.push(&c.state);
+    query.push(&c.range);
     query.push(" ORDER BY m.start_utc, m.id");
     query.push_limit();
     Ok(query)
@@ -391,30 +310,20 @@ fn person_page(
 ) {
     let who = query.arg(person.to_string());
     let mut on_meeting = String::new();
-    let mut on_attendee = String::new();
     if let Some(p) = &f.program_code {
         let n = query.arg(p.clone());
         on_meeting.push_str(&format!(
             " AND +c.program_id = (SELECT id FROM programs WHERE code = ?{n})"
         ));
     }
-    if let Some(s) = &f.state {
-        let n = query.arg(filter_state(s));
-        on_meeting.push_str(&format!(" AND +c.state = ?{n}"));
-    }
-    if let Some(t) = &f.from {
-        let n = query.arg(t.clone());
-        on_attendee.push_str(&format!(" AND a.start_utc >= ?{n}"));
-    }
-    if let Some(t) = &f.to {
-        let n = query.arg(t.clone());
-        on_attendee.push_str(&format!(" AND a.start_utc < ?{n}"));
-    }
-    if let Some((start, id)) = after {
-        let a = query.arg(start);
-        let b = query.arg(id);
-        on_attendee.push_str(&format!(" AND (a.start_utc, a.meeting_id) > (?{a}, ?{b})"));
-    }
+    let c = shared::filter_constraints(
+        f,
+        after,
+        ("+c.state", "a.start_utc", "a.meeting_id"),
+        &mut |a| query.bind(a),
+    );
+    on_meeting.push_str(&c.state);
+    let on_attendee = c.range;
     let join = if on_meeting.is_empty() {
         ""
     } else {
@@ -450,26 +359,10 @@ fn attach_attendees(conn: &Connection, meetings: &mut [MeetingRow]) -> rusqlite:
     let ids =
         serde_json::Value::from(meetings.iter().map(|m| m.id).collect::<Vec<_>>()).to_string();
     let mut st = conn.prepare_cached(ATTENDEES_OF_MANY)?;
-    let mut by_meeting: std::collections::HashMap<i64, Vec<AttendeeRow>> =
-        std::collections::HashMap::new();
-    let rows = st.query_map([ids], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            AttendeeRow {
-                address: r.get(1)?,
-                upn: r.get(2)?,
-                object_id: r.get(3)?,
-                display_name: r.get(4)?,
-            },
-        ))
-    })?;
-    for row in rows {
-        let (id, a) = row?;
-        by_meeting.entry(id).or_default().push(a);
-    }
-    for m in meetings {
-        m.attendees = by_meeting.remove(&m.id).unwrap_or_default();
-    }
+    let rows = st
+        .query_map([ids], |r| Ok((r.get(0)?, shared::attendee_from(r, 1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    shared::attach_attendees(meetings, rows);
     Ok(())
 }
 

@@ -34,6 +34,19 @@ pub(crate) fn page_err(conn: &Connection, e: super::page::PageError) -> super::p
     }
 }
 
+/// A SQLite row, read by the tables' shared row assembly.
+impl super::columns::Columns for rusqlite::Row<'_> {
+    type Error = rusqlite::Error;
+
+    fn get<T: super::columns::Column>(&self, idx: usize) -> rusqlite::Result<T> {
+        rusqlite::Row::get(self, idx)
+    }
+
+    fn bad_value(&self, idx: usize, what: String) -> rusqlite::Error {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, what.into())
+    }
+}
+
 pub mod audit_log;
 pub mod batches;
 mod directory_cache;

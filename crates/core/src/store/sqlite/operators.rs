@@ -4,24 +4,14 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::roles::{Role, RoleGrant};
-use crate::store::operators::{OperatorRow, OperatorTable};
+use crate::store::operators::{self as shared, OperatorRow, OperatorTable, SELECT};
 use crate::store::page::{self, Page, PageError, PageQuery};
 use crate::store::StoreError;
 
 use super::{err, page_err};
 
-const SELECT: &str = "SELECT id, upn, object_id, display_name, active, created_at FROM operators";
-
 fn from_row(r: &Row<'_>) -> rusqlite::Result<OperatorRow> {
-    Ok(OperatorRow {
-        id: r.get(0)?,
-        upn: r.get(1)?,
-        object_id: r.get(2)?,
-        display_name: r.get(3)?,
-        active: r.get(4)?,
-        created_at: r.get(5)?,
-        roles: Vec::new(),
-    })
+    shared::operator_from(r)
 }
 
 fn with_roles(conn: &Connection, mut op: OperatorRow) -> rusqlite::Result<OperatorRow> {
@@ -42,9 +32,7 @@ fn roles_of(conn: &Connection, operator_id: i64) -> rusqlite::Result<Vec<RoleGra
     let mut out = Vec::new();
     for row in rows {
         let (role, program) = row?;
-        // The CHECK constraint limits `role` to the four names, so parsing cannot fail on a
-        // file this schema wrote; skip rather than fail if a future version adds one.
-        if let Some(role) = Role::ALL.into_iter().find(|r| r.as_str() == role) {
+        if let Some(role) = shared::stored_role(&role) {
             out.push(RoleGrant { role, program });
         }
     }

@@ -4,22 +4,14 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::store::page::{self, Page, PageError, PageQuery};
-use crate::store::participants::{ParticipantRow, ParticipantTable};
+use crate::store::participants::{
+    self as shared, ParticipantRow, ParticipantTable, PAGE_CURSOR as KIND, SELECT,
+};
 use crate::store::StoreError;
 
-const SELECT: &str = "SELECT id, email, display_name, added_at FROM participants";
-
 fn from_row(r: &Row<'_>) -> rusqlite::Result<ParticipantRow> {
-    Ok(ParticipantRow {
-        id: r.get(0)?,
-        email: r.get(1)?,
-        display_name: r.get(2)?,
-        added_at: r.get(3)?,
-    })
+    shared::participant_from(r)
 }
-
-/// The cursor's list name.
-const KIND: &str = "participants";
 
 impl ParticipantTable for Connection {
     fn participant_insert(
