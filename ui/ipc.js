@@ -2,9 +2,6 @@
 // through the app. Errors arrive as { code, message } (errorText in dom.js words them).
 import { errorText, toast } from "./dom.js";
 
-// Until live.js (being edited elsewhere) imports it from dom.js, where it now lives.
-export { h } from "./dom.js";
-
 export async function invoke(cmd, args) {
   const tauri = window.__TAURI__;
   if (!tauri) throw { code: "no_backend", message: "The Teams Scheduler backend is not available." };

@@ -5,7 +5,8 @@
 // reloads it shortly after (changes arriving meanwhile join that one reload). Never over a form
 // the person is editing: then a small "Changed elsewhere — Reload" note waits for them instead.
 // With the embedded store nothing is ever sent, and pages reload on their own actions as before.
-import { h, invoke, channel } from "./ipc.js";
+import { h } from "./dom.js";
+import { invoke, channel } from "./ipc.js";
 
 /** How long a change waits for others before the page reloads (ms). */
 export const RELOAD_DELAY_MS = 400;

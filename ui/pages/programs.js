@@ -102,8 +102,10 @@ export async function render(root) {
       panelError.replaceChildren();
       try {
         await fn();
-        if (done) panelStatus.textContent = done;
         await refresh();
+        // The refresh may have drawn the panel afresh: say it in the status line on screen.
+        const status = document.getElementById("panel-status");
+        if (done && status) status.textContent = done;
       } catch (e) {
         panelError.replaceChildren(errorText(e));
         if (isStale(e)) {
