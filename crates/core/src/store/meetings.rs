@@ -56,25 +56,19 @@ impl MeetingState {
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|s| s.as_str() == name)
     }
-}
 
-impl MeetingState {
-    /// How it is stored in `meetings.state`, by both backends (the schemas' `CHECK`s spell the
-    /// same names; the statements also write `'pending'`, `'created'` and `'cancelled'`).
+    /// How it is stored in `meetings.state`, by both backends: its name (the schemas'
+    /// `CHECK`s spell the same names, and the statements also write `'pending'`, `'created'` and
+    /// `'cancelled'`; a test stores every state). The one place to change should the stored
+    /// names ever part from the shown ones.
     pub(crate) fn stored_name(self) -> &'static str {
-        match self {
-            MeetingState::Pending => "pending",
-            MeetingState::Created => "created",
-            MeetingState::Cancelling => "cancelling",
-            MeetingState::Cancelled => "cancelled",
-            MeetingState::Failed => "failed",
-        }
+        self.as_str()
     }
 
     /// The state a stored `meetings.state` stands for (`None` for a value this build does not
     /// know).
     pub(crate) fn from_stored(stored: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.stored_name() == stored)
+        Self::parse(stored)
     }
 }
 
@@ -303,12 +297,25 @@ pub(crate) fn finish_page(rows: Vec<MeetingRow>, limit: u32) -> Page<MeetingRow>
     page::finish(PAGE_CURSOR, rows, limit, |m| (m.start_utc.clone(), m.id))
 }
 
-/// The constraints of a meetings page beyond program and person, as both backends write them.
+/// The constraints of a meetings page, as both backends write them: those on the meeting
+/// (state; and program for a person's page) and those on the start range and cursor.
 pub(crate) struct FilterConstraints {
-    /// The state constraint, or empty.
-    pub state: String,
+    /// The constraints on the meeting, or empty.
+    pub meeting: String,
     /// The start range and cursor constraints, or empty.
     pub range: String,
+}
+
+impl FilterConstraints {
+    /// For a person's page: the join of the meeting `c` to its attendee rows `a`, needed only
+    /// when something is checked on the meeting.
+    pub(crate) fn person_join(&self) -> &'static str {
+        if self.meeting.is_empty() {
+            ""
+        } else {
+            " JOIN meetings c ON c.id = a.meeting_id"
+        }
+    }
 }
 
 /// Builds the [`FilterConstraints`] of `f` continuing `after`: the state on column `state`
@@ -322,12 +329,12 @@ pub(crate) fn filter_constraints(
     bind: &mut dyn FnMut(Arg) -> String,
 ) -> FilterConstraints {
     let mut c = FilterConstraints {
-        state: String::new(),
+        meeting: String::new(),
         range: String::new(),
     };
     if let Some(s) = &f.state {
         let n = bind(Arg::Text(filter_state(s)));
-        c.state.push_str(&format!(" AND {state} = {n}"));
+        c.meeting.push_str(&format!(" AND {state} = {n}"));
     }
     if let Some(t) = &f.from {
         let n = bind(Arg::Text(t.clone()));
@@ -343,6 +350,28 @@ pub(crate) fn filter_constraints(
         c.range
             .push_str(&format!(" AND ({start}, {id}) > ({a}, {b})"));
     }
+    c
+}
+
+/// What a person's page checks on the way, as both backends write it: on their meeting `c`
+/// the program on column `program` (` AND program = (SELECT id FROM programs WHERE code = …)`,
+/// the code compared on `code` with `key(code)`) and the state on column `state`; on their
+/// attendee rows `a` the start range and cursor. `bind` binds each argument in turn (program,
+/// state, from, to, cursor) and returns its placeholder.
+pub(crate) fn person_constraints(
+    f: &MeetingFilter,
+    after: Option<(String, i64)>,
+    (program, code, state): (&str, &str, &str),
+    key: fn(&str) -> String,
+    bind: &mut dyn FnMut(Arg) -> String,
+) -> FilterConstraints {
+    let mut on_program = String::new();
+    if let Some(p) = &f.program_code {
+        let n = bind(Arg::Text(key(p)));
+        on_program = format!(" AND {program} = (SELECT id FROM programs WHERE {code} = {n})");
+    }
+    let mut c = filter_constraints(f, after, (state, "a.start_utc", "a.meeting_id"), bind);
+    c.meeting.insert_str(0, &on_program);
     c
 }
 

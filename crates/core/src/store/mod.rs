@@ -53,7 +53,6 @@ macro_rules! tables {
     };
 }
 
-use std::fmt;
 tables!(
     audit_log::AuditTable,
     batches::BatchTable,
@@ -66,6 +65,7 @@ tables!(
     settings::SettingTable,
 );
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -289,7 +289,7 @@ fn list_query(f: &MeetingFilter) -> Result<PgPageQuery, PageError> {
     let c = shared::filter_constraints(f, after, ("m.state", "m.start_utc", "m.id"), &mut |a| {
         query.bind(a)
     });
-    query.push(&c.state);
+    query.push(&c.meeting);
     query.push(&c.range);
     let n = query.arg(Arg::Int(i64::from(query.limit) + 1));
     query.push(&format!(" ORDER BY m.start_utc, m.id LIMIT ${n}"));
@@ -307,26 +307,14 @@ fn person_page(
     after: Option<(String, i64)>,
 ) {
     let who = query.arg(Arg::Text(nocase_key(person)));
-    let mut on_meeting = String::new();
-    if let Some(p) = &f.program_code {
-        let n = query.arg(Arg::Text(nocase_key(p)));
-        on_meeting.push_str(&format!(
-            " AND c.program_id = (SELECT id FROM programs WHERE code_key = ${n})"
-        ));
-    }
-    let c = shared::filter_constraints(
+    let c = shared::person_constraints(
         f,
         after,
-        ("c.state", "a.start_utc", "a.meeting_id"),
+        ("c.program_id", "code_key", "c.state"),
+        nocase_key,
         &mut |a| query.bind(a),
     );
-    on_meeting.push_str(&c.state);
-    let on_attendee = c.range;
-    let join = if on_meeting.is_empty() {
-        ""
-    } else {
-        " JOIN meetings c ON c.id = a.meeting_id"
-    };
+    let (join, on_meeting, on_attendee) = (c.person_join(), &c.meeting, &c.range);
     // Each branch is its own ordered, limited read of its index: PostgreSQL stops after one
     // page of rows that pass the filters and the attendees' policy, where one UNION over both
     // would read every attendee row of the person (and check its policy) before sorting. The

@@ -290,7 +290,7 @@ pub fn list_query(f: &MeetingFilter) -> Result<PageQuery, PageError> {
     let c = shared::filter_constraints(f, after, ("m.state", "m.start_utc", "m.id"), &mut |a| {
         query.bind(a)
     });
-    query.push(&c.state);
+    query.push(&c.meeting);
     query.push(&c.range);
     query.push(" ORDER BY m.start_utc, m.id");
     query.push_limit();
@@ -309,26 +309,14 @@ fn person_page(
     after: Option<(String, i64)>,
 ) {
     let who = query.arg(person.to_string());
-    let mut on_meeting = String::new();
-    if let Some(p) = &f.program_code {
-        let n = query.arg(p.clone());
-        on_meeting.push_str(&format!(
-            " AND +c.program_id = (SELECT id FROM programs WHERE code = ?{n})"
-        ));
-    }
-    let c = shared::filter_constraints(
+    let c = shared::person_constraints(
         f,
         after,
-        ("+c.state", "a.start_utc", "a.meeting_id"),
+        ("+c.program_id", "code", "+c.state"),
+        str::to_string,
         &mut |a| query.bind(a),
     );
-    on_meeting.push_str(&c.state);
-    let on_attendee = c.range;
-    let join = if on_meeting.is_empty() {
-        ""
-    } else {
-        " JOIN meetings c ON c.id = a.meeting_id"
-    };
+    let (join, on_meeting, on_attendee) = (c.person_join(), &c.meeting, &c.range);
     let branch = |by: &str| {
         format!(
             "SELECT a.meeting_id, a.start_utc FROM meeting_attendees a{join}
