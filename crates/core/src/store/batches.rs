@@ -8,7 +8,9 @@
 //! their `state` columns store (which the schemas' `CHECK`s and the statements' literals spell
 //! the same way), the columns a batch and an item are read from and their assembly
 //! ([`batch_from`], [`item_from`]), the counts from `batch_item_counts` rows, and the pages'
-//! cursors and seek constraints.
+//! cursors and seek constraints, and the run's lease: who holds it ([`Holder`]), when it is
+//! live ([`Lease::live`]), and the one condition under which a run may take it
+//! ([`lease_free`]).
 
 use std::collections::HashMap;
 
@@ -33,10 +35,14 @@ pub enum BatchState {
     Cancelled,
     /// Every item reached an end state.
     Completed,
+    /// Shown, never stored: a batch stored `running` whose run is gone (its lease expired, was
+    /// released without an end state, or its holder's process on this host has exited). See
+    /// [`BatchRow::shown`]; `batch resume` finishes it.
+    Interrupted,
 }
 
 impl BatchState {
-    /// Every state, in lifecycle order.
+    /// Every stored state, in lifecycle order ([`BatchState::Interrupted`] is only shown).
     pub const ALL: [Self; 5] = [
         Self::Planned,
         Self::Running,
@@ -53,6 +59,7 @@ impl BatchState {
             Self::Paused => "paused",
             Self::Cancelled => "cancelled",
             Self::Completed => "completed",
+            Self::Interrupted => "interrupted",
         }
     }
 
@@ -61,9 +68,10 @@ impl BatchState {
         Self::ALL.into_iter().find(|s| s.as_str() == name)
     }
 
-    /// Whether `batch resume` has work to do: not finished and not cancelled.
+    /// Whether `batch resume` has work to do now: not finished, not cancelled, and no live run
+    /// holds it (a `running` batch whose run is gone reads [`BatchState::Interrupted`]).
     pub fn resumable(self) -> bool {
-        matches!(self, Self::Planned | Self::Running | Self::Paused)
+        matches!(self, Self::Planned | Self::Paused | Self::Interrupted)
     }
 
     /// The name `batches.state` stores for it, in both backends.
@@ -74,6 +82,8 @@ impl BatchState {
             Self::Paused => "paused",
             Self::Cancelled => "cancelled",
             Self::Completed => "completed",
+            // Never stored (the schemas' CHECKs refuse it): only shown.
+            Self::Interrupted => "interrupted",
         }
     }
 
@@ -182,8 +192,9 @@ impl Serialize for ItemState {
     }
 }
 
-/// A batch with its item counts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A batch with its item counts. Serialized with every field and `resumable`
+/// ([`BatchRow::resumable`]), which front ends and `--json` read.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchRow {
     /// Row id (what `tsched batch show ID` takes).
     pub id: i64,
@@ -194,7 +205,7 @@ pub struct BatchRow {
     /// SHA-256 of the file's bytes.
     pub source_sha256: String,
     /// Where it stands (serialized as its name: `planned`, `running`, `paused`, `cancelled`,
-    /// `completed`).
+    /// `completed`; `interrupted` once [`BatchRow::shown`] judged its run gone).
     pub state: BatchState,
     /// Why it is paused.
     pub pause_reason: Option<String>,
@@ -212,13 +223,146 @@ pub struct BatchRow {
     pub finished_at: Option<String>,
     /// Item counts.
     pub counts: Counts,
+    /// The lease of the run that sends its items (or did, when it was killed); `None` when no
+    /// run holds it.
+    pub lease: Option<Lease>,
 }
 
 impl BatchRow {
-    /// Whether `batch resume` has work to do: not finished and not cancelled.
+    /// Whether `batch resume` has work to do: not finished, not cancelled, not being run.
     pub fn resumable(&self) -> bool {
         self.state.resumable()
     }
+
+    /// The row as front ends show it: a batch stored `running` whose lease is not live (`live`
+    /// judges one, see [`Lease::live`]), or that has none, reads [`BatchState::Interrupted`].
+    /// Nothing is stored: the state is derived from the lease on every read.
+    pub fn shown(mut self, live: impl Fn(&Lease) -> bool) -> Self {
+        if self.state == BatchState::Running && !self.lease.as_ref().is_some_and(live) {
+            self.state = BatchState::Interrupted;
+        }
+        self
+    }
+}
+
+impl Serialize for BatchRow {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut m = s.serialize_struct("BatchRow", 15)?;
+        m.serialize_field("id", &self.id)?;
+        m.serialize_field("uid", &self.uid)?;
+        m.serialize_field("source_name", &self.source_name)?;
+        m.serialize_field("source_sha256", &self.source_sha256)?;
+        m.serialize_field("state", &self.state)?;
+        m.serialize_field("resumable", &self.resumable())?;
+        m.serialize_field("pause_reason", &self.pause_reason)?;
+        m.serialize_field("concurrency", &self.concurrency)?;
+        m.serialize_field("programs", &self.programs)?;
+        m.serialize_field("created_by", &self.created_by)?;
+        m.serialize_field("created_at", &self.created_at)?;
+        m.serialize_field("updated_at", &self.updated_at)?;
+        m.serialize_field("finished_at", &self.finished_at)?;
+        m.serialize_field("counts", &self.counts)?;
+        m.serialize_field("lease", &self.lease)?;
+        m.end()
+    }
+}
+
+/// Who runs a batch and until when: a run takes it before it sends anything, renews it on a
+/// heartbeat and releases it when it stops. It names a process, never a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lease {
+    /// The holder, as [`Holder`] writes it (`pid@host#run`).
+    pub holder: String,
+    /// When this holder took it (UTC).
+    pub since: String,
+    /// When it lapses unless renewed (UTC).
+    pub until: String,
+}
+
+impl Lease {
+    /// Whether the run holding it is still there at `now` (the store's text form, which sorts
+    /// as time): not once it lapsed; before, a holder on `this_host` whose process `alive` says
+    /// has exited is gone at once (`alive` answers `None` when it cannot tell, and the lapse
+    /// decides). A holder on another host is trusted until its lease lapses.
+    pub fn live(&self, now: &str, this_host: &str, alive: impl Fn(u32) -> Option<bool>) -> bool {
+        if self.until.as_str() <= now {
+            return false;
+        }
+        match Holder::parse(&self.holder) {
+            Some(h) if h.host == this_host => alive(h.pid).unwrap_or(true),
+            _ => true,
+        }
+    }
+}
+
+impl std::fmt::Display for Lease {
+    /// "pid 1234 on host X since 2027-…" (or the raw holder when it does not parse).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match Holder::parse(&self.holder) {
+            Some(h) => write!(f, "{h} since {}", self.since),
+            None => write!(f, "{} since {}", self.holder, self.since),
+        }
+    }
+}
+
+/// The process a lease names: its id, its host and a random id of the run (a pid is reused; a
+/// run id is not). Written `pid@host#run`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// Process id.
+    pub pid: u32,
+    /// Host name (never contains `@` or `#`: they are replaced by `_`).
+    pub host: String,
+    /// Random id of this run.
+    pub run: String,
+}
+
+impl Holder {
+    /// A holder; `@` and `#` in `host` become `_` so that it parses back.
+    pub fn new(pid: u32, host: &str, run: &str) -> Self {
+        let clean = |s: &str| s.replace(['@', '#'], "_");
+        Self {
+            pid,
+            host: clean(host),
+            run: clean(run),
+        }
+    }
+
+    /// How the lease column stores it.
+    pub fn stored(&self) -> String {
+        format!("{}@{}#{}", self.pid, self.host, self.run)
+    }
+
+    /// The holder a lease column names (`None` when it is not `pid@host#run`).
+    pub fn parse(stored: &str) -> Option<Self> {
+        let (pid, rest) = stored.split_once('@')?;
+        let (host, run) = rest.rsplit_once('#')?;
+        Some(Self {
+            pid: pid.parse().ok()?,
+            host: host.to_string(),
+            run: run.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for Holder {
+    /// "pid 1234 on host X" (the run id is for the store, not for people).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "pid {} on host {}", self.pid, self.host)
+    }
+}
+
+/// The condition under which a run may take a batch's lease, in both backends' statements:
+/// nobody holds it, it lapsed at `now`, it is already `holder`'s, or it is `replacing`'s (a
+/// holder the caller found gone; `NULL` for none). `holder`, `now` and `replacing` are the
+/// placeholders (`?N` or `$N`); the update that uses it is atomic, so two runs never both take
+/// it.
+pub(crate) fn lease_free(holder: &str, now: &str, replacing: &str) -> String {
+    format!(
+        "(lease_holder IS NULL OR lease_until <= {now} OR lease_holder = {holder} \
+         OR lease_holder = {replacing})"
+    )
 }
 
 /// Item counts by state.
@@ -315,7 +459,7 @@ pub const BATCHES_CURSOR: &str = "batches";
 pub(crate) const ITEMS_CURSOR: &str = "batch-items";
 
 /// The columns of `batches` that [`batch_from`] reads, in its order.
-pub(crate) const BATCH_COLS: &str = "id, uid, source_name, source_sha256, state, pause_reason, concurrency, created_by, created_at, updated_at, finished_at, programs";
+pub(crate) const BATCH_COLS: &str = "id, uid, source_name, source_sha256, state, pause_reason, concurrency, created_by, created_at, updated_at, finished_at, programs, lease_holder, lease_since, lease_until";
 
 /// The columns of `batch_items` that [`item_from`] reads, in its order.
 pub(crate) const ITEM_COLS: &str =
@@ -342,6 +486,14 @@ pub(crate) fn batch_from<R: Columns>(r: &R) -> Result<BatchRow, R::Error> {
             .map(str::to_string)
             .collect(),
         counts: Counts::default(),
+        lease: match (r.get(12)?, r.get(13)?, r.get(14)?) {
+            (Some(holder), Some(since), Some(until)) => Some(Lease {
+                holder,
+                since,
+                until,
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -542,6 +694,26 @@ pub trait BatchTable {
     /// Cancel of items left `in_flight` by a run that is gone: they become `cancelled`.
     fn batch_items_cancel_in_flight(&self, batch_id: i64, now: &str) -> Result<usize, StoreError>;
 
+    /// Takes the lease of batch `id` for `holder` from `now` until `until`: 1 when it was free
+    /// (see [`lease_free`]; `replacing` is a holder the caller found gone), 0 when another
+    /// live run holds it or there is no such batch. Renewing one's own lease this way keeps its
+    /// `since`.
+    fn batch_lease_take(
+        &self,
+        id: i64,
+        holder: &str,
+        replacing: Option<&str>,
+        now: &str,
+        until: &str,
+    ) -> Result<usize, StoreError>;
+
+    /// The heartbeat: `holder`'s lease of batch `id` now lapses at `until`. 0 when `holder`
+    /// no longer holds it (another run took it over).
+    fn batch_lease_renew(&self, id: i64, holder: &str, until: &str) -> Result<usize, StoreError>;
+
+    /// Ends `holder`'s lease of batch `id`; 0 when `holder` does not hold it.
+    fn batch_lease_release(&self, id: i64, holder: &str) -> Result<usize, StoreError>;
+
     /// Undo: a done item whose meeting was deleted.
     fn batch_item_mark_undone(
         &self,
@@ -636,6 +808,124 @@ mod tests {
                 "undone"
             ],
             "item states serialize as their snake_case names"
+        );
+    }
+
+    fn running(lease: Option<Lease>) -> BatchRow {
+        BatchRow {
+            id: 3,
+            uid: "u".into(),
+            source_name: "f.csv".into(),
+            source_sha256: "sha".into(),
+            state: BatchState::Running,
+            pause_reason: None,
+            concurrency: 8,
+            programs: vec!["eng".into()],
+            created_by: "me".into(),
+            created_at: "2027-01-01T00:00:00Z".into(),
+            updated_at: "2027-01-01T00:00:00Z".into(),
+            finished_at: None,
+            counts: Counts::default(),
+            lease,
+        }
+    }
+
+    fn lease(holder: &str, until: &str) -> Lease {
+        Lease {
+            holder: holder.into(),
+            since: "2027-01-01T00:00:00Z".into(),
+            until: until.into(),
+        }
+    }
+
+    #[test]
+    fn a_holder_is_written_pid_at_host_hash_run_and_reads_back() {
+        let h = Holder::new(1234, "build@box#1", "r9");
+        assert_eq!(
+            h.stored(),
+            "1234@build_box_1#r9",
+            "@ and # in a host name are replaced so the holder parses back"
+        );
+        assert_eq!(Holder::parse(&h.stored()), Some(h.clone()), "round trip");
+        assert_eq!(h.to_string(), "pid 1234 on host build_box_1");
+        for bad in ["", "x@h#r", "12h#r", "12@h"] {
+            assert_eq!(Holder::parse(bad), None, "'{bad}' names no holder");
+        }
+        assert_eq!(
+            lease("1234@box#r", "2027-01-01T00:00:30Z").to_string(),
+            "pid 1234 on host box since 2027-01-01T00:00:00Z",
+            "the refusal names the holder, not its run id"
+        );
+    }
+
+    #[test]
+    fn a_lease_is_live_until_it_lapses_and_a_local_holder_only_while_its_process_exists() {
+        let now = "2027-01-01T00:00:10Z";
+        let l = lease("1234@box#r", "2027-01-01T00:00:30Z");
+        let panics = |_: u32| -> Option<bool> { panic!("a lapsed lease needs no process check") };
+        assert!(
+            !lease("1234@box#r", now).live(now, "box", panics),
+            "a lease lapses at its until"
+        );
+        assert!(l.live(now, "box", |_| Some(true)), "local and alive");
+        assert!(
+            !l.live(now, "box", |_| Some(false)),
+            "local and exited: gone at once"
+        );
+        assert!(
+            l.live(now, "box", |_| None),
+            "local, cannot tell: the lapse decides"
+        );
+        assert!(
+            l.live(now, "other", |_| Some(false)),
+            "another host's process is not looked up here"
+        );
+        assert!(
+            lease("not a holder", "2027-01-01T00:00:30Z").live(now, "box", |_| Some(false)),
+            "an unreadable holder is trusted until its lease lapses"
+        );
+    }
+
+    #[test]
+    fn a_running_batch_whose_run_is_gone_is_shown_interrupted_and_resumable() {
+        let live = running(Some(lease("1@h#r", "z"))).shown(|_| true);
+        assert_eq!(
+            (live.state, live.resumable()),
+            (BatchState::Running, false),
+            "a batch a live run holds is running and not resumable"
+        );
+        for gone in [running(Some(lease("1@h#r", "z"))), running(None)] {
+            let shown = gone.shown(|_| false);
+            assert_eq!(
+                (shown.state, shown.resumable()),
+                (BatchState::Interrupted, true),
+                "a running batch whose lease is gone (or that has none) reads interrupted"
+            );
+            let v = serde_json::to_value(&shown).expect("serialize");
+            assert_eq!(
+                (&v["state"], &v["resumable"]),
+                (&serde_json::json!("interrupted"), &serde_json::json!(true)),
+                "--json carries the shown state and resumable"
+            );
+        }
+        let mut paused = running(None);
+        paused.state = BatchState::Paused;
+        assert_eq!(
+            paused.shown(|_| false).state,
+            BatchState::Paused,
+            "only a running batch can read interrupted"
+        );
+        let v = serde_json::to_value(running(None)).expect("serialize");
+        let keys: Vec<&str> = v
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys.len(),
+            15,
+            "every field and resumable, each once: {keys:?}"
         );
     }
 }

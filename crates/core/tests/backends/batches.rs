@@ -1,7 +1,7 @@
 //! `BatchTable` on both backends: batches and their items, the item counts the store keeps, the
 //! run's state changes, paging with cursors, and the constraints.
 
-use tsched_core::store::batches::{BatchRow, BatchState, Counts, ItemRow, ItemState};
+use tsched_core::store::batches::{BatchRow, BatchState, Counts, ItemRow, ItemState, Lease};
 use tsched_core::store::page::{self, PageError};
 use tsched_core::store::{Store, StoreError};
 
@@ -64,6 +64,7 @@ fn batches_insert_read_back_and_change_state() {
                 updated_at: T0.into(),
                 finished_at: None,
                 counts: Counts::default(),
+                lease: None,
             },
             "{backend}: the batch reads back as inserted"
         );
@@ -745,6 +746,19 @@ fn on_postgres_a_coordinator_sees_and_runs_only_the_batches_of_their_programs() 
             .expect("s"),
         1
     );
+    // The run's lease: the coordinator takes, renews and releases it on their batch.
+    let me = "1@ws#r";
+    assert_eq!(
+        [
+            t.batch_lease_take(mine, me, None, T2, "2027-01-01T00:02:30Z")
+                .expect("take"),
+            t.batch_lease_renew(mine, me, "2027-01-01T00:03:00Z")
+                .expect("renew"),
+            t.batch_lease_release(mine, me).expect("release"),
+        ],
+        [1, 1, 1],
+        "{b}: a coordinator holds the lease of their program's batch"
+    );
     assert_eq!(
         t.batch_counts(mine).expect("counts"),
         counts(1, 0, 1, 0, 0, 0),
@@ -799,6 +813,11 @@ fn on_postgres_a_coordinator_sees_and_runs_only_the_batches_of_their_programs() 
         0,
         "{b}: cannot cancel its items"
     );
+    assert_eq!(
+        t.batch_lease_take(ops, me, None, T1, T2).expect("take"),
+        0,
+        "{b}: cannot take its lease"
+    );
     let e = coord
         .write(|tx| tx.batch_insert("theirs", "t.csv", "sha", 1, &["ops".into()], COORD, T0))
         .expect_err("a batch of another program");
@@ -810,6 +829,15 @@ fn on_postgres_a_coordinator_sees_and_runs_only_the_batches_of_their_programs() 
         pg.store.tables().batch_counts(ops).expect("owner"),
         counts(2, 0, 0, 0, 0, 0),
         "{b}: the other batch is untouched"
+    );
+    assert_eq!(
+        pg.store
+            .tables()
+            .batch_by_id(ops)
+            .expect("owner")
+            .map(|x| x.lease),
+        Some(None),
+        "{b}: and nobody holds its lease"
     );
     assert_eq!(
         pg.store.tables().batch_state(ops).expect("owner"),
@@ -838,6 +866,8 @@ fn on_postgres_a_coordinator_sees_and_runs_only_the_batches_of_their_programs() 
         .expect_err("support starts nothing");
     s.batch_item_mark_failed(mine, 3, "E", "m", T1)
         .expect_err("support fails nothing");
+    s.batch_lease_take(mine, "2@ws#s", None, T1, T2)
+        .expect_err("support runs nothing");
     assert_eq!(
         s.batch_counts(mine).expect("counts"),
         counts(1, 0, 1, 0, 0, 0),
@@ -921,4 +951,136 @@ fn on_postgres_a_cancel_and_a_start_in_two_sessions_are_serialized() {
         counts(0, 1, 0, 0, 1, 0),
         "{b}: the started item is left to its run"
     );
+}
+
+#[test]
+fn a_run_takes_the_lease_only_when_no_live_run_holds_it_and_renews_and_releases_its_own() {
+    support::each_backend(|backend, store| {
+        let id = seed(backend, store, "u-lease", 1);
+        let lease = |store: &Store| {
+            store
+                .tables()
+                .batch_by_id(id)
+                .expect("read")
+                .expect("exists")
+                .lease
+        };
+        let a = "101@host-a#run-a";
+        let b = "202@host-b#run-b";
+        let taken = write(backend, store, |tx| {
+            tx.batch_lease_take(id, a, None, T0, "2027-01-01T00:00:30Z")
+        });
+        assert_eq!(taken, 1, "{backend}: a batch nobody holds is taken");
+        assert_eq!(
+            lease(store),
+            Some(Lease {
+                holder: a.into(),
+                since: T0.into(),
+                until: "2027-01-01T00:00:30Z".into(),
+            }),
+            "{backend}: the lease names its holder, since and until"
+        );
+        let second = write(backend, store, |tx| {
+            tx.batch_lease_take(id, b, None, "2027-01-01T00:00:10Z", "2027-01-01T00:00:40Z")
+        });
+        assert_eq!(
+            second, 0,
+            "{backend}: a second run is refused while the first one's lease is live"
+        );
+        assert_eq!(
+            lease(store).map(|l| l.holder),
+            Some(a.to_string()),
+            "{backend}: the refused take changed nothing"
+        );
+        let renewed = write(backend, store, |tx| {
+            tx.batch_lease_renew(id, a, "2027-01-01T00:00:45Z")
+        });
+        let not_mine = write(backend, store, |tx| {
+            tx.batch_lease_renew(id, b, "2027-01-01T00:09:00Z")
+        });
+        assert_eq!(
+            (renewed, not_mine),
+            (1, 0),
+            "{backend}: the holder renews its lease; another run cannot"
+        );
+        let again = write(backend, store, |tx| {
+            tx.batch_lease_take(id, a, None, "2027-01-01T00:00:20Z", "2027-01-01T00:00:50Z")
+        });
+        assert_eq!(
+            (again, lease(store).map(|l| (l.since, l.until))),
+            (
+                1,
+                Some((T0.to_string(), "2027-01-01T00:00:50Z".to_string()))
+            ),
+            "{backend}: the holder may take its own lease again, keeping its since"
+        );
+        let gone = write(backend, store, |tx| {
+            tx.batch_lease_take(
+                id,
+                b,
+                Some(a),
+                "2027-01-01T00:00:21Z",
+                "2027-01-01T00:00:51Z",
+            )
+        });
+        assert_eq!(
+            (gone, lease(store).map(|l| (l.holder, l.since))),
+            (1, Some((b.to_string(), "2027-01-01T00:00:21Z".to_string()))),
+            "{backend}: a live lease whose holder the caller found gone is replaced"
+        );
+        let stale = write(backend, store, |tx| {
+            tx.batch_lease_take(
+                id,
+                a,
+                Some(a),
+                "2027-01-01T00:00:22Z",
+                "2027-01-01T00:00:52Z",
+            )
+        });
+        assert_eq!(
+            stale, 0,
+            "{backend}: naming a holder gone takes nothing from a different, live one"
+        );
+        let expired = write(backend, store, |tx| {
+            tx.batch_lease_take(id, a, None, "2027-01-01T00:00:51Z", "2027-01-01T00:01:21Z")
+        });
+        assert_eq!(
+            (expired, lease(store).map(|l| l.holder)),
+            (1, Some(a.to_string())),
+            "{backend}: a lease that lapsed is taken by another run"
+        );
+        let released = write(backend, store, |tx| {
+            Ok([
+                tx.batch_lease_release(id, b)?,
+                tx.batch_lease_release(id, a)?,
+            ])
+        });
+        assert_eq!(
+            (released, lease(store)),
+            ([0, 1], None),
+            "{backend}: only the holder releases its lease, and then nobody holds it"
+        );
+        let free = write(backend, store, |tx| {
+            tx.batch_lease_take(id, b, None, T0, "2027-01-01T00:00:30Z")
+        });
+        assert_eq!(free, 1, "{backend}: a released lease is free at once");
+        assert_eq!(
+            write(backend, store, |tx| {
+                tx.batch_lease_take(id + 100, a, None, T0, T1)
+            }),
+            0,
+            "{backend}: no such batch, no lease"
+        );
+        let shown = store
+            .tables()
+            .batch_by_id(id)
+            .expect("read")
+            .expect("exists");
+        let v = serde_json::to_value(&shown).expect("serialize");
+        assert_eq!(
+            (&v["resumable"], &v["lease"]["holder"]),
+            (&serde_json::json!(true), &serde_json::json!(b)),
+            "{backend}: JSON carries resumable and the lease"
+        );
+    });
 }

@@ -358,4 +358,45 @@ impl<T: Exec> BatchTable for T {
         )
         .map(changed)
     }
+
+    fn batch_lease_take(
+        &self,
+        id: i64,
+        holder: &str,
+        replacing: Option<&str>,
+        now: &str,
+        until: &str,
+    ) -> Result<usize, StoreError> {
+        // One UPDATE: the row lock makes a second taker wait for the first and then re-check
+        // the condition on the row the first wrote (READ COMMITTED), so two never both take it.
+        self.execute(
+            &format!(
+                "UPDATE batches SET lease_holder = $2,
+                   lease_since = CASE WHEN lease_holder IS NOT DISTINCT FROM $2
+                                 THEN lease_since ELSE $4 END,
+                   lease_until = $5
+                 WHERE id = $1 AND {}",
+                shared::lease_free("$2", "$4", "$3::text")
+            ),
+            &[&id, &holder, &replacing, &now, &until],
+        )
+        .map(changed)
+    }
+
+    fn batch_lease_renew(&self, id: i64, holder: &str, until: &str) -> Result<usize, StoreError> {
+        self.execute(
+            "UPDATE batches SET lease_until = $3 WHERE id = $1 AND lease_holder = $2",
+            &[&id, &holder, &until],
+        )
+        .map(changed)
+    }
+
+    fn batch_lease_release(&self, id: i64, holder: &str) -> Result<usize, StoreError> {
+        self.execute(
+            "UPDATE batches SET lease_holder = NULL, lease_since = NULL, lease_until = NULL
+             WHERE id = $1 AND lease_holder = $2",
+            &[&id, &holder],
+        )
+        .map(changed)
+    }
 }

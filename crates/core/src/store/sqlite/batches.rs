@@ -183,6 +183,54 @@ impl BatchTable for Connection {
     ) -> Result<usize, StoreError> {
         mark_undone(self, batch_id, line, now).map_err(|e| super::err(self, e))
     }
+
+    fn batch_lease_take(
+        &self,
+        id: i64,
+        holder: &str,
+        replacing: Option<&str>,
+        now: &str,
+        until: &str,
+    ) -> Result<usize, StoreError> {
+        lease_take(self, id, holder, replacing, now, until).map_err(|e| super::err(self, e))
+    }
+
+    fn batch_lease_renew(&self, id: i64, holder: &str, until: &str) -> Result<usize, StoreError> {
+        self.execute(
+            "UPDATE batches SET lease_until = ?3 WHERE id = ?1 AND lease_holder = ?2",
+            params![id, holder, until],
+        )
+        .map_err(|e| super::err(self, e))
+    }
+
+    fn batch_lease_release(&self, id: i64, holder: &str) -> Result<usize, StoreError> {
+        self.execute(
+            "UPDATE batches SET lease_holder = NULL, lease_since = NULL, lease_until = NULL
+             WHERE id = ?1 AND lease_holder = ?2",
+            params![id, holder],
+        )
+        .map_err(|e| super::err(self, e))
+    }
+}
+
+fn lease_take(
+    conn: &Connection,
+    id: i64,
+    holder: &str,
+    replacing: Option<&str>,
+    now: &str,
+    until: &str,
+) -> rusqlite::Result<usize> {
+    conn.execute(
+        &format!(
+            "UPDATE batches SET lease_holder = ?2,
+               lease_since = CASE WHEN lease_holder IS ?2 THEN lease_since ELSE ?4 END,
+               lease_until = ?5
+             WHERE id = ?1 AND {}",
+            shared::lease_free("?2", "?4", "?3")
+        ),
+        params![id, holder, replacing, now, until],
+    )
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -13,6 +13,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("schema_v2.sql"),
     include_str!("schema_v3.sql"),
     include_str!("schema_v4.sql"),
+    include_str!("schema_v5.sql"),
 ];
 
 /// The schema version this build writes.
@@ -313,7 +314,11 @@ mod tests {
                 .expect("version");
         }
         let mut store = Store::open(&path).expect("a v3 file opens");
-        assert_eq!(version(&store).expect("version"), 4, "migrated to v4");
+        assert_eq!(
+            version(&store).expect("version"),
+            CURRENT_VERSION,
+            "migrated through v4 to the current version"
+        );
         let t = store.tables();
         let eng = t.program_by_code("eng").expect("read").expect("eng kept");
         let des = t.program_by_code("des").expect("read").expect("des kept");
@@ -359,6 +364,59 @@ mod tests {
             (eng.name.as_str(), eng.version, eng.updated_by.as_deref()),
             ("Engineering", 2, Some("ana@x.example")),
             "the edit bumped the version and recorded who made it"
+        );
+    }
+
+    #[test]
+    fn a_v4_file_migrates_to_v5_and_its_running_batch_has_no_lease_until_a_run_takes_one() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("store.sqlite3");
+        v1_file(&path);
+        {
+            // The previous released schema: v1 to v4, exactly as that release wrote them.
+            let conn = Connection::open(&path).expect("open");
+            for sql in &MIGRATIONS[1..4] {
+                conn.execute_batch(sql).expect("schema v2 to v4");
+            }
+            conn.pragma_update(None, "user_version", 4)
+                .expect("version");
+        }
+        let mut store = Store::open(&path).expect("a v4 file opens");
+        assert_eq!(version(&store).expect("version"), 5, "migrated to v5");
+        let b = store
+            .tables()
+            .batch_by_id(1)
+            .expect("read")
+            .expect("the v4 batch is kept");
+        assert_eq!(
+            (b.state, b.lease.as_ref(), b.counts.total),
+            (crate::store::batches::BatchState::Running, None, 4),
+            "a batch stored running before v5 keeps its state and items, and no run holds it"
+        );
+        let taken = store
+            .write(|tx| -> Result<[usize; 2], StoreError> {
+                Ok([
+                    tx.batch_lease_take(
+                        1,
+                        "7@h#a",
+                        None,
+                        "2027-01-01T00:00:00Z",
+                        "2027-01-01T00:00:30Z",
+                    )?,
+                    tx.batch_lease_take(
+                        1,
+                        "8@h#b",
+                        None,
+                        "2027-01-01T00:00:10Z",
+                        "2027-01-01T00:00:40Z",
+                    )?,
+                ])
+            })
+            .expect("take");
+        assert_eq!(
+            taken,
+            [1, 0],
+            "the migrated batch's lease is free, and taken it is no longer free"
         );
     }
 }

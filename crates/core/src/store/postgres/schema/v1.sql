@@ -213,6 +213,14 @@ CREATE TABLE batches (
     created_at    text COLLATE "C" NOT NULL,
     updated_at    text COLLATE "C" NOT NULL,
     finished_at   text COLLATE "C",
+    -- The lease of the run that sends its items (as SQLite's schema_v5): taken before anything
+    -- is sent, renewed on a heartbeat, released when the run stops. `lease_holder` names the
+    -- process (`pid@host#run`, no secret); a batch stored 'running' whose lease is not live is
+    -- shown as interrupted. Coordinators write it like the rest of the row (the `manage_update`
+    -- policy of roles.sql: who manages every program of the batch).
+    lease_holder  text COLLATE "C",
+    lease_since   text COLLATE "C",
+    lease_until   text COLLATE "C",
     version       bigint NOT NULL DEFAULT 1,
     updated_by    text COLLATE "C" NOT NULL DEFAULT session_user
 );
