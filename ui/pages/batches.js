@@ -6,7 +6,7 @@ import { h, errorText, field } from "../dom.js";
 import { pagedList } from "../list.js";
 import { liveReload } from "../live.js";
 
-const STATE_BADGE = { completed: "ok", running: "warn", planned: "muted", paused: "warn", cancelled: "muted" };
+const STATE_BADGE = { completed: "ok", running: "warn", planned: "muted", paused: "warn", interrupted: "warn", cancelled: "muted" };
 
 export async function render(root) {
   let picked = null;

@@ -6,6 +6,10 @@
 //! lives in a private Secret Service (a throwaway `dbus-daemon` + `gnome-keyring-daemon` with a
 //! temporary home), so a developer's real keyring is never touched; without those programs the
 //! keyring tests say so and return.
+//!
+//! The lease test kills one run with `kill -9` mid-run: the batch must read `interrupted` (and
+//! resumable) at once, a second resume while the first run lived must have been refused naming
+//! it, and the resume after the kill finishes the batch without a second meeting.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -161,7 +165,8 @@ async fn kill_dash_nine_at_random_moments_then_resume_makes_exactly_one_meeting_
     let v: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("json");
     if kills > 0 && v[0]["state"] != "completed" {
         assert!(
-            ["running", "planned", "paused"].contains(&v[0]["state"].as_str().unwrap_or("")),
+            ["interrupted", "planned", "paused"].contains(&v[0]["state"].as_str().unwrap_or(""))
+                && v[0]["resumable"] == true,
             "a killed batch is listed as resumable: {v}"
         );
     }
@@ -229,6 +234,116 @@ async fn kill_dash_nine_at_random_moments_then_resume_makes_exactly_one_meeting_
     assert!(
         started.elapsed() < Duration::from_secs(120),
         "the crash test stays under 2 minutes"
+    );
+}
+
+/// The one batch of the store as `batch list --json` shows it.
+async fn the_batch(cli: &Tsched) -> Option<serde_json::Value> {
+    let out = cli.run_async(&["batch", "list", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("list JSON");
+    v.as_array().and_then(|a| a.first().cloned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_with_kill_dash_nine_reads_interrupted_and_resumable_and_resume_finishes_it() {
+    let Some(w) = world(Some(10.0)).await else {
+        return;
+    };
+    let rows = 60;
+    let file = w.data.parent().expect("dir").join("rows.csv");
+    std::fs::write(&file, csv_rows(rows, &w.people)).expect("csv");
+    let cli = Tsched::new(&w.data).bus(&w.keyring.address);
+    let mut child = cli
+        .command(&["batch", "run", file.to_str().expect("utf-8 path"), "--json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+
+    // Mid-run: some meetings made, the run alive.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let live = loop {
+        assert!(
+            Instant::now() < deadline,
+            "the run made 5 meetings within a minute"
+        );
+        assert!(
+            child.try_wait().expect("try_wait").is_none(),
+            "the run is still going (60 rows at 10 requests/s)"
+        );
+        match the_batch(&cli).await {
+            Some(b) if b["counts"]["done"].as_u64().unwrap_or(0) >= 5 => break b,
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
+    assert_eq!(
+        (&live["state"], &live["resumable"]),
+        (&serde_json::json!("running"), &serde_json::json!(false)),
+        "a batch a live run holds reads running, not resumable: {live}"
+    );
+    let id = live["id"].as_i64().expect("id").to_string();
+    let second = cli.run_async(&["batch", "resume", &id]).await;
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        !second.status.success()
+            && err.contains(&format!("batch {id} is being run by pid {pid} on host ")),
+        "a second resume while the run lives is refused, naming it: {err}"
+    );
+
+    child.kill().expect("kill -9"); // SIGKILL on Unix
+    child.wait().expect("reap");
+    let killed = the_batch(&cli).await.expect("the batch");
+    assert_eq!(
+        (&killed["state"], &killed["resumable"]),
+        (&serde_json::json!("interrupted"), &serde_json::json!(true)),
+        "right after kill -9 the batch reads interrupted and resumable, without waiting for the \
+         lease to lapse: {killed}"
+    );
+    let table =
+        String::from_utf8_lossy(&cli.run_async(&["batch", "list"]).await.stdout).to_string();
+    assert!(
+        table.contains("interrupted"),
+        "the table says interrupted too: {table}"
+    );
+    let shown = cli.run_async(&["batch", "show", &id, "--json"]).await;
+    let view: serde_json::Value = serde_json::from_slice(&shown.stdout).expect("show JSON");
+    assert_eq!(
+        (&view["batch"]["state"], &view["batch"]["resumable"]),
+        (&serde_json::json!("interrupted"), &serde_json::json!(true)),
+        "batch show agrees: {}",
+        view["batch"]
+    );
+
+    let fin = cli.run_async(&["batch", "resume", &id, "--json"]).await;
+    let stdout = String::from_utf8_lossy(&fin.stdout);
+    assert!(
+        fin.status.success()
+            && stdout.contains("\"event\":\"finished\"")
+            && stdout.contains("\"state\":\"completed\""),
+        "the resume after the kill completes the batch: {stdout} {}",
+        String::from_utf8_lossy(&fin.stderr)
+    );
+    let done = the_batch(&cli).await.expect("the batch");
+    assert_eq!(
+        (&done["state"], &done["resumable"], &done["lease"]),
+        (
+            &serde_json::json!("completed"),
+            &serde_json::json!(false),
+            &serde_json::Value::Null
+        ),
+        "completed, and the finished run let go of its lease: {done}"
+    );
+    let snap = w.sandbox.handle().snapshot();
+    let meetings = snap["meetings"].as_array().expect("meetings");
+    let ext: HashSet<&str> = meetings
+        .iter()
+        .filter_map(|m| m["external_id"].as_str())
+        .collect();
+    assert_eq!(
+        (meetings.len(), ext.len()),
+        (rows, rows),
+        "exactly one meeting per row, no externalId twice"
     );
 }
 

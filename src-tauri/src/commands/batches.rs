@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tauri::ipc::Channel;
 use tauri::State;
 use tsched_core::batch::run::{self as batch_run, GraphTransport, Transport};
@@ -155,31 +155,18 @@ pub async fn batches_cancel(state: State<'_, AppState>, id: i64) -> CmdResult<Ba
     work::off_thread(move || cancel_inner(&w, id)).await
 }
 
-/// A batch in the history, with whether it can be resumed.
-#[derive(Debug, Clone, Serialize)]
-pub struct BatchItem {
-    /// The batch and its counts.
-    #[serde(flatten)]
-    pub batch: BatchRow,
-    /// Not finished and not cancelled.
-    pub resumable: bool,
-}
-
 /// One page of the batches the actor may see, newest first: `{ items, next_cursor }`; `cursor`
-/// is the previous page's `next_cursor`.
+/// is the previous page's `next_cursor`. Each batch carries `resumable`, and one whose run is
+/// gone reads `state: "interrupted"` (`BatchRow`'s serialization).
 pub fn page_inner(
     state: &AppState,
     cursor: Option<String>,
     limit: Option<u32>,
-) -> CmdResult<Page<BatchItem>> {
+) -> CmdResult<Page<BatchRow>> {
     let cursor = cursor.filter(|c| !c.is_empty());
-    let page = state.with_actor(|s, actor| {
+    Ok(state.with_actor(|s, actor| {
         batch_run::list_page(s, actor, cursor.as_deref(), limit.unwrap_or(0))
-    })?;
-    Ok(page.map(|b| BatchItem {
-        resumable: b.resumable(),
-        batch: b,
-    }))
+    })?)
 }
 
 /// See [`page_inner`].
@@ -188,7 +175,7 @@ pub fn batches_page(
     state: State<'_, AppState>,
     cursor: Option<String>,
     limit: Option<u32>,
-) -> CmdResult<Page<BatchItem>> {
+) -> CmdResult<Page<BatchRow>> {
     page_inner(&state, cursor, limit)
 }
 

@@ -2,7 +2,9 @@
 //! pause), with at most `concurrency` requests in flight under the rate controller, and records
 //! every answer as it comes. Idempotent and restartable at any instant: a resume requeues what a
 //! dead run left in flight, and the `externalId` makes `createOrGet` return a meeting that was
-//! already made.
+//! already made. It holds the batch's lease from the start (taken in the same write that marks
+//! the batch running, so a live run's items are never requeued under it) to the end state,
+//! renewing it every [`lease::HEARTBEAT`].
 //!
 //! The loop is an [`Executor`]: one small step per job (release due retries, send what the
 //! rate allows, record an answer, tick), each a method over the state the loop keeps.
@@ -15,14 +17,16 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::task::JoinSet;
 
-use super::{load, now_db, require_programs, rows_of, Attempt, RunOptions, RunOutcome, Transport};
+use super::{
+    lease, load, now_db, require_programs, rows_of, Attempt, RunOptions, RunOutcome, Transport,
+};
 use crate::access;
 use crate::actor::Actor;
 use crate::batch::rate::{backoff, RateController};
 use crate::batch::{BatchEvent, MeetingRow};
 use crate::error::Error;
 use crate::store::audit_log::AuditEntry;
-use crate::store::batches::{BatchRow, BatchState, Counts};
+use crate::store::batches::{BatchRow, BatchState, Counts, Lease};
 use crate::store::prelude::*;
 use crate::store::Store;
 
@@ -157,6 +161,12 @@ struct Executor<'a> {
     who: access::Resolved,
     opts: &'a RunOptions,
     progress: &'a (dyn Fn(BatchEvent) + Send + Sync),
+    /// This run's name in the batch's lease (`pid@host#run`).
+    holder: String,
+    /// When the lease is renewed next.
+    next_renew: Instant,
+    /// The end state's write released the lease (else dropping the executor does).
+    released: bool,
     rate: RateController,
     /// The stored row of every line still to send.
     by_line: HashMap<u64, MeetingRow>,
@@ -180,8 +190,9 @@ struct Executor<'a> {
 }
 
 impl<'a> Executor<'a> {
-    /// Checks the batch may run, requeues what a dead run left in flight, marks it running
-    /// (audited) and emits `Started`.
+    /// Checks the batch may run (a batch another live run holds is refused, naming it), takes
+    /// its lease, requeues what a dead run left in flight, marks it running (audited) and emits
+    /// `Started`.
     fn start(
         store: &'a mut Store,
         transport: Arc<dyn Transport>,
@@ -191,6 +202,9 @@ impl<'a> Executor<'a> {
         progress: &'a (dyn Fn(BatchEvent) + Send + Sync),
     ) -> Result<Self, Error> {
         let batch = load(store, id)?;
+        if let (BatchState::Running, Some(l)) = (batch.state, &batch.lease) {
+            return Err(being_run(id, l));
+        }
         if !batch.resumable() {
             return Err(Error::Conflict(format!(
                 "batch {id} is {}; there is nothing to resume",
@@ -201,7 +215,12 @@ impl<'a> Executor<'a> {
         let all_rows = rows_of(&all)?;
         let who = require_programs(store, actor, &all_rows)?;
         let started_wall = Instant::now();
-        let counts = mark_running(store, &who, id)?;
+        let holder = lease::this_run().stored();
+        // A lease whose run is gone (`load` judged it) may be replaced.
+        let gone = (batch.lease.as_ref())
+            .filter(|l| !lease::live(l))
+            .map(|l| l.holder.as_str());
+        let counts = mark_running(store, &who, id, &holder, gone)?;
         let mut by_line: HashMap<u64, MeetingRow> = HashMap::new();
         let mut ready: VecDeque<u64> = VecDeque::new();
         for (item, row) in all.iter().zip(all_rows) {
@@ -223,6 +242,9 @@ impl<'a> Executor<'a> {
             who,
             opts,
             progress,
+            holder,
+            next_renew: Instant::now() + lease::HEARTBEAT,
+            released: false,
             rate: RateController::new(opts.rate, Instant::now()),
             by_line,
             ready,
@@ -492,6 +514,10 @@ impl<'a> Executor<'a> {
             return Ok(());
         }
         self.next_tick = now + self.opts.tick;
+        if now >= self.next_renew {
+            self.renew_lease()?;
+            self.next_renew = now + lease::HEARTBEAT;
+        }
         // A cancel from another process (or window) shows up as the batch's state.
         if self.store.tables().batch_state(self.id)? == Some(BatchState::Cancelled) {
             self.halt.cancelled = true;
@@ -508,6 +534,26 @@ impl<'a> Executor<'a> {
             eta_secs: (achieved > 0.0).then(|| remaining as f64 / achieved),
         });
         Ok(())
+    }
+
+    /// The heartbeat: extends this run's lease. A lease another run took over (this one let it
+    /// lapse, e.g. while the machine slept) stops this run with an error naming the new holder.
+    fn renew_lease(&mut self) -> Result<(), Error> {
+        let t = self.store.tables();
+        if t.batch_lease_renew(self.id, &self.holder, &lease::until_from_now())? == 1 {
+            return Ok(());
+        }
+        let now = t.batch_by_id(self.id)?.and_then(|b| b.lease);
+        Err(Error::Conflict(match now {
+            Some(l) => format!(
+                "batch {} was taken over by {l} after this run's lease lapsed; this run stopped",
+                self.id
+            ),
+            None => format!(
+                "batch {} lost this run's lease after it lapsed; this run stopped",
+                self.id
+            ),
+        }))
     }
 
     /// Meetings done per second over the last 5 seconds (or since the start, when shorter).
@@ -532,7 +578,7 @@ impl<'a> Executor<'a> {
 
     /// Stores the end state (paused, cancelled or completed) with an audit entry, and emits
     /// `Paused` and `Finished`.
-    fn finish(self) -> Result<RunOutcome, Error> {
+    fn finish(mut self) -> Result<RunOutcome, Error> {
         let (state, reason) = if let Some(r) = &self.halt.pause {
             (BatchState::Paused, Some(r.as_str()))
         } else if self.halt.cancelled {
@@ -541,7 +587,7 @@ impl<'a> Executor<'a> {
             (BatchState::Completed, None)
         };
         let cancelled = self.halt.cancelled;
-        let (id, who, requests) = (self.id, &self.who, self.requests);
+        let (id, who, requests, holder) = (self.id, &self.who, self.requests, &self.holder);
         let throttled = self.rate.throttles();
         let batch = self.store.write(|tx| -> Result<BatchRow, Error> {
             let at = now_db();
@@ -549,6 +595,7 @@ impl<'a> Executor<'a> {
                 tx.batch_items_cancel_queued(id, &at)?;
             }
             tx.batch_set_state(id, state, reason, state != BatchState::Paused, &at)?;
+            tx.batch_lease_release(id, holder)?;
             let c = tx.batch_counts(id)?;
             who.audit(
                 tx,
@@ -568,6 +615,7 @@ impl<'a> Executor<'a> {
                 key: id.to_string(),
             })
         })?;
+        self.released = true;
         if let Some(r) = &self.halt.pause {
             (self.progress)(BatchEvent::Paused { reason: r.clone() });
         }
@@ -586,11 +634,50 @@ impl<'a> Executor<'a> {
     }
 }
 
-/// Requeues what a dead run left in flight and marks the batch running, with an audit entry;
-/// returns the item counts.
-fn mark_running(store: &mut Store, who: &access::Resolved, id: i64) -> Result<Counts, Error> {
+/// A run that stops without an end state (an error, or its future dropped: an in-process
+/// crash) lets go of its lease, so its batch reads `interrupted` at once and a resume in this
+/// same process may take it. Best effort: when the store is what failed, the lease lapses.
+impl Drop for Executor<'_> {
+    fn drop(&mut self) {
+        if !self.released {
+            let _ = self
+                .store
+                .tables()
+                .batch_lease_release(self.id, &self.holder);
+        }
+    }
+}
+
+/// "batch 3 is being run by pid 1234 on host X since …": why a second run is refused.
+fn being_run(id: i64, lease: &Lease) -> Error {
+    Error::Conflict(format!(
+        "batch {id} is being run by {lease}; wait for it to finish, or cancel it"
+    ))
+}
+
+/// Takes the batch's lease for `holder` (replacing `gone`, a holder found gone), requeues what
+/// a dead run left in flight and marks the batch running, with an audit entry, in one write;
+/// returns the item counts. Refused, changing nothing, when another live run took the lease
+/// first.
+fn mark_running(
+    store: &mut Store,
+    who: &access::Resolved,
+    id: i64,
+    holder: &str,
+    gone: Option<&str>,
+) -> Result<Counts, Error> {
     store.write(|tx| -> Result<Counts, Error> {
         let now = now_db();
+        if tx.batch_lease_take(id, holder, gone, &now, &lease::until_from_now())? == 0 {
+            let lease = tx.batch_by_id(id)?.and_then(|b| b.lease);
+            return Err(match lease {
+                Some(l) => being_run(id, &l),
+                None => Error::NotFound {
+                    what: "batch",
+                    key: id.to_string(),
+                },
+            });
+        }
         tx.batch_items_requeue_in_flight(id, &now)?;
         tx.batch_set_state(id, BatchState::Running, None, false, &now)?;
         let c = tx.batch_counts(id)?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{load, now_db, require_programs, rows_of, Attempt, BatchView, Transport};
+use super::{lease, load, now_db, require_programs, rows_of, Attempt, BatchView, Transport};
 use crate::access::{self, Action};
 use crate::actor::Actor;
 use crate::batch::rate::{backoff, BackoffConfig};
@@ -18,7 +18,8 @@ use crate::store::page::{self, Page};
 use crate::store::Store;
 
 /// The batches the acting operator may manage (every program of the batch), newest first, with
-/// counts (`tsched batch list`; resumable ones say so).
+/// counts (`tsched batch list`; resumable ones say so, and one whose run is gone reads
+/// `interrupted`).
 pub fn list(store: &Store, actor: &Actor) -> Result<Vec<BatchRow>, Error> {
     let who = access::resolve(store.tables(), actor)?;
     Ok(store
@@ -30,6 +31,7 @@ pub fn list(store: &Store, actor: &Actor) -> Result<Vec<BatchRow>, Error> {
                 .iter()
                 .all(|p| access::decide(&who.subject, Action::BatchesManage, Some(p)).is_allowed())
         })
+        .map(lease::shown)
         .collect())
 }
 
@@ -60,7 +62,7 @@ pub fn list_page(
         }
         cursor = read.next_cursor;
     }
-    Ok(page::finish(BATCHES_CURSOR, visible, limit, |b| b.id))
+    Ok(page::finish(BATCHES_CURSOR, visible, limit, |b| b.id).map(lease::shown))
 }
 
 /// One page of a batch's items in line order, optionally only those in `state`; `after` is the

@@ -2,11 +2,13 @@
 //! meetings concurrently through `createOrGet` under the [`RateController`], record every answer,
 //! and survive anything: a kill leaves items `queued`/`in_flight` that [`resume`] sends again
 //! (safe: the `externalId` makes `createOrGet` return the existing meeting), a revoked refresh
-//! token pauses the batch ("reconnect the host"), a cancel stops scheduling.
+//! token pauses the batch ("reconnect the host"), a cancel stops scheduling. A run holds a
+//! lease on its batch ([`lease`]): a second run of the same batch is refused while the first is
+//! there, and a batch whose run is gone reads `interrupted`.
 //!
 //! Split by job: [`transport`] sends one attempt and classifies Graph's answer, [`create`]
-//! stores a planned batch, [`executor`] runs its items, [`history`] lists, shows and cancels
-//! (and undoes) batches. Everything public is re-exported here, so callers name
+//! stores a planned batch, [`executor`] runs its items, [`lease`] says who runs a batch,
+//! [`history`] lists, shows and cancels (and undoes) batches. Everything public is re-exported here, so callers name
 //! `batch::run::{execute, resume, cancel, ...}`.
 //!
 //! [`RateController`]: crate::batch::rate::RateController
@@ -14,6 +16,7 @@
 mod create;
 mod executor;
 mod history;
+mod lease;
 mod transport;
 
 use serde::Serialize;
@@ -109,11 +112,13 @@ fn now_db() -> String {
     crate::time::now_db()
 }
 
+/// Batch `id` as front ends show it (`interrupted` when its run is gone).
 fn load(store: &Store, id: i64) -> Result<BatchRow, Error> {
-    store.tables().batch_by_id(id)?.ok_or(Error::NotFound {
+    let batch = store.tables().batch_by_id(id)?.ok_or(Error::NotFound {
         what: "batch",
         key: id.to_string(),
-    })
+    })?;
+    Ok(lease::shown(batch))
 }
 
 fn rows_of(items: &[ItemRow]) -> Result<Vec<MeetingRow>, Error> {
