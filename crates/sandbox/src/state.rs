@@ -1,5 +1,5 @@
 //! Runtime state of one sandbox: directory index, consent grants, pending sign-ins, codes,
-//! tokens, meetings, knobs and the request log. One `Mutex` guards it; handlers keep the lock
+//! tokens, meetings, calendar events, the attendees' mailboxes, knobs and the request log. One `Mutex` guards it; handlers keep the lock
 //! for a few map operations only and never across an `.await`.
 //! It owns no HTTP: identity and Graph modules read and change it.
 
@@ -23,6 +23,7 @@ pub const GRAPH_SCOPES: &[&str] = &[
     "Directory.Read.All",
     "OnlineMeetings.Read",
     "OnlineMeetings.ReadWrite",
+    "Calendars.Read",
     "Calendars.ReadWrite",
 ];
 /// Permissions only an administrator can consent to (permissions reference: "Admin consent
@@ -126,6 +127,52 @@ pub struct Meeting {
     pub resource: Value,
 }
 
+/// A calendar event of an organizer (`/me/events`). `resource` holds the event JSON with
+/// `start`/`end` in UTC; the instants are kept apart for time-zone rendering and mail.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: String,
+    pub organizer_id: String,
+    /// Client-chosen de-duplication key (event resource: `transactionId`).
+    pub transaction_id: Option<String>,
+    pub ical_uid: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// iTIP SEQUENCE of the last invitation Exchange sent (RFC 5546 §2.1.4).
+    pub sequence: u32,
+    /// Cancelled or deleted: moved to Deleted Items, no longer in the calendar.
+    pub removed: bool,
+    /// The online meeting (in `State::meetings`) behind `onlineMeeting.joinUrl`.
+    pub meeting_id: Option<String>,
+    pub resource: Value,
+}
+
+/// What one attendee's mailbox received from Exchange for an event (the control API's
+/// mailbox view). `method` is the iTIP method (RFC 5546 §1.4): `REQUEST` or `CANCEL`; `kind`
+/// says whether a REQUEST was the first invitation or an update.
+#[derive(Debug, Clone, Serialize)]
+pub struct MailItem {
+    pub method: &'static str,
+    pub kind: &'static str,
+    #[serde(rename = "eventId")]
+    pub event_id: String,
+    #[serde(rename = "iCalUId")]
+    pub ical_uid: String,
+    pub subject: Value,
+    pub start: String,
+    pub end: String,
+    #[serde(rename = "joinUrl")]
+    pub join_url: Option<String>,
+    pub sequence: u32,
+    pub at: String,
+    /// The organizer's address.
+    pub from: String,
+    /// The attendee address as the organizer wrote it.
+    pub to: String,
+    /// The organizer's cancellation comment.
+    pub comment: Option<String>,
+}
+
 /// One entry of the request log.
 #[derive(Debug, Clone, Serialize)]
 pub struct LogEntry {
@@ -149,6 +196,9 @@ pub struct State {
     pub refresh_tokens: HashMap<String, RefreshToken>,
     pub access_tokens: HashMap<String, AccessToken>,
     pub meetings: Vec<Meeting>,
+    pub events: Vec<Event>,
+    /// Mailbox key (see `graph::events::mailbox_key`) → what it received, oldest first.
+    pub mailboxes: BTreeMap<String, Vec<MailItem>>,
     pub knobs: Knobs,
     pub clock_offset: Duration,
     /// Every secret handed out or received, in order: `(kind, value)` with kind `code`,
@@ -244,6 +294,8 @@ impl State {
             refresh_tokens: HashMap::new(),
             access_tokens: HashMap::new(),
             meetings: Vec::new(),
+            events: Vec::new(),
+            mailboxes: BTreeMap::new(),
             knobs,
             clock_offset: Duration::zero(),
             issued: Vec::new(),

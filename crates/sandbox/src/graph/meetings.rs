@@ -292,6 +292,61 @@ fn new_meeting(
     })
 }
 
+/// The Teams meeting behind a calendar event created with `isOnlineMeeting` (graph::events):
+/// stored with the other meetings, so its join link looks like theirs and
+/// `GET /me/onlineMeetings?$filter=JoinWebUrl eq '…'` finds it. Returns (id, joinWebUrl).
+pub(crate) fn create_for_event(
+    st: &mut State,
+    organizer_id: &str,
+    subject: &Value,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    attendee_upns: &[String],
+) -> Result<(String, String), GraphError> {
+    let mut body = Map::new();
+    body.insert("subject".into(), subject.clone());
+    let attendees: Vec<Value> = attendee_upns.iter().map(|u| json!({ "upn": u })).collect();
+    body.insert("participants".into(), json!({ "attendees": attendees }));
+    let m = new_meeting(st, organizer_id, &body, start, end, None)?;
+    let out = (
+        m.id.clone(),
+        m.resource["joinWebUrl"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    );
+    st.meetings.push(m);
+    Ok(out)
+}
+
+/// Keeps an event's meeting in step with the event (subject, times, attendees).
+pub(crate) fn update_for_event(
+    st: &mut State,
+    meeting_id: &str,
+    subject: &Value,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    attendee_upns: &[String],
+) {
+    let mut body = Map::new();
+    let attendees: Vec<Value> = attendee_upns.iter().map(|u| json!({ "upn": u })).collect();
+    body.insert("participants".into(), json!({ "attendees": attendees }));
+    let attendees = attendees_of(st, &body);
+    if let Some(m) = st.meetings.iter_mut().find(|m| m.id == meeting_id) {
+        m.resource["subject"] = subject.clone();
+        m.resource["startDateTime"] = json!(graph_time(start));
+        m.resource["endDateTime"] = json!(graph_time(end));
+        m.resource["expiryDateTime"] = json!(graph_time(end + Duration::days(60)));
+        if let Some(a) = attendees {
+            m.resource["participants"]["attendees"] = Value::Array(a);
+        }
+    }
+}
+
+fn attendees_of(st: &State, body: &Map<String, Value>) -> Option<Vec<Value>> {
+    attendees(st, body).ok().flatten()
+}
+
 fn with_context(st: &State, m: &Meeting) -> Value {
     let mut out = Map::new();
     out.insert(

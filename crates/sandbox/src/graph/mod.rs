@@ -6,6 +6,7 @@
 
 pub mod batch;
 pub mod errors;
+pub mod events;
 pub mod meetings;
 pub mod users;
 
@@ -212,7 +213,51 @@ fn route(method: &Method, segs: &[String]) -> (String, Option<Handler>) {
                 Handler::Meeting,
             ),
         ),
+        ["me", "events"] => (
+            label("/me/events"),
+            method_is(method, &[Method::GET, Method::POST], Handler::Events),
+        ),
+        ["me", "events", _] => (
+            label("/me/events/{id}"),
+            method_is(
+                method,
+                &[Method::GET, Method::PATCH, Method::DELETE],
+                Handler::Event,
+            ),
+        ),
+        ["me", "events", _, "cancel"] => (
+            label("/me/events/{id}/cancel"),
+            method_is(method, &[Method::POST], Handler::CancelEvent),
+        ),
+        ["users", _, "events"] => (
+            label("/users/{id}/events"),
+            method_is(method, &[Method::GET, Method::POST], Handler::Events),
+        ),
+        ["users", _, "events", _] => (
+            label("/users/{id}/events/{id}"),
+            method_is(
+                method,
+                &[Method::GET, Method::PATCH, Method::DELETE],
+                Handler::Event,
+            ),
+        ),
+        ["users", _, "events", _, "cancel"] => (
+            label("/users/{id}/events/{id}/cancel"),
+            method_is(method, &[Method::POST], Handler::CancelEvent),
+        ),
         _ => (label("(unknown)"), None),
+    }
+}
+
+/// For an events route: the `/users/{id}` segment (None for `/me`) and the event id.
+fn event_target(segs: &[String]) -> (Option<&str>, Option<&str>) {
+    if segs.first().map(String::as_str) == Some("users") {
+        (
+            segs.get(1).map(String::as_str),
+            segs.get(3).map(String::as_str),
+        )
+    } else {
+        (None, segs.get(2).map(String::as_str))
     }
 }
 
@@ -225,6 +270,9 @@ enum Handler {
     Meetings,
     CreateOrGet,
     Meeting,
+    Events,
+    Event,
+    CancelEvent,
     MethodNotAllowed,
 }
 
@@ -325,6 +373,27 @@ fn dispatch_inner(
             Method::PATCH => meetings::patch(&mut st, &ctx, &segs[2]),
             _ => meetings::delete(&mut st, &ctx, &segs[2]),
         },
+        Some(Handler::Events) => {
+            let (owner, _) = event_target(segs);
+            if req.method == Method::POST {
+                events::create(&mut st, &ctx, owner)
+            } else {
+                events::list(&st, &ctx, owner)
+            }
+        }
+        Some(Handler::Event) => {
+            let (owner, id) = event_target(segs);
+            let id = id.unwrap_or_default();
+            match req.method {
+                Method::GET => events::get(&st, &ctx, owner, id),
+                Method::PATCH => events::patch(&mut st, &ctx, owner, id),
+                _ => events::delete(&mut st, &ctx, owner, id),
+            }
+        }
+        Some(Handler::CancelEvent) => {
+            let (owner, id) = event_target(segs);
+            events::cancel(&mut st, &ctx, owner, id.unwrap_or_default())
+        }
     };
     resp.fault = fault;
     resp
