@@ -1,6 +1,6 @@
 //! The `/_sandbox/` control API, for tests and demos only (never part of Microsoft's surface):
-//! state dump, request log, runtime knobs, token revocation/expiry, admin consent, clock and
-//! token minting. Every operation is also a method of [`crate::SandboxHandle`].
+//! state dump, request log, runtime knobs, token revocation/expiry, admin consent, clock,
+//! token minting and the attendees' mailboxes (what Exchange delivered for calendar events). Every operation is also a method of [`crate::SandboxHandle`].
 
 use axum::extract::{Path, State as AxState};
 use axum::http::StatusCode;
@@ -24,6 +24,8 @@ pub fn router() -> Router<SharedRef> {
         .route("/tokens", post(mint))
         .route("/admin-consent", post(grant).delete(revoke_grant))
         .route("/clock/advance", post(advance))
+        .route("/mailboxes", get(mailboxes).delete(clear_mailboxes))
+        .route("/mailbox/{address}", get(mailbox))
         .layer(axum::middleware::from_fn(require_loopback_host))
 }
 
@@ -192,6 +194,19 @@ async fn revoke_grant(
     let h = handle(s);
     let client = b.client_id.unwrap_or_else(|| h.client_id());
     h.revoke_consent(&client);
+    StatusCode::NO_CONTENT
+}
+
+async fn mailboxes(AxState(s): AxState<SharedRef>) -> Json<Value> {
+    Json(handle(s).mailboxes())
+}
+
+async fn mailbox(AxState(s): AxState<SharedRef>, Path(address): Path<String>) -> Json<Value> {
+    Json(handle(s).mailbox(&address))
+}
+
+async fn clear_mailboxes(AxState(s): AxState<SharedRef>) -> StatusCode {
+    handle(s).clear_mailboxes();
     StatusCode::NO_CONTENT
 }
 

@@ -486,7 +486,8 @@ impl SandboxHandle {
         ))
     }
 
-    /// JSON dump: tenant, users, meetings (with organizer and externalId), grants, knobs.
+    /// JSON dump: tenant, users, meetings (with organizer and externalId), calendar events
+    /// (with transactionId, iCalUId, sequence, removed), grants, knobs.
     pub fn snapshot(&self) -> Value {
         let st = self.shared.lock();
         let meetings: Vec<Value> = st
@@ -499,6 +500,22 @@ impl SandboxHandle {
                     "organizer_upn": st.user(&m.organizer_id).map(|u| u.user_principal_name.clone()),
                     "external_id": m.external_id,
                     "resource": m.resource,
+                })
+            })
+            .collect();
+        let events: Vec<Value> = st
+            .events
+            .iter()
+            .map(|e| {
+                json!({
+                    "id": e.id,
+                    "organizer_id": e.organizer_id,
+                    "transaction_id": e.transaction_id,
+                    "ical_uid": e.ical_uid,
+                    "sequence": e.sequence,
+                    "removed": e.removed,
+                    "meeting_id": e.meeting_id,
+                    "resource": e.resource,
                 })
             })
             .collect();
@@ -520,11 +537,33 @@ impl SandboxHandle {
             "clients": st.seed.clients,
             "users": st.seed.users,
             "meetings": meetings,
+            "events": events,
             "grants": {"admin": admin, "users": users_grants},
             "knobs": st.knobs,
             "live_refresh_tokens": st.refresh_tokens.values().filter(|t| !t.revoked).count(),
             "access_tokens": st.access_tokens.len(),
         })
+    }
+
+    /// What one mailbox received from organizers' events (invitations, updates,
+    /// cancellations), oldest first: `{ "address": <mailbox key>, "items": [MailItem…] }`.
+    /// Any of a directory user's addresses (UPN, mail, `smtp:` alias) names their mailbox.
+    pub fn mailbox(&self, address: &str) -> Value {
+        let st = self.shared.lock();
+        let key = graph::events::mailbox_key(&st, address);
+        let items = st.mailboxes.get(&key).cloned().unwrap_or_default();
+        json!({ "address": key, "items": items })
+    }
+
+    /// Every mailbox that received something: `{ "mailboxes": { <key>: [MailItem…] } }`.
+    pub fn mailboxes(&self) -> Value {
+        let st = self.shared.lock();
+        json!({ "mailboxes": st.mailboxes })
+    }
+
+    /// Empties every mailbox (events stay).
+    pub fn clear_mailboxes(&self) {
+        self.shared.lock().mailboxes.clear();
     }
 
     /// Every secret this sandbox issued or received (codes, PKCE verifiers, access, refresh and
