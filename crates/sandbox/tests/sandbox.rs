@@ -3,6 +3,7 @@
 mod sandbox {
     pub mod common;
     mod contract;
+    mod events;
     mod graph;
     mod identity;
     mod msal;
