@@ -245,15 +245,6 @@ export async function render(root) {
     updateMode();
   });
 
-  // AB-TEST
-  const ab = window.__ab || {};
-  let listed0 = null;
-  if (ab.oneFrame) {
-    liveReload(root, ["meetings"], () => refresh());
-    listed0 = refresh();
-    if (!ab.pickersAfter) programsKnown = loadPrograms();
-    await Promise.race([listed0, new Promise((r) => setTimeout(r, 250))]);
-  }
   root.append(
     h("h1", {}, "Meetings"),
     h("p", { class: "lead" }, "Create Teams video calls for a program's participants, copy join links, export calendar files and cancel."),
@@ -266,10 +257,9 @@ export async function render(root) {
   );
   // The list, the programs and the time zone are read side by side, the list asked first: the
   // replies come back in about the order they were asked, and the rows are what is waited for.
-  if (!ab.oneFrame) liveReload(root, ["meetings"], () => refresh());
-  const listed = listed0 || refresh();
-  if (ab.pickersAfter) await listed;
-  if (!ab.oneFrame || ab.pickersAfter) programsKnown = loadPrograms();
+  liveReload(root, ["meetings"], () => refresh());
+  const listed = refresh();
+  programsKnown = loadPrograms();
   const zone = invoke("meetings_default_tz").then((z) => { tz.value = z; }, () => { tz.value = "UTC"; });
   await listed;
   await zone;
