@@ -164,7 +164,22 @@ impl<T: Exec> MeetingTable for T {
     }
 
     fn meetings_page(&self, f: &MeetingFilter) -> Result<Page<MeetingRow>, PageError> {
-        let query = list_query(f)?;
+        // A program filter's id is read first and bound as a value: the planner then plans with
+        // that program's own row count (a program of 25,000 meetings seeks its start order on
+        // meetings_program_start) instead of the average one an init plan gets (which sorted all
+        // 25,000 rows: 50 ms; store_scale bench).
+        let mut program = None;
+        if let (None, Some(code)) = (&f.participant, &f.program_code) {
+            let found = self.query_opt(
+                "SELECT id FROM programs WHERE code_key = $1",
+                &[&nocase_key(code)],
+            )?;
+            match found {
+                Some(r) => program = Some(get::<i64>(self, &r, 0)?),
+                None => return Ok(shared::finish_page(Vec::new(), page::limit(f.limit))),
+            }
+        }
+        let query = list_query(f, program)?;
         let rows = self.query(&query.sql, &params(&query.args))?;
         let rows = rows
             .iter()
@@ -268,7 +283,8 @@ impl PgPageQuery {
 
 /// The statement [`MeetingTable::meetings_page`] runs for `f`: SQLite's (`list_query` there),
 /// with the NOCASE comparisons on the lower-case twins. The page's attendees are read after it.
-fn list_query(f: &MeetingFilter) -> Result<PgPageQuery, PageError> {
+/// `program` is the id of `f.program_code`, read beforehand.
+fn list_query(f: &MeetingFilter, program: Option<i64>) -> Result<PgPageQuery, PageError> {
     let after = shared::page_after(f)?;
     let mut query = PgPageQuery {
         sql: format!("{SELECT} WHERE true"),
@@ -279,12 +295,9 @@ fn list_query(f: &MeetingFilter) -> Result<PgPageQuery, PageError> {
         person_page(&mut query, f, person, after);
         return Ok(query);
     }
-    if let Some(p) = &f.program_code {
-        // The program's id first (an init plan), so the seek is on meetings_program_start.
-        let n = query.arg(Arg::Text(nocase_key(p)));
-        query.push(&format!(
-            " AND m.program_id = (SELECT id FROM programs WHERE code_key = ${n})"
-        ));
+    if let Some(id) = program {
+        let n = query.arg(Arg::Int(id));
+        query.push(&format!(" AND m.program_id = ${n}"));
     }
     let c = shared::filter_constraints(f, after, ("m.state", "m.start_utc", "m.id"), &mut |a| {
         query.bind(a)

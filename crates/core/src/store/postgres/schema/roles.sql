@@ -667,7 +667,9 @@ CREATE POLICY schedule_update ON meetings FOR UPDATE TO tsched_operator
 CREATE POLICY schedule_delete ON meetings FOR DELETE TO tsched_operator
     USING (tsched_may_schedule(program_id));
 CREATE POLICY view ON meeting_attendees FOR SELECT TO tsched_operator
-    USING ((SELECT tsched_sees_all()) OR tsched_meeting_program(meeting_id) IS NOT NULL);
+    USING ((SELECT tsched_sees_all()) OR EXISTS (
+        SELECT 1 FROM meetings m WHERE m.id = meeting_id
+            AND m.program_id = ANY ((SELECT tsched_view_programs())::bigint[])));
 CREATE POLICY schedule_insert ON meeting_attendees FOR INSERT TO tsched_operator
     WITH CHECK (tsched_may_schedule(tsched_meeting_program(meeting_id)));
 CREATE POLICY schedule_update ON meeting_attendees FOR UPDATE TO tsched_operator
