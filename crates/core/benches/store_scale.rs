@@ -35,6 +35,9 @@ use tsched_core::store::sqlite::{audit_log, operators};
 use tsched_core::store::sqlite::{participants, programs};
 use tsched_core::{operators as roster_uc, participants as participants_uc, Actor, Store};
 
+#[path = "store_scale/postgres.rs"]
+mod postgres;
+
 type Res<T> = Result<T, Box<dyn Error>>;
 
 const PROGRAMS: usize = 10_000;
@@ -69,7 +72,11 @@ fn marker() -> String {
 }
 
 const ITERATIONS: usize = 200;
+const MIN_ITERATIONS: usize = 20;
+const CASE_BUDGET: Duration = Duration::from_secs(3);
 const TARGET_P95_MS: f64 = 5.0;
+/// Issue 19's target for the team store (a local server): p95 of a filtered page of 100.
+const PG_TARGET_P95_MS: f64 = 10.0;
 const VERSION_RUNS: usize = 50;
 const LIST_RUNS: usize = 30;
 const TARGET_VERSION_MS: f64 = 20.0;
@@ -565,6 +572,8 @@ fn ensure_data(dir: &Path) -> Res<Option<Duration>> {
 struct Stats {
     p50: f64,
     p95: f64,
+    /// How many runs the percentiles are of.
+    runs: usize,
 }
 
 fn stats(mut ms: Vec<f64>) -> Stats {
@@ -573,15 +582,74 @@ fn stats(mut ms: Vec<f64>) -> Stats {
     Stats {
         p50: at(0.50),
         p95: at(0.95),
+        runs: ms.len(),
     }
 }
 
-/// One list page to time: its core call (returning the row count) and the statement it runs.
-struct Case<'a> {
+/// One list page to time: its core call and, on SQLite, the statement it runs.
+struct Case {
     page: &'static str,
     what: String,
     plan_of: PageQuery,
-    run: Box<dyn FnMut() -> Result<usize, tsched_core::Error> + 'a>,
+    call: Call,
+    /// Called as the coordinator (of one program) instead of the global admin.
+    as_coordinator: bool,
+}
+
+/// A core list call for a page of 100: what the window and `tsched` call, with the access
+/// check. The same calls run on each backend.
+#[derive(Clone)]
+enum Call {
+    Programs(ListQuery),
+    Participants {
+        code: String,
+        after: Option<String>,
+    },
+    Operators(Option<String>),
+    Audit(AuditFilter),
+    Meetings(ListFilter),
+    Batches(Option<String>),
+    Items {
+        batch: i64,
+        state: Option<ItemState>,
+        after: Option<String>,
+    },
+}
+
+impl Call {
+    /// Runs the call; returns the rows of the page.
+    fn run(&self, store: &Store, actor: &Actor) -> Result<usize, tsched_core::Error> {
+        Ok(match self {
+            Call::Programs(q) => programs_uc::list_page(store, actor, q)?.items.len(),
+            Call::Participants { code, after } => {
+                participants_uc::list_page(store, actor, code, after.as_deref(), 100)?
+                    .items
+                    .len()
+            }
+            Call::Operators(after) => roster_uc::list_page(store, actor, after.as_deref(), 100)?
+                .items
+                .len(),
+            Call::Audit(f) => audit_uc::list_page(store, actor, f)?.items.len(),
+            Call::Meetings(f) => meetings_uc::list_page(store, actor, f)?.items.len(),
+            Call::Batches(after) => batch_run::list_page(store, actor, after.as_deref(), 100)?
+                .items
+                .len(),
+            Call::Items {
+                batch,
+                state,
+                after,
+            } => batch_run::items_page(
+                store,
+                actor,
+                *batch,
+                state.map(ItemState::as_str),
+                after.as_deref(),
+                100,
+            )?
+            .items
+            .len(),
+        })
+    }
 }
 
 struct Measured {
@@ -662,33 +730,238 @@ fn cursor_after<T>(
     cursor.ok_or_else(|| "no pages walked".into())
 }
 
-fn measure(store: &Store, mut case: Case<'_>) -> Res<Measured> {
-    let plan = case.plan_of.plan(store.conn())?;
+/// Times `call` ITERATIONS times after 5 warm-up runs (fewer, at least MIN_ITERATIONS, when
+/// they take longer than CASE_BUDGET: a slow page is slow either way, and a run stays within
+/// minutes): the rows of the page, wall-clock times, and wall-clock times less this thread's
+/// run-queue wait.
+fn time_call(store: &Store, actor: &Actor, call: &Call) -> Res<(usize, Stats, Stats)> {
     let mut rows = 0;
     for _ in 0..5 {
-        rows = (case.run)()?;
+        rows = call.run(store, actor)?;
     }
     let mut wall = Vec::with_capacity(ITERATIONS);
     let mut ready = Vec::with_capacity(ITERATIONS);
-    for _ in 0..ITERATIONS {
+    let started = Instant::now();
+    for i in 0..ITERATIONS {
+        if i >= MIN_ITERATIONS && started.elapsed() > CASE_BUDGET {
+            break;
+        }
         let (_, waited_before) = schedstat();
         let t = Instant::now();
-        rows = (case.run)()?;
+        rows = call.run(store, actor)?;
         let elapsed = t.elapsed().as_nanos() as u64;
         let (_, waited_after) = schedstat();
         let waited = waited_after.saturating_sub(waited_before).min(elapsed);
         wall.push(elapsed as f64 / 1e6);
         ready.push((elapsed - waited) as f64 / 1e6);
     }
+    Ok((rows, stats(wall), stats(ready)))
+}
+
+fn measure(store: &Store, actor: &Actor, case: &Case) -> Res<Measured> {
+    let plan = case.plan_of.plan(store.conn())?;
+    let (rows, wall, ready) = time_call(store, actor, &case.call)?;
     Ok(Measured {
         page: case.page,
-        what: case.what,
+        what: case.what.clone(),
         rows,
-        wall: stats(wall),
-        ready: stats(ready),
+        wall,
+        ready,
         full_scan: plan.iter().any(|l| full_scan(l)),
         plan,
     })
+}
+
+/// The UPN an actor acts as (the bench's actors are all operators).
+fn admin_upn_of(actor: &Actor) -> String {
+    actor.operator_upn.clone().unwrap_or_default()
+}
+
+/// One page on PostgreSQL: as the owner (no row-level security) and as the operator's own
+/// login (under row-level security), with the operator session's plans.
+struct PgMeasured {
+    owner_rows: usize,
+    owner: Stats,
+    rls_rows: usize,
+    rls: Stats,
+    plan: postgres::Explained,
+}
+
+struct PgSide {
+    version: String,
+    tried: Option<String>,
+    seeded_in: Duration,
+    admin_upn: String,
+    coordinator_upn: String,
+    pages: Vec<PgMeasured>,
+}
+
+/// Copies the SQLite store into a throwaway PostgreSQL cluster and times every case there in
+/// the same run (see `store_scale/postgres.rs`).
+fn postgres_side(
+    sqlite: &Store,
+    cases: &[Case],
+    admin_upn: &str,
+    coordinator_upn: &str,
+) -> Res<PgSide> {
+    eprintln!("store_scale: postgres: starting a cluster and copying the store into it …");
+    let bench = postgres::start(sqlite, admin_upn, coordinator_upn)?;
+    let admin = Actor::operator(admin_upn.to_string());
+    let coordinator = Actor::operator(coordinator_upn.to_string());
+    eprintln!(
+        "store_scale: postgres: seeded in {:.0} s; timing {} list queries in two sessions …",
+        bench.seeded_in.as_secs_f64(),
+        cases.len()
+    );
+    let mut timed = Vec::new();
+    for case in cases {
+        let (actor, session) = if case.as_coordinator {
+            (&coordinator, &bench.coordinator)
+        } else {
+            (&admin, &bench.admin)
+        };
+        let (owner_rows, owner, _) = time_call(&bench.owner, actor, &case.call)?;
+        let (rls_rows, rls, _) = time_call(session, actor, &case.call)?;
+        eprintln!(
+            "  {:<12} {:<64} owner p95 {:>6.2} ms  operator (RLS) p95 {:>6.2} ms",
+            case.page, case.what, owner.p95, rls.p95
+        );
+        timed.push((owner_rows, owner, rls_rows, rls));
+    }
+    // Plans after the timing, in sessions of their own that log them.
+    let explain_admin = bench.explaining_session(&admin_upn.to_ascii_lowercase())?;
+    let explain_coordinator = bench.explaining_session(&coordinator_upn.to_ascii_lowercase())?;
+    let mut pages = Vec::new();
+    for (case, (owner_rows, owner, rls_rows, rls)) in cases.iter().zip(timed) {
+        let (actor, session) = if case.as_coordinator {
+            (&coordinator, &explain_coordinator)
+        } else {
+            (&admin, &explain_admin)
+        };
+        let plan = bench.explain(session, |s| case.call.run(s, actor))?;
+        pages.push(PgMeasured {
+            owner_rows,
+            owner,
+            rls_rows,
+            rls,
+            plan,
+        });
+    }
+    Ok(PgSide {
+        version: bench.server_version.clone(),
+        tried: bench.tried.clone(),
+        seeded_in: bench.seeded_in,
+        admin_upn: admin_upn.to_string(),
+        coordinator_upn: coordinator_upn.to_string(),
+        pages,
+    })
+}
+
+/// A p95 with the number of runs when the case's time budget cut them short.
+struct RunsNote(Stats);
+
+impl std::fmt::Display for RunsNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.2}", self.0.p95)?;
+        if self.0.runs < ITERATIONS {
+            write!(f, " ({} runs)", self.0.runs)?;
+        }
+        Ok(())
+    }
+}
+
+impl PgSide {
+    /// Writes the side-by-side section; false when a page misses the target, answers other
+    /// rows than SQLite, or reads a big table whole.
+    fn report(&self, md: &mut String, sqlite: &[Measured]) -> Res<bool> {
+        let mut ok = true;
+        writeln!(md, "## PostgreSQL beside SQLite")?;
+        writeln!(md)?;
+        writeln!(
+            md,
+            "The same run copies the store above into a throwaway PostgreSQL {} cluster (`tsched_pgtest::Cluster`: local server on 127.0.0.1, TLS with `sslmode=verify-full`, the harness's `shared_buffers = 16MB`, `fsync = off`) made by `store init`, with the same ids, then `VACUUM ANALYZE` (seeding {:.0} s, not measured). Each call is the same core call as on SQLite, {ITERATIONS} runs after 5 warm-up runs (fewer, at least {MIN_ITERATIONS}, where they would take over {} s: the runs are then shown), in two sessions: the database owner (its policies pass every row: the cost of the SQL alone) and the operator's own login under row-level security (the global admin `{}`; the coordinator `{}` for the coordinator's rows) — what a team's workstation gets. Times are wall-clock on the client (the server's time is in another process, so no run-queue correction). Target (issue 19): p95 ≤ {PG_TARGET_P95_MS} ms for a page of 100, judged on both sessions; the ratio is the operator session's p95 over SQLite's.",
+            self.version,
+            self.seeded_in.as_secs_f64(),
+            CASE_BUDGET.as_secs(),
+            self.admin_upn,
+            self.coordinator_upn,
+        )?;
+        if let Some(path) = &self.tried {
+            writeln!(md)?;
+            writeln!(
+                md,
+                "**Not the committed schema:** `STORE_SCALE_PG_SQL={path}` was applied after seeding."
+            )?;
+        }
+        writeln!(md)?;
+        writeln!(
+            md,
+            "| page | query | rows | SQLite p50 | SQLite p95 | PostgreSQL owner p50 | owner p95 | PostgreSQL operator (RLS) p50 | operator p95 | p95 ratio | p95 ≤ {PG_TARGET_P95_MS} ms | indexes (operator session's plan) |"
+        )?;
+        writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|")?;
+        let mut missed = Vec::new();
+        for (m, p) in sqlite.iter().zip(&self.pages) {
+            let fine = p.owner.p95 <= PG_TARGET_P95_MS && p.rls.p95 <= PG_TARGET_P95_MS;
+            let same = p.owner_rows == m.rows && p.rls_rows == m.rows;
+            ok &= fine && same && p.plan.seq_scans.is_empty();
+            if !fine || !p.plan.seq_scans.is_empty() {
+                missed.push((m, p));
+            }
+            writeln!(
+                md,
+                "| {} | {} | {}{} | {:.2} | {:.2} | {:.2} | {} | {:.2} | {} | {:.1}× | {} | {}{} |",
+                m.page,
+                m.what,
+                m.rows,
+                if same {
+                    String::new()
+                } else {
+                    format!(" — **PostgreSQL: {} / {}**", p.owner_rows, p.rls_rows)
+                },
+                m.wall.p50,
+                m.wall.p95,
+                p.owner.p50,
+                RunsNote(p.owner),
+                p.rls.p50,
+                RunsNote(p.rls),
+                p.rls.p95 / m.wall.p95.max(0.001),
+                if fine { "met" } else { "**not met**" },
+                p.plan.indexes.join(", "),
+                if p.plan.seq_scans.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — **SEQ SCAN of {}**", p.plan.seq_scans.join(", "))
+                }
+            )?;
+        }
+        writeln!(md)?;
+        if missed.is_empty() {
+            writeln!(
+                md,
+                "Every page met the target in both sessions, without a sequential scan of a big table."
+            )?;
+            writeln!(md)?;
+        } else {
+            writeln!(md, "### PostgreSQL plans of the pages that missed")?;
+            writeln!(md)?;
+            writeln!(
+                md,
+                "`auto_explain` (actual rows, no timing) of one call in the operator's session: every statement the call ran."
+            )?;
+            writeln!(md)?;
+            for (m, p) in missed {
+                writeln!(md, "{} — {}:", m.page, m.what)?;
+                writeln!(md)?;
+                writeln!(md, "```")?;
+                for l in &p.plan.text {
+                    writeln!(md, "{l}")?;
+                }
+                writeln!(md, "```")?;
+                writeln!(md)?;
+            }
+        }
+        Ok(ok)
+    }
 }
 
 fn run() -> Res<bool> {
@@ -796,7 +1069,7 @@ fn run() -> Res<bool> {
     let program_query = |q: ListQuery| -> Res<(PageQuery, ListQuery)> {
         Ok((programs::list_query(store.conn(), &q)?, q))
     };
-    let mut cases: Vec<Case<'_>> = Vec::new();
+    let mut cases: Vec<Case> = Vec::new();
     for (what, q) in [
         ("first page (active)", ListQuery::default()),
         (
@@ -860,13 +1133,12 @@ fn run() -> Res<bool> {
         ),
     ] {
         let (plan_of, q) = program_query(q)?;
-        let admin = &admin;
-        let store = &store;
         cases.push(Case {
             page: "Programs",
             what: what.to_string(),
             plan_of,
-            run: Box::new(move || Ok(programs_uc::list_page(store, admin, &q)?.items.len())),
+            call: Call::Programs(q),
+            as_coordinator: false,
         });
     }
     {
@@ -876,19 +1148,12 @@ fn run() -> Res<bool> {
             only_codes: Some(own),
             ..Default::default()
         })?;
-        let store = &store;
-        let coordinator = &coordinator;
         cases.push(Case {
             page: "Programs",
             what: "filtered: a coordinator's own programs".into(),
             plan_of,
-            run: Box::new(move || {
-                Ok(
-                    programs_uc::list_page(store, coordinator, &ListQuery::default())?
-                        .items
-                        .len(),
-                )
-            }),
+            call: Call::Programs(ListQuery::default()),
+            as_coordinator: true,
         });
     }
     for (what, code, after) in [
@@ -907,19 +1172,12 @@ fn run() -> Res<bool> {
                     r.get(0)
                 })?;
         let plan_of = participants::list_query(id, after.as_deref(), 100)?;
-        let store = &store;
-        let admin = &admin;
         cases.push(Case {
             page: "Participants",
             what: what.into(),
             plan_of,
-            run: Box::new(move || {
-                Ok(
-                    participants_uc::list_page(store, admin, &code, after.as_deref(), 100)?
-                        .items
-                        .len(),
-                )
-            }),
+            call: Call::Participants { code, after },
+            as_coordinator: false,
         });
     }
     for (what, after) in [
@@ -930,17 +1188,12 @@ fn run() -> Res<bool> {
         ),
     ] {
         let plan_of = operators::list_query(after.as_deref(), 100)?;
-        let store = &store;
-        let admin = &admin;
         cases.push(Case {
             page: "Operators",
             what: what.into(),
             plan_of,
-            run: Box::new(move || {
-                Ok(roster_uc::list_page(store, admin, after.as_deref(), 100)?
-                    .items
-                    .len())
-            }),
+            call: Call::Operators(after),
+            as_coordinator: false,
         });
     }
     for (what, f) in [
@@ -1008,13 +1261,12 @@ fn run() -> Res<bool> {
         ),
     ] {
         let plan_of = audit_log::list_query(&f)?;
-        let store = &store;
-        let admin = &admin;
         cases.push(Case {
             page: "Audit",
             what: what.into(),
             plan_of,
-            run: Box::new(move || Ok(audit_uc::list_page(store, admin, &f)?.items.len())),
+            call: Call::Audit(f),
+            as_coordinator: false,
         });
     }
     for (what, f) in [
@@ -1094,13 +1346,26 @@ fn run() -> Res<bool> {
             participant: f.participant.as_ref().map(|p| p.to_lowercase()),
             ..f.clone()
         })?;
-        let store = &store;
-        let admin = &admin;
         cases.push(Case {
             page: "Meetings",
             what: what.into(),
             plan_of,
-            run: Box::new(move || Ok(meetings_uc::list_page(store, admin, &f)?.items.len())),
+            call: Call::Meetings(f),
+            as_coordinator: false,
+        });
+    }
+    {
+        // A coordinator names their program (the core refuses them an unfiltered list).
+        let f = ListFilter {
+            program_code: Some(program_code((8 * 17) % PROGRAMS)),
+            ..Default::default()
+        };
+        cases.push(Case {
+            page: "Meetings",
+            what: "filtered: a coordinator's own program".into(),
+            plan_of: meetings::list_query(&f)?,
+            call: Call::Meetings(f),
+            as_coordinator: true,
         });
     }
     for (what, after) in [
@@ -1111,17 +1376,12 @@ fn run() -> Res<bool> {
         ),
     ] {
         let plan_of = batches::list_query(after.as_deref(), 101)?;
-        let store = &store;
-        let admin = &admin;
         cases.push(Case {
             page: "Batches",
             what: what.into(),
             plan_of,
-            run: Box::new(move || {
-                Ok(batch_run::list_page(store, admin, after.as_deref(), 100)?
-                    .items
-                    .len())
-            }),
+            call: Call::Batches(after),
+            as_coordinator: false,
         });
     }
     for (what, state, after) in [
@@ -1134,31 +1394,28 @@ fn run() -> Res<bool> {
         ),
     ] {
         let plan_of = batches::items_query(big_batch, state, after.as_deref(), 100)?;
-        let store = &store;
-        let admin = &admin;
         cases.push(Case {
             page: "Batches",
             what: what.into(),
             plan_of,
-            run: Box::new(move || {
-                Ok(batch_run::items_page(
-                    store,
-                    admin,
-                    big_batch,
-                    state.map(ItemState::as_str),
-                    after.as_deref(),
-                    100,
-                )?
-                .items
-                .len())
-            }),
+            call: Call::Items {
+                batch: big_batch,
+                state,
+                after,
+            },
+            as_coordinator: false,
         });
     }
 
     eprintln!("store_scale: timing {} list queries …", cases.len());
     let mut results = Vec::new();
-    for case in cases {
-        let m = measure(&store, case)?;
+    for case in &cases {
+        let actor = if case.as_coordinator {
+            &coordinator
+        } else {
+            &admin
+        };
+        let m = measure(&store, actor, case)?;
         eprintln!(
             "  {:<12} {:<64} p50 {:>6.2} ms  p95 {:>6.2} ms  (without run-queue wait: p95 {:>6.2} ms)",
             m.page, m.what, m.wall.p50, m.wall.p95, m.ready.p95
@@ -1183,6 +1440,17 @@ fn run() -> Res<bool> {
             }
         }
         stats(ms)
+    };
+    // `-- --sqlite-only` leaves the PostgreSQL side out (it needs Debian's postgresql package).
+    let pg = if std::env::args().any(|a| a == "--sqlite-only") {
+        None
+    } else {
+        Some(postgres_side(
+            &store,
+            &cases,
+            &admin_upn_of(&admin),
+            &operator(8),
+        )?)
     };
     drop(store);
 
@@ -1326,6 +1594,9 @@ fn run() -> Res<bool> {
         offset.p50, offset.p95
     )?;
     writeln!(md)?;
+    if let Some(pg) = &pg {
+        ok &= pg.report(&mut md, &results)?;
+    }
     writeln!(md, "## Start-up of `tsched` on this store")?;
     writeln!(md)?;
     writeln!(
