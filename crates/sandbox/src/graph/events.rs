@@ -16,7 +16,7 @@ use chrono_tz::Tz;
 use serde_json::{json, Map, Value};
 
 use super::errors::GraphError;
-use super::meetings::{self, graph_time};
+use super::meetings::{self, body_object, graph_time};
 use super::{Ctx, GraphResponse};
 use crate::state::{Event, MailItem, State};
 
@@ -212,28 +212,6 @@ fn mailbox_owner(st: &State, ctx: &Ctx<'_>, owner: Option<&str>) -> Result<Strin
             404,
             "ErrorInvalidUser",
             format!("The requested user '{o}' is invalid."),
-        )),
-    }
-}
-
-fn body_object(ctx: &Ctx<'_>) -> Result<Map<String, Value>, GraphError> {
-    let Some(bytes) = ctx.req.body.as_deref() else {
-        return Err(GraphError::bad_request(
-            "Empty request body. A JSON object is required.",
-        ));
-    };
-    let ct = ctx.req.header("content-type").unwrap_or("");
-    if !ct.to_ascii_lowercase().starts_with("application/json") {
-        return Err(GraphError::new(
-            415,
-            "UnsupportedMediaType",
-            "Content-Type must be application/json.",
-        ));
-    }
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Object(m)) => Ok(m),
-        _ => Err(GraphError::bad_request(
-            "Invalid JSON body: a JSON object is required.",
         )),
     }
 }

@@ -80,7 +80,9 @@ fn parse_time(body: &Map<String, Value>, name: &str) -> Result<Option<DateTime<U
     }
 }
 
-fn body_object(ctx: &Ctx<'_>) -> Result<Map<String, Value>, GraphError> {
+/// The request's JSON object body (also read by `events`): 400 when empty or not an object, 415
+/// when not sent as JSON.
+pub(super) fn body_object(ctx: &Ctx<'_>) -> Result<Map<String, Value>, GraphError> {
     let Some(bytes) = ctx.req.body.as_deref() else {
         return Err(GraphError::bad_request(
             "Empty request body. A JSON object is required.",
