@@ -527,7 +527,13 @@ fn the_password_never_reaches_the_log() {
         .with_max_level(tracing::Level::TRACE)
         .with_writer(move || writer.clone())
         .finish();
-    tracing::subscriber::with_default(subscriber, || {
+    // The global subscriber, not a scoped one: a scoped one sees only this thread, and a
+    // callsite another test thread met first may have cached "no interest" (the CI run missed
+    // the connection's line that way). The other tests' lines come in too; none may hold the
+    // password either. Only this test sets it.
+    tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
+    tracing::callsite::rebuild_interest_cache();
+    {
         // The password in the URL and separately; success and failure.
         let cfg = PgConfig::parse(&c.url(&login, PASSWORD, &db, "verify-full"))
             .expect("url")
@@ -537,7 +543,7 @@ fn the_password_never_reaches_the_log() {
         drop(conn);
         let _ = PgConn::connect(&cfg, Some(&Sensitive::new("wrong".to_string())));
         let _ = PgConn::connect(&cfg.clone().with_sslmode(SslMode::Disable), None);
-    });
+    }
     let text =
         String::from_utf8_lossy(&logs.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
     assert!(
