@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use tsched_e2e::{find, ok, open_page, wait_for_text, App, BoxError, Tsched};
+use tsched_e2e::{click_settled, find, ok, open_page, wait_for_text, App, BoxError, Tsched};
 use tsched_pgtest::Cluster;
 
 const OWNER: &str = "tsched_owner";
@@ -194,8 +194,10 @@ async fn the_store_card_moves_a_workstation_to_the_team_database_and_back() -> R
         );
 
         // Back to the embedded store, after a confirmation.
-        find(&c, "#store-forget").await?.click().await?;
-        find(&c, "#store-forget-yes").await?.click().await?;
+        // The window reloaded on the team database just before: click what is on screen now,
+        // once it keeps its place (an element found during the reload goes stale; CI saw it).
+        click_settled(&c, "#store-forget").await?;
+        click_settled(&c, "#store-forget-yes").await?;
         wait_for_text(&c, "#store-kind", "embedded").await?;
         assert!(
             !store_toml.exists(),
