@@ -7,6 +7,7 @@
 //! SQLite, logs, audit rows, exports or error messages.
 
 pub mod access;
+pub mod agent;
 pub mod actor;
 pub mod audit;
 pub mod auth;

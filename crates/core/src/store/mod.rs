@@ -18,6 +18,7 @@ pub mod page;
 pub mod participants;
 pub mod postgres;
 pub mod programs;
+pub mod queue;
 pub mod settings;
 pub mod sqlite;
 
@@ -437,6 +438,38 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(c) => Some(c),
             Backend::Postgres(_) => None,
+        }
+    }
+
+    /// The host agent's queue: the team store's only (the embedded store has none: one seat
+    /// does its Graph work itself).
+    pub fn queue(&self) -> Option<&dyn queue::QueueTable> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(c) => Some(&**c),
+        }
+    }
+
+    /// Runs `f` in one transaction of the team store with its queue beside the tables (a batch
+    /// job stores its batch and names it in its job at once); `None` for the embedded store.
+    pub fn write_queued<T, E>(
+        &mut self,
+        f: impl FnOnce(&dyn Tables, &dyn queue::QueueTable) -> Result<T, E>,
+    ) -> Option<Result<T, E>>
+    where
+        E: From<StoreError>,
+    {
+        match &mut self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(conn) => Some(conn.write(|tx| f(tx, tx))),
+        }
+    }
+
+    /// The team database's login this store works as; `None` for the embedded store.
+    pub fn login(&self) -> Option<&str> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(c) => Some(c.login()),
         }
     }
 

@@ -53,7 +53,10 @@ pub fn create(
     }
     use sha2::Digest;
     let sha = hex(&sha2::Sha256::digest(bytes));
-    let uid = uuid::Uuid::new_v4().to_string();
+    let uid = opts
+        .batch_uid
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     store.write(|tx| -> Result<i64, Error> {
         let who = access::resolve(tx, actor)?;
         let now = now_db();

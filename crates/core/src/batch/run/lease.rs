@@ -49,7 +49,7 @@ pub(super) fn shown(batch: BatchRow) -> BatchRow {
 }
 
 /// This machine's name (the kernel's host name; else `$HOSTNAME`; else `localhost`), read once.
-fn this_host() -> &'static str {
+pub(crate) fn this_host() -> &'static str {
     static HOST: OnceLock<String> = OnceLock::new();
     HOST.get_or_init(|| {
         std::fs::read_to_string("/proc/sys/kernel/hostname")

@@ -22,6 +22,7 @@ mod transport;
 use serde::Serialize;
 
 pub use create::{create, run};
+pub(crate) use lease::this_host;
 pub use executor::{execute, resume};
 pub use history::{cancel, items_page, list, list_page, show, show_page, Cancelled};
 pub use transport::{classify, Attempt, GraphTransport, Transport};
@@ -52,6 +53,9 @@ pub struct RunOptions {
     pub tick: Duration,
     /// Run even when some rows are rejected (only the ready rows become items).
     pub skip_rejected: bool,
+    /// The uid to store a new batch under (default: a new UUID). The host agent derives it
+    /// from its job, so a job retried after a crash finds the batch it had stored.
+    pub batch_uid: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -63,6 +67,7 @@ impl Default for RunOptions {
             max_transient_attempts: 12,
             tick: Duration::from_millis(250),
             skip_rejected: false,
+            batch_uid: None,
         }
     }
 }

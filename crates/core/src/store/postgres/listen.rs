@@ -32,7 +32,7 @@ pub const CHANNEL: &str = "tsched_changes";
 
 /// The tables whose changes the feed reports (v1.sql's `_notify` triggers). A payload that is not
 /// one of them (anyone may `NOTIFY` the channel) is ignored.
-pub const TABLES: [&str; 10] = [
+pub const TABLES: [&str; 12] = [
     "programs",
     "program_meeting_modes",
     "participants",
@@ -43,6 +43,8 @@ pub const TABLES: [&str; 10] = [
     "batch_items",
     "integration",
     "audit_log",
+    "work_queue",
+    "agents",
 ];
 
 /// At most one [`FeedEvent::Changed`] per table in this long; a burst ends with one more event

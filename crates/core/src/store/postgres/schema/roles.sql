@@ -225,15 +225,52 @@ $$;
 -- always NULL here); `at` is the server's clock, so a workstation's clock cannot reorder it.
 CREATE FUNCTION tsched_audit_stamp() RETURNS trigger
 LANGUAGE plpgsql SET search_path = tsched, pg_temp AS $$
+DECLARE
+    v_for text := nullif(current_setting('tsched.acting_for', true), '');
 BEGIN
-    NEW.operator := session_user;
     NEW.at := to_char(statement_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"');
-    NEW.real_actor := NULL;
+    -- The host agent carries out a job in its requester's name (issue 20): the row names the
+    -- requester and `real_actor` the agent's login, but only while this very login holds a
+    -- claim on a job of that requester (a claim only a global admin can take); anything else
+    -- is stamped with the login as always.
+    IF v_for IS NOT NULL AND EXISTS (
+        SELECT 1 FROM work_queue q
+        WHERE q.state = 'claimed' AND q.claimed_login = session_user AND q.requested_by = v_for)
+    THEN
+        NEW.operator := v_for;
+        NEW.real_actor := session_user;
+    ELSE
+        NEW.operator := session_user;
+        NEW.real_actor := NULL;
+    END IF;
     RETURN NEW;
 END
 $$;
 CREATE TRIGGER audit_log_stamp BEFORE INSERT ON audit_log
 FOR EACH ROW EXECUTE FUNCTION tsched_audit_stamp();
+
+-- The host agent's queue: who asked and when are the server's; a new job is queued and
+-- unclaimed whatever the client sent (a workstation cannot enqueue in another's name, nor
+-- enqueue a job already "done").
+CREATE FUNCTION tsched_queue_stamp() RETURNS trigger
+LANGUAGE plpgsql SET search_path = tsched, pg_temp AS $$
+BEGIN
+    NEW.requested_by := session_user;
+    NEW.requested_at := statement_timestamp();
+    NEW.state := 'queued';
+    NEW.claimed_by := NULL;
+    NEW.claimed_login := NULL;
+    NEW.claimed_at := NULL;
+    NEW.claim_until := NULL;
+    NEW.attempts := 0;
+    NEW.result := NULL;
+    NEW.error := NULL;
+    NEW.finished_at := NULL;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER work_queue_stamp BEFORE INSERT ON work_queue
+FOR EACH ROW EXECUTE FUNCTION tsched_queue_stamp();
 
 -- Beside the missing privileges: the owner keeps the power to GRANT itself UPDATE, so a
 -- trigger refuses too (an owner who drops it leaves a trace in the DDL log, not in silence).
@@ -570,6 +607,13 @@ GRANT INSERT, UPDATE, DELETE ON program_meeting_modes, participants TO tsched_tr
 -- Coordinator: meetings and batches (their items and attendees with them).
 GRANT INSERT, UPDATE, DELETE ON meetings, meeting_attendees, batches, batch_items TO tsched_coordinator;
 
+-- The host agent's queue: every operator may ask (the policies say for which programs: who
+-- may schedule the program, who may manage the batch's programs); only global admins run
+-- agents, which claim jobs and write their outcome, and announce themselves in `agents`.
+GRANT INSERT (kind, program_id, programs, payload, batch_id) ON work_queue TO tsched_operator;
+GRANT UPDATE ON work_queue TO tsched_global_admin;
+GRANT INSERT, UPDATE, DELETE ON agents TO tsched_global_admin;
+
 -- Global admin: everything except the roster (functions only), the audit trail's history and
 -- the server-kept tables (batch_item_counts, tsched_meta).
 GRANT INSERT, UPDATE, DELETE ON programs, program_meeting_modes, participants, meetings,
@@ -699,12 +743,34 @@ CREATE POLICY manage_delete ON batch_items FOR DELETE TO tsched_operator
 CREATE POLICY view ON batch_item_counts FOR SELECT TO tsched_operator
     USING ((SELECT tsched_sees_all()) OR tsched_batch_programs(batch_id) IS NOT NULL);
 
+-- The host agent's queue: a job is seen by who asked for it and by global admins and support;
+-- enqueued by who may schedule its program (meetings) or manage all its programs (batches; a
+-- job on an existing batch also needs that batch's programs); claimed and finished by global
+-- admins (the agents).
+CREATE POLICY view ON work_queue FOR SELECT TO tsched_operator
+    USING ((SELECT tsched_sees_all()) OR requested_by = session_user);
+CREATE POLICY enqueue ON work_queue FOR INSERT TO tsched_operator
+    WITH CHECK (tsched_is_operator() AND CASE
+        WHEN kind LIKE 'meeting.%' THEN program_id IS NOT NULL AND tsched_may_schedule(program_id)
+        ELSE programs <> '' AND tsched_may_manage_batch(programs)
+             AND (batch_id IS NULL OR tsched_may_manage_batch(tsched_batch_programs(batch_id)))
+    END);
+CREATE POLICY agent_update ON work_queue FOR UPDATE TO tsched_operator
+    USING (tsched_is_global_admin()) WITH CHECK (tsched_is_global_admin());
+CREATE POLICY view ON agents FOR SELECT TO tsched_operator USING (tsched_is_operator());
+CREATE POLICY announce ON agents FOR INSERT TO tsched_operator
+    WITH CHECK (tsched_is_global_admin() AND login = session_user);
+CREATE POLICY beat ON agents FOR UPDATE TO tsched_operator
+    USING (tsched_is_global_admin()) WITH CHECK (tsched_is_global_admin());
+CREATE POLICY retire ON agents FOR DELETE TO tsched_operator USING (tsched_is_global_admin());
+
 -- The audit trail: global admin and support read all, a track admin their programs' rows;
 -- every active operator appends (as themselves: the trigger sets `operator` before this check).
 CREATE POLICY view ON audit_log FOR SELECT TO tsched_operator
     USING ((SELECT tsched_sees_all()) OR tsched_may_read_audit(program_code));
 CREATE POLICY append ON audit_log FOR INSERT TO tsched_operator
-    WITH CHECK (tsched_is_operator() AND operator = session_user);
+    WITH CHECK (tsched_is_operator()
+                AND (operator = session_user OR real_actor = session_user));
 
 -- Settings: every operator reads; a global admin writes; anyone records the welcome dismissal.
 CREATE POLICY view ON settings FOR SELECT TO tsched_operator USING (tsched_is_operator());
