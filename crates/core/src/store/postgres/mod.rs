@@ -23,6 +23,7 @@ mod migrate;
 mod operators;
 mod participants;
 mod programs;
+mod queue;
 mod settings;
 mod tls;
 
