@@ -395,7 +395,11 @@ fn integration_summary(store: &Store) -> serde_json::Value {
         Ok(row) => row,
         Err(e) => return json!({ "error": format!("unreadable: {e}") }),
     };
-    let status = integration::assess(row.as_ref(), KeyringCheck::NotChecked, Utc::now());
+    let mode = store
+        .tables()
+        .integration_invitation_mode()
+        .unwrap_or_default();
+    let status = integration::assess(row.as_ref(), mode, KeyringCheck::NotChecked, Utc::now());
     let hosts = row.as_ref().map(|r| {
         let graph_host = url::Url::parse(&r.graph_base)
             .ok()
@@ -421,6 +425,8 @@ fn integration_summary(store: &Store) -> serde_json::Value {
         "removed_at": status.removed_at,
         "meetings_available": status.meetings_available,
         "meetings_unavailable_reason": status.meetings_unavailable_reason,
+        "invitation_mode": status.invitation_mode,
+        "invitations_unavailable_reason": status.invitations_unavailable_reason,
     })
 }
 

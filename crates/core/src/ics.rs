@@ -241,6 +241,11 @@ mod tests {
             created_by: "a@x.com".into(),
             created_at: "t".into(),
             updated_at: "t".into(),
+            invitations: Default::default(),
+            event_id: None,
+            invitations_sent_at: None,
+            invitations_updated_at: None,
+            invitations_cancelled_at: None,
             attendees: Vec::new(),
         };
         let text = render_one(&m, Utc::now());

@@ -28,6 +28,8 @@ use crate::graph::GraphClient;
 use crate::secret::Sensitive;
 use crate::store::audit_log::AuditEntry;
 use crate::store::integration::{self as table, IntegrationRow, RowState};
+
+pub use crate::store::integration::InvitationMode;
 use crate::store::Store;
 
 /// Refresh tokens expire after 90 days without use
@@ -70,6 +72,9 @@ pub struct ConnectRequest {
     pub timeout: Duration,
     /// Pre-fills the host account in the account picker.
     pub login_hint: Option<String>,
+    /// The invitation mode to connect with (and keep); else the stored one (`none` at first).
+    /// `calendar` asks the host (and the admin's approval) for `Calendars.ReadWrite` too.
+    pub invitations: Option<InvitationMode>,
 }
 
 impl ConnectRequest {
@@ -83,6 +88,7 @@ impl ConnectRequest {
             redirect_uri: None,
             timeout: flow::DEFAULT_TIMEOUT,
             login_hint: None,
+            invitations: None,
         }
     }
 }
@@ -94,6 +100,8 @@ pub struct PreparedConnect {
     pub approach: Approach,
     /// Cloud.
     pub cloud: Cloud,
+    /// The invitation mode the connection is for (its scopes are in `flow`).
+    pub invitations: InvitationMode,
     /// What the browser legs need.
     pub flow: FlowConfig,
 }
@@ -103,6 +111,7 @@ pub struct PreparedConnect {
 pub struct SignedIn {
     approach: Approach,
     cloud: Cloud,
+    invitations: InvitationMode,
     flow: FlowConfig,
     tenant_id: String,
     me: Me,
@@ -143,8 +152,14 @@ pub struct IntegrationStatus {
     pub host_display_name: Option<String>,
     /// Granted Graph permissions.
     pub granted_scopes: Vec<String>,
-    /// Required Graph permissions not granted.
+    /// Required Graph permissions not granted (for the invitation mode chosen).
     pub missing_scopes: Vec<String>,
+    /// How participants learn of their meetings: `none` or `calendar`.
+    pub invitation_mode: InvitationMode,
+    /// Whether the host's sign-in holds `Calendars.ReadWrite` (what the `calendar` mode needs).
+    pub calendar_granted: bool,
+    /// Why invitations cannot be sent, when the mode is `calendar` and they cannot.
+    pub invitations_unavailable_reason: Option<String>,
     /// When connected.
     pub connected_at: Option<String>,
     /// Who connected.
@@ -182,11 +197,16 @@ pub fn prepare(store: &Store, req: &ConnectRequest) -> Result<PreparedConnect, E
         consent::validate_tenant(&req.tenant, usage).map_err(|r| Error::invalid("tenant", r))?;
     let client_id = client_id(store, req.client_id.as_deref())?;
     let redirect = redirect(store, req.redirect_uri.as_deref())?;
+    let invitations = match req.invitations {
+        Some(m) => m,
+        None => store.tables().integration_invitation_mode()?,
+    };
     Ok(PreparedConnect {
         approach: req.approach,
         cloud: req.cloud.clone(),
+        invitations,
         flow: FlowConfig {
-            purpose: flow::Purpose::Host,
+            purpose: flow::Purpose::host(invitations.is_calendar()),
             endpoints: req.cloud.endpoints(),
             tenant,
             client_id,
@@ -240,6 +260,7 @@ fn admin_consent_link(flow: &FlowConfig) -> String {
         &flow.client_id,
         &format!("http://{}{port}{path}", flow.redirect.host),
         crate::auth::flow::new_state().expose(),
+        flow.purpose.scope(),
     )
 }
 
@@ -292,6 +313,7 @@ pub async fn sign_in(
     Ok(SignedIn {
         approach: prepared.approach,
         cloud: prepared.cloud.clone(),
+        invitations: prepared.invitations,
         flow: f.clone(),
         tenant_id,
         me,
@@ -336,7 +358,7 @@ pub fn save(
     let account = host_account(store, &signed.cloud, &signed.tenant_id, &signed.me.id);
     let previous = store.tables().integration_get()?;
     tokens.set(&account, &signed.refresh_token)?;
-    let missing = consent::missing_scopes(&signed.tokens.scope);
+    let missing = consent::missing_scopes(&signed.tokens.scope, signed.invitations.is_calendar());
     let now = crate::time::now_db();
     let row = IntegrationRow {
         cloud: signed.cloud.name().to_string(),
@@ -363,6 +385,7 @@ pub fn save(
         // Checked again inside the write lock: the roster may have changed during sign-in.
         access::require(tx, actor, Action::IntegrationManage, None)?;
         tx.integration_put(&row)?;
+        tx.integration_set_invitation_mode(signed.invitations)?;
         tx.audit_append(&AuditEntry {
             operator: &actor.label,
             real_actor: actor.impersonated_by.as_deref(),
@@ -377,6 +400,7 @@ pub fn save(
                 "host_object_id": row.host_object_id,
                 "granted_scopes": row.granted_scopes,
                 "missing_scopes": missing,
+                "invitation_mode": signed.invitations,
             })),
             before: previous.as_ref().map(summary),
             ..Default::default()
@@ -413,7 +437,8 @@ pub fn save(
         .tables()
         .integration_get()?
         .ok_or(Error::NotConnected)?;
-    let mut status = assess(Some(&row), KeyringCheck::Present, Utc::now());
+    let mode = store.tables().integration_invitation_mode()?;
+    let mut status = assess(Some(&row), mode, KeyringCheck::Present, Utc::now());
     status.first_global_admin = first_global_admin;
     Ok(status)
 }
@@ -491,8 +516,9 @@ pub fn consent_url(
         .map_err(|r| Error::invalid("tenant", r))?;
     let client_id = self::client_id(store, client_id)?;
     let redirect = redirect(store, None)?;
+    let calendar = store.tables().integration_invitation_mode()?.is_calendar();
     Ok(admin_consent_link(&FlowConfig {
-        purpose: flow::Purpose::Host,
+        purpose: flow::Purpose::host(calendar),
         endpoints: cloud.endpoints(),
         tenant,
         client_id,
@@ -515,9 +541,10 @@ pub enum KeyringCheck {
     NotChecked,
 }
 
-/// Pure: the status of a row at `now`.
+/// Pure: the status of a row (and its invitation mode) at `now`.
 pub fn assess(
     row: Option<&IntegrationRow>,
+    mode: InvitationMode,
     keyring: KeyringCheck,
     now: DateTime<Utc>,
 ) -> IntegrationStatus {
@@ -540,6 +567,11 @@ pub fn assess(
         meetings_available: false,
         meetings_unavailable_reason: Some("the Microsoft 365 tenant is not connected".into()),
         first_global_admin: None,
+        invitation_mode: mode,
+        calendar_granted: false,
+        invitations_unavailable_reason: mode
+            .is_calendar()
+            .then(|| "the Microsoft 365 tenant is not connected".to_string()),
     };
     let Some(r) = row else { return s };
     s.cloud = Some(r.cloud.clone());
@@ -553,12 +585,18 @@ pub fn assess(
         .split_whitespace()
         .map(str::to_string)
         .collect();
-    s.missing_scopes = consent::missing_scopes(&r.granted_scopes);
+    s.missing_scopes = consent::missing_scopes(&r.granted_scopes, mode.is_calendar());
+    s.calendar_granted = consent::has_scope(&r.granted_scopes, consent::CALENDAR_SCOPE);
+    s.invitations_unavailable_reason = invitations_unavailable(mode, &r.granted_scopes);
     s.connected_at = Some(r.connected_at.clone());
     s.connected_by = r.connected_by.clone();
     s.last_refresh_at = r.last_refresh_at.clone();
     s.removed_at = r.removed_at.clone();
     if r.state == RowState::Removed {
+        if mode.is_calendar() {
+            s.invitations_unavailable_reason =
+                Some("the Microsoft 365 integration was removed".into());
+        }
         s.meetings_unavailable_reason = Some(
             "the Microsoft 365 integration was removed; connect it again to create Teams meetings"
                 .into(),
@@ -624,7 +662,59 @@ pub fn status(store: &Store, tokens: &dyn TokenStore) -> Result<IntegrationStatu
             },
         },
     };
-    Ok(assess(row.as_ref(), check, Utc::now()))
+    let mode = store.tables().integration_invitation_mode()?;
+    Ok(assess(row.as_ref(), mode, check, Utc::now()))
+}
+
+/// Pure: why invitations cannot be sent in `mode` with these granted scopes (`None`: they can,
+/// or the mode sends none). Names the permission and who grants it.
+pub fn invitations_unavailable(mode: InvitationMode, granted: &str) -> Option<String> {
+    (mode.is_calendar() && !consent::has_scope(granted, consent::CALENDAR_SCOPE))
+        .then(calendar_not_granted)
+}
+
+/// The message when the `calendar` invitation mode lacks its permission.
+pub fn calendar_not_granted() -> String {
+    format!(
+        "invitations are sent from the host's calendar, which needs the {} permission, and it is \
+         not granted: a global admin adds it to the app registration's API permissions and \
+         grants organization-wide approval (admin consent), then reconnects the host account",
+        consent::CALENDAR_SCOPE
+    )
+}
+
+/// Sets the invitation mode (a global admin's setting, audited): `calendar` sends each new
+/// meeting's invitations from the host's calendar, `none` sends none. Needs a connected (or
+/// once connected) integration; the status says whether `Calendars.ReadWrite` is granted, and
+/// the next connect asks for it when the mode is `calendar`. Meetings already made keep the mode
+/// they were made in.
+#[tracing::instrument(skip_all, err(level = "warn"), fields(operator = %actor.label, mode = %mode))]
+pub fn set_invitation_mode(
+    store: &mut Store,
+    tokens: &dyn TokenStore,
+    actor: &Actor,
+    mode: InvitationMode,
+) -> Result<IntegrationStatus, Error> {
+    authorize(store, actor)?;
+    store.write(|tx| -> Result<(), Error> {
+        let who = access::require(tx, actor, Action::IntegrationManage, None)?;
+        let before = tx.integration_invitation_mode()?;
+        if tx.integration_set_invitation_mode(mode)? == 0 {
+            return Err(Error::NotConnected);
+        }
+        who.audit(
+            tx,
+            AuditEntry {
+                action: "integration.invitations",
+                target: "integration:invitation_mode",
+                before: Some(json!(before)),
+                after: Some(json!(mode)),
+                ..Default::default()
+            },
+        )?;
+        Ok(())
+    })?;
+    status(store, tokens)
 }
 
 /// A live session of the host account: token manager and Graph client. Later features (users,
@@ -735,7 +825,8 @@ pub fn record(store: &mut Store, outcome: &Verified) -> Result<(), Error> {
             Verified::Ok { refresh } => {
                 if let (Some(at), Some(scope)) = (&refresh.last_refresh_at, &refresh.granted_scope)
                 {
-                    let missing = consent::missing_scopes(scope);
+                    let calendar = tx.integration_invitation_mode()?.is_calendar();
+                    let missing = consent::missing_scopes(scope, calendar);
                     let (state, reason) = if missing.is_empty() {
                         (RowState::Connected, None)
                     } else {
@@ -837,7 +928,12 @@ mod tests {
     #[test]
     fn status_warns_before_the_90_day_inactivity_limit() {
         let r = row("2027-01-01T00:00:00Z");
-        let fresh = assess(Some(&r), KeyringCheck::Present, at(2027, 1, 10));
+        let fresh = assess(
+            Some(&r),
+            InvitationMode::None,
+            KeyringCheck::Present,
+            at(2027, 1, 10),
+        );
         assert_eq!(
             fresh.state,
             ConnectionState::Connected,
@@ -847,7 +943,12 @@ mod tests {
             fresh.meetings_available,
             "meetings available when connected in global"
         );
-        let late = assess(Some(&r), KeyringCheck::Present, at(2027, 3, 25));
+        let late = assess(
+            Some(&r),
+            InvitationMode::None,
+            KeyringCheck::Present,
+            at(2027, 3, 25),
+        );
         assert_eq!(
             late.state,
             ConnectionState::NeedsAttention,
@@ -858,7 +959,12 @@ mod tests {
             "{:?}",
             late.reasons
         );
-        let gone = assess(Some(&r), KeyringCheck::Present, at(2027, 5, 1));
+        let gone = assess(
+            Some(&r),
+            InvitationMode::None,
+            KeyringCheck::Present,
+            at(2027, 5, 1),
+        );
         assert!(
             gone.reasons.iter().any(|m| m.contains("reconnect")),
             "past the limit: reconnect: {:?}",
@@ -870,7 +976,12 @@ mod tests {
     fn status_flags_missing_scopes_keyring_and_china() {
         let mut r = row("2027-01-01T00:00:00Z");
         r.granted_scopes = "User.ReadBasic.All".into();
-        let s = assess(Some(&r), KeyringCheck::Missing, at(2027, 1, 2));
+        let s = assess(
+            Some(&r),
+            InvitationMode::None,
+            KeyringCheck::Missing,
+            at(2027, 1, 2),
+        );
         assert_eq!(
             s.state,
             ConnectionState::NeedsAttention,
@@ -892,7 +1003,12 @@ mod tests {
         );
         let mut c = row("2027-01-01T00:00:00Z");
         c.cloud = "china".into();
-        let s = assess(Some(&c), KeyringCheck::Present, at(2027, 1, 2));
+        let s = assess(
+            Some(&c),
+            InvitationMode::None,
+            KeyringCheck::Present,
+            at(2027, 1, 2),
+        );
         assert_eq!(
             s.state,
             ConnectionState::Connected,
@@ -904,11 +1020,70 @@ mod tests {
                 .is_some_and(|m| m.contains("China")),
             "meetings say why not"
         );
-        let none = assess(None, KeyringCheck::NotChecked, at(2027, 1, 2));
+        let none = assess(
+            None,
+            InvitationMode::None,
+            KeyringCheck::NotChecked,
+            at(2027, 1, 2),
+        );
         assert_eq!(
             none.state,
             ConnectionState::NotConnected,
             "no row: not connected"
         );
+    }
+    #[test]
+    fn calendar_mode_without_calendars_readwrite_says_who_can_grant_it() {
+        let r = row("2027-01-01T00:00:00Z");
+        let none = assess(
+            Some(&r),
+            InvitationMode::None,
+            KeyringCheck::Present,
+            at(2027, 1, 2),
+        );
+        assert_eq!(
+            (none.state, none.invitations_unavailable_reason.as_deref()),
+            (ConnectionState::Connected, None),
+            "mode none needs no calendar permission (today's behaviour)"
+        );
+        let cal = assess(
+            Some(&r),
+            InvitationMode::Calendar,
+            KeyringCheck::Present,
+            at(2027, 1, 2),
+        );
+        assert_eq!(
+            cal.missing_scopes,
+            vec!["Calendars.ReadWrite".to_string()],
+            "calendar mode requires Calendars.ReadWrite"
+        );
+        assert!(!cal.calendar_granted, "not granted");
+        assert_eq!(
+            cal.state,
+            ConnectionState::NeedsAttention,
+            "a mode its permission does not allow needs attention"
+        );
+        let why = cal.invitations_unavailable_reason.expect("a reason");
+        assert!(
+            why.contains("Calendars.ReadWrite") && why.contains("global admin"),
+            "names the permission and who grants it: {why}"
+        );
+        assert!(
+            cal.meetings_available,
+            "meetings themselves can still be made"
+        );
+        let mut granted = row("2027-01-01T00:00:00Z");
+        granted.granted_scopes.push_str(" Calendars.ReadWrite");
+        let ok = assess(
+            Some(&granted),
+            InvitationMode::Calendar,
+            KeyringCheck::Present,
+            at(2027, 1, 2),
+        );
+        assert!(
+            ok.calendar_granted && ok.invitations_unavailable_reason.is_none(),
+            "granted: invitations can be sent"
+        );
+        assert_eq!(ok.state, ConnectionState::Connected, "nothing to do");
     }
 }

@@ -1,5 +1,6 @@
 //! `tsched integration …`: connect the Microsoft 365 tenant (host sign-in or organization-wide
-//! approval), show its status, verify it, print the approval URL, remove it. Each arm is a few
+//! approval), show its status, verify it, print the approval URL, choose how participants are
+//! invited (`invitations none|calendar`), remove it. Each arm is a few
 //! lines over `tsched_core::integration`; progress goes to stderr, results to stdout.
 
 use std::time::Duration;
@@ -68,6 +69,24 @@ pub(super) fn ctrl_c_token() -> tsched_core::auth::CancelToken {
     token
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum InvitationsArg {
+    /// No invitation is sent: the join link, and `.ics` files exported by hand.
+    None,
+    /// Each meeting is an event on the host's calendar: Exchange sends the invitations,
+    /// updates and cancellations (needs Calendars.ReadWrite).
+    Calendar,
+}
+
+impl From<InvitationsArg> for integration::InvitationMode {
+    fn from(a: InvitationsArg) -> Self {
+        match a {
+            InvitationsArg::None => integration::InvitationMode::None,
+            InvitationsArg::Calendar => integration::InvitationMode::Calendar,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum IntegrationCmd {
     /// Connect the tenant through the system browser.
@@ -84,8 +103,22 @@ pub enum IntegrationCmd {
         /// Application (client) id of your app registration (else the settings).
         #[arg(long)]
         client_id: Option<String>,
+        /// How participants are invited (else the current mode; `none` at first). `calendar`
+        /// also asks for Calendars.ReadWrite.
+        #[arg(long, value_enum)]
+        invitations: Option<InvitationsArg>,
         #[command(flatten)]
         browser: BrowserArgs,
+    },
+    /// Choose how participants are invited to new meetings (a global admin's setting):
+    /// `none`, or `calendar` (from the host's calendar; needs Calendars.ReadWrite).
+    Invitations {
+        /// The mode.
+        #[arg(value_enum)]
+        mode: InvitationsArg,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
     },
     /// Show the connection status.
     Status {
@@ -191,6 +224,22 @@ fn print_status(s: &integration::IntegrationStatus) {
     if let Some(why) = &s.meetings_unavailable_reason {
         println!("  Teams meetings unavailable: {why}");
     }
+    print_invitations(s);
+}
+
+fn print_invitations(s: &integration::IntegrationStatus) {
+    match s.invitation_mode {
+        integration::InvitationMode::None => println!(
+            "  invitations:   none (share the join link or export .ics files; `tsched integration invitations calendar` sends them from the host's calendar)"
+        ),
+        integration::InvitationMode::Calendar => println!(
+            "  invitations:   calendar (from the host's calendar; Calendars.ReadWrite {})",
+            if s.calendar_granted { "granted" } else { "NOT granted" }
+        ),
+    }
+    if let Some(why) = &s.invitations_unavailable_reason {
+        println!("  Invitations cannot be sent: {why}");
+    }
 }
 
 pub fn run(cmd: IntegrationCmd, ctx: &Context) -> anyhow::Result<()> {
@@ -201,11 +250,13 @@ pub fn run(cmd: IntegrationCmd, ctx: &Context) -> anyhow::Result<()> {
             tenant,
             cloud: cloud_name,
             client_id,
+            invitations,
             browser,
         } => {
             let mut store = ctx.store()?;
             let actor = ctx.actor(&store)?;
             let req = ConnectRequest {
+                invitations: invitations.map(Into::into),
                 approach: match approach {
                     ApproachArg::Host => Approach::HostSignIn,
                     ApproachArg::AdminConsent => Approach::AdminConsent,
@@ -251,6 +302,25 @@ pub fn run(cmd: IntegrationCmd, ctx: &Context) -> anyhow::Result<()> {
                     tsched_core::signin::adopt_host_as_cli_session(&mut store, &op)?;
                 }
                 println!("Setup mode has ended: {upn} (the host account that signed in) is the first global admin, and this command line now acts as it. Add operators with `tsched operators add`; each then signs in with `tsched login`.");
+            }
+        }
+        IntegrationCmd::Invitations { mode, json } => {
+            let mut store = ctx.store()?;
+            let actor = ctx.actor(&store)?;
+            let s = integration::set_invitation_mode(
+                &mut store,
+                keyring.as_ref(),
+                &actor,
+                mode.into(),
+            )?;
+            if json {
+                output::json(&s)?;
+            } else {
+                println!("Invitation mode set to {}.", s.invitation_mode);
+                print_invitations(&s);
+                if s.invitation_mode.is_calendar() && !s.calendar_granted {
+                    println!("Then reconnect the host account (tsched integration connect --tenant …): it asks for Calendars.ReadWrite now.");
+                }
             }
         }
         IntegrationCmd::Status { json } => {

@@ -5,14 +5,41 @@
 
 use url::Url;
 
-/// Delegated Graph permissions the host account needs.
+/// Delegated Graph permissions the host account needs in every invitation mode.
 pub const REQUIRED_GRAPH_SCOPES: [&str; 2] = ["User.ReadBasic.All", "OnlineMeetings.ReadWrite"];
+
+/// The delegated permission the `calendar` invitation mode adds: the host's calendar events
+/// (https://learn.microsoft.com/en-us/graph/api/user-post-events — "Calendars.ReadWrite"), so
+/// Exchange sends the invitations, updates and cancellations.
+pub const CALENDAR_SCOPE: &str = "Calendars.ReadWrite";
 
 /// What the host sign-in asks for. `offline_access` yields the refresh token; `openid profile`
 /// the ID token with the tenant id. Short Graph scope names resolve to the Graph of the
 /// authority's own cloud.
 pub const SIGN_IN_SCOPE: &str =
     "openid profile offline_access User.ReadBasic.All OnlineMeetings.ReadWrite";
+
+/// What the host sign-in asks for in the `calendar` invitation mode: [`SIGN_IN_SCOPE`] and
+/// [`CALENDAR_SCOPE`]. Only then: a tenant that does not send invitations is never asked for
+/// the host's calendar.
+pub const SIGN_IN_SCOPE_CALENDAR: &str =
+    "openid profile offline_access User.ReadBasic.All OnlineMeetings.ReadWrite Calendars.ReadWrite";
+
+/// Pure: the Graph permissions required with or without calendar invitations.
+pub fn required_scopes(calendar: bool) -> Vec<&'static str> {
+    let mut v = REQUIRED_GRAPH_SCOPES.to_vec();
+    if calendar {
+        v.push(CALENDAR_SCOPE);
+    }
+    v
+}
+
+/// Pure: whether a granted `scope` string holds `wanted` (case and resource prefix ignored).
+pub fn has_scope(granted: &str, wanted: &str) -> bool {
+    granted
+        .split_whitespace()
+        .any(|g| bare(g).eq_ignore_ascii_case(wanted))
+}
 
 /// What an operator's own sign-in asks for: who they are (`openid profile`, `User.Read` for
 /// `GET /me`) and `offline_access` so `tsched login` can keep a refresh token for unattended
@@ -86,12 +113,13 @@ pub fn admin_consent_url(
     client_id: &str,
     redirect_uri: &str,
     state: &str,
+    scope: &str,
 ) -> String {
     let mut url = Url::parse(&format!("{authority_base}/{tenant}/v2.0/adminconsent"))
         .expect("invariant: authority base and tenant were validated");
     url.query_pairs_mut()
         .append_pair("client_id", client_id)
-        .append_pair("scope", SIGN_IN_SCOPE)
+        .append_pair("scope", scope)
         .append_pair("redirect_uri", redirect_uri)
         .append_pair("state", state);
     url.into()
@@ -104,15 +132,12 @@ fn bare(scope: &str) -> &str {
 }
 
 /// Pure: required Graph permissions missing from a token response's `scope`, compared
-/// case-insensitively and ignoring resource prefixes.
-pub fn missing_scopes(granted: &str) -> Vec<String> {
-    REQUIRED_GRAPH_SCOPES
-        .iter()
-        .filter(|req| {
-            !granted
-                .split_whitespace()
-                .any(|g| bare(g).eq_ignore_ascii_case(req))
-        })
+/// case-insensitively and ignoring resource prefixes. `calendar`: the invitation mode sends
+/// invitations from the host's calendar, which also needs [`CALENDAR_SCOPE`].
+pub fn missing_scopes(granted: &str, calendar: bool) -> Vec<String> {
+    required_scopes(calendar)
+        .into_iter()
+        .filter(|req| !has_scope(granted, req))
         .map(|s| s.to_string())
         .collect()
 }
@@ -179,6 +204,7 @@ mod tests {
             "cid",
             "http://localhost",
             "s",
+            SIGN_IN_SCOPE,
         );
         assert!(
             u.starts_with(
@@ -195,11 +221,27 @@ mod tests {
     #[test]
     fn scope_diff_names_what_is_missing() {
         assert!(
-            missing_scopes("User.ReadBasic.All OnlineMeetings.ReadWrite openid").is_empty(),
+            missing_scopes("User.ReadBasic.All OnlineMeetings.ReadWrite openid", false).is_empty(),
             "all granted"
         );
         assert_eq!(
-            missing_scopes("https://graph.microsoft.com/user.readbasic.all profile"),
+            missing_scopes("User.ReadBasic.All OnlineMeetings.ReadWrite openid", true),
+            vec!["Calendars.ReadWrite".to_string()],
+            "the calendar invitation mode also needs Calendars.ReadWrite"
+        );
+        assert!(
+            missing_scopes(
+                "User.ReadBasic.All OnlineMeetings.ReadWrite https://graph.microsoft.com/calendars.readwrite",
+                true
+            )
+            .is_empty(),
+            "calendar mode: all granted"
+        );
+        assert_eq!(
+            missing_scopes(
+                "https://graph.microsoft.com/user.readbasic.all profile",
+                false
+            ),
             vec!["OnlineMeetings.ReadWrite".to_string()],
             "prefix and case ignored; the missing one named"
         );

@@ -14,7 +14,7 @@ use serde::Serialize;
 use subtle::ConstantTimeEq;
 
 use super::cloud::Endpoints;
-use super::consent::{admin_consent_url, OPERATOR_SCOPE, SIGN_IN_SCOPE};
+use super::consent::{admin_consent_url, OPERATOR_SCOPE, SIGN_IN_SCOPE, SIGN_IN_SCOPE_CALENDAR};
 use super::loopback::{Callback, CancelToken, Loopback, Page, RedirectSpec, Verdict};
 use super::opener::BrowserOpener;
 use super::tokens::{entra_client, exchange_code, token_url, TokenResponse};
@@ -68,15 +68,28 @@ pub enum Purpose {
     /// The host account (Teams Scheduler) connecting the integration.
     #[default]
     Host,
+    /// The host account connecting an integration whose invitation mode is `calendar`: it also
+    /// asks for the host's calendar (`Calendars.ReadWrite`).
+    HostWithCalendar,
     /// An operator signing in as themselves.
     Operator,
 }
 
 impl Purpose {
+    /// The host's sign-in, with the calendar permission when invitations go by calendar.
+    pub fn host(calendar: bool) -> Self {
+        if calendar {
+            Purpose::HostWithCalendar
+        } else {
+            Purpose::Host
+        }
+    }
+
     /// The scopes requested.
     pub fn scope(self) -> &'static str {
         match self {
             Purpose::Host => SIGN_IN_SCOPE,
+            Purpose::HostWithCalendar => SIGN_IN_SCOPE_CALENDAR,
             Purpose::Operator => OPERATOR_SCOPE,
         }
     }
@@ -84,14 +97,14 @@ impl Purpose {
     /// The progress step name.
     pub fn step(self) -> &'static str {
         match self {
-            Purpose::Host => "host_sign_in",
+            Purpose::Host | Purpose::HostWithCalendar => "host_sign_in",
             Purpose::Operator => "operator_sign_in",
         }
     }
 
     fn success_text(self) -> &'static str {
         match self {
-            Purpose::Host => "Teams Scheduler received the host account's sign-in and is finishing the connection.",
+            Purpose::Host | Purpose::HostWithCalendar => "Teams Scheduler received the host account's sign-in and is finishing the connection.",
             Purpose::Operator => "Teams Scheduler received your sign-in and is checking you against the operator roster.",
         }
     }
@@ -291,6 +304,7 @@ pub async fn admin_consent(
         &cfg.client_id,
         &redirect_uri,
         state.expose(),
+        cfg.purpose.scope(),
     );
     open(opener, "admin_consent", &url, cfg.timeout, progress);
     listener

@@ -41,6 +41,61 @@ pub const SETTING_CLIENT_ID: &str = "integration.client_id";
 /// Settings key of the redirect URI (default `http://localhost`).
 pub const SETTING_REDIRECT_URI: &str = "integration.redirect_uri";
 
+/// How participants learn of their meetings (`integration.invitation_mode`), chosen by a global
+/// admin for the whole integration. Kept through reconnects: [`IntegrationTable::integration_put`]
+/// never changes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationMode {
+    /// No invitation is sent: the join link is shown and `.ics` files are exported by hand.
+    #[default]
+    None,
+    /// The meeting is an event on the host's calendar, so Exchange sends the invitations, the
+    /// updates and the cancellations (needs `Calendars.ReadWrite`).
+    Calendar,
+}
+
+impl InvitationMode {
+    /// The stored (and shown) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvitationMode::None => "none",
+            InvitationMode::Calendar => "calendar",
+        }
+    }
+
+    /// From the stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [InvitationMode::None, InvitationMode::Calendar]
+            .into_iter()
+            .find(|m| m.as_str() == name)
+    }
+
+    /// Whether invitations go through the host's calendar.
+    pub fn is_calendar(self) -> bool {
+        self == InvitationMode::Calendar
+    }
+}
+
+impl std::fmt::Display for InvitationMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for InvitationMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(&s.trim().to_ascii_lowercase()).ok_or_else(|| {
+            format!(
+                "'{}' is not an invitation mode; use none or calendar",
+                s.trim()
+            )
+        })
+    }
+}
+
 /// Where the connection stands, as stored in `integration.state`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -120,8 +175,15 @@ pub trait IntegrationTable {
     /// The row, if any (also when removed).
     fn integration_get(&self) -> Result<Option<IntegrationRow>, StoreError>;
 
-    /// Writes the row of a fresh connection, replacing any previous one.
+    /// Writes the row of a fresh connection, replacing any previous one's columns but the
+    /// invitation mode, which a reconnect keeps.
     fn integration_put(&self, row: &IntegrationRow) -> Result<(), StoreError>;
+
+    /// The invitation mode (`none` when nothing is connected).
+    fn integration_invitation_mode(&self) -> Result<InvitationMode, StoreError>;
+
+    /// Sets the invitation mode of the row; returns how many rows changed (0: no row).
+    fn integration_set_invitation_mode(&self, mode: InvitationMode) -> Result<usize, StoreError>;
 
     /// Records a successful refresh (and the scopes it granted); clears attention. A removed
     /// row is left as it is; returns how many rows changed.

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::columns::Columns;
+use super::integration::InvitationMode;
 use super::page::{self, Arg, Page, PageError};
 use super::StoreError;
 
@@ -138,8 +139,34 @@ pub struct MeetingRow {
     pub created_at: String,
     /// Last changed (UTC).
     pub updated_at: String,
+    /// How its participants are invited: `none`, or `calendar` (an event on the host's calendar
+    /// from which Exchange sends the invitations). Set when it is recorded, kept for life.
+    pub invitations: InvitationMode,
+    /// The calendar event's id (`calendar` mode, once the event exists).
+    pub event_id: Option<String>,
+    /// When Exchange was asked to send the invitations (the event was created).
+    pub invitations_sent_at: Option<String>,
+    /// When Exchange was last asked to send an update (the event was rescheduled).
+    pub invitations_updated_at: Option<String>,
+    /// When Exchange was asked to send the cancellations.
+    pub invitations_cancelled_at: Option<String>,
     /// Attendees.
     pub attendees: Vec<AttendeeRow>,
+}
+
+/// What the host's calendar sent the participants, recorded by
+/// [`MeetingTable::meeting_record_invitations`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationsSent<'a> {
+    /// The event was created (its id): Exchange sent the invitations.
+    Sent {
+        /// The event id.
+        event_id: &'a str,
+    },
+    /// The event was changed: Exchange sent the update.
+    Updated,
+    /// The event was cancelled: Exchange sent the cancellations.
+    Cancelled,
 }
 
 /// An attendee row.
@@ -222,7 +249,9 @@ macro_rules! meeting_columns {
     () => {
         "m.id, m.external_id, m.program_id, p.code, m.batch_id, m.subject,
     m.start_utc, m.end_utc, m.time_zone, m.state, m.graph_id, m.join_web_url, m.join_meeting_id,
-    m.passcode, m.organizer_upn, m.sequence, m.last_error, m.created_by, m.created_at, m.updated_at"
+    m.passcode, m.organizer_upn, m.sequence, m.last_error, m.created_by, m.created_at, m.updated_at,
+    m.invitations, m.event_id, m.invitations_sent_at, m.invitations_updated_at,
+    m.invitations_cancelled_at"
     };
 }
 pub(crate) use meeting_columns;
@@ -250,6 +279,11 @@ pub(crate) fn meeting_from<R: Columns>(r: &R) -> Result<MeetingRow, R::Error> {
         created_by: r.get(17)?,
         created_at: r.get(18)?,
         updated_at: r.get(19)?,
+        invitations: r.state(20, "invitation", InvitationMode::parse)?,
+        event_id: r.get(21)?,
+        invitations_sent_at: r.get(22)?,
+        invitations_updated_at: r.get(23)?,
+        invitations_cancelled_at: r.get(24)?,
         attendees: Vec::new(),
     })
 }
@@ -385,6 +419,17 @@ pub trait MeetingTable {
         row: &NewRow<'_>,
         attendees: &[AttendeeRow],
     ) -> Result<Option<i64>, StoreError>;
+
+    /// Records how a (just inserted, pending) meeting's participants are invited.
+    fn meeting_set_invitations(&self, id: i64, mode: InvitationMode) -> Result<usize, StoreError>;
+
+    /// Records what the host's calendar sent, at `at`; returns the rows changed.
+    fn meeting_record_invitations(
+        &self,
+        id: i64,
+        sent: InvitationsSent<'_>,
+        at: &str,
+    ) -> Result<usize, StoreError>;
 
     /// Replaces the attendee list.
     fn meeting_replace_attendees(

@@ -6,7 +6,7 @@
 use super::exec::{changed, get, Exec, PgRow};
 use super::Row;
 use crate::store::integration::{
-    self as shared, IntegrationRow, IntegrationTable, RowState, COLUMNS,
+    self as shared, IntegrationRow, IntegrationTable, InvitationMode, RowState, COLUMNS,
 };
 use crate::store::StoreError;
 
@@ -25,7 +25,8 @@ impl<T: Exec> IntegrationTable for T {
     }
 
     fn integration_put(&self, row: &IntegrationRow) -> Result<(), StoreError> {
-        // SQLite's INSERT OR REPLACE: every column of the one row is replaced.
+        // Every column of the one row is replaced but the invitation mode, which a reconnect
+        // keeps.
         let set = COLUMNS
             .split(',')
             .map(|c| format!("{0} = excluded.{0}", c.trim()))
@@ -86,6 +87,26 @@ impl<T: Exec> IntegrationTable for T {
             "UPDATE integration SET state = 'removed', removed_at = $1, attention_reason = NULL \
              WHERE id = 1 AND state <> 'removed'",
             &[&at],
+        )
+        .map(changed)
+    }
+
+    fn integration_invitation_mode(&self) -> Result<InvitationMode, StoreError> {
+        let name: Option<String> =
+            match self.query_opt("SELECT invitation_mode FROM integration WHERE id = 1", &[])? {
+                Some(r) => Some(get(self, &r, 0)?),
+                None => None,
+            };
+        Ok(name
+            .as_deref()
+            .and_then(InvitationMode::parse)
+            .unwrap_or_default())
+    }
+
+    fn integration_set_invitation_mode(&self, mode: InvitationMode) -> Result<usize, StoreError> {
+        self.execute(
+            "UPDATE integration SET invitation_mode = $1 WHERE id = 1",
+            &[&mode.as_str()],
         )
         .map(changed)
     }

@@ -8,9 +8,10 @@
 use super::exec::params;
 use super::exec::{changed, get, Exec, PgRow};
 use super::Row;
+use crate::store::integration::InvitationMode;
 use crate::store::meetings::{
-    self as shared, meeting_columns, AttendeeRow, Confirmed, MeetingFilter, MeetingRow,
-    MeetingState, MeetingTable, NewRow,
+    self as shared, meeting_columns, AttendeeRow, Confirmed, InvitationsSent, MeetingFilter,
+    MeetingRow, MeetingState, MeetingTable, NewRow,
 };
 use crate::store::page::{self, Arg, Page, PageError};
 use crate::store::StoreError;
@@ -50,6 +51,37 @@ impl<T: Exec> MeetingTable for T {
             Some(()) => Ok(Some(id)),
             None => Ok(None),
         }
+    }
+
+    fn meeting_set_invitations(&self, id: i64, mode: InvitationMode) -> Result<usize, StoreError> {
+        self.execute(
+            "UPDATE meetings SET invitations = $2 WHERE id = $1",
+            &[&id, &mode.as_str()],
+        )
+        .map(changed)
+    }
+
+    fn meeting_record_invitations(
+        &self,
+        id: i64,
+        sent: InvitationsSent<'_>,
+        at: &str,
+    ) -> Result<usize, StoreError> {
+        match sent {
+            InvitationsSent::Sent { event_id } => self.execute(
+                "UPDATE meetings SET event_id = $2, invitations_sent_at = $3 WHERE id = $1",
+                &[&id, &event_id, &at],
+            ),
+            InvitationsSent::Updated => self.execute(
+                "UPDATE meetings SET invitations_updated_at = $2 WHERE id = $1",
+                &[&id, &at],
+            ),
+            InvitationsSent::Cancelled => self.execute(
+                "UPDATE meetings SET invitations_cancelled_at = $2 WHERE id = $1",
+                &[&id, &at],
+            ),
+        }
+        .map(changed)
     }
 
     fn meeting_replace_attendees(

@@ -5,7 +5,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::store::integration::{
-    self as shared, IntegrationRow, IntegrationTable, RowState, COLUMNS,
+    self as shared, IntegrationRow, IntegrationTable, InvitationMode, RowState, COLUMNS,
 };
 use crate::store::StoreError;
 
@@ -27,8 +27,15 @@ impl IntegrationTable for Connection {
     }
 
     fn integration_put(&self, row: &IntegrationRow) -> Result<(), StoreError> {
+        // Every column of the one row is replaced but the invitation mode, which a reconnect
+        // keeps (an upsert, not INSERT OR REPLACE, which would reset it to its default).
+        let set = COLUMNS
+            .split(',')
+            .map(|c| format!("{0} = excluded.{0}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
         self.execute(
-            &format!("INSERT OR REPLACE INTO integration (id, {COLUMNS}) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
+            &format!("INSERT INTO integration (id, {COLUMNS}) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) ON CONFLICT (id) DO UPDATE SET {set}"),
             params![
                 row.cloud,
                 row.authority_base,
@@ -78,6 +85,29 @@ impl IntegrationTable for Connection {
         self.execute(
             "UPDATE integration SET state = 'removed', removed_at = ?1, attention_reason = NULL WHERE id = 1 AND state != 'removed'",
             params![at],
+        )
+        .map_err(|e| err(self, e))
+    }
+
+    fn integration_invitation_mode(&self) -> Result<InvitationMode, StoreError> {
+        let name: Option<String> = self
+            .query_row(
+                "SELECT invitation_mode FROM integration WHERE id = 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| err(self, e))?;
+        Ok(name
+            .as_deref()
+            .and_then(InvitationMode::parse)
+            .unwrap_or_default())
+    }
+
+    fn integration_set_invitation_mode(&self, mode: InvitationMode) -> Result<usize, StoreError> {
+        self.execute(
+            "UPDATE integration SET invitation_mode = ?1 WHERE id = 1",
+            params![mode.as_str()],
         )
         .map_err(|e| err(self, e))
     }

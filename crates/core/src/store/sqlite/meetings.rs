@@ -6,9 +6,10 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{err, page_err};
+use crate::store::integration::InvitationMode;
 use crate::store::meetings::{
-    self as shared, meeting_columns, AttendeeRow, Confirmed, MeetingFilter, MeetingRow,
-    MeetingState, MeetingTable, NewRow,
+    self as shared, meeting_columns, AttendeeRow, Confirmed, InvitationsSent, MeetingFilter,
+    MeetingRow, MeetingState, MeetingTable, NewRow,
 };
 use crate::store::page::{Page, PageError, PageQuery};
 use crate::store::StoreError;
@@ -26,6 +27,37 @@ impl MeetingTable for Connection {
             }
             Err(e) => Err(err(self, e)),
         }
+    }
+
+    fn meeting_set_invitations(&self, id: i64, mode: InvitationMode) -> Result<usize, StoreError> {
+        self.execute(
+            "UPDATE meetings SET invitations = ?2 WHERE id = ?1",
+            params![id, mode.as_str()],
+        )
+        .map_err(|e| err(self, e))
+    }
+
+    fn meeting_record_invitations(
+        &self,
+        id: i64,
+        sent: InvitationsSent<'_>,
+        at: &str,
+    ) -> Result<usize, StoreError> {
+        let r = match sent {
+            InvitationsSent::Sent { event_id } => self.execute(
+                "UPDATE meetings SET event_id = ?2, invitations_sent_at = ?3 WHERE id = ?1",
+                params![id, event_id, at],
+            ),
+            InvitationsSent::Updated => self.execute(
+                "UPDATE meetings SET invitations_updated_at = ?2 WHERE id = ?1",
+                params![id, at],
+            ),
+            InvitationsSent::Cancelled => self.execute(
+                "UPDATE meetings SET invitations_cancelled_at = ?2 WHERE id = ?1",
+                params![id, at],
+            ),
+        };
+        r.map_err(|e| err(self, e))
     }
 
     fn meeting_replace_attendees(

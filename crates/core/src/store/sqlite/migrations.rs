@@ -14,6 +14,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("schema_v3.sql"),
     include_str!("schema_v4.sql"),
     include_str!("schema_v5.sql"),
+    include_str!("schema_v6.sql"),
 ];
 
 /// The schema version this build writes.
@@ -382,7 +383,11 @@ mod tests {
                 .expect("version");
         }
         let mut store = Store::open(&path).expect("a v4 file opens");
-        assert_eq!(version(&store).expect("version"), 5, "migrated to v5");
+        assert_eq!(
+            version(&store).expect("version"),
+            CURRENT_VERSION,
+            "migrated through v5 to the current version"
+        );
         let b = store
             .tables()
             .batch_by_id(1)
@@ -417,6 +422,74 @@ mod tests {
             taken,
             [1, 0],
             "the migrated batch's lease is free, and taken it is no longer free"
+        );
+    }
+    #[test]
+    fn a_v5_file_migrates_to_v6_with_invitations_off_and_its_meetings_invited_by_nobody() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("store.sqlite3");
+        v1_file(&path);
+        {
+            // The previous released schema: v1 to v5, exactly as that release wrote them.
+            let conn = Connection::open(&path).expect("open");
+            for sql in &MIGRATIONS[1..5] {
+                conn.execute_batch(sql).expect("schema v2 to v5");
+            }
+            conn.execute(
+                "INSERT INTO integration (id, cloud, authority_base, graph_base, tenant_id, client_id,
+                     host_object_id, host_upn, granted_scopes, state, connected_at)
+                 VALUES (1, 'global', 'https://login.microsoftonline.com', 'https://graph.microsoft.com/v1.0',
+                     't', 'c', 'o', 'h@x.example', 'OnlineMeetings.ReadWrite', 'connected', '2027-01-01T00:00:00Z')",
+                [],
+            )
+            .expect("a v5 integration row");
+            conn.pragma_update(None, "user_version", 5)
+                .expect("version");
+        }
+        let mut store = Store::open(&path).expect("a v5 file opens");
+        assert_eq!(
+            version(&store).expect("version"),
+            CURRENT_VERSION,
+            "migrated through v6 to the current version"
+        );
+        assert_eq!(
+            store.tables().integration_invitation_mode().expect("mode"),
+            crate::store::integration::InvitationMode::None,
+            "an integration from before v6 sends no invitations (today's behaviour)"
+        );
+        let m = store
+            .tables()
+            .meeting_by_external_id("m1")
+            .expect("read")
+            .expect("the v5 meeting is kept");
+        assert_eq!(
+            (
+                m.invitations,
+                m.event_id.as_deref(),
+                m.invitations_sent_at.as_deref()
+            ),
+            (crate::store::integration::InvitationMode::None, None, None),
+            "a meeting from before v6 was made without invitations"
+        );
+        let row = store
+            .tables()
+            .integration_get()
+            .expect("read")
+            .expect("row");
+        store
+            .write(|tx| -> Result<(), StoreError> {
+                tx.integration_set_invitation_mode(
+                    crate::store::integration::InvitationMode::Calendar,
+                )?;
+                // A reconnect writes the row again: the mode stays.
+                tx.integration_put(&row)?;
+                Ok(())
+            })
+            .expect("write");
+        assert_eq!(
+            store.tables().integration_invitation_mode().expect("mode"),
+            crate::store::integration::InvitationMode::Calendar,
+            "a reconnect keeps the invitation mode a global admin chose"
         );
     }
 }

@@ -183,7 +183,10 @@ CREATE TABLE integration (
     connected_at      text COLLATE "C" NOT NULL,
     connected_by      text COLLATE "C",
     last_refresh_at   text COLLATE "C",
-    removed_at        text COLLATE "C"
+    removed_at        text COLLATE "C",
+    -- How participants learn of their meetings (issue 22): 'none' or 'calendar' (events on the
+    -- host's calendar; Exchange sends the invitations). Kept through reconnects.
+    invitation_mode   text COLLATE "C" NOT NULL DEFAULT 'none' CHECK (invitation_mode IN ('none', 'calendar'))
 );
 
 -- Membership results, cached with the time they were checked.
@@ -249,7 +252,14 @@ CREATE TABLE meetings (
     created_at      text COLLATE "C" NOT NULL,
     updated_at      text COLLATE "C" NOT NULL,
     version         bigint NOT NULL DEFAULT 1,
-    updated_by      text COLLATE "C" NOT NULL DEFAULT session_user
+    updated_by      text COLLATE "C" NOT NULL DEFAULT session_user,
+    -- Invitations (issue 22): the mode the meeting was made in, its event on the host's
+    -- calendar, and when Exchange was asked to send, update and cancel the invitations.
+    invitations              text COLLATE "C" NOT NULL DEFAULT 'none' CHECK (invitations IN ('none', 'calendar')),
+    event_id                 text COLLATE "C",
+    invitations_sent_at      text COLLATE "C",
+    invitations_updated_at   text COLLATE "C",
+    invitations_cancelled_at text COLLATE "C"
 );
 -- By (start_utc, id), filtered by program, state, or both.
 CREATE INDEX meetings_start ON meetings (start_utc, id);
