@@ -11,6 +11,13 @@
 //!   attempt resumes it.
 //! - **Cancel** locks the lobby to the organizer first (a deleted meeting's join link can still
 //!   revive it), then deletes, then confirms with a GET that answers 404.
+//! - **Invitations** (the integration's mode, recorded with each meeting when it is made): in
+//!   `calendar` mode the meeting is an event on the host's calendar (`graph::events`), created
+//!   with a `transactionId` derived from the externalId (so a retry or resume never sends a
+//!   second invitation), its Teams meeting found by the event's join link; a reschedule PATCHes
+//!   the event (Exchange sends the update, the link stays); a cancel cancels the event with a
+//!   comment (Exchange sends the cancellations), then cleans the Teams meeting up as above. Each
+//!   send is recorded with its time. Without `Calendars.ReadWrite` nothing is recorded or sent.
 //! - Every change is audited with Graph's request-id; the passcode never goes in an audit row.
 //!
 //! Time validation is pure ([`resolve_times`]); I/O is Graph through [`GraphClient`] and the store.
@@ -22,14 +29,16 @@ use serde_json::json;
 use crate::access::{self, Action};
 use crate::actor::Actor;
 use crate::error::Error;
+use crate::graph::events::{self as ge, EventAttendee};
 use crate::graph::meetings::{
     self as gm, Attendee, CreateOrGet, CreateOrGetOutcome, OnlineMeeting,
 };
 use crate::graph::{GraphClient, GraphError};
 use crate::membership::{self, AddressCheck, CheckOptions, Membership};
 use crate::store::audit_log::AuditEntry;
+use crate::store::integration::InvitationMode;
 use crate::store::meetings::{
-    AttendeeRow, Confirmed, MeetingFilter, MeetingRow, MeetingState, NewRow,
+    AttendeeRow, Confirmed, InvitationsSent, MeetingFilter, MeetingRow, MeetingState, NewRow,
 };
 use crate::store::page::Page;
 use crate::store::Store;
@@ -361,6 +370,47 @@ fn graph_attendees(rows: &[AttendeeRow]) -> Vec<Attendee> {
         .collect()
 }
 
+fn event_attendees(rows: &[AttendeeRow]) -> Vec<EventAttendee> {
+    rows.iter()
+        .map(|a| EventAttendee {
+            address: a.upn.clone().unwrap_or_else(|| a.address.clone()),
+            name: a.display_name.clone(),
+        })
+        .collect()
+}
+
+/// The invitation mode new meetings are made in; in `calendar` mode, refuses (before anything is
+/// recorded or sent) when the host's sign-in lacks `Calendars.ReadWrite`, naming it and who
+/// grants it.
+pub fn invitation_mode_for_new(store: &Store) -> Result<InvitationMode, Error> {
+    let t = store.tables();
+    let mode = t.integration_invitation_mode()?;
+    if mode.is_calendar() {
+        let granted = t
+            .integration_get()?
+            .map(|r| r.granted_scopes)
+            .unwrap_or_default();
+        if let Some(why) = crate::integration::invitations_unavailable(mode, &granted) {
+            return Err(Error::invalid("invitations", why));
+        }
+    }
+    Ok(mode)
+}
+
+/// A Graph refusal of a calendar call: a 403 is the missing permission, said so.
+fn calendar_error(e: GraphError) -> Error {
+    match &e {
+        GraphError::Status { status: 403, .. } => Error::invalid(
+            "invitations",
+            format!(
+                "{} (Microsoft Graph: {e})",
+                crate::integration::calendar_not_granted()
+            ),
+        ),
+        _ => e.into(),
+    }
+}
+
 /// A summary for audit rows: never the passcode.
 fn audit_view(m: &MeetingRow) -> serde_json::Value {
     json!({
@@ -374,6 +424,11 @@ fn audit_view(m: &MeetingRow) -> serde_json::Value {
         "join_web_url": m.join_web_url,
         "organizer_upn": m.organizer_upn,
         "attendees": m.attendees.iter().map(|a| a.address.clone()).collect::<Vec<_>>(),
+        "invitations": m.invitations,
+        "event_id": m.event_id,
+        "invitations_sent_at": m.invitations_sent_at,
+        "invitations_updated_at": m.invitations_updated_at,
+        "invitations_cancelled_at": m.invitations_cancelled_at,
     })
 }
 
@@ -522,6 +577,7 @@ pub async fn create(
         }
     }
     let v = validate(store, actor, &input)?;
+    let invitations = invitation_mode_for_new(store)?;
     let members = preconditions(store, graph, actor, &v.program_code, &v.participants).await?;
     let external_id = input
         .external_id
@@ -552,6 +608,12 @@ pub async fn create(
         .ok_or_else(|| Error::Conflict(format!(
             "a meeting with externalId '{external_id}' is already being created; try again to resume it"
         )))
+        .and_then(|id| {
+            if invitations.is_calendar() {
+                tx.meeting_set_invitations(id, invitations)?;
+            }
+            Ok(id)
+        })
     })?;
     let row = store
         .tables()
@@ -630,14 +692,162 @@ pub async fn resume(
     }
 }
 
-/// Calls `createOrGet` for a pending row and records the outcome.
-async fn confirm(
+/// Records a failed Graph call of a pending row: a definitive refusal marks it `failed`, any
+/// other failure leaves it `pending` for the next attempt to resume.
+fn record_failure(store: &mut Store, row: &MeetingRow, e: &GraphError) -> Result<(), Error> {
+    let state = if definitive(e) {
+        MeetingState::Failed
+    } else {
+        MeetingState::Pending
+    };
+    let msg = e.to_string();
+    let now = crate::time::now_db();
+    store.write(|tx| -> Result<(), Error> {
+        tx.meeting_set_state(row.id, state, Some(&msg), &now)?;
+        Ok(())
+    })
+}
+
+/// Calendar mode's create of a pending row: the event on the host's calendar (keyed by the
+/// transaction id derived from the externalId: a repeat answers the same event and sends no
+/// second invitation), recorded at once (the invitations are out), then its Teams meeting found
+/// by the join link and the row marked created (audited).
+async fn confirm_calendar(
     store: &mut Store,
     graph: &GraphClient,
     (operator, real_actor): (&str, Option<&str>),
     row: MeetingRow,
+) -> Result<Created, Error> {
+    let req = ge::NewEvent {
+        transaction_id: ge::transaction_id(&row.external_id),
+        subject: row.subject.clone(),
+        start: parse_utc(&row.start_utc)?,
+        end: parse_utc(&row.end_utc)?,
+        attendees: event_attendees(&row.attendees),
+    };
+    let resp = match ge::create(graph, &req).await {
+        Ok(r) => r,
+        Err(e) => {
+            record_failure(store, &row, &e)?;
+            return Err(calendar_error(e));
+        }
+    };
+    let event = resp.value;
+    if row.event_id.as_deref() != Some(event.id.as_str()) {
+        let now = crate::time::now_db();
+        store.write(|tx| -> Result<(), Error> {
+            tx.meeting_record_invitations(
+                row.id,
+                InvitationsSent::Sent {
+                    event_id: &event.id,
+                },
+                &now,
+            )?;
+            Ok(())
+        })?;
+    }
+    let found = match event.join_url() {
+        Some(url) => match gm::by_join_url(graph, url).await {
+            Ok(m) => m,
+            Err(e) => {
+                record_failure(store, &row, &e)?;
+                return Err(e.into());
+            }
+        },
+        None => None,
+    };
+    let Some(m) = found else {
+        let msg = format!(
+            "the host's calendar event for meeting '{}' has no Teams meeting (is Teams the \
+             calendar's online meeting provider?); its invitations were sent without a join link",
+            row.external_id
+        );
+        let now = crate::time::now_db();
+        store.write(|tx| -> Result<(), Error> {
+            tx.meeting_set_state(row.id, MeetingState::Failed, Some(&msg), &now)?;
+            Ok(())
+        })?;
+        return Err(Error::Conflict(msg));
+    };
+    let now = crate::time::now_db();
+    let start = event
+        .start
+        .as_ref()
+        .and_then(ge::DateTimeTimeZone::utc)
+        .or(m.start_date_time)
+        .map(crate::time::to_db)
+        .unwrap_or_else(|| row.start_utc.clone());
+    let end = event
+        .end
+        .as_ref()
+        .and_then(ge::DateTimeTimeZone::utc)
+        .or(m.end_date_time)
+        .map(crate::time::to_db)
+        .unwrap_or_else(|| row.end_utc.clone());
+    let organizer = m
+        .participants
+        .as_ref()
+        .and_then(|p| p.organizer.as_ref())
+        .and_then(|o| o.upn.clone());
+    let jid = m.join_meeting_id_settings.as_ref();
+    let join = event
+        .join_url()
+        .map(str::to_string)
+        .or(m.join_web_url.clone());
+    store.write(|tx| -> Result<(), Error> {
+        tx.meeting_mark_created(
+            row.id,
+            &Confirmed {
+                graph_id: &m.id,
+                join_web_url: join.as_deref(),
+                join_meeting_id: jid.and_then(|j| j.join_meeting_id.as_deref()),
+                passcode: jid.and_then(|j| j.passcode.as_deref()),
+                organizer_upn: organizer.as_deref(),
+                start_utc: &start,
+                end_utc: &end,
+            },
+            &now,
+        )?;
+        let after = tx.meeting_by_id(row.id)?.expect("invariant: row exists");
+        tx.audit_append(&AuditEntry {
+            operator,
+            action: "meeting.create",
+            target: &format!("meeting:{}", row.external_id),
+            program_code: Some(&row.program_code),
+            before: None,
+            after: Some(audit_view(&after)),
+            graph_request_id: resp.request_id.as_deref(),
+            real_actor,
+        })?;
+        Ok(())
+    })?;
+    let meeting = store
+        .tables()
+        .meeting_by_id(row.id)?
+        .expect("invariant: row exists");
+    Ok(Created {
+        meeting,
+        outcome: if row.event_id.is_some() {
+            CreateOrGetOutcome::Existing
+        } else {
+            CreateOrGetOutcome::Created
+        },
+    })
+}
+
+/// Calls `createOrGet` for a pending row (or, for a meeting made in `calendar` mode, creates its
+/// calendar event) and records the outcome.
+async fn confirm(
+    store: &mut Store,
+    graph: &GraphClient,
+    who: (&str, Option<&str>),
+    row: MeetingRow,
     adopt: Adopt,
 ) -> Result<Created, Error> {
+    if row.invitations.is_calendar() {
+        return confirm_calendar(store, graph, who, row).await;
+    }
+    let (operator, real_actor) = who;
     let req = CreateOrGet {
         external_id: row.external_id.clone(),
         subject: row.subject.clone(),
@@ -711,19 +921,32 @@ async fn confirm(
             Ok(Created { meeting, outcome })
         }
         Err(e) => {
-            let state = if definitive(&e) {
-                MeetingState::Failed
-            } else {
-                MeetingState::Pending
-            };
-            let msg = e.to_string();
-            let now = crate::time::now_db();
-            store.write(|tx| -> Result<(), Error> {
-                tx.meeting_set_state(row.id, state, Some(&msg), &now)?;
-                Ok(())
-            })?;
+            record_failure(store, &row, &e)?;
             Err(e.into())
         }
+    }
+}
+
+/// Pure: what the participants were sent, in words (`meetings show`, the window's detail):
+/// "sent 2027-… · updated 2027-… · cancelled 2027-…" in calendar mode, else how to share it.
+pub fn invitations_summary(m: &MeetingRow) -> String {
+    if !m.invitations.is_calendar() {
+        return "none sent (share the join link or export the .ics)".into();
+    }
+    let mut parts = Vec::new();
+    for (what, at) in [
+        ("sent", &m.invitations_sent_at),
+        ("updated", &m.invitations_updated_at),
+        ("cancelled", &m.invitations_cancelled_at),
+    ] {
+        if let Some(at) = at {
+            parts.push(format!("{what} {at}"));
+        }
+    }
+    if parts.is_empty() {
+        "from the host's calendar, not sent yet".into()
+    } else {
+        format!("from the host's calendar: {}", parts.join(" · "))
     }
 }
 
@@ -834,6 +1057,11 @@ pub async fn reschedule(
         .graph_id
         .clone()
         .expect("invariant: a created meeting has a Graph id");
+    // A meeting made in calendar mode is moved through its event: Exchange sends the update.
+    let event_id = before
+        .event_id
+        .clone()
+        .filter(|_| before.invitations.is_calendar());
     let zone = input
         .time_zone
         .clone()
@@ -848,31 +1076,57 @@ pub async fn reschedule(
             Some(attendee_rows(&members))
         }
     };
-    let resp = gm::reschedule(
-        graph,
-        &graph_id,
-        &gm::Reschedule {
-            start: times.start,
-            end: times.end,
-            subject: subject.clone(),
-            attendees: new_attendees.as_deref().map(graph_attendees),
-        },
-    )
-    .await?;
+    let (start, end, request_id) = match &event_id {
+        Some(eid) => {
+            let resp = ge::update(
+                graph,
+                eid,
+                &ge::EventUpdate {
+                    start: times.start,
+                    end: times.end,
+                    subject: subject.clone(),
+                    attendees: new_attendees.as_deref().map(event_attendees),
+                },
+            )
+            .await
+            .map_err(calendar_error)?;
+            (
+                resp.value
+                    .start
+                    .as_ref()
+                    .and_then(ge::DateTimeTimeZone::utc),
+                resp.value.end.as_ref().and_then(ge::DateTimeTimeZone::utc),
+                resp.request_id,
+            )
+        }
+        None => {
+            let resp = gm::reschedule(
+                graph,
+                &graph_id,
+                &gm::Reschedule {
+                    start: times.start,
+                    end: times.end,
+                    subject: subject.clone(),
+                    attendees: new_attendees.as_deref().map(graph_attendees),
+                },
+            )
+            .await?;
+            (
+                resp.value.start_date_time,
+                resp.value.end_date_time,
+                resp.request_id,
+            )
+        }
+    };
     let now = crate::time::now_db();
-    let start = resp
-        .value
-        .start_date_time
-        .map(crate::time::to_db)
-        .unwrap_or_else(|| crate::time::to_db(times.start));
-    let end = resp
-        .value
-        .end_date_time
-        .map(crate::time::to_db)
-        .unwrap_or_else(|| crate::time::to_db(times.end));
+    let start = crate::time::to_db(start.unwrap_or(times.start));
+    let end = crate::time::to_db(end.unwrap_or(times.end));
     let subject = subject.unwrap_or_else(|| before.subject.clone());
     store.write(|tx| -> Result<(), Error> {
         tx.meeting_reschedule(before.id, &start, &end, &zone, &subject, &now)?;
+        if event_id.is_some() {
+            tx.meeting_record_invitations(before.id, InvitationsSent::Updated, &now)?;
+        }
         if let Some(a) = &new_attendees {
             tx.meeting_replace_attendees(before.id, a)?;
         }
@@ -885,7 +1139,7 @@ pub async fn reschedule(
                 program_code: Some(&before.program_code),
                 before: Some(audit_view(&before)),
                 after: Some(audit_view(&after)),
-                graph_request_id: resp.request_id.as_deref(),
+                graph_request_id: request_id.as_deref(),
                 ..Default::default()
             },
         )?;
@@ -948,6 +1202,33 @@ pub async fn cancel(
     }
     let before = row.clone();
     let mut request_id: Option<String> = None;
+    // A meeting made in calendar mode: its event is cancelled first (Exchange sends the
+    // cancellations, with a comment), once; then the Teams meeting is cleaned up as always.
+    if let (Some(eid), None) = (row.event_id.clone(), row.invitations_cancelled_at.as_ref()) {
+        let now = crate::time::now_db();
+        store.write(|tx| -> Result<(), Error> {
+            tx.meeting_set_state(row.id, MeetingState::Cancelling, None, &now)?;
+            Ok(())
+        })?;
+        let comment = format!(
+            "The meeting \"{}\" was cancelled by its coordinator.",
+            row.subject
+        );
+        match ge::cancel(graph, &eid, &comment)
+            .await
+            .map_err(calendar_error)?
+        {
+            None => {
+                notes.push("the calendar event was already gone; no cancellation was sent".into())
+            }
+            Some(rid) => request_id = rid,
+        }
+        let now = crate::time::now_db();
+        store.write(|tx| -> Result<(), Error> {
+            tx.meeting_record_invitations(row.id, InvitationsSent::Cancelled, &now)?;
+            Ok(())
+        })?;
+    }
     if let Some(gid) = row.graph_id.clone() {
         let now = crate::time::now_db();
         store.write(|tx| -> Result<(), Error> {
@@ -957,7 +1238,7 @@ pub async fn cancel(
         match gm::lock_lobby(graph, &gid).await? {
             None => notes.push("the meeting was already gone in Microsoft Teams".into()),
             Some(rid) => {
-                request_id = rid;
+                request_id = request_id.or(rid);
                 let (existed, rid) = gm::delete(graph, &gid).await?;
                 if !existed {
                     notes.push("the meeting was already deleted in Microsoft Teams".into());

@@ -587,6 +587,9 @@ pub enum CheckName {
     IntegrationConnected,
     /// The connected cloud offers Graph online meetings.
     CloudOffersMeetings,
+    /// Invitations can be sent as the invitation mode says (in `calendar` mode the host's
+    /// sign-in holds `Calendars.ReadWrite`).
+    InvitationsCanBeSent,
     /// The program exists and is not archived.
     ProgramActive,
     /// The program allows Teams video calls.
@@ -605,6 +608,7 @@ impl CheckName {
         match self {
             CheckName::IntegrationConnected => "integration connected",
             CheckName::CloudOffersMeetings => "cloud offers Teams meetings",
+            CheckName::InvitationsCanBeSent => "invitations can be sent",
             CheckName::ProgramActive => "program exists and is active",
             CheckName::TeamsModeEnabled => "Teams mode enabled in the program",
             CheckName::IsMember => "member of the tenant (not a guest)",
@@ -731,6 +735,30 @@ pub(crate) fn context(store: &Store, actor: &Actor, program: &str) -> Result<Con
             format!("the {} cloud offers online meetings", r.cloud),
         ),
     });
+    let mode = conn.integration_invitation_mode()?;
+    let granted = row
+        .as_ref()
+        .map(|r| r.granted_scopes.as_str())
+        .unwrap_or("");
+    checks.push(
+        match crate::integration::invitations_unavailable(mode, granted) {
+            None if mode.is_calendar() => pass(
+                CheckName::InvitationsCanBeSent,
+                "invitations are sent from the host's calendar (Calendars.ReadWrite granted)",
+            ),
+            None => pass(
+                CheckName::InvitationsCanBeSent,
+                "no invitations are sent (mode none): share the join link or export the .ics",
+            ),
+            Some(why) => fail(
+                CheckName::InvitationsCanBeSent,
+                why,
+                "a global admin grants Calendars.ReadWrite (admin consent) and reconnects the host \
+                 (tsched integration connect), or sets the mode back (tsched integration \
+                 invitations none)",
+            ),
+        },
+    );
     let code = program.trim().to_ascii_lowercase();
     let p = conn.program_by_code(&code)?;
     match &p {

@@ -201,6 +201,10 @@ fn describe(m: &Meeting) -> String {
     if let Some(o) = &m.organizer_upn {
         s.push_str(&format!("  Organizer: {o}\n"));
     }
+    s.push_str(&format!(
+        "  Invitations: {}\n",
+        meetings::invitations_summary(m)
+    ));
     for a in &m.attendees {
         s.push_str(&format!(
             "  Attendee:  {}{}\n",

@@ -249,6 +249,34 @@ pub async fn delete(client: &GraphClient, id: &str) -> Result<(bool, Option<Stri
     }
 }
 
+/// Pure: `GET /me/onlineMeetings?$filter=JoinWebUrl eq '…'`: how the Teams meeting of a
+/// calendar event is found from the event's `onlineMeeting.joinUrl`
+/// (https://learn.microsoft.com/en-us/graph/api/onlinemeeting-get, example 2).
+pub fn by_join_url_request(join_url: &str) -> GraphRequest {
+    let filter = format!("JoinWebUrl eq {}", super::users::odata_string(join_url));
+    GraphRequest::get(format!(
+        "/me/onlineMeetings?$filter={}",
+        encode_component(&filter)
+    ))
+}
+
+/// The Teams meeting whose join link is `join_url`, if any.
+pub async fn by_join_url(
+    client: &GraphClient,
+    join_url: &str,
+) -> Result<Option<OnlineMeeting>, GraphError> {
+    #[derive(Deserialize)]
+    struct List {
+        value: Vec<OnlineMeeting>,
+    }
+    let list: List = client
+        .send(&by_join_url_request(join_url))
+        .await?
+        .decode()?
+        .value;
+    Ok(list.value.into_iter().next())
+}
+
 /// `GET`; `Ok(None)` on 404.
 pub async fn get(client: &GraphClient, id: &str) -> Result<Option<OnlineMeeting>, GraphError> {
     match client.send(&GraphRequest::get(meeting_path(id))).await {

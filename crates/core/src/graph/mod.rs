@@ -1,12 +1,13 @@
 //! Microsoft Graph client foundation: [`GraphClient`] (base URL + token source + reqwest),
 //! [`GraphError`], the pure retry policy, and one module per resource (`users`, `meetings`,
-//! `batch` for JSON `$batch`). It sends `client-request-id` on every call
+//! `events` for the host's calendar, `batch` for JSON `$batch`). It sends `client-request-id` on every call
 //! (https://learn.microsoft.com/en-us/graph/best-practices-concept#reliability-and-support),
 //! retries transient failures per `retry::retry_decision`, and on a 401 asks the token source for
 //! a fresh token once. It never puts a token in a message and never follows redirects.
 
 pub mod batch;
 pub mod error;
+pub mod events;
 pub mod meetings;
 pub mod retry;
 pub mod trace;

@@ -4,6 +4,7 @@
 mod batch;
 mod exports;
 mod integration_flow;
+mod invitations;
 mod meetings;
 mod membership;
 mod paging;

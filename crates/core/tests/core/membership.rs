@@ -359,7 +359,11 @@ async fn diagnosis_names_each_failing_check_with_a_fix() {
         d.ok(),
         "a member participant in a Teams program passes: {d:#?}"
     );
-    assert_eq!(d.checks.len(), 7, "seven checks shown");
+    assert_eq!(
+        d.checks.len(),
+        8,
+        "eight checks shown (invitations included)"
+    );
 
     let failing = |d: &membership::Diagnosis| d.failures().map(|c| c.check).collect::<Vec<_>>();
     let d = membership::diagnose(
