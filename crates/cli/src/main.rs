@@ -87,6 +87,9 @@ enum Command {
     /// Which store: the embedded one or a team's shared database (init, use, login, status, forget).
     #[command(subcommand)]
     Store(commands::store::StoreCmd),
+    /// The host agent of a team store: run it where the host's token is; status; queued jobs.
+    #[command(subcommand)]
+    Agent(commands::agent::AgentCmd),
 }
 
 fn main() -> ExitCode {
@@ -116,6 +119,7 @@ fn main() -> ExitCode {
         Command::Whoami(args) => commands::session::whoami(args, &ctx),
         Command::Diagnostics(cmd) => commands::diagnostics::run(cmd, &ctx),
         Command::Store(cmd) => commands::store::run(cmd, &ctx, cli.ca_file.as_deref()),
+        Command::Agent(cmd) => commands::agent::run(cmd, &ctx),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -155,7 +155,10 @@ fn from_json<T: for<'de> Deserialize<'de>>(job: &JobRow) -> Result<T, Error> {
     serde_json::from_str(&job.payload).map_err(|e| {
         Error::invalid(
             "job",
-            format!("job {} ({}) has an unreadable payload: {e}", job.id, job.kind),
+            format!(
+                "job {} ({}) has an unreadable payload: {e}",
+                job.id, job.kind
+            ),
         )
     })
 }
@@ -308,7 +311,10 @@ pub fn enqueue_batch_run(
     }
     let programs = programs_of(bytes);
     if programs.is_empty() {
-        return Err(Error::invalid("file", "no row names a program; nothing to run"));
+        return Err(Error::invalid(
+            "file",
+            "no row names a program; nothing to run",
+        ));
     }
     for code in programs.split(' ') {
         access::require(store.tables(), actor, Action::BatchesManage, Some(code))?;
@@ -425,6 +431,10 @@ pub fn status(store: &Store) -> Result<Status, Error> {
 pub struct AgentOptions {
     /// Stop once the queue is empty (tests, benchmarks, a cron-style run).
     pub until_idle: bool,
+    /// How long a claim holds without a heartbeat (seconds, on the server's clock): how soon
+    /// another agent takes over the job of an agent that died. Heartbeats come five times per
+    /// claim.
+    pub claim_ttl_secs: i64,
     /// How often an idle agent polls without a notification.
     pub poll: Duration,
     /// Options of the batches it runs (concurrency from each job).
@@ -435,6 +445,7 @@ impl Default for AgentOptions {
     fn default() -> Self {
         Self {
             until_idle: false,
+            claim_ttl_secs: CLAIM_TTL_SECS,
             poll: POLL,
             run: RunOptions::default(),
         }
@@ -536,7 +547,7 @@ fn pause_reason(e: &Error) -> Option<String> {
 impl Agent {
     /// Announces a new agent on `store` and starts its heartbeat on `heart_store` (a second
     /// connection of the same login, so a long Graph call never lets the claim lapse).
-    pub fn start(store: &Store, heart_store: Store) -> Result<Self, Error> {
+    pub fn start(store: &Store, heart_store: Store, opts: &AgentOptions) -> Result<Self, Error> {
         let q = queue(store)?;
         let who = q
             .queue_operator_of_login(&login_of(store)?)?
@@ -563,12 +574,13 @@ impl Agent {
         );
         q.agent_announce(&name, &host, i64::from(std::process::id()))?;
         let beat = Arc::new(Mutex::new(Beat::default()));
+        let ttl = opts.claim_ttl_secs.max(1);
         let heart = {
             let beat = Arc::clone(&beat);
             let name = name.clone();
             std::thread::Builder::new()
                 .name("tsched-agent-heartbeat".into())
-                .spawn(move || heartbeat(heart_store, &name, &beat))
+                .spawn(move || heartbeat(heart_store, &name, &beat, ttl))
                 .map_err(|e| Error::invalid("agent", format!("cannot start the heartbeat: {e}")))?
         };
         Ok(Self {
@@ -611,7 +623,9 @@ impl Agent {
             }
             if let Some(reason) = &paused {
                 match crate::integration::session(store, Arc::clone(&tokens)) {
-                    Ok(s) if matches!(s.verify().await, crate::integration::Verified::Ok { .. }) => {
+                    Ok(s)
+                        if matches!(s.verify().await, crate::integration::Verified::Ok { .. }) =>
+                    {
                         paused = None;
                         self.set(|b| b.paused = None);
                         on_event(AgentEvent::Resumed);
@@ -626,12 +640,14 @@ impl Agent {
                     }
                 }
             }
-            let claimed = queue(store)?.queue_claim(&self.name, CLAIM_TTL_SECS)?;
+            let claimed = queue(store)?.queue_claim(&self.name, opts.claim_ttl_secs.max(1))?;
             let Some(job) = claimed else {
-                if opts.until_idle {
+                if opts.until_idle && queue(store)?.queue_depth()?.claimed == 0 {
                     break;
                 }
-                if sleep_or_stop(opts.poll, &wake, stop.clone(), true).await {
+                // A claim of a dead agent lapses without a notification: look again by then.
+                let ttl = Duration::from_secs(opts.claim_ttl_secs.max(1).unsigned_abs());
+                if sleep_or_stop(opts.poll.min(ttl), &wake, stop.clone(), true).await {
                     break;
                 }
                 continue;
@@ -686,18 +702,17 @@ impl Agent {
         opts: &AgentOptions,
         job: &JobRow,
     ) -> Outcome {
-        let requester = match queue(store)
-            .and_then(|q| Ok(q.queue_operator_of_login(&job.requested_by)?))
-        {
-            Ok(Some(upn)) => upn,
-            Ok(None) => {
-                return Outcome::Failed(format!(
-                    "{} is no longer an operator of this store",
-                    job.requested_by
-                ))
-            }
-            Err(e) => return Outcome::Failed(e.to_string()),
-        };
+        let requester =
+            match queue(store).and_then(|q| Ok(q.queue_operator_of_login(&job.requested_by)?)) {
+                Ok(Some(upn)) => upn,
+                Ok(None) => {
+                    return Outcome::Failed(format!(
+                        "{} is no longer an operator of this store",
+                        job.requested_by
+                    ))
+                }
+                Err(e) => return Outcome::Failed(e.to_string()),
+            };
         if let Err(e) = queue(store).and_then(|q| Ok(q.queue_act_for(Some(&job.requested_by))?)) {
             return Outcome::Failed(e.to_string());
         }
@@ -872,8 +887,8 @@ impl Agent {
         };
         queue(store)?.queue_set_batch(job.id, &self.name, id)?;
         let transport = Arc::new(GraphTransport::new(session));
-        let ran = batch_run::execute(store, transport, actor, id, &run_opts, &|_: BatchEvent| {})
-            .await?;
+        let ran =
+            batch_run::execute(store, transport, actor, id, &run_opts, &|_: BatchEvent| {}).await?;
         let b = &ran.batch;
         if b.state == BatchState::Paused {
             let reason = b
@@ -900,7 +915,7 @@ impl Agent {
 /// The login `store` works as.
 fn login_of(store: &Store) -> Result<String, Error> {
     store
-        .login()
+        .shared_login()
         .map(str::to_string)
         .ok_or_else(no_queue)
 }
@@ -920,9 +935,11 @@ async fn sleep_or_stop(
     *stop.borrow()
 }
 
-/// The heartbeat thread: every [`HEARTBEAT`], renews the claim on the current job and the
-/// agent's row (with its pause), on a connection of its own; marks the agent stopped at the end.
-fn heartbeat(store: Store, name: &str, beat: &Mutex<Beat>) {
+/// The heartbeat thread: five times per claim (at most every [`HEARTBEAT`]), renews the claim
+/// on the current job and the agent's row (with its pause), on a connection of its own; marks
+/// the agent stopped at the end.
+fn heartbeat(store: Store, name: &str, beat: &Mutex<Beat>, ttl_secs: i64) {
+    let every = HEARTBEAT.min(Duration::from_millis(ttl_secs.unsigned_abs() * 200));
     let Some(q) = store.queue() else { return };
     loop {
         let b = beat.lock().map(|b| b.clone()).unwrap_or_default();
@@ -939,14 +956,14 @@ fn heartbeat(store: Store, name: &str, beat: &Mutex<Beat>) {
             tracing::warn!(error = %e, "agent heartbeat failed");
         }
         if let Some(job) = b.job {
-            match q.queue_renew(job, name, CLAIM_TTL_SECS) {
+            match q.queue_renew(job, name, ttl_secs) {
                 Ok(true) => {}
                 Ok(false) => tracing::warn!(job, "the claim on this job was taken over"),
                 Err(e) => tracing::warn!(error = %e, job, "cannot renew the claim"),
             }
         }
         // Sleep in small steps so a stop is quick.
-        let until = std::time::Instant::now() + HEARTBEAT;
+        let until = std::time::Instant::now() + every;
         while std::time::Instant::now() < until {
             if beat.lock().map(|b| b.stop).unwrap_or(true) {
                 break;

@@ -71,6 +71,8 @@ pub enum BatchCmd {
         /// Create the ready rows even when others are rejected.
         #[arg(long)]
         skip_rejected: bool,
+        #[command(flatten)]
+        queue: Queue,
         /// One JSON event per line on stdout instead of a progress bar.
         #[arg(long)]
         json: bool,
@@ -113,6 +115,8 @@ pub enum BatchCmd {
         /// Requests in flight at most.
         #[arg(long)]
         concurrency: Option<usize>,
+        #[command(flatten)]
+        queue: Queue,
         /// One JSON event per line.
         #[arg(long)]
         json: bool,
@@ -336,6 +340,7 @@ pub fn run(cmd: BatchCmd, ctx: &Context) -> anyhow::Result<()> {
             time_zone,
             dst,
             skip_rejected,
+            queue,
             json,
         } => {
             let opts = RunOptions {
@@ -343,7 +348,7 @@ pub fn run(cmd: BatchCmd, ctx: &Context) -> anyhow::Result<()> {
                 skip_rejected,
                 ..Default::default()
             };
-            run_file(ctx, &file, plan_options(time_zone, dst), &opts, json)
+            run_file(ctx, &file, plan_options(time_zone, dst), &opts, queue, json)
         }
         BatchCmd::List { limit, after, json } => list(ctx, limit, after, json),
         BatchCmd::Show {
@@ -356,8 +361,9 @@ pub fn run(cmd: BatchCmd, ctx: &Context) -> anyhow::Result<()> {
         BatchCmd::Resume {
             id,
             concurrency,
+            queue,
             json,
-        } => resume(ctx, id, concurrency, json),
+        } => resume(ctx, id, concurrency, queue, json),
         BatchCmd::Cancel { id, undo } => cancel(ctx, id, undo),
         BatchCmd::Export {
             id,
@@ -410,11 +416,25 @@ fn run_file(
     file: &Path,
     plan_opts: PlanOptions,
     opts: &RunOptions,
+    queue: Queue,
     json: bool,
 ) -> anyhow::Result<()> {
     let bytes = read(file)?;
     let mut store = ctx.store()?;
     let actor = ctx.actor(&store)?;
+    if queue.queues(&store) {
+        let id = tsched_core::agent::enqueue_batch_run(
+            &store,
+            &actor,
+            &source_name(file),
+            &bytes,
+            plan_opts.default_zone.as_deref(),
+            plan_opts.dst,
+            opts.skip_rejected,
+            opts.concurrency,
+        )?;
+        return follow_job(&store, &actor, id, queue.detach, json);
+    }
     let (session, t) = transport(ctx, &store)?;
     let rt = ctx.runtime()?;
     let (_, plan) = rt.block_on(batch::plan::validate(
@@ -437,6 +457,114 @@ fn run_file(
     let (sink, bar) = reporter(json);
     let outcome = rt.block_on(batch_run::execute(&mut store, t, &actor, id, opts, &*sink))?;
     finish(&outcome, bar, json);
+    Ok(())
+}
+
+/// How `batch run` and `batch resume` work in a team store: queued for the host agent and
+/// followed here (the default), queued only (`--detach`), or from this machine (`--direct`).
+#[derive(Debug, clap::Args, Clone, Copy, Default)]
+pub struct Queue {
+    /// In a team store: call Graph from this machine (it must hold the host's token) instead of
+    /// queueing the batch for the host agent.
+    #[arg(long, conflicts_with = "detach")]
+    direct: bool,
+    /// In a team store: queue the batch for the host agent and return at once (follow it with
+    /// `tsched agent job ID --wait` or `tsched batch show`).
+    #[arg(long)]
+    detach: bool,
+}
+
+impl Queue {
+    fn queues(self, store: &tsched_core::Store) -> bool {
+        store.is_shared() && !self.direct
+    }
+}
+
+/// A batch job queued for the host agent: followed to its end (progress from the batch's
+/// counts in the shared database), or, with `detach`, only named.
+fn follow_job(
+    store: &tsched_core::Store,
+    actor: &tsched_core::Actor,
+    job: i64,
+    detach: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    use tsched_core::store::queue::JobState;
+    let say = |v: serde_json::Value| {
+        if json {
+            println!("{v}");
+        }
+    };
+    say(serde_json::json!({ "event": "queued", "job": job }));
+    if !json {
+        eprintln!("queued as job {job} for the host agent");
+    }
+    if detach {
+        if !json {
+            println!("Queued as job {job}; `tsched agent job {job} --wait` follows it.");
+        }
+        return Ok(());
+    }
+    let bar = (!json).then(|| {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_message("waiting for the host agent");
+        bar
+    });
+    let mut last: Option<(JobState, Option<i64>, u64, u64)> = None;
+    let ended = loop {
+        let j = tsched_core::agent::job(store, job)?;
+        let batch = match j.batch_id {
+            Some(b) => Some(
+                batch_run::show_page(store, actor, b, Some("in_flight"), None, 1)?
+                    .0
+                    .batch,
+            ),
+            None => None,
+        };
+        let (done, total) = batch
+            .as_ref()
+            .map(|b| (b.counts.done + b.counts.failed, b.counts.total))
+            .unwrap_or((0, 0));
+        let now = (j.state, j.batch_id, done, total);
+        if last != Some(now) {
+            last = Some(now);
+            if let Some(b) = &batch {
+                say(serde_json::json!({
+                    "event": "progress", "job": job, "batch": b.id, "state": b.state,
+                    "done": b.counts.done, "failed": b.counts.failed, "total": b.counts.total,
+                }));
+                if let Some(bar) = &bar {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                    bar.set_message(format!("batch {} ({})", b.id, b.state));
+                }
+            }
+        }
+        if j.state.ended() {
+            break (j, batch);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    };
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let (j, batch) = ended;
+    if j.state == JobState::Failed {
+        anyhow::bail!(
+            "the host agent could not run job {job}: {}",
+            j.error.as_deref().unwrap_or("no reason recorded")
+        );
+    }
+    if let Some(b) = batch {
+        say(serde_json::json!({ "event": "finished", "job": job, "batch": b }));
+        if !json {
+            print_batch(&b);
+        }
+    }
     Ok(())
 }
 
@@ -544,9 +672,19 @@ fn items_table(items: &[ItemRow]) -> String {
 }
 
 /// `batch resume`: finish a batch, at its stored concurrency unless `--concurrency` says.
-fn resume(ctx: &Context, id: i64, concurrency: Option<usize>, json: bool) -> anyhow::Result<()> {
+fn resume(
+    ctx: &Context,
+    id: i64,
+    concurrency: Option<usize>,
+    queue: Queue,
+    json: bool,
+) -> anyhow::Result<()> {
     let mut store = ctx.store()?;
     let actor = ctx.actor(&store)?;
+    if queue.queues(&store) {
+        let job = tsched_core::agent::enqueue_batch_resume(&store, &actor, id, concurrency)?;
+        return follow_job(&store, &actor, job, queue.detach, json);
+    }
     let (_, t) = transport(ctx, &store)?;
     let opts = RunOptions::for_resume(&store, &actor, id, concurrency)?;
     let (sink, bar) = reporter(json);

@@ -11,6 +11,7 @@ use tsched_core::meetings::{
 };
 use tsched_core::tz::{self, DstChoice};
 
+use super::agent::{queued, Via};
 use super::Context;
 use crate::output;
 
@@ -56,6 +57,8 @@ pub enum MeetingsCmd {
         /// Idempotency key (default: a new UUID). The same key never makes a second meeting.
         #[arg(long, value_name = "ID")]
         external_id: Option<String>,
+        #[command(flatten)]
+        via: Via,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -72,6 +75,8 @@ pub enum MeetingsCmd {
         /// New participant list (repeat; replaces the whole list).
         #[arg(long = "participant", value_name = "ADDRESS")]
         participants: Vec<String>,
+        #[command(flatten)]
+        via: Via,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -80,6 +85,8 @@ pub enum MeetingsCmd {
     Cancel {
         /// Meeting id or externalId.
         meeting: String,
+        #[command(flatten)]
+        via: Via,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -229,16 +236,27 @@ pub fn run(cmd: MeetingsCmd, ctx: &Context) -> anyhow::Result<()> {
             when,
             participants,
             external_id,
+            via,
             json,
-        } => create(ctx, program, subject, when, participants, external_id, json),
+        } => create(
+            ctx,
+            program,
+            subject,
+            when,
+            participants,
+            external_id,
+            via,
+            json,
+        ),
         MeetingsCmd::Reschedule {
             meeting,
             when,
             subject,
             participants,
+            via,
             json,
-        } => reschedule(ctx, meeting, when, subject, participants, json),
-        MeetingsCmd::Cancel { meeting, json } => cancel(ctx, &meeting, json),
+        } => reschedule(ctx, meeting, when, subject, participants, via, json),
+        MeetingsCmd::Cancel { meeting, via, json } => cancel(ctx, &meeting, via, json),
         MeetingsCmd::List { filter, json } => list(ctx, filter, json),
         MeetingsCmd::Show { meeting, json } => show(ctx, &meeting, json),
         MeetingsCmd::DefaultTz { zone } => default_tz(ctx, zone),
@@ -250,7 +268,9 @@ pub fn run(cmd: MeetingsCmd, ctx: &Context) -> anyhow::Result<()> {
     }
 }
 
-/// `meetings create`: bad input is refused before the network is touched.
+/// `meetings create`: bad input is refused before the network is touched. In a team store the
+/// meeting is queued for the host agent (`--wait` shows the result), unless `--direct`.
+#[allow(clippy::too_many_arguments)]
 fn create(
     ctx: &Context,
     program: String,
@@ -258,6 +278,7 @@ fn create(
     w: When,
     participants: Vec<String>,
     external_id: Option<String>,
+    via: Via,
     json: bool,
 ) -> anyhow::Result<()> {
     let (start, end, dst) = when(&w)?;
@@ -274,6 +295,18 @@ fn create(
         external_id,
         batch_id: None,
     };
+    if via.queues(&store) {
+        let id = tsched_core::agent::enqueue_create(&store, &actor, &input)?;
+        return queued(ctx, &store, id, via.wait, json, |v| {
+            if v["outcome"] == "existing" {
+                println!("Already created earlier (same externalId); nothing new was made.");
+            } else {
+                println!("Created by the host agent.");
+            }
+            print!("{}", describe_json(&v["meeting"]));
+            Ok(())
+        });
+    }
     let created = ctx.runtime()?.block_on(meetings::create_as_host(
         &mut store,
         ctx.tokens(),
@@ -283,14 +316,37 @@ fn create(
     if json {
         output::json(&created)?;
     } else {
-        if created.outcome == tsched_core::graph::meetings::CreateOrGetOutcome::Existing {
-            println!("Already created earlier (same externalId); nothing new was made.");
-        } else {
-            println!("Created.");
-        }
-        print!("{}", describe(&created.meeting));
+        say_created(&created);
     }
     Ok(())
+}
+
+/// A meeting as a job's result carries it (the same fields as `--json`).
+fn describe_json(m: &serde_json::Value) -> String {
+    let f = |k: &str| m[k].as_str().unwrap_or("").to_string();
+    let mut s = format!(
+        "  Meeting {} ({}) in {}: {}\n  Starts {} UTC, ends {} UTC; {}\n",
+        m["id"],
+        f("external_id"),
+        f("program_code"),
+        f("subject"),
+        f("start_utc"),
+        f("end_utc"),
+        f("state")
+    );
+    if let Some(url) = m["join_web_url"].as_str() {
+        s.push_str(&format!("  Join: {url}\n"));
+    }
+    s
+}
+
+fn say_created(created: &meetings::Created) {
+    if created.outcome == tsched_core::graph::meetings::CreateOrGetOutcome::Existing {
+        println!("Already created earlier (same externalId); nothing new was made.");
+    } else {
+        println!("Created.");
+    }
+    print!("{}", describe(&created.meeting));
 }
 
 /// `meetings reschedule`: an empty participant list keeps the current one.
@@ -300,12 +356,12 @@ fn reschedule(
     w: When,
     subject: Option<String>,
     participants: Vec<String>,
+    via: Via,
     json: bool,
 ) -> anyhow::Result<()> {
     let (start, end, dst) = when(&w)?;
     let mut store = ctx.store()?;
     let actor = ctx.actor(&store)?;
-    let s = ctx.host_session(&store)?;
     let input = RescheduleInput {
         meeting,
         start,
@@ -315,6 +371,15 @@ fn reschedule(
         subject,
         participants: (!participants.is_empty()).then_some(participants),
     };
+    if via.queues(&store) {
+        let id = tsched_core::agent::enqueue_reschedule(&store, &actor, &input)?;
+        return queued(ctx, &store, id, via.wait, json, |v| {
+            println!("Rescheduled by the host agent; the join link is unchanged.");
+            print!("{}", describe_json(&v["meeting"]));
+            Ok(())
+        });
+    }
+    let s = ctx.host_session(&store)?;
     let m = ctx
         .runtime()?
         .block_on(meetings::reschedule(&mut store, s.graph(), &actor, input))?;
@@ -328,9 +393,22 @@ fn reschedule(
 }
 
 /// `meetings cancel`.
-fn cancel(ctx: &Context, meeting: &str, json: bool) -> anyhow::Result<()> {
+fn cancel(ctx: &Context, meeting: &str, via: Via, json: bool) -> anyhow::Result<()> {
     let mut store = ctx.store()?;
     let actor = ctx.actor(&store)?;
+    if via.queues(&store) {
+        let id = tsched_core::agent::enqueue_cancel(&store, &actor, meeting)?;
+        return queued(ctx, &store, id, via.wait, json, |v| {
+            println!(
+                "Cancelled meeting {}.",
+                v["meeting"]["external_id"].as_str().unwrap_or(meeting)
+            );
+            for n in v["notes"].as_array().into_iter().flatten() {
+                println!("  Note: {}", n.as_str().unwrap_or_default());
+            }
+            Ok(())
+        });
+    }
     let s = ctx.host_session(&store)?;
     let c = ctx
         .runtime()?

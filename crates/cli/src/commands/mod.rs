@@ -1,5 +1,6 @@
 //! One module per subcommand; each is a short `run()` over the core.
 
+pub mod agent;
 pub mod audit;
 pub mod batch;
 pub mod diagnostics;

@@ -465,14 +465,6 @@ impl Store {
         }
     }
 
-    /// The team database's login this store works as; `None` for the embedded store.
-    pub fn login(&self) -> Option<&str> {
-        match &self.backend {
-            Backend::Sqlite(_) => None,
-            Backend::Postgres(c) => Some(c.login()),
-        }
-    }
-
     /// True for a team's shared PostgreSQL database.
     pub fn is_shared(&self) -> bool {
         matches!(self.backend, Backend::Postgres(_))

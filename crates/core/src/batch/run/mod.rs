@@ -22,9 +22,9 @@ mod transport;
 use serde::Serialize;
 
 pub use create::{create, run};
-pub(crate) use lease::this_host;
 pub use executor::{execute, resume};
 pub use history::{cancel, items_page, list, list_page, show, show_page, Cancelled};
+pub(crate) use lease::this_host;
 pub use transport::{classify, Attempt, GraphTransport, Transport};
 
 use std::time::Duration;

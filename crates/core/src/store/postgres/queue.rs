@@ -3,9 +3,7 @@
 
 use super::exec::{changed, get, Exec};
 use super::Row;
-use crate::store::queue::{
-    AgentRow, JobKind, JobRow, JobState, NewJob, QueueDepth, QueueTable,
-};
+use crate::store::queue::{AgentRow, JobKind, JobRow, JobState, NewJob, QueueDepth, QueueTable};
 use crate::store::StoreError;
 
 /// A `timestamptz` column as the store's text form.
