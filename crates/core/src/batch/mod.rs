@@ -153,6 +153,26 @@ impl MeetingRow {
             attendees: self.attendees.clone(),
         }
     }
+
+    /// The calendar event that makes this row's meeting in the `calendar` invitation mode: its
+    /// `transactionId` derives from the externalId (as the externalId from the row), so a
+    /// resumed or re-run batch never sends a second invitation.
+    pub fn new_event(&self) -> crate::graph::events::NewEvent {
+        crate::graph::events::NewEvent {
+            transaction_id: crate::graph::events::transaction_id(&self.external_id),
+            subject: self.subject.clone(),
+            start: self.start_utc,
+            end: self.end_utc,
+            attendees: self
+                .attendees
+                .iter()
+                .map(|a| crate::graph::events::EventAttendee {
+                    address: a.upn.clone(),
+                    name: None,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Progress of a running batch, emitted by [`run::run`]/[`run::resume`] through a callback.

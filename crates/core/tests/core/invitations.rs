@@ -361,3 +361,109 @@ async fn none_mode_sends_no_invitation_and_asks_for_no_calendar() {
         "calendar mode asks for it: {url}"
     );
 }
+
+/// `n` ready rows in program `eng`, each with two of `people`.
+fn csv_rows(n: usize, people: &[&str]) -> String {
+    let mut s = String::from("program,subject,start,duration_minutes,time_zone,participants\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "eng,Mentoring {i},2030-04-{:02}T{:02}:00,30,UTC,{};{}\n",
+            1 + i / 10,
+            8 + i % 10,
+            people[i % people.len()],
+            people[(i + 1) % people.len()],
+        ));
+    }
+    s
+}
+
+/// Every mailbox's REQUESTs (kind `request`) per event: how many each event sent each person.
+fn requests_per_person_and_event(sb: &RunningSandbox) -> Vec<(String, String, usize)> {
+    let all = sb.handle().mailboxes();
+    let mut out = Vec::new();
+    for (who, items) in all["mailboxes"].as_object().expect("mailboxes") {
+        let mut per: std::collections::BTreeMap<String, usize> = Default::default();
+        for i in items.as_array().expect("items") {
+            if i["method"] == "REQUEST" && i["kind"] == "request" {
+                *per.entry(i["eventId"].as_str().unwrap_or("").to_string())
+                    .or_default() += 1;
+            }
+        }
+        out.extend(per.into_iter().map(|(e, n)| (who.clone(), e, n)));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_calendar_batch_invites_each_participant_once_per_row_even_when_resumed() {
+    use tsched_core::batch::run::{self as batch_run, GraphTransport, Transport};
+    let (mut env, _graph) = env_with(true, InvitationMode::Calendar).await;
+    let session = integration::session(&env.store, env.tokens.clone()).expect("session");
+    let t: std::sync::Arc<dyn Transport> = std::sync::Arc::new(GraphTransport::new(&session));
+    let people = [MEMBER, MEMBER2];
+    let text = csv_rows(12, &people);
+    let opts = tsched_core::batch::RunOptions {
+        concurrency: 4,
+        tick: std::time::Duration::from_millis(100),
+        ..Default::default()
+    };
+    let out = batch_run::run(
+        &mut env.store,
+        session.graph(),
+        t.clone(),
+        &host(),
+        "cal.csv",
+        text.as_bytes(),
+        &tsched_core::batch::PlanOptions::default(),
+        &opts,
+        &|_| {},
+    )
+    .await
+    .expect("run");
+    assert_eq!(out.batch.counts.done, 12, "every row done");
+    let sent = requests_per_person_and_event(&env.sandbox);
+    assert_eq!(sent.len(), 24, "two participants invited per row: {sent:?}");
+    assert!(sent.iter().all(|(_, _, n)| *n == 1), "each once: {sent:?}");
+    let m = env
+        .store
+        .tables()
+        .meeting_by_id(1)
+        .expect("read")
+        .expect("a batch meeting");
+    assert!(
+        m.invitations.is_calendar() && m.event_id.is_some() && m.invitations_sent_at.is_some(),
+        "batch meetings record their invitations: {m:?}"
+    );
+    let link = m.join_web_url.clone().expect("link");
+    assert!(
+        mail(&env.sandbox, &m.attendees[0].address)
+            .iter()
+            .any(|i| i["joinUrl"] == link.as_str()),
+        "the invitation carries the meeting's join link"
+    );
+
+    // As if the run had died with every request in flight: the resume sends each again with
+    // the same transactionId, and nobody gets a second invitation.
+    env.store
+        .conn()
+        .execute_batch(&format!(
+            "UPDATE batch_items SET state = 'in_flight' WHERE batch_id = {0};
+             UPDATE batches SET state = 'running', lease_holder = NULL, lease_until = NULL, finished_at = NULL WHERE id = {0};",
+            out.batch.id
+        ))
+        .expect("simulate a dead run");
+    let again = batch_run::resume(&mut env.store, t, &host(), out.batch.id, &opts, &|_| {})
+        .await
+        .expect("resume");
+    assert_eq!(again.batch.counts.done, 12, "every row done again");
+    assert!(
+        events_posted(&env.sandbox) >= 24,
+        "the resume did send each row again"
+    );
+    let sent = requests_per_person_and_event(&env.sandbox);
+    assert_eq!(sent.len(), 24, "still 24 (person, event) pairs: {sent:?}");
+    assert!(
+        sent.iter().all(|(_, _, n)| *n == 1),
+        "a resumed batch never sends a second invitation: {sent:?}"
+    );
+}

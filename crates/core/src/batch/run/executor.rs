@@ -45,12 +45,14 @@ pub async fn resume(
 
 /// Records a created meeting in the `meetings` table (shared with single meetings, so lists,
 /// ICS exports and reschedules see batch meetings too); returns its row id.
+#[allow(clippy::too_many_arguments)]
 fn record_meeting(
     tx: &dyn Tables,
     batch_id: i64,
     row: &MeetingRow,
     graph_id: &str,
     join_web_url: &str,
+    event_id: Option<&str>,
     created_by: &str,
     now: &str,
 ) -> Result<i64, Error> {
@@ -111,6 +113,13 @@ fn record_meeting(
         },
         now,
     )?;
+    if let Some(eid) = event_id {
+        tx.meeting_set_invitations(id, crate::store::integration::InvitationMode::Calendar)?;
+        let m = tx.meeting_by_id(id)?;
+        if m.and_then(|m| m.event_id).as_deref() != Some(eid) {
+            tx.meeting_record_invitations(id, mt::InvitationsSent::Sent { event_id: eid }, now)?;
+        }
+    }
     Ok(id)
 }
 
@@ -163,6 +172,8 @@ struct Executor<'a> {
     progress: &'a (dyn Fn(BatchEvent) + Send + Sync),
     /// This run's name in the batch's lease (`pid@host#run`).
     holder: String,
+    /// Whether meetings are made as events on the host's calendar (the invitation mode).
+    calendar: bool,
     /// When the lease is renewed next.
     next_renew: Instant,
     /// The end state's write released the lease (else dropping the executor does).
@@ -214,6 +225,9 @@ impl<'a> Executor<'a> {
         let all = store.tables().batch_items(id, None)?;
         let all_rows = rows_of(&all)?;
         let who = require_programs(store, actor, &all_rows)?;
+        // The invitation mode in force; calendar mode without its permission is refused before
+        // anything is marked or sent.
+        let calendar = crate::meetings::invitation_mode_for_new(store)?.is_calendar();
         let started_wall = Instant::now();
         let holder = lease::this_run().stored();
         // A lease whose run is gone (`load` judged it) may be replaced.
@@ -243,6 +257,7 @@ impl<'a> Executor<'a> {
             opts,
             progress,
             holder,
+            calendar,
             next_renew: Instant::now() + lease::HEARTBEAT,
             released: false,
             rate: RateController::new(opts.rate, Instant::now()),
@@ -343,9 +358,14 @@ impl<'a> Executor<'a> {
         (self.progress)(BatchEvent::InFlight { line, attempt: *n });
         self.requests += 1;
         let t = self.transport.clone();
+        let calendar = self.calendar;
         self.set.spawn(async move {
             let sent_at = Instant::now();
-            let attempt = t.create_or_get(row.create_or_get()).await;
+            let attempt = if calendar {
+                t.create_event(row.new_event()).await
+            } else {
+                t.create_or_get(row.create_or_get()).await
+            };
             Inflight {
                 line,
                 sent_at,
@@ -373,7 +393,8 @@ impl<'a> Executor<'a> {
                 id: gid,
                 join_web_url,
                 created,
-            } => self.on_done(f.line, now, gid, join_web_url, created),
+                event_id,
+            } => self.on_done(f.line, now, gid, join_web_url, created, event_id),
             Attempt::Throttled { retry_after } => {
                 self.rate.on_throttled(now, f.sent_at, retry_after);
                 self.requeue_now(f.line)?;
@@ -407,6 +428,7 @@ impl<'a> Executor<'a> {
         gid: String,
         join_web_url: String,
         created: bool,
+        event_id: Option<String>,
     ) -> Result<(), Error> {
         self.rate.on_success(now);
         self.done += 1;
@@ -419,7 +441,16 @@ impl<'a> Executor<'a> {
         self.store.write(|tx| -> Result<(), Error> {
             let at = now_db();
             tx.batch_item_mark_done(id, line, &gid, &join_web_url, created, &at)?;
-            let meeting = record_meeting(tx, id, row, &gid, &join_web_url, &who.label, &at)?;
+            let meeting = record_meeting(
+                tx,
+                id,
+                row,
+                &gid,
+                &join_web_url,
+                event_id.as_deref(),
+                &who.label,
+                &at,
+            )?;
             tx.batch_item_set_meeting(id, line, meeting)?;
             who.audit(
                 tx,
@@ -431,7 +462,7 @@ impl<'a> Executor<'a> {
                         "batch": id, "line": line, "graph_id": gid,
                         "subject": row.subject, "start": crate::time::to_db(row.start_utc),
                         "end": crate::time::to_db(row.end_utc), "join_web_url": join_web_url,
-                        "created_now": created,
+                        "created_now": created, "event_id": event_id,
                     })),
                     ..Default::default()
                 },

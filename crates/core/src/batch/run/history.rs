@@ -269,6 +269,7 @@ async fn resolve_in_flight(
                 id: gid,
                 join_web_url,
                 created,
+                ..
             } => {
                 store.write(|tx| -> Result<(), Error> {
                     tx.batch_item_mark_done(

@@ -9,7 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::AuthError;
-use crate::graph::meetings::{create_or_get_request, CreateOrGet, OnlineMeeting};
+use crate::graph::events::{create_request as create_event_request, Event, NewEvent};
+use crate::graph::meetings::{
+    by_join_url_request, create_or_get_request, CreateOrGet, OnlineMeeting,
+};
 use crate::graph::{BoxFuture, GraphClient, TokenSource};
 
 /// The answer to one attempt.
@@ -17,12 +20,14 @@ use crate::graph::{BoxFuture, GraphClient, TokenSource};
 pub enum Attempt {
     /// The meeting exists: 201 (created now) or 200 (it already existed).
     Done {
-        /// Graph id.
+        /// Graph id (of the online meeting).
         id: String,
         /// Join link.
         join_web_url: String,
         /// 201.
         created: bool,
+        /// The calendar event that invited its participants (`calendar` invitation mode).
+        event_id: Option<String>,
     },
     /// 429: hold everything for `retry_after`.
     Throttled {
@@ -56,6 +61,18 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
     fn create_or_get(&self, req: CreateOrGet) -> BoxFuture<'_, Attempt>;
     /// `DELETE /me/onlineMeetings/{id}`, once; a 404 counts as done.
     fn delete(&self, id: String) -> BoxFuture<'_, Attempt>;
+    /// `calendar` invitation mode: `POST /me/events` (its transaction id makes a repeat answer
+    /// the same event, sending nothing more), then the event's Teams meeting by its join link;
+    /// one attempt. A transport that cannot answers `Fatal`.
+    fn create_event(&self, req: NewEvent) -> BoxFuture<'_, Attempt> {
+        let _ = req;
+        Box::pin(async {
+            Attempt::Fatal {
+                code: "unsupported".into(),
+                message: "this transport cannot create calendar events".into(),
+            }
+        })
+    }
 }
 
 /// The HTTP transport: the host session's token source and Graph base, one attempt per call.
@@ -193,6 +210,7 @@ pub fn classify(status: u16, body: &[u8], headers: &reqwest::header::HeaderMap) 
                 id: m.id,
                 join_web_url: m.join_web_url.unwrap_or_default(),
                 created: status == 201,
+                event_id: None,
             },
             Err(e) => Attempt::Transient {
                 reason: e.to_string(),
@@ -253,9 +271,69 @@ impl Transport for GraphTransport {
                     id,
                     join_web_url: String::new(),
                     created: false,
+                    event_id: None,
                 },
                 Ok((status, body, headers)) => classify(status, &body, &headers),
                 Err(a) => a,
+            }
+        })
+    }
+
+    fn create_event(&self, req: NewEvent) -> BoxFuture<'_, Attempt> {
+        Box::pin(async move {
+            let (status, body, headers) = match self.once(create_event_request(&req)).await {
+                Ok(r) => r,
+                Err(a) => return a,
+            };
+            if !(200..=299).contains(&status) {
+                return classify(status, &body, &headers);
+            }
+            let event: Event = match crate::graph::decode_body(&body, None) {
+                Ok(e) => e,
+                Err(e) => {
+                    return Attempt::Transient {
+                        reason: e.to_string(),
+                        retry_after: None,
+                    }
+                }
+            };
+            let Some(url) = event.join_url().map(str::to_string) else {
+                return Attempt::Fatal {
+                    code: "no_teams_meeting".into(),
+                    message: format!(
+                        "calendar event {} has no Teams meeting; its invitations carry no join link",
+                        event.id
+                    ),
+                };
+            };
+            let (status, body, headers) = match self.once(by_join_url_request(&url)).await {
+                Ok(r) => r,
+                Err(a) => return a,
+            };
+            if !(200..=299).contains(&status) {
+                return classify(status, &body, &headers);
+            }
+            #[derive(serde::Deserialize)]
+            struct List {
+                value: Vec<OnlineMeeting>,
+            }
+            match crate::graph::decode_body::<List>(&body, None) {
+                Ok(l) => match l.value.into_iter().next() {
+                    Some(m) => Attempt::Done {
+                        id: m.id,
+                        join_web_url: url,
+                        created: true,
+                        event_id: Some(event.id),
+                    },
+                    None => Attempt::Transient {
+                        reason: format!("the Teams meeting of event {} is not found yet", event.id),
+                        retry_after: None,
+                    },
+                },
+                Err(e) => Attempt::Transient {
+                    reason: e.to_string(),
+                    retry_after: None,
+                },
             }
         })
     }
@@ -309,7 +387,8 @@ mod tests {
             Attempt::Done {
                 id: "m1".into(),
                 join_web_url: "https://teams.example/l/1".into(),
-                created: true
+                created: true,
+                event_id: None,
             },
             "201 is a new meeting"
         );
