@@ -199,6 +199,12 @@ export async function render(root) {
     row("Sign-in expires if unused until", s.state !== "not_connected" ? s.inactivity_expires_at : null);
     row("Removed", s.removed_at);
     row("Teams meetings", s.meetings_available ? "available" : `unavailable: ${s.meetings_unavailable_reason}`, "status-meetings");
+    if (s.state !== "not_connected") {
+      row("Invitations", s.invitation_mode === "calendar"
+        ? `from the host's calendar (Calendars.ReadWrite ${s.calendar_granted ? "granted" : "not granted"})`
+        : "none sent: share the join link or export .ics files", "status-invitations");
+      row("Invitations cannot be sent", s.invitations_unavailable_reason, "status-invitations-unavailable");
+    }
     const children = [
       h("div", { class: "toolbar" },
         h("h2", { id: "status-title" }, "Status"),
@@ -207,10 +213,27 @@ export async function render(root) {
     if (s.reasons.length) children.push(h("ul", { id: "status-reasons", class: "alert warn" }, s.reasons.map((r) => h("li", {}, r))));
     if (rows.length) children.push(h("dl", { class: "facts" }, rows));
     else children.push(h("p", { class: "empty" }, "No tenant is connected yet — connect yours with one of the two ways below, or try everything first with the sandbox tenant at the bottom of this page."));
-    if (s.state !== "not_connected" && page.can_manage) children.push(removeControls());
+    if (s.state !== "not_connected" && page.can_manage) children.push(invitationControls(s), removeControls());
     if (page.sandbox && !tenant.value) fillSandbox(page.sandbox);
     connectTitle.textContent = s.state === "not_connected" ? "Connect a tenant" : "Reconnect, or connect another tenant";
     statusCard.replaceChildren(...children);
+  }
+
+  // The invitation mode: a global admin's choice for the whole integration.
+  function invitationControls(s) {
+    const select = h("select", { id: "invitation-mode" },
+      h("option", { value: "none" }, "None — share the join link or export .ics files"),
+      h("option", { value: "calendar" }, "Calendar — the host's calendar sends invitations, updates and cancellations"));
+    select.value = s.invitation_mode;
+    const save = h("button", { id: "invitation-mode-save", type: "button" }, "Set invitations");
+    const note = h("p", { id: "invitation-mode-note", class: "hint" },
+      "Calendar needs the Calendars.ReadWrite permission: a global admin grants it (admin consent) and reconnects the host.");
+    save.addEventListener("click", async () => {
+      save.disabled = true;
+      try { renderStatus(await invoke("integration_set_invitations", { mode: select.value })); }
+      catch (e) { note.replaceChildren(h("span", { class: "alert error", role: "alert" }, errorText(e))); save.disabled = false; }
+    });
+    return h("div", { class: "form-row" }, h("label", { for: "invitation-mode" }, "Invitations"), select, save, note);
   }
 
   function removeControls() {

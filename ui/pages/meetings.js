@@ -205,6 +205,13 @@ export async function render(root) {
       rsButton.disabled = false;
     });
     const fact = (id, label, value) => [h("dt", {}, label), h("dd", { id }, value ?? "—")];
+    // What the participants were sent (core meetings::invitations_summary says the same).
+    const invitationsText = (m) => {
+      if (m.invitations !== "calendar") return "none sent (share the join link or export the .ics)";
+      const sent = [["sent", m.invitations_sent_at], ["updated", m.invitations_updated_at], ["cancelled", m.invitations_cancelled_at]]
+        .filter(([, at]) => at).map(([what, at]) => `${what} ${at}`);
+      return sent.length ? `from the host's calendar: ${sent.join(" · ")}` : "from the host's calendar, not sent yet";
+    };
     detail.replaceChildren(
       h("div", { class: "toolbar" },
         h("h2", { id: "meeting-detail-title" }, m.subject, " ", h("span", { id: "meeting-detail-state", class: `badge ${STATE_BADGE[m.state] || "muted"}` }, m.state)),
@@ -214,6 +221,7 @@ export async function render(root) {
         fact("meeting-detail-start", "Start", `${m.start_local} (${m.start_utc} UTC)`),
         fact("meeting-detail-end", "End", m.end_local),
         fact("meeting-detail-organizer", "Organizer", m.organizer_upn),
+        fact("meeting-detail-invitations", "Invitations", invitationsText(m)),
         fact("meeting-detail-join-id", "Meeting ID", m.join_meeting_id ? `${m.join_meeting_id}${m.passcode ? `  Passcode: ${m.passcode}` : ""}` : null),
         fact("meeting-detail-attendees", "Participants", m.attendees.map((a) => a.display_name ? `${a.upn || a.address} (${a.display_name})` : a.upn || a.address).join(", ")),
         fact("meeting-detail-external-id", "External id", m.external_id),

@@ -1,5 +1,5 @@
 //! Integration page commands: status, the organization-wide approval URL, connect (with live
-//! progress over an `ipc::Channel`), cancel and remove. The embedded sandbox tenant and its demo
+//! progress over an `ipc::Channel`), cancel, remove, and the invitation mode. The embedded sandbox tenant and its demo
 //! data live in `commands::sandbox`.
 //!
 //! Connect keeps the store lock only for `prepare` and `save`; the browser wait runs without it,
@@ -186,6 +186,24 @@ pub fn remove_inner(state: &AppState) -> CmdResult<Removed> {
     })?)
 }
 
+/// Sets the invitation mode (`none` or `calendar`; a global admin's), then the page's state.
+pub fn set_invitations_inner(state: &AppState, mode: &str) -> CmdResult<IntegrationPage> {
+    let mode: integration::InvitationMode = mode.parse().map_err(|r| super::invalid("mode", r))?;
+    state.with_actor(|s, actor| {
+        integration::set_invitation_mode(s, state.tokens().as_ref(), actor, mode)
+    })?;
+    status_inner(state)
+}
+
+/// See [`set_invitations_inner`].
+#[tauri::command(async)]
+pub fn integration_set_invitations(
+    state: State<'_, AppState>,
+    mode: String,
+) -> CmdResult<IntegrationPage> {
+    set_invitations_inner(&state, &mode)
+}
+
 /// See [`remove_inner`].
 #[tauri::command(async)]
 pub fn integration_remove(state: State<'_, AppState>) -> CmdResult<Removed> {
@@ -242,6 +260,29 @@ mod tests {
             "the window acts as the host that connected"
         );
         assert!(!state.signing_in(), "the sign-in ended with the connect");
+
+        // The window acts as the host, a global admin: it chooses the invitation mode.
+        let page = set_invitations_inner(&state, "calendar").expect("set the mode");
+        assert_eq!(
+            (
+                page.status.invitation_mode.as_str(),
+                page.status.calendar_granted
+            ),
+            ("calendar", false),
+            "calendar mode, its permission not granted by the default tenant"
+        );
+        assert!(
+            page.status
+                .invitations_unavailable_reason
+                .as_deref()
+                .is_some_and(|r| r.contains("Calendars.ReadWrite")),
+            "the page says why invitations cannot be sent"
+        );
+        let bad = set_invitations_inner(&state, "email").expect_err("an unknown mode");
+        assert!(
+            format!("{bad:?}").contains("not an invitation mode"),
+            "refused with its reason: {bad:?}"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -39,6 +39,7 @@ macro_rules! with_commands {
             integration::integration_connect,
             integration::integration_cancel,
             integration::integration_remove,
+            integration::integration_set_invitations,
             sandbox::sandbox_explore,
             welcome::welcome_status,
             welcome::welcome_dismiss,
