@@ -641,3 +641,187 @@ async fn two_agents_killed_at_random_moments_still_make_exactly_one_meeting_per_
         "the crash test stays under 4 minutes"
     );
 }
+
+impl Team {
+    /// `tsched agent run` with a quick poll (and claim lapse), for the fault tests.
+    fn quick_agent(&self, n: usize) -> Child {
+        let log = std::fs::File::create(self.dir.path().join(format!("agent-{n}.log")))
+            .expect("agent log");
+        self.admin
+            .command(&[
+                "--database-url",
+                &self.admin_url,
+                "agent",
+                "run",
+                "--json",
+                "--claim-ttl",
+                "3",
+                "--poll",
+                "1",
+            ])
+            .stdout(log)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("agent starts")
+    }
+
+    async fn until(&self, what: &str, sql: &str, want: &str, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let got = self.sql(sql);
+            if got == want {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: still '{got}' after {secs} s; agents: {}",
+                self.agent_logs()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_reconnects_after_losing_the_database_and_finishes_the_batch() {
+    let Some(t) = team(Some(20.0)).await else {
+        return;
+    };
+    let agent = t.quick_agent(0);
+    let file = t.csv(100, "eng");
+    let out = t.coord(&["batch", "run", path(&file), "--detach"]);
+    assert!(out.status.success(), "queue the batch: {}", text(&out));
+    // Mid-run, the server drops every session of the agent's login.
+    t.until(
+        "the batch gets going",
+        "SELECT (count(*) > 10)::text FROM tsched.batch_items WHERE state = 'done'",
+        "true",
+        60,
+    )
+    .await;
+    let dropped = t.sql(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE usename = 'ana@contoso.com'",
+    );
+    assert_ne!(dropped, "0", "the agent's sessions were dropped");
+    t.until(
+        "the job ends after the reconnect",
+        "SELECT state FROM tsched.work_queue WHERE id = 1",
+        "done",
+        120,
+    )
+    .await;
+    kill(agent);
+    let log = t.agent_logs();
+    assert!(
+        log.contains("\"event\":\"database_lost\"")
+            && log.contains("\"event\":\"database_restored\""),
+        "the agent said it lost the database and reconnected: {log}"
+    );
+    assert_eq!(
+        t.sandbox_meetings(),
+        (100, 100),
+        "exactly one meeting per row across the reconnect"
+    );
+    assert_eq!(
+        t.sql("SELECT count(*) FROM tsched.batch_items WHERE state = 'done'"),
+        "100"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_host_pauses_the_queue_for_everyone_until_the_host_reconnects() {
+    let Some(t) = team(None).await else {
+        return;
+    };
+    let agent = t.quick_agent(0);
+    let h = t.sandbox.handle();
+    let host = h.host_upn().expect("the sandbox's host account");
+    h.revoke_refresh_tokens(&host);
+    h.expire_access_tokens();
+    let day = (Utc::now() + ChronoDuration::days(4))
+        .format("%Y-%m-%d")
+        .to_string();
+    let start = format!("{day} 10:00");
+    let out = t.coord(&[
+        "meetings",
+        "create",
+        "--program",
+        "eng",
+        "--subject",
+        "After the revocation",
+        "--start",
+        &start,
+        "--duration",
+        "30m",
+        "--participant",
+        &t.people[0],
+    ]);
+    assert!(out.status.success(), "enqueue: {}", text(&out));
+    // Every workstation sees the pause, and the job waits (given back, not failed).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        let out = t.coord(&["agent", "status", "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+        if v["paused"].is_string() {
+            break v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the agent pauses: {v} {}",
+            t.agent_logs()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert!(
+        status["paused"]
+            .as_str()
+            .is_some_and(|r| r.contains("reconnect the host")),
+        "the pause names the fix: {status}"
+    );
+    let human = text(&t.coord(&["agent", "status"]));
+    assert!(human.contains("Paused: reconnect the host"), "{human}");
+    assert_eq!(
+        t.sql("SELECT state FROM tsched.work_queue WHERE id = 1"),
+        "queued",
+        "the job is given back, not failed"
+    );
+    assert_eq!(t.sandbox_meetings().0, 0, "nothing was made meanwhile");
+
+    // The admin reconnects on workstation A; the agent resumes by itself.
+    let connect = with_following_browser(
+        t.dir.path(),
+        &t.dir.path().join("ana"),
+        &t.keyring.address,
+        &[
+            "--database-url",
+            &t.admin_url,
+            "integration",
+            "connect",
+            "--tenant",
+            &h.tenant_id(),
+            "--client-id",
+            &h.client_id(),
+            "--sandbox",
+            t.sandbox.base_url(),
+            "--timeout",
+            "30",
+        ],
+    )
+    .await;
+    assert!(connect.status.success(), "reconnect: {}", text(&connect));
+    t.until(
+        "the job is carried out after the reconnect",
+        "SELECT state FROM tsched.work_queue WHERE id = 1",
+        "done",
+        60,
+    )
+    .await;
+    kill(agent);
+    assert_eq!(t.sandbox_meetings(), (1, 1), "the meeting was made once");
+    assert!(
+        t.agent_logs().contains("\"event\":\"resumed\""),
+        "{}",
+        t.agent_logs()
+    );
+}

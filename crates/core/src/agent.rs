@@ -427,7 +427,7 @@ pub fn status(store: &Store) -> Result<Status, Error> {
 // The agent.
 
 /// Options of [`Agent::run`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AgentOptions {
     /// Stop once the queue is empty (tests, benchmarks, a cron-style run).
     pub until_idle: bool,
@@ -439,6 +439,23 @@ pub struct AgentOptions {
     pub poll: Duration,
     /// Options of the batches it runs (concurrency from each job).
     pub run: RunOptions,
+    /// Opens the team store again after the database went away (the agent then waits with a
+    /// backoff and carries on); without it, a lost database ends [`Agent::run`] with its error.
+    pub reopen: Option<Opener>,
+}
+
+/// Opens the team store (a new connection as the agent's login).
+pub type Opener = Arc<dyn Fn() -> Result<Store, Error> + Send + Sync>;
+
+impl std::fmt::Debug for AgentOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentOptions")
+            .field("until_idle", &self.until_idle)
+            .field("claim_ttl_secs", &self.claim_ttl_secs)
+            .field("poll", &self.poll)
+            .field("reopen", &self.reopen.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for AgentOptions {
@@ -448,6 +465,7 @@ impl Default for AgentOptions {
             claim_ttl_secs: CLAIM_TTL_SECS,
             poll: POLL,
             run: RunOptions::default(),
+            reopen: None,
         }
     }
 }
@@ -488,6 +506,20 @@ pub enum AgentEvent {
     },
     /// It works again.
     Resumed,
+    /// It gave a job back for later.
+    Released {
+        /// The job.
+        job: i64,
+        /// Why.
+        reason: String,
+    },
+    /// The team database went away; it reconnects.
+    DatabaseLost {
+        /// What the connection said.
+        reason: String,
+    },
+    /// It is connected again.
+    DatabaseRestored,
 }
 
 /// What the heartbeat thread reports for this agent.
@@ -530,6 +562,35 @@ enum Outcome {
     Failed(String),
     /// The host cannot act: give the job back and pause.
     Pause(String),
+    /// Not now (the batch is still leased by a run that ended uncleanly): give it back.
+    Retry(String),
+    /// The database went away mid-job: reconnect; the claim lapses or is renewed.
+    Lost(Error),
+}
+
+/// What a turn of the loop says next.
+enum Step {
+    Again,
+    Stop,
+}
+
+/// Whether `e` means the team database is out of reach (reconnect and go on).
+fn lost(e: &Error) -> bool {
+    e.code() == ErrorCode::StoreUnavailable
+}
+
+/// How a job's error ends it.
+fn outcome_of(e: Error) -> Outcome {
+    if let Some(r) = pause_reason(&e) {
+        return Outcome::Pause(r);
+    }
+    if lost(&e) {
+        return Outcome::Lost(e);
+    }
+    match &e {
+        Error::Conflict(m) if m.contains("is being run by") => Outcome::Retry(m.clone()),
+        _ => Outcome::Failed(e.to_string()),
+    }
 }
 
 fn pause_reason(e: &Error) -> Option<String> {
@@ -575,12 +636,13 @@ impl Agent {
         q.agent_announce(&name, &host, i64::from(std::process::id()))?;
         let beat = Arc::new(Mutex::new(Beat::default()));
         let ttl = opts.claim_ttl_secs.max(1);
+        let reopen = opts.reopen.clone();
         let heart = {
             let beat = Arc::clone(&beat);
             let name = name.clone();
             std::thread::Builder::new()
                 .name("tsched-agent-heartbeat".into())
-                .spawn(move || heartbeat(heart_store, &name, &beat, ttl))
+                .spawn(move || heartbeat(heart_store, &name, &beat, ttl, reopen))
                 .map_err(|e| Error::invalid("agent", format!("cannot start the heartbeat: {e}")))?
         };
         Ok(Self {
@@ -617,81 +679,145 @@ impl Agent {
             name: self.name.clone(),
         });
         let mut paused: Option<String> = None;
+        let mut failures = 0u32;
         loop {
             if *stop.borrow() {
                 break;
             }
-            if let Some(reason) = &paused {
-                match crate::integration::session(store, Arc::clone(&tokens)) {
-                    Ok(s)
-                        if matches!(s.verify().await, crate::integration::Verified::Ok { .. }) =>
-                    {
-                        paused = None;
-                        self.set(|b| b.paused = None);
-                        on_event(AgentEvent::Resumed);
-                        continue;
+            match self
+                .step(store, &tokens, opts, &wake, &stop, &mut paused, on_event)
+                .await
+            {
+                Ok(Step::Again) => failures = 0,
+                Ok(Step::Stop) => break,
+                // The database went away: wait, reconnect, go on (a claim this agent held
+                // lapses meanwhile and may be taken over; nothing is lost either way).
+                Err(e) if lost(&e) && opts.reopen.is_some() => {
+                    failures += 1;
+                    on_event(AgentEvent::DatabaseLost {
+                        reason: e.to_string(),
+                    });
+                    let wait = crate::store::postgres::backoff(failures);
+                    if sleep_or_stop(wait, &wake, stop.clone(), false).await {
+                        break;
                     }
-                    _ => {
-                        tracing::info!(%reason, "agent paused");
-                        if sleep_or_stop(PAUSED_RETRY, &wake, stop.clone(), false).await {
-                            break;
+                    if let Some(open) = &opts.reopen {
+                        match open() {
+                            Ok(fresh) => {
+                                *store = fresh;
+                                on_event(AgentEvent::DatabaseRestored);
+                            }
+                            Err(e) => tracing::warn!(error = %e, "cannot reconnect yet"),
                         }
-                        continue;
                     }
                 }
+                Err(e) => return Err(e),
             }
-            let claimed = queue(store)?.queue_claim(&self.name, opts.claim_ttl_secs.max(1))?;
-            let Some(job) = claimed else {
-                if opts.until_idle && queue(store)?.queue_depth()?.claimed == 0 {
-                    break;
-                }
-                // A claim of a dead agent lapses without a notification: look again by then.
-                let ttl = Duration::from_secs(opts.claim_ttl_secs.max(1).unsigned_abs());
-                if sleep_or_stop(opts.poll.min(ttl), &wake, stop.clone(), true).await {
-                    break;
-                }
-                continue;
-            };
-            self.set(|b| b.job = Some(job.id));
-            on_event(AgentEvent::Claimed {
-                job: job.id,
-                kind: job.kind,
-                requested_by: job.requested_by.clone(),
-                attempt: job.attempts,
-            });
-            let outcome = self.carry_out(store, &tokens, opts, &job).await;
-            let q = queue(store)?;
-            q.queue_act_for(None)?;
-            match outcome {
-                Outcome::Done(result) => {
-                    let result = result.to_string();
-                    q.queue_finish(job.id, &self.name, JobState::Done, Some(&result), None)?;
-                    on_event(AgentEvent::Finished {
-                        job: job.id,
-                        state: JobState::Done,
-                        error: None,
-                    });
-                }
-                Outcome::Failed(error) => {
-                    q.queue_finish(job.id, &self.name, JobState::Failed, None, Some(&error))?;
-                    on_event(AgentEvent::Finished {
-                        job: job.id,
-                        state: JobState::Failed,
-                        error: Some(error),
-                    });
-                }
-                Outcome::Pause(reason) => {
-                    q.queue_release(job.id, &self.name)?;
-                    self.set(|b| b.paused = Some(reason.clone()));
-                    on_event(AgentEvent::Paused {
-                        reason: reason.clone(),
-                    });
-                    paused = Some(reason);
-                }
-            }
-            self.set(|b| b.job = None);
         }
         Ok(())
+    }
+
+    /// One turn of the loop: while paused, try the host again; else claim a job and carry it
+    /// out, or wait for work.
+    #[allow(clippy::too_many_arguments)]
+    async fn step(
+        &self,
+        store: &mut Store,
+        tokens: &Arc<dyn crate::auth::TokenStore>,
+        opts: &AgentOptions,
+        wake: &tokio::sync::Notify,
+        stop: &tokio::sync::watch::Receiver<bool>,
+        paused: &mut Option<String>,
+        on_event: &(dyn Fn(AgentEvent) + Send + Sync),
+    ) -> Result<Step, Error> {
+        if let Some(reason) = paused.clone() {
+            let works = match crate::integration::session(store, Arc::clone(tokens)) {
+                Ok(s) => matches!(s.verify().await, crate::integration::Verified::Ok { .. }),
+                Err(e) if lost(&e) => return Err(e),
+                Err(_) => false,
+            };
+            if works {
+                *paused = None;
+                self.set(|b| b.paused = None);
+                on_event(AgentEvent::Resumed);
+                return Ok(Step::Again);
+            }
+            tracing::info!(%reason, "agent paused");
+            let every = PAUSED_RETRY.min(opts.poll);
+            return Ok(if sleep_or_stop(every, wake, stop.clone(), false).await {
+                Step::Stop
+            } else {
+                Step::Again
+            });
+        }
+        let ttl = opts.claim_ttl_secs.max(1);
+        let Some(job) = queue(store)?.queue_claim(&self.name, ttl)? else {
+            if opts.until_idle && queue(store)?.queue_depth()?.claimed == 0 {
+                return Ok(Step::Stop);
+            }
+            // A claim of a dead agent lapses without a notification: look again by then.
+            let lapse = Duration::from_secs(ttl.unsigned_abs());
+            return Ok(
+                if sleep_or_stop(opts.poll.min(lapse), wake, stop.clone(), true).await {
+                    Step::Stop
+                } else {
+                    Step::Again
+                },
+            );
+        };
+        self.set(|b| b.job = Some(job.id));
+        on_event(AgentEvent::Claimed {
+            job: job.id,
+            kind: job.kind,
+            requested_by: job.requested_by.clone(),
+            attempt: job.attempts,
+        });
+        let outcome = self.carry_out(store, tokens, opts, &job).await;
+        self.set(|b| b.job = None);
+        let q = queue(store)?;
+        q.queue_act_for(None)?;
+        match outcome {
+            Outcome::Done(result) => {
+                let result = result.to_string();
+                q.queue_finish(job.id, &self.name, JobState::Done, Some(&result), None)?;
+                on_event(AgentEvent::Finished {
+                    job: job.id,
+                    state: JobState::Done,
+                    error: None,
+                });
+            }
+            Outcome::Failed(error) => {
+                q.queue_finish(job.id, &self.name, JobState::Failed, None, Some(&error))?;
+                on_event(AgentEvent::Finished {
+                    job: job.id,
+                    state: JobState::Failed,
+                    error: Some(error),
+                });
+            }
+            Outcome::Pause(reason) => {
+                q.queue_release(job.id, &self.name)?;
+                self.set(|b| b.paused = Some(reason.clone()));
+                on_event(AgentEvent::Paused {
+                    reason: reason.clone(),
+                });
+                *paused = Some(reason);
+            }
+            Outcome::Retry(why) => {
+                // Given back for a later turn (this agent's or another's), after a pause so a
+                // job that cannot go on yet is not taken again at once.
+                q.queue_release(job.id, &self.name)?;
+                on_event(AgentEvent::Released {
+                    job: job.id,
+                    reason: why,
+                });
+                let lapse = Duration::from_secs(ttl.unsigned_abs());
+                if sleep_or_stop(opts.poll.min(lapse), wake, stop.clone(), false).await {
+                    return Ok(Step::Stop);
+                }
+            }
+            Outcome::Lost(e) => return Err(e),
+        }
+        Ok(Step::Again)
     }
 
     /// Carries out one claimed job in its requester's name.
@@ -711,20 +837,15 @@ impl Agent {
                         job.requested_by
                     ))
                 }
-                Err(e) => return Outcome::Failed(e.to_string()),
+                Err(e) => return outcome_of(e),
             };
         if let Err(e) = queue(store).and_then(|q| Ok(q.queue_act_for(Some(&job.requested_by))?)) {
-            return Outcome::Failed(e.to_string());
+            return outcome_of(e);
         }
         let actor = Actor::operator(requester);
         let session = match crate::integration::session(store, Arc::clone(tokens)) {
             Ok(s) => s,
-            Err(e) => {
-                return match pause_reason(&e) {
-                    Some(r) => Outcome::Pause(r),
-                    None => Outcome::Failed(e.to_string()),
-                }
-            }
+            Err(e) => return outcome_of(e),
         };
         let done = match job.kind {
             JobKind::MeetingCreate => self.create(store, &session, &actor, job).await,
@@ -736,10 +857,7 @@ impl Agent {
         };
         match done {
             Ok(v) => Outcome::Done(v),
-            Err(e) => match pause_reason(&e) {
-                Some(r) => Outcome::Pause(r),
-                None => Outcome::Failed(e.to_string()),
-            },
+            Err(e) => outcome_of(e),
         }
     }
 
@@ -811,10 +929,7 @@ impl Agent {
     ) -> Outcome {
         match self.batch_inner(store, session, actor, opts, job).await {
             Ok(o) => o,
-            Err(e) => match pause_reason(&e) {
-                Some(r) => Outcome::Pause(r),
-                None => Outcome::Failed(e.to_string()),
-            },
+            Err(e) => outcome_of(e),
         }
     }
 
@@ -886,6 +1001,16 @@ impl Agent {
             }
         };
         queue(store)?.queue_set_batch(job.id, &self.name, id)?;
+        // A job taken over after its agent died may find its batch already ended.
+        let now = batch_run::show_page(store, actor, id, Some("in_flight"), None, 1)?
+            .0
+            .batch;
+        if matches!(now.state, BatchState::Completed | BatchState::Cancelled) {
+            return Ok(Outcome::Done(json!({
+                "batch": now.id, "state": now.state, "counts": now.counts,
+                "requests": 0, "throttled": 0,
+            })));
+        }
         let transport = Arc::new(GraphTransport::new(session));
         let ran =
             batch_run::execute(store, transport, actor, id, &run_opts, &|_: BatchEvent| {}).await?;
@@ -938,11 +1063,17 @@ async fn sleep_or_stop(
 /// The heartbeat thread: five times per claim (at most every [`HEARTBEAT`]), renews the claim
 /// on the current job and the agent's row (with its pause), on a connection of its own; marks
 /// the agent stopped at the end.
-fn heartbeat(store: Store, name: &str, beat: &Mutex<Beat>, ttl_secs: i64) {
+fn heartbeat(
+    mut store: Store,
+    name: &str,
+    beat: &Mutex<Beat>,
+    ttl_secs: i64,
+    reopen: Option<Opener>,
+) {
     let every = HEARTBEAT.min(Duration::from_millis(ttl_secs.unsigned_abs() * 200));
-    let Some(q) = store.queue() else { return };
     loop {
         let b = beat.lock().map(|b| b.clone()).unwrap_or_default();
+        let Some(q) = store.queue() else { return };
         if b.stop {
             let _ = q.agent_beat(name, "stopped", None, None);
             return;
@@ -952,14 +1083,24 @@ fn heartbeat(store: Store, name: &str, beat: &Mutex<Beat>, ttl_secs: i64) {
         } else {
             "running"
         };
-        if let Err(e) = q.agent_beat(name, state, b.paused.as_deref(), b.job) {
-            tracing::warn!(error = %e, "agent heartbeat failed");
-        }
+        let mut failed = q
+            .agent_beat(name, state, b.paused.as_deref(), b.job)
+            .err()
+            .map(Error::from);
         if let Some(job) = b.job {
             match q.queue_renew(job, name, ttl_secs) {
                 Ok(true) => {}
                 Ok(false) => tracing::warn!(job, "the claim on this job was taken over"),
-                Err(e) => tracing::warn!(error = %e, job, "cannot renew the claim"),
+                Err(e) => failed = Some(e.into()),
+            }
+        }
+        if let Some(e) = failed {
+            tracing::warn!(error = %e, "agent heartbeat failed");
+            // The database went away: a new connection for the next beat.
+            if let (true, Some(open)) = (lost(&e), &reopen) {
+                if let Ok(fresh) = open() {
+                    store = fresh;
+                }
             }
         }
         // Sleep in small steps so a stop is quick.

@@ -24,6 +24,10 @@ pub enum AgentCmd {
         /// over the work of one that died.
         #[arg(long, value_name = "SECS", default_value_t = agent::CLAIM_TTL_SECS)]
         claim_ttl: i64,
+        /// Seconds between looks at the queue when no notification came (and between tries
+        /// of the host's session while paused, at most 15).
+        #[arg(long, value_name = "SECS", default_value_t = agent::POLL.as_secs())]
+        poll: u64,
         /// Print events as JSON lines.
         #[arg(long)]
         json: bool,
@@ -81,8 +85,9 @@ pub fn run(cmd: AgentCmd, ctx: &Context) -> anyhow::Result<()> {
         AgentCmd::Run {
             until_idle,
             claim_ttl,
+            poll,
             json,
-        } => run_agent(ctx, until_idle, claim_ttl, json),
+        } => run_agent(ctx, until_idle, claim_ttl, poll, json),
         AgentCmd::Status { json } => status(ctx, json),
         AgentCmd::Jobs { limit, json } => jobs(ctx, limit, json),
         AgentCmd::Job { id, wait, json } => {
@@ -103,20 +108,36 @@ pub fn run(cmd: AgentCmd, ctx: &Context) -> anyhow::Result<()> {
     }
 }
 
-fn run_agent(ctx: &Context, until_idle: bool, claim_ttl: i64, json: bool) -> anyhow::Result<()> {
-    if claim_ttl < 1 {
-        return Err(tsched_core::Error::Invalid {
-            field: "claim-ttl",
-            reason: "must be at least 1 second".into(),
+fn run_agent(
+    ctx: &Context,
+    until_idle: bool,
+    claim_ttl: i64,
+    poll: u64,
+    json: bool,
+) -> anyhow::Result<()> {
+    for (field, v) in [("claim-ttl", claim_ttl), ("poll", poll as i64)] {
+        if v < 1 {
+            return Err(tsched_core::Error::Invalid {
+                field,
+                reason: "must be at least 1 second".into(),
+            }
+            .into());
         }
-        .into());
     }
+    let location = ctx.location()?;
+    let reopen: agent::Opener = {
+        let location = location.clone();
+        Arc::new(move || {
+            tsched_core::store::location::open(&location, &tsched_core::store::location::keyring())
+        })
+    };
     let opts = AgentOptions {
         until_idle,
         claim_ttl_secs: claim_ttl,
+        poll: std::time::Duration::from_secs(poll),
+        reopen: Some(reopen),
         ..AgentOptions::default()
     };
-    let location = ctx.location()?;
     let mut store = ctx.store()?;
     if !store.is_shared() {
         anyhow::bail!(
@@ -194,6 +215,13 @@ fn run_agent(ctx: &Context, until_idle: bool, claim_ttl: i64, json: bool) -> any
             },
             AgentEvent::Paused { reason } => println!("Paused: {reason}"),
             AgentEvent::Resumed => println!("Resumed: the host's session works again."),
+            AgentEvent::Released { job, reason } => {
+                println!("Job {job}: given back for later — {reason}")
+            }
+            AgentEvent::DatabaseLost { reason } => {
+                println!("Lost the team database ({reason}); reconnecting…")
+            }
+            AgentEvent::DatabaseRestored => println!("Reconnected to the team database."),
         }
     };
     rt.block_on(agent.run(&mut store, ctx.tokens(), &opts, wake, stop_rx, &print))?;
