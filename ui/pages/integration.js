@@ -4,6 +4,8 @@ import { invoke, channel } from "../ipc.js";
 import { h, errorText, toast, field, confirmInline } from "../dom.js";
 import { refreshSession } from "../session.js";
 import { storeCard } from "./store_card.js";
+import { agentsCard } from "./agents_card.js";
+import { liveReload } from "../live.js";
 
 const PERMISSIONS = [
   ["openid, profile", "Identify the account that signed in and its tenant."],
@@ -259,12 +261,16 @@ export async function render(root) {
     });
   }
 
+  // Team stores: the host agents and their queue, redrawn when the change feed reports them.
+  const agents = agentsCard();
+
   const permissionList = h("ul", { class: "permissions" }, PERMISSIONS.map(([p, why]) => h("li", {}, h("code", {}, p), h("span", {}, why))));
 
   root.append(
     h("h1", {}, "Integration"),
     h("p", { class: "lead" }, "Connect your organization's Microsoft 365 tenant so programs can hold meetings as Teams video calls, hosted by a dedicated account."),
     statusCard,
+    agents.card,
     h("section", { id: "connect-card", class: "card", "aria-labelledby": "connect-title" },
       connectTitle,
       h("div", { class: "form-row" },
@@ -296,7 +302,8 @@ export async function render(root) {
     diagnosticsCard(),
   );
   showSandboxField();
-  await refresh();
+  await Promise.all([refresh(), agents.refresh()]);
+  liveReload(root, ["work_queue", "agents"], () => agents.refresh());
   // Arriving from the welcome page's "Connect a Microsoft 365 tenant": straight to the form.
   if (location.hash.includes("?connect")) {
     document.getElementById("connect-card").scrollIntoView({ block: "start" });

@@ -5,6 +5,7 @@
 //! keyring call never holds up the window's event loop and its frames (see "Start-up" in
 //! docs/BENCHMARKS.md).
 
+pub mod agent;
 pub mod app;
 pub mod audit;
 pub mod batches;

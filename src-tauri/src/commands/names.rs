@@ -40,6 +40,7 @@ macro_rules! with_commands {
             integration::integration_cancel,
             integration::integration_remove,
             integration::integration_set_invitations,
+            agent::agent_status,
             sandbox::sandbox_explore,
             welcome::welcome_status,
             welcome::welcome_dismiss,
