@@ -41,7 +41,8 @@ screenshots: deps-test
 	$(CARGO) build --workspace --bins
 	$(XVFB) $(CARGO) test -p tsched-e2e --test screenshots -- --ignored
 
-# The .deb (Tauri bundler, deb target): the desktop app plus tsched and tsched-sandbox in /usr/bin.
+# The .deb (Tauri bundler, deb target): the desktop app plus tsched and tsched-sandbox in /usr/bin,
+# and the host agent's systemd user unit (packaging/tsched-agent.service).
 # Prints its path: target/release/bundle/deb/teams-scheduler_VERSION_ARCH.deb.
 package: deps-package
 	$(CARGO) build --release $(RELEASE_PKGS)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Bundles the release build into a .deb with the Tauri bundler's deb target: the desktop app
 # (/usr/bin/teams-scheduler, its .desktop entry and icons) plus the command line and the tenant
-# sandbox (/usr/bin/tsched, /usr/bin/tsched-sandbox). `make package` builds the three release
-# binaries first. Prints the path of the .deb.
+# sandbox (/usr/bin/tsched, /usr/bin/tsched-sandbox), and the host agent's systemd user unit
+# (/usr/lib/systemd/user/tsched-agent.service, from packaging/). `make package` builds the three
+# release binaries first. Prints the path of the .deb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +19,8 @@ for bin in teams-scheduler tsched tsched-sandbox; do
 done
 
 # tauri.conf.json maps /usr/bin/tsched{,-sandbox} to ../target/release; point them at the real
-# target directory (CARGO_TARGET_DIR may move it).
+# target directory (CARGO_TARGET_DIR may move it). --config merges (JSON merge patch): the other
+# files, the systemd unit among them, stay.
 config=$(printf '{"bundle":{"linux":{"deb":{"files":{"/usr/bin/tsched":"%s","/usr/bin/tsched-sandbox":"%s"}}}}}' \
   "$release/tsched" "$release/tsched-sandbox")
 out="$release/bundle/deb"
