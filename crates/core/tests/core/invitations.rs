@@ -452,9 +452,16 @@ async fn a_calendar_batch_invites_each_participant_once_per_row_even_when_resume
             out.batch.id
         ))
         .expect("simulate a dead run");
-    let again = batch_run::resume(&mut env.store, t, &host(), out.batch.id, &opts, &|_| {})
-        .await
-        .expect("resume");
+    let again = batch_run::resume(
+        &mut env.store,
+        t.clone(),
+        &host(),
+        out.batch.id,
+        &opts,
+        &|_| {},
+    )
+    .await
+    .expect("resume");
     assert_eq!(again.batch.counts.done, 12, "every row done again");
     assert!(
         events_posted(&env.sandbox) >= 24,
@@ -465,5 +472,40 @@ async fn a_calendar_batch_invites_each_participant_once_per_row_even_when_resume
     assert!(
         sent.iter().all(|(_, _, n)| *n == 1),
         "a resumed batch never sends a second invitation: {sent:?}"
+    );
+
+    // Undo: every row's event is cancelled (one CANCEL each), its Teams meeting deleted.
+    let undone = batch_run::cancel(&mut env.store, Some(t), &host(), out.batch.id, true)
+        .await
+        .expect("cancel with undo");
+    assert_eq!(
+        (undone.undone, undone.undo_failed.len()),
+        (12, 0),
+        "every meeting undone"
+    );
+    let all = env.sandbox.handle().mailboxes();
+    let cancels: usize = all["mailboxes"]
+        .as_object()
+        .expect("mailboxes")
+        .values()
+        .map(|items| {
+            items
+                .as_array()
+                .expect("items")
+                .iter()
+                .filter(|i| i["method"] == "CANCEL")
+                .count()
+        })
+        .sum();
+    assert_eq!(cancels, 24, "each participant of each row got one CANCEL");
+    let m = env
+        .store
+        .tables()
+        .meeting_by_id(1)
+        .expect("read")
+        .expect("meeting");
+    assert!(
+        m.state == "cancelled" && m.invitations_cancelled_at.is_some(),
+        "the undo records the cancellation: {m:?}"
     );
 }

@@ -46,7 +46,7 @@ pub async fn resume(
 /// Records a created meeting in the `meetings` table (shared with single meetings, so lists,
 /// ICS exports and reschedules see batch meetings too); returns its row id.
 #[allow(clippy::too_many_arguments)]
-fn record_meeting(
+pub(super) fn record_meeting(
     tx: &dyn Tables,
     batch_id: i64,
     row: &MeetingRow,

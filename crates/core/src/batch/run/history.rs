@@ -248,7 +248,7 @@ async fn undo_all(
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
         }
-        resolve_in_flight(store, transport, id, &flying, &mut undo_failed).await?;
+        resolve_in_flight(store, transport, id, who, &flying, &mut undo_failed).await?;
     }
 }
 
@@ -259,27 +259,43 @@ async fn resolve_in_flight(
     store: &mut Store,
     transport: &Arc<dyn Transport>,
     id: i64,
+    who: &str,
     flying: &[ItemRow],
     undo_failed: &mut Vec<(u64, String)>,
 ) -> Result<(), Error> {
     let rows = rows_of(flying)?;
+    // In calendar mode the run sent events: the same transactionId finds the event (sending
+    // nothing more), and its meeting row keeps the event id, so the undo cancels it.
+    let calendar = store.tables().integration_invitation_mode()?.is_calendar();
     for (item, row) in flying.iter().zip(rows) {
-        match transport.create_or_get(row.create_or_get()).await {
+        let attempt = if calendar {
+            transport.create_event(row.new_event()).await
+        } else {
+            transport.create_or_get(row.create_or_get()).await
+        };
+        match attempt {
             Attempt::Done {
                 id: gid,
                 join_web_url,
                 created,
-                ..
+                event_id,
             } => {
                 store.write(|tx| -> Result<(), Error> {
-                    tx.batch_item_mark_done(
-                        id,
-                        item.line,
-                        &gid,
-                        &join_web_url,
-                        created,
-                        &now_db(),
-                    )?;
+                    let at = now_db();
+                    tx.batch_item_mark_done(id, item.line, &gid, &join_web_url, created, &at)?;
+                    if let Some(eid) = event_id.as_deref() {
+                        let m = super::executor::record_meeting(
+                            tx,
+                            id,
+                            &row,
+                            &gid,
+                            &join_web_url,
+                            Some(eid),
+                            who,
+                            &at,
+                        )?;
+                        tx.batch_item_set_meeting(id, item.line, m)?;
+                    }
                     Ok(())
                 })?;
             }
@@ -331,6 +347,49 @@ async fn undo_item(
     let Some(gid) = item.graph_id.clone() else {
         return Ok(Some("no meeting id was recorded".into()));
     };
+    // A meeting made in calendar mode: its event is cancelled first, once (Exchange sends the
+    // cancellations), then its Teams meeting is deleted as any other.
+    let meeting = store.tables().meeting_by_external_id(&item.external_id)?;
+    if let Some(m) =
+        meeting.filter(|m| m.event_id.is_some() && m.invitations_cancelled_at.is_none())
+    {
+        let eid = m.event_id.clone().expect("invariant: filtered on it");
+        let comment = format!(
+            "The meeting \"{}\" was cancelled by its coordinator.",
+            m.subject
+        );
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            match transport.cancel_event(eid.clone(), comment.clone()).await {
+                Attempt::Done { .. } => {
+                    store.write(|tx| -> Result<(), Error> {
+                        tx.meeting_record_invitations(
+                            m.id,
+                            crate::store::meetings::InvitationsSent::Cancelled,
+                            &now_db(),
+                        )?;
+                        Ok(())
+                    })?;
+                    break;
+                }
+                Attempt::Throttled { retry_after } if tries < 8 => {
+                    tokio::time::sleep(retry_after.unwrap_or(Duration::from_secs(1))).await;
+                }
+                Attempt::Transient { retry_after, .. } if tries < 8 => {
+                    let wait = retry_after.unwrap_or_else(|| {
+                        backoff(BackoffConfig::default(), tries, rand::random::<f64>())
+                    });
+                    tokio::time::sleep(wait).await;
+                }
+                other => {
+                    return Ok(Some(format!(
+                        "the calendar event could not be cancelled: {other:?}"
+                    )))
+                }
+            }
+        }
+    }
     let mut tries = 0u32;
     loop {
         tries += 1;

@@ -73,6 +73,17 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
             }
         })
     }
+    /// `POST /me/events/{id}/cancel` with a comment, once (Exchange sends the cancellations); a
+    /// 404 (already gone) counts as done. A transport that cannot answers `Fatal`.
+    fn cancel_event(&self, id: String, comment: String) -> BoxFuture<'_, Attempt> {
+        let _ = (id, comment);
+        Box::pin(async {
+            Attempt::Fatal {
+                code: "unsupported".into(),
+                message: "this transport cannot cancel calendar events".into(),
+            }
+        })
+    }
 }
 
 /// The HTTP transport: the host session's token source and Graph base, one attempt per call.
@@ -272,6 +283,22 @@ impl Transport for GraphTransport {
                     join_web_url: String::new(),
                     created: false,
                     event_id: None,
+                },
+                Ok((status, body, headers)) => classify(status, &body, &headers),
+                Err(a) => a,
+            }
+        })
+    }
+
+    fn cancel_event(&self, id: String, comment: String) -> BoxFuture<'_, Attempt> {
+        Box::pin(async move {
+            let req = crate::graph::events::cancel_request(&id, &comment);
+            match self.once(req).await {
+                Ok((200..=299 | 404, _, _)) => Attempt::Done {
+                    id: String::new(),
+                    join_web_url: String::new(),
+                    created: false,
+                    event_id: Some(id),
                 },
                 Ok((status, body, headers)) => classify(status, &body, &headers),
                 Err(a) => a,
