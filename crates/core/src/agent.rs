@@ -396,6 +396,118 @@ pub async fn wait(
     }
 }
 
+/// The error a job that failed ends its follower with.
+fn job_failed(j: &JobRow) -> Error {
+    Error::Conflict(format!(
+        "the host agent could not carry out job {}: {}",
+        j.id,
+        j.error.as_deref().unwrap_or("no reason recorded")
+    ))
+}
+
+/// Follows meeting job `id` to its end (at most `timeout`) and returns its result: a failed job
+/// is an error with the agent's reason; a job still waiting at the timeout says so.
+pub async fn result_of(
+    store: &Store,
+    id: i64,
+    timeout: Duration,
+) -> Result<serde_json::Value, Error> {
+    let j = wait(store, id, Some(timeout), &|_| {}).await?;
+    match j.state {
+        JobState::Done => Ok(j
+            .result
+            .as_deref()
+            .and_then(|r| serde_json::from_str(r).ok())
+            .unwrap_or(serde_json::Value::Null)),
+        JobState::Failed => Err(job_failed(&j)),
+        _ => Err(Error::Conflict(format!(
+            "queued as job {id} for the host agent, which has not carried it out yet; it will \
+             be done when an agent runs (see Integration > Host agents)"
+        ))),
+    }
+}
+
+/// Follows batch job `id` and reports it as a direct run does: `Started` once the agent has
+/// stored the batch, `Progress` as its counts change (read from the shared database), `Paused`
+/// while the agents pause the queue, `Finished` at the end. The batch as it ended.
+pub async fn follow_batch(
+    store: &Store,
+    actor: &Actor,
+    id: i64,
+    progress: &(dyn Fn(BatchEvent) + Send + Sync),
+) -> Result<batch_run::RunOutcome, Error> {
+    let began = tokio::time::Instant::now();
+    let mut started = false;
+    let mut last: Option<(u64, u64, u64)> = None;
+    let mut said_pause: Option<String> = None;
+    let mut last_look = tokio::time::Instant::now();
+    loop {
+        let j = job(store, id)?;
+        if let Some(b) = j.batch_id {
+            let row = batch_run::show_page(store, actor, b, Some("in_flight"), None, 1)?
+                .0
+                .batch;
+            let c = row.counts.clone();
+            if !started {
+                started = true;
+                progress(BatchEvent::Started {
+                    batch: b,
+                    total: c.total,
+                    queued: c.queued,
+                    already_done: c.done,
+                });
+            }
+            let now = (c.done, c.failed, c.in_flight);
+            if last != Some(now) {
+                let secs = began.elapsed().as_secs_f64().max(0.001);
+                let remaining = c.total.saturating_sub(c.done + c.failed + c.cancelled);
+                let achieved = c.done as f64 / secs;
+                progress(BatchEvent::Progress {
+                    done: c.done,
+                    failed: c.failed,
+                    in_flight: c.in_flight,
+                    remaining,
+                    rate: 0.0,
+                    achieved,
+                    eta_secs: (achieved > 0.0).then(|| remaining as f64 / achieved),
+                });
+                last = Some(now);
+            }
+            if j.state.ended() {
+                if j.state == JobState::Failed {
+                    return Err(job_failed(&j));
+                }
+                progress(BatchEvent::Finished {
+                    state: row.state.to_string(),
+                    done: c.done,
+                    failed: c.failed,
+                    cancelled: c.cancelled,
+                    elapsed_ms: u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX),
+                });
+                return Ok(batch_run::RunOutcome {
+                    batch: row,
+                    throttled: 0,
+                    requests: 0,
+                });
+            }
+        } else if j.state == JobState::Failed {
+            return Err(job_failed(&j));
+        }
+        // The agents' pause, looked at now and then (it is one more query).
+        if last_look.elapsed() >= Duration::from_secs(2) {
+            last_look = tokio::time::Instant::now();
+            let paused = status(store)?.paused;
+            if paused != said_pause {
+                if let Some(r) = &paused {
+                    progress(BatchEvent::Paused { reason: r.clone() });
+                }
+                said_pause = paused;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
 /// What `agent status` shows.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {

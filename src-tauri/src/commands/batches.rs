@@ -70,12 +70,30 @@ pub fn run_inner(
     progress: &(dyn Fn(BatchEvent) + Send + Sync),
 ) -> CmdResult<RunOutcome> {
     let (mut store, actor) = work.open()?;
-    let session = work.session(&store)?;
-    let transport: Arc<dyn Transport> = Arc::new(GraphTransport::new(&session));
     let opts = RunOptions {
         skip_rejected,
         ..Default::default()
     };
+    if store.is_shared() {
+        // A team store: the host agent validates, stores and runs it; progress comes from the
+        // shared database.
+        let plan = plan_options(input);
+        let job = tsched_core::agent::enqueue_batch_run(
+            &store,
+            &actor,
+            &input.file_name,
+            &input.bytes,
+            plan.default_zone.as_deref(),
+            plan.dst,
+            skip_rejected,
+            opts.concurrency,
+        )?;
+        return Ok(work::block_on(tsched_core::agent::follow_batch(
+            &store, &actor, job, progress,
+        ))?);
+    }
+    let session = work.session(&store)?;
+    let transport: Arc<dyn Transport> = Arc::new(GraphTransport::new(&session));
     Ok(work::block_on(batch_run::run(
         &mut store,
         session.graph(),
@@ -115,6 +133,12 @@ pub fn resume_inner(
     progress: &(dyn Fn(BatchEvent) + Send + Sync),
 ) -> CmdResult<RunOutcome> {
     let (mut store, actor) = work.open()?;
+    if store.is_shared() {
+        let job = tsched_core::agent::enqueue_batch_resume(&store, &actor, id, None)?;
+        return Ok(work::block_on(tsched_core::agent::follow_batch(
+            &store, &actor, job, progress,
+        ))?);
+    }
     let session = work.session(&store)?;
     let transport: Arc<dyn Transport> = Arc::new(GraphTransport::new(&session));
     let opts = RunOptions::for_resume(&store, &actor, id, None)?;

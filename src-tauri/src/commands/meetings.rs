@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use tauri::State;
+use tsched_core::agent;
 use tsched_core::graph::meetings::CreateOrGetOutcome;
 use tsched_core::meetings::{self, ListFilter, Meeting, NewMeeting, RescheduleInput};
 use tsched_core::store::page::Page;
@@ -11,6 +12,10 @@ use tsched_core::tz;
 use super::work::{self, Work};
 use super::{blank_none, CmdResult};
 use crate::state::AppState;
+
+/// How long the window waits for the host agent to carry out a meeting it queued (a team
+/// store) before saying it is queued and will be done when an agent runs.
+const AGENT_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A meeting with its times in its own zone, ready to show.
 #[derive(Debug, Clone, Serialize)]
@@ -134,6 +139,16 @@ pub fn create_inner(work: &Work, input: CreateInput) -> CmdResult<CreatedView> {
         batch_id: None,
     };
     let (mut store, actor) = work.open()?;
+    if store.is_shared() {
+        // A team store: the host agent creates it (this workstation holds no host token).
+        let job = agent::enqueue_create(&store, &actor, &new)?;
+        let v = work::block_on(agent::result_of(&store, job, AGENT_WAIT))?;
+        let key = v["meeting"]["external_id"].as_str().unwrap_or_default();
+        return Ok(CreatedView {
+            existing: v["outcome"] == "existing",
+            meeting: meetings::show(&store, &actor, key)?.into(),
+        });
+    }
     let created = work::block_on(meetings::create_as_host(
         &mut store,
         work.tokens(),
@@ -168,6 +183,20 @@ pub struct CancelledView {
 /// Cancels a meeting: lobby locked, deleted in Teams, confirmed gone.
 pub fn cancel_inner(work: &Work, key: &str) -> CmdResult<CancelledView> {
     let (mut store, actor) = work.open()?;
+    if store.is_shared() {
+        let job = agent::enqueue_cancel(&store, &actor, key)?;
+        let v = work::block_on(agent::result_of(&store, job, AGENT_WAIT))?;
+        let notes = v["notes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n.as_str().map(str::to_string))
+            .collect();
+        return Ok(CancelledView {
+            meeting: meetings::show(&store, &actor, key)?.into(),
+            notes,
+        });
+    }
     let session = work.session(&store)?;
     let c = work::block_on(meetings::cancel(&mut store, session.graph(), &actor, key))?;
     Ok(CancelledView {
@@ -218,6 +247,12 @@ pub fn reschedule_inner(work: &Work, form: RescheduleForm) -> CmdResult<MeetingI
         participants: None,
     };
     let (mut store, actor) = work.open()?;
+    if store.is_shared() {
+        let key = input.meeting.clone();
+        let job = agent::enqueue_reschedule(&store, &actor, &input)?;
+        work::block_on(agent::result_of(&store, job, AGENT_WAIT))?;
+        return Ok(meetings::show(&store, &actor, &key)?.into());
+    }
     let session = work.session(&store)?;
     let row = work::block_on(meetings::reschedule(
         &mut store,

@@ -433,7 +433,7 @@ fn run_file(
             opts.skip_rejected,
             opts.concurrency,
         )?;
-        return follow_job(&store, &actor, id, queue.detach, json);
+        return follow_job(ctx, &store, &actor, id, queue.detach, json);
     }
     let (session, t) = transport(ctx, &store)?;
     let rt = ctx.runtime()?;
@@ -480,92 +480,45 @@ impl Queue {
     }
 }
 
-/// A batch job queued for the host agent: followed to its end (progress from the batch's
-/// counts in the shared database), or, with `detach`, only named.
+/// A batch job queued for the host agent: followed to its end with the same progress (bar, or
+/// `--json` events) as a run on this machine, fed from the shared database; or, with `detach`,
+/// only named.
 fn follow_job(
+    ctx: &Context,
     store: &tsched_core::Store,
     actor: &tsched_core::Actor,
     job: i64,
     detach: bool,
     json: bool,
 ) -> anyhow::Result<()> {
-    use tsched_core::store::queue::JobState;
-    let say = |v: serde_json::Value| {
-        if json {
-            println!("{v}");
-        }
-    };
-    say(serde_json::json!({ "event": "queued", "job": job }));
-    if !json {
+    if json {
+        println!("{}", serde_json::json!({ "event": "queued", "job": job }));
+    } else if detach {
+        println!(
+            "Queued as job {job} for the host agent; `tsched agent job {job} --wait` follows it."
+        );
+    } else {
         eprintln!("queued as job {job} for the host agent");
     }
     if detach {
-        if !json {
-            println!("Queued as job {job}; `tsched agent job {job} --wait` follows it.");
-        }
         return Ok(());
     }
-    let bar = (!json).then(|| {
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar.set_message("waiting for the host agent");
-        bar
-    });
-    let mut last: Option<(JobState, Option<i64>, u64, u64)> = None;
-    let ended = loop {
-        let j = tsched_core::agent::job(store, job)?;
-        let batch = match j.batch_id {
-            Some(b) => Some(
-                batch_run::show_page(store, actor, b, Some("in_flight"), None, 1)?
-                    .0
-                    .batch,
-            ),
-            None => None,
-        };
-        let (done, total) = batch
-            .as_ref()
-            .map(|b| (b.counts.done + b.counts.failed, b.counts.total))
-            .unwrap_or((0, 0));
-        let now = (j.state, j.batch_id, done, total);
-        if last != Some(now) {
-            last = Some(now);
-            if let Some(b) = &batch {
-                say(serde_json::json!({
-                    "event": "progress", "job": job, "batch": b.id, "state": b.state,
-                    "done": b.counts.done, "failed": b.counts.failed, "total": b.counts.total,
-                }));
-                if let Some(bar) = &bar {
-                    bar.set_length(total);
-                    bar.set_position(done);
-                    bar.set_message(format!("batch {} ({})", b.id, b.state));
-                }
+    let (sink, bar) = reporter(json);
+    let outcome = ctx
+        .runtime()?
+        .block_on(tsched_core::agent::follow_batch(store, actor, job, &*sink));
+    match outcome {
+        Ok(o) => {
+            finish(&o, bar, json);
+            Ok(())
+        }
+        Err(e) => {
+            if let Some(b) = bar {
+                b.finish_and_clear();
             }
-        }
-        if j.state.ended() {
-            break (j, batch);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(300));
-    };
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    let (j, batch) = ended;
-    if j.state == JobState::Failed {
-        anyhow::bail!(
-            "the host agent could not run job {job}: {}",
-            j.error.as_deref().unwrap_or("no reason recorded")
-        );
-    }
-    if let Some(b) = batch {
-        say(serde_json::json!({ "event": "finished", "job": job, "batch": b }));
-        if !json {
-            print_batch(&b);
+            Err(e.into())
         }
     }
-    Ok(())
 }
 
 /// `batch list`: every batch, or one page when `--limit` or `--after` is given.
@@ -683,7 +636,7 @@ fn resume(
     let actor = ctx.actor(&store)?;
     if queue.queues(&store) {
         let job = tsched_core::agent::enqueue_batch_resume(&store, &actor, id, concurrency)?;
-        return follow_job(&store, &actor, job, queue.detach, json);
+        return follow_job(ctx, &store, &actor, job, queue.detach, json);
     }
     let (_, t) = transport(ctx, &store)?;
     let opts = RunOptions::for_resume(&store, &actor, id, concurrency)?;
