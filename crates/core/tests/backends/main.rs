@@ -4,6 +4,7 @@
 //! backend.
 
 mod batches;
+mod invitations;
 mod meetings;
 mod migrate;
 mod occ;
