@@ -4,7 +4,6 @@
 
 use tsched_core::store::integration::{IntegrationRow, InvitationMode, RowState};
 use tsched_core::store::meetings::{InvitationsSent, NewRow};
-use tsched_core::store::prelude::*;
 
 use crate::support::{self, write};
 
