@@ -447,7 +447,7 @@ pub async fn follow_batch(
             let row = batch_run::show_page(store, actor, b, Some("in_flight"), None, 1)?
                 .0
                 .batch;
-            let c = row.counts.clone();
+            let c = row.counts;
             if !started {
                 started = true;
                 progress(BatchEvent::Started {
