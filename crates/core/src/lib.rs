@@ -7,8 +7,8 @@
 //! SQLite, logs, audit rows, exports or error messages.
 
 pub mod access;
-pub mod agent;
 pub mod actor;
+pub mod agent;
 pub mod audit;
 pub mod auth;
 pub mod batch;
