@@ -110,6 +110,13 @@ async fn two_app_instances_on_one_shared_store_see_each_others_changes() -> Resu
             find(&cb, "#store-url").await.is_err(),
             "TSCHED_DATABASE_URL wins: the window offers no other choice"
         );
+        // The team store's host agents: none runs yet, and the card says what that means.
+        let agents = wait_for_text(&cb, "#agents-card", "No host agent is online").await?;
+        let queued = find(&cb, "#agents-queued").await?.text().await?;
+        assert!(
+            agents.contains("tsched agent run") && queued == "0",
+            "the card says how to start an agent and shows the empty queue: {agents}"
+        );
         Ok::<(), BoxError>(())
     };
     let outcome = tokio::time::timeout(Duration::from_secs(90), body).await;
@@ -196,6 +203,9 @@ async fn the_store_card_moves_a_workstation_to_the_team_database_and_back() -> R
         // Back to the embedded store, after a confirmation.
         // The window reloaded on the team database just before: click what is on screen now,
         // once it keeps its place (an element found during the reload goes stale; CI saw it).
+        // The header can name the login before the reloaded Store card has its status (the
+        // page's other cards ask the same store meanwhile): wait for the button to be drawn.
+        wait_for_text(&c, "#store-forget", "Back to the embedded store").await?;
         click_settled(&c, "#store-forget").await?;
         click_settled(&c, "#store-forget-yes").await?;
         wait_for_text(&c, "#store-kind", "embedded").await?;
