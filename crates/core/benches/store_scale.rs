@@ -806,6 +806,7 @@ fn postgres_side(
 ) -> Res<PgSide> {
     eprintln!("store_scale: postgres: starting a cluster and copying the store into it …");
     let bench = postgres::start(sqlite, admin_upn, coordinator_upn)?;
+    bench.hold()?;
     let admin = Actor::operator(admin_upn.to_string());
     let coordinator = Actor::operator(coordinator_upn.to_string());
     eprintln!(

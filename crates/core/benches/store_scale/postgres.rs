@@ -271,6 +271,26 @@ pub struct Explained {
 }
 
 impl PgBench {
+    /// `STORE_SCALE_PG_HOLD=<file>`: once seeded, says how to reach the cluster and waits while
+    /// `<file>` exists, so plans can be tried by hand (psql) on the seeded store before the timing.
+    pub fn hold(&self) -> Res<()> {
+        let Some(flag) = std::env::var_os("STORE_SCALE_PG_HOLD") else {
+            return Ok(());
+        };
+        std::fs::write(&flag, "")?;
+        eprintln!(
+            "store_scale: postgres: holding while {} exists; superuser: \
+             psql -h {} -p {} -U postgres -d {DB}; operators' password {OPERATOR_PW}, the owner {OWNER} {OWNER_PW}",
+            flag.to_string_lossy(),
+            self.cluster.socket_dir().display(),
+            self.cluster.port(),
+        );
+        while std::path::Path::new(&flag).exists() {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        Ok(())
+    }
+
     /// Opens a session of `login` whose every statement's plan goes to the server log
     /// (`auto_explain`, with actual rows, without timing), then sets the login back, so only
     /// this session logs plans.

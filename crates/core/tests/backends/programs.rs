@@ -601,6 +601,46 @@ fn program_search_short_terms_match_the_start_long_ones_anywhere() {
     });
 }
 
+/// PostgreSQL only: `tsched_program_search` answers a page either by walking the list's index
+/// (while a window of rows holds a page) or through the trigram indexes. Forced each way by
+/// the window (0: trigram indexes at once; 1 and 2: the walk, then the indexes; 1000: the walk
+/// alone here), every page must be the first `limit` of all matches after the cursor in list
+/// order: the function's answer without a limit (every match), sorted and cut here.
+#[test]
+fn program_search_pages_match_whether_the_walk_or_the_trigram_indexes_answer() {
+    let mut pg = support::postgres_store();
+    seed(&mut pg.store);
+    let wrong = pg.cluster.superuser_sql(
+        "tsched",
+        "WITH t(term) AS (VALUES ('club'), ('lph'), ('ÉMI'), ('b 1'), ('100%'), ('elt'),
+                                 ('zzz'), ('a'), ('ar')),
+              w(win) AS (VALUES (0), (1), (2), (1000)),
+              l(lim) AS (VALUES (1), (2), (3), (11)),
+              c(aa, an) AS (VALUES (NULL::boolean, NULL::text), (false, 'b'), (true, 'a')),
+              x(arch) AS (VALUES (true), (false)),
+              each AS (
+                SELECT t.term, w.win, l.lim, c.aa, c.an, x.arch,
+                    ARRAY(SELECT p.id FROM tsched.programs p
+                          WHERE p.id IN (SELECT tsched.tsched_program_search(t.term))
+                            AND (x.arch OR NOT p.archived)
+                            AND (c.an IS NULL OR (p.archived, p.name_key) > (c.aa, c.an))
+                          ORDER BY p.archived, p.name_key LIMIT l.lim) AS want,
+                    ARRAY(SELECT p.id FROM tsched.programs p
+                          WHERE p.id = ANY (ARRAY(SELECT tsched.tsched_program_search(
+                              t.term, x.arch, c.aa, c.an, NULL, l.lim, w.win)))
+                          ORDER BY p.archived, p.name_key) AS got
+                FROM t, w, l, c, x)
+         SELECT coalesce(string_agg(format('%s win %s lim %s after %s/%s archived %s: %s not %s',
+                    term, win, lim, aa, an, arch, got, want), '; '), '')
+         FROM each WHERE got IS DISTINCT FROM want;",
+    );
+    assert_eq!(
+        wrong.trim(),
+        "",
+        "a page must not depend on which way the function found it"
+    );
+}
+
 /// A session of `login` (made a track admin of `eng` by the global admin) on `pg`.
 fn track_admin_store(pg: &support::PgStore, login: &str, pw: &str) -> Store {
     let out = pg.cluster.psql_as(

@@ -9,8 +9,9 @@
 //!
 //! Search: a term of [`TRIGRAM`] characters or more goes through `tsched_program_search` (a
 //! SECURITY DEFINER function of roles.sql, so the trigram indexes answer under row-level
-//! security; it returns the matching programs the session's operator may view; the database
-//! owner, who is no operator, gets the same test inline); a shorter one is
+//! security; it returns the ids of the page, in list order, among the matching programs the
+//! session may view, walking the list's index in order while matches are frequent); a shorter
+//! one is
 //! a range on `name_key` / `code_key` (every key that starts with the lower-cased term, which
 //! SQLite's NOCASE range plus `LIKE 'term%'` also select).
 
@@ -194,21 +195,32 @@ fn list_query(q: &ListQuery) -> Result<(String, Vec<Arg>, u32), PageError> {
     }
     if let Some(t) = term {
         if t.chars().count() >= TRIGRAM {
-            // The function answers for an operator (what they may view). The database owner
-            // is no operator (its policy shows it every row), so for it alone the second
-            // branch, the function's own test, runs instead (a one-time filter: an operator's
-            // plan skips it).
-            let n = arg(&mut args, Box::new(t.to_string()));
+            // The function answers the page's ids itself (in list order, at most the page and
+            // one more, what the session may view: the filters below go in with the term), so
+            // the trigram indexes or the ordered walk answer it even under row-level security.
+            // The filters are repeated below: they change nothing, and the page is then this
+            // statement's in every case.
+            let term = arg(&mut args, Box::new(t.to_string()));
+            let archived = arg(&mut args, Box::new(q.include_archived));
+            let (was_archived, name) = match &after {
+                Some((a, n)) => (Some(*a), Some(n.to_ascii_lowercase())),
+                None => (None, None),
+            };
+            let was_archived = arg(&mut args, Box::new(was_archived));
+            let name = arg(&mut args, Box::new(name));
+            let codes: Option<Vec<String>> = q
+                .only_codes
+                .as_ref()
+                .map(|codes| codes.iter().map(|c| c.to_ascii_lowercase()).collect());
+            let codes = arg(&mut args, Box::new(codes));
+            let limit = arg(
+                &mut args,
+                Box::new(i32::try_from(limit.saturating_add(1)).unwrap_or(i32::MAX)),
+            );
             sql.push_str(&format!(
-                " AND p.id IN (SELECT tsched_program_search(${n}::text)
-                    UNION ALL
-                    SELECT o.id FROM programs o,
-                        (SELECT '%' || replace(replace(replace(
-                            lower(${n}::text COLLATE \"und-x-icu\"),
-                            '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%' AS pattern) t
-                    WHERE NOT tsched_is_operator()
-                      AND (lower(o.name COLLATE \"und-x-icu\") LIKE t.pattern
-                           OR lower(o.code COLLATE \"und-x-icu\") LIKE t.pattern))"
+                " AND p.id = ANY (ARRAY(SELECT tsched_program_search(${term}::text,
+                    ${archived}::boolean, ${was_archived}::boolean, ${name}::text,
+                    ${codes}::text[], ${limit}::integer)))"
             ));
         } else {
             // Every key that starts with the lower-cased term lies in [lo, hi): in "C" (code

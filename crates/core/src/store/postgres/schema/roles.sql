@@ -206,16 +206,76 @@ $$;
 -- Program search (three characters or more, anywhere in name or code, any letter case): the ids
 -- of the matching programs this session may view. A function because LIKE is not leakproof:
 -- in a query on the table, row-level security would keep the trigram indexes from answering it.
--- Runs as the owner, whose policy sees every row, and filters by tsched_may_view itself.
-CREATE FUNCTION tsched_program_search(p_term text) RETURNS SETOF bigint
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = tsched, public, pg_temp AS $$
-    SELECT p.id FROM programs p,
-        LATERAL (SELECT '%' || replace(replace(replace(lower(p_term COLLATE "und-x-icu"),
-            '\', '\\'), '%', '\%'), '_', '\_') || '%' AS pattern) t
-    WHERE (lower(p.name COLLATE "und-x-icu") LIKE t.pattern
-           OR lower(p.code COLLATE "und-x-icu") LIKE t.pattern)
-      AND ((SELECT tsched_sees_all()) OR p.id = ANY ((SELECT tsched_view_programs())::bigint[]))
-$$;
+-- Runs as the owner, whose policy sees every row, and filters by what the caller may view
+-- itself: every program for the owner's own login and a login that bypasses row-level security
+-- (as their policies would show them), tsched_sees_all / tsched_view_programs for an operator.
+--
+-- With a limit it answers one page of the list: after the cursor (`p_after_archived`,
+-- `p_after_name`: the last row's archived flag and name_key; NULL from the start), active only
+-- unless `p_with_archived`, within `p_codes` if given, the first `p_limit` in list order
+-- (archived, name_key). Two ways to it (store_scale bench, issue 19): a term most programs
+-- contain ('ing') is quickest by walking programs_archived_name in order and testing each row
+-- until the page is full; a rare one ('04217', or 'women', whose matches all sort last) by the
+-- trigram indexes, sorting what they found. The walk goes first, over at most `p_window` rows;
+-- only when those hold less than a page do the trigram indexes answer (the term is then rare
+-- near the cursor, so they find few rows to sort, typically). An operator who views a few
+-- programs only, a page limited to given codes and a call without a limit (every match) test
+-- just those rows or use the trigram indexes directly.
+CREATE FUNCTION tsched_program_search(p_term text, p_with_archived boolean DEFAULT true,
+    p_after_archived boolean DEFAULT NULL, p_after_name text DEFAULT NULL,
+    p_codes text[] DEFAULT NULL, p_limit integer DEFAULT NULL, p_window integer DEFAULT 1000)
+RETURNS SETOF bigint
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = tsched, public, pg_temp AS $fn$
+DECLARE
+    v_pattern text := '%' || replace(replace(replace(lower(p_term COLLATE "und-x-icu"),
+        '\', '\\'), '%', '\%'), '_', '\_') || '%';
+    v_match constant text := '(p.name_fold LIKE $1 OR p.code_fold LIKE $1)';
+    v_where text := '';
+    v_mine bigint[];
+    v_ids bigint[] := '{}';
+    v_read integer := 0;
+BEGIN
+    IF NOT (session_user = current_user OR tsched_sees_all()
+            OR EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = session_user
+                       AND (r.rolsuper OR r.rolbypassrls))) THEN
+        v_mine := tsched_view_programs();
+        v_where := ' AND p.id = ANY ($5)';
+    END IF;
+    IF NOT p_with_archived THEN
+        v_where := v_where || ' AND NOT p.archived';
+    END IF;
+    IF p_after_name IS NOT NULL THEN
+        v_where := v_where || ' AND (p.archived, p.name_key) > ($2, $3)';
+    END IF;
+    IF p_codes IS NOT NULL THEN
+        v_where := v_where || ' AND p.code_key = ANY ($4)';
+    END IF;
+    IF p_limit IS NOT NULL AND v_mine IS NULL AND p_codes IS NULL THEN
+        -- The walk: the matches among the next `p_window` rows in list order, stopping at a
+        -- page of them; row `p_window` comes along too, to tell "the window ran out" from
+        -- "the list did". (One statement: a PL/pgSQL loop over the rows cost ~2 µs a row.)
+        EXECUTE 'SELECT coalesce(array_agg(w.id) FILTER (WHERE w.hit), ''{}''), max(w.n)
+            FROM (SELECT r.id, r.hit, r.n FROM (
+                    SELECT p.id, ' || v_match || ' AS hit,
+                        row_number() OVER (ORDER BY p.archived, p.name_key) AS n
+                    FROM programs p WHERE true' || v_where || '
+                    ORDER BY p.archived, p.name_key LIMIT $5) r
+                  WHERE r.hit OR r.n = $5 LIMIT $6) w'
+            INTO v_ids, v_read
+            USING v_pattern, p_after_archived, p_after_name, p_codes, p_window, p_limit;
+        IF cardinality(v_ids) >= p_limit OR coalesce(v_read, 0) < p_window THEN
+            RETURN QUERY SELECT unnest(v_ids);
+            RETURN;
+        END IF;
+    END IF;
+    -- OFFSET 0 keeps the filter below the sort: the matches first (trigram indexes, or the few
+    -- programs the filters name), then their order.
+    RETURN QUERY EXECUTE 'SELECT s.id FROM (SELECT p.id, p.archived, p.name_key FROM programs p
+            WHERE ' || v_match || v_where || ' OFFSET 0) s
+        ORDER BY s.archived, s.name_key LIMIT $6'
+        USING v_pattern, p_after_archived, p_after_name, p_codes, v_mine, p_limit;
+END
+$fn$;
 
 -- ---------------------------------------------------------------------------------------------
 -- The audit trail: the server writes who and when; nobody rewrites history.
@@ -575,7 +635,8 @@ GRANT EXECUTE ON FUNCTION
     tsched_has_role_code(text, text), tsched_is_global_admin(), tsched_may_view(bigint),
     tsched_may_edit(bigint), tsched_may_schedule(bigint), tsched_meeting_program(bigint),
     tsched_may_manage_batch(text), tsched_may_view_batch(text), tsched_batch_programs(bigint),
-    tsched_may_read_audit(text), tsched_program_search(text),
+    tsched_may_read_audit(text),
+    tsched_program_search(text, boolean, boolean, text, text[], integer, integer),
     tsched_operator_link_identity(text, text)
 TO tsched_operator;
 GRANT EXECUTE ON FUNCTION

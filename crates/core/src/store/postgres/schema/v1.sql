@@ -88,18 +88,23 @@ CREATE TABLE programs (
     updated_by  text COLLATE "C" NOT NULL DEFAULT session_user,
     code_key    text COLLATE "C" GENERATED ALWAYS AS (lower(code)) STORED,
     name_key    text COLLATE "C" GENERATED ALWAYS AS (lower(name)) STORED,
+    -- The search's folded text (below): ICU's lower() costs ~0.6 µs a call, once per row
+    -- written here instead of twice per row the search reads.
+    code_fold   text COLLATE "C" GENERATED ALWAYS AS (lower(code COLLATE "und-x-icu")) STORED,
+    name_fold   text COLLATE "C" GENERATED ALWAYS AS (lower(name COLLATE "und-x-icu")) STORED,
     CONSTRAINT programs_code_unique UNIQUE (code_key),
     CONSTRAINT programs_name_unique UNIQUE (name_key)
 );
 -- The list: active first, then by name (case-insensitively), keyset on (archived, name_key).
 CREATE INDEX programs_archived_name ON programs (archived, name_key);
 -- Search of three characters or more, case-insensitive with Unicode case folding (as FTS5's
--- trigram tokenizer): `lower(x COLLATE "und-x-icu") LIKE '%' || lower(term ...) || '%'`. ICU's
--- lower() folds every script whatever the database's locale (the "C" one folds ASCII only).
--- LIKE is not leakproof, so under RLS the search runs in a SECURITY DEFINER function
--- (roles.sql: tsched_program_search) that filters by visibility itself.
-CREATE INDEX programs_search_name ON programs USING gin (lower(name COLLATE "und-x-icu") gin_trgm_ops);
-CREATE INDEX programs_search_code ON programs USING gin (lower(code COLLATE "und-x-icu") gin_trgm_ops);
+-- trigram tokenizer): `name_fold LIKE '%' || lower(term COLLATE "und-x-icu") || '%'` (LIKE
+-- escaped). ICU's lower() folds every script whatever the database's locale (the "C" one folds
+-- ASCII only); LIKE under "C" compares the folded text code point by code point, as under any
+-- deterministic collation. LIKE is not leakproof, so under RLS the search runs in a SECURITY
+-- DEFINER function (roles.sql: tsched_program_search) that filters by visibility itself.
+CREATE INDEX programs_search_name ON programs USING gin (name_fold gin_trgm_ops);
+CREATE INDEX programs_search_code ON programs USING gin (code_fold gin_trgm_ops);
 CREATE TRIGGER programs_stamp BEFORE INSERT OR UPDATE ON programs
 FOR EACH ROW EXECUTE FUNCTION tsched_stamp_row();
 
