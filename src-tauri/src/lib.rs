@@ -36,6 +36,7 @@ pub fn run() {
         // window open http(s) addresses only.
         .plugin(tauri_plugin_opener::init())
         .manage(state)
+        .manage(commands::agent::InAppAgent::default())
         .setup(|app| {
             // The main window is built here (not from the config alone) to attach the download
             // handler; tauri.conf.json marks it `create: false`.

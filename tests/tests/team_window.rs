@@ -117,6 +117,23 @@ async fn two_app_instances_on_one_shared_store_see_each_others_changes() -> Resu
             agents.contains("tsched agent run") && queued == "0",
             "the card says how to start an agent and shows the empty queue: {agents}"
         );
+        // A global admin's window may run the agent while it is open (off by default); the
+        // other window sees it online through the change feed.
+        let toggle = find(&cb, "#agent-in-app").await?;
+        assert!(
+            !toggle.is_selected().await?,
+            "the in-window agent is off by default"
+        );
+        click_settled(&cb, "#agent-in-app").await?;
+        wait_for_text(&cb, "#agent-in-app-said", "running as").await?;
+        open_page(&ca, "integration", "Integration").await?;
+        let online = wait_for_text(&ca, "#agents-online", ADMIN).await?;
+        assert!(
+            online.contains("running"),
+            "window A lists window B's agent as running: {online}"
+        );
+        click_settled(&cb, "#agent-in-app").await?;
+        wait_for_text(&cb, "#agent-in-app-said", "stopped").await?;
         Ok::<(), BoxError>(())
     };
     let outcome = tokio::time::timeout(Duration::from_secs(90), body).await;
@@ -205,9 +222,29 @@ async fn the_store_card_moves_a_workstation_to_the_team_database_and_back() -> R
         // once it keeps its place (an element found during the reload goes stale; CI saw it).
         // The header can name the login before the reloaded Store card has its status (the
         // page's other cards ask the same store meanwhile): wait for the button to be drawn.
-        wait_for_text(&c, "#store-forget", "Back to the embedded store").await?;
-        click_settled(&c, "#store-forget").await?;
-        click_settled(&c, "#store-forget-yes").await?;
+        // A card redrawn by a late refresh drops an open confirmation: ask again until the
+        // confirmation stays to be answered.
+        let mut confirmed = false;
+        for _ in 0..5 {
+            wait_for_text(&c, "#store-forget", "Back to the embedded store").await?;
+            click_settled(&c, "#store-forget").await?;
+            let mut shown = false;
+            for _ in 0..20 {
+                if find(&c, "#store-forget-yes").await.is_ok() {
+                    shown = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            if shown && click_settled(&c, "#store-forget-yes").await.is_ok() {
+                confirmed = true;
+                break;
+            }
+        }
+        assert!(
+            confirmed,
+            "the confirmation to forget the team store was answered"
+        );
         wait_for_text(&c, "#store-kind", "embedded").await?;
         assert!(
             !store_toml.exists(),

@@ -65,12 +65,36 @@ export function agentsCard() {
       : h("p", { id: "agents-none", class: "empty" },
         "No host agent is online: queued work waits until one runs (", h("code", {}, "tsched agent run"),
         " on the machine that holds the host's token)."));
-    parts.push(h("h3", {}, "Queue"), queueFacts(s.queue));
+    parts.push(h("h3", {}, "Queue"), queueFacts(s.queue), inApp);
     card.replaceChildren(...parts);
   }
 
+  // This window may run the agent itself while it is open (a global admin's machine that holds
+  // the host's token); off by default, and off again when the window closes.
+  const inAppBox = h("input", { type: "checkbox", id: "agent-in-app" });
+  const inAppSaid = h("span", { id: "agent-in-app-said", class: "hint" });
+  const inAppError = h("div", { id: "agent-in-app-error", class: "error", role: "alert" });
+  const inApp = h("div", { class: "field" },
+    h("label", { for: "agent-in-app" }, inAppBox, " Run the host agent in this window while it is open"),
+    h("p", { class: "hint" }, "For a global admin on the machine that holds the host's token; otherwise run ",
+      h("code", {}, "tsched agent run"), " there. "), inAppSaid, inAppError);
+  function showInApp(v) {
+    inAppBox.checked = v.running;
+    inAppSaid.textContent = v.last ? `Agent: ${v.last}` : "";
+  }
+  inAppBox.addEventListener("change", async () => {
+    inAppError.textContent = "";
+    inAppBox.disabled = true;
+    try { showInApp(await invoke("agent_in_app_set", { on: inAppBox.checked })); }
+    catch (e) { inAppBox.checked = false; inAppError.textContent = errorText(e); }
+    finally { inAppBox.disabled = false; }
+  });
+
   async function refresh() {
-    try { draw(await invoke("agent_status")); }
+    try {
+      draw(await invoke("agent_status"));
+      if (!card.hidden) showInApp(await invoke("agent_in_app"));
+    }
     catch (e) { card.hidden = false; card.replaceChildren(title(), h("div", { class: "alert error", role: "alert" }, errorText(e))); }
   }
 

@@ -41,6 +41,8 @@ macro_rules! with_commands {
             integration::integration_remove,
             integration::integration_set_invitations,
             agent::agent_status,
+            agent::agent_in_app,
+            agent::agent_in_app_set,
             sandbox::sandbox_explore,
             welcome::welcome_status,
             welcome::welcome_dismiss,
