@@ -848,3 +848,59 @@ async fn undo_while_another_run_is_live_leaves_no_meeting_behind() {
     );
     assert!(counts.undone >= 10, "{counts:?}");
 }
+
+/// A batch whose run is gone (its lease names a process of this host that does not exist) and
+/// one whose run is here (this process holds its lease), each with two requests in flight.
+async fn batch_with_requests_in_flight(holder_pid: u32) -> (Env, i64) {
+    use tsched_core::store::batches::Holder;
+    use tsched_core::store::prelude::*;
+    let (mut env, people) = setup(SandboxConfig::default(), 3).await;
+    let (session, _t) = transport(&env);
+    let id = plan_and_create(&mut env, &session, &csv_rows(4, &people), &fast()).await;
+    let host_name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    let holder = Holder::new(holder_pid, &host_name, "test").stored();
+    let now = chrono::Utc::now();
+    let at = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let until = (now + chrono::Duration::seconds(30))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    env.store
+        .write(|tx| -> Result<(), tsched_core::Error> {
+            assert_eq!(tx.batch_lease_take(id, &holder, None, &at, &until)?, 1);
+            tx.batch_set_state(id, BatchState::Running, None, false, &at)?;
+            assert_eq!(tx.batch_item_mark_in_flight(id, 2, &at)?, 1);
+            assert_eq!(tx.batch_item_mark_in_flight(id, 3, &at)?, 1);
+            Ok(())
+        })
+        .expect("a run sent two requests");
+    (env, id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_closes_at_once_what_a_dead_run_left_in_flight_and_leaves_a_live_runs_alone() {
+    // The holder's process is gone: its requests in flight are nobody's, closed at once (they
+    // were recent: the old rule waited two minutes for them).
+    let (mut gone, id) = batch_with_requests_in_flight(u32::MAX - 7).await;
+    let c = batch_run::cancel(&mut gone.store, None, &host(), id, false)
+        .await
+        .expect("cancel");
+    assert_eq!(
+        (c.batch.counts.in_flight, c.batch.counts.cancelled),
+        (0, 4),
+        "the dead run's requests in flight are closed with the queued items: {:?}",
+        c.batch.counts
+    );
+    // This process holds the lease: its run records its own answers, the cancel leaves them.
+    let (mut here, id) = batch_with_requests_in_flight(std::process::id()).await;
+    let c = batch_run::cancel(&mut here.store, None, &host(), id, false)
+        .await
+        .expect("cancel");
+    assert_eq!(
+        (c.batch.counts.in_flight, c.batch.counts.cancelled),
+        (2, 2),
+        "a live run's requests in flight stay for it to record: {:?}",
+        c.batch.counts
+    );
+}

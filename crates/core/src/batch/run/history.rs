@@ -189,11 +189,22 @@ pub async fn cancel(
     })
 }
 
+/// Whether a run holds batch `id` now (its lease is live): that run records its own requests
+/// in flight; those of a run that is gone are nobody's.
+fn run_holds(store: &Store, id: i64) -> Result<bool, Error> {
+    Ok(store
+        .tables()
+        .batch_by_id(id)?
+        .and_then(|b| b.lease)
+        .is_some_and(|l| lease::live(&l)))
+}
+
 /// Without undo: a live run records its own requests in flight; only those of a run that is
-/// gone are closed here.
+/// gone (its lease lapsed or released, or its process on this host exited) are closed here, at
+/// once.
 fn close_orphans(store: &mut Store, id: i64) -> Result<(), Error> {
     let flying = store.tables().batch_items(id, Some(ItemState::InFlight))?;
-    if !flying.is_empty() && !any_recent(&flying) {
+    if !flying.is_empty() && !run_holds(store, id)? {
         store.write(|tx| -> Result<(), Error> {
             tx.batch_items_cancel_in_flight(id, &now_db())?;
             Ok(())
@@ -244,7 +255,7 @@ async fn undo_all(
         if flying.is_empty() {
             continue;
         }
-        if std::time::Instant::now() < deadline && any_recent(&flying) {
+        if std::time::Instant::now() < deadline && run_holds(store, id)? {
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
         }
@@ -268,10 +279,28 @@ async fn resolve_in_flight(
     // nothing more), and its meeting row keeps the event id, so the undo cancels it.
     let calendar = store.tables().integration_invitation_mode()?.is_calendar();
     for (item, row) in flying.iter().zip(rows) {
-        let attempt = if calendar {
-            transport.create_event(row.new_event()).await
-        } else {
-            transport.create_or_get(row.create_or_get()).await
+        // Throttling and transient failures are waited out, as the undo's deletes are (the
+        // run's own burst may still hold the tenant's rate).
+        let mut tries = 0u32;
+        let attempt = loop {
+            tries += 1;
+            let attempt = if calendar {
+                transport.create_event(row.new_event()).await
+            } else {
+                transport.create_or_get(row.create_or_get()).await
+            };
+            match attempt {
+                Attempt::Throttled { retry_after } if tries < 8 => {
+                    tokio::time::sleep(retry_after.unwrap_or(Duration::from_secs(1))).await;
+                }
+                Attempt::Transient { retry_after, .. } if tries < 8 => {
+                    let wait = retry_after.unwrap_or_else(|| {
+                        backoff(BackoffConfig::default(), tries, rand::random::<f64>())
+                    });
+                    tokio::time::sleep(wait).await;
+                }
+                other => break other,
+            }
         };
         match attempt {
             Attempt::Done {
@@ -323,17 +352,6 @@ async fn resolve_in_flight(
 
 /// How long a cancel waits for a live run's requests in flight to be answered.
 const UNDO_SETTLE: Duration = Duration::from_secs(30);
-/// An item in flight this long without news belongs to a run that is gone.
-const IN_FLIGHT_STALE_SECS: i64 = 120;
-
-fn any_recent(items: &[ItemRow]) -> bool {
-    let now = chrono::Utc::now();
-    items.iter().any(|i| {
-        chrono::DateTime::parse_from_rfc3339(&i.updated_at)
-            .map(|t| (now - t.with_timezone(&chrono::Utc)).num_seconds() < IN_FLIGHT_STALE_SECS)
-            .unwrap_or(false)
-    })
-}
 
 /// Deletes one done item's meeting (retrying throttling and transient failures); `Some(reason)`
 /// when it could not.
