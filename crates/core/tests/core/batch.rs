@@ -853,7 +853,6 @@ async fn undo_while_another_run_is_live_leaves_no_meeting_behind() {
 /// one whose run is here (this process holds its lease), each with two requests in flight.
 async fn batch_with_requests_in_flight(holder_pid: u32) -> (Env, i64) {
     use tsched_core::store::batches::Holder;
-    use tsched_core::store::prelude::*;
     let (mut env, people) = setup(SandboxConfig::default(), 3).await;
     let (session, _t) = transport(&env);
     let id = plan_and_create(&mut env, &session, &csv_rows(4, &people), &fast()).await;
