@@ -279,29 +279,16 @@ async fn resolve_in_flight(
     // nothing more), and its meeting row keeps the event id, so the undo cancels it.
     let calendar = store.tables().integration_invitation_mode()?.is_calendar();
     for (item, row) in flying.iter().zip(rows) {
-        // Throttling and transient failures are waited out, as the undo's deletes are (the
-        // run's own burst may still hold the tenant's rate).
-        let mut tries = 0u32;
-        let attempt = loop {
-            tries += 1;
-            let attempt = if calendar {
+        // The run's own burst may still hold the tenant's rate: waited out, as every request
+        // of a cancel is.
+        let attempt = patiently(|| async {
+            if calendar {
                 transport.create_event(row.new_event()).await
             } else {
                 transport.create_or_get(row.create_or_get()).await
-            };
-            match attempt {
-                Attempt::Throttled { retry_after } if tries < 8 => {
-                    tokio::time::sleep(retry_after.unwrap_or(Duration::from_secs(1))).await;
-                }
-                Attempt::Transient { retry_after, .. } if tries < 8 => {
-                    let wait = retry_after.unwrap_or_else(|| {
-                        backoff(BackoffConfig::default(), tries, rand::random::<f64>())
-                    });
-                    tokio::time::sleep(wait).await;
-                }
-                other => break other,
             }
-        };
+        })
+        .await;
         match attempt {
             Attempt::Done {
                 id: gid,
@@ -376,60 +363,58 @@ async fn undo_item(
             "The meeting \"{}\" was cancelled by its coordinator.",
             m.subject
         );
-        let mut tries = 0u32;
-        loop {
-            tries += 1;
-            match transport.cancel_event(eid.clone(), comment.clone()).await {
-                Attempt::Done { .. } => {
-                    store.write(|tx| -> Result<(), Error> {
-                        tx.meeting_record_invitations(
-                            m.id,
-                            crate::store::meetings::InvitationsSent::Cancelled,
-                            &now_db(),
-                        )?;
-                        Ok(())
-                    })?;
-                    break;
-                }
-                Attempt::Throttled { retry_after } if tries < 8 => {
-                    tokio::time::sleep(retry_after.unwrap_or(Duration::from_secs(1))).await;
-                }
-                Attempt::Transient { retry_after, .. } if tries < 8 => {
-                    let wait = retry_after.unwrap_or_else(|| {
-                        backoff(BackoffConfig::default(), tries, rand::random::<f64>())
-                    });
-                    tokio::time::sleep(wait).await;
-                }
-                other => {
-                    return Ok(Some(format!(
-                        "the calendar event could not be cancelled: {other:?}"
-                    )))
-                }
+        match patiently(|| transport.cancel_event(eid.clone(), comment.clone())).await {
+            Attempt::Done { .. } => {
+                store.write(|tx| -> Result<(), Error> {
+                    tx.meeting_record_invitations(
+                        m.id,
+                        crate::store::meetings::InvitationsSent::Cancelled,
+                        &now_db(),
+                    )?;
+                    Ok(())
+                })?;
+            }
+            other => {
+                return Ok(Some(format!(
+                    "the calendar event could not be cancelled: {other:?}"
+                )))
             }
         }
     }
+    match patiently(|| transport.delete(gid.clone())).await {
+        Attempt::Done { .. } => {
+            store.write(|tx| -> Result<(), Error> {
+                let at = now_db();
+                tx.batch_item_mark_undone(id, item.line, &at)?;
+                if let Some(m) = tx.meeting_by_external_id(&item.external_id)? {
+                    tx.meeting_mark_cancelled(m.id, &at)?;
+                }
+                tx.audit_append(&AuditEntry {
+                    operator: who,
+                    action: "meeting.delete",
+                    target: &format!("meeting:{}", item.external_id),
+                    before: Some(json!({"batch": id, "line": item.line, "graph_id": gid})),
+                    ..Default::default()
+                })?;
+                Ok(())
+            })?;
+            Ok(None)
+        }
+        other => Ok(Some(format!("the meeting could not be deleted: {other:?}"))),
+    }
+}
+
+/// Sends a request of a cancel until it is answered for good: throttling (its `Retry-After`)
+/// and transient failures (backoff) are waited out, at most 8 tries.
+async fn patiently<F, Fut>(mut send: F) -> Attempt
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Attempt>,
+{
     let mut tries = 0u32;
     loop {
         tries += 1;
-        match transport.delete(gid.clone()).await {
-            Attempt::Done { .. } => {
-                store.write(|tx| -> Result<(), Error> {
-                    let at = now_db();
-                    tx.batch_item_mark_undone(id, item.line, &at)?;
-                    if let Some(m) = tx.meeting_by_external_id(&item.external_id)? {
-                        tx.meeting_mark_cancelled(m.id, &at)?;
-                    }
-                    tx.audit_append(&AuditEntry {
-                        operator: who,
-                        action: "meeting.delete",
-                        target: &format!("meeting:{}", item.external_id),
-                        before: Some(json!({"batch": id, "line": item.line, "graph_id": gid})),
-                        ..Default::default()
-                    })?;
-                    Ok(())
-                })?;
-                return Ok(None);
-            }
+        match send().await {
             Attempt::Throttled { retry_after } if tries < 8 => {
                 tokio::time::sleep(retry_after.unwrap_or(Duration::from_secs(1))).await;
             }
@@ -439,7 +424,7 @@ async fn undo_item(
                 });
                 tokio::time::sleep(wait).await;
             }
-            other => return Ok(Some(format!("the meeting could not be deleted: {other:?}"))),
+            other => return other,
         }
     }
 }
