@@ -603,8 +603,9 @@ fn program_search_short_terms_match_the_start_long_ones_anywhere() {
 
 /// PostgreSQL only: `tsched_program_search` answers a page either by walking the list's index
 /// (while a window of rows holds a page) or through the trigram indexes. Forced each way by
-/// the window (0: trigram indexes at once; 1 and 2: the walk, then the indexes; 1000: the walk
-/// alone here), every page must be the first `limit` of all matches after the cursor in list
+/// the window (0: trigram indexes at once; 1 and 2: the walk, then the indexes; 10 and 1000:
+/// the capped read of every match first, at most 5 or `5 × limit` of them, then the walk),
+/// every page must be the first `limit` of all matches after the cursor in list
 /// order: the function's answer without a limit (every match), sorted and cut here.
 #[test]
 fn program_search_pages_match_whether_the_walk_or_the_trigram_indexes_answer() {
@@ -614,7 +615,7 @@ fn program_search_pages_match_whether_the_walk_or_the_trigram_indexes_answer() {
         "tsched",
         "WITH t(term) AS (VALUES ('club'), ('lph'), ('ÉMI'), ('b 1'), ('100%'), ('elt'),
                                  ('zzz'), ('a'), ('ar')),
-              w(win) AS (VALUES (0), (1), (2), (1000)),
+              w(win) AS (VALUES (0), (1), (2), (10), (1000)),
               l(lim) AS (VALUES (1), (2), (3), (11)),
               c(aa, an) AS (VALUES (NULL::boolean, NULL::text), (false, 'b'), (true, 'a')),
               x(arch) AS (VALUES (true), (false)),

@@ -21,7 +21,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use tokio_postgres::tls::MakeTlsConnect;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls, Row, Socket};
 
 use super::config::PgConfig;
@@ -235,6 +235,17 @@ impl PgConn {
         wait(self.client().query_opt(sql, params)).map_err(|e| self.err(&e))
     }
 
+    /// Runs one statement whose parameters come with their types: one round trip, where
+    /// [`PgConn::query`] first asks the server for the statement's types (a page with its
+    /// lookups pays that wait per statement).
+    pub fn query_typed(
+        &self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<Vec<Row>, StoreError> {
+        wait(self.client().query_typed(sql, params)).map_err(|e| self.err(&e))
+    }
+
     /// Runs one statement expected to return exactly one row.
     pub fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, StoreError> {
         wait(self.client().query_one(sql, params)).map_err(|e| self.err(&e))
@@ -361,6 +372,15 @@ impl PgTx<'_> {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, StoreError> {
         self.note(self.conn.query_opt(sql, params))
+    }
+
+    /// See [`PgConn::query_typed`].
+    pub fn query_typed(
+        &self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<Vec<Row>, StoreError> {
+        self.note(self.conn.query_typed(sql, params))
     }
 
     /// See [`PgConn::query_one`].

@@ -5,6 +5,7 @@
 use super::{PgConn, PgTx, Row, ToSql};
 use crate::store::page::Arg;
 use crate::store::StoreError;
+use tokio_postgres::types::Type;
 
 /// A place to run statements: [`PgConn`] or [`PgTx`].
 pub trait Exec {
@@ -16,6 +17,12 @@ pub trait Exec {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, StoreError>;
+    /// Every row of `sql`, its parameters typed by the caller: one round trip instead of two.
+    fn query_typed(
+        &self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<Vec<Row>, StoreError>;
     /// Exactly one row of `sql`.
     fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, StoreError>;
     /// Rows changed by `sql`.
@@ -42,6 +49,13 @@ macro_rules! exec_for {
                 params: &[&(dyn ToSql + Sync)],
             ) -> Result<Option<Row>, StoreError> {
                 <$t>::query_opt(self, sql, params)
+            }
+            fn query_typed(
+                &self,
+                sql: &str,
+                params: &[(&(dyn ToSql + Sync), Type)],
+            ) -> Result<Vec<Row>, StoreError> {
+                <$t>::query_typed(self, sql, params)
             }
             fn query_one(
                 &self,
@@ -119,6 +133,16 @@ pub(crate) fn params(args: &[Arg]) -> Vec<&(dyn ToSql + Sync)> {
         .map(|a| match a {
             Arg::Text(s) => s as &(dyn ToSql + Sync),
             Arg::Int(n) => n as &(dyn ToSql + Sync),
+        })
+        .collect()
+}
+
+/// [`params`] with each one's type, for [`Exec::query_typed`]: text and `bigint`.
+pub(crate) fn typed_params(args: &[Arg]) -> Vec<(&(dyn ToSql + Sync), Type)> {
+    args.iter()
+        .map(|a| match a {
+            Arg::Text(s) => (s as &(dyn ToSql + Sync), Type::TEXT),
+            Arg::Int(n) => (n as &(dyn ToSql + Sync), Type::INT8),
         })
         .collect()
 }

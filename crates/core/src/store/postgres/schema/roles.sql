@@ -216,9 +216,12 @@ $$;
 -- (archived, name_key). Two ways to it (store_scale bench, issue 19): a term most programs
 -- contain ('ing') is quickest by walking programs_archived_name in order and testing each row
 -- until the page is full; a rare one ('04217', or 'women', whose matches all sort last) by the
--- trigram indexes, sorting what they found. The walk goes first, over at most `p_window` rows;
--- only when those hold less than a page do the trigram indexes answer (the term is then rare
--- near the cursor, so they find few rows to sort, typically). An operator who views a few
+-- trigram indexes, sorting what they found. First the trigram indexes (or a scan, as the
+-- planner likes) are asked for at most five pages of matches (at most half the window): fewer
+-- than that are every match, sorted and cut here ('women': 450 matches, the walk over 1,000
+-- rows found none of them). Otherwise the walk, over at most `p_window` rows; only when those
+-- hold less than a page do the trigram indexes answer in full (the term is then rare near the
+-- cursor, so they find few rows to sort, typically). An operator who views a few
 -- programs only, a page limited to given codes and a call without a limit (every match) test
 -- just those rows or use the trigram indexes directly.
 CREATE FUNCTION tsched_program_search(p_term text, p_with_archived boolean DEFAULT true,
@@ -234,6 +237,7 @@ DECLARE
     v_mine bigint[];
     v_ids bigint[] := '{}';
     v_read integer := 0;
+    v_cap integer;
 BEGIN
     IF NOT (session_user = current_user OR tsched_sees_all()
             OR EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = session_user
@@ -251,6 +255,20 @@ BEGIN
         v_where := v_where || ' AND p.code_key = ANY ($4)';
     END IF;
     IF p_limit IS NOT NULL AND v_mine IS NULL AND p_codes IS NULL THEN
+        -- Few matches: all of them, unordered, then sorted ($5 is the cap here).
+        v_cap := least(5 * p_limit, p_window / 2);
+        IF v_cap > 0 THEN
+            EXECUTE 'SELECT count(*), coalesce((array_agg(s.id ORDER BY s.archived, s.name_key))[1:$6],
+                    ''{}'')
+                FROM (SELECT p.id, p.archived, p.name_key FROM programs p
+                      WHERE ' || v_match || v_where || ' LIMIT $5) s'
+                INTO v_read, v_ids
+                USING v_pattern, p_after_archived, p_after_name, p_codes, v_cap, p_limit;
+            IF v_read < v_cap THEN
+                RETURN QUERY SELECT unnest(v_ids);
+                RETURN;
+            END IF;
+        END IF;
         -- The walk: the matches among the next `p_window` rows in list order, stopping at a
         -- page of them; row `p_window` comes along too, to tell "the window ran out" from
         -- "the list did". (One statement: a PL/pgSQL loop over the rows cost ~2 µs a row.)
