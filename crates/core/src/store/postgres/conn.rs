@@ -13,6 +13,7 @@
 //! itself (the PostgreSQL backend's migrations) and no table's SQL.
 
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::sync::mpsc;
@@ -22,7 +23,7 @@ use std::time::Duration;
 
 use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, NoTls, Row, Socket};
+use tokio_postgres::{Client, NoTls, Row, Socket, Statement};
 
 use super::config::PgConfig;
 use super::error::{classify, one_line, Phase};
@@ -31,6 +32,16 @@ use crate::store::StoreError;
 
 /// How long dropping a connection waits for its thread to say goodbye to the server.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// At most this many statements stay prepared per session (the store's SQL is a few dozen
+/// fixed texts plus the list pages' combinations; past the cap a text runs unprepared).
+const PREPARED_CAP: usize = 256;
+
+/// Session settings sent when connecting. Statements are kept prepared (one round trip each
+/// instead of two), and `force_custom_plan` keeps what the unprepared path did: every execution
+/// is planned for its own parameter values (a program filter's real row count), never a
+/// generic plan.
+const SESSION_OPTIONS: &str = "-c plan_cache_mode=force_custom_plan";
 
 /// The application name the server shows in `pg_stat_activity`.
 pub const APPLICATION_NAME: &str = "teams-scheduler";
@@ -71,6 +82,30 @@ pub struct PgConn {
     lost: Arc<Mutex<Option<String>>>,
     /// Signalled when the driver thread ends (in a mutex only to keep `PgConn` `Sync`).
     closed: Mutex<mpsc::Receiver<()>>,
+    /// The statements prepared on this session, by their text: a statement run again skips
+    /// the server's parse-and-describe round trip.
+    prepared: Mutex<HashMap<String, Statement>>,
+}
+
+/// Runs `$call` with `$st` bound to `$sql`'s prepared statement (or to the text itself past the
+/// cap), waiting for it on this thread; a driver error becomes a [`StoreError`].
+macro_rules! with_statement {
+    ($conn:expr, $sql:expr, |$st:ident| $call:expr) => {{
+        let conn: &PgConn = $conn;
+        let sql: &str = $sql;
+        let r = match conn.prepared(sql) {
+            Ok(Some(prepared)) => {
+                let $st = &prepared;
+                wait($call)
+            }
+            Ok(None) => {
+                let $st = sql;
+                wait($call)
+            }
+            Err(e) => Err(e),
+        };
+        r.map_err(|e| conn.failed(sql, &e))
+    }};
 }
 
 impl fmt::Debug for PgConn {
@@ -127,6 +162,7 @@ impl PgConn {
             .user(&cfg.user)
             .application_name(APPLICATION_NAME)
             .connect_timeout(cfg.connect_timeout)
+            .options(SESSION_OPTIONS)
             .ssl_mode(match cfg.sslmode {
                 super::SslMode::Disable => tokio_postgres::config::SslMode::Disable,
                 _ => tokio_postgres::config::SslMode::Require,
@@ -186,7 +222,42 @@ impl PgConn {
             cfg: cfg.clone(),
             lost,
             closed: Mutex::new(closed_rx),
+            prepared: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// `sql`'s statement prepared on this session (prepared now if new), or `None` when the
+    /// cache is full (the caller runs the text unprepared).
+    fn prepared(&self, sql: &str) -> Result<Option<Statement>, tokio_postgres::Error> {
+        {
+            let cache = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(st) = cache.get(sql) {
+                return Ok(Some(st.clone()));
+            }
+            if cache.len() >= PREPARED_CAP {
+                return Ok(None);
+            }
+        }
+        let st = wait(self.client().prepare(sql))?;
+        let mut cache = self.prepared.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(Some(cache.entry(sql.to_string()).or_insert(st).clone()))
+    }
+
+    /// Maps a statement's error, forgetting its prepared form when the server no longer takes
+    /// it (a table changed under it, or the statement is gone), so the next call prepares anew.
+    fn failed(&self, sql: &str, e: &tokio_postgres::Error) -> StoreError {
+        use tokio_postgres::error::SqlState;
+        if let Some(code) = e.code() {
+            if *code == SqlState::FEATURE_NOT_SUPPORTED
+                || *code == SqlState::INVALID_SQL_STATEMENT_NAME
+            {
+                self.prepared
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(sql);
+            }
+        }
+        self.err(e)
     }
 
     fn client(&self) -> &Client {
@@ -223,7 +294,7 @@ impl PgConn {
 
     /// Runs one statement with `$1…` parameters and returns its rows.
     pub fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, StoreError> {
-        wait(self.client().query(sql, params)).map_err(|e| self.err(&e))
+        with_statement!(self, sql, |st| self.client().query(st, params))
     }
 
     /// Runs one statement expected to return at most one row.
@@ -232,7 +303,7 @@ impl PgConn {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, StoreError> {
-        wait(self.client().query_opt(sql, params)).map_err(|e| self.err(&e))
+        with_statement!(self, sql, |st| self.client().query_opt(st, params))
     }
 
     /// Runs one statement whose parameters come with their types: one round trip, where
@@ -248,12 +319,12 @@ impl PgConn {
 
     /// Runs one statement expected to return exactly one row.
     pub fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, StoreError> {
-        wait(self.client().query_one(sql, params)).map_err(|e| self.err(&e))
+        with_statement!(self, sql, |st| self.client().query_one(st, params))
     }
 
     /// Runs one statement and returns the number of rows it changed.
     pub fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
-        wait(self.client().execute(sql, params)).map_err(|e| self.err(&e))
+        with_statement!(self, sql, |st| self.client().execute(st, params))
     }
 
     /// Runs statements separated by `;` without parameters (the simple query protocol), e.g.
