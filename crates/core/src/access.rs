@@ -238,6 +238,23 @@ impl Resolved {
             ..entry
         })
     }
+
+    /// [`Resolved::audit`] for several changes at once, in order (their ids are not returned).
+    pub fn audit_all(
+        &self,
+        conn: &dyn Tables,
+        entries: Vec<crate::store::audit_log::AuditEntry<'_>>,
+    ) -> Result<(), crate::store::StoreError> {
+        let entries: Vec<_> = entries
+            .into_iter()
+            .map(|entry| crate::store::audit_log::AuditEntry {
+                operator: &self.label,
+                real_actor: self.real_actor.as_deref(),
+                ..entry
+            })
+            .collect();
+        conn.audit_append_all(&entries)
+    }
 }
 
 /// Resolves `actor` against the roster in `conn` (call it inside the use case's transaction).

@@ -144,6 +144,14 @@ pub trait AuditTable {
     /// Appends one row; returns its id. Call inside the transaction of the change it records.
     fn audit_append(&self, e: &AuditEntry<'_>) -> Result<i64, StoreError>;
 
+    /// Appends rows in order, without their ids: a team store writes them in one statement.
+    fn audit_append_all(&self, entries: &[AuditEntry<'_>]) -> Result<(), StoreError> {
+        for e in entries {
+            self.audit_append(e)?;
+        }
+        Ok(())
+    }
+
     /// The first page of rows matching `f` (see [`AuditTable::audit_page`]); a bad `f.after`
     /// cursor is an error here too, but only [`AuditTable::audit_page`] reports it precisely.
     fn audit_list(&self, f: &AuditFilter) -> Result<Vec<AuditRow>, StoreError>;

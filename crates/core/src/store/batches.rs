@@ -543,6 +543,21 @@ pub(crate) fn finish_items_page(rows: Vec<ItemRow>, limit: u32) -> Page<ItemRow>
     page::finish(ITEMS_CURSOR, rows, limit, |i| i.line as i64)
 }
 
+/// An item whose meeting Graph made, for [`BatchTable::batch_items_mark_made`].
+#[derive(Debug, Clone)]
+pub struct ItemMade<'a> {
+    /// The item's line.
+    pub line: u64,
+    /// The meeting's Graph id.
+    pub graph_id: &'a str,
+    /// Its join link.
+    pub join_web_url: &'a str,
+    /// Made now (not found from an earlier attempt).
+    pub created_now: bool,
+    /// Its row in `meetings`.
+    pub meeting_id: i64,
+}
+
 /// The queries of this table that the use cases call, answered by each backend
 /// (`store::sqlite::batches` for SQLite).
 pub trait BatchTable {
@@ -624,6 +639,24 @@ pub trait BatchTable {
     /// (their request may or may not have reached Graph; `createOrGet` makes resending safe).
     fn batch_items_requeue_in_flight(&self, batch_id: i64, now: &str) -> Result<usize, StoreError>;
 
+    /// Attempts start for several items at once, as [`BatchTable::batch_item_mark_in_flight`]
+    /// starts one; returns the lines marked (the others are to be sent nothing), in the order
+    /// given. A team store does it in one statement.
+    fn batch_items_mark_in_flight(
+        &self,
+        batch_id: i64,
+        lines: &[u64],
+        now: &str,
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut marked = Vec::with_capacity(lines.len());
+        for &line in lines {
+            if self.batch_item_mark_in_flight(batch_id, line, now)? > 0 {
+                marked.push(line);
+            }
+        }
+        Ok(marked)
+    }
+
     /// An attempt starts: `in_flight`, attempts + 1. Returns 0 (send nothing) when the item is
     /// no longer queued or the batch was cancelled.
     fn batch_item_mark_in_flight(
@@ -653,6 +686,31 @@ pub trait BatchTable {
         created_now: bool,
         now: &str,
     ) -> Result<usize, StoreError>;
+
+    /// Items whose meetings exist, done together: each with its Graph id, join link and row in
+    /// `meetings`, as [`BatchTable::batch_item_mark_done`] and
+    /// [`BatchTable::batch_item_set_meeting`] record one. Returns the rows changed. A team store
+    /// does it in one statement whatever their number.
+    fn batch_items_mark_made(
+        &self,
+        batch_id: i64,
+        items: &[ItemMade<'_>],
+        now: &str,
+    ) -> Result<usize, StoreError> {
+        let mut changed = 0;
+        for i in items {
+            changed += self.batch_item_mark_done(
+                batch_id,
+                i.line,
+                i.graph_id,
+                i.join_web_url,
+                i.created_now,
+                now,
+            )?;
+            self.batch_item_set_meeting(batch_id, i.line, i.meeting_id)?;
+        }
+        Ok(changed)
+    }
 
     /// Links an item to its row in `meetings`.
     fn batch_item_set_meeting(

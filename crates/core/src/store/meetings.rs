@@ -182,6 +182,19 @@ pub struct AttendeeRow {
     pub display_name: Option<String>,
 }
 
+/// A meeting Graph has made, for [`MeetingTable::meetings_insert_created`].
+#[derive(Debug, Clone)]
+pub struct NewCreated<'a> {
+    /// The row as a pending one would be inserted (`now` is also when it was confirmed).
+    pub row: NewRow<'a>,
+    /// Its attendees.
+    pub attendees: Vec<AttendeeRow>,
+    /// What Graph answered.
+    pub confirmed: Confirmed<'a>,
+    /// In calendar mode, the event on the host's calendar whose invitations were just sent.
+    pub event_id: Option<&'a str>,
+}
+
 /// A new pending row.
 #[derive(Debug, Clone)]
 pub struct NewRow<'a> {
@@ -412,6 +425,32 @@ pub(crate) fn person_constraints(
 /// The queries of the `meetings` and `meeting_attendees` tables that the use cases call,
 /// answered by each backend (`store::sqlite::meetings` for SQLite).
 pub trait MeetingTable {
+    /// Records meetings Graph has made (a batch's answers), each straight in its confirmed
+    /// state with its attendees and, in calendar mode, its event: what
+    /// [`MeetingTable::meeting_insert_pending`], [`MeetingTable::meeting_mark_created`] and the
+    /// invitation methods record one by one. Returns each one's row id, in order, or `None`
+    /// (nothing inserted for it) where its externalId is taken. A team store does it in two
+    /// statements whatever their number.
+    fn meetings_insert_created(
+        &self,
+        rows: &[NewCreated<'_>],
+    ) -> Result<Vec<Option<i64>>, StoreError> {
+        let mut ids = Vec::with_capacity(rows.len());
+        for r in rows {
+            let Some(id) = self.meeting_insert_pending(&r.row, &r.attendees)? else {
+                ids.push(None);
+                continue;
+            };
+            self.meeting_mark_created(id, &r.confirmed, r.row.now)?;
+            if let Some(event_id) = r.event_id {
+                self.meeting_set_invitations(id, InvitationMode::Calendar)?;
+                self.meeting_record_invitations(id, InvitationsSent::Sent { event_id }, r.row.now)?;
+            }
+            ids.push(Some(id));
+        }
+        Ok(ids)
+    }
+
     /// Inserts a pending row with its attendees; returns its id, or `None` when the row breaks a
     /// constraint: its externalId is taken (another process recorded it since the caller looked).
     fn meeting_insert_pending(

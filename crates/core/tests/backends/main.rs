@@ -5,6 +5,7 @@
 
 mod batches;
 mod invitations;
+mod made;
 mod meetings;
 mod migrate;
 mod occ;

@@ -26,7 +26,7 @@ use crate::batch::rate::{backoff, RateController};
 use crate::batch::{BatchEvent, MeetingRow};
 use crate::error::Error;
 use crate::store::audit_log::AuditEntry;
-use crate::store::batches::{BatchRow, BatchState, Counts, Lease};
+use crate::store::batches::{BatchRow, BatchState, Counts, ItemMade, Lease};
 use crate::store::prelude::*;
 use crate::store::Store;
 
@@ -43,68 +43,98 @@ pub async fn resume(
     execute(store, transport, actor, id, opts, progress).await
 }
 
+/// What recording a meeting looks up beyond its row, kept for a run: program ids by code and
+/// the host's UPN. A run records every meeting of its batch; on the team store each look-up is
+/// a round trip to the server, so each is made once per run, not once per meeting.
+#[derive(Debug, Default)]
+pub(super) struct Known {
+    programs: HashMap<String, i64>,
+    host: Option<Option<String>>,
+}
+
+impl Known {
+    /// The id of program `code` (it must exist: the batch was checked against it).
+    fn program(&mut self, tx: &dyn Tables, code: &str) -> Result<i64, Error> {
+        if let Some(id) = self.programs.get(code) {
+            return Ok(*id);
+        }
+        let program = tx.program_by_code(code)?.ok_or(Error::NotFound {
+            what: "program",
+            key: code.to_string(),
+        })?;
+        self.programs.insert(code.to_string(), program.id);
+        Ok(program.id)
+    }
+
+    /// The connected host's UPN, the organizer of every meeting the run makes.
+    fn host(&mut self, tx: &dyn Tables) -> Result<Option<String>, Error> {
+        if let Some(h) = &self.host {
+            return Ok(h.clone());
+        }
+        let h = tx.integration_get()?.map(|r| r.host_upn);
+        self.host = Some(h.clone());
+        Ok(h)
+    }
+}
+
+/// One meeting Graph confirmed for a batch row: what [`record_meeting`] stores.
+pub(super) struct Confirmed<'a> {
+    pub graph_id: &'a str,
+    pub join_web_url: &'a str,
+    pub event_id: Option<&'a str>,
+}
+
 /// Records a created meeting in the `meetings` table (shared with single meetings, so lists,
-/// ICS exports and reschedules see batch meetings too); returns its row id.
-#[allow(clippy::too_many_arguments)]
+/// ICS exports and reschedules see batch meetings too); returns its row id. A meeting already
+/// recorded under the row's externalId (a resumed run's) is confirmed, not recorded twice.
 pub(super) fn record_meeting(
     tx: &dyn Tables,
+    known: &mut Known,
     batch_id: i64,
     row: &MeetingRow,
-    graph_id: &str,
-    join_web_url: &str,
-    event_id: Option<&str>,
+    made: &Confirmed<'_>,
     created_by: &str,
     now: &str,
 ) -> Result<i64, Error> {
     use crate::store::meetings as mt;
     let start = crate::time::to_db(row.start_utc);
     let end = crate::time::to_db(row.end_utc);
-    let id = match tx.meeting_by_external_id(&row.external_id)? {
-        Some(m) => m.id,
-        None => {
-            let program = tx.program_by_code(&row.program)?.ok_or(Error::NotFound {
-                what: "program",
-                key: row.program.clone(),
-            })?;
-            let attendees: Vec<mt::AttendeeRow> = row
-                .attendees
-                .iter()
-                .map(|a| mt::AttendeeRow {
-                    address: a.upn.to_lowercase(),
-                    upn: Some(a.upn.clone()),
-                    object_id: Some(a.user_id.clone()),
-                    display_name: None,
-                })
-                .collect();
-            tx.meeting_insert_pending(
-                &mt::NewRow {
-                    external_id: &row.external_id,
-                    program_id: program.id,
-                    batch_id: Some(batch_id),
-                    subject: &row.subject,
-                    start_utc: &start,
-                    end_utc: &end,
-                    time_zone: &row.time_zone,
-                    created_by,
-                    now,
-                },
-                &attendees,
-            )?
-            // The look-up above ran in this same write transaction: nothing can have taken it.
+    let attendees = attendee_rows(row);
+    // Inserted first (the usual case, one statement); a taken externalId inserts nothing and
+    // the recorded meeting is looked up instead.
+    let inserted = tx.meeting_insert_pending(
+        &mt::NewRow {
+            external_id: &row.external_id,
+            program_id: known.program(tx, &row.program)?,
+            batch_id: Some(batch_id),
+            subject: &row.subject,
+            start_utc: &start,
+            end_utc: &end,
+            time_zone: &row.time_zone,
+            created_by,
+            now,
+        },
+        &attendees,
+    )?;
+    let id = match inserted {
+        Some(id) => id,
+        None => tx
+            .meeting_by_external_id(&row.external_id)?
+            .map(|m| m.id)
+            // Not taken by its externalId: another of the row's constraints refused it.
             .ok_or_else(|| {
                 Error::Conflict(format!(
-                    "a meeting with externalId '{}' is already recorded",
+                    "the meeting with externalId '{}' could not be recorded",
                     row.external_id
                 ))
-            })?
-        }
+            })?,
     };
-    let host = tx.integration_get()?.map(|r| r.host_upn);
+    let host = known.host(tx)?;
     tx.meeting_mark_created(
         id,
         &mt::Confirmed {
-            graph_id,
-            join_web_url: (!join_web_url.is_empty()).then_some(join_web_url),
+            graph_id: made.graph_id,
+            join_web_url: (!made.join_web_url.is_empty()).then_some(made.join_web_url),
             join_meeting_id: None,
             passcode: None,
             organizer_upn: host.as_deref(),
@@ -113,7 +143,7 @@ pub(super) fn record_meeting(
         },
         now,
     )?;
-    if let Some(eid) = event_id {
+    if let Some(eid) = made.event_id {
         tx.meeting_set_invitations(id, crate::store::integration::InvitationMode::Calendar)?;
         let m = tx.meeting_by_id(id)?;
         if m.and_then(|m| m.event_id).as_deref() != Some(eid) {
@@ -121,6 +151,108 @@ pub(super) fn record_meeting(
         }
     }
     Ok(id)
+}
+
+/// A request task that panicked or was aborted.
+fn task_failed(e: tokio::task::JoinError) -> Error {
+    Error::invalid("batch", format!("a request task failed: {e}"))
+}
+
+/// An attempt that made (or found) its meeting.
+struct Made {
+    line: u64,
+    graph_id: String,
+    join_web_url: String,
+    created: bool,
+    event_id: Option<String>,
+}
+
+/// Records the meetings Graph made for `rows` (`made`, in the same order) at once; returns
+/// their row ids in order. A meeting already recorded under its externalId (a resumed run's)
+/// is confirmed by [`record_meeting`].
+fn record_meetings(
+    tx: &dyn Tables,
+    known: &mut Known,
+    batch_id: i64,
+    rows: &[&MeetingRow],
+    made: &[Made],
+    created_by: &str,
+    now: &str,
+) -> Result<Vec<i64>, Error> {
+    use crate::store::meetings as mt;
+    let host = known.host(tx)?;
+    let mut times = Vec::with_capacity(rows.len());
+    let mut programs = Vec::with_capacity(rows.len());
+    for row in rows {
+        times.push((
+            crate::time::to_db(row.start_utc),
+            crate::time::to_db(row.end_utc),
+        ));
+        programs.push(known.program(tx, &row.program)?);
+    }
+    let new: Vec<mt::NewCreated<'_>> = rows
+        .iter()
+        .zip(made)
+        .zip(times.iter().zip(&programs))
+        .map(|((row, m), ((start, end), program))| mt::NewCreated {
+            row: mt::NewRow {
+                external_id: &row.external_id,
+                program_id: *program,
+                batch_id: Some(batch_id),
+                subject: &row.subject,
+                start_utc: start,
+                end_utc: end,
+                time_zone: &row.time_zone,
+                created_by,
+                now,
+            },
+            attendees: attendee_rows(row),
+            confirmed: mt::Confirmed {
+                graph_id: &m.graph_id,
+                join_web_url: (!m.join_web_url.is_empty()).then_some(m.join_web_url.as_str()),
+                join_meeting_id: None,
+                passcode: None,
+                organizer_upn: host.as_deref(),
+                start_utc: start,
+                end_utc: end,
+            },
+            event_id: m.event_id.as_deref(),
+        })
+        .collect();
+    let ids = tx.meetings_insert_created(&new)?;
+    let mut out = Vec::with_capacity(ids.len());
+    for ((id, row), m) in ids.into_iter().zip(rows).zip(made) {
+        out.push(match id {
+            Some(id) => id,
+            None => record_meeting(
+                tx,
+                known,
+                batch_id,
+                row,
+                &Confirmed {
+                    graph_id: &m.graph_id,
+                    join_web_url: &m.join_web_url,
+                    event_id: m.event_id.as_deref(),
+                },
+                created_by,
+                now,
+            )?,
+        });
+    }
+    Ok(out)
+}
+
+/// A batch row's participants as the meeting's attendee rows.
+fn attendee_rows(row: &MeetingRow) -> Vec<crate::store::meetings::AttendeeRow> {
+    row.attendees
+        .iter()
+        .map(|a| crate::store::meetings::AttendeeRow {
+            address: a.upn.to_lowercase(),
+            upn: Some(a.upn.clone()),
+            object_id: Some(a.user_id.clone()),
+            display_name: None,
+        })
+        .collect()
 }
 
 /// One answered attempt, handed back by its request task.
@@ -190,6 +322,8 @@ struct Executor<'a> {
     /// Attempts per line in this run.
     attempts: HashMap<u64, u32>,
     set: JoinSet<Inflight>,
+    /// Program ids and the host, looked up once for every meeting this run records.
+    known: Known,
     halt: Halt,
     done: u64,
     failed: u64,
@@ -267,6 +401,7 @@ impl<'a> Executor<'a> {
             transient: HashMap::new(),
             attempts: HashMap::new(),
             set: JoinSet::new(),
+            known: Known::default(),
             halt: Halt::default(),
             done: counts.done,
             failed: counts.failed,
@@ -295,7 +430,12 @@ impl<'a> Executor<'a> {
                 return Ok(());
             }
             if let Some(answer) = self.next_answer(wake).await? {
-                self.record(answer)?;
+                // Every answer already in is recorded with it: the meetings in one write.
+                let mut answers = vec![answer];
+                while let Some(more) = self.set.try_join_next() {
+                    answers.push(more.map_err(task_failed)?);
+                }
+                self.record_all(answers)?;
             }
             self.tick()?;
         }
@@ -317,31 +457,37 @@ impl<'a> Executor<'a> {
     fn send_allowed(&mut self) -> Result<Instant, Error> {
         let concurrency = self.opts.concurrency.max(1);
         let mut wake = Instant::now() + self.opts.tick;
-        while self.set.len() < concurrency {
+        let mut lines = Vec::new();
+        while self.set.len() + lines.len() < concurrency {
             let Some(&line) = self.ready.front() else {
                 break;
             };
             match self.rate.acquire(Instant::now()) {
                 Ok(()) => {
                     self.ready.pop_front();
-                    // Atomic with a cancel in another process: an item that is no longer
-                    // queued (cancelled) is never sent, so an undo cannot miss its meeting.
-                    if self
-                        .store
-                        .tables()
-                        .batch_item_mark_in_flight(self.id, line, &now_db())?
-                        == 0
-                    {
-                        self.halt.cancelled = true;
-                        continue;
-                    }
-                    self.send(line);
+                    lines.push(line);
                 }
                 Err(w) => {
                     wake = wake.min(Instant::now() + w);
                     break;
                 }
             }
+        }
+        if lines.is_empty() {
+            return Ok(wake);
+        }
+        // Marked in flight together, before any is sent. Atomic with a cancel in another
+        // process: an item that is no longer queued (cancelled) is never sent, so an undo
+        // cannot miss its meeting.
+        let marked = self
+            .store
+            .tables()
+            .batch_items_mark_in_flight(self.id, &lines, &now_db())?;
+        if marked.len() < lines.len() {
+            self.halt.cancelled = true;
+        }
+        for line in marked {
+            self.send(line);
         }
         Ok(wake)
     }
@@ -380,21 +526,41 @@ impl<'a> Executor<'a> {
             r = self.set.join_next(), if !self.set.is_empty() => r,
             _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => None,
         };
-        finished
-            .transpose()
-            .map_err(|e| Error::invalid("batch", format!("a request task failed: {e}")))
+        finished.transpose().map_err(task_failed)
     }
 
-    /// Records one answer and decides what becomes of its item.
-    fn record(&mut self, f: Inflight) -> Result<(), Error> {
+    /// Records answers and decides what becomes of their items: the meetings made are stored
+    /// together in one write ([`Executor::on_done`]), the rest one by one.
+    fn record_all(&mut self, answers: Vec<Inflight>) -> Result<(), Error> {
         let now = Instant::now();
+        let mut made = Vec::new();
+        for f in answers {
+            made.extend(self.record(f, now)?);
+        }
+        if !made.is_empty() {
+            self.on_done(now, made)?;
+        }
+        Ok(())
+    }
+
+    /// Records one answer and decides what becomes of its item; a meeting made is handed back
+    /// to be stored with the others that came in together.
+    fn record(&mut self, f: Inflight, now: Instant) -> Result<Option<Made>, Error> {
         match f.attempt {
             Attempt::Done {
-                id: gid,
+                id,
                 join_web_url,
                 created,
                 event_id,
-            } => self.on_done(f.line, now, gid, join_web_url, created, event_id),
+            } => {
+                return Ok(Some(Made {
+                    line: f.line,
+                    graph_id: id,
+                    join_web_url,
+                    created,
+                    event_id,
+                }))
+            }
             Attempt::Throttled { retry_after } => {
                 self.rate.on_throttled(now, f.sent_at, retry_after);
                 self.requeue_now(f.line)?;
@@ -403,78 +569,88 @@ impl<'a> Executor<'a> {
                         as u64,
                     rate: self.rate.rate(),
                 });
-                Ok(())
             }
             Attempt::Transient {
                 reason,
                 retry_after,
-            } => self.on_transient(f.line, now, reason, retry_after),
-            Attempt::Fatal { code, message } => self.fail(f.line, code, &message, message.clone()),
+            } => self.on_transient(f.line, now, reason, retry_after)?,
+            Attempt::Fatal { code, message } => {
+                self.fail(f.line, code, &message, message.clone())?
+            }
             Attempt::Reconnect { reason } => {
                 self.requeue_now(f.line)?;
                 if self.halt.pause.is_none() {
                     self.halt.pause = Some(reason);
                 }
-                Ok(())
             }
         }
+        Ok(None)
     }
 
-    /// The meeting exists: the item is done, the meeting recorded and audited in one write.
-    fn on_done(
-        &mut self,
-        line: u64,
-        now: Instant,
-        gid: String,
-        join_web_url: String,
-        created: bool,
-        event_id: Option<String>,
-    ) -> Result<(), Error> {
-        self.rate.on_success(now);
-        self.done += 1;
-        self.done_times.push_back(now);
-        let row = self
-            .by_line
-            .get(&line)
-            .expect("invariant: in-flight line has its row");
-        let (id, who) = (self.id, &self.who);
+    /// The meetings exist: their items are done, the meetings recorded and audited, all in
+    /// one write of a few set-wide statements (on a team store each statement is a round trip
+    /// to the server: per meeting they would not keep up with the rate).
+    fn on_done(&mut self, now: Instant, made: Vec<Made>) -> Result<(), Error> {
+        let (id, who, by_line, known) = (self.id, &self.who, &self.by_line, &mut self.known);
+        let rows: Vec<&MeetingRow> = made
+            .iter()
+            .map(|m| {
+                by_line
+                    .get(&m.line)
+                    .expect("invariant: in-flight line has its row")
+            })
+            .collect();
         self.store.write(|tx| -> Result<(), Error> {
             let at = now_db();
-            tx.batch_item_mark_done(id, line, &gid, &join_web_url, created, &at)?;
-            let meeting = record_meeting(
-                tx,
-                id,
-                row,
-                &gid,
-                &join_web_url,
-                event_id.as_deref(),
-                &who.label,
-                &at,
-            )?;
-            tx.batch_item_set_meeting(id, line, meeting)?;
-            who.audit(
-                tx,
-                AuditEntry {
+            let meetings = record_meetings(tx, known, id, &rows, &made, &who.label, &at)?;
+            let items: Vec<ItemMade<'_>> = made
+                .iter()
+                .zip(&meetings)
+                .map(|(m, meeting)| ItemMade {
+                    line: m.line,
+                    graph_id: &m.graph_id,
+                    join_web_url: &m.join_web_url,
+                    created_now: m.created,
+                    meeting_id: *meeting,
+                })
+                .collect();
+            tx.batch_items_mark_made(id, &items, &at)?;
+            let targets: Vec<String> = rows
+                .iter()
+                .map(|r| format!("meeting:{}", r.external_id))
+                .collect();
+            let entries = made
+                .iter()
+                .zip(&rows)
+                .zip(&targets)
+                .map(|((m, row), target)| AuditEntry {
                     action: "meeting.create",
-                    target: &format!("meeting:{}", row.external_id),
+                    target,
                     program_code: Some(&row.program),
                     after: Some(json!({
-                        "batch": id, "line": line, "graph_id": gid,
+                        "batch": id, "line": m.line, "graph_id": m.graph_id,
                         "subject": row.subject, "start": crate::time::to_db(row.start_utc),
-                        "end": crate::time::to_db(row.end_utc), "join_web_url": join_web_url,
-                        "created_now": created, "event_id": event_id,
+                        "end": crate::time::to_db(row.end_utc),
+                        "join_web_url": m.join_web_url, "created_now": m.created,
+                        "event_id": m.event_id,
                     })),
                     ..Default::default()
-                },
-            )?;
+                })
+                .collect();
+            who.audit_all(tx, entries)?;
             Ok(())
         })?;
-        (self.progress)(BatchEvent::Done {
-            line,
-            meeting_id: gid,
-            join_web_url,
-            created,
-        });
+        for m in made {
+            self.rate.on_success(now);
+            self.done += 1;
+            self.done_times.push_back(now);
+            (self.progress)(BatchEvent::Done {
+                line: m.line,
+                meeting_id: m.graph_id,
+                join_web_url: m.join_web_url,
+                created: m.created,
+            });
+        }
         Ok(())
     }
 

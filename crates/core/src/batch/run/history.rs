@@ -278,6 +278,7 @@ async fn resolve_in_flight(
     // In calendar mode the run sent events: the same transactionId finds the event (sending
     // nothing more), and its meeting row keeps the event id, so the undo cancels it.
     let calendar = store.tables().integration_invitation_mode()?.is_calendar();
+    let mut known = super::executor::Known::default();
     for (item, row) in flying.iter().zip(rows) {
         // The run's own burst may still hold the tenant's rate: waited out, as every request
         // of a cancel is.
@@ -302,11 +303,14 @@ async fn resolve_in_flight(
                     if let Some(eid) = event_id.as_deref() {
                         let m = super::executor::record_meeting(
                             tx,
+                            &mut known,
                             id,
                             &row,
-                            &gid,
-                            &join_web_url,
-                            Some(eid),
+                            &super::executor::Confirmed {
+                                graph_id: &gid,
+                                join_web_url: &join_web_url,
+                                event_id: Some(eid),
+                            },
                             who,
                             &at,
                         )?;

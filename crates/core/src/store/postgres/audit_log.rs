@@ -75,6 +75,34 @@ impl<T: Exec> AuditTable for T {
         }
     }
 
+    fn audit_append_all(&self, entries: &[AuditEntry<'_>]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let col = |f: &dyn Fn(&AuditEntry<'_>) -> Option<String>| -> Vec<Option<String>> {
+            entries.iter().map(f).collect()
+        };
+        let action = col(&|e| Some(e.action.to_string()));
+        let target = col(&|e| Some(e.target.to_string()));
+        let program = col(&|e| e.program_code.map(str::to_string));
+        let before = col(&|e| e.before.as_ref().map(|v| v.to_string()));
+        let after = col(&|e| e.after.as_ref().map(|v| v.to_string()));
+        let request = col(&|e| e.graph_request_id.map(str::to_string));
+        // In the given order (ids follow it); stamped like any row (operator, at, real_actor).
+        self.execute(
+            "INSERT INTO audit_log (at, operator, action, target, program_code, before_json,
+                 after_json, graph_request_id, real_actor)
+             SELECT '', '', t.action, t.target, t.program_code, t.before_json, t.after_json,
+                 t.graph_request_id, NULL
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                 WITH ORDINALITY
+                 AS t (action, target, program_code, before_json, after_json, graph_request_id, n)
+             ORDER BY t.n",
+            &[&action, &target, &program, &before, &after, &request],
+        )?;
+        Ok(())
+    }
+
     fn audit_list(&self, f: &AuditFilter) -> Result<Vec<AuditRow>, StoreError> {
         list_page(self, f).map(|p| p.items).map_err(|e| match e {
             PageError::Store(e) => e,

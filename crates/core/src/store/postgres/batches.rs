@@ -7,8 +7,8 @@
 use super::exec::{changed, get, Exec, PgRow};
 use super::Row;
 use crate::store::batches::{
-    self as shared, BatchRow, BatchState, BatchTable, Counts, ItemRow, ItemState, BATCHES_CURSOR,
-    BATCH_COLS, ITEM_COLS,
+    self as shared, BatchRow, BatchState, BatchTable, Counts, ItemMade, ItemRow, ItemState,
+    BATCHES_CURSOR, BATCH_COLS, ITEM_COLS,
 };
 use crate::store::page::{self, Arg, Page, PageError};
 use crate::store::StoreError;
@@ -236,6 +236,35 @@ impl<T: Exec> BatchTable for T {
         .map(changed)
     }
 
+    fn batch_items_mark_in_flight(
+        &self,
+        batch_id: i64,
+        lines: &[u64],
+        now: &str,
+    ) -> Result<Vec<u64>, StoreError> {
+        if lines.is_empty() {
+            return Ok(Vec::new());
+        }
+        let wanted: Vec<i64> = lines.iter().map(|l| *l as i64).collect();
+        // The same conditions as one item's (below).
+        let rows = self.query(
+            "UPDATE batch_items SET state = 'in_flight', attempts = attempts + 1, updated_at = $3
+             WHERE batch_id = $1 AND line = ANY($2) AND state IN ('queued', 'in_flight')
+               AND (SELECT state FROM batches WHERE id = $1 FOR SHARE) <> 'cancelled'
+             RETURNING line",
+            &[&batch_id, &wanted, &now],
+        )?;
+        let mut marked = std::collections::HashSet::new();
+        for r in &rows {
+            marked.insert(get::<i64>(self, r, 0)? as u64);
+        }
+        Ok(lines
+            .iter()
+            .copied()
+            .filter(|l| marked.contains(l))
+            .collect())
+    }
+
     fn batch_item_mark_in_flight(
         &self,
         batch_id: i64,
@@ -307,6 +336,35 @@ impl<T: Exec> BatchTable for T {
         self.execute(
             "UPDATE batch_items SET meeting_id = $3 WHERE batch_id = $1 AND line = $2",
             &[&batch_id, &(line as i64), &meeting_id],
+        )
+        .map(changed)
+    }
+
+    fn batch_items_mark_made(
+        &self,
+        batch_id: i64,
+        items: &[ItemMade<'_>],
+        now: &str,
+    ) -> Result<usize, StoreError> {
+        if items.is_empty() {
+            return Ok(0);
+        }
+        let lines: Vec<i64> = items.iter().map(|i| i.line as i64).collect();
+        let graph_ids: Vec<&str> = items.iter().map(|i| i.graph_id).collect();
+        let urls: Vec<&str> = items.iter().map(|i| i.join_web_url).collect();
+        let created: Vec<bool> = items.iter().map(|i| i.created_now).collect();
+        let meetings: Vec<i64> = items.iter().map(|i| i.meeting_id).collect();
+        self.execute(
+            "UPDATE batch_items b SET state = 'done', graph_id = t.graph_id,
+               join_web_url = t.join_web_url, created_now = t.created_now,
+               meeting_id = t.meeting_id, error_code = NULL, error_message = NULL,
+               updated_at = $2
+             FROM unnest($3::bigint[], $4::text[], $5::text[], $6::boolean[], $7::bigint[])
+               AS t (line, graph_id, join_web_url, created_now, meeting_id)
+             WHERE b.batch_id = $1 AND b.line = t.line",
+            &[
+                &batch_id, &now, &lines, &graph_ids, &urls, &created, &meetings,
+            ],
         )
         .map(changed)
     }

@@ -11,13 +11,109 @@ use super::Row;
 use crate::store::integration::InvitationMode;
 use crate::store::meetings::{
     self as shared, meeting_columns, AttendeeRow, Confirmed, InvitationsSent, MeetingFilter,
-    MeetingRow, MeetingState, MeetingTable, NewRow,
+    MeetingRow, MeetingState, MeetingTable, NewCreated, NewRow,
 };
 use crate::store::page::{self, Arg, Page, PageError};
 use crate::store::StoreError;
 use tokio_postgres::types::Type;
 
 impl<T: Exec> MeetingTable for T {
+    fn meetings_insert_created(
+        &self,
+        rows: &[NewCreated<'_>],
+    ) -> Result<Vec<Option<i64>>, StoreError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        fn col<'r, V>(rows: &'r [NewCreated<'_>], f: impl Fn(&'r NewCreated<'_>) -> V) -> Vec<V> {
+            rows.iter().map(f).collect()
+        }
+        let external_id = col(rows, |r| r.row.external_id);
+        let program_id = col(rows, |r| r.row.program_id);
+        let batch_id = col(rows, |r| r.row.batch_id);
+        let subject = col(rows, |r| r.row.subject);
+        let time_zone = col(rows, |r| r.row.time_zone);
+        let created_by = col(rows, |r| r.row.created_by);
+        let now = col(rows, |r| r.row.now);
+        let graph_id = col(rows, |r| r.confirmed.graph_id);
+        let join_web_url = col(rows, |r| r.confirmed.join_web_url);
+        let join_meeting_id = col(rows, |r| r.confirmed.join_meeting_id);
+        let passcode = col(rows, |r| r.confirmed.passcode);
+        let organizer = col(rows, |r| r.confirmed.organizer_upn);
+        let start = col(rows, |r| r.confirmed.start_utc);
+        let end = col(rows, |r| r.confirmed.end_utc);
+        let event_id = col(rows, |r| r.event_id);
+        // Straight in the confirmed state, as a pending row marked created would read; a taken
+        // externalId inserts nothing (its row is the caller's to confirm).
+        let inserted = self.query(
+            "INSERT INTO meetings (external_id, program_id, batch_id, subject, start_utc, end_utc,
+                 time_zone, state, created_by, created_at, updated_at, graph_id, join_web_url,
+                 join_meeting_id, passcode, organizer_upn, invitations, event_id,
+                 invitations_sent_at)
+             SELECT t.external_id, t.program_id, t.batch_id, t.subject, t.start_utc, t.end_utc,
+                 t.time_zone, 'created', t.created_by, t.now, t.now, t.graph_id, t.join_web_url,
+                 t.join_meeting_id, t.passcode, t.organizer_upn,
+                 CASE WHEN t.event_id IS NULL THEN 'none' ELSE 'calendar' END, t.event_id,
+                 CASE WHEN t.event_id IS NULL THEN NULL ELSE t.now END
+             FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[],
+                 $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+                 $12::text[], $13::text[], $14::text[], $15::text[])
+                 WITH ORDINALITY
+                 AS t (external_id, program_id, batch_id, subject, start_utc, end_utc,
+                       time_zone, created_by, now, graph_id, join_web_url, join_meeting_id,
+                       passcode, organizer_upn, event_id, n)
+             ORDER BY t.n
+             ON CONFLICT (external_id) DO NOTHING
+             RETURNING id, external_id",
+            &[
+                &external_id,
+                &program_id,
+                &batch_id,
+                &subject,
+                &start,
+                &end,
+                &time_zone,
+                &created_by,
+                &now,
+                &graph_id,
+                &join_web_url,
+                &join_meeting_id,
+                &passcode,
+                &organizer,
+                &event_id,
+            ],
+        )?;
+        let mut ids: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+        for r in &inserted {
+            ids.insert(get::<String>(self, r, 1)?, get::<i64>(self, r, 0)?);
+        }
+        let out: Vec<Option<i64>> = rows
+            .iter()
+            .map(|r| ids.get(r.row.external_id).copied())
+            .collect();
+        // Every new row's attendees in one statement.
+        let (mut meeting, mut address, mut upn, mut object_id, mut display_name) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (r, id) in rows.iter().zip(&out) {
+            let Some(id) = id else { continue };
+            for a in &r.attendees {
+                meeting.push(*id);
+                address.push(a.address.as_str());
+                upn.push(a.upn.as_deref());
+                object_id.push(a.object_id.as_deref());
+                display_name.push(a.display_name.as_deref());
+            }
+        }
+        if !meeting.is_empty() {
+            self.execute(
+                "INSERT INTO meeting_attendees (meeting_id, address, upn, object_id, display_name)
+                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])",
+                &[&meeting, &address, &upn, &object_id, &display_name],
+            )?;
+        }
+        Ok(out)
+    }
+
     fn meeting_insert_pending(
         &self,
         row: &NewRow<'_>,
@@ -48,7 +144,8 @@ impl<T: Exec> MeetingTable for T {
             Some(Some(r)) => get(self, &r, 0)?,
             Some(None) | None => return Ok(None),
         };
-        match constraint_is_none(replace_attendees(self, id, attendees))? {
+        // A new meeting has no attendees to replace yet.
+        match constraint_is_none(insert_attendees(self, id, attendees))? {
             Some(()) => Ok(Some(id)),
             None => Ok(None),
         }
@@ -276,6 +373,15 @@ fn replace_attendees(
         "DELETE FROM meeting_attendees WHERE meeting_id = $1",
         &[&meeting_id],
     )?;
+    insert_attendees(db, meeting_id, attendees)
+}
+
+/// Adds `attendees` to meeting `meeting_id` in one statement.
+fn insert_attendees(
+    db: &impl Exec,
+    meeting_id: i64,
+    attendees: &[AttendeeRow],
+) -> Result<(), StoreError> {
     if attendees.is_empty() {
         return Ok(());
     }
