@@ -223,6 +223,17 @@ pub struct Resolved {
 }
 
 impl Resolved {
+    /// [`decide`] for this actor: what [`require`] answers once the actor is resolved (no I/O,
+    /// so a use case that resolved them once can check many programs without asking again).
+    pub fn may(&self, action: Action, program: Option<&str>) -> Result<(), Error> {
+        match decide(&self.subject, action, program) {
+            Decision::Allowed => Ok(()),
+            Decision::Denied { reason } => {
+                Err(Error::Denied(format!("{} as {reason}", self.label)))
+            }
+        }
+    }
+
     /// Appends the audit row of a change this actor made, inside the change's transaction:
     /// `entry` says what changed; the row names the actor (`operator`) and, when they were
     /// impersonated, who really acted (`real_actor`) — filled in here so no use case can forget
@@ -302,10 +313,8 @@ pub fn require(
     program: Option<&str>,
 ) -> Result<Resolved, Error> {
     let who = resolve(conn, actor)?;
-    match decide(&who.subject, action, program) {
-        Decision::Allowed => Ok(who),
-        Decision::Denied { reason } => Err(Error::Denied(format!("{} as {reason}", who.label))),
-    }
+    who.may(action, program)?;
+    Ok(who)
 }
 
 #[cfg(test)]

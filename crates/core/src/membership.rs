@@ -441,22 +441,25 @@ async fn check_inner(
     let ttl = store.tables().directory_ttl_hours()?;
     let mut known: HashMap<String, Result<Membership, String>> = HashMap::new();
     let mut to_ask: Vec<String> = Vec::new();
-    for raw in addresses {
-        let Ok(addr) = normalize_address(raw) else {
-            continue;
-        };
-        if known.contains_key(&addr) || to_ask.contains(&addr) {
-            continue;
-        }
-        let cached = if opts.refresh {
-            None
-        } else {
-            store
-                .tables()
-                .directory_get(&addr)?
-                .filter(|r| is_fresh(&r.checked_at, ttl, now))
-                .and_then(from_cache)
-        };
+    // Every distinct well-formed address, in input order, and its cache row: one read of the
+    // cache for all of them.
+    let mut seen = std::collections::HashSet::new();
+    let wanted: Vec<String> = addresses
+        .iter()
+        .filter_map(|raw| normalize_address(raw).ok())
+        .filter(|addr| seen.insert(addr.clone()))
+        .collect();
+    let mut rows = if opts.refresh || wanted.is_empty() {
+        HashMap::new()
+    } else {
+        let keys: Vec<&str> = wanted.iter().map(String::as_str).collect();
+        store.tables().directory_get_many(&keys)?
+    };
+    for addr in wanted {
+        let cached = rows
+            .remove(&addr)
+            .filter(|r| is_fresh(&r.checked_at, ttl, now))
+            .and_then(from_cache);
         match cached {
             Some(m) => {
                 known.insert(addr, Ok(m));
@@ -477,12 +480,10 @@ async fn check_inner(
         })
     })
     .await?;
-    store.write(|tx| -> Result<(), Error> {
-        for m in asked.values().flatten() {
-            tx.directory_put(&to_cache(m))?;
-        }
-        Ok(())
-    })?;
+    let fresh: Vec<_> = asked.values().flatten().map(to_cache).collect();
+    if !fresh.is_empty() {
+        store.write(|tx| -> Result<(), Error> { Ok(tx.directory_put_many(&fresh)?) })?;
+    }
     let mut failures = HashMap::new();
     for (addr, r) in asked {
         match r {

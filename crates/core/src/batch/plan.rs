@@ -234,15 +234,29 @@ pub fn program_facts(
         .collect();
     let teams = crate::programs::teams_availability(conn)?;
     let mut out = HashMap::new();
+    // What `access::require` answers for each program, with the actor resolved once (on the
+    // first program the store has), not once per program.
+    let mut who: Option<Result<access::Resolved, String>> = None;
     for code in codes {
         let Some(p) = conn.program_by_code(&code)? else {
             continue;
         };
         let mode_on = p.enabled_modes.iter().any(|m| m == "teams_video");
-        let denied = match access::require(conn, actor, Action::BatchesManage, Some(&p.code)) {
-            Ok(_) => None,
-            Err(Error::Denied(m)) => Some(m),
-            Err(e) => return Err(e),
+        if who.is_none() {
+            who = Some(match access::resolve(conn, actor) {
+                Ok(w) => Ok(w),
+                Err(Error::Denied(m)) => Err(m),
+                Err(e) => return Err(e),
+            });
+        }
+        let denied = match who.as_ref() {
+            Some(Ok(w)) => match w.may(Action::BatchesManage, Some(&p.code)) {
+                Ok(()) => None,
+                Err(Error::Denied(m)) => Some(m),
+                Err(e) => return Err(e),
+            },
+            Some(Err(m)) => Some(m.clone()),
+            None => None,
         };
         let participants = conn
             .participants(p.id)?
@@ -382,24 +396,36 @@ pub fn directory_from(
 /// Refuses ready rows whose meeting is already live in another batch (same `externalId`), and
 /// rows whose `externalId` already names a stored meeting of another program (`denied`): a
 /// batch never takes over, or adds to its program, another program's meeting.
+///
+/// Two reads for the whole file (the stored meetings and the live items of every ready row's
+/// `externalId`), then each row is decided in memory.
 pub fn already_scheduled(store: &Store, file: &CsvFile, plan: &mut Plan) -> Result<(), Error> {
+    let ids: Vec<&str> = plan.ready().map(|m| m.external_id.as_str()).collect();
+    let (stored, live) = if ids.is_empty() {
+        (HashMap::new(), HashMap::new())
+    } else {
+        let conn = store.tables();
+        (
+            conn.batch_meeting_programs(&ids)?,
+            conn.batch_live_items(&ids)?,
+        )
+    };
     for (i, row) in plan.rows.iter_mut().enumerate() {
         let Some(m) = &row.meeting else { continue };
-        let foreign = store
-            .tables()
-            .meeting_by_external_id(&m.external_id)?
-            .filter(|stored| !stored.program_code.eq_ignore_ascii_case(&m.program));
-        let (code, key, message) = if let Some(stored) = foreign {
+        let foreign = stored
+            .get(&m.external_id)
+            .filter(|program| !program.eq_ignore_ascii_case(&m.program));
+        let (code, key, message) = if let Some(program) = foreign {
             (
                 ProblemCode::Denied,
                 "denied",
                 format!(
                     "externalId {} already names a meeting of program '{}'; a batch never takes \
                      over another program's meeting (change external_ref)",
-                    m.external_id, stored.program_code
+                    m.external_id, program
                 ),
             )
-        } else if let Some((batch, line)) = store.tables().batch_live_item(&m.external_id)? {
+        } else if let Some((batch, line)) = live.get(&m.external_id).copied() {
             (
                 ProblemCode::AlreadyScheduled,
                 "already_scheduled",

@@ -588,6 +588,48 @@ pub trait BatchTable {
     /// `(batch id, line)`.
     fn batch_live_item(&self, external_id: &str) -> Result<Option<(i64, u64)>, StoreError>;
 
+    /// Inserts many queued items of one batch, `(line, externalId, row JSON)` each: what
+    /// [`BatchTable::batch_item_insert`] does for each, in one statement where the backend can
+    /// (a batch of 1,000 rows is one round trip to a server, not 1,000).
+    fn batch_items_insert(
+        &self,
+        batch_id: i64,
+        items: &[(u64, &str, &str)],
+        now: &str,
+    ) -> Result<(), StoreError> {
+        for (line, external_id, row_json) in items {
+            self.batch_item_insert(batch_id, *line, external_id, row_json, now)?;
+        }
+        Ok(())
+    }
+
+    /// [`BatchTable::batch_live_item`] of many `externalId`s at once: the answer of each one
+    /// that has a live item, keyed by `externalId` (each asked once however often it is named).
+    fn batch_live_items(
+        &self,
+        external_ids: &[&str],
+    ) -> Result<HashMap<String, (i64, u64)>, StoreError> {
+        let mut out = HashMap::new();
+        for id in external_ids {
+            if out.contains_key(*id) {
+                continue;
+            }
+            if let Some(found) = self.batch_live_item(id)? {
+                out.insert((*id).to_string(), found);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The program code of the stored meeting each of these `externalId`s names (those that
+    /// name one), keyed by `externalId`: the `program_code` that
+    /// [`MeetingTable::meeting_by_external_id`](super::meetings::MeetingTable::meeting_by_external_id)
+    /// answers, for many at once (what validating a batch asks of every row).
+    fn batch_meeting_programs(
+        &self,
+        external_ids: &[&str],
+    ) -> Result<HashMap<String, String>, StoreError>;
+
     /// Sets the state (and pause reason) of a batch; `finished` stamps `finished_at`.
     fn batch_set_state(
         &self,

@@ -3,6 +3,8 @@
 //! holds the row type and the [`DirectoryTable`] interface (SQLite's statements are in
 //! `store::sqlite::directory_cache`). Holds directory facts only, never a token.
 
+use std::collections::HashMap;
+
 use super::settings::SettingTable;
 use super::StoreError;
 
@@ -48,6 +50,33 @@ pub trait DirectoryTable: SettingTable {
 
     /// Inserts or replaces the row.
     fn directory_put(&self, row: &CacheRow) -> Result<(), StoreError>;
+
+    /// [`DirectoryTable::directory_get`] of many addresses at once: the row of each one that
+    /// has one, keyed by the address as asked (each asked once however often it is named).
+    fn directory_get_many(
+        &self,
+        addresses: &[&str],
+    ) -> Result<HashMap<String, CacheRow>, StoreError> {
+        let mut out = HashMap::new();
+        for a in addresses {
+            if out.contains_key(*a) {
+                continue;
+            }
+            if let Some(row) = self.directory_get(a)? {
+                out.insert((*a).to_string(), row);
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`DirectoryTable::directory_put`] of each row, in order, in one statement where the
+    /// backend can.
+    fn directory_put_many(&self, rows: &[CacheRow]) -> Result<(), StoreError> {
+        for row in rows {
+            self.directory_put(row)?;
+        }
+        Ok(())
+    }
 
     /// The TTL in hours from `settings` (default when absent or unreadable).
     fn directory_ttl_hours(&self) -> Result<i64, StoreError> {

@@ -11,6 +11,7 @@ mod migrate;
 mod occ;
 mod programs;
 mod roster;
+mod sets;
 mod support;
 
 #[test]

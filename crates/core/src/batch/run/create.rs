@@ -1,6 +1,7 @@
 //! Storing a planned batch ([`create`]: the batch and all its items in one transaction, before
 //! the first request) and the one-call path that validates, stores and runs a file ([`run`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -10,7 +11,7 @@ use super::{now_db, RunOptions, RunOutcome, Transport};
 use crate::access::{self, Action};
 use crate::actor::Actor;
 use crate::batch::plan::{self, Plan, PlanOptions};
-use crate::batch::BatchEvent;
+use crate::batch::{BatchEvent, MeetingRow};
 use crate::error::Error;
 use crate::graph::GraphClient;
 use crate::store::audit_log::AuditEntry;
@@ -72,11 +73,26 @@ pub fn create(
             &who.label,
             &now,
         )?;
+        // A handful of statements for the whole batch, not several per row: the actor was
+        // resolved once above (what `access::require` would resolve again for each row), and
+        // the live items of every row are read at once. Re-checked inside the write lock:
+        // another batch may have taken a meeting meanwhile.
+        let ready: Vec<&MeetingRow> = plan.ready().collect();
+        let ids: Vec<&str> = ready.iter().map(|m| m.external_id.as_str()).collect();
+        let live = tx.batch_live_items(&ids)?;
+        let mut taken_here: HashMap<&str, u64> = HashMap::new();
+        let mut rows = Vec::with_capacity(ready.len());
         let mut programs = std::collections::BTreeSet::new();
-        for m in plan.ready() {
-            // Re-checked inside the write lock: another batch may have taken the meeting meanwhile.
-            access::require(tx, actor, Action::BatchesManage, Some(&m.program))?;
-            if let Some((b, l)) = tx.batch_live_item(&m.external_id)? {
+        for m in &ready {
+            who.may(Action::BatchesManage, Some(&m.program))?;
+            // The first live item, as `batch_live_item` would answer once this batch's earlier
+            // rows are stored.
+            let earlier_here = taken_here.get(m.external_id.as_str()).map(|l| (id, *l));
+            let first = match (live.get(&m.external_id).copied(), earlier_here) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if let Some((b, l)) = first {
                 return Err(Error::Conflict(format!(
                     "line {}: this meeting is already scheduled by batch {b} (line {l})",
                     m.line
@@ -84,9 +100,15 @@ pub fn create(
             }
             let row_json =
                 serde_json::to_string(m).map_err(|e| Error::invalid("row", e.to_string()))?;
-            tx.batch_item_insert(id, m.line, &m.external_id, &row_json, &now)?;
+            taken_here.insert(&m.external_id, m.line);
+            rows.push((m.line, m.external_id.as_str(), row_json));
             programs.insert(m.program.clone());
         }
+        let items: Vec<(u64, &str, &str)> = rows
+            .iter()
+            .map(|(line, eid, json)| (*line, *eid, json.as_str()))
+            .collect();
+        tx.batch_items_insert(id, &items, &now)?;
         who.audit(
             tx,
             AuditEntry {

@@ -4,6 +4,8 @@
 //! are stored under the same names as in SQLite (the schema's `CHECK`s spell them), and the
 //! cursors are the same, so a cursor means the same thing on both backends.
 
+use std::collections::HashMap;
+
 use super::exec::{changed, get, Exec, PgRow};
 use super::Row;
 use crate::store::batches::{
@@ -12,6 +14,7 @@ use crate::store::batches::{
 };
 use crate::store::page::{self, Arg, Page, PageError};
 use crate::store::StoreError;
+use tokio_postgres::types::Type;
 
 fn batch_from(db: &impl Exec, row: &Row) -> Result<BatchRow, StoreError> {
     shared::batch_from(&PgRow { db, row })
@@ -91,6 +94,79 @@ impl<T: Exec> BatchTable for T {
             }
             None => Ok(None),
         }
+    }
+
+    fn batch_items_insert(
+        &self,
+        batch_id: i64,
+        items: &[(u64, &str, &str)],
+        now: &str,
+    ) -> Result<(), StoreError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let lines: Vec<i64> = items.iter().map(|(l, _, _)| *l as i64).collect();
+        let ids: Vec<&str> = items.iter().map(|(_, e, _)| *e).collect();
+        let rows: Vec<&str> = items.iter().map(|(_, _, j)| *j).collect();
+        // One statement (and, typed, one round trip) for the whole batch; each row still meets
+        // the table's policies and triggers as a single insert would.
+        self.query_typed(
+            "INSERT INTO batch_items (batch_id, line, external_id, row_json, state, updated_at)
+             SELECT $1, t.line, t.external_id, t.row_json, 'queued', $5
+             FROM unnest($2::bigint[], $3::text[], $4::text[])
+                  WITH ORDINALITY AS t(line, external_id, row_json, n)
+             ORDER BY t.n",
+            &[
+                (&batch_id, Type::INT8),
+                (&lines, Type::INT8_ARRAY),
+                (&ids, Type::TEXT_ARRAY),
+                (&rows, Type::TEXT_ARRAY),
+                (&now, Type::TEXT),
+            ],
+        )
+        .map(|_| ())
+    }
+
+    fn batch_live_items(
+        &self,
+        external_ids: &[&str],
+    ) -> Result<HashMap<String, (i64, u64)>, StoreError> {
+        if external_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        // Per externalId the row `batch_live_item` answers: the first by batch, then line.
+        let rows = self.query_typed(
+            "SELECT DISTINCT ON (external_id) external_id, batch_id, line FROM batch_items
+             WHERE external_id = ANY($1) AND state IN ('queued', 'in_flight', 'done')
+             ORDER BY external_id, batch_id, line",
+            &[(&external_ids, Type::TEXT_ARRAY)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let id: String = get(self, r, 0)?;
+                let batch: i64 = get(self, r, 1)?;
+                let line: i64 = get(self, r, 2)?;
+                Ok((id, (batch, line as u64)))
+            })
+            .collect()
+    }
+
+    fn batch_meeting_programs(
+        &self,
+        external_ids: &[&str],
+    ) -> Result<HashMap<String, String>, StoreError> {
+        if external_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        // The join `meeting_by_external_id` reads `program_code` through (same policies).
+        let rows = self.query_typed(
+            "SELECT m.external_id, p.code FROM meetings m JOIN programs p ON p.id = m.program_id
+             WHERE m.external_id = ANY($1)",
+            &[(&external_ids, Type::TEXT_ARRAY)],
+        )?;
+        rows.iter()
+            .map(|r| Ok((get(self, r, 0)?, get(self, r, 1)?)))
+            .collect()
     }
 
     fn batch_set_state(

@@ -2,12 +2,15 @@
 //! [`crate::store::batches::BatchTable`] (the stored state names and the row assembly are
 //! `store::batches`'). Item counts are read from `batch_item_counts`, kept by triggers.
 
+use std::collections::HashMap;
+
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::store::batches::{
     self as shared, BatchRow, BatchState, BatchTable, Counts, ItemRow, ItemState, BATCHES_CURSOR,
     BATCH_COLS, ITEM_COLS,
 };
+use crate::store::meetings::MeetingTable;
 use crate::store::page::{self, Page, PageError, PageQuery};
 use crate::store::StoreError;
 
@@ -49,6 +52,23 @@ impl BatchTable for Connection {
 
     fn batch_live_item(&self, external_id: &str) -> Result<Option<(i64, u64)>, StoreError> {
         live_item(self, external_id).map_err(|e| super::err(self, e))
+    }
+
+    fn batch_meeting_programs(
+        &self,
+        external_ids: &[&str],
+    ) -> Result<HashMap<String, String>, StoreError> {
+        // One indexed read per id is cheap on a local file: ask the meetings table's own query.
+        let mut out = HashMap::new();
+        for id in external_ids {
+            if out.contains_key(*id) {
+                continue;
+            }
+            if let Some(m) = MeetingTable::meeting_by_external_id(self, id)? {
+                out.insert((*id).to_string(), m.program_code);
+            }
+        }
+        Ok(out)
     }
 
     fn batch_set_state(
