@@ -6,9 +6,11 @@
 //! sending rate is cut multiplicatively (floored by the goodput the tenant served over the last
 //! two seconds, so probing just past the ceiling does not throw away 15 %); while no 429 comes,
 //! the rate probes upward additively (AIMD). After a hold the pacing bucket starts full, as the
-//! tenant's has refilled meanwhile. The first phase sends unpaced (bounded by the concurrency) until the first 429: the
-//! successes over the time from the start to the end of that first hold are the first estimate
-//! of the ceiling. One 429 burst counts as one congestion signal: answers to requests sent before
+//! tenant's has refilled meanwhile. The first phase sends unpaced (bounded by the concurrency):
+//! the first 429 only holds (the tenant's allowance may have been spent before the run began, by
+//! another batch or another app), and discovery starts over when that hold ends, with the
+//! tenant's allowance refilled; at the next 429, the successes from the end of the first hold to
+//! the end of this one are the first estimate of the ceiling. One 429 burst counts as one congestion signal: answers to requests sent before
 //! the last cut do not cut again. Each steady-phase cut halves the probing speed (down to
 //! [`MIN_PROBE_SHARE`]), so the rate settles just under a stable ceiling and holds become rare;
 //! a long stretch without a 429 ([`PROBE_RESET`]) doubles it again, to find a ceiling that rose.
@@ -75,7 +77,13 @@ pub struct RateController {
     rate: f64,
     tokens: f64,
     last_refill: Instant,
+    /// Where the discovery window began: the start, then the end of the first hold.
     started: Instant,
+    /// Successes answered since `started`.
+    window_successes: u64,
+    /// The discovery window was restarted at the end of the first hold, with what the first
+    /// window measured (successes from the start to the end of that hold, per second).
+    restarted: Option<f64>,
     hold_until: Option<Instant>,
     last_cut: Option<Instant>,
     rate_at_cut: f64,
@@ -97,6 +105,8 @@ impl RateController {
             tokens: 1.0,
             last_refill: now,
             started: now,
+            window_successes: 0,
+            restarted: None,
             hold_until: None,
             last_cut: None,
             rate_at_cut: cfg.max_rps,
@@ -163,6 +173,9 @@ impl RateController {
     /// A request succeeded: probe upward additively.
     pub fn on_success(&mut self, now: Instant) {
         self.successes += 1;
+        if now >= self.started {
+            self.window_successes += 1;
+        }
         self.recent.push_back(now);
         while self
             .recent
@@ -196,11 +209,27 @@ impl RateController {
         }
         self.last_cut = Some(now);
         match self.phase {
-            Phase::Discover => {
-                // Everything that succeeded from the start to the end of this hold is what the
-                // tenant allowed over that time.
+            Phase::Discover if self.restarted.is_none() => {
+                // The tenant's allowance may have been spent before this run began (another
+                // batch, another app of the tenant): what this run got so far says nothing of
+                // the ceiling. After the hold it has refilled, so discovery starts over there.
                 let span = until.saturating_duration_since(self.started).as_secs_f64();
-                let estimate = self.successes as f64 / span.max(0.001);
+                self.restarted = Some(self.successes as f64 / span.max(0.001));
+                self.started = until;
+                self.window_successes = 0;
+                self.last_refill = until;
+                self.resumed_at = until;
+                self.probe_since = until;
+                return;
+            }
+            Phase::Discover => {
+                // Everything that succeeded from the end of the first hold to the end of this
+                // one is what the tenant allowed over that time, starting from a full allowance.
+                let span = until.saturating_duration_since(self.started).as_secs_f64();
+                // Never below what the first window measured: a second window cut short (a
+                // 429 right after the hold) must not park the run at a trickle.
+                let first = self.restarted.unwrap_or(0.0);
+                let estimate = (self.window_successes as f64 / span.max(0.001)).max(first);
                 self.rate = estimate.clamp(self.cfg.min_rps, self.cfg.max_rps);
                 self.phase = Phase::Steady;
             }
@@ -270,10 +299,27 @@ mod tests {
         Duration::from_millis(n)
     }
 
+    /// Takes a new controller past its first 429 at `t0`, which only holds (1 s) and starts
+    /// discovery over; returns when that hold ends.
+    fn past_first_hold(rc: &mut RateController, t0: Instant) -> Instant {
+        for _ in 0..5 {
+            rc.on_success(t0);
+        }
+        rc.on_throttled(t0, t0, Some(Duration::from_secs(1)));
+        assert_eq!(
+            rc.phase(),
+            Phase::Discover,
+            "the first 429 gives no estimate"
+        );
+        assert_eq!(rc.acquire(t0), Err(Duration::from_secs(1)), "but it holds");
+        t0 + Duration::from_secs(1)
+    }
+
     #[test]
     fn discover_then_estimate_from_successes_over_start_to_hold_end() {
         let t0 = Instant::now();
         let mut rc = RateController::new(RateConfig::default(), t0);
+        let t0 = past_first_hold(&mut rc, t0);
         for _ in 0..100 {
             assert!(rc.acquire(t0).is_ok(), "discover phase is unpaced");
             rc.on_success(t0);
@@ -310,6 +356,7 @@ mod tests {
     fn one_burst_of_429s_cuts_once_and_successes_probe_upward() {
         let t0 = Instant::now();
         let mut rc = RateController::new(RateConfig::default(), t0);
+        let t0 = past_first_hold(&mut rc, t0);
         for _ in 0..100 {
             rc.on_success(t0);
         }
@@ -340,6 +387,7 @@ mod tests {
         let t0 = Instant::now();
         let cfg = RateConfig::default();
         let mut rc = RateController::new(cfg, t0);
+        let t0 = past_first_hold(&mut rc, t0);
         for _ in 0..100 {
             rc.on_success(t0);
         }
@@ -374,6 +422,7 @@ mod tests {
     fn probing_just_past_the_ceiling_cuts_back_to_the_goodput_not_further() {
         let t0 = Instant::now();
         let mut rc = RateController::new(RateConfig::default(), t0);
+        let t0 = past_first_hold(&mut rc, t0);
         for _ in 0..100 {
             rc.on_success(t0);
         }
@@ -409,6 +458,7 @@ mod tests {
     fn steady_phase_paces_at_the_rate() {
         let t0 = Instant::now();
         let mut rc = RateController::new(RateConfig::default(), t0);
+        let t0 = past_first_hold(&mut rc, t0);
         for _ in 0..10 {
             rc.on_success(t0);
         }
@@ -429,6 +479,96 @@ mod tests {
             "10 s at {} rps after a full bucket sends about {expected}, sent {sent}",
             rc.rate()
         );
+    }
+
+    /// A tenant as Graph documents it (and the sandbox serves it): a token bucket at `rps` that
+    /// holds one second's worth, and a 429 with an integer `Retry-After` of at least 1 s.
+    struct Tenant {
+        rps: f64,
+        tokens: f64,
+        last: Instant,
+    }
+
+    impl Tenant {
+        fn take(&mut self, now: Instant) -> Result<(), u64> {
+            let dt = now.saturating_duration_since(self.last).as_secs_f64();
+            self.tokens = (self.tokens + dt * self.rps).min(self.rps.max(1.0));
+            self.last = now;
+            if self.tokens >= 1.0 {
+                self.tokens -= 1.0;
+                Ok(())
+            } else {
+                Err((((1.0 - self.tokens) / self.rps).ceil() as u64).max(1))
+            }
+        }
+    }
+
+    /// Sends `n` requests through the controller to a tenant of ceiling `rps` (8 in flight,
+    /// `latency` each way round) until every one succeeded; the time it took and the 429s.
+    fn simulate(rps: f64, n: u64, latency: Duration, drained: bool) -> (f64, u64) {
+        let t0 = Instant::now();
+        let mut tenant = Tenant {
+            rps,
+            tokens: if drained { 0.0 } else { rps },
+            last: t0,
+        };
+        let mut rc = RateController::new(RateConfig::default(), t0);
+        // (answered at, sent at, Retry-After of a 429)
+        let mut inflight: Vec<(Instant, Instant, Option<u64>)> = Vec::new();
+        let (mut queued, mut done, mut now) = (n, 0u64, t0);
+        while done < n {
+            inflight.sort_by_key(|f| std::cmp::Reverse(f.0));
+            while inflight.last().is_some_and(|f| f.0 <= now) {
+                let (at, sent, throttled) = inflight.pop().expect("checked");
+                match throttled {
+                    None => {
+                        rc.on_success(at);
+                        done += 1;
+                    }
+                    Some(secs) => {
+                        rc.on_throttled(at, sent, Some(Duration::from_secs(secs)));
+                        queued += 1;
+                    }
+                }
+            }
+            let mut wake = None;
+            while inflight.len() < 8 && queued > 0 {
+                match rc.acquire(now) {
+                    Ok(()) => {
+                        queued -= 1;
+                        let answer = tenant.take(now + latency / 2).err();
+                        inflight.push((now + latency, now, answer));
+                    }
+                    Err(w) => {
+                        wake = Some(now + w.max(Duration::from_micros(100)));
+                        break;
+                    }
+                }
+            }
+            let next = inflight.iter().map(|f| f.0).min();
+            now = match (next, wake) {
+                (Some(a), Some(b)) => a.min(b),
+                (Some(a), None) | (None, Some(a)) => a,
+                (None, None) => break,
+            };
+        }
+        (now.duration_since(t0).as_secs_f64(), rc.throttles())
+    }
+
+    #[test]
+    fn a_batch_runs_at_the_tenants_ceiling_within_five_percent() {
+        for rps in [50.0, 200.0] {
+            for (latency, drained) in [(ms(5), false), (ms(40), false), (ms(5), true)] {
+                let n = 1_000;
+                let (secs, throttles) = simulate(rps, n, latency, drained);
+                let ratio = n as f64 / secs / rps;
+                assert!(
+                    ratio >= 0.95,
+                    "ceiling {rps}/s, latency {latency:?}, drained at the start {drained}: {ratio:.3} of the ceiling \
+                     ({secs:.2} s, {throttles} 429s)"
+                );
+            }
+        }
     }
 
     #[test]
