@@ -203,7 +203,13 @@ impl RateController {
         let wait = retry_after.unwrap_or(Duration::from_secs(1)).min(MAX_HOLD);
         let until = now.checked_add(wait).unwrap_or(now);
         self.hold_until = Some(self.hold_until.map_or(until, |h| h.max(until)));
-        let same_episode = self.last_cut.is_some_and(|c| sent_at <= c);
+        // A request sent before the last cut, or (while discovery starts over) before the first
+        // hold ended, was sent into the congestion already answered: it holds, nothing more.
+        // Only a request of the restarted window can end that window.
+        let same_episode = self.last_cut.is_some_and(|c| sent_at <= c)
+            || (self.phase == Phase::Discover
+                && self.restarted.is_some()
+                && sent_at < self.started);
         if same_episode {
             return;
         }
@@ -335,6 +341,40 @@ mod tests {
             rc.acquire(t0 + ms(500)),
             Err(ms(510)),
             "Retry-After is honoured exactly for every request"
+        );
+    }
+
+    #[test]
+    fn late_answers_to_requests_sent_before_the_first_hold_ended_do_not_end_discovery() {
+        // Seen in the agent bench: 429s for requests issued just before the first 429 was
+        // recorded arrived a few ms after it; taken as a second episode, they ended the
+        // restarted window before it began and the estimate was the spent first window's.
+        let t0 = Instant::now();
+        let mut rc = RateController::new(RateConfig::default(), t0);
+        let hold_end = past_first_hold(&mut rc, t0);
+        rc.on_throttled(t0 + ms(3), t0 + ms(1), Some(Duration::from_secs(1)));
+        assert_eq!(rc.phase(), Phase::Discover, "still the first episode");
+        assert_eq!(
+            rc.acquire(t0 + ms(3)),
+            Err(Duration::from_secs(1)),
+            "it holds from its own answer"
+        );
+        let resume = t0 + ms(1003);
+        for _ in 0..50 {
+            assert!(rc.acquire(resume).is_ok(), "the new window is unpaced");
+            rc.on_success(resume + ms(100));
+        }
+        assert!(resume >= hold_end);
+        rc.on_throttled(
+            resume + ms(150),
+            resume + ms(120),
+            Some(Duration::from_secs(1)),
+        );
+        assert_eq!(rc.phase(), Phase::Steady, "a 429 of the new window ends it");
+        let r = rc.rate();
+        assert!(
+            (40.0..=50.0).contains(&r),
+            "50 successes from the hold's end to the next hold's end (~1.15 s), got {r}"
         );
     }
 

@@ -505,8 +505,10 @@ impl<'a> Executor<'a> {
         self.requests += 1;
         let t = self.transport.clone();
         let calendar = self.calendar;
+        // When the executor let it go, not when the task first runs: a spawned task may start
+        // after a 429 was recorded, and a request let go before that 429 belongs to its episode.
+        let sent_at = Instant::now();
         self.set.spawn(async move {
-            let sent_at = Instant::now();
             let attempt = if calendar {
                 t.create_event(row.new_event()).await
             } else {
