@@ -27,6 +27,10 @@
 //! The sandbox, the direct run and the agent each get a tokio runtime (2 workers) of their own, as
 //! separate processes would; the workstation side runs on the main one. The report goes to stdout
 //! and `$CARGO_TARGET_DIR/bench-reports/agent.md`.
+//!
+//! To look closer: `AGENT_BENCH_CEILINGS=50` (comma-separated) runs only those ceilings, and
+//! `AGENT_BENCH_TRACE=1` prints every 429 of the direct runs on stderr with the rate the
+//! controller paces at after it.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -39,6 +43,7 @@ use tsched_core::agent::{self, Agent, AgentEvent, AgentOptions};
 use tsched_core::auth::{AuthError, Cloud, FnOpener, MemoryTokenStore, TokenStore};
 use tsched_core::batch::plan::PlanOptions;
 use tsched_core::batch::run::{self as batch_run, GraphTransport, RunOptions};
+use tsched_core::batch::BatchEvent;
 use tsched_core::integration::{self, ConnectRequest};
 use tsched_core::meetings::{EndSpec, NewMeeting};
 use tsched_core::operators::{self, NewOperator};
@@ -405,7 +410,22 @@ async fn direct_run(
         &opts,
     )?;
     let t2 = Instant::now();
-    let out = batch_run::execute(&mut store, transport, &actor, id, &opts, &|_| {}).await?;
+    // AGENT_BENCH_TRACE=1: every 429 on stderr with the rate the controller paces at after it
+    // (where a run at a ceiling loses its time).
+    let trace = std::env::var_os("AGENT_BENCH_TRACE").is_some();
+    let done = std::sync::atomic::AtomicU64::new(0);
+    let out = batch_run::execute(&mut store, transport, &actor, id, &opts, &|e| match e {
+        BatchEvent::Done { .. } => {
+            done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        BatchEvent::Throttled { retry_after_ms, rate } if trace => eprintln!(
+            "  direct {:7.3} s: 429 (Retry-After {retry_after_ms} ms) after {} done, rate now {rate:.1} req/s",
+            t2.elapsed().as_secs_f64(),
+            done.load(std::sync::atomic::Ordering::Relaxed)
+        ),
+        _ => {}
+    })
+    .await?;
     let t3 = Instant::now();
     if out.batch.counts.done as usize != ROWS {
         return Err(format!("direct: {} of {ROWS} rows done", out.batch.counts.done).into());
@@ -759,7 +779,16 @@ async fn bench() -> Res<String> {
     let mut verdicts = Vec::new();
     let mut round_trip_rows = Vec::new();
     let mut controls = Vec::new();
-    for rps in CEILINGS {
+    // AGENT_BENCH_CEILINGS=50 (comma-separated) runs only those ceilings, to look at one.
+    let ceilings: Vec<f64> = match std::env::var("AGENT_BENCH_CEILINGS") {
+        Ok(v) => v
+            .split(',')
+            .map(|c| c.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("AGENT_BENCH_CEILINGS={v:?}: {e}"))?,
+        Err(_) => CEILINGS.to_vec(),
+    };
+    for rps in ceilings {
         let t_setup = Instant::now();
         let team = team(rps).await?;
         eprintln!(
