@@ -21,6 +21,9 @@ const PROGRESS = {
 export let current = null;
 let signingIn = false;
 let lastError = "";
+// Each look at the session is numbered: only the latest draws the header, so an older answer
+// arriving late cannot replace a newer header (or a sign-in's progress) with a stale one.
+let looks = 0;
 
 /** Re-renders the current page (access may have changed). */
 function rerender() {
@@ -67,9 +70,13 @@ function signInButton(s) {
 export async function refreshSession() {
   const el = document.getElementById("session");
   if (signingIn) return current;
+  const look = ++looks;
   try {
     const s = await invoke("session_info");
     current = s;
+    // A sign-in may have begun (the header now shows its progress) or a newer look may have
+    // started while this one was asked: drawing now would throw that away.
+    if (signingIn || look !== looks) return current;
     const parts = [];
     if (s.integration) {
       let [kind, text] = INTEGRATION[s.integration] || ["muted", s.integration];
@@ -94,7 +101,7 @@ export async function refreshSession() {
     el.replaceChildren(...parts);
     for (const a of document.querySelectorAll("[data-admin-only]")) a.hidden = !s.global_admin && !s.roles.some((g) => g.role === "support");
   } catch (e) {
-    el.textContent = errorText(e);
+    if (!signingIn && look === looks) el.textContent = errorText(e);
   }
   return current;
 }
