@@ -394,6 +394,16 @@ async fn probe(c: &Client, variants: &str) -> Res<()> {
         }
         println!("IPC {what}: {}", v.join(", "));
     }
+    // The Meetings page asks three things side by side: does the list's reply wait for the
+    // others (one store, one lock) when they are asked together?
+    let mut v = Vec::new();
+    for _ in 0..8 {
+        v.push(later(c, "const invoke = window.__TAURI__.core.invoke; const t0 = performance.now(); const l = invoke('meetings_page', { program: null, stateFilter: null, cursor: null, limit: 100 }).then(() => performance.now() - t0); const p = invoke('programs_page', { search: null, cursor: null, limit: 200, namesOnly: true }).then(() => performance.now() - t0); const z = invoke('meetings_default_tz').then(() => performance.now() - t0); Promise.all([l, p, z]).then((ts) => { window.__later = ts.map(Math.round).join('/'); }, (e) => { window.__later = String(e.message || e); });", 300).await?);
+    }
+    println!(
+        "IPC the Meetings page's three calls together, list/programs/zone ms: {}",
+        v.join(", ")
+    );
     let variants: Vec<(&str, &str)> = std::iter::once(("as built", ""))
         .chain(
             variants
