@@ -250,6 +250,48 @@ fn every_group_roles_write_reaches_another_operators_feed_within_a_second_as_a_t
         "a rolled-back write must not be reported: {after_rollback:?}"
     );
 
+    // Statements that change no row send nothing (a statement-level trigger fires for them
+    // too): an idle host agent's claim is an UPDATE of work_queue that finds nothing queued, and
+    // it ran again at every notification, so each workstation's feed spoke four times a second.
+    for (login, sql) in [
+        (
+            ADMIN,
+            "UPDATE tsched.work_queue SET state = 'claimed' WHERE state = 'queued' AND false;",
+        ),
+        (
+            COORD,
+            "UPDATE tsched.meetings SET subject = 'none' WHERE external_id = 'no-such-meeting';",
+        ),
+        (
+            COORD,
+            "DELETE FROM tsched.meetings WHERE external_id = 'no-such-meeting';",
+        ),
+        (
+            TRACK,
+            "INSERT INTO tsched.participants (program_id, email, added_at) \
+             SELECT id, 'nobody@x.test', 'x' FROM tsched.programs WHERE code = 'no-such-program';",
+        ),
+    ] {
+        as_ok(&cluster, login, sql);
+    }
+    let nothing = drain_for(&rx, Duration::from_millis(600));
+    assert!(
+        nothing.is_empty(),
+        "statements that changed no row must not be reported: {nothing:?}"
+    );
+    // A delete that removes a row is reported.
+    as_ok(
+        &cluster,
+        TRACK,
+        "DELETE FROM tsched.participants WHERE email = 'pat@x.test';",
+    );
+    wait_for(
+        &rx,
+        Duration::from_secs(1),
+        "the track admin's delete of a participant",
+        changed("participants"),
+    );
+
     // A payload that is no table of ours (anyone may NOTIFY the channel) is not passed on.
     as_ok(
         &cluster,

@@ -449,18 +449,25 @@ CREATE TABLE settings (
 
 -- ---------------------------------------------------------------------------------------------
 -- Change notifications: other workstations reload a page when a table it shows changed
--- (store::postgres::listen, `LISTEN tsched_changes`). One NOTIFY per statement (a statement-level
--- trigger), and the payload is the table's name only: every session may LISTEN to any channel,
+-- (store::postgres::listen, `LISTEN tsched_changes`). One NOTIFY per statement that changed a row
+-- (statement-level triggers, one per event, as a trigger with transition tables fires on one
+-- event only), and the payload is the table's name only: every session may LISTEN to any channel,
 -- and row-level security does not filter notifications, so a row's id or program would leak
--- another program's data to whoever listens. The server also folds identical notifications of
--- one transaction into one, and delivers them only at commit (never for a rollback).
+-- another program's data to whoever listens. A statement that changed no row sends nothing: a
+-- statement-level trigger fires even then, and an idle host agent's claim (an UPDATE that finds
+-- nothing queued) woke the agents' feeds, whose next claim notified again, four times a second,
+-- on every workstation. The server also folds identical notifications of one transaction into
+-- one, and delivers them only at commit (never for a rollback).
 -- Not SECURITY DEFINER: pg_notify is executable by everyone, and a trigger function's EXECUTE
 -- privilege is checked when the trigger is created, not when it fires (roles.sql revokes it
--- from PUBLIC like every tsched_ function's; operators' writes still fire it).
+-- from PUBLIC like every tsched_ function's; operators' writes still fire it). The transition
+-- table `changed` (the rows inserted, updated or deleted) carries no privilege check or policy.
 CREATE FUNCTION tsched_notify_change() RETURNS trigger
 LANGUAGE plpgsql SET search_path = tsched, pg_temp AS $$
 BEGIN
-    PERFORM pg_notify('tsched_changes', TG_TABLE_NAME);
+    IF EXISTS (SELECT 1 FROM changed) THEN
+        PERFORM pg_notify('tsched_changes', TG_TABLE_NAME);
+    END IF;
     RETURN NULL;
 END
 $$;
@@ -468,13 +475,17 @@ $$;
 DO $notify$
 DECLARE
     t text;
+    e record;
 BEGIN
     FOREACH t IN ARRAY ARRAY['programs', 'program_meeting_modes', 'participants', 'operators',
                              'operator_roles', 'meetings', 'batches', 'batch_items',
                              'integration', 'audit_log', 'work_queue', 'agents'] LOOP
-        EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %I '
-                       'FOR EACH STATEMENT EXECUTE FUNCTION tsched_notify_change()',
-                       t || '_notify', t);
+        FOR e IN SELECT * FROM (VALUES ('insert', 'INSERT', 'NEW'), ('update', 'UPDATE', 'NEW'),
+                                       ('delete', 'DELETE', 'OLD')) AS v(suffix, event, rows) LOOP
+            EXECUTE format('CREATE TRIGGER %I AFTER %s ON %I REFERENCING %s TABLE AS changed '
+                           'FOR EACH STATEMENT EXECUTE FUNCTION tsched_notify_change()',
+                           t || '_notify_' || e.suffix, e.event, t, e.rows);
+        END LOOP;
     END LOOP;
 END
 $notify$;
