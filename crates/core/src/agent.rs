@@ -383,6 +383,9 @@ pub async fn wait(
 ) -> Result<JobRow, Error> {
     let started = tokio::time::Instant::now();
     let mut last: Option<(JobState, Option<i64>)> = None;
+    // A meeting is usually carried out within tens of ms of its queuing: look again soon, then
+    // less often (25, 50, 100, then every 200 ms; one small query each).
+    let mut every = WAIT_FIRST_LOOK;
     loop {
         let j = job(store, id)?;
         if last != Some((j.state, j.batch_id)) {
@@ -392,9 +395,14 @@ pub async fn wait(
         if j.state.ended() || timeout.is_some_and(|t| started.elapsed() >= t) {
             return Ok(j);
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(every).await;
+        every = (every * 2).min(WAIT_LOOK_EVERY);
     }
 }
+
+/// How soon [`wait`] looks at a job again first, and how often at most.
+const WAIT_FIRST_LOOK: Duration = Duration::from_millis(25);
+const WAIT_LOOK_EVERY: Duration = Duration::from_millis(200);
 
 /// The error a job that failed ends its follower with.
 fn job_failed(j: &JobRow) -> Error {
