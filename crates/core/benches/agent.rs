@@ -507,7 +507,7 @@ impl RunningAgent {
         let feed = {
             let wake = Arc::clone(&wake);
             let seen = Arc::clone(&seen);
-            store.change_feed(None, move |e| {
+            store.queue_feed(None, move |e| {
                 if let FeedEvent::Changed(c) = e {
                     if c.table == "work_queue" {
                         seen.lock()

@@ -202,8 +202,28 @@ fn in_app_loop(
     let record = move |e: AgentEvent| {
         *lock(&last) = Some(say(&e));
     };
-    // The window is not woken by the change feed here: the agent polls (every 10 s when idle).
+    // Woken by the database at once when a job is queued, as `tsched agent run` is; without a
+    // feed (it could not log in) the agent still polls, every 10 s when idle.
     let wake = Arc::new(tokio::sync::Notify::new());
+    let _feed = {
+        let wake = Arc::clone(&wake);
+        let feed = work.password().and_then(|password| {
+            Ok(store.queue_feed(password.as_ref(), move |e| {
+                if let tsched_core::store::postgres::FeedEvent::Changed(c) = e {
+                    if c.table == "work_queue" {
+                        wake.notify_one();
+                    }
+                }
+            })?)
+        });
+        match feed {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(error = %e, "no change feed for the in-app agent; it polls the queue");
+                None
+            }
+        }
+    };
     if let Err(e) = rt.block_on(a.run(&mut store, work.tokens(), &opts, wake, stop, &record)) {
         tracing::warn!(error = %e, "the in-app host agent stopped");
     }

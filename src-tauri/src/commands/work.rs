@@ -40,6 +40,17 @@ impl Work {
         Ok((store, actor))
     }
 
+    /// The team database password saved for this login (`None` for the embedded store or a
+    /// URL that carries its own): what a change feed of this work's own logs in with.
+    pub fn password(&self) -> Result<Option<tsched_core::secret::Sensitive<String>>, Error> {
+        match &self.location {
+            Location::Shared { config, .. } if !config.has_url_password() => {
+                tsched_core::store::location::saved_password(self.passwords.as_ref(), config)
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// The keyring, where the host's refresh token lives.
     pub fn tokens(&self) -> Arc<dyn TokenStore> {
         self.tokens.clone()

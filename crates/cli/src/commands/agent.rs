@@ -148,8 +148,8 @@ fn run_agent(
     let heart = ctx.store()?;
     let agent = agent::Agent::start(&store, heart, &opts)?;
     let wake = Arc::new(tokio::sync::Notify::new());
-    // Woken by the database when a job is queued; the agent also polls, so a lost feed only
-    // slows it down.
+    // Woken by the database at once when a job is queued (a feed without the pages' coalescing);
+    // the agent also polls, so a lost feed only slows it down.
     let password = match &location {
         tsched_core::store::location::Location::Shared { config, .. }
             if !config.has_url_password() =>
@@ -163,7 +163,7 @@ fn run_agent(
     };
     let feed = {
         let wake = Arc::clone(&wake);
-        store.change_feed(password.as_ref(), move |e| {
+        store.queue_feed(password.as_ref(), move |e| {
             if let tsched_core::store::postgres::FeedEvent::Changed(c) = e {
                 if c.table == "work_queue" {
                     wake.notify_one();

@@ -433,6 +433,25 @@ impl Store {
         }
     }
 
+    /// [`Store::change_feed`] without coalescing: every change reported at once. For the host
+    /// agent's wake-up (`None` for the embedded store, which has no queue).
+    pub fn queue_feed(
+        &self,
+        password: Option<&crate::secret::Sensitive<String>>,
+        on_event: impl FnMut(postgres::FeedEvent) + Send + 'static,
+    ) -> Result<Option<postgres::ChangeFeed>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Postgres(c) => postgres::ChangeFeed::start_with_window(
+                c.config(),
+                password,
+                std::time::Duration::ZERO,
+                on_event,
+            )
+            .map(Some),
+        }
+    }
+
     /// The SQLite connection, when this is the embedded store.
     pub(crate) fn sqlite(&self) -> Option<&Connection> {
         match &self.backend {

@@ -120,9 +120,23 @@ impl ChangeFeed {
     /// the first connection listens, or the error of that first connection (wrong password,
     /// unreachable, …: the same one-line errors as [`super::PgConn::connect`]); later losses
     /// are reported to `on_event` and retried. `password` wins over the URL's, as for the store.
+    /// Changes are coalesced per table over [`COALESCE`] (a page reloads at most four times a
+    /// second during a burst).
     pub fn start(
         cfg: &PgConfig,
         password: Option<&Sensitive<String>>,
+        on_event: impl FnMut(FeedEvent) + Send + 'static,
+    ) -> Result<ChangeFeed, StoreError> {
+        Self::start_with_window(cfg, password, COALESCE, on_event)
+    }
+
+    /// [`ChangeFeed::start`] holding a table's changes for `window` after each report instead;
+    /// zero reports every change at once (the host agent's wake-up: a job queued right after
+    /// the agent's own writes must not wait for a page's window).
+    pub fn start_with_window(
+        cfg: &PgConfig,
+        password: Option<&Sensitive<String>>,
+        window: Duration,
         on_event: impl FnMut(FeedEvent) + Send + 'static,
     ) -> Result<ChangeFeed, StoreError> {
         let pg = client_config(cfg, password);
@@ -151,6 +165,7 @@ impl ChangeFeed {
                     cfg: &cfg,
                     pg,
                     stop: stop_rx,
+                    window,
                     on_event,
                 };
                 match tls {
@@ -212,17 +227,34 @@ pub fn backoff(attempt: u32) -> Duration {
 /// Coalesces notifications per table: the first of a quiet table is reported at once, later
 /// ones within [`COALESCE`] of the last report are held and reported together when that window
 /// ends. Pure (the caller passes the time), so it is unit-tested.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Coalescer {
+    window: Duration,
     last: HashMap<String, Instant>,
     pending: HashSet<String>,
 }
 
+impl Default for Coalescer {
+    fn default() -> Self {
+        Self::new(COALESCE)
+    }
+}
+
 impl Coalescer {
+    /// A coalescer holding changes for `window` after each report (zero: every change is
+    /// reported at once).
+    pub fn new(window: Duration) -> Self {
+        Self {
+            window,
+            last: HashMap::new(),
+            pending: HashSet::new(),
+        }
+    }
+
     /// Notes a notification for `table` at `now`; returns true when it is to be reported now.
     pub fn note(&mut self, table: &str, now: Instant) -> bool {
         match self.last.get(table) {
-            Some(&at) if now.saturating_duration_since(at) < COALESCE => {
+            Some(&at) if now.saturating_duration_since(at) < self.window => {
                 self.pending.insert(table.to_string());
                 false
             }
@@ -237,7 +269,7 @@ impl Coalescer {
     pub fn next_due(&self) -> Option<Instant> {
         self.pending
             .iter()
-            .filter_map(|t| self.last.get(t).map(|&at| at + COALESCE))
+            .filter_map(|t| self.last.get(t).map(|&at| at + self.window))
             .min()
     }
 
@@ -249,7 +281,7 @@ impl Coalescer {
             .filter(|t| {
                 self.last
                     .get(*t)
-                    .is_none_or(|&at| now.saturating_duration_since(at) >= COALESCE)
+                    .is_none_or(|&at| now.saturating_duration_since(at) >= self.window)
             })
             .cloned()
             .collect();
@@ -282,6 +314,8 @@ struct Feed<'a, F> {
     cfg: &'a PgConfig,
     pg: tokio_postgres::Config,
     stop: watch::Receiver<()>,
+    /// How long a table's changes are held after a report ([`COALESCE`]; zero: none).
+    window: Duration,
     on_event: F,
 }
 
@@ -343,7 +377,7 @@ impl<F: FnMut(FeedEvent)> Feed<'_, F> {
         };
         let (client, mut connection) =
             connected.map_err(|e| classify(self.cfg, Phase::Connect, &e, None))?;
-        let mut coalescer = Coalescer::default();
+        let mut coalescer = Coalescer::new(self.window);
         let mut early = Vec::new();
         let listen_sql = format!("LISTEN {CHANNEL}");
         let listened = {
@@ -506,6 +540,20 @@ mod tests {
             !c.note("meetings", t0 + COALESCE + Duration::from_millis(10)),
             "a change right after the trailing report waits for its own window"
         );
+    }
+
+    #[test]
+    fn with_no_window_every_change_is_reported_at_once() {
+        let mut c = Coalescer::new(Duration::ZERO);
+        let t0 = Instant::now();
+        for i in 0..5 {
+            assert!(
+                c.note("work_queue", t0 + Duration::from_millis(i)),
+                "change {i} is reported at once"
+            );
+        }
+        assert!(c.note("work_queue", t0), "even at the same instant");
+        assert_eq!(c.next_due(), None, "nothing is ever held");
     }
 
     #[test]
