@@ -425,12 +425,7 @@ impl Store {
         password: Option<&crate::secret::Sensitive<String>>,
         on_event: impl FnMut(postgres::FeedEvent) + Send + 'static,
     ) -> Result<Option<postgres::ChangeFeed>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(_) => Ok(None),
-            Backend::Postgres(c) => {
-                postgres::ChangeFeed::start(c.config(), password, on_event).map(Some)
-            }
-        }
+        self.feed_within(password, postgres::COALESCE, on_event)
     }
 
     /// [`Store::change_feed`] without coalescing: every change reported at once. For the host
@@ -440,15 +435,22 @@ impl Store {
         password: Option<&crate::secret::Sensitive<String>>,
         on_event: impl FnMut(postgres::FeedEvent) + Send + 'static,
     ) -> Result<Option<postgres::ChangeFeed>, StoreError> {
+        self.feed_within(password, std::time::Duration::ZERO, on_event)
+    }
+
+    /// A change feed holding each table's changes for `window` after a report.
+    fn feed_within(
+        &self,
+        password: Option<&crate::secret::Sensitive<String>>,
+        window: std::time::Duration,
+        on_event: impl FnMut(postgres::FeedEvent) + Send + 'static,
+    ) -> Result<Option<postgres::ChangeFeed>, StoreError> {
         match &self.backend {
             Backend::Sqlite(_) => Ok(None),
-            Backend::Postgres(c) => postgres::ChangeFeed::start_with_window(
-                c.config(),
-                password,
-                std::time::Duration::ZERO,
-                on_event,
-            )
-            .map(Some),
+            Backend::Postgres(c) => {
+                postgres::ChangeFeed::start_with_window(c.config(), password, window, on_event)
+                    .map(Some)
+            }
         }
     }
 
