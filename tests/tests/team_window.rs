@@ -3,8 +3,10 @@
 //! (`TSCHED_DATABASE_URL` with the password in it, so no keyring is involved). A program added
 //! in one window appears in the other without a manual reload (the change feed,
 //! `src-tauri/src/commands/live.rs` + `ui/live.js`), and the other window's Store card names the
-//! team database and its login. A real PostgreSQL 15 cluster (tsched-pgtest); the owner sets the
-//! database up with `tsched store init`.
+//! team database and its login. The window's host agent shows on the other window's Host agents
+//! card, and when it pauses the queue (work queued while the host is not connected) both cards
+//! say so. A real PostgreSQL 15 cluster (tsched-pgtest); the owner sets the database up with
+//! `tsched store init`.
 
 use std::time::Duration;
 
@@ -132,6 +134,28 @@ async fn two_app_instances_on_one_shared_store_see_each_others_changes() -> Resu
             online.contains("running"),
             "window A lists window B's agent as running: {online}"
         );
+        // Work queued while the host is not connected (the admin's own login through psql, as
+        // any workstation's enqueue is an INSERT): B's agent, woken by the database, claims it,
+        // gives it back and pauses the queue; every workstation's card says why, in red, and
+        // the job still waits.
+        let queued = cluster.psql_as(
+            ADMIN,
+            ADMIN_PW,
+            "tsched",
+            "INSERT INTO tsched.work_queue (kind, program_id, payload) \
+             SELECT 'meeting.create', id, '{}' FROM tsched.programs WHERE code = 'eng';",
+        );
+        assert!(queued.success, "the admin queues a job: {}", queued.stderr);
+        for c in [&ca, &cb] {
+            let paused = wait_for_text(c, "#agents-paused", "reconnect the host").await?;
+            assert!(
+                paused.contains("The queue is paused"),
+                "the pause is said first, with the fix: {paused}"
+            );
+            wait_for_text(c, "#agents-online", "paused").await?;
+            let waiting = find(c, "#agents-queued").await?.text().await?;
+            assert_eq!(waiting, "1", "the job was given back, not failed or lost");
+        }
         click_settled(&cb, "#agent-in-app").await?;
         wait_for_text(&cb, "#agent-in-app-said", "stopped").await?;
         Ok::<(), BoxError>(())

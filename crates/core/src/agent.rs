@@ -859,6 +859,10 @@ impl Agent {
             if works {
                 *paused = None;
                 self.set(|b| b.paused = None);
+                // Said at once, not at the next heartbeat: every workstation shows the pause.
+                if let Err(e) = queue(store)?.agent_beat(&self.name, "running", None, None) {
+                    tracing::warn!(error = %e, "cannot record that the agent resumed");
+                }
                 on_event(AgentEvent::Resumed);
                 return Ok(Step::Again);
             }
@@ -917,6 +921,11 @@ impl Agent {
             Outcome::Pause(reason) => {
                 q.queue_release(job.id, &self.name)?;
                 self.set(|b| b.paused = Some(reason.clone()));
+                // Said at once, not at the next heartbeat (up to 5 s later): every workstation's
+                // `agent status` and Host agents card show the pause from its own row.
+                if let Err(e) = q.agent_beat(&self.name, "paused", Some(&reason), None) {
+                    tracing::warn!(error = %e, "cannot record the agent's pause");
+                }
                 on_event(AgentEvent::Paused {
                     reason: reason.clone(),
                 });
