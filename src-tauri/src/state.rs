@@ -282,12 +282,7 @@ pub fn open_location(
     passwords: &dyn TokenStore,
 ) -> Result<(Store, Option<Sensitive<String>>), Error> {
     let store = location::open(location, passwords)?;
-    let password = match location {
-        Location::Shared { config, .. } if !config.has_url_password() => {
-            location::saved_password(passwords, config)?
-        }
-        _ => None,
-    };
+    let password = location::session_password(location, passwords)?;
     Ok((store, password))
 }
 

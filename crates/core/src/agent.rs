@@ -404,6 +404,28 @@ pub async fn wait(
 const WAIT_FIRST_LOOK: Duration = Duration::from_millis(25);
 const WAIT_LOOK_EVERY: Duration = Duration::from_millis(200);
 
+/// A change feed that wakes `wake` at once whenever the queue changes (no coalescing): how
+/// `tsched agent run` and the window's agent learn of new work. `None` for the embedded store,
+/// or (with a warning logged) when the feed cannot log in: the agent then polls.
+pub fn work_feed(
+    store: &Store,
+    password: Option<&crate::secret::Sensitive<String>>,
+    wake: &Arc<tokio::sync::Notify>,
+) -> Option<crate::store::postgres::ChangeFeed> {
+    let wake = Arc::clone(wake);
+    let feed = store.queue_feed(password, move |e| {
+        if let crate::store::postgres::FeedEvent::Changed(c) = e {
+            if c.table == "work_queue" {
+                wake.notify_one();
+            }
+        }
+    });
+    feed.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "no change feed; the agent polls the queue");
+        None
+    })
+}
+
 /// The error a job that failed ends its follower with.
 fn job_failed(j: &JobRow) -> Error {
     Error::Conflict(format!(

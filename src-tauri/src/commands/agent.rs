@@ -205,23 +205,11 @@ fn in_app_loop(
     // Woken by the database at once when a job is queued, as `tsched agent run` is; without a
     // feed (it could not log in) the agent still polls, every 10 s when idle.
     let wake = Arc::new(tokio::sync::Notify::new());
-    let _feed = {
-        let wake = Arc::clone(&wake);
-        let feed = work.password().and_then(|password| {
-            Ok(store.queue_feed(password.as_ref(), move |e| {
-                if let tsched_core::store::postgres::FeedEvent::Changed(c) = e {
-                    if c.table == "work_queue" {
-                        wake.notify_one();
-                    }
-                }
-            })?)
-        });
-        match feed {
-            Ok(f) => f,
-            Err(e) => {
-                tracing::warn!(error = %e, "no change feed for the in-app agent; it polls the queue");
-                None
-            }
+    let _feed = match work.password() {
+        Ok(password) => agent::work_feed(&store, password.as_ref(), &wake),
+        Err(e) => {
+            tracing::warn!(error = %e, "no database password for the in-app agent's change feed; it polls the queue");
+            None
         }
     };
     if let Err(e) = rt.block_on(a.run(&mut store, work.tokens(), &opts, wake, stop, &record)) {

@@ -43,12 +43,7 @@ impl Work {
     /// The team database password saved for this login (`None` for the embedded store or a
     /// URL that carries its own): what a change feed of this work's own logs in with.
     pub fn password(&self) -> Result<Option<tsched_core::secret::Sensitive<String>>, Error> {
-        match &self.location {
-            Location::Shared { config, .. } if !config.has_url_password() => {
-                tsched_core::store::location::saved_password(self.passwords.as_ref(), config)
-            }
-            _ => Ok(None),
-        }
+        tsched_core::store::location::session_password(&self.location, self.passwords.as_ref())
     }
 
     /// The keyring, where the host's refresh token lives.

@@ -150,34 +150,11 @@ fn run_agent(
     let wake = Arc::new(tokio::sync::Notify::new());
     // Woken by the database at once when a job is queued (a feed without the pages' coalescing);
     // the agent also polls, so a lost feed only slows it down.
-    let password = match &location {
-        tsched_core::store::location::Location::Shared { config, .. }
-            if !config.has_url_password() =>
-        {
-            tsched_core::store::location::saved_password(
-                &tsched_core::store::location::keyring(),
-                config,
-            )?
-        }
-        _ => None,
-    };
-    let feed = {
-        let wake = Arc::clone(&wake);
-        store.queue_feed(password.as_ref(), move |e| {
-            if let tsched_core::store::postgres::FeedEvent::Changed(c) = e {
-                if c.table == "work_queue" {
-                    wake.notify_one();
-                }
-            }
-        })
-    };
-    let _feed = match feed {
-        Ok(f) => f,
-        Err(e) => {
-            tracing::warn!(error = %e, "no change feed; the agent polls the queue");
-            None
-        }
-    };
+    let password = tsched_core::store::location::session_password(
+        &location,
+        &tsched_core::store::location::keyring(),
+    )?;
+    let _feed = agent::work_feed(&store, password.as_ref(), &wake);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let rt = ctx.runtime()?;
     rt.spawn(async move {

@@ -400,6 +400,21 @@ pub fn saved_password(
     Ok(passwords.get(&keyring_account(cfg))?)
 }
 
+/// The password another session of `location` (a change feed, a second connection) logs in
+/// with, as [`open`] chooses it: the one saved in `passwords` for a team database whose URL
+/// carries none; `None` for the embedded store or a URL with its own.
+pub fn session_password(
+    location: &Location,
+    passwords: &dyn TokenStore,
+) -> Result<Option<Sensitive<String>>, Error> {
+    match location {
+        Location::Shared { config, .. } if !config.has_url_password() => {
+            saved_password(passwords, config)
+        }
+        _ => Ok(None),
+    }
+}
+
 /// Checks `password` by connecting as `cfg`'s login, then saves it in the keyring. Nothing is
 /// saved when the connection fails.
 pub fn login(
